@@ -1,0 +1,165 @@
+"""Reading the challenge's official layout.
+
+::
+
+    train/<id>/<n>.jpg        photos, real and fake, of identity <id>
+    train/meta.json           {"<id>/<n>.jpg": 0 | 1}, 1 = fake
+    test_public/<pair_id>/0.jpg, 1.jpg
+
+Identity ids are zero-padded, and not always to the same width in folder names and in meta.json
+keys: they are matched by integer value, and the user's files are never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from krypto import constants as C
+
+
+class DataLayoutError(ValueError):
+    """The data does not follow the official layout; the message names the file or folder."""
+
+
+@dataclass
+class DataReport:
+    """What was wrong with the input, file by file. Nothing here stops a run."""
+
+    missing_in_meta: list[str] = field(default_factory=list)  # images meta.json does not list
+    missing_images: list[str] = field(default_factory=list)  # meta.json keys without an image
+    corrupt: list[str] = field(default_factory=list)  # files that do not decode
+    few_reals: list[str] = field(default_factory=list)  # identities with < 2 real photos
+    no_landmarks: list[str] = field(default_factory=list)  # photos where no face was found
+
+    def table(self) -> pd.DataFrame:
+        rows = [(problem, item) for problem, items in vars(self).items() for item in items]
+        return pd.DataFrame(rows, columns=["problem", "item"])
+
+    def warn(self) -> None:
+        """One warning per kind of problem, naming the first files."""
+        texts = {
+            "missing_in_meta": "images not listed in meta.json (left out)",
+            "missing_images": "meta.json keys without an image file (ignored)",
+            "corrupt": "unreadable images (left out)",
+            "few_reals": "identities with fewer than two real photos (kept, never an anchor)",
+            "no_landmarks": "photos where no face was found (landmarks missing)",
+        }
+        for name, text in texts.items():
+            items = getattr(self, name)
+            if items:
+                shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                warnings.warn(f"{len(items)} {text}: {shown}", stacklevel=2)
+
+
+def _id_key(name: str):
+    """Integer value of a zero-padded id; other names are kept as strings."""
+    return int(name) if name.isdigit() else name
+
+
+def read_meta(meta_path: Path) -> dict[tuple, int]:
+    """meta.json as ``{(identity key, file name): 0 | 1}``."""
+    if not meta_path.is_file():
+        raise DataLayoutError(f"no {C.META_FILE} at {meta_path}: the official layout needs "
+                              f"train/{C.META_FILE} mapping '<id>/<n>.jpg' to 0 (real) or 1 (fake)")
+    try:
+        raw = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataLayoutError(f"{meta_path} is not valid JSON: {error}") from error
+    meta = {}
+    for key, value in raw.items():
+        parts = key.replace("\\", "/").strip("/").split("/")
+        if len(parts) != 2 or value not in (0, 1):
+            raise DataLayoutError(f"{meta_path}: entry {key!r}: {value!r} is not "
+                                  f"'<id>/<file>': 0 or 1")
+        ident, name = parts
+        k = (_id_key(ident), name)
+        if k in meta:
+            raise DataLayoutError(f"{meta_path}: {key!r} names the same image as another key "
+                                  f"(ids are compared by integer value)")
+        meta[k] = int(value)
+    return meta
+
+
+def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.DataFrame:
+    """All listed photos of ``data_dir/train`` (or of ``data_dir`` itself if it holds meta.json).
+
+    Returns a frame with columns ``identity`` (folder name), ``path`` (absolute) and ``is_fake``,
+    sorted by identity then file. Problems are recorded in ``report``."""
+    root = Path(data_dir).expanduser().resolve()
+    train = root / C.TRAIN_DIR if (root / C.TRAIN_DIR).is_dir() else root
+    if not train.is_dir():
+        raise DataLayoutError(f"{root} is not a folder")
+    report = report if report is not None else DataReport()
+    meta = read_meta(train / C.META_FILE)
+
+    folders: dict = {}
+    for folder in sorted(p for p in train.iterdir() if p.is_dir()):
+        key = _id_key(folder.name)
+        if key in folders:
+            raise DataLayoutError(f"folders {folders[key].name} and {folder.name} in {train} are "
+                                  f"the same identity id {key}")
+        folders[key] = folder
+    if not folders:
+        raise DataLayoutError(f"{train} has no identity folders (expected train/<id>/<n>.jpg)")
+
+    rows, seen = [], set()
+    for key, folder in folders.items():
+        for image in sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name)):
+            if image.suffix.lower() not in C.IMAGE_SUFFIXES or not image.is_file():
+                continue
+            label = meta.get((key, image.name))
+            if label is None:
+                report.missing_in_meta.append(str(image))
+                continue
+            seen.add((key, image.name))
+            rows.append((folder.name, str(image), bool(label)))
+    report.missing_images += [f"{train / str(k)}/{n}" for (k, n) in meta if (k, n) not in seen]
+    frame = pd.DataFrame(rows, columns=[C.IDENTITY, C.PATH, C.IS_FAKE])
+    if frame.empty:
+        raise DataLayoutError(f"no image of {train} is listed in {C.META_FILE}: check that its "
+                              f"keys are '<id>/<file>' with the folder names' ids")
+    return frame
+
+
+def read_pairs(pairs_dir: str | Path, skip_incomplete: bool = False,
+               skipped: list | None = None) -> pd.DataFrame:
+    """The pair folders of a ``test_public`` directory: columns ``pair_id`` (the folder name as
+    written, zero padding kept), ``path_a`` and ``path_b`` (its 0.jpg and 1.jpg).
+
+    A folder without both images is an error naming it, or, with ``skip_incomplete``, left out
+    and appended to ``skipped``."""
+    root = Path(pairs_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise DataLayoutError(f"pairs folder {root} does not exist")
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        a, b = (folder / name for name in C.PAIR_IMAGES)
+        missing = [p.name for p in (a, b) if not p.is_file()]
+        if missing:
+            message = f"pair folder {folder} lacks {', '.join(missing)}"
+            if not skip_incomplete:
+                raise DataLayoutError(message + " (pass skip_incomplete to list and skip it)")
+            if skipped is not None:
+                skipped.append(message)
+            continue
+        rows.append((folder.name, str(a), str(b)))
+    if not rows:
+        raise DataLayoutError(f"{root} holds no pair folders <pair_id>/0.jpg, 1.jpg")
+    return pd.DataFrame(rows, columns=[C.PAIR_ID, C.PATH_A, C.PATH_B])
+
+
+def read_gt(gt_path: str | Path) -> pd.DataFrame:
+    """A ground-truth file ``pair_id,label[,kind]`` with pair ids kept as strings."""
+    path = Path(gt_path)
+    if not path.is_file():
+        raise DataLayoutError(f"ground truth {path} does not exist")
+    gt = pd.read_csv(path, dtype={C.PAIR_ID: str})
+    for column in (C.PAIR_ID, C.PAIR_LABEL):
+        if column not in gt.columns:
+            raise DataLayoutError(f"{path} has no column {column!r} (columns: {list(gt.columns)})")
+    return gt

@@ -1,0 +1,84 @@
+"""The challenge's EER and the per-kind EERs of this task.
+
+open-metric-learning ships retrieval metrics (CMC, precision, mAP) but no verification EER, and
+the challenge's EER is a specific formula, so it is written here:
+
+1. ``fpr, tpr, thr = sklearn.metrics.roc_curve(y_true, y_score)``;
+2. the first threshold (infinite) is replaced by ``max(thr[1:]) + 1e-3``;
+3. ``fnr = 1 - tpr``; the score is ``fnr[argmin |fnr - fpr|]``.
+
+It is *not* the mean of fpr and fnr at the crossing (an earlier solution used that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from krypto import constants as C
+
+
+@dataclass
+class EERResult:
+    eer: float
+    threshold: float
+    fpr: np.ndarray  # along the ROC curve
+    fnr: np.ndarray
+    thresholds: np.ndarray
+
+
+def eer_curve(y_true, y_score) -> EERResult:
+    """The official EER with its ROC curve. ``y_true``: 1 same person, 0 not; ``y_score``:
+    similarity, higher = more alike. Both of shape ``[n_pairs]``."""
+    y_true = np.asarray(y_true).astype(int).reshape(-1)
+    y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    if y_true.shape != y_score.shape:
+        raise ValueError(f"y_true has {y_true.size} values, y_score {y_score.size}")
+    if not np.isfinite(y_score).all():
+        raise ValueError(f"{int((~np.isfinite(y_score)).sum())} scores are not finite numbers")
+    classes = set(np.unique(y_true).tolist())
+    if classes != {0, 1}:
+        raise ValueError(f"EER needs both positive (1) and negative (0) pairs; got labels {classes}")
+    fpr, tpr, thresholds = roc_curve(y_true, y_score)
+    thresholds = thresholds.copy()
+    thresholds[0] = thresholds[1:].max() + 1e-3
+    fnr = 1 - tpr
+    i = int(np.nanargmin(np.abs(fnr - fpr)))
+    return EERResult(float(fnr[i]), float(thresholds[i]), fpr, fnr, thresholds)
+
+
+def official_eer(y_true, y_score) -> float:
+    """The challenge's score (see the module docstring)."""
+    return eer_curve(y_true, y_score).eer
+
+
+def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
+    """EERs of a scored pair table with a ``kind`` column.
+
+    Returns ``eer`` (all kinds together, as the challenge mixes them), ``eer_real`` (same vs two
+    people), ``eer_fake`` (same vs a person and a deepfake of that person) and ``eer_fake_other``
+    (same vs a person and a deepfake of another), each present when its kinds are."""
+    scores = np.asarray(scores, dtype=np.float64)
+    kinds = pairs[C.KIND].to_numpy()
+    labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)
+    out = {"eer": official_eer(labels, scores)}
+    positive = kinds == C.SAME
+    for name, kind in (("eer_real", C.DIFFERENT), ("eer_fake", C.FAKE_SAME),
+                       ("eer_fake_other", C.FAKE_OTHER)):
+        keep = positive | (kinds == kind)
+        if (kinds == kind).any() and positive.any():
+            out[name] = official_eer(labels[keep], scores[keep])
+    return out
+
+
+def cosine_pair_scores(embeddings, index_a, index_b) -> np.ndarray:
+    """Cosine similarity of rows ``index_a[i]`` and ``index_b[i]`` of ``embeddings`` ``[n, d]``."""
+    import torch
+
+    e = torch.nn.functional.normalize(torch.as_tensor(embeddings, dtype=torch.float32), dim=1)
+    ia = torch.as_tensor(np.asarray(index_a), dtype=torch.long)
+    ib = torch.as_tensor(np.asarray(index_b), dtype=torch.long)
+    return (e[ia] * e[ib]).sum(1).numpy().astype(np.float64)
