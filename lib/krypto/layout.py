@@ -158,7 +158,7 @@ def read_gt(gt_path: str | Path) -> pd.DataFrame:
     path = Path(gt_path)
     if not path.is_file():
         raise DataLayoutError(f"ground truth {path} does not exist")
-    gt = pd.read_csv(path, dtype={C.PAIR_ID: str})
+    gt = pd.read_csv(path, dtype={C.PAIR_ID: str}, keep_default_na=False)
     for column in (C.PAIR_ID, C.PAIR_LABEL):
         if column not in gt.columns:
             raise DataLayoutError(f"{path} has no column {column!r} (columns: {list(gt.columns)})")

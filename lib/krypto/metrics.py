@@ -33,7 +33,10 @@ class EERResult:
 def eer_curve(y_true, y_score) -> EERResult:
     """The official EER with its ROC curve. ``y_true``: 1 same person, 0 not; ``y_score``:
     similarity, higher = more alike. Both of shape ``[n_pairs]``."""
-    y_true = np.asarray(y_true).astype(int).reshape(-1)
+    y_true = np.asarray(y_true).reshape(-1)
+    if not np.isin(y_true, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    y_true = y_true.astype(int)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     if y_true.shape != y_score.shape:
         raise ValueError(f"y_true has {y_true.size} values, y_score {y_score.size}")
@@ -79,6 +82,6 @@ def cosine_pair_scores(embeddings, index_a, index_b) -> np.ndarray:
     import torch
 
     e = torch.nn.functional.normalize(torch.as_tensor(embeddings, dtype=torch.float32), dim=1)
-    ia = torch.as_tensor(np.asarray(index_a), dtype=torch.long)
-    ib = torch.as_tensor(np.asarray(index_b), dtype=torch.long)
+    ia = torch.tensor(np.asarray(index_a), dtype=torch.long)
+    ib = torch.tensor(np.asarray(index_b), dtype=torch.long)
     return (e[ia] * e[ib]).sum(1).numpy().astype(np.float64)

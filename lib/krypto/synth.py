@@ -8,9 +8,9 @@ statistics mimic the task:
 * real photos of one identity vary in nuisance factors: pose (roll, yaw), scale, shift,
   lighting, expression (mouth, eye opening), background, sensor noise and JPEG quality;
 * a fake of identity X is a face swap: X's inner face (brows, eyes, nose, mouth, marks and, with
-  ``fake_strength``, its skin tone) rendered onto the head of another person, resampled
-  (blurred), with a blend seam at the edge of the swapped region and a faint upsampling
-  checkerboard. A model that learns identity alone sees X in it.
+  ``fake_strength``, its skin tone) rendered onto the head of another person chosen to look
+  like X (``lookalike``), resampled (blurred), with a blend seam at the edge of the swapped
+  region and a faint upsampling checkerboard. A model that learns identity alone sees X in it.
 
 Output (``write_dataset``)::
 
@@ -50,6 +50,7 @@ class SynthConfig:
     image_size: int = 64
     difficulty: float = 0.6
     fake_strength: float = 0.5
+    lookalike: float = 0.8  # how much a swap's target head resembles the source (0: any person)
     test_pairs_per_kind: int = 150
     id_width: int = 8  # zero padding of folder names
     meta_id_width: int | None = None  # zero padding of ids in meta.json keys (None: as folders)
@@ -64,7 +65,7 @@ class SynthConfig:
             raise ValueError("fake_per_identity must be at least 1")
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16, got {self.image_size}")
-        for name in ("difficulty", "fake_strength"):
+        for name in ("difficulty", "fake_strength", "lookalike"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -129,6 +130,16 @@ def sample_nuisance(rng: np.random.Generator, n: int, difficulty: float) -> dict
         "bg_freq": u(0, 10 * d), "noise": u(0.005, 0.04) * d,
         "jpeg": np.round(95 - u(0, 50) * d).astype(int), "hair_shift": rng.normal(0, 0.02 * d, (n, 3)),
     }
+
+
+HEAD_TRAITS = ("face_w", "face_h", "skin", "hair", "hair_len", "fringe", "hair_volume")
+
+
+def lookalike_heads(source: dict, other: dict, lookalike: float) -> dict:
+    """Target heads for face swaps: ``other``'s head traits pulled towards ``source``'s by
+    ``lookalike`` (swaps are made onto targets that resemble the source)."""
+    return {k: (source[k] + (1 - lookalike) * (other[k] - source[k])) if k in HEAD_TRAITS else v
+            for k, v in other.items()}
 
 
 def take(arrays: dict[str, np.ndarray], rows) -> dict[str, np.ndarray]:
@@ -315,7 +326,8 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
 
     low = max(8, int(round(size / (1.0 + 1.5 * strength))))
     wobble = dict(nuisance, shift=nuisance["shift"] + rng.normal(0, 0.012 * strength, (n, 2)))
-    inner_skin = target["skin"] + strength * 0.8 * (source["skin"] - target["skin"])
+    # colour mismatch: the swapped skin keeps the source's tone, shifted by the swap's own cast
+    inner_skin = np.clip(source["skin"] + rng.normal(0, 0.08 * strength, (n, 3)), 0, 1)
     face = _Canvas(np.broadcast_to(inner_skin.astype(np.float32)[:, :, None, None],
                                    (n, 3, low, low)).copy(), wobble)
     _paint_inner(face, dict(source, skin=inner_skin))
@@ -328,9 +340,9 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
     mask = _ellipse(cv.u, cv.v, _b(nuisance["yaw"]), _b(cy), _b(ax), _b(ay), feather)
     ring = mask * (1 - mask) * 4
     img = cv.img + mask[:, None] * (face_img - cv.img)
-    img *= (1 - 0.25 * strength * ring)[:, None]
+    img *= (1 - 0.3 * strength * ring)[:, None]
     checker = ((np.arange(size)[:, None] + np.arange(size)[None, :]) % 2 * 2 - 1).astype(np.float32)
-    img += (0.03 * strength * mask * checker)[:, None]
+    img += (0.04 * strength * mask * checker)[:, None]
     landmarks = _paint_inner(cv, source, draw=False)
     return _finish(img, nuisance, rng), landmarks
 
@@ -367,8 +379,9 @@ def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng: np.rand
             part, part_nz = rows[keep], take(nz, keep)
             src = take(traits, sources[part])
             if is_fake:
-                pixels, lms = render_fake(src, take(traits, targets[part]), part_nz,
-                                          cfg.image_size, cfg.fake_strength, rng)
+                heads = lookalike_heads(src, take(traits, targets[part]), cfg.lookalike)
+                pixels, lms = render_fake(src, heads, part_nz, cfg.image_size, cfg.fake_strength,
+                                          rng)
             else:
                 pixels, lms = render_real(src, part_nz, cfg.image_size, rng)
             for j, row in enumerate(part):

@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh clone: `make reproduce` and `make test`.
+# Both create .venv (pip, Python 3.10+) when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: setup test test-fast reproduce reproduce-quick bench lab clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (krypto)" >/dev/null
+	touch $(STAMP)
+
+test: setup  ## the whole suite: unit tests and every notebook through papermill on tiny data
+	$(PY) -m pytest -q
+
+test-fast: setup  ## unit tests only
+	$(PY) -m pytest -q -m "not slow"
+
+reproduce: setup  ## every table and figure of the README, on the embedded synthetic data set
+	$(PY) -m krypto.batch params/readme.yaml --jobs $(JOBS)
+	$(PY) -m krypto.report
+
+reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
+	$(PY) -m krypto.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
+
+bench: setup  ## speed and memory, side by side, into bench.json
+	$(PY) -m krypto.bench
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-runs:  ## delete executed runs (not the committed report)
+	find runs -mindepth 1 -maxdepth 1 ! -name report ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,59 @@
+"""Batch augmentations on uint8 image tensors: cutout of one face part, horizontal flip.
+
+Both work on a whole batch at once on its device (no per-image Python), on images ``[B, 3, H, W]``
+with landmarks ``[B, 10]`` normalised to [0, 1] (NaN where unknown: no cutout there).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from krypto import constants as C
+
+CUTOUT_PARTS = ("none", "mouth", "nose", "eyes")
+_POINT = {name: i for i, name in enumerate(C.LANDMARK_POINTS)}
+
+
+def part_boxes(landmarks: torch.Tensor, part: str) -> torch.Tensor:
+    """Boxes ``[B, 4]`` (x0, y0, x1, y1 in [0, 1]) around a face part, sized by the eye distance.
+
+    mouth: the two corners, widened; nose: around the tip; eyes: a band over both eyes."""
+    pts = landmarks.view(-1, 5, 2)
+    eye_dist = (pts[:, _POINT["right_eye"]] - pts[:, _POINT["left_eye"]]).norm(dim=1)
+    pad = (0.3 * eye_dist)[:, None]
+    if part == "mouth":
+        a, b = pts[:, _POINT["mouth_left"]], pts[:, _POINT["mouth_right"]]
+    elif part == "nose":
+        a = b = pts[:, _POINT["nose"]]
+    elif part == "eyes":
+        a, b = pts[:, _POINT["left_eye"]], pts[:, _POINT["right_eye"]]
+    else:
+        raise ValueError(f"unknown cutout part {part!r}; choose one of {CUTOUT_PARTS}")
+    lo, hi = torch.minimum(a, b) - pad, torch.maximum(a, b) + pad
+    return torch.cat([lo, hi], dim=1)
+
+
+def cutout(images: torch.Tensor, landmarks: torch.Tensor, part: str, p: float,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero the box of ``part`` in each image with probability ``p`` (in place; returned)."""
+    if part == "none" or p <= 0:
+        return images
+    b, _, h, w = images.shape
+    boxes = part_boxes(landmarks.float(), part)
+    chosen = torch.rand(b, generator=generator) < p
+    chosen = chosen.to(images.device) & ~torch.isnan(boxes).any(1)
+    boxes = torch.nan_to_num(boxes)
+    ys = (torch.arange(h, device=images.device) + 0.5) / h
+    xs = (torch.arange(w, device=images.device) + 0.5) / w
+    inside_x = (xs[None] >= boxes[:, 0:1]) & (xs[None] <= boxes[:, 2:3])  # [B, W]
+    inside_y = (ys[None] >= boxes[:, 1:2]) & (ys[None] <= boxes[:, 3:4])  # [B, H]
+    mask = inside_y[:, :, None] & inside_x[:, None, :] & chosen[:, None, None]
+    images.masked_fill_(mask[:, None], 0)
+    return images
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator | None = None,
+                p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -1,0 +1,212 @@
+"""The index table of a data set, its identity-wise split and its validation pairs.
+
+The index has open-metric-learning's columns (``label, path, split, is_query, is_gallery``) plus
+``is_fake``, ``identity`` and the five landmarks, one row per decodable photo. ``prepare`` builds
+all of it once per (data set, seed, val_ratio, landmarks) and caches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from krypto import constants as C
+from krypto.images import decode_many
+from krypto.landmarks import detect_mtcnn, read_ground_truth
+from krypto.layout import DataReport, read_train
+
+LANDMARK_MODES = ("auto", "mtcnn", "none")
+
+
+def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int) -> np.ndarray:
+    """``True`` for the rows whose identity falls in the validation part (seeded)."""
+    if not 0.0 <= val_ratio < 1.0:
+        raise ValueError(f"val_ratio must be in [0, 1), got {val_ratio}")
+    ids = np.unique(labels)
+    n_val = int(round(len(ids) * val_ratio))
+    if val_ratio > 0 and n_val < 2:
+        raise ValueError(f"val_ratio={val_ratio} leaves {n_val} validation identities out of "
+                         f"{len(ids)}; at least 2 are needed for pairs of two people")
+    val_ids = np.random.default_rng(seed).choice(ids, n_val, replace=False)
+    return np.isin(labels, val_ids)
+
+
+def build_index(data_dir: str | Path, val_ratio: float = 0.2, seed: int = 0,
+                landmarks: str = "auto", device: str = "cpu", report: DataReport | None = None,
+                progress: bool = True) -> pd.DataFrame:
+    """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
+    in ``report``; identities with fewer than two real photos are kept and named there."""
+    if landmarks not in LANDMARK_MODES:
+        raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
+    report = report if report is not None else DataReport()
+    root = Path(data_dir).expanduser().resolve()
+    frame = read_train(root, report)
+
+    # decode every photo once: a file that does not decode is reported here, never mid-epoch
+    _, failures = decode_many(frame[C.PATH], size=16, progress=progress, desc="checking images")
+    if failures:
+        report.corrupt += [message for _, message in failures]
+        frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
+
+    frame[C.LABEL] = pd.factorize(frame[C.IDENTITY])[0]
+    val = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed)
+    frame[C.SPLIT] = np.where(val, C.VALID, C.TRAIN)
+    frame[C.IS_QUERY] = val
+    frame[C.IS_GALLERY] = val
+
+    reals = frame[~frame[C.IS_FAKE]].groupby(C.IDENTITY).size()
+    reals = reals.reindex(frame[C.IDENTITY].unique(), fill_value=0)
+    report.few_reals += [str(i) for i, n in reals.items() if n < 2]
+
+    points = _landmarks(root, frame[C.PATH], landmarks, device, progress)
+    for k, column in enumerate(C.LANDMARK_COLUMNS):
+        frame[column] = points[:, k]
+    if landmarks != "none":
+        report.no_landmarks += frame.loc[np.isnan(points).any(1), C.PATH].tolist()
+    return frame[list(C.INDEX_COLUMNS)]
+
+
+def _landmarks(root: Path, paths, mode: str, device: str, progress: bool) -> np.ndarray:
+    gt_file = root / C.LANDMARKS_FILE
+    if mode == "none":
+        return np.full((len(paths), 10), np.nan, dtype=np.float32)
+    if mode == "auto" and gt_file.is_file():
+        return read_ground_truth(gt_file, root, paths)
+    return detect_mtcnn(paths, device=device, progress=progress)
+
+
+def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Pairs of the four kinds among the validation photos: columns ``pair_id, path_a, path_b,
+    label, kind`` and the row numbers ``row_a, row_b`` of the photos in ``index``.
+
+    ``same``: every pair of real photos of one identity (sampled down to ``pairs_per_kind``);
+    then as many pairs of each negative kind, each anchored on a real photo: ``different`` (a
+    real photo of another identity), ``fake_same`` (a fake of the anchor's identity),
+    ``fake_other`` (a fake of another identity)."""
+    rng = np.random.default_rng(seed)
+    val = index[index[C.SPLIT] == C.VALID]
+    real = val[~val[C.IS_FAKE]]
+    fake = val[val[C.IS_FAKE]]
+    real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
+    fake_rows = {k: g.index.to_numpy() for k, g in fake.groupby(C.LABEL)}
+
+    same = [(a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1:]]
+    if not same:
+        raise ValueError("the validation split has no identity with two real photos: "
+                         "raise val_ratio or check the data")
+    if len(same) > pairs_per_kind:
+        same = [same[i] for i in rng.choice(len(same), pairs_per_kind, replace=False)]
+    n = len(same)
+    anchors = rng.choice(real.index.to_numpy(), n)
+    anchor_label = index.loc[anchors, C.LABEL].to_numpy()
+
+    def other(pool: pd.DataFrame, labels) -> np.ndarray:
+        picks = np.empty(len(labels), dtype=int)
+        for i, lab in enumerate(labels):
+            candidates = pool.index[pool[C.LABEL].to_numpy() != lab]
+            picks[i] = rng.choice(candidates)
+        return picks
+
+    rows = [(a, b, C.SAME) for a, b in same]
+    rows += [(a, b, C.DIFFERENT) for a, b in zip(anchors, other(real, anchor_label))]
+    with_fakes = [a for a in anchors if index.at[a, C.LABEL] in fake_rows]
+    rows += [(a, rng.choice(fake_rows[index.at[a, C.LABEL]]), C.FAKE_SAME) for a in with_fakes]
+    if len(fake):
+        rows += [(a, b, C.FAKE_OTHER) for a, b in zip(anchors, other(fake, anchor_label))]
+    pairs = pd.DataFrame(rows, columns=["row_a", "row_b", C.KIND])
+    pairs[C.PAIR_LABEL] = (pairs[C.KIND] == C.SAME).astype(int)
+    pairs[C.PATH_A] = index.loc[pairs["row_a"], C.PATH].to_numpy()
+    pairs[C.PATH_B] = index.loc[pairs["row_b"], C.PATH].to_numpy()
+    pairs.insert(0, C.PAIR_ID, [str(i).zfill(8) for i in range(len(pairs))])
+    return pairs
+
+
+def write_pairs_layout(pairs: pd.DataFrame, out_dir: str | Path) -> Path:
+    """Write pairs in the test_public layout, ``out_dir/test_public/<pair_id>/0.jpg, 1.jpg``
+    (hard links where possible), with ``out_dir/gt.csv`` (``pair_id,label,kind``)."""
+    out = Path(out_dir)
+    test = out / C.TEST_DIR
+    test.mkdir(parents=True, exist_ok=True)
+    for pid, a, b in pairs[[C.PAIR_ID, C.PATH_A, C.PATH_B]].itertuples(index=False):
+        folder = test / pid
+        folder.mkdir(exist_ok=True)
+        for src, name in ((a, C.PAIR_IMAGES[0]), (b, C.PAIR_IMAGES[1])):
+            dst = folder / name
+            if dst.exists():
+                dst.unlink()
+            try:
+                dst.hardlink_to(src)
+            except OSError:
+                shutil.copyfile(src, dst)
+    pairs[[C.PAIR_ID, C.PAIR_LABEL, C.KIND]].to_csv(out / C.GT_FILE, index=False)
+    return out
+
+
+@dataclass
+class PreparedData:
+    """An indexed data set: the index table, the validation pairs and what was wrong."""
+
+    index: pd.DataFrame
+    pairs: pd.DataFrame
+    report: DataReport
+    folder: Path  # where index.csv and pairs.csv live
+
+    def summary(self) -> pd.DataFrame:
+        """Identities, real and fake photos per split."""
+        g = self.index.groupby(C.SPLIT)
+        table = pd.DataFrame({
+            "identities": g[C.LABEL].nunique(),
+            "real photos": g[C.IS_FAKE].apply(lambda s: int((~s).sum())),
+            "fake photos": g[C.IS_FAKE].sum().astype(int),
+        })
+        table.loc["total"] = table.sum()
+        return table
+
+
+def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
+            val_ratio: float = 0.2, seed: int = 0, landmarks: str = "auto",
+            pairs_per_kind: int = 1000, device: str = "cpu", progress: bool = True,
+            overwrite: bool = False) -> PreparedData:
+    """Index ``data_dir`` (the embedded synthetic set when None), split it and build validation
+    pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments) and reused
+    when the same arguments were prepared there before. A folder prepared with other arguments
+    is replaced only with ``overwrite``."""
+    from krypto.synth import ensure_default_dataset
+
+    root = Path(data_dir).expanduser().resolve() if data_dir else ensure_default_dataset()
+    if not root.exists():
+        raise FileNotFoundError(f"data_dir {root} does not exist")
+    key = {"data_dir": str(root), "val_ratio": val_ratio, "seed": seed, "landmarks": landmarks,
+           "pairs_per_kind": pairs_per_kind}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
+    manifest = out / "prepared.json"
+    index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
+    if manifest.is_file():
+        stored = json.loads(manifest.read_text())
+        if stored == key:
+            index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
+            pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
+            report = DataReport(**json.loads((out / "data_report.json").read_text()))
+            return PreparedData(index, pairs, report, out)
+        if not overwrite:
+            raise FileExistsError(f"{out} was prepared with other arguments ({stored}); pass "
+                                  f"overwrite=True to replace it, or choose another folder")
+
+    report = DataReport()
+    index = build_index(root, val_ratio, seed, landmarks, device, report, progress)
+    pairs = validation_pairs(index, pairs_per_kind, seed) if val_ratio > 0 else \
+        pd.DataFrame(columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B])
+    out.mkdir(parents=True, exist_ok=True)
+    index.to_csv(index_file, index=False)
+    pairs.to_csv(pairs_file, index=False)
+    (out / "data_report.json").write_text(json.dumps(vars(report), indent=1))
+    manifest.write_text(json.dumps(key, indent=1))
+    report.warn()
+    return PreparedData(index, pairs, report, out)

@@ -1,0 +1,62 @@
+"""Five facial landmarks per photo: the synthetic set's ground truth, or MTCNN for real photos.
+
+Points, in order: left eye, right eye, nose, left and right mouth corner (as MTCNN gives them),
+stored normalised to [0, 1] by the image's width and height so they survive resizing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from krypto import constants as C
+from krypto.images import CorruptImageError, read_rgb
+
+
+def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -> np.ndarray:
+    """Landmarks ``[n, 10]`` of ``paths`` from a generator's ``landmarks.csv`` (keyed by paths
+    relative to ``data_root``); NaN where the file has no row."""
+    table = pd.read_csv(landmarks_csv)
+    root = Path(data_root).resolve()
+    table.index = [str((root / p).resolve()) for p in table[C.PATH]]
+    table = table[~table.index.duplicated()]
+    return table.reindex([str(Path(p).resolve()) for p in paths])[list(C.LANDMARK_COLUMNS)] \
+        .to_numpy(dtype=np.float32)
+
+
+def detect_mtcnn(paths, device: str = "cpu", batch_size: int = 32, progress: bool = True,
+                 mtcnn=None) -> np.ndarray:
+    """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
+    confident face of each photo, NaN where no face is found or the file does not decode.
+
+    Photos are batched by size (MTCNN batches only equal-sized images); a photo without a face
+    is recorded as missing and never stops its batch."""
+    from facenet_pytorch import MTCNN
+    from tqdm.auto import tqdm
+
+    paths = list(paths)
+    detector = mtcnn or MTCNN(keep_all=True, device=device)
+    out = np.full((len(paths), 10), np.nan, dtype=np.float32)
+    images, by_size = {}, defaultdict(list)
+    for i, path in enumerate(paths):
+        try:
+            images[i] = read_rgb(path)
+        except CorruptImageError:
+            continue
+        by_size[images[i].size].append(i)
+    with tqdm(total=len(images), desc="landmarks (MTCNN)", unit="img", disable=not progress) as bar:
+        for (width, height), members in by_size.items():
+            for start in range(0, len(members), batch_size):
+                chunk = members[start:start + batch_size]
+                boxes, probs, points = detector.detect([images[i] for i in chunk], landmarks=True)
+                for i, prob, pts in zip(chunk, probs, points):
+                    if pts is None or prob is None or len(pts) == 0:
+                        continue
+                    best = int(np.nanargmax(np.asarray(prob, dtype=np.float64)))
+                    xy = np.asarray(pts[best], dtype=np.float32) / [width, height]
+                    out[i] = xy.reshape(-1)
+                bar.update(len(chunk))
+    return out

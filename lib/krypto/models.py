@@ -1,0 +1,161 @@
+"""Embedding models by name.
+
+``build_model(name, pretrained=False, embedding_dim=128)`` returns an :class:`EmbeddingModel`:
+images ``[B, 3, H, W]`` as floats in [0, 1] -> embeddings ``[B, embedding_dim]`` (not normalised;
+losses and metrics normalise). The input normalisation lives inside the model, so an exported
+model takes plain [0, 1] images.
+
+``pretrained`` is ``False`` (random weights), ``True`` (the library's weights: downloaded once
+into the torch cache, or read from it offline) or a path to a local weights file (a state dict
+of the backbone, or a checkpoint with a ``state_dict`` / ``model`` entry).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FACENET_MEAN = (0.5, 0.5, 0.5)  # facenet-pytorch's fixed_image_standardization: (x - 127.5) / 128
+FACENET_STD = (0.502, 0.502, 0.502)
+
+
+class PretrainedWeightsError(RuntimeError):
+    """Weights asked for cannot be had; the message says which file to put where."""
+
+
+class EmbeddingModel(nn.Module):
+    """Normalise, run a backbone that gives features ``[B, F]``, project to ``[B, D]``."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, embedding_dim: int,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(feature_dim, embedding_dim) if embedding_dim else nn.Identity()
+        self.embedding_dim = embedding_dim or feature_dim
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone((images - self.mean) / self.std))
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
+
+
+def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
+    """A 7-layer CNN that trains in seconds per epoch on a 2-core CPU at 64x64 (about 35 M
+    multiply-adds per image). Stride 2 in every stage keeps the cost down; the first stage keeps
+    full resolution for one layer so that pixel-level traces (seams, resampling) are seen."""
+    w = width
+    layers = nn.Sequential(
+        _conv(3, w, 2), _conv(w, 2 * w, 2), _conv(2 * w, 2 * w),
+        _conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w), _conv(4 * w, 8 * w, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return layers, 8 * w
+
+
+def _load_local(module: nn.Module, path: str | os.PathLike) -> None:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise PretrainedWeightsError(f"pretrained weights file {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(state, dict):
+        state = state.get("state_dict", state.get("model", state))
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if len(missing) > len(module.state_dict()) // 2:
+        raise PretrainedWeightsError(f"{path} does not fit this backbone: {len(missing)} of "
+                                     f"{len(module.state_dict())} tensors missing, e.g. {missing[:3]}")
+
+
+def _torchvision(arch: str, weights_enum: str) -> Callable:
+    def build(pretrained) -> tuple[nn.Module, int]:
+        import torchvision
+
+        weights = None
+        if pretrained is True:
+            weights = getattr(torchvision.models, weights_enum).DEFAULT
+        model = _fetch(lambda: getattr(torchvision.models, arch)(weights=weights), arch,
+                       f"{torch.hub.get_dir()}/checkpoints/"
+                       f"{weights.url.rsplit('/', 1)[-1] if weights else ''}")
+        if pretrained not in (True, False, None):
+            _load_local(model, pretrained)
+        # drop the classifier: keep the pooled features
+        if hasattr(model, "fc"):
+            dim = model.fc.in_features
+            model.fc = nn.Identity()
+        else:
+            last = [m for m in model.classifier if isinstance(m, nn.Linear)][0]
+            dim = last.in_features if arch.startswith("efficientnet") else model.classifier[0].in_features
+            model.classifier = nn.Identity()
+        return model, dim
+
+    return build
+
+
+def _fetch(make: Callable, name: str, where: str):
+    """Build a model whose weights may need downloading; offline, say which file goes where."""
+    try:
+        return make()
+    except (OSError, RuntimeError) as error:  # URLError is an OSError
+        raise PretrainedWeightsError(
+            f"cannot load pretrained weights of {name}: {error}. Offline, put the weights file at "
+            f"{where} (or pass pretrained='/path/to/weights.pt')") from error
+
+
+def facenet(pretrained) -> tuple[nn.Module, int]:
+    """facenet-pytorch's InceptionResnetV1; pretrained: VGGFace2 weights (512-d features)."""
+    from facenet_pytorch import InceptionResnetV1
+
+    file = Path(torch.hub.get_dir()).parent / "checkpoints" / "20180402-114759-vggface2.pt"
+    model = _fetch(lambda: InceptionResnetV1(pretrained="vggface2" if pretrained is True else None),
+                   "facenet (InceptionResnetV1, VGGFace2)", str(file))
+    if pretrained not in (True, False, None):
+        _load_local(model, pretrained)
+    return model, 512
+
+
+def vits16_dino(pretrained) -> tuple[nn.Module, int]:
+    """open-metric-learning's ViT-S/16 extractor; pretrained: DINO weights (384-d features)."""
+    from oml.models import ViTExtractor
+
+    weights = "vits16_dino" if pretrained is True else None
+    model = _fetch(lambda: ViTExtractor(weights, arch="vits16", normalise_features=False),
+                   "vits16_dino", "the open-metric-learning cache (see oml.const.CKPT_SAVE_ROOT)")
+    if pretrained not in (True, False, None):
+        _load_local(model, pretrained)
+    return model, model.feat_dim
+
+
+BACKBONES: dict[str, Callable] = {
+    "small_cnn": lambda pretrained: small_cnn(),
+    "facenet": facenet,
+    "resnet18": _torchvision("resnet18", "ResNet18_Weights"),
+    "resnet50": _torchvision("resnet50", "ResNet50_Weights"),
+    "resnet101": _torchvision("resnet101", "ResNet101_Weights"),
+    "resnet152": _torchvision("resnet152", "ResNet152_Weights"),
+    "efficientnet_b0": _torchvision("efficientnet_b0", "EfficientNet_B0_Weights"),
+    "mobilenet_v3_large": _torchvision("mobilenet_v3_large", "MobileNet_V3_Large_Weights"),
+    "vits16_dino": vits16_dino,
+}
+DEFAULT_BACKBONE = "small_cnn"
+
+
+def build_model(name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128) -> EmbeddingModel:
+    """The embedding model ``name`` (one of :data:`BACKBONES`)."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    if pretrained is True and name == "small_cnn":
+        raise ValueError("small_cnn has no published weights: use pretrained=False or a file path")
+    if isinstance(pretrained, str) and pretrained.lower() in ("", "false", "none"):
+        pretrained = False
+    backbone, feature_dim = BACKBONES[name](pretrained)
+    mean, std = (FACENET_MEAN, FACENET_STD) if name == "facenet" else (IMAGENET_MEAN, IMAGENET_STD)
+    return EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)

@@ -1,0 +1,58 @@
+"""Small helpers the notebooks share: run folders and the results file a notebook's last cell
+writes (what tests, the batch runner and the report read back)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from krypto import constants as C
+from krypto.train import resolve_path
+
+RESULTS_FILE = "results.json"
+
+
+def run_folder(run_dir: str, default: str) -> Path:
+    """``run_dir`` (or ``default`` when empty) resolved against the repository root, created."""
+    path = resolve_path(run_dir or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def record_results(run_dir: str | Path, **values) -> dict:
+    """Write ``values`` to ``run_dir/results.json`` and return them."""
+    values = _plain(values)
+    Path(run_dir, RESULTS_FILE).write_text(json.dumps(values, indent=2))
+    return values
+
+
+def read_results(run_dir: str | Path) -> dict:
+    file = resolve_path(run_dir) / RESULTS_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"no {RESULTS_FILE} in {file.parent}: has the notebook finished?")
+    return json.loads(file.read_text())
+
+
+def read_metrics(train_run: str | Path) -> dict:
+    """``metrics.json`` of a 02_train run folder."""
+    file = resolve_path(train_run) / C.METRICS_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"no {C.METRICS_FILE} in {file.parent}: is it a finished "
+                                f"02_train run?")
+    return json.loads(file.read_text())

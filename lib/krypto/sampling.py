@@ -1,0 +1,77 @@
+"""Batches of P identities x K photos, each identity's fakes included.
+
+open-metric-learning's ``BalanceSampler`` draws K photos of a label at random, so a batch may hold
+no fake of an identity (and then no quadruplet for it), it draws from numpy's global random
+state and it refuses labels with one photo. :class:`IdentityBatchSampler` keeps its P x K shape,
+but puts ``n_fake`` fakes of each identity in the batch
+(where it has them), is seeded per epoch (resuming reproduces the same batches), and can give
+each of several processes its own identities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class IdentityBatchSampler:
+    """Yields lists of row numbers, ``P * K`` per batch.
+
+    Args:
+        labels: identity of each row, ``[N]``.
+        is_fake: fake flag of each row, ``[N]``.
+        n_identities: P, identities per batch.
+        n_instances: K, photos per identity (drawn with replacement when it has fewer).
+        n_fake: fakes among the K, where the identity has fakes.
+        seed: the epoch's batches depend on ``seed`` and ``set_epoch(epoch)`` only.
+        rank, world_size: this process gets every ``world_size``-th identity of the shuffled
+            order, so processes never share an identity within a pass and all get the same
+            number of batches.
+    """
+
+    def __init__(self, labels, is_fake, n_identities: int, n_instances: int, n_fake: int = 1,
+                 seed: int = 0, rank: int = 0, world_size: int = 1):
+        labels, is_fake = np.asarray(labels), np.asarray(is_fake, dtype=bool)
+        ids = np.unique(labels)
+        if n_identities < 2 or n_instances < 2:
+            raise ValueError(f"P and K must be at least 2, got P={n_identities}, K={n_instances}")
+        if not 0 <= n_fake < n_instances:
+            raise ValueError(f"n_fake must be in [0, K), got {n_fake} with K={n_instances}")
+        if len(ids) < n_identities * world_size:
+            raise ValueError(f"P={n_identities} identities per batch (x {world_size} processes) "
+                             f"but the training split has only {len(ids)} identities")
+        self.real = {i: np.flatnonzero((labels == i) & ~is_fake) for i in ids}
+        self.fake = {i: np.flatnonzero((labels == i) & is_fake) for i in ids}
+        self.ids = ids
+        self.n_rows = len(labels)
+        self.P, self.K, self.n_fake = n_identities, n_instances, n_fake
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Batches per epoch: enough to show every photo about once (P x K per batch)."""
+        return max(1, self.n_rows // (self.P * self.K * self.world_size))
+
+    def _draw(self, rng, rows: np.ndarray, n: int) -> np.ndarray:
+        if n == 0 or len(rows) == 0:
+            return rows[:0]
+        return rng.choice(rows, n, replace=len(rows) < n)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        # identities in shuffled passes, each pass a new permutation, dealt out to the processes
+        need = len(self) * self.P * self.world_size
+        passes = -(-need // len(self.ids))
+        order = np.concatenate([rng.permutation(self.ids) for _ in range(passes)])
+        mine = order[self.rank::self.world_size][: len(self) * self.P]
+        for start in range(0, len(mine), self.P):
+            batch = []
+            for ident in mine[start:start + self.P]:
+                reals, fakes = self.real[ident], self.fake[ident]
+                n_fake = min(self.n_fake, len(fakes)) if len(reals) else self.K
+                picks = np.concatenate([self._draw(rng, reals, self.K - n_fake),
+                                        self._draw(rng, fakes, n_fake)])
+                batch.extend(picks.tolist())
+            yield batch

@@ -1,0 +1,287 @@
+"""Scoring a submission against a ground truth with the challenge's EER.
+
+A submission is a CSV ``pair_id,similarity``; a ground truth is ``pair_id,label[,kind]`` (read by
+:func:`krypto.layout.read_gt`). Rows are matched by ``pair_id`` (never by row order), and pair ids
+are compared as strings, so ``00000042`` and ``42`` are different ids.
+
+Command line::
+
+    python -m krypto.score --gt gt.csv --submission submission.csv [--out scores.json]
+
+prints ``{"eer": ..., "n_pairs": ..., ...}`` as JSON; any problem with the inputs is one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from krypto import constants as C
+from krypto.layout import DataLayoutError, read_gt
+from krypto.metrics import kind_eers, official_eer
+
+MAX_NAMED = 10  # how many offending pair ids an error message lists
+SUBMISSION_COLUMNS = (C.PAIR_ID, C.SIMILARITY)
+KIND_LABELS = {C.SAME: 1, C.DIFFERENT: 0, C.FAKE_SAME: 0, C.FAKE_OTHER: 0}
+EXIT_INPUT_ERROR = 2
+
+
+class ScoringError(ValueError):
+    """A submission or ground truth that cannot be scored; the message names the file and ids."""
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+def name_ids(ids: Iterable, limit: int = MAX_NAMED) -> str:
+    """``'a', 'b' and N more``: the first ``limit`` ids quoted, so padding and spaces show."""
+    ids = list(ids)
+    shown = ", ".join(repr(str(i)) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _count(n: int, what: str) -> str:
+    """``1 pair_id`` / ``3 pair_ids``."""
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+# --- reading and checking a submission -----------------------------------------------------------
+
+def _parse_float(value) -> float | None:
+    """``value`` as a float, or None when it is not a number (text, empty cell)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _check_pair_ids(ids: pd.Series, source: str) -> pd.Series:
+    """Pair ids as stripped strings; numbers (zero padding lost) or blanks are errors."""
+    if pd.api.types.is_numeric_dtype(ids) and len(ids):
+        raise ScoringError(f"{source}: column {C.PAIR_ID!r} holds numbers, not strings; read it "
+                           f"with dtype=str so that zero padding ('00000042') is kept")
+    text = ids.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip())
+    blank = (text == "").to_numpy()
+    if blank.any():
+        raise ScoringError(f"{source}: {_count(int(blank.sum()), 'row')} with an empty {C.PAIR_ID} "
+                           f"(row index {name_ids(ids.index[blank])})")
+    return text
+
+
+def _check_unique(ids: pd.Series, source: str) -> None:
+    """Duplicate pair ids are an error naming them."""
+    duplicated = ids[ids.duplicated()].unique().tolist()
+    if duplicated:
+        raise ScoringError(f"{source}: {_count(len(duplicated), 'pair_id')} appear more than once: "
+                           f"{name_ids(duplicated)}")
+
+
+def _check_similarity(ids: pd.Series, values: pd.Series, source: str) -> np.ndarray:
+    """Similarities as float64; text, blanks, NaN and infinities are an error naming the ids."""
+    parsed = [_parse_float(v) for v in values.tolist()]
+    text = [i for i, p in zip(ids, parsed) if p is None]
+    nonfinite = [i for i, p in zip(ids, parsed) if p is not None and not math.isfinite(p)]
+    problems = []
+    if text:
+        problems.append(f"{_count(len(text), 'pair_id')} with a non-numeric {C.SIMILARITY}: "
+                        f"{name_ids(text)}")
+    if nonfinite:
+        problems.append(f"{_count(len(nonfinite), 'pair_id')} with a non-finite {C.SIMILARITY} "
+                        f"(NaN or inf): {name_ids(nonfinite)}")
+    if problems:
+        raise ScoringError(f"{source}: " + "; ".join(problems))
+    return np.asarray(parsed, dtype=np.float64)
+
+
+def check_submission(frame: pd.DataFrame, source: str = "submission") -> pd.DataFrame:
+    """A clean copy of a submission frame: ``pair_id`` (str) and ``similarity`` (float64).
+
+    Raises :class:`ScoringError` naming ``source`` for missing columns, empty or numeric pair ids,
+    duplicate pair ids, and non-numeric or non-finite similarities."""
+    missing = [c for c in SUBMISSION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ScoringError(f"{source}: no column {', '.join(map(repr, missing))} (expected "
+                           f"{','.join(SUBMISSION_COLUMNS)}; found {list(frame.columns)})")
+    ids = _check_pair_ids(frame[C.PAIR_ID], source)
+    _check_unique(ids, source)
+    similarity = _check_similarity(ids, frame[C.SIMILARITY], source)
+    return pd.DataFrame({C.PAIR_ID: ids.to_numpy(dtype=object), C.SIMILARITY: similarity})
+
+
+def read_submission(path: str | Path) -> pd.DataFrame:
+    """Read and check ``submission.csv`` (``pair_id,similarity``; other columns are ignored).
+
+    Pair ids are kept as written (strings, zero padding kept, surrounding spaces removed).
+    Raises :class:`ScoringError` naming the file when it is missing, unreadable, lacks a column,
+    repeats a pair id or has a similarity that is not a finite number."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoringError(f"submission {path} does not exist")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError as error:
+        raise ScoringError(f"submission {path} is empty") from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ScoringError(f"submission {path} is not a readable CSV: {error}") from error
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return check_submission(raw, source=str(path))
+
+
+# --- checking the ground truth -------------------------------------------------------------------
+
+def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
+    """A clean copy of a ground-truth frame: ``pair_id`` (str), ``label`` (0/1 int), ``kind``.
+
+    Raises :class:`ScoringError` for missing columns, empty, numeric or duplicate pair ids, labels
+    other than 0 and 1, unknown kinds, and kinds that disagree with their labels."""
+    for column in (C.PAIR_ID, C.PAIR_LABEL):
+        if column not in gt.columns:
+            raise ScoringError(f"{source}: no column {column!r} (found {list(gt.columns)})")
+    ids = _check_pair_ids(gt[C.PAIR_ID], source)
+    _check_unique(ids, source)
+    labels = pd.to_numeric(gt[C.PAIR_LABEL], errors="coerce")
+    bad = ~labels.isin([0, 1])
+    if bad.any():
+        raise ScoringError(f"{source}: {_count(int(bad.sum()), 'pair_id')} with a {C.PAIR_LABEL} "
+                           f"other than 0 or 1: {name_ids(ids[bad])}")
+    out = pd.DataFrame({C.PAIR_ID: ids.to_numpy(dtype=object),
+                        C.PAIR_LABEL: labels.to_numpy().astype(int)})
+    if C.KIND in gt.columns:
+        out[C.KIND] = _check_kinds(ids, gt[C.KIND], out[C.PAIR_LABEL], source)
+    return out
+
+
+def _check_kinds(ids: pd.Series, kinds: pd.Series, labels: pd.Series, source: str) -> np.ndarray:
+    """Kinds as strings; unknown kinds and kinds whose label disagrees are errors naming the ids."""
+    kinds = kinds.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip()).to_numpy()
+    ids, labels = ids.to_numpy(), labels.to_numpy()
+    unknown = ~np.isin(kinds, list(KIND_LABELS))
+    if unknown.any():
+        raise ScoringError(f"{source}: {_count(int(unknown.sum()), 'pair_id')} with a {C.KIND} "
+                           f"not in {list(C.PAIR_KINDS)}: {name_ids(ids[unknown])}")
+    expected = np.array([KIND_LABELS[k] for k in kinds])
+    wrong = expected != labels
+    if wrong.any():
+        raise ScoringError(f"{source}: {_count(int(wrong.sum()), 'pair_id')} whose {C.PAIR_LABEL} "
+                           f"disagrees with its {C.KIND} ({C.SAME} is 1, the others 0): "
+                           f"{name_ids(ids[wrong])}")
+    return kinds
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+def _check_same_ids(gt_ids: pd.Series, sub_ids: pd.Series, source: str) -> None:
+    """The submission must hold exactly the ground truth's pair ids: no more, no fewer."""
+    gt_set, sub_set = set(gt_ids), set(sub_ids)
+    missing = [i for i in gt_ids if i not in sub_set]
+    extra = [i for i in sub_ids if i not in gt_set]
+    problems = []
+    if missing:
+        problems.append(f"{_count(len(missing), 'pair_id')} of the ground truth missing: "
+                        f"{name_ids(missing)}")
+    if extra:
+        problems.append(f"{_count(len(extra), 'pair_id')} not in the ground truth: "
+                        f"{name_ids(extra)}")
+    if not problems:
+        return
+    message = f"{source}: " + "; ".join(problems)
+    if missing and extra and _same_by_value(missing, extra):
+        message += (" (pair ids are compared as strings: keep the zero padding of the pair "
+                    "folder names, e.g. '00000042', not '42')")
+    raise ScoringError(message)
+
+
+def _same_by_value(missing: list[str], extra: list[str]) -> bool:
+    """Whether some missing and extra ids differ only by zero padding."""
+    value = lambda ids: {i.lstrip("0") or "0" for i in ids if i.isdigit()}  # noqa: E731
+    return bool(value(missing) & value(extra))
+
+
+def _eers(pairs: pd.DataFrame, scores: np.ndarray, source: str) -> dict[str, float]:
+    """The official EER, and the per-kind EERs when ``pairs`` has a kind column."""
+    try:
+        if C.KIND in pairs.columns:
+            return {name: float(v) for name, v in kind_eers(pairs, scores).items()}
+        return {"eer": float(official_eer(pairs[C.PAIR_LABEL].to_numpy(), scores))}
+    except ValueError as error:
+        raise ScoringError(f"{source} cannot be scored: {error}") from error
+
+
+def score(gt: pd.DataFrame, submission: pd.DataFrame, submission_name: str = "submission",
+          gt_name: str = "ground truth") -> dict[str, float | int]:
+    """Score ``submission`` against ``gt``, matching rows by ``pair_id``.
+
+    Returns ``eer`` (the official EER over all pairs) and ``n_pairs``; when ``gt`` has a ``kind``
+    column, also ``eer_real``, ``eer_fake`` and ``eer_fake_other`` (each when its kind is present,
+    see :func:`krypto.metrics.kind_eers`) and ``n_<kind>`` for every kind of ``C.PAIR_KINDS``.
+    Raises :class:`ScoringError` when the pair ids of the two differ (naming them) or either
+    frame is malformed; ``submission_name`` and ``gt_name`` name the two in messages."""
+    truth = check_gt(gt, source=gt_name)
+    sub = check_submission(submission, source=submission_name)
+    _check_same_ids(truth[C.PAIR_ID], sub[C.PAIR_ID], submission_name)
+    similarity = sub.set_index(C.PAIR_ID)[C.SIMILARITY]
+    scores = similarity.reindex(truth[C.PAIR_ID].to_numpy()).to_numpy(dtype=np.float64)
+    result: dict[str, float | int] = dict(_eers(truth, scores, gt_name))
+    result["n_pairs"] = int(len(truth))
+    if C.KIND in truth.columns:
+        counts = truth[C.KIND].value_counts()
+        for kind in C.PAIR_KINDS:
+            result[f"n_{kind}"] = int(counts.get(kind, 0))
+    return result
+
+
+def score_files(gt_path: str | Path, submission_path: str | Path) -> dict[str, float | int]:
+    """:func:`score` of two CSV files; errors are :class:`ScoringError` naming the file."""
+    try:
+        gt = read_gt(gt_path)
+    except DataLayoutError as error:
+        raise ScoringError(str(error)) from error
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ScoringError(f"ground truth {gt_path} is not a readable CSV: {error}") from error
+    submission = read_submission(submission_path)
+    return score(gt, submission, submission_name=str(submission_path), gt_name=str(gt_path))
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.score",
+        description="Score a submission (pair_id,similarity) against a ground truth "
+                    "(pair_id,label[,kind]) with the challenge's EER; prints JSON.")
+    parser.add_argument("--gt", required=True, help="ground-truth CSV: pair_id,label[,kind]")
+    parser.add_argument("--submission", required=True, help="submission CSV: pair_id,similarity")
+    parser.add_argument("--out", help="also write the JSON to this file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: print the scores as JSON; input errors are one stderr line and exit code 2."""
+    args = _parser().parse_args(argv)
+    try:
+        result = score_files(args.gt, args.submission)
+        text = json.dumps(result, indent=2)
+        if args.out:
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text + "\n")
+    except (ScoringError, OSError) as error:
+        print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""krypto.batch: batch files, parameter layering, resuming, failures, needs and jobs.
+
+The notebooks are tiny throwaway ones; each execution (tests marked ``slow``) starts papermill and
+a real kernel in a subprocess, a few seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from krypto.batch import BatchError, load_batch, main, run_batch
+
+PARAMETERS = 'x = 1\ny = 1\nz = 1\nrun_dir = ""\nfail = False\n'
+BODY = """\
+import json, os
+from pathlib import Path
+Path(run_dir, "out.json").write_text(json.dumps({
+    "x": x, "y": y, "z": z,
+    "overwrite": globals().get("overwrite"),
+    "threads": os.environ.get("KRYPTO_NUM_THREADS"),
+}))
+if fail:
+    raise RuntimeError("asked to fail")
+"""
+
+
+def make_notebook(path: Path, extra_parameters: str = "") -> Path:
+    """A notebook with a ``parameters`` cell that writes its parameters to ``run_dir/out.json``."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    parameters = nbformat.v4.new_code_cell(PARAMETERS + extra_parameters)
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(BODY)]
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def nb(tmp_path: Path) -> str:
+    """Path of a test notebook."""
+    return str(make_notebook(tmp_path / "nb.ipynb"))
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """A runs folder outside the repository."""
+    return tmp_path / "runs"
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    """Write a batch file."""
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def batch(path: Path, runs_dir: Path, *options: str) -> int:
+    """``python -m krypto.batch path --runs-dir runs_dir options``, in this process."""
+    return main([str(path), "--runs-dir", str(runs_dir), *options])
+
+
+def output(runs_dir: Path, name: str) -> dict:
+    """What the notebook of run ``batch/run`` wrote."""
+    return json.loads((runs_dir / name / "out.json").read_text())
+
+
+def record(runs_dir: Path, name: str) -> dict:
+    """``run.json`` of run ``batch/run``."""
+    return json.loads((runs_dir / name / "run.json").read_text())
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def test_layering_base_run_quick_then_run_dir(tmp_path, nb, runs_dir):
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {
+            "batch": "b",
+            "base": {nb: {"x": 10, "y": 10, "z": 10, "run_dir": "ignored"}},
+            "runs": {"r": {"notebook": nb, "parameters": {"y": 20, "z": 20}}},
+            "quick": {nb: {"z": 30}},
+        },
+    )
+    (plain,) = load_batch(file, runs_dir=runs_dir)
+    assert plain.parameters == {"x": 10, "y": 20, "z": 20, "run_dir": str(runs_dir / "b" / "r")}
+    (quick,) = load_batch(file, quick=True, runs_dir=runs_dir)
+    assert quick.parameters == {"x": 10, "y": 20, "z": 30, "run_dir": str(runs_dir / "b" / "r")}
+    assert (quick.name, quick.batch, quick.run_dir) == ("r", "b", runs_dir / "b" / "r")
+    assert quick.notebook == Path(nb).resolve()
+
+
+@pytest.mark.slow
+def test_include_layering_only_and_outputs(tmp_path, nb, runs_dir, capsys):
+    (tmp_path / "sub").mkdir()
+    write_yaml(
+        tmp_path / "sub" / "inner.yaml",
+        {
+            "batch": "inner",
+            "base": {nb: {"x": 2, "y": 2, "z": 2}},
+            "runs": {"a": {"notebook": nb, "parameters": {"y": 3, "z": 3}}},
+        },
+    )
+    file = write_yaml(
+        tmp_path / "outer.yaml",
+        {
+            "batch": "outer",
+            "include": ["sub/inner.yaml", "sub/inner.yaml"],  # loaded once
+            "runs": {"b": {"notebook": nb, "needs": ["inner/a"]}},
+            "quick": {nb: {"z": 4}},
+        },
+    )
+    runs = load_batch(file, quick=True, runs_dir=runs_dir)
+    assert [r.full_name for r in runs] == ["inner/a", "outer/b"]
+    inner = runs_dir / "inner" / "a"
+    assert runs[0].run_dir == inner
+    assert runs[0].parameters == {"x": 2, "y": 3, "z": 4, "run_dir": str(inner)}
+    assert runs[1].parameters == {"z": 4, "run_dir": str(runs_dir / "outer" / "b")}
+    assert runs[1].needs == ["inner/a"]
+
+    # --only runs nothing else: a needed run that is not done blocks
+    assert batch(file, runs_dir, "--only", "b") == 1
+    assert "blocked by inner/a: not in this selection and not done" in capsys.readouterr().out
+    assert not (runs_dir / "outer" / "b").exists()
+
+    # --force passes no `overwrite` to a notebook without such a parameter
+    assert batch(file, runs_dir, "--quick", "--force", "--only", "inner/a") == 0
+    assert yaml.safe_load((inner / "params.yaml").read_text()) == runs[0].parameters
+    assert output(runs_dir, "inner/a") == {
+        "x": 2, "y": 3, "z": 4, "overwrite": None, "threads": str(os.cpu_count()),
+    }  # fmt: skip
+    assert (inner / "nb.ipynb").is_file() and (inner / "papermill.log").is_file()
+    done = record(runs_dir, "inner/a")
+    assert done["status"] == "done" and done["parameters"] == runs[0].parameters
+    assert done["error"] is None and done["seconds"] >= 0 and done["finished"] >= done["started"]
+    assert not (runs_dir / "outer").exists()
+
+    # a needed run outside the selection that is done on disk is enough
+    assert batch(file, runs_dir, "--only", "outer/b") == 0
+    assert output(runs_dir, "outer/b")["x"] == 1
+
+
+def test_needs_order_follows_dependencies(tmp_path, nb, runs_dir):
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {
+            "batch": "b",
+            "runs": {
+                "last": {"notebook": nb, "needs": ["middle"]},
+                "middle": {"notebook": nb, "needs": ["first"]},
+                "first": {"notebook": nb},
+            },
+        },
+    )
+    assert [r.name for r in load_batch(file, runs_dir=runs_dir)] == ["first", "middle", "last"]
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, nb, runs_dir, capsys):
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {"batch": "b", "runs": {"r": {"notebook": nb, "parameters": {"x": 5}}}},
+    )
+    assert batch(file, runs_dir, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "[1/1] b/r" in out and "x: 5" in out and "run_dir:" in out
+    assert not runs_dir.exists()
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({"runs": {"r": {"notebook": "NB"}}}, "'batch'"),
+        ({"batch": "b"}, "'runs'"),
+        ({"batch": "b", "runs": {"r": {"parameters": {}}}}, "runs.r has no 'notebook'"),
+        ({"batch": "b", "runs": {"r": {"notebook": "nope.ipynb"}}}, "runs.r.notebook"),
+        ({"batch": "b", "base": {"nope.ipynb": {}}, "runs": {}}, "base.nope.ipynb"),
+        ({"batch": "b", "include": ["missing.yaml"]}, "include: missing.yaml"),
+        ({"batch": "b", "runs": {"r": {"notebook": "NB", "needs": ["x"]}}}, "unknown run b/x"),
+        ({"batch": "b", "runs": {"r": {"notebook": "NB", "parameter": {}}}}, "'parameter'"),
+        ({"batch": "b/c", "runs": {}}, "'batch'"),
+        (
+            {
+                "batch": "b",
+                "runs": {
+                    "r": {"notebook": "NB", "needs": ["s"]},
+                    "s": {"notebook": "NB", "needs": ["r"]},
+                },
+            },
+            "cycle in needs: b/r -> b/s -> b/r",
+        ),
+    ],
+)
+def test_bad_batch_files_name_file_and_key(tmp_path, nb, runs_dir, capsys, content, expected):
+    text = yaml.safe_dump(content).replace("NB", nb)
+    file = tmp_path / "bad.yaml"
+    file.write_text(text)
+    with pytest.raises(BatchError) as error:
+        load_batch(file, runs_dir=runs_dir)
+    assert str(error.value).startswith(f"{file}: ") and expected in str(error.value)
+    assert batch(file, runs_dir) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and "Traceback" not in err
+    assert not runs_dir.exists()
+
+
+def test_invalid_yaml_and_missing_file(tmp_path, runs_dir):
+    (tmp_path / "broken.yaml").write_text("batch: [b\n")
+    with pytest.raises(BatchError, match="broken.yaml: not valid YAML"):
+        load_batch(tmp_path / "broken.yaml", runs_dir=runs_dir)
+    with pytest.raises(BatchError, match="absent.yaml: file not found"):
+        load_batch(tmp_path / "absent.yaml", runs_dir=runs_dir)
+
+
+def test_only_with_an_unknown_name_is_an_error(tmp_path, nb, runs_dir, capsys):
+    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
+    assert batch(file, runs_dir, "--only", "nobody") == 2
+    assert "--only: no run named nobody" in capsys.readouterr().err
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_skip_when_done_conflict_when_changed_redo_with_force(tmp_path, runs_dir, capsys):
+    nb = str(make_notebook(tmp_path / "over.ipynb", "overwrite = False\n"))
+
+    def write(x: int) -> Path:
+        return write_yaml(
+            tmp_path / "b.yaml",
+            {"batch": "b", "runs": {"r": {"notebook": nb, "parameters": {"x": x}}}},
+        )
+
+    assert batch(write(1), runs_dir) == 0
+    first = record(runs_dir, "b/r")
+    capsys.readouterr()
+
+    assert batch(write(1), runs_dir) == 0
+    assert "skip (done)" in capsys.readouterr().out
+    assert record(runs_dir, "b/r") == first
+
+    assert batch(write(2), runs_dir) == 1
+    out = capsys.readouterr().out
+    assert "b/r" in out and "conflict" in out and "--force" in out and "x: 1 -> 2" in out
+    assert output(runs_dir, "b/r")["x"] == 1 and record(runs_dir, "b/r") == first
+
+    assert batch(write(2), runs_dir, "--force") == 0
+    assert output(runs_dir, "b/r") == {
+        "x": 2, "y": 1, "z": 1, "overwrite": True, "threads": str(os.cpu_count()),
+    }  # fmt: skip
+    assert yaml.safe_load((runs_dir / "b/r/params.yaml").read_text())["overwrite"] is True
+    assert "overwrite" not in record(runs_dir, "b/r")["parameters"]
+    capsys.readouterr()
+    assert batch(write(2), runs_dir) == 0  # forced with overwrite, still the same run
+    assert "skip (done)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_failure_carries_on_blocks_dependents_and_reruns_later(tmp_path, nb, runs_dir, capsys):
+    def write(fail: bool) -> Path:
+        return write_yaml(
+            tmp_path / "b.yaml",
+            {
+                "batch": "b",
+                "runs": {
+                    "bad": {"notebook": nb, "parameters": {"fail": fail}},
+                    "after": {"notebook": nb, "needs": ["bad"]},
+                    "other": {"notebook": nb},
+                },
+            },
+        )
+
+    runs = load_batch(write(True), runs_dir=runs_dir)
+    statuses = run_batch(runs, jobs=2, runs_dir=runs_dir)  # b/after waits while b/other runs
+    assert statuses == {"b/bad": "failed", "b/after": "blocked", "b/other": "done"}
+    out = capsys.readouterr().out
+    assert "blocked by b/bad (failed)" in out
+    assert str(runs_dir / "b" / "bad" / "papermill.log") in out
+    failed = record(runs_dir, "b/bad")
+    assert failed["status"] == "failed" and "asked to fail" in failed["error"]
+    assert not (runs_dir / "b" / "after").exists()
+
+    # a failed run is executed again (no conflict), in its folder as it was
+    (runs_dir / "b" / "bad" / "checkpoint").write_text("kept")
+    assert batch(write(False), runs_dir, "--only", "bad", "--only", "b/other") == 0
+    assert (runs_dir / "b" / "bad" / "checkpoint").read_text() == "kept"
+    assert record(runs_dir, "b/bad")["status"] == "done"
+    assert "skip (done)" in capsys.readouterr().out  # b/other
+    assert not (runs_dir / "b" / "after").exists()
+
+
+@pytest.mark.slow
+def test_jobs_run_independent_runs_together(tmp_path, nb, runs_dir, capsys):
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {"batch": "b", "runs": {"one": {"notebook": nb}, "two": {"notebook": nb}}},
+    )
+    assert batch(file, runs_dir, "--jobs", "2") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["[1/2] b/one ... started", "[2/2] b/two ... started"]
+    threads = str(max(1, os.cpu_count() // 2))
+    for name in ("one", "two"):
+        assert record(runs_dir, f"b/{name}")["status"] == "done"
+        assert output(runs_dir, f"b/{name}")["threads"] == threads

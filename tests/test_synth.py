@@ -1,0 +1,128 @@
+"""The synthetic data set: official layout, determinism, and that it is a face task, not noise."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from krypto import constants as C
+from krypto.synth import (HEAD_TRAITS, SynthConfig, ensure_default_dataset, lookalike_heads, main,
+                          render_fake, render_real, sample_identities, sample_nuisance, take,
+                          write_dataset)
+from tests.conftest import TINY
+
+
+def test_official_layout(tiny_data):
+    meta = json.loads((tiny_data / "train" / "meta.json").read_text())
+    folders = sorted(p.name for p in (tiny_data / "train").iterdir() if p.is_dir())
+    assert len(folders) == TINY.identities and all(len(f) == 8 for f in folders)
+    per_id = TINY.real_per_identity + TINY.fake_per_identity
+    assert len(meta) == TINY.identities * per_id
+    assert sum(meta.values()) == TINY.identities * TINY.fake_per_identity
+    for key in meta:
+        ident, name = key.split("/")
+        assert (tiny_data / "train" / ident / name).is_file()
+    gt = pd.read_csv(tiny_data / "gt.csv", dtype={"pair_id": str})
+    assert list(gt.columns) == ["pair_id", "label", "kind"]
+    assert set(gt["kind"]) == set(C.PAIR_KINDS)
+    assert (gt["label"] == (gt["kind"] == "same")).all()
+    for pid in gt["pair_id"]:
+        assert (tiny_data / "test_public" / pid / "0.jpg").is_file()
+        assert (tiny_data / "test_public" / pid / "1.jpg").is_file()
+    with Image.open(tiny_data / "train" / folders[0] / "0.jpg") as img:
+        assert img.size == (TINY.image_size, TINY.image_size) and img.mode == "RGB"
+    landmarks = pd.read_csv(tiny_data / "landmarks.csv")
+    assert len(landmarks) == len(meta) + 2 * len(gt)
+    values = landmarks[list(C.LANDMARK_COLUMNS)].to_numpy()
+    assert np.isfinite(values).all() and (values > 0).all() and (values < 1).all()
+
+
+def test_deterministic_for_a_seed(tmp_path):
+    cfg = SynthConfig(identities=4, test_identities=2, test_pairs_per_kind=2, image_size=24)
+    a, b = write_dataset(tmp_path / "a", cfg, False), write_dataset(tmp_path / "b", cfg, False)
+    c = write_dataset(tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 5}), False)
+    file = "train/00000001/3.jpg"
+    assert (a / file).read_bytes() == (b / file).read_bytes()
+    assert (a / file).read_bytes() != (c / file).read_bytes()
+
+
+def test_meta_keys_with_another_padding(tmp_path):
+    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16,
+                      id_width=8, meta_id_width=3)
+    meta = json.loads((write_dataset(tmp_path, cfg, False) / "train/meta.json").read_text())
+    assert "001/0.jpg" in meta and "00000001/0.jpg" not in meta
+
+
+def _traits_and_photos(n=6, size=48):
+    rng = np.random.default_rng(0)
+    traits = sample_identities(rng, n)
+    nuisance = sample_nuisance(rng, n, 0.0)
+    return traits, nuisance, rng
+
+
+def test_identity_traits_show_in_photos():
+    """Two identities under the same conditions differ much more than one identity's photos
+    under two calm conditions: identity is in the pixels."""
+    traits, _, rng = _traits_and_photos()
+    calm = sample_nuisance(rng, 2, 0.0)
+    same = take(traits, [0, 0])
+    two = take(traits, [0, 1])
+    same_px, _ = render_real(same, calm, 48, rng)
+    two_px, _ = render_real(two, take(calm, [0, 0]), 48, rng)
+    d_same = np.abs(same_px[0].astype(int) - same_px[1]).mean()
+    d_two = np.abs(two_px[0].astype(int) - two_px[1]).mean()
+    assert d_two > 2 * d_same
+
+
+def test_fake_keeps_inner_face_and_leaves_traces():
+    """A fake of X with strength 0 on X's own head is close to the real photo; raising the
+    strength adds traces (the difference grows)."""
+    traits, _, rng = _traits_and_photos()
+    x = take(traits, [0])
+    nz = sample_nuisance(np.random.default_rng(3), 1, 0.0)
+    nz["noise"][:] = 0
+    real, lms_real = render_real(x, nz, 64, np.random.default_rng(1))
+    diffs = []
+    for strength in (0.0, 0.5, 1.0):
+        fake, lms_fake = render_fake(x, x, nz, 64, strength, np.random.default_rng(1))
+        diffs.append(np.abs(fake.astype(int) - real).mean())
+        np.testing.assert_allclose(lms_fake, lms_real, atol=1e-6)  # same inner face placement
+    assert diffs[0] < diffs[1] < diffs[2]
+
+
+def test_lookalike_heads_interpolate_head_traits_only():
+    traits = sample_identities(np.random.default_rng(0), 2)
+    src, other = take(traits, [0]), take(traits, [1])
+    same = lookalike_heads(src, other, 1.0)
+    for key in HEAD_TRAITS:
+        np.testing.assert_allclose(same[key], src[key])
+    np.testing.assert_allclose(same["eye_dx"], other["eye_dx"])  # inner traits: not touched here
+    far = lookalike_heads(src, other, 0.0)
+    np.testing.assert_allclose(far["face_w"], other["face_w"])
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="fake_strength"):
+        SynthConfig(fake_strength=2)
+    with pytest.raises(ValueError, match="real_per_identity"):
+        SynthConfig(real_per_identity=1)
+
+
+def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
+    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16)
+    out = ensure_default_dataset(tmp_path / "syn", cfg)
+    stamp = (out / "gt.csv").stat().st_mtime_ns
+    assert ensure_default_dataset(tmp_path / "syn", cfg) == out
+    assert (out / "gt.csv").stat().st_mtime_ns == stamp  # reused, not rewritten
+    with pytest.raises(FileExistsError, match="another configuration"):
+        ensure_default_dataset(tmp_path / "syn", SynthConfig(identities=4, test_identities=2,
+                                                              test_pairs_per_kind=1, image_size=16))
+
+
+def test_command_line(tmp_path):
+    main([str(tmp_path / "cli"), "--identities", "3", "--test-identities", "2",
+          "--test-pairs-per-kind", "1", "--image-size", "16", "--meta-id-width", "2"])
+    meta = json.loads((tmp_path / "cli/train/meta.json").read_text())
+    assert "02/0.jpg" in meta
