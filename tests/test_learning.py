@@ -92,10 +92,11 @@ def test_quadruplet_gradient_pushes_the_fake_away():
         emb, labels, is_fake)
     loss.backward()
     with torch.no_grad():
-        moved = emb - 0.1 * emb.grad
-        e = torch.nn.functional.normalize(moved, dim=1)
-        before = torch.nn.functional.normalize(emb, dim=1)
-        assert (e[0] - e[2]).norm() > (before[0] - before[2]).norm()
+        unit = torch.nn.functional.normalize(emb, dim=1)
+        fake_moved = torch.nn.functional.normalize(emb[2] - 0.1 * emb.grad[2], dim=0)
+        assert (fake_moved - unit[0]).norm() > (unit[2] - unit[0]).norm()  # the fake moves away
+        positive_moved = torch.nn.functional.normalize(emb[1] - 0.1 * emb.grad[1], dim=0)
+        assert (positive_moved - unit[0]).norm() < (unit[1] - unit[0]).norm()  # the positive closer
 
 
 @pytest.mark.parametrize("head", ["cosine", "arcface"])

@@ -55,32 +55,28 @@ def test_meta_keys_with_another_padding(tmp_path):
     assert "001/0.jpg" in meta and "00000001/0.jpg" not in meta
 
 
-def _traits_and_photos(n=6, size=48):
-    rng = np.random.default_rng(0)
-    traits = sample_identities(rng, n)
-    nuisance = sample_nuisance(rng, n, 0.0)
-    return traits, nuisance, rng
-
-
 def test_identity_traits_show_in_photos():
-    """Two identities under the same conditions differ much more than one identity's photos
-    under two calm conditions: identity is in the pixels."""
-    traits, _, rng = _traits_and_photos()
-    calm = sample_nuisance(rng, 2, 0.0)
-    same = take(traits, [0, 0])
-    two = take(traits, [0, 1])
-    same_px, _ = render_real(same, calm, 48, rng)
-    two_px, _ = render_real(two, take(calm, [0, 0]), 48, rng)
-    d_same = np.abs(same_px[0].astype(int) - same_px[1]).mean()
-    d_two = np.abs(two_px[0].astype(int) - two_px[1]).mean()
-    assert d_two > 2 * d_same
+    """Over 20 pairs against one background: two people under the same conditions differ more
+    than one person under two conditions (moderate difficulty). Identity is in the pixels and
+    survives the nuisance factors."""
+    rng = np.random.default_rng(0)
+    traits = sample_identities(rng, 40)
+    same_person, two_people = [], []
+    for i in range(20):
+        nz = sample_nuisance(rng, 2, 0.3)
+        for key in ("bg", "bg_grad", "bg_freq"):
+            nz[key][1] = nz[key][0]
+        one, _ = render_real(take(traits, [2 * i, 2 * i]), nz, 48, rng)
+        two, _ = render_real(take(traits, [2 * i, 2 * i + 1]), take(nz, [0, 0]), 48, rng)
+        same_person.append(np.abs(one[0].astype(int) - one[1]).mean())
+        two_people.append(np.abs(two[0].astype(int) - two[1]).mean())
+    assert np.mean(two_people) > 1.3 * np.mean(same_person)
 
 
 def test_fake_keeps_inner_face_and_leaves_traces():
     """A fake of X with strength 0 on X's own head is close to the real photo; raising the
     strength adds traces (the difference grows)."""
-    traits, _, rng = _traits_and_photos()
-    x = take(traits, [0])
+    x = take(sample_identities(np.random.default_rng(0), 1), [0])
     nz = sample_nuisance(np.random.default_rng(3), 1, 0.0)
     nz["noise"][:] = 0
     real, lms_real = render_real(x, nz, 64, np.random.default_rng(1))

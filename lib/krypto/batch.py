@@ -18,6 +18,11 @@ A batch file::
         notebook: notebooks/03_distances.ipynb
         parameters: {train_runs: [loss_selection/triplet]}
         needs: [triplet]               # runs of this batch, or "batch/run" of another one
+      triplet_2gpu:
+        notebook: notebooks/02_train.ipynb
+        parameters: {loss: triplet}
+        launcher: torchrun             # optional; default papermill
+        nproc: 2                       # processes (one per GPU), with launcher torchrun
     quick:                             # optional; laid over every run of this file and of its
       notebooks/02_train.ipynb: {epochs: 1}     # includes with --quick
 
@@ -33,6 +38,14 @@ Each run's folder gets ``params.yaml`` (redo the run by hand with
 with the same notebook and parameters is skipped; done with other parameters, it is a conflict
 unless ``--force`` is given. ``--force`` also passes ``overwrite: true`` to notebooks that have an
 ``overwrite`` parameter.
+
+``launcher: torchrun`` (with ``nproc: N``, default 1; only for notebooks/02_train.ipynb) trains
+in N processes with DistributedDataParallel instead of executing the notebook:
+``python -m torch.distributed.run --standalone --nproc_per_node N -m krypto.launch -f
+runs/<batch>/<run>/params.yaml``, logged to ``torchrun.log``; :mod:`krypto.launch` writes what the
+notebook writes (run folder, figures, ``results.json``). ``run.json`` then also holds
+``launcher`` and ``nproc``, and a change of either is a conflict like a change of parameters.
+Threads are shared among the runs and their processes.
 """
 
 from __future__ import annotations
@@ -60,9 +73,14 @@ from krypto import constants as C
 DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflict", "blocked"
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
+TORCHRUN_LOG = "torchrun.log"
 RECORD_FIELDS = ("notebook", "parameters", "status", "started", "finished", "seconds", "error")
+LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 FILE_KEYS = {"batch", "include", "base", "runs", "quick"}
-RUN_KEYS = {"notebook", "parameters", "needs"}
+RUN_KEYS = {"notebook", "parameters", "needs", "launcher", "nproc"}
+PAPERMILL, TORCHRUN = "papermill", "torchrun"
+LAUNCHERS = (PAPERMILL, TORCHRUN)
+TORCHRUN_NOTEBOOKS = ("notebooks/02_train.ipynb",)  # notebooks krypto.launch stands in for
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 ERROR_LINES = 30  # lines of the log kept in run.json on failure
 
@@ -81,6 +99,8 @@ class Run:
     parameters: dict[str, Any]
     needs: list[str]
     run_dir: Path
+    launcher: str = PAPERMILL
+    nproc: int = 1
 
     @property
     def full_name(self) -> str:
@@ -111,6 +131,7 @@ def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DI
     for run in runs:
         run.parameters["run_dir"] = _display(run.run_dir)
         _check_needs(run, loader.defined, Path(runs_dir))
+        _check_launch(run, loader.defined)
     try:
         return order_runs(runs)
     except BatchError as error:
@@ -162,6 +183,7 @@ class _Loader:
             parameters={**base.get(notebook, {}), **parameters},
             needs=_needs(path, f"{key}.needs", batch, spec.get("needs")),
             run_dir=self.runs_dir / batch / name,
+            **_launch(path, key, spec, notebook),
         )
         if run.full_name in self.defined:
             other = self.defined[run.full_name]
@@ -212,6 +234,41 @@ def _notebook(path: Path, key: str, value: Any) -> Path:
     if not notebook.is_file():
         raise BatchError(f"{path}: {key}: notebook {value} does not exist ({notebook})")
     return notebook.resolve()
+
+
+def _launch(path: Path, key: str, spec: dict, notebook: Path) -> dict[str, Any]:
+    """``launcher`` and ``nproc`` of a run: torchrun only for the training notebook."""
+    launcher = spec.get("launcher", PAPERMILL)
+    if launcher not in LAUNCHERS:
+        raise BatchError(f"{path}: {key}.launcher: {launcher!r} is not one of {list(LAUNCHERS)}")
+    nproc = spec.get("nproc", 1)
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise BatchError(f"{path}: {key}.nproc must be a positive integer, not {nproc!r}")
+    if launcher == PAPERMILL and "nproc" in spec:
+        raise BatchError(f"{path}: {key}: nproc needs launcher: {TORCHRUN}")
+    allowed = [(C.REPO_ROOT / nb).resolve() for nb in TORCHRUN_NOTEBOOKS]
+    if launcher == TORCHRUN and notebook not in allowed:
+        raise BatchError(
+            f"{path}: {key}: launcher {TORCHRUN} runs only {', '.join(TORCHRUN_NOTEBOOKS)} "
+            f"(through krypto.launch), not {_display(notebook)}"
+        )
+    return {"launcher": launcher, "nproc": nproc}
+
+
+def _check_launch(run: Run, defined: dict[str, Path]) -> None:
+    """A torchrun run's merged parameters are all training parameters (krypto.launch takes
+    nothing else, where papermill would only warn)."""
+    if run.launcher != TORCHRUN:
+        return
+    from dataclasses import fields
+
+    from krypto.train import TrainConfig  # imports torch: only for torchrun runs
+
+    unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise BatchError(f"{defined[run.full_name]}: runs.{run.name}: parameters {unknown} are "
+                         f"not training parameters (krypto.train.TrainConfig); launcher "
+                         f"{TORCHRUN} passes only those")
 
 
 def _needs(path: Path, key: str, batch: str, value: Any) -> list[str]:
@@ -373,6 +430,9 @@ def _changes(previous: dict, current: dict) -> str:
     """What differs between two records, e.g. ``parameters lam: 1.0 -> 2.0``."""
     if previous.get("notebook") != current["notebook"]:
         return f"notebook {previous.get('notebook')} -> {current['notebook']}"
+    before, after = _launched(previous), _launched(current)
+    if before != after:
+        return f"launcher {before} -> {after}"
     old, new = previous.get("parameters") or {}, current["parameters"]
     unset = "<unset>"
     changed = [
@@ -381,6 +441,12 @@ def _changes(previous: dict, current: dict) -> str:
         if old.get(key, unset) != new.get(key, unset)
     ]
     return f"parameters {', '.join(changed)}" if changed else ""
+
+
+def _launched(record: dict) -> str:
+    """How a record's run was launched: ``papermill`` or ``torchrun xN``."""
+    launcher = record.get("launcher") or PAPERMILL
+    return launcher if launcher == PAPERMILL else f"{launcher} x{record.get('nproc') or 1}"
 
 
 def _prepare(run: Run, force: bool) -> None:
@@ -394,29 +460,57 @@ def _prepare(run: Run, force: bool) -> None:
 
 
 def _execute(run: Run, env: dict[str, str]) -> _Outcome:
-    """Run papermill in a subprocess, logging to ``papermill.log``; keeps ``run.json`` current."""
+    """Run papermill (or torchrun) in a subprocess, logging to ``papermill.log`` (or
+    ``torchrun.log``); keeps ``run.json`` current."""
     record = _record(run)
     started, start = _now(), time.monotonic()
     _write_record(run.run_dir, {**record, "status": "running", "started": started})
-    command = [
-        sys.executable, "-m", "papermill", str(run.notebook), str(_executed(run)),
-        "-f", str(run.run_dir / PARAMS), "--cwd", str(C.REPO_ROOT),
-        "--kernel", "python3", "--log-output", "--no-progress-bar",
-    ]  # fmt: skip
-    with open(run.run_dir / LOG, "w") as log:
+    log_file, options = _log_file(run), {"env": env}
+    if run.launcher == TORCHRUN:  # from the repository root, like the notebooks
+        options = {"env": _threads(env, run.nproc), "cwd": C.REPO_ROOT}
+    with open(log_file, "w") as log:
         code = subprocess.run(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            _command(run), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            **options,
         ).returncode
     seconds = round(time.monotonic() - start, 1)
     if code == 0:
         outcome = _Outcome(DONE, f"done in {seconds:.1f} s", seconds)
     else:
-        log = _display(run.run_dir / LOG)
+        log = _display(log_file)
         outcome = _Outcome(FAILED, f"failed after {seconds:.1f} s (exit {code}), log: {log}", seconds)
-    error = None if code == 0 else _tail(run.run_dir / LOG)
+    error = None if code == 0 else _tail(log_file)
     end = {"status": outcome.status, "finished": _now(), "seconds": seconds, "error": error}
     _write_record(run.run_dir, {**record, "started": started, **end})
     return outcome
+
+
+def _command(run: Run) -> list[str]:
+    """The command line of a run."""
+    params = str(run.run_dir / PARAMS)
+    if run.launcher == TORCHRUN:
+        return [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node", str(run.nproc), "-m", "krypto.launch",
+            "-f", str(Path(params).absolute()),
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "papermill", str(run.notebook), str(_executed(run)),
+        "-f", params, "--cwd", str(C.REPO_ROOT),
+        "--kernel", "python3", "--log-output", "--no-progress-bar",
+    ]  # fmt: skip
+
+
+def _log_file(run: Run) -> Path:
+    """Where a run's output goes."""
+    return run.run_dir / (TORCHRUN_LOG if run.launcher == TORCHRUN else LOG)
+
+
+def _threads(env: dict[str, str], nproc: int) -> dict[str, str]:
+    """``env`` with each run's threads shared among its ``nproc`` processes."""
+    threads = str(max(1, int(env.get("KRYPTO_NUM_THREADS", 1)) // nproc))
+    counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
+    return {**env, **counts}
 
 
 def _child_env(jobs: int) -> dict[str, str]:
@@ -430,7 +524,10 @@ def _child_env(jobs: int) -> dict[str, str]:
 def _record(run: Run) -> dict[str, Any]:
     """The part of ``run.json`` that decides whether a done run is the same run."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
-    return {"notebook": _display(run.notebook), "parameters": parameters}
+    record = {"notebook": _display(run.notebook), "parameters": parameters}
+    if run.launcher != PAPERMILL:
+        record.update(launcher=run.launcher, nproc=run.nproc)
+    return record
 
 
 def _read_record(run_dir: Path) -> dict:
@@ -444,6 +541,7 @@ def _read_record(run_dir: Path) -> dict:
 def _write_record(run_dir: Path, record: dict) -> None:
     """Write ``run.json`` with every field present."""
     fields = {key: record.get(key) for key in RECORD_FIELDS}
+    fields.update({key: record[key] for key in LAUNCH_FIELDS if key in record})
     (run_dir / RECORD).write_text(json.dumps(fields, indent=2, default=str) + "\n")
 
 
@@ -494,7 +592,8 @@ def _summary(runs: list[Run], outcomes: dict[str, _Outcome]) -> None:
 def _print_plan(runs: list[Run]) -> None:
     """The runs in order with their merged parameters, for ``--dry-run``."""
     for number, run in enumerate(runs, 1):
-        print(f"[{number}/{len(runs)}] {run.full_name}: {_display(run.notebook)}")
+        launch = "" if run.launcher == PAPERMILL else f" ({run.launcher}, {run.nproc} processes)"
+        print(f"[{number}/{len(runs)}] {run.full_name}: {_display(run.notebook)}{launch}")
         flow = yaml.safe_dump(run.parameters, default_flow_style=True, sort_keys=False, width=10**6)
         print(f"    parameters: {flow.strip()}")
         if run.needs:

@@ -66,7 +66,7 @@ def build_index(data_dir: str | Path, val_ratio: float = 0.2, seed: int = 0,
 
     points = _landmarks(root, frame[C.PATH], landmarks, device, progress)
     for k, column in enumerate(C.LANDMARK_COLUMNS):
-        frame[column] = points[:, k]
+        frame[column] = points[:, k].astype(np.float64)  # as read back from index.csv
     if landmarks != "none":
         report.no_landmarks += frame.loc[np.isnan(points).any(1), C.PATH].tolist()
     return frame[list(C.INDEX_COLUMNS)]
@@ -169,19 +169,33 @@ class PreparedData:
         return table
 
 
+def resolve_data_dir(data_dir: str | Path | None) -> Path:
+    """A data set folder: ``""``/``None``/``"synthetic"`` is the embedded synthetic set,
+    ``"synthetic:<preset>"`` another preset of :mod:`krypto.synth` (``tiny`` for smoke tests),
+    anything else a path (relative paths from the repository root)."""
+    from krypto.synth import preset_dataset
+    from krypto.train import resolve_path
+
+    text = str(data_dir or "")
+    if text in ("", "synthetic"):
+        return preset_dataset("default")
+    if text.startswith("synthetic:"):
+        return preset_dataset(text.split(":", 1)[1])
+    root = resolve_path(text).resolve()
+    if not root.exists():
+        raise FileNotFoundError(f"data_dir {root} does not exist")
+    return root
+
+
 def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
             val_ratio: float = 0.2, seed: int = 0, landmarks: str = "auto",
             pairs_per_kind: int = 1000, device: str = "cpu", progress: bool = True,
             overwrite: bool = False) -> PreparedData:
-    """Index ``data_dir`` (the embedded synthetic set when None), split it and build validation
+    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it and build validation
     pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments) and reused
     when the same arguments were prepared there before. A folder prepared with other arguments
     is replaced only with ``overwrite``."""
-    from krypto.synth import ensure_default_dataset
-
-    root = Path(data_dir).expanduser().resolve() if data_dir else ensure_default_dataset()
-    if not root.exists():
-        raise FileNotFoundError(f"data_dir {root} does not exist")
+    root = resolve_data_dir(data_dir)
     key = {"data_dir": str(root), "val_ratio": val_ratio, "seed": seed, "landmarks": landmarks,
            "pairs_per_kind": pairs_per_kind}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]

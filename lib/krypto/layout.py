@@ -61,8 +61,8 @@ def _id_key(name: str):
     return int(name) if name.isdigit() else name
 
 
-def read_meta(meta_path: Path) -> dict[tuple, int]:
-    """meta.json as ``{(identity key, file name): 0 | 1}``."""
+def read_meta(meta_path: Path) -> dict[tuple, tuple[int, str]]:
+    """meta.json as ``{(identity key, file name): (0 | 1, the key as written)}``."""
     if not meta_path.is_file():
         raise DataLayoutError(f"no {C.META_FILE} at {meta_path}: the official layout needs "
                               f"train/{C.META_FILE} mapping '<id>/<n>.jpg' to 0 (real) or 1 (fake)")
@@ -81,7 +81,7 @@ def read_meta(meta_path: Path) -> dict[tuple, int]:
         if k in meta:
             raise DataLayoutError(f"{meta_path}: {key!r} names the same image as another key "
                                   f"(ids are compared by integer value)")
-        meta[k] = int(value)
+        meta[k] = (int(value), key)
     return meta
 
 
@@ -112,13 +112,14 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
         for image in sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name)):
             if image.suffix.lower() not in C.IMAGE_SUFFIXES or not image.is_file():
                 continue
-            label = meta.get((key, image.name))
-            if label is None:
+            entry = meta.get((key, image.name))
+            if entry is None:
                 report.missing_in_meta.append(str(image))
                 continue
             seen.add((key, image.name))
-            rows.append((folder.name, str(image), bool(label)))
-    report.missing_images += [f"{train / str(k)}/{n}" for (k, n) in meta if (k, n) not in seen]
+            rows.append((folder.name, str(image), bool(entry[0])))
+    report.missing_images += [f"{train / C.META_FILE}: {raw}" for k, (_, raw) in meta.items()
+                              if k not in seen]
     frame = pd.DataFrame(rows, columns=[C.IDENTITY, C.PATH, C.IS_FAKE])
     if frame.empty:
         raise DataLayoutError(f"no image of {train} is listed in {C.META_FILE}: check that its "

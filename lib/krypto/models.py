@@ -76,7 +76,7 @@ def _load_local(module: nn.Module, path: str | os.PathLike) -> None:
 
 
 def _torchvision(arch: str, weights_enum: str) -> Callable:
-    def build(pretrained) -> tuple[nn.Module, int]:
+    def build(pretrained: bool) -> tuple[nn.Module, int]:
         import torchvision
 
         weights = None
@@ -85,8 +85,6 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
         model = _fetch(lambda: getattr(torchvision.models, arch)(weights=weights), arch,
                        f"{torch.hub.get_dir()}/checkpoints/"
                        f"{weights.url.rsplit('/', 1)[-1] if weights else ''}")
-        if pretrained not in (True, False, None):
-            _load_local(model, pretrained)
         # drop the classifier: keep the pooled features
         if hasattr(model, "fc"):
             dim = model.fc.in_features
@@ -110,27 +108,23 @@ def _fetch(make: Callable, name: str, where: str):
             f"{where} (or pass pretrained='/path/to/weights.pt')") from error
 
 
-def facenet(pretrained) -> tuple[nn.Module, int]:
+def facenet(pretrained: bool) -> tuple[nn.Module, int]:
     """facenet-pytorch's InceptionResnetV1; pretrained: VGGFace2 weights (512-d features)."""
     from facenet_pytorch import InceptionResnetV1
 
     file = Path(torch.hub.get_dir()).parent / "checkpoints" / "20180402-114759-vggface2.pt"
     model = _fetch(lambda: InceptionResnetV1(pretrained="vggface2" if pretrained is True else None),
                    "facenet (InceptionResnetV1, VGGFace2)", str(file))
-    if pretrained not in (True, False, None):
-        _load_local(model, pretrained)
     return model, 512
 
 
-def vits16_dino(pretrained) -> tuple[nn.Module, int]:
+def vits16_dino(pretrained: bool) -> tuple[nn.Module, int]:
     """open-metric-learning's ViT-S/16 extractor; pretrained: DINO weights (384-d features)."""
     from oml.models import ViTExtractor
 
     weights = "vits16_dino" if pretrained is True else None
     model = _fetch(lambda: ViTExtractor(weights, arch="vits16", normalise_features=False),
                    "vits16_dino", "the open-metric-learning cache (see oml.const.CKPT_SAVE_ROOT)")
-    if pretrained not in (True, False, None):
-        _load_local(model, pretrained)
     return model, model.feat_dim
 
 
@@ -156,6 +150,9 @@ def build_model(name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: i
         raise ValueError("small_cnn has no published weights: use pretrained=False or a file path")
     if isinstance(pretrained, str) and pretrained.lower() in ("", "false", "none"):
         pretrained = False
-    backbone, feature_dim = BACKBONES[name](pretrained)
+    local_file = pretrained if pretrained not in (True, False, None) else None
+    backbone, feature_dim = BACKBONES[name](pretrained is True)
+    if local_file is not None:
+        _load_local(backbone, local_file)
     mean, std = (FACENET_MEAN, FACENET_STD) if name == "facenet" else (IMAGENET_MEAN, IMAGENET_STD)
     return EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)

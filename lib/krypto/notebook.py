@@ -49,6 +49,21 @@ def read_results(run_dir: str | Path) -> dict:
     return json.loads(file.read_text())
 
 
+def resolve_run(ref: str | Path, run_dir: str | Path = "") -> Path:
+    """A run folder named in a notebook parameter: a path (absolute, or relative to the
+    repository root) when it exists, else ``batch/run`` under the runs folder that holds
+    ``run_dir`` (``runs/<batch>/<run>``; ``runs/`` when empty), so a batch run with
+    ``--runs-dir`` finds its own runs."""
+    path = resolve_path(ref)
+    if path.exists():
+        return path
+    return (resolve_path(run_dir).parents[1] if run_dir else C.RUNS_DIR) / ref
+
+
+def resolve_runs(refs: dict[str, str], run_dir: str | Path = "") -> dict[str, Path]:
+    return {name: resolve_run(ref, run_dir) for name, ref in refs.items()}
+
+
 def read_metrics(train_run: str | Path) -> dict:
     """``metrics.json`` of a 02_train run folder."""
     file = resolve_path(train_run) / C.METRICS_FILE

@@ -172,3 +172,14 @@ def metric_bars(table: pd.DataFrame, metrics=("eer_real", "eer_fake", "eer"), ti
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)
+
+
+def show_images(images: dict, path=None):
+    """A row of uint8 images ``[3, H, W]`` with their names as titles."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.5), squeeze=False)
+    for ax, (name, img) in zip(axes[0], images.items()):
+        ax.imshow(np.asarray(img).transpose(1, 2, 0))
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, path)

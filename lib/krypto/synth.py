@@ -10,7 +10,8 @@ statistics mimic the task:
 * a fake of identity X is a face swap: X's inner face (brows, eyes, nose, mouth, marks and, with
   ``fake_strength``, its skin tone) rendered onto the head of another person chosen to look
   like X (``lookalike``), resampled (blurred), with a blend seam at the edge of the swapped
-  region and a faint upsampling checkerboard. A model that learns identity alone sees X in it.
+  region, a faint upsampling checkerboard and less sensor noise than the rest of the photo. A
+  model that learns identity alone sees X in it.
 
 Output (``write_dataset``)::
 
@@ -43,13 +44,13 @@ class SynthConfig:
     """Knobs of the generator. ``difficulty`` scales nuisance factors, ``fake_strength`` the
     traces a face swap leaves (0: a seamless swap, 1: obvious)."""
 
-    identities: int = 240  # training identities
-    test_identities: int = 60  # identities of test_public (disjoint from train)
+    identities: int = 400  # training identities (train/)
+    test_identities: int = 80  # identities of test_public (disjoint from train)
     real_per_identity: int = 6
     fake_per_identity: int = 3
-    image_size: int = 64
+    image_size: int = 48
     difficulty: float = 0.6
-    fake_strength: float = 0.5
+    fake_strength: float = 0.7
     lookalike: float = 0.8  # how much a swap's target head resembles the source (0: any person)
     test_pairs_per_kind: int = 150
     id_width: int = 8  # zero padding of folder names
@@ -278,15 +279,17 @@ def _background(nz: dict, size: int) -> np.ndarray:
     return np.clip(nz["bg"].astype(np.float32)[:, :, None, None] + 0.3 * ramp[:, None], 0, 1)
 
 
-def _finish(img: np.ndarray, nz: dict, rng: np.random.Generator) -> np.ndarray:
-    """Lighting, colour cast and sensor noise on ``[B, 3, H, W]``; returns uint8 ``[B, H, W, 3]``."""
+def _finish(img: np.ndarray, nz: dict, rng: np.random.Generator, noise_scale=None) -> np.ndarray:
+    """Lighting, colour cast and sensor noise (times ``noise_scale`` ``[B, H, W]`` if given) on
+    ``[B, 3, H, W]``; returns uint8 ``[B, H, W, 3]``."""
     size = img.shape[-1]
     lin = np.linspace(-1, 1, size, dtype=np.float32)
     light = _b(nz["light"]) + _b(nz["light_grad"][:, 0]) * lin[None, None, :] \
         + _b(nz["light_grad"][:, 1]) * lin[None, :, None]
     img *= light[:, None]
     img += nz["tint"].astype(np.float32)[:, :, None, None]
-    img += rng.standard_normal(img.shape, dtype=np.float32) * _b(nz["noise"])[:, None]
+    noise = rng.standard_normal(img.shape, dtype=np.float32) * _b(nz["noise"])[:, None]
+    img += noise if noise_scale is None else noise * noise_scale[:, None]
     pixels = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
 
@@ -317,17 +320,18 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
                 rng: np.random.Generator):
     """Face swaps: ``source``'s inner face on ``target``'s head, with the traces swaps leave:
     resampling blur and misalignment (the source face is drawn at a lower resolution), a colour
-    mismatch, a darkened blend seam and an upsampling checkerboard, all scaled by ``strength``.
+    mismatch, a darkened blend seam, an upsampling checkerboard and less sensor noise inside the
+    swapped region, all scaled by ``strength``.
 
     Returns uint8 images ``[B, size, size, 3]`` and landmarks ``[B, 5, 2]`` in [0, 1]."""
     n = len(nuisance["roll"])
     cv = _Canvas(_background(nuisance, size), nuisance)
     _paint_head(cv, target)
 
-    low = max(8, int(round(size / (1.0 + 1.5 * strength))))
+    low = max(8, int(round(size / (1.0 + 3.0 * strength))))
     wobble = dict(nuisance, shift=nuisance["shift"] + rng.normal(0, 0.012 * strength, (n, 2)))
     # colour mismatch: the swapped skin keeps the source's tone, shifted by the swap's own cast
-    inner_skin = np.clip(source["skin"] + rng.normal(0, 0.08 * strength, (n, 3)), 0, 1)
+    inner_skin = np.clip(source["skin"] + rng.normal(0, 0.12 * strength, (n, 3)), 0, 1)
     face = _Canvas(np.broadcast_to(inner_skin.astype(np.float32)[:, :, None, None],
                                    (n, 3, low, low)).copy(), wobble)
     _paint_inner(face, dict(source, skin=inner_skin))
@@ -336,15 +340,16 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
 
     cy, ax, ay = _inner_region(source)
     ax = np.minimum(ax, target["face_w"] - 0.03)
-    feather = cv.edge * (1.0 + 2.0 * (1.0 - strength))
+    feather = cv.edge * 3.0
     mask = _ellipse(cv.u, cv.v, _b(nuisance["yaw"]), _b(cy), _b(ax), _b(ay), feather)
     ring = mask * (1 - mask) * 4
     img = cv.img + mask[:, None] * (face_img - cv.img)
-    img *= (1 - 0.3 * strength * ring)[:, None]
+    img *= (1 - 0.5 * strength * ring)[:, None]
     checker = ((np.arange(size)[:, None] + np.arange(size)[None, :]) % 2 * 2 - 1).astype(np.float32)
     img += (0.04 * strength * mask * checker)[:, None]
     landmarks = _paint_inner(cv, source, draw=False)
-    return _finish(img, nuisance, rng), landmarks
+    # the swapped face comes out of a generator, smoother than the sensor: less noise there
+    return _finish(img, nuisance, rng, noise_scale=1 - 0.9 * strength * mask), landmarks
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -478,6 +483,22 @@ def _write_test_pairs(test_dir: Path, images: dict, cfg: SynthConfig, landmark_r
             landmark_rows.append((f"{C.TEST_DIR}/{pid}/{name}", lms))
         rows.append((pid, label, kind))
     return rows
+
+
+# named data sets that `data_dir="synthetic:<name>"` asks for; "synthetic" alone is "default"
+PRESETS = {
+    "default": SynthConfig(),
+    "tiny": SynthConfig(identities=32, test_identities=8, real_per_identity=4,
+                        fake_per_identity=2, image_size=32, test_pairs_per_kind=10),
+}
+
+
+def preset_dataset(name: str = "default") -> Path:
+    """The synthetic data set ``name`` of :data:`PRESETS`, generated once under ``data/``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown synthetic data set {name!r}; choose one of {sorted(PRESETS)}")
+    folder = C.SYNTHETIC_DIR if name == "default" else C.DATA_DIR / f"synthetic-{name}"
+    return ensure_default_dataset(folder, PRESETS[name])
 
 
 def ensure_default_dataset(out_dir: str | Path = C.SYNTHETIC_DIR,

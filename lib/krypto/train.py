@@ -46,7 +46,7 @@ SCHEDULES = ("none", "cosine")
 class TrainConfig:
     """Every parameter of a training run (the parameters of notebooks/02_train.ipynb)."""
 
-    data_dir: str = ""  # official layout root; "" = the embedded synthetic set
+    data_dir: str = ""  # official layout root; "" = the embedded synthetic set; "synthetic:tiny"
     run_dir: str = ""  # outputs; "" = runs/train/<backbone>-<loss>
     backbone: str = "small_cnn"
     pretrained: object = False  # False | True | path to a weights file
@@ -63,10 +63,10 @@ class TrainConfig:
     optimizer: str = "adam"
     schedule: str = "none"  # none | cosine
     weight_decay: float = 0.0
-    P: int = 16  # identities per batch
+    P: int = 8  # identities per batch
     K: int = 4  # photos per identity
     n_fake: int = 1  # fakes among the K
-    image_size: int = 64
+    image_size: int = 48
     cutout_part: str = "none"  # none | mouth | nose | eyes
     cutout_p: float = 0.5
     flip_p: float = 0.5
@@ -194,7 +194,7 @@ class Trainer:
         seed_everything(config.seed)
 
         self.data = prepared or prepare(
-            resolve_path(config.data_dir) if config.data_dir else None, val_ratio=config.val_ratio,
+            config.data_dir, val_ratio=config.val_ratio,
             seed=config.seed, landmarks=config.landmarks, progress=config.progress and self.dist.is_main)
         index = self.data.index
         self.images = cached_images(index[C.PATH], config.image_size, self.data.folder,

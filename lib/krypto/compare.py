@@ -1,0 +1,31 @@
+"""Tables of finished training runs side by side: best-epoch metrics and per-epoch curves."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from krypto import constants as C
+from krypto.notebook import read_metrics
+from krypto.train import resolve_path
+
+TABLE_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "epochs_run",
+                 "seconds")
+
+
+def compare_runs(train_runs: dict[str, str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(table with one row per run, {run name: its epochs.csv}) for ``{name: run folder}``."""
+    if not train_runs:
+        raise ValueError("train_runs is empty: give {name: 02_train run folder}")
+    rows, epochs = {}, {}
+    for name, folder in train_runs.items():
+        metrics = read_metrics(folder)
+        rows[name] = {k: metrics.get(k) for k in TABLE_COLUMNS}
+        epochs[name] = pd.read_csv(resolve_path(folder) / C.EPOCHS_FILE)
+    table = pd.DataFrame(rows).T
+    table.index.name = "run"
+    return table, epochs
+
+
+def best_row(table: pd.DataFrame, metric: str = "eer") -> str:
+    """The run with the lowest ``metric``."""
+    return str(pd.to_numeric(table[metric]).idxmin())

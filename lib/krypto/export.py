@@ -1,0 +1,192 @@
+"""Export the embedding model of a 02_train run to ONNX, and run the exported model.
+
+Command line::
+
+    python -m krypto.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
+        [--opset 17] [--checkpoint best.pt] [--overwrite]
+
+The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1], resized to
+``S = image_size`` of the run with bilinear interpolation (the normalisation is inside the model),
+with a dynamic batch axis; and one output ``embeddings``: float32 ``[batch, D]``, not normalised
+(compare with the cosine similarity). ``<out>.json`` beside it records the image size, embedding
+size, backbone, input range, the run and checkpoint it came from, and the largest difference
+between onnxruntime's and PyTorch's embeddings measured at export time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from krypto import constants as C
+
+INPUT_NAME = "images"
+OUTPUT_NAME = "embeddings"
+DEFAULT_OPSET = 17
+EXIT_INPUT_ERROR = 2
+
+
+def sidecar_path(onnx_path: str | Path) -> Path:
+    """The description of an exported model: ``<onnx_path>.json``."""
+    return Path(str(onnx_path) + ".json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> None:
+    """``torch.onnx.export`` with the TorchScript-based exporter (``dynamo=False`` where the
+    installed torch has that argument)."""
+    kwargs = dict(input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                  dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                  opset_version=opset, do_constant_folding=True)
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "legacy TorchScript-based export"
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(model, (example,), str(out), **kwargs)
+
+
+def export_onnx(run_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
+                checkpoint: str = C.BEST_CHECKPOINT, overwrite: bool = False) -> Path:
+    """Export the model of ``run_dir``'s ``checkpoint`` to ``out`` (ONNX, checked with
+    ``onnx.checker``) and write ``<out>.json``; returns ``out``.
+
+    An existing ``out`` is replaced only with ``overwrite``."""
+    import onnx
+
+    from krypto.train import load_model, resolve_path
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
+    run = resolve_path(run_dir)
+    model, config = load_model(run, checkpoint, "cpu")
+    state = torch.load(run / checkpoint, map_location="cpu", weights_only=False)
+    size = int(config.image_size)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    generator = torch.Generator().manual_seed(0)
+    example = torch.rand(2, 3, size, size, generator=generator)
+    try:
+        _torch_export(model, example, tmp, opset)
+        onnx.checker.check_model(str(tmp))
+        check = torch.rand(3, 3, size, size, generator=generator)
+        with torch.no_grad():
+            expected = model(check).numpy()
+        got = onnx_embed(tmp, check.numpy())
+        if got.shape != expected.shape:
+            raise RuntimeError(f"exported model gives {got.shape}, PyTorch {expected.shape}")
+        parity = float(np.abs(got - expected).max())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+    metrics_file = run / C.METRICS_FILE
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    info = {
+        "onnx": out.name,
+        "sha256": _sha256(out),
+        "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", 3, size, size],
+                  "layout": "NCHW", "color": "RGB", "range": [0.0, 1.0],
+                  "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), "
+                                   f"divide by 255; the normalisation is inside the model"},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["batch", model.embedding_dim],
+                   "normalised": False, "compare_with": "cosine similarity"},
+        "image_size": size,
+        "embedding_dim": int(model.embedding_dim),
+        "backbone": config.backbone,
+        "input_range": [0.0, 1.0],
+        "run_dir": str(run),
+        "checkpoint": checkpoint,
+        "epoch": state.get("epoch"),
+        "eer": metrics.get("eer"),
+        "eer_real": metrics.get("eer_real"),
+        "eer_fake": metrics.get("eer_fake"),
+        "opset": opset,
+        "torch": torch.__version__,
+        "onnx_version": onnx.__version__,
+        "parity_max_abs_diff": parity,
+    }
+    sidecar_path(out).write_text(json.dumps(info, indent=2) + "\n")
+    return out
+
+
+def onnx_session(onnx_path: str | Path, num_threads: int = 0):
+    """An onnxruntime CPU session of ``onnx_path`` (``num_threads`` 0: KRYPTO_NUM_THREADS or
+    onnxruntime's default)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    n = num_threads or int(os.environ.get("KRYPTO_NUM_THREADS", 0))
+    if n > 0:
+        options.intra_op_num_threads = n
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
+    """Embeddings float32 ``[N, D]`` of images ``[N, 3, S, S]`` by the exported model on
+    onnxruntime's CPU provider. ``images_uint8``: uint8 (divided by 255 here) or floats already in
+    [0, 1]; numpy or torch. ``onnx_path`` may also be a session from :func:`onnx_session`."""
+    session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
+    images = images_uint8.numpy() if isinstance(images_uint8, torch.Tensor) else np.asarray(images_uint8)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [N, 3, S, S], got shape {images.shape}")
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+        out.append(session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x)})[0])
+    if not out:
+        dim = session.get_outputs()[0].shape[1]
+        return np.zeros((0, dim if isinstance(dim, int) else 0), dtype=np.float32)
+    return np.concatenate(out)
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m krypto.export",
+                                     description="Export a 02_train run's embedding model to ONNX.")
+    parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
+    parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    parser.add_argument("--checkpoint", default=C.BEST_CHECKPOINT, help="checkpoint file in --run")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; input errors are one line on stderr and exit code 2."""
+    args = _parser().parse_args(argv)
+    try:
+        out = export_onnx(args.run, args.out, args.opset, args.checkpoint, args.overwrite)
+    except (OSError, ValueError) as error:
+        print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    info = json.loads(sidecar_path(out).read_text())
+    print(f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
+          f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "
+          f"{sidecar_path(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Train from the command line, in one process or under torchrun (DistributedDataParallel).
+
+::
+
+    python -m krypto.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
+    torchrun --standalone --nproc_per_node 2 -m krypto.launch -f runs/x/params.yaml
+    torchrun --standalone --nproc_per_node 2 -m krypto.launch -f params.yaml --epochs 8 --margin null
+
+``-f FILE`` reads parameters from a YAML mapping (the ``params.yaml`` the batch runner writes for
+notebooks/02_train.ipynb: its parameters are :class:`krypto.train.TrainConfig` fields);
+``--key value`` (or ``--key=value``; a bare ``--key`` means true) sets one field, over the
+file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written ``1e-3`` are
+numbers too.
+
+What it writes is what 02_train writes, by rank 0 only: the run folder of :mod:`krypto.train`,
+then ``training_curves.png``, ``fn_fp_curve.png`` and ``results.json``. Under torchrun, rank 0
+prepares the data set and the decoded-image cache first, the other processes then read them.
+
+``KRYPTO_CACHE_DIR``: where prepared data sets are cached (default ``data/cache``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import yaml
+from torch.distributed.elastic.multiprocessing.errors import record
+
+from krypto import constants as C
+
+
+def parse_params(argv: list[str]) -> dict:
+    """Parameters from ``-f FILE`` (several allowed, later ones win) and ``--key value``."""
+    from krypto.train import TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.launch",
+        description="Train (krypto.train) with parameters from YAML files and --key value pairs.",
+        epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.launch -f params.yaml")
+    parser.add_argument("-f", "--file", action="append", default=[], type=Path,
+                        help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)")
+    args, rest = parser.parse_known_args(argv)
+    params: dict = {}
+    for file in args.file:
+        if not file.is_file():
+            parser.error(f"-f {file}: no such file")
+        data = yaml.safe_load(file.read_text()) or {}
+        if not isinstance(data, dict):
+            parser.error(f"-f {file}: not a YAML mapping of parameters")
+        params.update(data)
+    i = 0
+    while i < len(rest):
+        item = rest[i]
+        if not item.startswith("--") or len(item) == 2:
+            parser.error(f"expected --key value, got {item!r}")
+        key, eq, text = item[2:].partition("=")
+        if not eq:
+            if i + 1 < len(rest) and not rest[i + 1].startswith("--"):
+                text, i = rest[i + 1], i + 1
+            else:
+                text = "true"
+        params[key.replace("-", "_")] = yaml.safe_load(text) if text != "" else ""
+        i += 1
+    return _numbers(params, TrainConfig)
+
+
+def _numbers(params: dict, cls) -> dict:
+    """``"1e-3"`` (PyYAML reads it as text) becomes a number where the field is a number."""
+    defaults = {f.name: f.default for f in fields(cls)}
+    out = dict(params)
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(value, str) and isinstance(default, (int, float)) \
+                and not isinstance(default, bool):
+            try:
+                out[key] = float(value) if isinstance(default, float) else int(value)
+            except ValueError:
+                pass  # TrainConfig.validate names the bad value
+    return out
+
+
+def _prepare(config, dist):
+    """The prepared data set; rank 0 indexes it and decodes the images first."""
+    from krypto.embed import cached_images
+    from krypto.index import prepare
+
+    def work():
+        data = prepare(config.data_dir, val_ratio=config.val_ratio, seed=config.seed,
+                       landmarks=config.landmarks, progress=config.progress and dist.is_main)
+        cached_images(data.index[C.PATH], config.image_size, data.folder,
+                      progress=config.progress and dist.is_main)
+        return data
+
+    return dist.main_first(work)
+
+
+def _figures(trainer, metrics: dict) -> None:
+    """What notebooks/02_train.ipynb draws after training (rank 0 only, no collectives)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+
+    from krypto.embed import embed
+    from krypto.metrics import cosine_pair_scores, eer_curve
+    from krypto.notebook import record_results
+    from krypto.plots import fn_fp_curve, training_curves
+    from krypto.train import load_model
+
+    cfg, out = trainer.config, trainer.run_dir
+    history, epochs = out / C.HISTORY_FILE, pd.read_csv(out / C.EPOCHS_FILE)
+    if history.is_file():
+        training_curves(pd.read_csv(history), epochs, title=f"{cfg.backbone}, {cfg.loss}, "
+                        f"lam={cfg.lam}", path=out / "training_curves.png")
+    pairs = trainer.data.pairs
+    if not pairs.empty and (out / C.BEST_CHECKPOINT).is_file():
+        model, _ = load_model(out, device=trainer.device)
+        rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
+        emb = embed(model, trainer.images[rows], device=trainer.device, amp=trainer.use_amp)
+        where = {r: i for i, r in enumerate(rows)}
+        scores = cosine_pair_scores(emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
+        fn_fp_curve(eer_curve(pairs[C.PAIR_LABEL], scores), title="validation, all kinds:",
+                    path=out / "fn_fp_curve.png")
+    keys = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "seconds")
+    record_results(out, **{k: metrics.get(k) for k in keys})
+
+
+@record
+def main(argv: list[str] | None = None) -> int:
+    """Train with the parameters of the command line; returns the exit code."""
+    if os.environ.get("KRYPTO_CACHE_DIR"):
+        C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
+
+    from krypto.distributed import Distributed
+    from krypto.train import TrainConfig, Trainer
+
+    params = parse_params(sys.argv[1:] if argv is None else argv)
+    config = TrainConfig.from_dict(params)
+    config.validate()
+    dist = Distributed.from_environment(config.device)
+    data = _prepare(config, dist)
+    trainer = Trainer(config, prepared=data, dist=dist)
+    metrics = trainer.fit()
+    if dist.is_main:
+        _figures(trainer, metrics)
+        print(f"{trainer.run_dir}: eer_real={metrics['eer_real']} eer_fake={metrics['eer_fake']} "
+              f"eer={metrics['eer']} (best epoch {metrics['best_epoch']}, "
+              f"{dist.world_size} process(es))", flush=True)
+    dist.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

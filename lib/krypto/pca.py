@@ -1,0 +1,37 @@
+"""How far apart real photos and fakes lie in an embedding space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+
+
+@dataclass
+class Separation:
+    xy: np.ndarray  # [N, 2] first two principal components of the L2-normalised embeddings
+    is_fake: np.ndarray  # [N]
+    silhouette: float  # of the real/fake split, cosine distance
+    explained: float  # variance share of the two components
+
+
+def real_fake_separation(embeddings: dict[str, torch.Tensor], is_fake: np.ndarray,
+                         max_points: int = 2000, seed: int = 0) -> dict[str, Separation]:
+    """PCA and silhouette of the real/fake split for each embedding set ``[N, D]`` (the same
+    photos in each, subsampled to ``max_points`` with the same rows)."""
+    n = len(is_fake)
+    if is_fake.all() or not is_fake.any():
+        raise ValueError("the photos need both real ones and fakes to measure their separation")
+    keep = np.sort(np.random.default_rng(seed).choice(n, min(n, max_points), replace=False))
+    out = {}
+    for name, emb in embeddings.items():
+        e = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
+        e = e.numpy()[keep]
+        pca = PCA(n_components=2, random_state=seed).fit(e)
+        out[name] = Separation(pca.transform(e), is_fake[keep],
+                               float(silhouette_score(e, is_fake[keep], metric="cosine")),
+                               float(pca.explained_variance_ratio_.sum()))
+    return out

@@ -1,0 +1,261 @@
+"""Tests of krypto.submit: a submission from a tiny trained run, scored, with TTA, bad inputs
+and the command line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from sklearn.metrics import roc_curve
+
+from krypto import constants as C
+from krypto.images import CorruptImageError
+from krypto.layout import DataLayoutError, read_gt
+from krypto.score import main as score_main
+from krypto.score import read_submission, score_files
+from krypto.submit import embed_paths, make_submission, skipped_path
+
+IMAGE_SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
+    """A tiny 02_train run, trained once for this module (one epoch, 32 px).
+
+    Same as ``train(data_dir=tiny_data, ..., val_ratio=0.25)``, but on the session's prepared
+    index, so that nothing is cached into the repository's data/cache."""
+    from krypto.train import Trainer, TrainConfig
+
+    run = tmp_path_factory.mktemp("submit") / "run"
+    config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
+                         image_size=IMAGE_SIZE, progress=False, val_ratio=0.25, device="cpu")
+    Trainer(config, prepared=tiny_prepared).fit()
+    assert (run / C.BEST_CHECKPOINT).is_file()
+    return run
+
+
+@pytest.fixture(scope="module")
+def plain(run_dir, tiny_data, tmp_path_factory) -> Path:
+    """The submission of the run without TTA, written once."""
+    out = tmp_path_factory.mktemp("plain") / "submission.csv"
+    make_submission(run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu")
+    return out
+
+
+@pytest.fixture
+def pairs_copy(tiny_data, tmp_path) -> Path:
+    """A copy of test_public that a test may damage."""
+    return Path(shutil.copytree(tiny_data / C.TEST_DIR, tmp_path / C.TEST_DIR))
+
+
+def pair_folders(pairs_dir: Path) -> list[str]:
+    return sorted(p.name for p in pairs_dir.iterdir() if p.is_dir())
+
+
+def reference_eer(labels, scores) -> float:
+    """Independent re-implementation of the challenge's EER formula."""
+    fpr, tpr, thr = roc_curve(labels, scores)
+    thr[0] = max(thr[1:]) + 1e-3
+    fnr = 1 - tpr
+    return float(fnr[np.argmin(np.abs(fnr - fpr))])
+
+
+# --- the submission --------------------------------------------------------------------------------
+
+def test_one_row_per_pair_folder_with_ids_as_written(plain, tiny_data):
+    raw = pd.read_csv(plain, dtype=str, keep_default_na=False)
+    assert list(raw.columns) == [C.PAIR_ID, C.SIMILARITY]
+    folders = pair_folders(tiny_data / C.TEST_DIR)
+    assert raw[C.PAIR_ID].tolist() == folders  # sorted, zero padding kept
+    assert "00000003" in folders and all(len(p) == 8 for p in folders)
+    similarity = raw[C.SIMILARITY].astype(float).to_numpy()
+    assert np.isfinite(similarity).all()
+    assert (similarity >= -1).all() and (similarity <= 1).all()
+    assert not skipped_path(plain).exists()
+
+
+def test_score_equals_reference_eer(plain, tiny_data, capsys):
+    gt_file = tiny_data / C.GT_FILE
+    result = score_files(gt_file, plain)
+    merged = read_gt(gt_file).merge(pd.read_csv(plain, dtype={C.PAIR_ID: str}), on=C.PAIR_ID,
+                                    validate="one_to_one")
+    assert len(merged) == result["n_pairs"] == len(pair_folders(tiny_data / C.TEST_DIR))
+    expected = reference_eer(merged[C.PAIR_LABEL], merged[C.SIMILARITY])
+    assert abs(result["eer"] - expected) <= 1e-9
+    assert score_main(["--gt", str(gt_file), "--submission", str(plain)]) == 0  # the CLI agrees
+    assert '"eer"' in capsys.readouterr().out
+
+
+def test_shuffled_rows_score_the_same(plain, tiny_data, tmp_path):
+    frame = pd.read_csv(plain, dtype={C.PAIR_ID: str})
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    assert shuffled[C.PAIR_ID].tolist() != frame[C.PAIR_ID].tolist()
+    other = tmp_path / "shuffled.csv"
+    shuffled.to_csv(other, index=False)
+    gt_file = tiny_data / C.GT_FILE
+    assert score_files(gt_file, other) == score_files(gt_file, plain)
+
+
+def test_returned_frame_matches_the_file(plain, run_dir, tiny_data):
+    frame = make_submission(run_dir, tiny_data / C.TEST_DIR, progress=False, device="cpu")
+    written = read_submission(plain)
+    assert frame[C.PAIR_ID].tolist() == written[C.PAIR_ID].tolist()
+    assert all(isinstance(p, str) for p in frame[C.PAIR_ID])
+    np.testing.assert_allclose(frame[C.SIMILARITY], written[C.SIMILARITY], atol=1e-12)
+    assert frame.attrs["skipped"] == []
+
+
+# --- test-time augmentation ------------------------------------------------------------------------
+
+def test_tta_changes_similarities_but_keeps_them_finite(plain, run_dir, tiny_data, tmp_path):
+    out = tmp_path / "tta.csv"
+    tta = make_submission(run_dir, tiny_data / C.TEST_DIR, out, tta=True, progress=False,
+                          device="cpu")
+    base = read_submission(plain)
+    assert tta[C.PAIR_ID].tolist() == base[C.PAIR_ID].tolist()
+    assert np.isfinite(tta[C.SIMILARITY]).all()
+    assert (tta[C.SIMILARITY].abs() <= 1).all()
+    assert np.abs(tta[C.SIMILARITY].to_numpy() - base[C.SIMILARITY].to_numpy()).max() > 1e-6
+    assert read_submission(out)[C.SIMILARITY].tolist() == pytest.approx(tta[C.SIMILARITY].tolist())
+
+
+def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
+    from krypto.train import load_model
+
+    model, config = load_model(run_dir, device="cpu")
+    assert config.image_size == IMAGE_SIZE
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE // 2, 3), dtype=np.uint8)
+    image = np.concatenate([left, left[:, ::-1]], axis=1)
+    assert (image == image[:, ::-1]).all()
+    asym = rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    paths = []
+    for name, pixels in (("symmetric.png", image), ("random.png", asym)):
+        Image.fromarray(pixels).save(tmp_path / name)  # lossless: stays symmetric
+        paths.append(tmp_path / name)
+
+    plain = embed_paths(model, paths, IMAGE_SIZE, progress=False)
+    tta = embed_paths(model, paths, IMAGE_SIZE, tta=True, progress=False)
+    unit = torch.nn.functional.normalize
+    np.testing.assert_allclose(unit(tta[:1], dim=1), unit(plain[:1], dim=1), atol=1e-6, rtol=0)
+    assert float((unit(tta[1:], dim=1) * unit(plain[1:], dim=1)).sum()) < 1 - 1e-6  # not a no-op
+
+
+# --- bad inputs ------------------------------------------------------------------------------------
+
+def test_incomplete_pair_folder_is_an_error_naming_it(run_dir, pairs_copy, tmp_path):
+    victim = pair_folders(pairs_copy)[5]
+    (pairs_copy / victim / "1.jpg").unlink()
+    out = tmp_path / "sub.csv"
+    with pytest.raises(DataLayoutError, match=victim) as info:
+        make_submission(run_dir, pairs_copy, out, progress=False, device="cpu")
+    assert "1.jpg" in str(info.value)
+    assert not out.exists()
+
+
+def test_corrupt_image_is_an_error_naming_file_and_pair(run_dir, pairs_copy, tmp_path):
+    victim = pair_folders(pairs_copy)[2]
+    bad = pairs_copy / victim / "0.jpg"
+    bad.write_bytes(b"this is not a JPEG")
+    out = tmp_path / "sub.csv"
+    with pytest.raises(CorruptImageError) as info:
+        make_submission(run_dir, pairs_copy, out, progress=False, device="cpu")
+    assert str(bad) in str(info.value) and repr(victim) in str(info.value)
+    assert "skip" in str(info.value)
+    assert not out.exists()
+
+
+def test_skip_bad_lists_every_skipped_pair(run_dir, pairs_copy, tmp_path):
+    folders = pair_folders(pairs_copy)
+    missing, corrupt = folders[5], folders[2]
+    (pairs_copy / missing / "1.jpg").unlink()
+    (pairs_copy / corrupt / "1.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    out = tmp_path / "sub.csv"
+    with pytest.warns(UserWarning, match="2 pair"):
+        frame = make_submission(run_dir, pairs_copy, out, skip_bad=True, progress=False,
+                                device="cpu")
+    written = read_submission(out)
+    expected = [f for f in folders if f not in (missing, corrupt)]
+    assert written[C.PAIR_ID].tolist() == frame[C.PAIR_ID].tolist() == expected
+    assert np.isfinite(written[C.SIMILARITY]).all()
+    lines = skipped_path(out).read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines] == sorted([missing, corrupt])
+    reasons = dict(line.split("\t", 1) for line in lines)
+    assert "1.jpg" in reasons[missing] and "cannot decode" in reasons[corrupt]
+    assert sorted(pid for pid, _ in frame.attrs["skipped"]) == sorted([missing, corrupt])
+
+
+def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, tmp_path):
+    from krypto.train import load_model
+
+    model, _ = load_model(run_dir, device="cpu")
+    good = tiny_data / C.TEST_DIR / pair_folders(tiny_data / C.TEST_DIR)[0] / "0.jpg"
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    with pytest.raises(CorruptImageError, match="bad.jpg"):
+        embed_paths(model, [good, bad], IMAGE_SIZE)
+    failures: list = []
+    emb = embed_paths(model, [good, bad], IMAGE_SIZE, failures=failures)
+    assert [i for i, _ in failures] == [1]
+    assert torch.isfinite(emb[0]).all() and torch.isnan(emb[1]).all()
+    # decoding in chunks gives the same rows and the same failure indices
+    chunked_failures: list = []
+    chunked = embed_paths(model, [good, good, good, bad, good], IMAGE_SIZE, chunk=2,
+                          failures=chunked_failures)
+    assert [i for i, _ in chunked_failures] == [3]
+    assert torch.isnan(chunked[3]).all()
+    torch.testing.assert_close(chunked[[0, 1, 2, 4]], emb[[0, 0, 0, 0]], atol=1e-5, rtol=0)
+
+
+def test_refuses_to_overwrite(plain, run_dir, tiny_data, tmp_path):
+    out = tmp_path / "sub.csv"
+    out.write_text("precious\n")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        make_submission(run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu")
+    assert out.read_text() == "precious\n"
+    make_submission(run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu",
+                    overwrite=True)
+    assert read_submission(out)[C.PAIR_ID].tolist() == read_submission(plain)[C.PAIR_ID].tolist()
+
+
+def test_missing_checkpoint_is_named_before_any_work(tiny_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="best.pt"):
+        make_submission(tmp_path / "no-run", tiny_data / C.TEST_DIR, tmp_path / "s.csv",
+                        progress=False)
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "krypto.submit", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_end_to_end_and_bad_pairs_folder(plain, run_dir, pairs_copy, tmp_path):
+    out = tmp_path / "cli.csv"
+    done = run_cli("--run", str(run_dir), "--pairs", str(pairs_copy), "--out", str(out),
+                   "--device", "cpu", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    written, expected = read_submission(out), read_submission(plain)
+    assert written[C.PAIR_ID].tolist() == expected[C.PAIR_ID].tolist()
+    np.testing.assert_allclose(written[C.SIMILARITY], expected[C.SIMILARITY], atol=1e-6)
+
+    victim = pair_folders(pairs_copy)[0]
+    (pairs_copy / victim / "1.jpg").unlink()
+    bad_out = tmp_path / "bad.csv"
+    done = run_cli("--run", str(run_dir), "--pairs", str(pairs_copy), "--out", str(bad_out),
+                   "--device", "cpu", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and victim in lines[0], done.stderr
+    assert "--skip-bad" in lines[0]
+    assert "Traceback" not in done.stderr
+    assert not bad_out.exists()
