@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
@@ -101,6 +100,25 @@ def _metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
+def _csv(path: Path):
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
+def _interrupted_copy(run: Path, to: Path) -> Path:
+    """``run`` as if stopped after its last epoch's checkpoint, moved to ``to``."""
+    import torch
+
+    shutil.copytree(run, to)
+    for name in ("metrics.json", "results.json", "training_curves.png", "fn_fp_curve.png"):
+        (to / name).unlink()
+    state = torch.load(to / "last.pt", weights_only=False)
+    state["config"]["run_dir"] = str(to)  # the run folder is one of the resume-checked params
+    torch.save(state, to / "last.pt")
+    return to
+
+
 def _val_photos(prepared) -> int:
     pairs = prepared.pairs
     return len(np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]])))
@@ -135,10 +153,10 @@ def test_two_processes_finish_and_rank_0_writes_once(two, prepared):
     assert all(row["n_val_images"] == n_val for row in metrics["history"])
     assert metrics["n_val_pairs"] == len(prepared.pairs)
 
-    history = pd.read_csv(run / "history.csv")  # rank 0's iterations, each once
+    history = _csv(run / "history.csv")  # rank 0's iterations, each once
     steps = _steps_per_epoch(prepared, NPROC)
     assert history["iteration"].tolist() == list(range(steps)) == [0, 1, 2]
-    epochs = pd.read_csv(run / "epochs.csv")
+    epochs = _csv(run / "epochs.csv")
     assert epochs["epoch"].tolist() == [0, 1]
     assert json.loads((run / "config.json").read_text())["P"] == TRAIN["P"]
 
@@ -170,10 +188,7 @@ def test_eers_close_to_one_process(two, one):
 def test_resume_with_the_same_world_size(two, prepared, space):
     """A run stopped after epoch 1 (its last.pt kept, no metrics.json) continues at epoch 2."""
     assert two["code"] == 0, two["log"][-3000:]
-    run = space["root"] / "resume"
-    shutil.copytree(two["dir"], run)
-    for name in ("metrics.json", "results.json", "training_curves.png", "fn_fp_curve.png"):
-        (run / name).unlink()
+    run = _interrupted_copy(two["dir"], space["root"] / "resume")
     command = [*TORCHRUN, "--nproc_per_node", str(NPROC), "-m", "krypto.launch",
                "-f", str(run / "params.yaml"), "--epochs", "2", "--run_dir", str(run)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -185,10 +200,11 @@ def test_resume_with_the_same_world_size(two, prepared, space):
     assert [row["epoch"] for row in metrics["history"]] == [0, 1, 2]
     assert metrics["history"][:2] == first["history"]  # carried over from last.pt
     steps = _steps_per_epoch(prepared, NPROC)
-    history = pd.read_csv(run / "history.csv")
+    history = _csv(run / "history.csv")
     assert history["iteration"].tolist() == list(range(2 * steps))
     assert history["epoch"].tolist() == [1] * steps + [2] * steps
-    assert pd.read_csv(run / "epochs.csv")["epoch"].tolist() == [0, 1, 2]
+    assert _csv(run / "epochs.csv")["epoch"].tolist() == [0, 1, 2]
+    assert len(list((run / "tb").glob("events.*"))) == 2  # one per launch, rank 0's
 
 
 @pytest.mark.slow
@@ -196,9 +212,7 @@ def test_resume_with_the_same_world_size(two, prepared, space):
 def test_resume_with_another_world_size_is_refused(two, prepared, space):
     from krypto.train import TrainConfig, Trainer
 
-    run = space["root"] / "resume-1"
-    shutil.copytree(two["dir"], run)
-    (run / "metrics.json").unlink()
+    run = _interrupted_copy(two["dir"], space["root"] / "resume-1")
     config = TrainConfig(**{**TRAIN, "epochs": 2, "data_dir": str(space["data"]),
                             "run_dir": str(run)})
     with pytest.raises(ValueError, match="2 process"):

@@ -80,14 +80,14 @@ class BenchConfig:
     repeats: int = 3
     threads: int = 0  # 0: every core this process may use
     # the data set of sections 1-4 (identities of train/ and test_public/, photos each)
-    identities: int = 96
+    identities: int = 160
     test_identities: int = 20
     real_per_identity: int = 6
     fake_per_identity: int = 3
     test_pairs_per_kind: int = 128
-    jpeg_size: int = 0  # size of the synthetic JPEGs; 0: image_size
+    jpeg_size: int = 0  # size of the synthetic JPEGs; 0: image_size (as the embedded data)
     memory_identities: int = 0  # 0: as many as PRESETS["default"] (else a smaller smoke set)
-    growth_identities: tuple = (40, 160, 640)
+    growth_identities: tuple = (48, 192, 768)
     miner_seconds: float = 0.2  # minimum time per miner repeat
     inference_batch: int = 256
     sections: tuple = SECTIONS
@@ -375,17 +375,31 @@ class ComputeBound:
 
 # --- data --------------------------------------------------------------------------------------------
 
-def write_data(folder: Path, cfg: BenchConfig, identities: int, test_pairs_per_kind: int | None = None,
-               synth=None):
-    """A synthetic data set in ``folder/data``, prepared into ``folder/prepared``."""
-    from krypto.index import prepare
-    from krypto.synth import SynthConfig, write_dataset
+def default_synth():
+    """The generator settings of the embedded default data set."""
+    from krypto.synth import SynthConfig
 
-    synth = synth or SynthConfig(
-        identities=identities, test_identities=cfg.test_identities,
-        real_per_identity=cfg.real_per_identity, fake_per_identity=cfg.fake_per_identity,
-        image_size=cfg.jpeg_size or cfg.image_size,
-        test_pairs_per_kind=test_pairs_per_kind if test_pairs_per_kind is not None else 8, seed=0)
+    try:
+        from krypto.synth import PRESETS
+    except ImportError:
+        return SynthConfig()
+    return PRESETS.get("default", SynthConfig())
+
+
+def synth_config(cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8):
+    """The default data set's generator settings with ``identities`` training identities and
+    the benchmark's photos per identity, test identities and JPEG size."""
+    return replace(default_synth(), identities=identities, test_identities=cfg.test_identities,
+                   real_per_identity=cfg.real_per_identity, fake_per_identity=cfg.fake_per_identity,
+                   image_size=cfg.jpeg_size or cfg.image_size,
+                   test_pairs_per_kind=test_pairs_per_kind, seed=0)
+
+
+def write_data(folder: Path, cfg: BenchConfig, synth):
+    """The synthetic data set ``synth`` in ``folder/data``, prepared into ``folder/prepared``."""
+    from krypto.index import prepare
+    from krypto.synth import write_dataset
+
     data = write_dataset(folder / "data", synth, progress=False)
     pairs = 200 if cfg.quick else 1000
     prepared = prepare(data, out_dir=folder / "prepared", progress=False, pairs_per_kind=pairs)
@@ -498,8 +512,7 @@ def bench_miner(cfg: BenchConfig, device: torch.device, log) -> dict:
                                                                rng, lists=True),
         }
         times = {name: [] for name in fns}
-        for fn in fns.values():
-            fn()  # warm-up
+        fns["ours"](), fns["reference_lists"]()  # warm-up (the seed loop has nothing to warm)
         for _ in range(cfg.repeats):
             for name, fn in fns.items():
                 times[name].append(per_call_seconds(fn, cfg.miner_seconds, device) * 1e3)
@@ -566,15 +579,10 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
 
 def bench_memory(folder: Path, cfg: BenchConfig, device: torch.device, log) -> dict:
     """Peak RSS of 1 epoch of training in its own subprocess, on a default-sized data set."""
-    from krypto.synth import PRESETS, SynthConfig
-
-    synth = PRESETS.get("default", SynthConfig())
-    if cfg.memory_identities:
-        synth = replace(synth, identities=cfg.memory_identities, test_identities=cfg.test_identities,
-                        real_per_identity=cfg.real_per_identity,
-                        fake_per_identity=cfg.fake_per_identity,
-                        image_size=cfg.jpeg_size or cfg.image_size, test_pairs_per_kind=8)
-    data, prepared, _ = write_data(folder, cfg, synth.identities, synth=synth)
+    synth = default_synth()
+    if cfg.memory_identities:  # a smoke-sized stand-in
+        synth = synth_config(cfg, cfg.memory_identities)
+    data, prepared, _ = write_data(folder, cfg, synth)
     job = {"data": str(data), "prepared": str(prepared.folder), "run_dir": str(folder / "run"),
            "config": asdict(train_config(cfg, folder / "run", str(device)))}
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -640,7 +648,7 @@ def bench_growth(folder: Path, cfg: BenchConfig, device: torch.device, log) -> d
     rows = []
     for k, ids in enumerate(cfg.growth_identities):
         t0 = time.perf_counter()
-        _, prepared, _ = write_data(folder / f"x{k}", cfg, ids)
+        _, prepared, _ = write_data(folder / f"x{k}", cfg, synth_config(cfg, ids))
         t1 = time.perf_counter()
         trainer = Trainer(train_config(cfg, folder / f"x{k}" / "run", str(device)), prepared)
         t2 = time.perf_counter()
@@ -717,21 +725,30 @@ def devices_for(name: str) -> list[torch.device]:
 def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dict:
     from krypto.train import Trainer
 
-    results: dict = {"device": str(device), "amp": device.type == "cuda"}
+    results: dict = {"device": str(device), "amp": device.type == "cuda", "section_seconds": {}}
     wanted = set(cfg.sections)
-    t_start = time.perf_counter()
+    t_start = clock = time.perf_counter()
+
+    def lap(name):
+        nonlocal clock
+        now = time.perf_counter()
+        results["section_seconds"][name] = round(now - clock, 1)
+        clock = now
+
     if wanted & {"training", "seed_pipeline", "inference"}:
         log(f"[{device}] data: {cfg.identities} identities")
-        data, prepared, synth = write_data(folder / "main", cfg, cfg.identities,
-                                           cfg.test_pairs_per_kind)
+        data, prepared, synth = write_data(folder / "main", cfg,
+                                           synth_config(cfg, cfg.identities, cfg.test_pairs_per_kind))
         results["dataset"] = {"identities": synth.identities, "test_identities": synth.test_identities,
                               "real_per_identity": synth.real_per_identity,
                               "fake_per_identity": synth.fake_per_identity,
                               "jpeg_size": synth.image_size, "n_images": int(len(prepared.index)),
                               "test_pairs": 4 * synth.test_pairs_per_kind}
         trainer = Trainer(train_config(cfg, folder / "main" / "run", str(device)), prepared)
+        lap("data")
         log(f"[{device}] 1+2. training loop vs compute bound vs seed pipeline")
         training, seed = bench_training(trainer, cfg, "seed_pipeline" in wanted, log)
+        lap("training_and_seed_pipeline")
         if "training" in wanted:
             results["training"] = training
         if seed is not None:
@@ -739,16 +756,20 @@ def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dic
         if "inference" in wanted:
             log(f"[{device}] 4. inference: make_submission vs forward")
             results["inference"] = bench_inference(trainer.run_dir, data, cfg, device, log)
+            lap("inference")
         del trainer
     if "miner" in wanted:
         log(f"[{device}] 3. miner: ours vs the Python loop")
         results["miner"] = bench_miner(cfg, device, log)
+        lap("miner")
     if "memory" in wanted:
         log(f"[{device}] 5. peak memory of a training run (subprocess)")
         results["memory"] = bench_memory(folder / "memory", cfg, device, log)
+        lap("memory")
     if "growth" in wanted:
         log(f"[{device}] 6. growth: {', '.join(map(str, cfg.growth_identities))} identities")
         results["growth"] = bench_growth(folder / "growth", cfg, device, log)
+        lap("growth")
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     return results
 
@@ -911,6 +932,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="identities x photos per batch (default: TrainConfig's)")
     p.add_argument("--repeats", type=int, default=None, help="median of this many (default 3; quick 1)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
+    p.add_argument("--jpeg-size", type=int, default=0,
+                   help="size of the synthetic JPEGs (default: the training image size)")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
     p.add_argument("--workdir", default=None, help="keep the data and runs here (default: a "
                                                    "temporary folder, deleted)")
@@ -920,7 +943,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args) -> BenchConfig:
-    overrides = {"device": args.device, "threads": args.threads}
+    overrides = {"device": args.device, "threads": args.threads, "jpeg_size": args.jpeg_size}
     if args.backbone:
         overrides["backbone"] = args.backbone
     if args.image_size:

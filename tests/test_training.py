@@ -1,0 +1,127 @@
+"""The trainer: outputs, determinism, resume after an interruption, refusing to overwrite."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from krypto import constants as C
+from krypto.train import TrainConfig, Trainer
+
+TINY = dict(epochs=2, P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
+
+
+def _fit(prepared, run_dir, **params):
+    return Trainer(TrainConfig(run_dir=str(run_dir), **{**TINY, **params}), prepared=prepared).fit()
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAfterFirstEpoch(Trainer):
+    """A trainer that dies right after saving its first epoch, as a killed job would."""
+
+    def _end_epoch(self, *args, **kwargs):
+        stop = super()._end_epoch(*args, **kwargs)
+        if self.epoch == 1:
+            raise Interrupted
+        return stop
+
+
+def test_outputs(tiny_prepared, tmp_path):
+    metrics = _fit(tiny_prepared, tmp_path / "run")
+    run = tmp_path / "run"
+    for name in (C.METRICS_FILE, C.HISTORY_FILE, C.EPOCHS_FILE, C.BEST_CHECKPOINT,
+                 C.LAST_CHECKPOINT, C.CONFIG_FILE):
+        assert (run / name).is_file(), name
+    history = pd.read_csv(run / C.HISTORY_FILE)
+    for column in ("loss", "loss_real", "loss_fake", "dist_pos", "dist_neg", "dist_fake", "lr"):
+        assert column in history and history[column].notna().all(), column
+    assert list(history["iteration"]) == list(range(len(history)))
+    epochs = pd.read_csv(run / C.EPOCHS_FILE)
+    assert list(epochs["epoch"]) == [0, 1, 2]  # epoch 0: before training
+    stored = json.loads((run / C.METRICS_FILE).read_text())
+    for key in ("eer", "eer_real", "eer_fake", "best_epoch", "history", "params"):
+        assert key in stored
+    assert 0 <= metrics["eer"] <= 1 and metrics["params"]["P"] == 4
+    best = epochs.loc[epochs["epoch"] == metrics["best_epoch"]].iloc[0]
+    assert metrics["eer_real"] == pytest.approx(best["eer_real"])
+    assert metrics["n_val_images"] == len(set(tiny_prepared.pairs["row_a"]) | set(tiny_prepared.pairs["row_b"]))
+
+
+def test_same_seed_same_metrics(tiny_prepared, tmp_path):
+    a = _fit(tiny_prepared, tmp_path / "a")
+    b = _fit(tiny_prepared, tmp_path / "b")
+    c = _fit(tiny_prepared, tmp_path / "c", seed=1)
+    keys = ("eer", "eer_real", "eer_fake")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / C.HISTORY_FILE),
+                                  pd.read_csv(tmp_path / "b" / C.HISTORY_FILE))
+    assert pd.read_csv(tmp_path / "a" / C.HISTORY_FILE)["loss"].tolist() != \
+        pd.read_csv(tmp_path / "c" / C.HISTORY_FILE)["loss"].tolist()
+
+
+def test_resume_after_interruption_gives_the_same_run(tiny_prepared, tmp_path):
+    straight = _fit(tiny_prepared, tmp_path / "straight")
+    config = TrainConfig(run_dir=str(tmp_path / "resumed"), **TINY)
+    with pytest.raises(Interrupted):
+        StopAfterFirstEpoch(config, prepared=tiny_prepared).fit()
+    assert not (tmp_path / "resumed" / C.METRICS_FILE).exists()
+    resumed = _fit(tiny_prepared, tmp_path / "resumed")
+    assert resumed["resumed"] is True
+    for key in ("eer", "eer_real", "eer_fake", "best_epoch"):
+        assert resumed[key] == straight[key], key
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / C.HISTORY_FILE),
+                                  pd.read_csv(tmp_path / "resumed" / C.HISTORY_FILE))
+
+
+def test_resume_with_other_parameters_is_refused(tiny_prepared, tmp_path):
+    config = TrainConfig(run_dir=str(tmp_path / "run"), **TINY)
+    with pytest.raises(Interrupted):
+        StopAfterFirstEpoch(config, prepared=tiny_prepared).fit()
+    with pytest.raises(ValueError, match="other parameters"):
+        _fit(tiny_prepared, tmp_path / "run", lam=0.5)
+
+
+def test_finished_run_is_not_overwritten_silently(tiny_prepared, tmp_path):
+    _fit(tiny_prepared, tmp_path / "run", epochs=1)
+    before = (tmp_path / "run" / C.METRICS_FILE).read_text()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        _fit(tiny_prepared, tmp_path / "run", epochs=1)
+    assert (tmp_path / "run" / C.METRICS_FILE).read_text() == before
+    again = _fit(tiny_prepared, tmp_path / "run", epochs=1, overwrite=True, lam=0.5)
+    assert again["params"]["lam"] == 0.5
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(backbone="resnet9000"), "backbone"),
+    (dict(loss="contrastive"), "loss"),
+    (dict(lam=-1.0), "lam"),
+    (dict(cutout_part="ears"), "cutout_part"),
+    (dict(head="softmax"), "head"),
+    (dict(epochs=0), "epochs"),
+    (dict(backbone="facenet", image_size=48), "facenet"),
+])
+def test_bad_parameters_stop_at_once(params, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**params).validate()
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ValueError, match="lamda"):
+        TrainConfig.from_dict({"lamda": 1.0})
+
+
+def test_p_larger_than_the_data_is_refused(tiny_prepared, tmp_path):
+    with pytest.raises(ValueError, match="lower P"):
+        Trainer(TrainConfig(run_dir=str(tmp_path / "r"), **{**TINY, "P": 50}), prepared=tiny_prepared)
+
+
+@pytest.mark.parametrize("params", [dict(loss="triplet"), dict(head="cosine", lam=0.1),
+                                    dict(head="arcface", fakes_as_class=True),
+                                    dict(cutout_part="eyes", mining="hard", schedule="cosine",
+                                         optimizer="sgd")])
+def test_variants_train(tiny_prepared, tmp_path, params):
+    metrics = _fit(tiny_prepared, tmp_path / "run", epochs=1, **params)
+    assert 0 <= metrics["eer"] <= 1
