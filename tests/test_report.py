@@ -103,7 +103,8 @@ def results(runs) -> dict:
     return R.collect(runs, runs / "report")
 
 
-README = "# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\nold\n<!-- results:end -->\n\n## Tail\nkept\n"
+README = ("# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\nold\n"
+          "<!-- results:end -->\n\n## Tail\nkept\n")
 
 
 # --- collect ---------------------------------------------------------------------------------
@@ -168,6 +169,7 @@ def test_missing_figure_is_an_error(runs):
     (runs / "loss_selection" / "pca" / "pca_real_fake.png").unlink()
     with pytest.raises(R.ReportError, match="pca_real_fake.png"):
         R.collect(runs)
+    assert not (runs / "report").exists()  # nothing written before everything is checked
 
 
 def test_round_values():
@@ -187,7 +189,8 @@ def test_render_sections_in_order_from_results_alone(results):
     assert R.figure_links(text) == [
         "figs/data_contact_sheet.png", "figs/loss_selection_distance_curves.png",
         "figs/loss_selection_similarity_histograms.png", "figs/loss_selection_pca_real_fake.png",
-        "figs/model_selection_eer_real_per_epoch.png", "figs/model_selection_eer_fake_per_epoch.png",
+        "figs/model_selection_eer_real_per_epoch.png",
+        "figs/model_selection_eer_fake_per_epoch.png",
         "figs/cutout_examples.png", "figs/cutout_eer.png", "figs/cutout_eer_fake_per_epoch.png"]
     # ours and the seed's side by side, 4 decimals, "-" for the seed's combined EER
     line = next(l for l in text.splitlines() if l.startswith("| triplet + fake | 0.1235"))
@@ -233,7 +236,8 @@ def findings_for(loss=None, lam=None, cutout=None) -> dict:
                                              "triplet + fake": row(0.12, 0.02, 0.1)}},
         "lambda": {"table": lam or {"0.01": row(0.1, 0.07, 0.1), "0.1": row(0.1, 0.02, 0.1),
                                     "1": row(0.1, 0.01, 0.1)}},
-        "cutout": {"table": cutout or {"mouth": row(0.2, 0.03, 0.2), "no cutout": row(0.1, 0.01, 0.1)}},
+        "cutout": {"table": cutout or {"mouth": row(0.2, 0.03, 0.2),
+                                       "no cutout": row(0.1, 0.01, 0.1)}},
     }
     return {f["id"]: f for f in R.compute_findings(sections)}
 
@@ -246,7 +250,8 @@ def findings_for(loss=None, lam=None, cutout=None) -> dict:
     (0.00, 0.00, "differs"),
 ])
 def test_finding_a_fivefold(triplet, fake, verdict):
-    f = findings_for(loss={"triplet": row(0.1, triplet, 0.2), "triplet + fake": row(0.1, fake, 0.1)})
+    f = findings_for(loss={"triplet": row(0.1, triplet, 0.2),
+                           "triplet + fake": row(0.1, fake, 0.1)})
     assert f["a"]["verdict"] == verdict
 
 
@@ -273,7 +278,8 @@ def test_finding_c_cutout():
     assert lower_eer["numbers"]["lower eer"] == ["nose"]
     assert lower_eer["numbers"]["lower eer_fake"] == []
     lower_fake = findings_for(cutout={"eyes": row(0.2, 0.01, 0.2), "no cutout": base})["c"]
-    assert lower_fake["verdict"] == "differs" and lower_fake["numbers"]["lower eer_fake"] == ["eyes"]
+    assert lower_fake["verdict"] == "differs"
+    assert lower_fake["numbers"]["lower eer_fake"] == ["eyes"]
 
 
 @pytest.mark.parametrize("real_triplet, real_fake, verdict", [
@@ -297,7 +303,8 @@ def test_findings_without_rows_are_not_checked():
 def test_replace_readme_block_keeps_markers_and_outside_text():
     new = R.replace_readme_block(README, "line 1\nline 2\n")
     assert R.readme_block(new) == "line 1\nline 2"
-    before, after = README.split("<!-- results:begin -->")[0], README.split("<!-- results:end -->")[1]
+    before = README.split("<!-- results:begin -->")[0]
+    after = README.split("<!-- results:end -->")[1]
     assert new.startswith(before + "<!-- results:begin -->\nline 1\nline 2\n<!-- results:end -->")
     assert new.endswith("<!-- results:end -->" + after)
     assert R.replace_readme_block(new, "old") == README  # and back
@@ -325,6 +332,7 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     assert text.startswith("# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\n")
     assert text.endswith("<!-- results:end -->\n\n## Tail\nkept\n")
     assert "](report/figures/cutout_eer.png)" in text and "\n### Findings\n" in text
+    assert "<!-- results:begin -->\n## Results\n\n_Made by" in text
     assert R.check_readme(readme, out / "results.json", "report/figures/") == []
 
     drifted = text.replace("| triplet + fake | 0.1235", "| triplet + fake | 0.1299")

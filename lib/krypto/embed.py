@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from krypto.filelock import file_lock
 from krypto.images import decode_many
 
 
@@ -18,21 +19,24 @@ def cached_images(paths, size: int, cache_dir: str | Path | None = None,
     With ``cache_dir``, the array is stored there as ``.npy`` (keyed by the paths and size) and
     memory-mapped by later runs, so no JPEG is decoded twice."""
     paths = [str(p) for p in paths]
-    file = None
-    if cache_dir is not None:
-        key = hashlib.sha1(("\n".join(paths) + f"|{size}").encode()).hexdigest()[:12]
-        file = Path(cache_dir) / f"images-{size}px-{key}.npy"
-        if file.is_file():
-            return torch.from_numpy(np.load(file, mmap_mode="r").copy())
+    if cache_dir is None:
+        return torch.from_numpy(_decode_all(paths, size, progress))
+    key = hashlib.sha1(("\n".join(paths) + f"|{size}").encode()).hexdigest()[:12]
+    file = Path(cache_dir) / f"images-{size}px-{key}.npy"
+    with file_lock(file.with_suffix(".lock")):
+        if not file.is_file():
+            tmp = file.with_suffix(".tmp.npy")
+            np.save(tmp, _decode_all(paths, size, progress))
+            tmp.replace(file)
+    return torch.from_numpy(np.load(file))
+
+
+def _decode_all(paths: list[str], size: int, progress: bool) -> np.ndarray:
     array, failures = decode_many(paths, size, progress=progress)
     if failures:
         raise ValueError(f"{len(failures)} images do not decode although they are indexed "
                          f"(were they changed after indexing?): {failures[0][1]}")
-    if file is not None:
-        tmp = file.with_suffix(".tmp.npy")
-        np.save(tmp, array)
-        tmp.replace(file)
-    return torch.from_numpy(array)
+    return array
 
 
 def to_model_input(images: torch.Tensor, device: torch.device | str,

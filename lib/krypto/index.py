@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
+from krypto.filelock import file_lock
 from krypto.images import decode_many
 from krypto.landmarks import detect_mtcnn, read_ground_truth
 from krypto.layout import DataReport, read_train
@@ -200,6 +201,13 @@ def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = Non
            "pairs_per_kind": pairs_per_kind}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
+    with file_lock(out.with_name(out.name + ".lock")):
+        return _prepare(root, out, key, val_ratio, seed, landmarks, pairs_per_kind, device,
+                        progress, overwrite)
+
+
+def _prepare(root: Path, out: Path, key: dict, val_ratio: float, seed: int, landmarks: str,
+             pairs_per_kind: int, device: str, progress: bool, overwrite: bool) -> PreparedData:
     manifest = out / "prepared.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
     if manifest.is_file():

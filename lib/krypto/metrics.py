@@ -35,7 +35,8 @@ def eer_curve(y_true, y_score) -> EERResult:
     similarity, higher = more alike. Both of shape ``[n_pairs]``."""
     y_true = np.asarray(y_true).reshape(-1)
     if not np.isin(y_true, (0, 1)).all():
-        raise ValueError("labels must be 0 or 1")
+        raise ValueError(f"EER needs labels 0 and 1 only (both positive and negative pairs); got "
+                         f"values {sorted(set(np.unique(y_true).tolist()))}")
     y_true = y_true.astype(int)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     if y_true.shape != y_score.shape:
@@ -77,11 +78,16 @@ def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
     return out
 
 
+SCORE_DECIMALS = 6  # float32 cosines carry noise near 1e-7: below it, scores are ties
+
+
 def cosine_pair_scores(embeddings, index_a, index_b) -> np.ndarray:
-    """Cosine similarity of rows ``index_a[i]`` and ``index_b[i]`` of ``embeddings`` ``[n, d]``."""
+    """Cosine similarity of rows ``index_a[i]`` and ``index_b[i]`` of ``embeddings`` ``[n, d]``,
+    rounded to :data:`SCORE_DECIMALS`: a collapsed model (every similarity 1.0 up to float noise)
+    then gets the EER its ties deserve instead of one ordered by rounding noise."""
     import torch
 
     e = torch.nn.functional.normalize(torch.as_tensor(embeddings, dtype=torch.float32), dim=1)
     ia = torch.tensor(np.asarray(index_a), dtype=torch.long)
     ib = torch.tensor(np.asarray(index_b), dtype=torch.long)
-    return (e[ia] * e[ib]).sum(1).numpy().astype(np.float64)
+    return np.round((e[ia] * e[ib]).sum(1).numpy().astype(np.float64), SCORE_DECIMALS)

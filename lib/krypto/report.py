@@ -46,8 +46,11 @@ BATCH_FILE = "params/readme.yaml"
 BATCH_COMMAND = f"python -m krypto.batch {BATCH_FILE}"
 RUN_RECORD = "run.json"
 DECIMALS = 4
-README_HEADING_LEVEL = 3  # sections of the README block are ### (under the README's own ##)
+# REPORT.md: "# Results", then ## sections; the README block (between the README's own ##
+# sections): "## Results", then ### sections.
 REPORT_HEADING_LEVEL = 2
+README_HEADING_LEVEL = 3
+RESULTS_TITLE = "Results"
 
 # Columns of the training-run tables (krypto.compare.TABLE_COLUMNS); every EER: lower is better.
 EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
@@ -94,7 +97,8 @@ SECTIONS = (
             {"pca": ("pca_real_fake.png", "loss_selection_pca_real_fake.png")}),
     Section("model_selection", "Model selection", "model_selection", "compare", {
         "eer_real_per_epoch": ("eer_real_per_epoch.png", "model_selection_eer_real_per_epoch.png"),
-        "eer_fake_per_epoch": ("eer_fake_per_epoch.png", "model_selection_eer_fake_per_epoch.png")}),
+        "eer_fake_per_epoch": ("eer_fake_per_epoch.png",
+                               "model_selection_eer_fake_per_epoch.png")}),
     Section("lambda", "Lambda", "lambda", "compare"),
     Section("cutout", "Cutout", "cutout", "ablation", {
         "examples": ("cutout_examples.png", "cutout_examples.png"),
@@ -499,7 +503,8 @@ def _cell(value: Any, kind: str = "eer") -> str:
 def _table(rows: dict[str, dict], columns: list[tuple[str, str, str]], index: str) -> list[str]:
     """A markdown table: one line per row; ``columns`` are (key, header, kind)."""
     lines = ["| " + " | ".join([index] + [header for _, header, _ in columns]) + " |",
-             "|" + "|".join([":---"] + ["---:"] * len(columns)) + "|"]
+             "|" + "|".join([":---"] + [":---" if kind == "text" else "---:"
+                                        for _, _, kind in columns]) + "|"]
     for name, row in rows.items():
         cells = [_cell(name, "text")] + [_cell((row or {}).get(key), kind)
                                          for key, _, kind in columns]
@@ -537,11 +542,13 @@ def _figure(prefix: str, figures: dict, role: str, alt: str) -> list[str]:
     return [f"![{alt}]({prefix}{name})", ""] if name else []
 
 
-def _source(provenance: dict, key: str) -> list[str]:
-    p = provenance.get(key) or {}
-    if not p:
+def _source(provenance: dict, *keys: str) -> list[str]:
+    found = [provenance[key] for key in keys if provenance.get(key)]
+    if not found:
         return []
-    return [f"_Source: `{p.get('run_dir')}`, made by `{p.get('command')}`._", ""]
+    folders = " and ".join(f"`{p.get('run_dir')}`" for p in found)
+    commands = " and ".join(dict.fromkeys(f"`{p.get('command')}`" for p in found))
+    return [f"_Source: {folders}, made by {commands}._", ""]
 
 
 def _best_line(values: dict) -> list[str]:
@@ -600,7 +607,8 @@ def render_markdown(results: dict, figure_prefix: str,
     pairs = data.get("pairs") or {}
     if pairs:
         out += ["Validation pairs:", ""]
-        rows = {kind: {"pairs": n, "what": PAIR_KIND_TEXT.get(kind, "")} for kind, n in pairs.items()}
+        rows = {kind: {"pairs": n, "what": PAIR_KIND_TEXT.get(kind, "")}
+                for kind, n in pairs.items()}
         out += _table(rows, [("pairs", "pairs", "int"), ("what", "what", "text")], "kind") + [""]
     problems = data.get("problems") or {}
     out += [("Data problems: " + ", ".join(f"{k} ({v})" for k, v in problems.items()) + ".")
@@ -629,7 +637,7 @@ def render_markdown(results: dict, figure_prefix: str,
                 "of the last training epoch:", ""]
         out += _table(rows, [(c, c, "eer") for c in columns] + [("eer", _eer_header("eer"), "eer")],
                       "run") + [""]
-    out += _source(provenance, "loss_selection") + _source(provenance, "distances")
+    out += _source(provenance, "loss_selection", "distances")
 
     # Embeddings
     emb = sections.get("embeddings") or {}
@@ -755,6 +763,14 @@ def readme_prefix(readme: Path, out: Path) -> str:
     return Path(rel).as_posix() + "/"
 
 
+def titled_markdown(results: dict, figure_prefix: str,
+                    heading_level: int = README_HEADING_LEVEL) -> str:
+    """:func:`render_markdown` under a "Results" heading one level up: the README block
+    (``heading_level`` 3, the default) and REPORT.md (2)."""
+    return (f"{'#' * (heading_level - 1)} {RESULTS_TITLE}\n\n"
+            + render_markdown(results, figure_prefix, heading_level=heading_level))
+
+
 def check_readme(readme_path: str | Path, results_path: str | Path, figure_prefix: str,
                  heading_level: int = README_HEADING_LEVEL) -> list[str]:
     """Differences between the README's results block and the render of ``results_path``
@@ -765,7 +781,7 @@ def check_readme(readme_path: str | Path, results_path: str | Path, figure_prefi
         block = readme_block(readme_path.read_text())
     except ReportError as error:
         return [f"{readme_path}: {error}"]
-    expected = render_markdown(json.loads(Path(results_path).read_text()), figure_prefix,
+    expected = titled_markdown(json.loads(Path(results_path).read_text()), figure_prefix,
                                heading_level=heading_level)
     differences = [
         f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
@@ -783,11 +799,11 @@ def check_readme(readme_path: str | Path, results_path: str | Path, figure_prefi
 
 def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
     """``<out>/REPORT.md`` and, with ``readme``, the README's results block."""
-    body = render_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL)
-    (out / REPORT_FILE).write_text("# Results\n\n" + body)
+    (out / REPORT_FILE).write_text(
+        titled_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL))
     if readme is not None:
         text = readme.read_text()
-        block = render_markdown(results, readme_prefix(readme, out),
+        block = titled_markdown(results, readme_prefix(readme, out),
                                 heading_level=README_HEADING_LEVEL)
         readme.write_text(replace_readme_block(text, block))
 

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from krypto import constants as C
+from krypto.filelock import file_lock
 
 
 @dataclass(frozen=True)
@@ -505,9 +506,14 @@ def ensure_default_dataset(out_dir: str | Path = C.SYNTHETIC_DIR,
                            config: SynthConfig | None = None) -> Path:
     """The embedded default data set: generated once into ``out_dir`` and reused.
 
-    A folder written with another configuration is an error, never silently replaced."""
+    A folder written with another configuration is an error, never silently replaced. Processes
+    asking at the same time wait for the one that generates it."""
     out = Path(out_dir)
-    cfg = config or SynthConfig()
+    with file_lock(out.with_name(out.name + ".lock")):
+        return _ensure_dataset(out, config or SynthConfig())
+
+
+def _ensure_dataset(out: Path, cfg: SynthConfig) -> Path:
     config_file = out / "synth_config.json"
     if config_file.exists() and (out / C.GT_FILE).exists():
         stored = json.loads(config_file.read_text())

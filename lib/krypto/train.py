@@ -383,7 +383,8 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
         resumed = self.resume()
         if not resumed:
-            (self.run_dir / C.HISTORY_FILE).unlink(missing_ok=True) if self.dist.is_main else None
+            if self.dist.is_main:
+                (self.run_dir / C.HISTORY_FILE).unlink(missing_ok=True)
             self._end_epoch(self.evaluate(), 0.0, 0)  # epoch 0: before training
         stop = False
         while self.epoch < cfg.epochs and not stop:
