@@ -208,7 +208,6 @@ def test_resume_with_the_same_world_size(two, prepared, space):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs the train.py diff: last.pt records its world size", strict=False)
 def test_resume_with_another_world_size_is_refused(two, prepared, space):
     from krypto.train import TrainConfig, Trainer
 
@@ -318,8 +317,6 @@ def test_single_process_distributed_is_a_no_op():
 # --- the sampler -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="needs the sampling.py diff: a step that straddles two shuffled "
-                   "passes may give an identity to two processes (or twice to one)", strict=False)
 @pytest.mark.parametrize("n_ids, P, world_size", [(18, 4, 2), (13, 3, 2), (18, 4, 1)])
 def test_sampler_gives_each_process_its_own_identities(n_ids, P, world_size):
     from krypto.sampling import IdentityBatchSampler

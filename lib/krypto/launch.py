@@ -38,7 +38,7 @@ def parse_params(argv: list[str]) -> dict:
     from krypto.train import TrainConfig
 
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.launch",
+        prog="python -m krypto.launch", allow_abbrev=False,
         description="Train (krypto.train) with parameters from YAML files and --key value pairs.",
         epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.launch -f params.yaml")
     parser.add_argument("-f", "--file", action="append", default=[], type=Path,

@@ -85,6 +85,13 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
         model = _fetch(lambda: getattr(torchvision.models, arch)(weights=weights), arch,
                        f"{torch.hub.get_dir()}/checkpoints/"
                        f"{weights.url.rsplit('/', 1)[-1] if weights else ''}")
+        # torchvision's MobileNet and EfficientNet keep BatchNorm statistics with momentum 0.01,
+        # made for hundreds of thousands of steps: after a few hundred, their running
+        # statistics are still the initial ones, and the model in eval mode embeds every photo
+        # alike. PyTorch's default, 0.1, follows the data within a short run.
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.momentum = 0.1
         # drop the classifier: keep the pooled features
         if hasattr(model, "fc"):
             dim = model.fc.in_features

@@ -10,6 +10,8 @@ each of several processes its own identities.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 
@@ -24,8 +26,8 @@ class IdentityBatchSampler:
         n_fake: fakes among the K, where the identity has fakes.
         seed: the epoch's batches depend on ``seed`` and ``set_epoch(epoch)`` only.
         rank, world_size: this process gets every ``world_size``-th identity of the shuffled
-            order, so processes never share an identity within a pass and all get the same
-            number of batches.
+            order, so processes never share an identity within a step (nor within a pass) and
+            all get the same number of batches.
     """
 
     def __init__(self, labels, is_fake, n_identities: int, n_instances: int, n_fake: int = 1,
@@ -59,13 +61,30 @@ class IdentityBatchSampler:
             return rows[:0]
         return rng.choice(rows, n, replace=len(rows) < n)
 
+    def _order(self, rng) -> np.ndarray:
+        """Identities in shuffled passes (each a new permutation), ``P * world_size`` distinct
+        ones per step: where a step would straddle two passes and meet an identity again, that
+        identity waits for the next step."""
+        step, pool, order = self.P * self.world_size, deque(), []
+        for _ in range(len(self)):
+            chunk, seen, waiting = [], set(), []
+            while len(chunk) < step:
+                if not pool:
+                    pool.extend(rng.permutation(self.ids).tolist())
+                ident = pool.popleft()
+                if ident in seen:
+                    waiting.append(ident)
+                else:
+                    chunk.append(ident)
+                    seen.add(ident)
+            pool.extendleft(reversed(waiting))
+            order += chunk
+        return np.asarray(order)
+
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
-        # identities in shuffled passes, each pass a new permutation, dealt out to the processes
-        need = len(self) * self.P * self.world_size
-        passes = -(-need // len(self.ids))
-        order = np.concatenate([rng.permutation(self.ids) for _ in range(passes)])
-        mine = order[self.rank::self.world_size][: len(self) * self.P]
+        # dealt out to the processes: step s of rank r is order[s*P*W : (s+1)*P*W][r::W]
+        mine = self._order(rng)[self.rank::self.world_size]
         for start in range(0, len(mine), self.P):
             batch = []
             for ident in mine[start:start + self.P]:

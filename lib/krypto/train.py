@@ -20,6 +20,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from krypto.models import BACKBONES, build_model
 from krypto.sampling import IdentityBatchSampler
 
 SELECT_BY = ("eer_mean", "eer", "eer_real", "eer_fake")
+COLLAPSED_STD = 1e-3  # validation similarities spread less than this: every photo embeds alike
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
 
@@ -186,19 +188,24 @@ class Trainer:
                  dist: Distributed | None = None):
         config.validate()
         self.config = config
-        self.dist = dist or Distributed.from_environment()
+        self.dist = dist or Distributed.from_environment(config.device)
         set_threads(config.num_threads)
         self.device = self.dist.device if self.dist.enabled else pick_device(config.device)
         self.run_dir = config.resolved_run_dir()
         self._check_run_dir()
         seed_everything(config.seed)
 
-        self.data = prepared or prepare(
-            config.data_dir, val_ratio=config.val_ratio,
-            seed=config.seed, landmarks=config.landmarks, progress=config.progress and self.dist.is_main)
+        progress = config.progress and self.dist.is_main
+
+        def load():  # rank 0 writes the caches first, the other processes then read them
+            data = prepared or prepare(
+                config.data_dir, val_ratio=config.val_ratio,
+                seed=config.seed, landmarks=config.landmarks, progress=progress)
+            return data, cached_images(data.index[C.PATH], config.image_size, data.folder,
+                                       progress=progress)
+
+        self.data, self.images = self.dist.main_first(load)
         index = self.data.index
-        self.images = cached_images(index[C.PATH], config.image_size, self.data.folder,
-                                    progress=config.progress and self.dist.is_main)
         lm = index[list(C.LANDMARK_COLUMNS)].to_numpy(np.float32)
         self.landmarks = torch.from_numpy(lm)
         self.labels = torch.tensor(index[C.LABEL].to_numpy(), dtype=torch.long)
@@ -266,17 +273,23 @@ class Trainer:
             state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                          criterion=self.criterion.state_dict(), scaler=self.scaler.state_dict(),
                          epochs=self.epochs, best=self.best, iterations=self.iterations_done,
-                         generator=self.generator.get_state(), torch_rng=torch.get_rng_state())
+                         generator=self.generator.get_state(), torch_rng=torch.get_rng_state(),
+                         world_size=self.dist.world_size)
         tmp = self.run_dir / (name + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.run_dir / name)
 
     def resume(self) -> bool:
-        """Continue from ``last.pt`` if an earlier run of the same parameters left one."""
+        """Continue from ``last.pt`` if an earlier run of the same parameters (and the same
+        number of processes) left one. Rank 0 reads it and hands it to the other processes, so
+        they all resume, or none does."""
         file = self.run_dir / C.LAST_CHECKPOINT
-        if not file.is_file():
+        state = None
+        if self.dist.is_main and file.is_file():  # on CPU: torch.set_rng_state needs a CPU tensor
+            state = torch.load(file, map_location="cpu", weights_only=False)
+        state = self.dist.broadcast(state)
+        if state is None:
             return False
-        state = torch.load(file, map_location=self.device, weights_only=False)
         stored = TrainConfig(**state["config"])
         mine, theirs = self._comparable(), {k: v for k, v in asdict(stored).items()
                                             if k in self._comparable()}
@@ -284,6 +297,11 @@ class Trainer:
             diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
             raise ValueError(f"{file} was written with other parameters {diff}; pass overwrite=True "
                              f"or choose another run_dir")
+        written_by = state.get("world_size", 1)
+        if written_by != self.dist.world_size:
+            raise ValueError(f"{file} was written by {written_by} process(es), this run has "
+                             f"{self.dist.world_size}: resume with as many (torchrun "
+                             f"--nproc_per_node), or pass overwrite=True")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -315,9 +333,15 @@ class Trainer:
         """EERs on the validation pairs."""
         if self.data.pairs.empty:
             return {}
-        result = kind_eers(self.data.pairs, self.pair_scores())
+        scores = self.pair_scores()
+        result = kind_eers(self.data.pairs, scores)
         result["eer_mean"] = (result["eer_real"] + result["eer_fake"]) / 2
         result["n_val_images"] = int(self.n_val_images)
+        result["similarity_std"] = float(np.std(scores))
+        if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main:
+            warnings.warn(f"epoch {self.epoch}: the validation similarities have collapsed (std "
+                          f"{result['similarity_std']:.2e}); the EER of such tied scores means "
+                          f"nothing", stacklevel=2)
         return result
 
     def _train_step(self, batch_rows: np.ndarray) -> dict:
@@ -403,8 +427,10 @@ class Trainer:
             train_seconds = time.time() - t0
             self._log_iterations(logged)
             result = self.evaluate()
-            result["train_loss"] = float(np.mean([r["loss"] for r in logged])) if logged else float("nan")
-            stop = self._end_epoch(result, train_seconds, len(logged) * cfg.P * cfg.K)
+            loss = float(np.mean([r["loss"] for r in logged])) if logged else float("nan")
+            result["train_loss"] = self.dist.mean(loss)  # over the processes
+            stop = self._end_epoch(result, train_seconds,
+                                   len(logged) * cfg.P * cfg.K * self.dist.world_size)
         metrics = self._metrics(time.time() - started, resumed)
         if self.dist.is_main:
             self.writer.close()
