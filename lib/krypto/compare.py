@@ -6,7 +6,7 @@ import pandas as pd
 
 from krypto import constants as C
 from krypto.notebook import read_metrics
-from krypto.train import resolve_path
+from krypto.paths import resolve_path
 
 TABLE_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "epochs_run",
                  "seconds")

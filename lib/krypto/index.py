@@ -175,7 +175,7 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     ``"synthetic:<preset>"`` another preset of :mod:`krypto.synth` (``tiny`` for smoke tests),
     anything else a path (relative paths from the repository root)."""
     from krypto.synth import preset_dataset
-    from krypto.train import resolve_path
+    from krypto.paths import resolve_path
 
     text = str(data_dir or "")
     if text in ("", "synthetic"):

@@ -17,48 +17,43 @@ import torch
 STRATEGIES = ("random", "hard")
 
 
-def _pick(mask: torch.Tensor, dist: torch.Tensor, strategy: str, hardest: str,
+def _pick(masks: torch.Tensor, dist: torch.Tensor, hardest: tuple[str, ...], strategy: str,
           generator: torch.Generator | None) -> torch.Tensor:
-    """For each row of ``mask`` ``[A, B]``, one column where it is True: uniformly at random, or
-    the hardest one (``hardest='far'``: largest distance, ``'near'``: smallest)."""
+    """For each row of each mask ``[R, A, B]``, one column where it is True: uniformly at
+    random, or the hardest one (``hardest[r]``: ``'far'``, the largest distance of ``dist``
+    ``[A, B]``; ``'near'``, the smallest). Returns ``[R, A]``."""
     if strategy == "random":
-        score = torch.rand(mask.shape, generator=generator, device=mask.device)
+        # one draw per role, in role order, so the choice depends on the seed alone
+        score = torch.stack([torch.rand(masks.shape[1:], generator=generator, device=masks.device)
+                             for _ in range(len(masks))])
     elif strategy == "hard":
-        score = dist if hardest == "far" else -dist
+        score = torch.stack([dist if h == "far" else -dist for h in hardest])
     else:
         raise ValueError(f"unknown mining strategy {strategy!r}; choose one of {STRATEGIES}")
-    return score.masked_fill(~mask, float("-inf")).argmax(dim=1)
-
-
-def _masks(labels: torch.Tensor, is_fake: torch.Tensor):
-    same = labels[:, None] == labels[None, :]
-    not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    real = ~is_fake
-    return same, not_self, real
+    return score.masked_fill_(~masks, float("-inf")).argmax(dim=2)
 
 
 def mine_triplets(labels, dist, strategy: str = "random", generator=None):
     """Triplets by label alone (a fake counts as a member of its identity): for every sample
     with a positive and a negative in the batch, one of each. Returns ``(a, p, n)``."""
     same = labels[:, None] == labels[None, :]
-    not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    pos, neg = same & not_self, ~same
+    pos = same.clone().fill_diagonal_(False)
+    neg = ~same
     anchors = torch.nonzero(pos.any(1) & neg.any(1)).flatten()
-    p = _pick(pos[anchors], dist[anchors], strategy, "far", generator)
-    n = _pick(neg[anchors], dist[anchors], strategy, "near", generator)
+    p, n = _pick(torch.stack([pos[anchors], neg[anchors]]), dist[anchors], ("far", "near"),
+                 strategy, generator)
     return anchors, p, n
 
 
 def mine_quadruplets(labels, is_fake, dist, strategy: str = "random", generator=None):
     """For every real anchor that has them in the batch: a real positive of its identity, a real
     negative of another identity and a fake of its own identity. Returns ``(a, p, n, f)``."""
-    same, not_self, real = _masks(labels, is_fake)
-    pos = same & not_self & real[None, :]
+    same = labels[:, None] == labels[None, :]
+    real = ~is_fake
+    pos = (same & real[None, :]).fill_diagonal_(False)
     neg = ~same & real[None, :]
     fake = same & is_fake[None, :]
-    valid = real & pos.any(1) & neg.any(1) & fake.any(1)
-    anchors = torch.nonzero(valid).flatten()
-    p = _pick(pos[anchors], dist[anchors], strategy, "far", generator)
-    n = _pick(neg[anchors], dist[anchors], strategy, "near", generator)
-    f = _pick(fake[anchors], dist[anchors], strategy, "near", generator)
+    anchors = torch.nonzero(real & pos.any(1) & neg.any(1) & fake.any(1)).flatten()
+    masks = torch.stack([pos[anchors], neg[anchors], fake[anchors]])
+    p, n, f = _pick(masks, dist[anchors], ("far", "near", "near"), strategy, generator)
     return anchors, p, n, f

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from krypto import constants as C
-from krypto.train import resolve_path
+from krypto.paths import resolve_path
 
 RESULTS_FILE = "results.json"
 

@@ -564,7 +564,7 @@ def _epochs_note(table: dict, key: str, seed: dict) -> str:
                    if e is not None})
     seed_epochs = (seed.get(key) or {}).get("epochs")
     ours_text = ", ".join(map(str, ours)) or "-"
-    seed_text = f"the seed trained {seed_epochs} epochs" if seed_epochs else "the seed's epochs: -"
+    seed_text = f"the seed trained {seed_epochs} epochs" if seed_epochs else "the seed's write-up does not say how many epochs"
     return f"Ours: {ours_text} epoch(s) per run; {seed_text}."
 
 

@@ -36,6 +36,7 @@ from krypto.index import PreparedData, prepare
 from krypto.losses import HEADS, LossConfig, VerificationLoss
 from krypto.metrics import cosine_pair_scores, kind_eers
 from krypto.models import BACKBONES, build_model
+from krypto.paths import resolve_path
 from krypto.sampling import IdentityBatchSampler
 
 SELECT_BY = ("eer_mean", "eer", "eer_real", "eer_fake")
@@ -130,13 +131,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}")
         return cls(**params)
-
-
-def resolve_path(path: str | os.PathLike) -> Path:
-    """A relative path means relative to the repository root (so a notebook behaves the same
-    from the root, from notebooks/ in JupyterLab and under papermill)."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else C.REPO_ROOT / p
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -1,0 +1,15 @@
+"""Paths as the notebooks and commands take them (no heavy imports here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from krypto import constants as C
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """A relative path means relative to the repository root (so a notebook behaves the same
+    from the root, from notebooks/ in JupyterLab and under papermill)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else C.REPO_ROOT / p
