@@ -19,10 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: setup  ## the whole suite: unit tests and every notebook through papermill on tiny data
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: setup  ## unit tests only
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 reproduce: setup  ## every table and figure of the README, on the embedded synthetic data set
 	$(PY) -m krypto.batch params/readme.yaml --jobs $(JOBS)

@@ -6,7 +6,14 @@ import os
 
 import pytest
 
-os.environ.setdefault("KRYPTO_NUM_THREADS", "2")
+# two test processes (pytest -n 2) on two cores: one thread each
+_THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
+os.environ.setdefault("KRYPTO_NUM_THREADS", _THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", _THREADS)
+
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
 
 from krypto.synth import SynthConfig, write_dataset  # noqa: E402
 
