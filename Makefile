@@ -32,7 +32,7 @@ reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smo
 	$(PY) -m krypto.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
 
 bench: setup  ## speed and memory, side by side, into bench.json
-	$(PY) -m krypto.bench
+	$(PY) -m krypto.bench --out runs/report/bench.json
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
