@@ -96,9 +96,8 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
         if hasattr(model, "fc"):
             dim = model.fc.in_features
             model.fc = nn.Identity()
-        else:
-            last = [m for m in model.classifier if isinstance(m, nn.Linear)][0]
-            dim = last.in_features if arch.startswith("efficientnet") else model.classifier[0].in_features
+        else:  # MobileNet, EfficientNet: the classifier's first linear layer takes the features
+            dim = next(m for m in model.classifier if isinstance(m, nn.Linear)).in_features
             model.classifier = nn.Identity()
         return model, dim
 
