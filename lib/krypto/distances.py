@@ -3,6 +3,7 @@ validation embeddings, and summary tables of distances and similarities."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from krypto import constants as C
 from krypto.embed import cached_images, embed
-from krypto.index import PreparedData, prepare
+from krypto.index import PreparedData, pair_rows, prepare
 from krypto.metrics import cosine_pair_scores
 from krypto.train import TrainConfig, load_model, pick_device
 
@@ -22,28 +23,46 @@ def run_data(config: TrainConfig) -> PreparedData:
                    progress=False)
 
 
+@dataclass
+class RunInputs:
+    """What a finished run needs to be evaluated again: its best model, its configuration, its
+    prepared data and the decoded images (``[N, 3, S, S]`` uint8), loaded once."""
+
+    model: torch.nn.Module
+    config: TrainConfig
+    data: PreparedData
+    images: torch.Tensor
+    device: torch.device
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "auto") -> "RunInputs":
+        device = pick_device(device)
+        model, config = load_model(run_dir, device=device)
+        data = run_data(config)
+        images = cached_images(data.index[C.PATH], config.image_size, data.folder, progress=False)
+        return cls(model, config, data, images, device)
+
+    def embed_rows(self, rows, model: torch.nn.Module | None = None) -> torch.Tensor:
+        """Embeddings ``[len(rows), D]`` of index rows (best checkpoint, or ``model``)."""
+        return embed(model or self.model, self.images[torch.as_tensor(rows)], device=self.device)
+
+
 def validation_embeddings(run_dir: str | Path, model: torch.nn.Module | None = None,
-                          device: str = "auto"):
+                          device: str = "auto", inputs: RunInputs | None = None):
     """Embeddings ``[N, D]`` of a run's validation photos (best checkpoint, or ``model``), with
     the index rows they belong to."""
-    best, config = load_model(run_dir, device=pick_device(device))
-    data = run_data(config)
-    rows = np.flatnonzero(data.index[C.SPLIT].to_numpy() == C.VALID)
-    images = cached_images(data.index[C.PATH], config.image_size, data.folder, progress=False)
-    emb = embed(model or best, images[torch.as_tensor(rows)], device=pick_device(device))
-    return emb, data.index.iloc[rows].reset_index(drop=True)
+    inputs = inputs or RunInputs.load(run_dir, device)
+    index = inputs.data.index
+    rows = np.flatnonzero(index[C.SPLIT].to_numpy() == C.VALID)
+    return inputs.embed_rows(rows, model), index.iloc[rows].reset_index(drop=True)
 
 
 def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.DataFrame:
     """The run's validation pairs with a ``similarity`` column from its best checkpoint."""
-    model, config = load_model(run_dir, device=pick_device(device))
-    data = run_data(config)
-    pairs = data.pairs.copy()
-    rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
-    images = cached_images(data.index[C.PATH], config.image_size, data.folder, progress=False)
-    emb = embed(model, images[torch.as_tensor(rows)], device=pick_device(device))
-    where = {r: i for i, r in enumerate(rows)}
-    pairs[C.SIMILARITY] = cosine_pair_scores(emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
+    inputs = RunInputs.load(run_dir, device)
+    pairs = inputs.data.pairs.copy()
+    rows, a, b = pair_rows(pairs)
+    pairs[C.SIMILARITY] = cosine_pair_scores(inputs.embed_rows(rows), a, b)
     return pairs
 
 

@@ -128,6 +128,14 @@ def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int 
     return pairs
 
 
+def pair_rows(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The index rows a pair table needs, each once (``rows`` ``[M]``), and for every pair the
+    positions of its two photos in ``rows`` (``[n_pairs]`` each): embed ``rows`` once, then
+    score ``embeddings[a]`` against ``embeddings[b]``."""
+    rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
+    return rows, np.searchsorted(rows, pairs["row_a"]), np.searchsorted(rows, pairs["row_b"])
+
+
 def write_pairs_layout(pairs: pd.DataFrame, out_dir: str | Path) -> Path:
     """Write pairs in the test_public layout, ``out_dir/test_public/<pair_id>/0.jpg, 1.jpg``
     (hard links where possible), with ``out_dir/gt.csv`` (``pair_id,label,kind``)."""

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
+from PIL import Image, UnidentifiedImageError
+
 from krypto.images import CorruptImageError, read_rgb
 
 
@@ -32,31 +34,41 @@ def detect_mtcnn(paths, device: str = "cpu", batch_size: int = 32, progress: boo
     """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
     confident face of each photo, NaN where no face is found or the file does not decode.
 
-    Photos are batched by size (MTCNN batches only equal-sized images); a photo without a face
-    is recorded as missing and never stops its batch."""
+    Photos are batched by size (MTCNN batches only equal-sized images), read from the file
+    headers, and decoded one batch at a time, so memory holds one batch whatever the data set's
+    size; a photo without a face is recorded as missing and never stops its batch."""
     from facenet_pytorch import MTCNN
     from tqdm.auto import tqdm
 
     paths = list(paths)
     detector = mtcnn or MTCNN(keep_all=True, device=device)
     out = np.full((len(paths), 10), np.nan, dtype=np.float32)
-    images, by_size = {}, defaultdict(list)
+    by_size = defaultdict(list)
     for i, path in enumerate(paths):
         try:
-            images[i] = read_rgb(path)
-        except CorruptImageError:
+            with Image.open(path) as img:  # the header only
+                by_size[img.size].append(i)
+        except (OSError, UnidentifiedImageError):
             continue
-        by_size[images[i].size].append(i)
-    with tqdm(total=len(images), desc="landmarks (MTCNN)", unit="img", disable=not progress) as bar:
+    total = sum(len(members) for members in by_size.values())
+    with tqdm(total=total, desc="landmarks (MTCNN)", unit="img", disable=not progress) as bar:
         for (width, height), members in by_size.items():
             for start in range(0, len(members), batch_size):
-                chunk = members[start:start + batch_size]
-                boxes, probs, points = detector.detect([images[i] for i in chunk], landmarks=True)
+                chunk, images = [], []
+                for i in members[start:start + batch_size]:
+                    try:
+                        images.append(read_rgb(paths[i]))
+                        chunk.append(i)
+                    except CorruptImageError:
+                        continue
+                bar.update(len(members[start:start + batch_size]))
+                if not images:
+                    continue
+                boxes, probs, points = detector.detect(images, landmarks=True)
                 for i, prob, pts in zip(chunk, probs, points):
                     if pts is None or prob is None or len(pts) == 0:
                         continue
                     best = int(np.nanargmax(np.asarray(prob, dtype=np.float64)))
                     xy = np.asarray(pts[best], dtype=np.float32) / [width, height]
                     out[i] = xy.reshape(-1)
-                bar.update(len(chunk))
     return out

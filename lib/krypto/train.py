@@ -32,7 +32,7 @@ from krypto import constants as C
 from krypto.augment import CUTOUT_PARTS, cutout, random_flip
 from krypto.distributed import Distributed
 from krypto.embed import cached_images, embed, to_model_input
-from krypto.index import PreparedData, prepare
+from krypto.index import PreparedData, pair_rows, prepare
 from krypto.losses import HEADS, LossConfig, VerificationLoss
 from krypto.metrics import cosine_pair_scores, kind_eers
 from krypto.models import BACKBONES, build_model
@@ -316,12 +316,10 @@ class Trainer:
     def pair_scores(self, model: torch.nn.Module | None = None) -> np.ndarray:
         """Cosine similarity ``[n_pairs]`` of each validation pair under ``model`` (default: the
         one being trained); each validation photo is embedded exactly once."""
-        pairs = self.data.pairs
-        rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
+        rows, a, b = pair_rows(self.data.pairs)
         emb = self.dist.embed_rows(model or self.model, self.images, rows, self.device, self.use_amp)
         self.n_val_images = len(emb)
-        where = {r: i for i, r in enumerate(rows)}
-        return cosine_pair_scores(emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
+        return cosine_pair_scores(emb, a, b)
 
     def evaluate(self) -> dict:
         """EERs on the validation pairs."""
