@@ -25,11 +25,11 @@ test-fast: setup  ## unit tests only
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 reproduce: setup  ## every table and figure of the README, on the embedded synthetic data set
-	$(PY) -m krypto.batch params/readme.yaml --jobs $(JOBS)
-	$(PY) -m krypto.report
+	$(PY) -m krypto.pipeline.batch params/readme.yaml --jobs $(JOBS)
+	$(PY) -m krypto.pipeline.report
 
 reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
-	$(PY) -m krypto.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
+	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
 
 bench: setup  ## speed and memory, side by side, into bench.json
 	$(PY) -m krypto.bench --out runs/report/bench.json

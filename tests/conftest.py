@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
 
-from krypto.synth import SynthConfig, write_dataset  # noqa: E402
+from krypto.data.synth import SynthConfig, write_dataset  # noqa: E402
 
 TINY = SynthConfig(identities=24, test_identities=6, real_per_identity=4, fake_per_identity=2,
                    image_size=32, test_pairs_per_kind=8, seed=1)
@@ -29,7 +29,7 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_prepared(tiny_data, tmp_path_factory):
-    from krypto.index import prepare
+    from krypto.data.index import prepare
 
     return prepare(tiny_data, out_dir=tmp_path_factory.mktemp("prepared"), val_ratio=0.25,
                    progress=False, pairs_per_kind=50)

@@ -1,5 +1,5 @@
 """An independent stand-in data set for acceptance checks: written with PIL's drawing primitives
-and its own traits, not with :mod:`krypto.synth`, in the official layout.
+and its own traits, not with :mod:`krypto.data.synth`, in the official layout.
 
 A person is a face outline, hair, two eyes, a nose and a mouth of their own colours and sizes;
 photos vary in position, size, light and JPEG quality. A fake of person X pastes a blurred,

@@ -1,4 +1,4 @@
-"""krypto.batch: batch files, parameter layering, resuming, failures, needs and jobs.
+"""krypto.pipeline.batch: batch files, parameter layering, resuming, failures, needs and jobs.
 
 The notebooks are tiny throwaway ones; each execution (tests marked ``slow``) starts papermill and
 a real kernel in a subprocess, a few seconds each.
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import yaml
 
-from krypto.batch import BatchError, load_batch, main, run_batch
+from krypto.pipeline.batch import BatchError, load_batch, main, run_batch
 
 PARAMETERS = 'x = 1\ny = 1\nz = 1\nrun_dir = ""\nfail = False\n'
 BODY = """\
@@ -65,7 +65,7 @@ def write_yaml(path: Path, data: dict) -> Path:
 
 
 def batch(path: Path, runs_dir: Path, *options: str) -> int:
-    """``python -m krypto.batch path --runs-dir runs_dir options``, in this process."""
+    """``python -m krypto.pipeline.batch path --runs-dir runs_dir options``, in this process."""
     return main([str(path), "--runs-dir", str(runs_dir), *options])
 
 

@@ -12,7 +12,7 @@ import torch
 
 from krypto.bench import (GOALS, MINER_BATCHES, SECTIONS, main, miner_batch,
                           python_loop_quadruplets)
-from krypto.miner import mine_quadruplets
+from krypto.learning.miner import mine_quadruplets
 
 
 def _measurements(node, path=""):

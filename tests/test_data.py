@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.index import build_index, prepare, split_by_identity, validation_pairs, write_pairs_layout
-from krypto.landmarks import detect_mtcnn
-from krypto.layout import DataLayoutError, DataReport, read_pairs, read_train
+from krypto.data.index import build_index, prepare, split_by_identity, validation_pairs, write_pairs_layout
+from krypto.data.landmarks import detect_mtcnn
+from krypto.data.layout import DataLayoutError, DataReport, read_pairs, read_train
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_corrupt_image_is_reported_and_left_out(data_copy):
 
 
 def test_grayscale_rgba_and_png_are_converted(data_copy):
-    from krypto.images import read_uint8
+    from krypto.data.images import read_uint8
 
     folder = data_copy / "train/00000003"
     Image.open(folder / "0.jpg").convert("L").save(folder / "0.jpg")

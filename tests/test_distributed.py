@@ -37,7 +37,7 @@ EER_TOLERANCE = 0.15
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     """A tiny data set and a cache folder for its prepared index, outside the repository."""
-    from krypto.synth import SynthConfig, write_dataset
+    from krypto.data.synth import SynthConfig, write_dataset
 
     root = tmp_path_factory.mktemp("distributed")
     data = write_dataset(root / "data", SynthConfig(**SYNTH), progress=False)
@@ -59,7 +59,7 @@ def cache(space):
 @pytest.fixture(scope="module")
 def prepared(space, cache):
     """The prepared data set every run here trains on."""
-    from krypto.index import prepare
+    from krypto.data.index import prepare
 
     return prepare(space["data"], val_ratio=TRAIN["val_ratio"], seed=0, progress=False)
 
@@ -67,7 +67,7 @@ def prepared(space, cache):
 @pytest.fixture(scope="module")
 def two(space, cache):
     """A 2-process run through the batch runner: its folder, batch exit code and log."""
-    from krypto.batch import main
+    from krypto.pipeline.batch import main
 
     runs = space["root"] / "runs"
     batch = space["root"] / "ddp.yaml"
@@ -85,7 +85,7 @@ def two(space, cache):
 def one(space, cache, prepared):
     """1-process runs in this process on the same data: P=4 (the same parameters) and P=8
     (the same identities per optimizer step as 2 processes of P=4)."""
-    from krypto.train import TrainConfig, Trainer
+    from krypto.learning.train import TrainConfig, Trainer
 
     runs = {}
     for P in (TRAIN["P"], TRAIN["P"] * NPROC):
@@ -189,7 +189,7 @@ def test_resume_with_the_same_world_size(two, prepared, space):
     """A run stopped after epoch 1 (its last.pt kept, no metrics.json) continues at epoch 2."""
     assert two["code"] == 0, two["log"][-3000:]
     run = _interrupted_copy(two["dir"], space["root"] / "resume")
-    command = [*TORCHRUN, "--nproc_per_node", str(NPROC), "-m", "krypto.launch",
+    command = [*TORCHRUN, "--nproc_per_node", str(NPROC), "-m", "krypto.pipeline.launch",
                "-f", str(run / "params.yaml"), "--epochs", "2", "--run_dir", str(run)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
@@ -209,7 +209,7 @@ def test_resume_with_the_same_world_size(two, prepared, space):
 
 @pytest.mark.slow
 def test_resume_with_another_world_size_is_refused(two, prepared, space):
-    from krypto.train import TrainConfig, Trainer
+    from krypto.learning.train import TrainConfig, Trainer
 
     run = _interrupted_copy(two["dir"], space["root"] / "resume-1")
     config = TrainConfig(**{**TRAIN, "epochs": 2, "data_dir": str(space["data"]),
@@ -247,7 +247,7 @@ def _embed_worker(rank: int, world_size: int, folder: str) -> None:
     import torch
     import torch.distributed as tdist
 
-    from krypto.distributed import Distributed
+    from krypto.learning.distributed import Distributed
 
     torch.set_num_threads(1)
     tdist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank,
@@ -271,8 +271,8 @@ def test_embed_rows_embeds_each_row_once_in_order(tmp_path):
     import torch
     import torch.multiprocessing as mp
 
-    from krypto.distributed import Distributed
-    from krypto.embed import embed
+    from krypto.learning.distributed import Distributed
+    from krypto.learning.embed import embed
 
     mp.spawn(_embed_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
     got = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
@@ -304,7 +304,7 @@ def test_embed_rows_embeds_each_row_once_in_order(tmp_path):
 def test_single_process_distributed_is_a_no_op():
     import torch
 
-    from krypto.distributed import Distributed
+    from krypto.learning.distributed import Distributed
 
     dist = Distributed.from_environment() if "WORLD_SIZE" not in os.environ else Distributed()
     assert not dist.enabled and dist.is_main
@@ -319,7 +319,7 @@ def test_single_process_distributed_is_a_no_op():
 
 @pytest.mark.parametrize("n_ids, P, world_size", [(18, 4, 2), (13, 3, 2), (18, 4, 1)])
 def test_sampler_gives_each_process_its_own_identities(n_ids, P, world_size):
-    from krypto.sampling import IdentityBatchSampler
+    from krypto.learning.sampler import IdentityBatchSampler
 
     labels = np.repeat(np.arange(n_ids), 6)
     is_fake = np.tile([False] * 4 + [True] * 2, n_ids)
@@ -370,7 +370,7 @@ def _other_notebook(tmp_path: Path) -> str:
      "runs.r: parameters ['epoch']"),
 ])
 def test_torchrun_launcher_is_checked_when_loading(tmp_path, run, message):
-    from krypto.batch import BatchError, load_batch
+    from krypto.pipeline.batch import BatchError, load_batch
 
     if run["notebook"] == "OTHER":
         run = {**run, "notebook": _other_notebook(tmp_path)}
@@ -379,7 +379,7 @@ def test_torchrun_launcher_is_checked_when_loading(tmp_path, run, message):
 
 
 def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
-    from krypto.batch import _changes, _command, _record, load_batch, main
+    from krypto.pipeline.batch import _changes, _command, _record, load_batch, main
 
     run = {"notebook": TRAIN_NOTEBOOK, "launcher": "torchrun", "nproc": 3,
            "parameters": {"epochs": 1}}
@@ -387,7 +387,7 @@ def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
     assert (loaded.launcher, loaded.nproc) == ("torchrun", 3)
     command = _command(loaded)
     assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                           "3", "-m", "krypto.launch", "-f",
+                           "3", "-m", "krypto.pipeline.launch", "-f",
                            str((tmp_path / "runs" / "b" / "r" / "params.yaml").absolute())]
     record = _record(loaded)
     assert (record["launcher"], record["nproc"]) == ("torchrun", 3)
@@ -401,8 +401,8 @@ def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
 
 
 def test_launch_reads_files_and_key_value_pairs(tmp_path):
-    from krypto.launch import parse_params
-    from krypto.train import TrainConfig
+    from krypto.pipeline.launch import parse_params
+    from krypto.learning.train import TrainConfig
 
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"epochs": 3, "loss": "triplet", "run_dir": "runs/x"}))

@@ -15,7 +15,8 @@ def _requirements():
 def test_environment_yml_pins_match_requirements():
     env = yaml.safe_load((C.REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert sorted(pip) == _requirements()
+    assert sorted(p for p in pip if not p.startswith("-e")) == _requirements()
+    assert "-e ." in pip, "conda env create must install the package itself"
     assert "python=3.11" in env["dependencies"]
 
 

@@ -1,4 +1,4 @@
-"""Tests of krypto.export: ONNX export of a tiny trained run, its sidecar, and parity with
+"""Tests of krypto.challenge.export: ONNX export of a tiny trained run, its sidecar, and parity with
 PyTorch on onnxruntime (CPU) for two batch sizes."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from krypto import constants as C
-from krypto.embed import embed
-from krypto.export import INPUT_NAME, OUTPUT_NAME, export_onnx, main, onnx_embed, sidecar_path
-from krypto.images import decode_many
+from krypto.learning.embed import embed
+from krypto.challenge.export import INPUT_NAME, OUTPUT_NAME, export_onnx, main, onnx_embed, sidecar_path
+from krypto.data.images import decode_many
 
 IMAGE_SIZE = 32
 PARITY_TOLERANCE = 1e-4
@@ -21,7 +21,7 @@ PARITY_TOLERANCE = 1e-4
 @pytest.fixture(scope="module")
 def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
     """A tiny 02_train run, trained once for this module (see tests/test_submit.py)."""
-    from krypto.train import Trainer, TrainConfig
+    from krypto.learning.train import Trainer, TrainConfig
 
     run = tmp_path_factory.mktemp("export") / "run"
     config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
@@ -65,7 +65,7 @@ def test_sidecar_describes_the_model(exported, run_dir):
 
 @pytest.mark.parametrize("batch", [5, 1])
 def test_onnxruntime_matches_pytorch(exported, run_dir, tiny_data, batch):
-    from krypto.train import load_model
+    from krypto.learning.train import load_model
 
     model, _ = load_model(run_dir, device="cpu")
     paths = sorted((tiny_data / C.TEST_DIR).glob("*/0.jpg"))[:batch]

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from krypto.augment import cutout, part_boxes, random_flip
-from krypto.losses import CosineHead, LossConfig, VerificationLoss
-from krypto.miner import mine_quadruplets, mine_triplets
-from krypto.models import BACKBONES, EmbeddingModel, PretrainedWeightsError, build_model
-from krypto.sampling import IdentityBatchSampler
+from krypto.learning.augment import cutout, part_boxes, random_flip
+from krypto.learning.losses import CosineHead, LossConfig, VerificationLoss
+from krypto.learning.miner import mine_quadruplets, mine_triplets
+from krypto.learning.models import BACKBONES, EmbeddingModel, PretrainedWeightsError, build_model
+from krypto.learning.sampler import IdentityBatchSampler
 
 
 def _batch(seed=0, n_ids=6, k=5):

@@ -8,8 +8,8 @@ import papermill as pm
 import pytest
 
 from krypto import constants as C
-from krypto.notebook import read_results
-from krypto.train import train
+from krypto.pipeline.results import read_results
+from krypto.learning.train import train
 
 NOTEBOOKS = sorted(C.NOTEBOOKS_DIR.glob("*.ipynb"))
 TINY_TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25)

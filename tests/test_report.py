@@ -1,4 +1,4 @@
-"""krypto.report: collect, render, README block, findings; fast and offline (fake run folders)."""
+"""krypto.pipeline.report: collect, render, README block, findings; fast and offline (fake run folders)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from krypto import constants as C
 from krypto import report as R
-from krypto.batch import load_batch
+from krypto.pipeline.batch import load_batch
 
 REPO_ROOT = C.REPO_ROOT
 PNG = b"\x89PNG\r\n\x1a\n fake"
@@ -130,7 +130,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
 
     prov = results["provenance"]["lambda"]
     assert prov["run_dir"] == str(runs / "lambda" / "compare")
-    assert prov["command"] == f"python -m krypto.batch params/readme.yaml --runs-dir {runs}"
+    assert prov["command"] == f"python -m krypto.pipeline.batch params/readme.yaml --runs-dir {runs}"
     assert prov["train_runs"]["1"] == {"run_dir": str(runs / "loss_selection" / "quadruplet"),
                                        "seconds": 12.3457, "epochs_run": 4}
     assert set(prov["train_runs"]) == set(TABLES["lambda"])
@@ -143,7 +143,7 @@ def test_collect_names_quick_runs(tmp_path):
     runs = make_runs(tmp_path / "runs", quick=True)
     results = R.collect(runs)
     command = results["provenance"]["cutout"]["command"]
-    assert command == f"python -m krypto.batch params/readme.yaml --quick --runs-dir {runs}"
+    assert command == f"python -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir {runs}"
 
 
 def test_missing_results_names_the_folder_and_command(runs):
@@ -152,7 +152,7 @@ def test_missing_results_names_the_folder_and_command(runs):
         R.collect(runs, runs / "report")
     message = str(error.value)
     assert str(runs / "cutout" / "ablation") in message
-    assert "python -m krypto.batch params/readme.yaml" in message
+    assert "python -m krypto.pipeline.batch params/readme.yaml" in message
     assert not (runs / "report" / "results.json").exists()
 
 

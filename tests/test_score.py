@@ -1,4 +1,4 @@
-"""Tests of krypto.score (reading and scoring submissions, CLI) and of the EER in krypto.metrics."""
+"""Tests of krypto.challenge.score (reading and scoring submissions, CLI) and of the EER in krypto.evaluation.metrics."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
-from krypto.metrics import eer_curve, kind_eers, official_eer
-from krypto.score import ScoringError, check_gt, main, name_ids, read_submission, score
+from krypto.evaluation.metrics import eer_curve, kind_eers, official_eer
+from krypto.challenge.score import ScoringError, check_gt, main, name_ids, read_submission, score
 
 KINDS = [C.SAME, C.DIFFERENT, C.FAKE_SAME, C.FAKE_OTHER]
 
@@ -54,11 +54,11 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krypto.score", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "krypto.challenge.score", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
-# --- krypto.metrics ------------------------------------------------------------------------------
+# --- krypto.evaluation.metrics ------------------------------------------------------------------------------
 
 def test_official_eer_by_hand_crossing():
     # labels [1,1,0,0], scores [0.9,0.4,0.6,0.1].
@@ -339,14 +339,19 @@ def test_check_gt_rejects_bad_labels_and_kinds():
     bad_label.loc[2, C.PAIR_LABEL] = 3
     with pytest.raises(ScoringError, match="other than 0 or 1: '00000002'"):
         check_gt(bad_label)
-    bad_kind = gt.copy()
-    bad_kind.loc[3, C.KIND] = "morph"
-    with pytest.raises(ScoringError, match="not in .*'00000003'"):
-        check_gt(bad_kind)
+    empty_kind = gt.copy()
+    empty_kind.loc[3, C.KIND] = ""
+    with pytest.raises(ScoringError, match="empty kind: '00000003'"):
+        check_gt(empty_kind)
     disagree = gt.copy()
     disagree.loc[disagree[C.KIND] == C.FAKE_SAME, C.PAIR_LABEL] = 1
     with pytest.raises(ScoringError, match="disagrees with its kind"):
         check_gt(disagree)
+    mixed = gt.copy()  # a kind of the user's naming must hold one label
+    mixed[C.KIND] = mixed[C.KIND].replace(C.DIFFERENT, "other")
+    mixed.loc[mixed.index[mixed[C.KIND] == "other"][0], C.PAIR_LABEL] = 1
+    with pytest.raises(ScoringError, match="disagrees with its kind 'other'"):
+        check_gt(mixed)
     dup = pd.concat([gt, gt.iloc[[1]]], ignore_index=True)
     with pytest.raises(ScoringError, match="more than once: '00000001'"):
         check_gt(dup)
@@ -420,3 +425,23 @@ def test_main_bad_input_exit_2_clean_message(tmp_path, capsys, case):
     rc = main(["--gt", str(gt_path), "--submission", str(sub_path)])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, expected)
+
+
+def test_score_accepts_any_kind_names_one_eer_per_negative_kind():
+    """A ground truth of the challenge's shape with its own grouping names scores: positives are
+    label 1, and each negative kind gets its EER against all positives."""
+    gt = make_gt(n=40)
+    gt[C.KIND] = gt[C.KIND].replace(C.DIFFERENT, "other")
+    assert set(gt[C.KIND]) == {"same", "other", "fake_same", "fake_other"}
+    sub = make_submission(gt)
+    result = score(gt, sub)
+    negatives = {"eer_other", "eer_fake", "eer_fake_other"}
+    assert negatives <= set(result) and "eer_real" not in result
+    assert result["n_other"] == (gt[C.KIND] == "other").sum() and result["n_different"] == 0
+    # each one is the official EER of that kind's pairs against the positives
+    truth = gt.set_index(C.PAIR_ID)
+    scores = sub.set_index(C.PAIR_ID)[C.SIMILARITY].reindex(truth.index).to_numpy()
+    for kind, name in (("other", "eer_other"), ("fake_same", "eer_fake")):
+        keep = (truth[C.KIND].isin(["same", kind])).to_numpy()
+        assert result[name] == pytest.approx(official_eer(truth[C.PAIR_LABEL].to_numpy()[keep],
+                                                          scores[keep]))

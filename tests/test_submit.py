@@ -1,4 +1,4 @@
-"""Tests of krypto.submit: a submission from a tiny trained run, scored, with TTA, bad inputs
+"""Tests of krypto.challenge.submit: a submission from a tiny trained run, scored, with TTA, bad inputs
 and the command line."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from PIL import Image
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
-from krypto.images import CorruptImageError
-from krypto.layout import DataLayoutError, read_gt
-from krypto.score import main as score_main
-from krypto.score import read_submission, score_files
-from krypto.submit import embed_paths, make_submission, skipped_path
+from krypto.data.images import CorruptImageError
+from krypto.data.layout import DataLayoutError, read_gt
+from krypto.challenge.score import main as score_main
+from krypto.challenge.score import read_submission, score_files
+from krypto.challenge.submit import embed_paths, make_submission, skipped_path
 
 IMAGE_SIZE = 32
 
@@ -31,7 +31,7 @@ def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
 
     Same as ``train(data_dir=tiny_data, ..., val_ratio=0.25)``, but on the session's prepared
     index, so that nothing is cached into the repository's data/cache."""
-    from krypto.train import Trainer, TrainConfig
+    from krypto.learning.train import Trainer, TrainConfig
 
     run = tmp_path_factory.mktemp("submit") / "run"
     config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
@@ -127,7 +127,7 @@ def test_tta_changes_similarities_but_keeps_them_finite(plain, run_dir, tiny_dat
 
 
 def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
-    from krypto.train import load_model
+    from krypto.learning.train import load_model
 
     model, config = load_model(run_dir, device="cpu")
     assert config.image_size == IMAGE_SIZE
@@ -193,7 +193,7 @@ def test_skip_bad_lists_every_skipped_pair(run_dir, pairs_copy, tmp_path):
 
 
 def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, tmp_path):
-    from krypto.train import load_model
+    from krypto.learning.train import load_model
 
     model, _ = load_model(run_dir, device="cpu")
     good = tiny_data / C.TEST_DIR / pair_folders(tiny_data / C.TEST_DIR)[0] / "0.jpg"
@@ -234,7 +234,7 @@ def test_missing_checkpoint_is_named_before_any_work(tiny_data, tmp_path):
 # --- command line ----------------------------------------------------------------------------------
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krypto.submit", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "krypto.challenge.submit", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.synth import (HEAD_TRAITS, SynthConfig, ensure_default_dataset, lookalike_heads, main,
+from krypto.data.synth import (HEAD_TRAITS, SynthConfig, ensure_default_dataset, lookalike_heads, main,
                           render_fake, render_real, sample_identities, sample_nuisance, take,
                           write_dataset)
 from tests.conftest import TINY

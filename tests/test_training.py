@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from krypto import constants as C
-from krypto.train import TrainConfig, Trainer
+from krypto.learning.train import TrainConfig, Trainer
 
 TINY = dict(epochs=2, P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
 
@@ -85,11 +85,14 @@ def test_resume_with_other_parameters_is_refused(tiny_prepared, tmp_path):
 
 
 def test_finished_run_is_not_overwritten_silently(tiny_prepared, tmp_path):
-    _fit(tiny_prepared, tmp_path / "run", epochs=1)
-    before = (tmp_path / "run" / C.METRICS_FILE).read_text()
+    first = _fit(tiny_prepared, tmp_path / "run", epochs=1)
+    before = {f.name: f.read_bytes() for f in (tmp_path / "run").iterdir() if f.is_file()}
+    # the same parameters again: the finished run is reused, nothing is trained or written
+    assert _fit(tiny_prepared, tmp_path / "run", epochs=1) == first
+    assert {f.name: f.read_bytes() for f in (tmp_path / "run").iterdir() if f.is_file()} == before
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        _fit(tiny_prepared, tmp_path / "run", epochs=1)
-    assert (tmp_path / "run" / C.METRICS_FILE).read_text() == before
+        _fit(tiny_prepared, tmp_path / "run", epochs=1, lam=0.5)
+    assert (tmp_path / "run" / C.METRICS_FILE).read_bytes() == before[C.METRICS_FILE]
     again = _fit(tiny_prepared, tmp_path / "run", epochs=1, overwrite=True, lam=0.5)
     assert again["params"]["lam"] == 0.5
 

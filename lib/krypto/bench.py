@@ -18,7 +18,7 @@ README) and ``bench.txt`` (the printed table) next to each other, and prints the
 Absolute numbers depend on the machine and on whatever else runs on it; what the benchmark is
 for are the *ratios*, each measured side by side (interleaved repeat by repeat) in one process:
 
-1. ``training``: images/s of the real training loop (:meth:`krypto.train.Trainer.fit`, read
+1. ``training``: images/s of the real training loop (:meth:`krypto.learning.train.Trainer.fit`, read
    from the per-epoch ``images_per_second`` it records, which excludes validation) against its
    compute bound: the same model class and optimizer doing forward + backward + step on an
    in-memory float batch of the same shape. Goal >= 0.90.
@@ -26,21 +26,21 @@ for are the *ratios*, each measured side by side (interleaved repeat by repeat) 
    decodes, resizes and converts every photo on every access, a ``DataLoader`` with
    ``num_workers=0`` over the same P x K batches, a miner looping over the batch in Python, the
    same backbone and loss) against our loop. Goal: ours >= 2x.
-3. ``miner``: :func:`krypto.miner.mine_quadruplets` against :func:`python_loop_quadruplets`
+3. ``miner``: :func:`krypto.learning.miner.mine_quadruplets` against :func:`python_loop_quadruplets`
    (the reference miner, on the batch's tensors as the seed did, and on Python lists as the best
    a Python loop can do) at batch 36, 128, 256. Goal >= 50x at 36 against the seed-style loop.
-4. ``inference``: images/s of :func:`krypto.submit.make_submission` on a ``test_public`` folder
+4. ``inference``: images/s of :func:`krypto.challenge.submit.make_submission` on a ``test_public`` folder
    (decode, embed, score) against the model's pure forward on in-memory tensors of the same
    batch size. Goal >= 0.85.
 5. ``memory``: peak RSS of a training run (1 epoch, its own subprocess) on a data set the size
-   of the embedded default (:data:`krypto.synth.PRESETS` ``["default"]``).
+   of the embedded default (:data:`krypto.data.synth.PRESETS` ``["default"]``).
 6. ``growth``: seconds per epoch and images/s as the data set grows 1x, 4x, 16x; the cost per
    image should stay flat (goal: 16x/1x <= 1.25).
 
 On a CUDA device the same runs with mixed precision; GPU figures are only written when they were
 measured on a GPU (``"cuda": null`` otherwise, with a note). The data are synthetic
-(:func:`krypto.synth.write_dataset`) in a temporary folder, prepared with
-:func:`krypto.index.prepare`.
+(:func:`krypto.data.synth.write_dataset`) in a temporary folder, prepared with
+:func:`krypto.data.index.prepare`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def available_cores() -> int:
 
 def default_config(**overrides) -> BenchConfig:
     """The full benchmark (about 5 minutes on 2 CPU cores), at TrainConfig's batch and size."""
-    from krypto.train import TrainConfig
+    from krypto.learning.train import TrainConfig
 
     t = TrainConfig()
     return replace(BenchConfig(P=t.P, K=t.K, image_size=t.image_size, backbone=t.backbone),
@@ -206,7 +206,7 @@ def python_loop_quadruplets(labels, is_fake, dist, strategy: str = "random",
 
     With ``lists=False`` it reads the batch's tensors element by element (what the seed did);
     ``lists=True`` converts them to Python lists first (the fastest a Python loop gets). Same
-    rules and return value as :func:`krypto.miner.mine_quadruplets`: ``(a, p, n, f)`` long
+    rules and return value as :func:`krypto.learning.miner.mine_quadruplets`: ``(a, p, n, f)`` long
     tensors on the device of ``labels``."""
     device = labels.device if isinstance(labels, torch.Tensor) else torch.device("cpu")
     if lists:
@@ -250,7 +250,7 @@ class SeedDataset(torch.utils.data.Dataset):
     def __init__(self, paths, labels, is_fake, image_size: int):
         from torchvision import transforms
 
-        from krypto.models import IMAGENET_MEAN, IMAGENET_STD
+        from krypto.learning.models import IMAGENET_MEAN, IMAGENET_STD
 
         self.paths, self.labels, self.is_fake = list(paths), list(labels), list(is_fake)
         self.transform = transforms.Compose([
@@ -271,7 +271,7 @@ class SeedDataset(torch.utils.data.Dataset):
 
 
 class SeedQuadrupletLoss(torch.nn.Module):
-    """The quadruplet loss of :class:`krypto.losses.VerificationLoss` (same triplet terms, same
+    """The quadruplet loss of :class:`krypto.learning.losses.VerificationLoss` (same triplet terms, same
     margin and lambda) over tuples of the Python-loop miner."""
 
     def __init__(self, margin=0.2, lam: float = 1.0, strategy: str = "random", seed: int = 0):
@@ -296,8 +296,8 @@ class SeedPipeline:
     backbone, optimizer and loss as ``trainer``; :meth:`run` trains on ``n_batches`` batches."""
 
     def __init__(self, trainer, seed: int = 0):
-        from krypto.models import build_model
-        from krypto.sampling import IdentityBatchSampler
+        from krypto.learning.models import build_model
+        from krypto.learning.sampler import IdentityBatchSampler
 
         cfg, index = trainer.config, trainer.data.index
         rows = trainer.train_rows
@@ -347,7 +347,7 @@ class ComputeBound:
     in-memory float batch of the trainer's shape: what the training loop cannot beat."""
 
     def __init__(self, trainer, seed: int = 0):
-        from krypto.models import build_model
+        from krypto.learning.models import build_model
 
         cfg = trainer.config
         self.device, self.use_amp = trainer.device, trainer.use_amp
@@ -383,10 +383,10 @@ class ComputeBound:
 
 def default_synth():
     """The generator settings of the embedded default data set."""
-    from krypto.synth import SynthConfig
+    from krypto.data.synth import SynthConfig
 
     try:
-        from krypto.synth import PRESETS
+        from krypto.data.synth import PRESETS
     except ImportError:
         return SynthConfig()
     return PRESETS.get("default", SynthConfig())
@@ -408,8 +408,8 @@ def pairs_per_kind(cfg: BenchConfig) -> int:
 
 def write_data(folder: Path, cfg: BenchConfig, synth):
     """The synthetic data set ``synth`` in ``folder/data``, prepared into ``folder/prepared``."""
-    from krypto.index import prepare
-    from krypto.synth import write_dataset
+    from krypto.data.index import prepare
+    from krypto.data.synth import write_dataset
 
     data = write_dataset(folder / "data", synth, progress=False)
     prepared = prepare(data, out_dir=folder / "prepared", progress=False,
@@ -418,7 +418,7 @@ def write_data(folder: Path, cfg: BenchConfig, synth):
 
 
 def train_config(cfg: BenchConfig, run_dir: Path, device: str, epochs: int = 1):
-    from krypto.train import TrainConfig
+    from krypto.learning.train import TrainConfig
 
     return TrainConfig(run_dir=str(run_dir), backbone=cfg.backbone, image_size=cfg.image_size,
                        P=cfg.P, K=cfg.K, epochs=epochs, cutout_part="mouth", cutout_p=0.5,
@@ -514,7 +514,7 @@ def miner_batch(size: int, seed: int = 0):
 
 
 def bench_miner(cfg: BenchConfig, device: torch.device, log) -> dict:
-    from krypto.miner import mine_quadruplets
+    from krypto.learning.miner import mine_quadruplets
 
     out = {"what": "ms per call at each batch size (identities x 4 photos, one fake each; "
                    "random strategy); reference = python_loop_quadruplets on the batch tensors "
@@ -549,10 +549,10 @@ def bench_miner(cfg: BenchConfig, device: torch.device, log) -> dict:
 
 def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.device, log) -> dict:
     """make_submission() on test_public vs the model's forward on in-memory tensors."""
-    from krypto.images import decode_many
-    from krypto.layout import read_pairs
-    from krypto.submit import make_submission
-    from krypto.train import load_model
+    from krypto.data.images import decode_many
+    from krypto.data.layout import read_pairs
+    from krypto.challenge.submit import make_submission
+    from krypto.learning.train import load_model
 
     amp = device.type == "cuda"
     pairs_dir = data / C.TEST_DIR
@@ -602,9 +602,9 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
         "ratio_if_decode_then_forward": measure(_median(serial), "ratio", serial),
         "n_images": n_images,
         "batch_size": cfg.inference_batch,
-        "what": "krypto.submit.make_submission on test_public (load the checkpoint, read the "
+        "what": "krypto.challenge.submit.make_submission on test_public (load the checkpoint, read the "
                 "pairs, decode every JPEG, embed, score) vs the model's forward in eval mode on "
-                "an in-memory float batch of the same size; decode = krypto.images.decode_many "
+                "an in-memory float batch of the same size; decode = krypto.data.images.decode_many "
                 "alone; ratio_if_decode_then_forward = 1 / (1 + forward/decode), what decoding "
                 "and embedding one after the other allow",
     }
@@ -650,8 +650,8 @@ def bench_memory(folder: Path, cfg: BenchConfig, device: torch.device, log) -> d
 def _memory_child(job: dict) -> None:
     import psutil
 
-    from krypto.index import prepare
-    from krypto.train import TrainConfig, Trainer
+    from krypto.data.index import prepare
+    from krypto.learning.train import TrainConfig, Trainer
 
     proc = psutil.Process()
     mib = 2**20
@@ -681,7 +681,7 @@ def bench_growth(folder: Path, cfg: BenchConfig, device: torch.device, log) -> d
     Each epoch is also divided by the compute bound measured just before and just after it
     (``relative_cost``), so that a load that drifts between the sizes (the 16x epoch runs
     minutes after the 1x one) does not pass for growth."""
-    from krypto.train import Trainer
+    from krypto.learning.train import Trainer
 
     rows, bound = [], None
     for k, ids in enumerate(cfg.growth_identities):
@@ -691,7 +691,7 @@ def bench_growth(folder: Path, cfg: BenchConfig, device: torch.device, log) -> d
         trainer = Trainer(train_config(cfg, folder / f"x{k}" / "run", str(device)), prepared)
         t2 = time.perf_counter()
         batch = trainer.sampler.__iter__().__next__()
-        trainer._train_step(np.asarray(batch))  # warm-up of this model and optimizer, untimed
+        trainer.train_step(np.asarray(batch))  # warm-up of this model and optimizer, untimed
         if bound is None:
             bound, n_bound = ComputeBound(trainer), max(3, min(len(trainer.sampler), 10))
             bound.run(2)
@@ -776,7 +776,7 @@ def devices_for(name: str) -> list[torch.device]:
 
 
 def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dict:
-    from krypto.train import Trainer
+    from krypto.learning.train import Trainer
 
     results: dict = {"device": str(device), "amp": device.type == "cuda", "section_seconds": {}}
     wanted = set(cfg.sections)

@@ -21,7 +21,7 @@ Output (``write_dataset``)::
     OUT/gt.csv                 pair_id,label,kind
     OUT/landmarks.csv          path,<5 points x, y>, normalised to [0, 1]
 
-Run ``python -m krypto.synth OUT --identities 200`` or call :func:`write_dataset`.
+Run ``python -m krypto.data.synth OUT --identities 200`` or call :func:`write_dataset`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from krypto import constants as C
-from krypto.filelock import file_lock
+from krypto.files import file_lock
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Scoring a submission against a ground truth with the challenge's EER.
 
 A submission is a CSV ``pair_id,similarity``; a ground truth is ``pair_id,label[,kind]`` (read by
-:func:`krypto.layout.read_gt`). Rows are matched by ``pair_id`` (never by row order), and pair ids
+:func:`krypto.data.layout.read_gt`). Rows are matched by ``pair_id`` (never by row order), and pair ids
 are compared as strings, so ``00000042`` and ``42`` are different ids.
 
 Command line::
 
-    python -m krypto.score --gt gt.csv --submission submission.csv [--out scores.json]
+    python -m krypto.challenge.score --gt gt.csv --submission submission.csv [--out scores.json]
 
 prints ``{"eer": ..., "n_pairs": ..., ...}`` as JSON; any problem with the inputs is one line on
 stderr and exit code 2.
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.layout import DataLayoutError, read_gt
-from krypto.metrics import kind_eers, official_eer
+from krypto.data.layout import DataLayoutError, read_gt
+from krypto.evaluation.metrics import kind_eers, official_eer
 
 MAX_NAMED = 10  # how many offending pair ids an error message lists
 SUBMISSION_COLUMNS = (C.PAIR_ID, C.SIMILARITY)
@@ -163,19 +163,28 @@ def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
 
 
 def _check_kinds(ids: pd.Series, kinds: pd.Series, labels: pd.Series, source: str) -> np.ndarray:
-    """Kinds as strings; unknown kinds and kinds whose label disagrees are errors naming the ids."""
+    """Kinds as strings, any names: a kind groups pairs of one label (e.g. ``same`` with 1,
+    ``other`` or ``fake_same`` with 0). Empty kinds, and kinds that hold both labels (or a known
+    kind of this package with the wrong label), are errors naming the ids."""
     kinds = kinds.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip()).to_numpy()
     ids, labels = ids.to_numpy(), labels.to_numpy()
-    unknown = ~np.isin(kinds, list(KIND_LABELS))
-    if unknown.any():
-        raise ScoringError(f"{source}: {_count(int(unknown.sum()), 'pair_id')} with a {C.KIND} "
-                           f"not in {list(C.PAIR_KINDS)}: {name_ids(ids[unknown])}")
-    expected = np.array([KIND_LABELS[k] for k in kinds])
-    wrong = expected != labels
-    if wrong.any():
-        raise ScoringError(f"{source}: {_count(int(wrong.sum()), 'pair_id')} whose {C.PAIR_LABEL} "
-                           f"disagrees with its {C.KIND} ({C.SAME} is 1, the others 0): "
-                           f"{name_ids(ids[wrong])}")
+    empty = kinds == ""
+    if empty.any():
+        raise ScoringError(f"{source}: {_count(int(empty.sum()), 'pair_id')} with an empty "
+                           f"{C.KIND}: {name_ids(ids[empty])}")
+    for kind in pd.unique(kinds):
+        members = kinds == kind
+        if kind in KIND_LABELS:
+            expected = KIND_LABELS[kind]
+        else:  # a kind of the user's: its pairs share the label most of them have
+            expected = int(np.bincount(labels[members].astype(int), minlength=2).argmax())
+        wrong = members & (labels != expected)
+        if wrong.any():
+            raise ScoringError(
+                f"{source}: {_count(int(wrong.sum()), 'pair_id')} whose {C.PAIR_LABEL} "
+                f"disagrees with its {C.KIND} {kind!r} ({C.SAME} is 1, "
+                f"{', '.join(C.NEGATIVE_KINDS)} are 0; a kind of other name holds one label): "
+                f"{name_ids(ids[wrong])}")
     return kinds
 
 
@@ -211,9 +220,10 @@ def _same_by_value(missing: list[str], extra: list[str]) -> bool:
 def _eers(pairs: pd.DataFrame, scores: np.ndarray, source: str) -> dict[str, float]:
     """The official EER, and the per-kind EERs when ``pairs`` has a kind column."""
     try:
+        out = {"eer": float(official_eer(pairs[C.PAIR_LABEL].to_numpy(), scores))}
         if C.KIND in pairs.columns:
-            return {name: float(v) for name, v in kind_eers(pairs, scores).items()}
-        return {"eer": float(official_eer(pairs[C.PAIR_LABEL].to_numpy(), scores))}
+            out.update({name: float(v) for name, v in kind_eers(pairs, scores).items()})
+        return out
     except ValueError as error:
         raise ScoringError(f"{source} cannot be scored: {error}") from error
 
@@ -223,8 +233,9 @@ def score(gt: pd.DataFrame, submission: pd.DataFrame, submission_name: str = "su
     """Score ``submission`` against ``gt``, matching rows by ``pair_id``.
 
     Returns ``eer`` (the official EER over all pairs) and ``n_pairs``; when ``gt`` has a ``kind``
-    column, also ``eer_real``, ``eer_fake`` and ``eer_fake_other`` (each when its kind is present,
-    see :func:`krypto.metrics.kind_eers`) and ``n_<kind>`` for every kind of ``C.PAIR_KINDS``.
+    column, also ``eer_<kind>`` for every negative kind (its pairs against all positives, whatever
+    the kinds are named), ``eer_real``, ``eer_fake`` and ``eer_fake_other`` for this package's
+    kind names (see :func:`krypto.evaluation.metrics.kind_eers`) and ``n_<kind>`` for every kind.
     Raises :class:`ScoringError` when the pair ids of the two differ (naming them) or either
     frame is malformed; ``submission_name`` and ``gt_name`` name the two in messages."""
     truth = check_gt(gt, source=gt_name)
@@ -236,7 +247,7 @@ def score(gt: pd.DataFrame, submission: pd.DataFrame, submission_name: str = "su
     result["n_pairs"] = int(len(truth))
     if C.KIND in truth.columns:
         counts = truth[C.KIND].value_counts()
-        for kind in C.PAIR_KINDS:
+        for kind in dict.fromkeys([*C.PAIR_KINDS, *counts.index]):
             result[f"n_{kind}"] = int(counts.get(kind, 0))
     return result
 
@@ -257,7 +268,7 @@ def score_files(gt_path: str | Path, submission_path: str | Path) -> dict[str, f
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.score",
+        prog="python -m krypto.challenge.score",
         description="Score a submission (pair_id,similarity) against a ground truth "
                     "(pair_id,label[,kind]) with the challenge's EER; prints JSON.")
     parser.add_argument("--gt", required=True, help="ground-truth CSV: pair_id,label[,kind]")

@@ -66,7 +66,10 @@ def _load_local(module: nn.Module, path: str | os.PathLike) -> None:
     path = Path(path).expanduser()
     if not path.is_file():
         raise PretrainedWeightsError(f"pretrained weights file {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # runs no code
+    except Exception as err:  # noqa: BLE001 -- any failure to read names the file
+        raise PretrainedWeightsError(f"cannot read the weights file {path}: {err}") from err
     if isinstance(state, dict):
         state = state.get("state_dict", state.get("model", state))
     missing, unexpected = module.load_state_dict(state, strict=False)

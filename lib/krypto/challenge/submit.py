@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m krypto.submit --run runs/train/small_cnn-quadruplet --pairs data/x/test_public \\
+    python -m krypto.challenge.submit --run runs/train/small_cnn-quadruplet --pairs data/x/test_public \\
         --out submission.csv [--tta] [--skip-bad] [--overwrite] [--batch-size 256] \\
         [--device auto] [--checkpoint best.pt] [--amp] [--no-progress]
 
@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.images import CorruptImageError, decode_many
-from krypto.layout import DataLayoutError, read_pairs
+from krypto.data.images import CorruptImageError, decode_many
+from krypto.data.layout import DataLayoutError, read_pairs
 
 if TYPE_CHECKING:  # torch and the model code are imported when needed: input errors come fast
     import torch
@@ -70,11 +70,11 @@ def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) before anything of its chunk is embedded; when a ``failures``
     list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.embed.embed`). Images are
+    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`). Images are
     decoded ``chunk`` at a time, which bounds the memory they take."""
     import torch
 
-    from krypto.embed import embed
+    from krypto.learning.embed import embed
 
     paths = [str(p) for p in paths]
     device = torch.device(device)
@@ -108,7 +108,7 @@ def _incomplete_ids(root: Path, kept: set[str], messages: list[str]) -> list[tup
 
 def _check_run(run_dir: str | Path, checkpoint: str) -> None:
     """Fail fast, before any image is read, when the checkpoint is not there (the same path
-    rule as :func:`krypto.train.resolve_path`: relative to the repository root)."""
+    rule as :func:`krypto.learning.train.resolve_path`: relative to the repository root)."""
     run = Path(run_dir).expanduser()
     run = run if run.is_absolute() else C.REPO_ROOT / run
     if not (run / checkpoint).is_file():
@@ -127,8 +127,8 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
     ``pair_id``; ``frame.attrs["skipped"]`` lists ``(pair_id, reason)`` of the pairs left out)
     and writes it to ``out`` when given (an existing file only with ``overwrite``).
 
-    Raises :class:`krypto.layout.DataLayoutError` for a pair folder without both images,
-    :class:`krypto.images.CorruptImageError` for an unreadable image (naming the file and its
+    Raises :class:`krypto.data.layout.DataLayoutError` for a pair folder without both images,
+    :class:`krypto.data.images.CorruptImageError` for an unreadable image (naming the file and its
     pair id), unless ``skip_bad``: then those pairs are left out, listed in
     ``<out>.skipped.txt`` and a warning is issued."""
     out = Path(out) if out is not None else None
@@ -147,8 +147,8 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
                               f"pairs)") from error
     skipped = _incomplete_ids(root, set(pairs[C.PAIR_ID]), messages) if messages else []
 
-    from krypto.metrics import cosine_pair_scores
-    from krypto.train import load_model, pick_device, set_threads
+    from krypto.evaluation.metrics import cosine_pair_scores
+    from krypto.learning.train import load_model, pick_device, set_threads
 
     set_threads(0)  # KRYPTO_NUM_THREADS, when set
     dev = pick_device(device)
@@ -198,7 +198,7 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
 
 def _write(frame: pd.DataFrame, out: Path, skipped: list[tuple[str, str]], skip_bad: bool) -> None:
     """Write the CSV (atomically) and, with ``skip_bad``, the list of skipped pairs."""
-    from krypto.score import read_submission
+    from krypto.challenge.score import read_submission
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -224,7 +224,7 @@ def _write(frame: pd.DataFrame, out: Path, skipped: list[tuple[str, str]], skip_
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.submit",
+        prog="python -m krypto.challenge.submit",
         description="Write a submission (pair_id,similarity) for a folder of test pairs "
                     "<pair_id>/0.jpg,1.jpg with the model of a 02_train run.")
     parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")

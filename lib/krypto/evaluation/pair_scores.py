@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 
 from krypto import constants as C
-from krypto.embed import cached_images, embed
-from krypto.index import PreparedData, pair_rows, prepare
-from krypto.metrics import cosine_pair_scores
-from krypto.train import TrainConfig, load_model, pick_device
+from krypto.learning.embed import cached_images, embed
+from krypto.data.index import PreparedData, pair_rows, prepare
+from krypto.evaluation.metrics import cosine_pair_scores
+from krypto.learning.train import TrainConfig, load_model, pick_device
 
 
 def run_data(config: TrainConfig) -> PreparedData:

@@ -59,22 +59,27 @@ def official_eer(y_true, y_score) -> float:
     return eer_curve(y_true, y_score).eer
 
 
+KIND_EER_NAMES = {C.DIFFERENT: "eer_real", C.FAKE_SAME: "eer_fake", C.FAKE_OTHER: "eer_fake_other"}
+
+
 def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
     """EERs of a scored pair table with a ``kind`` column.
 
-    Returns ``eer`` (all kinds together, as the challenge mixes them), ``eer_real`` (same vs two
-    people), ``eer_fake`` (same vs a person and a deepfake of that person) and ``eer_fake_other``
-    (same vs a person and a deepfake of another), each present when its kinds are."""
+    Returns ``eer`` (all kinds together, as the challenge mixes them) and, for every negative
+    kind (label 0), the EER of its pairs against all positive pairs (label 1): ``eer_real``
+    (two people), ``eer_fake`` (a person and a deepfake of that person), ``eer_fake_other`` (a
+    person and a deepfake of another) for this package's kind names, ``eer_<kind>`` for any
+    other name."""
     scores = np.asarray(scores, dtype=np.float64)
     kinds = pairs[C.KIND].to_numpy()
     labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)
     out = {"eer": official_eer(labels, scores)}
-    positive = kinds == C.SAME
-    for name, kind in (("eer_real", C.DIFFERENT), ("eer_fake", C.FAKE_SAME),
-                       ("eer_fake_other", C.FAKE_OTHER)):
+    positive = labels == 1
+    if not positive.any():
+        return out
+    for kind in pd.unique(kinds[~positive]):
         keep = positive | (kinds == kind)
-        if (kinds == kind).any() and positive.any():
-            out[name] = official_eer(labels[keep], scores[keep])
+        out[KIND_EER_NAMES.get(kind, f"eer_{kind}")] = official_eer(labels[keep], scores[keep])
     return out
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from krypto import constants as C
 from PIL import Image, UnidentifiedImageError
 
-from krypto.images import CorruptImageError, read_rgb
+from krypto.data.images import CorruptImageError, read_rgb
 
 
 def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -> np.ndarray:

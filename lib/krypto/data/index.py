@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.filelock import file_lock
-from krypto.images import decode_many
-from krypto.landmarks import detect_mtcnn, read_ground_truth
-from krypto.layout import DataReport, read_train
+from krypto.files import file_lock
+from krypto.data.images import decode_many
+from krypto.data.landmarks import detect_mtcnn, read_ground_truth
+from krypto.data.layout import DataReport, read_train
 
 LANDMARK_MODES = ("auto", "mtcnn", "none")
 
@@ -180,9 +180,9 @@ class PreparedData:
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
     """A data set folder: ``""``/``None``/``"synthetic"`` is the embedded synthetic set,
-    ``"synthetic:<preset>"`` another preset of :mod:`krypto.synth` (``tiny`` for smoke tests),
+    ``"synthetic:<preset>"`` another preset of :mod:`krypto.data.synth` (``tiny`` for smoke tests),
     anything else a path (relative paths from the repository root)."""
-    from krypto.synth import preset_dataset
+    from krypto.data.synth import preset_dataset
     from krypto.paths import resolve_path
 
     text = str(data_dir or "")

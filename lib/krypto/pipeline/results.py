@@ -9,15 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from krypto import constants as C
+from krypto.files import write_json
 from krypto.paths import resolve_path
+from krypto.run_lock import hold_run_folder
 
 RESULTS_FILE = "results.json"
 
 
 def run_folder(run_dir: str, default: str) -> Path:
-    """``run_dir`` (or ``default`` when empty) resolved against the repository root, created."""
+    """``run_dir`` (or ``default`` when empty) resolved against the repository root, created,
+    and held by this process until it ends (:func:`krypto.run_lock.hold_run_folder`): a second
+    kernel writing into the same folder stops at once with ``RunLockedError`` naming this one.
+    Under the batch runner, which holds the folder while the notebook runs, the kernel enters
+    as its descendant."""
     path = resolve_path(run_dir or default)
-    path.mkdir(parents=True, exist_ok=True)
+    hold_run_folder(path)
     return path
 
 
@@ -36,9 +42,9 @@ def _plain(value):
 
 
 def record_results(run_dir: str | Path, **values) -> dict:
-    """Write ``values`` to ``run_dir/results.json`` and return them."""
+    """Write ``values`` to ``run_dir/results.json`` (atomically) and return them."""
     values = _plain(values)
-    Path(run_dir, RESULTS_FILE).write_text(json.dumps(values, indent=2))
+    write_json(Path(run_dir, RESULTS_FILE), values)
     return values
 
 

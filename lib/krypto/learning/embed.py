@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from krypto.filelock import file_lock
-from krypto.images import decode_many
+from krypto.files import file_lock
+from krypto.data.images import decode_many
 
 
 def cached_images(paths, size: int, cache_dir: str | Path | None = None,

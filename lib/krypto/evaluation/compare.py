@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from krypto import constants as C
-from krypto.notebook import read_metrics
+from krypto.pipeline.results import read_metrics
 from krypto.paths import resolve_path
 
 TABLE_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "epochs_run",

@@ -2,13 +2,13 @@
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) :meth:`Distributed.from_environment`
 joins the process group: NCCL on GPUs, gloo on CPU. Each process trains on its own identities
-(:class:`krypto.sampling.IdentityBatchSampler` with ``rank`` and ``world_size``), and validation
+(:class:`krypto.learning.sampler.IdentityBatchSampler` with ``rank`` and ``world_size``), and validation
 embeds each validation photo exactly once across the processes, then gathers the embeddings in
 their original order: no padding duplicates, no drops. Only rank 0 writes files.
 
 ::
 
-    torchrun --nproc_per_node 2 -m krypto.launch -f runs/x/params.yaml    # see krypto.launch
+    torchrun --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml    # see krypto.pipeline.launch
 
 Without torchrun (``WORLD_SIZE`` unset or 1) every method here is the single-process no-op, so
 the same code runs in a notebook. Nothing in an installed package is patched for this.
@@ -139,7 +139,7 @@ class Distributed:
         exactly one process with rank 0's model (see :meth:`sync_module`), then gathered
         into the order of ``rows`` on every process. A collective: every process calls it
         with the same ``rows``."""
-        from krypto.embed import embed
+        from krypto.learning.embed import embed
 
         rows = np.asarray(rows)
         self.sync_module(model)

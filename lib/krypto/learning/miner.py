@@ -24,9 +24,9 @@ def _pick(masks: torch.Tensor, dist: torch.Tensor, hardest: tuple[str, ...], str
     random, or the hardest one (``hardest[r]``: ``'far'``, the largest distance of ``dist``
     ``[A, B]``; ``'near'``, the smallest). Returns ``[R, A]``."""
     if strategy == "random":
-        # one draw per role, in role order, so the choice depends on the seed alone
-        score = torch.stack([torch.rand(masks.shape[1:], generator=generator, device=masks.device)
-                             for _ in range(len(masks))])
+        # drawn on the CPU from the run's seeded generator and moved: the same picks on every
+        # device (CUDA refuses a CPU generator for a draw made on the GPU)
+        score = torch.rand(masks.shape, generator=generator).to(masks.device)
     elif strategy == "hard":
         score = torch.stack([dist if h == "far" else -dist for h in hardest])
     else:

@@ -3,7 +3,7 @@
 * ``triplet``: the baseline, open-metric-learning's ``TripletLoss`` over triplets mined by label
   alone, a fake counted as a member of its identity.
 * ``quadruplet``: ``triplet(a, p, n_real) + lam * triplet(a, p, fake_of_a)`` over real anchors
-  (:func:`krypto.miner.mine_quadruplets`). The fake term is always applied when ``lam > 0``.
+  (:func:`krypto.learning.miner.mine_quadruplets`). The fake term is always applied when ``lam > 0``.
 * heads, added to either: ``cosine`` (Baseline++: a weight-normalised linear layer over
   L2-normalised real embeddings, cross-entropy over identities with a temperature) and
   ``arcface`` (open-metric-learning's ``ArcFaceLoss``).
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from oml.losses import ArcFaceLoss, TripletLoss
 from torch import nn
 
-from krypto.miner import STRATEGIES, mine_quadruplets, mine_triplets
+from krypto.learning.miner import STRATEGIES, mine_quadruplets, mine_triplets
 
 LOSSES = ("triplet", "quadruplet")
 HEADS = ("none", "cosine", "arcface")
@@ -112,22 +112,26 @@ class VerificationLoss(nn.Module):
         with torch.no_grad():
             dist = torch.cdist(e, e)
         logs = batch_distances(dist, labels, is_fake)
-        if cfg.fakes_as_class:
-            labels = labels + is_fake.long() * self.n_classes
+        # the classes of the triplet term and the head: with fakes_as_class, each identity's
+        # fakes form a class of their own. The fake term always mines by identity (its fake
+        # is a fake *of the anchor's identity*), whatever that relabelling.
+        classes = labels + is_fake.long() * self.n_classes if cfg.fakes_as_class else labels
         if cfg.loss == "triplet":
-            a, p, n = mine_triplets(labels, dist, cfg.mining, self.generator)
+            a, p, n = mine_triplets(classes, dist, cfg.mining, self.generator)
             loss_real, loss_fake = self._triplet(e, a, p, n), e.sum() * 0.0
         else:
             a, p, n, f = mine_quadruplets(labels, is_fake, dist, cfg.mining, self.generator)
             loss_real = self._triplet(e, a, p, n)
             loss_fake = self._triplet(e, a, p, f) if cfg.lam > 0 else e.sum() * 0.0
         loss = loss_real + cfg.lam * loss_fake
-        logs.update(loss_real=loss_real.item(), loss_fake=loss_fake.item(), n_tuples=len(a))
+        n_fake_tuples = len(a) if cfg.loss == "quadruplet" and cfg.lam > 0 else 0
+        logs.update(loss_real=loss_real.item(), loss_fake=loss_fake.item(), n_tuples=len(a),
+                    n_fake_tuples=n_fake_tuples)
         if self.head is not None:
             # the head classifies real photos by identity (all photos with fakes_as_class)
             keep = torch.ones_like(is_fake) if cfg.fakes_as_class else ~is_fake
-            loss_head = self.head(embeddings[keep].float(), labels[keep]) if keep.any() else e.sum() * 0
+            loss_head = self.head(embeddings[keep].float(), classes[keep]) if keep.any() else e.sum() * 0
             loss = loss + cfg.head_weight * loss_head
-            logs["loss_head"] = loss_head.item()
+            logs.update(loss_head=loss_head.item(), n_head=int(keep.sum()))
         logs["loss"] = loss.item()
         return loss, logs

@@ -2,11 +2,11 @@
 
 ::
 
-    python -m krypto.report [--runs-dir runs] [--out runs/report] [--readme README.md | --no-readme]
+    python -m krypto.pipeline.report [--runs-dir runs] [--out runs/report] [--readme README.md | --no-readme]
 
 Three steps:
 
-1. :func:`collect` reads the ``results.json`` of the runs ``python -m krypto.batch
+1. :func:`collect` reads the ``results.json`` of the runs ``python -m krypto.pipeline.batch
    params/readme.yaml`` makes (see :data:`SECTIONS`), copies the figures the README shows into
    ``<out>/figures/`` under stable names and writes ``<out>/results.json``: every table (rounded to
    4 decimals), the figure names, the seed's numbers (:data:`SEED`), the seed's findings checked
@@ -35,15 +35,15 @@ from typing import Any
 
 from krypto import constants as C
 
-# krypto.notebook (read_metrics, resolve_run) and krypto.batch import torch and papermill: they
+# krypto.pipeline.results (read_metrics, resolve_run) and krypto.pipeline.batch import torch and papermill: they
 # are imported where collect needs them, so that rendering and checking a README stay light.
-RESULTS_FILE = "results.json"  # krypto.notebook.RESULTS_FILE
+RESULTS_FILE = "results.json"  # krypto.pipeline.results.RESULTS_FILE
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 REPORT_FILE = "REPORT.md"
 FIGURES_DIR = "figures"
 BATCH_FILE = "params/readme.yaml"
-BATCH_COMMAND = f"python -m krypto.batch {BATCH_FILE}"
+BATCH_COMMAND = f"python -m krypto.pipeline.batch {BATCH_FILE}"
 RUN_RECORD = "run.json"
 DECIMALS = 4
 # REPORT.md: "# Results", then ## sections; the README block (between the README's own ##
@@ -52,7 +52,7 @@ REPORT_HEADING_LEVEL = 2
 README_HEADING_LEVEL = 3
 RESULTS_TITLE = "Results"
 
-# Columns of the training-run tables (krypto.compare.TABLE_COLUMNS); every EER: lower is better.
+# Columns of the training-run tables (krypto.evaluation.compare.TABLE_COLUMNS); every EER: lower is better.
 EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 SEED_COLUMNS = ("eer_real", "eer_fake", "eer")  # the seed's README gave eer_real and eer_fake
 
@@ -347,7 +347,7 @@ class _Commands:
     def _plan(self, quick: bool) -> dict[str, dict]:
         if quick not in self._plans:
             try:
-                from krypto.batch import load_batch
+                from krypto.pipeline.batch import load_batch
 
                 runs = load_batch(C.REPO_ROOT / BATCH_FILE, quick=quick, runs_dir=self.runs_dir)
                 self._plans[quick] = {run.full_name: run.parameters for run in runs}
@@ -395,7 +395,7 @@ def _read_section(section: Section, runs_dir: Path, commands: _Commands) -> tupl
 
 
 def _provenance(section: Section, folder: Path, commands: _Commands) -> dict:
-    from krypto.notebook import read_metrics, resolve_run
+    from krypto.pipeline.results import read_metrics, resolve_run
 
     record = _read_json(folder / RUN_RECORD)
     parameters = record.get("parameters") or {}
@@ -466,7 +466,7 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
         "about": {
             "runs_dir": _display(runs_dir),
             "out": _display(out),
-            "command": "python -m krypto.report",
+            "command": "python -m krypto.pipeline.report",
             "eer": "EER: lower is better; eer is the official combined EER over all four pair "
                    "kinds (same, different, fake_same, fake_other)",
         },
@@ -589,7 +589,7 @@ def render_markdown(results: dict, figure_prefix: str,
     provenance = results.get("provenance") or {}
     seed = results.get("seed") or SEED
     out = [
-        f"_Made by `python -m krypto.report` from `{(results.get('about') or {}).get('runs_dir')}`"
+        f"_Made by `python -m krypto.pipeline.report` from `{(results.get('about') or {}).get('runs_dir')}`"
         f"; do not edit by hand. Every EER (↓): lower is better; `eer` is the official combined "
         f"EER over all four pair kinds (same, different, fake_same, fake_other)._",
         "",
@@ -810,7 +810,7 @@ def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.report",
+        prog="python -m krypto.pipeline.report",
         description="Collect the runs' results into <out>/results.json, REPORT.md and the README.")
     parser.add_argument("--runs-dir", type=Path, default=C.RUNS_DIR,
                         help="folder of run folders (default runs/)")

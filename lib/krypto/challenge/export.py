@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m krypto.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
+    python -m krypto.challenge.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
         [--opset 17] [--checkpoint best.pt] [--overwrite]
 
 The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1], resized to
@@ -70,14 +70,15 @@ def export_onnx(run_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET
     An existing ``out`` is replaced only with ``overwrite``."""
     import onnx
 
-    from krypto.train import load_model, resolve_path
+    from krypto.learning.checkpoint import load_model, read_checkpoint
+    from krypto.paths import resolve_path
 
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
     run = resolve_path(run_dir)
     model, config = load_model(run, checkpoint, "cpu")
-    state = torch.load(run / checkpoint, map_location="cpu", weights_only=False)
+    state = read_checkpoint(run / checkpoint)
     size = int(config.image_size)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +164,7 @@ def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
 # --- command line --------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m krypto.export",
+    parser = argparse.ArgumentParser(prog="python -m krypto.challenge.export",
                                      description="Export a 02_train run's embedding model to ONNX.")
     parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
     parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
+from krypto.files import save_figure
 
 KIND_COLORS = {C.SAME: "tab:green", C.DIFFERENT: "tab:blue", C.FAKE_SAME: "tab:red",
                C.FAKE_OTHER: "tab:orange"}
@@ -19,10 +20,25 @@ DIST_LABELS = {"dist_pos": "anchor - positive", "dist_neg": "anchor - negative (
 
 
 def save(fig, path: str | Path | None):
+    """Save ``fig`` as PNG at ``path`` (atomically), show it once in a notebook, and close it,
+    so that a long batch in one kernel does not keep every figure in memory."""
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110)
+    _show(fig)
+    plt.close(fig)
     return fig
+
+
+def _show(fig) -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from IPython.display import display
+
+        display(fig)
 
 
 def smooth(values: pd.Series, window: int) -> pd.Series:
@@ -33,7 +49,7 @@ def contact_sheet(index: pd.DataFrame, n_identities: int = 8, per_identity: int 
                   seed: int = 0, path=None):
     """Rows = identities, columns = their photos (real first); fakes framed in red, landmarks
     dotted."""
-    from krypto.images import read_rgb
+    from krypto.data.images import read_rgb
 
     rng = np.random.default_rng(seed)
     ids = rng.choice(index[C.LABEL].unique(), min(n_identities, index[C.LABEL].nunique()),

@@ -2,19 +2,22 @@
 
 ::
 
-    python -m krypto.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
-    torchrun --standalone --nproc_per_node 2 -m krypto.launch -f runs/x/params.yaml
-    torchrun --standalone --nproc_per_node 2 -m krypto.launch -f params.yaml --epochs 8 --margin null
+    python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
+    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml
+    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f params.yaml --epochs 8 --margin null
 
 ``-f FILE`` reads parameters from a YAML mapping (the ``params.yaml`` the batch runner writes for
-notebooks/02_train.ipynb: its parameters are :class:`krypto.train.TrainConfig` fields);
+notebooks/02_train.ipynb: its parameters are :class:`krypto.learning.train.TrainConfig` fields);
 ``--key value`` (or ``--key=value``; a bare ``--key`` means true) sets one field, over the
 file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written ``1e-3`` are
 numbers too.
 
-What it writes is what 02_train writes, by rank 0 only: the run folder of :mod:`krypto.train`,
+What it writes is what 02_train writes, by rank 0 only: the run folder of :mod:`krypto.learning.train`,
 then ``training_curves.png``, ``fn_fp_curve.png`` and ``results.json``. Under torchrun, rank 0
 prepares the data set and the decoded-image cache first, the other processes then read them.
+Rank 0 holds the run folder (:func:`krypto.run_lock.hold_run_folder`) from the start to its
+end: another process writing there stops it at once with ``RunLockedError`` (under the batch
+runner, which holds the folder itself, rank 0 enters as its descendant).
 
 ``KRYPTO_CACHE_DIR``: where prepared data sets are cached (default ``data/cache``).
 """
@@ -35,12 +38,12 @@ from krypto import constants as C
 
 def parse_params(argv: list[str]) -> dict:
     """Parameters from ``-f FILE`` (several allowed, later ones win) and ``--key value``."""
-    from krypto.train import TrainConfig
+    from krypto.learning.train import TrainConfig
 
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.launch", allow_abbrev=False,
-        description="Train (krypto.train) with parameters from YAML files and --key value pairs.",
-        epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.launch -f params.yaml")
+        prog="python -m krypto.pipeline.launch", allow_abbrev=False,
+        description="Train (krypto.learning.train) with parameters from YAML files and --key value pairs.",
+        epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.pipeline.launch -f params.yaml")
     parser.add_argument("-f", "--file", action="append", default=[], type=Path,
                         help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)")
     args, rest = parser.parse_known_args(argv)
@@ -63,7 +66,10 @@ def parse_params(argv: list[str]) -> dict:
                 text, i = rest[i + 1], i + 1
             else:
                 text = "true"
-        params[key.replace("-", "_")] = yaml.safe_load(text) if text != "" else ""
+        # papermill's -p reads None, True and False as Python does: so does this
+        value = {"None": None, "True": True, "False": False}.get(text, text)
+        params[key.replace("-", "_")] = yaml.safe_load(value) if isinstance(value, str) and \
+            value != "" else value
         i += 1
     return _numbers(params, TrainConfig)
 
@@ -85,8 +91,8 @@ def _numbers(params: dict, cls) -> dict:
 
 def _prepare(config, dist):
     """The prepared data set; rank 0 indexes it and decodes the images first."""
-    from krypto.embed import cached_images
-    from krypto.index import prepare
+    from krypto.learning.embed import cached_images
+    from krypto.data.index import prepare
 
     def work():
         data = prepare(config.data_dir, val_ratio=config.val_ratio, seed=config.seed,
@@ -106,11 +112,11 @@ def _figures(trainer, metrics: dict) -> None:
     import numpy as np
     import pandas as pd
 
-    from krypto.embed import embed
-    from krypto.metrics import cosine_pair_scores, eer_curve
-    from krypto.notebook import record_results
-    from krypto.plots import fn_fp_curve, training_curves
-    from krypto.train import load_model
+    from krypto.learning.embed import embed
+    from krypto.evaluation.metrics import cosine_pair_scores, eer_curve
+    from krypto.pipeline.results import record_results
+    from krypto.evaluation.plots import fn_fp_curve, training_curves
+    from krypto.learning.train import load_model
 
     cfg, out = trainer.config, trainer.run_dir
     history, epochs = out / C.HISTORY_FILE, pd.read_csv(out / C.EPOCHS_FILE)
@@ -136,13 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("KRYPTO_CACHE_DIR"):
         C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
 
-    from krypto.distributed import Distributed
-    from krypto.train import TrainConfig, Trainer
+    from krypto.learning.distributed import Distributed
+    from krypto.learning.train import TrainConfig, Trainer
+    from krypto.run_lock import hold_run_folder
 
     params = parse_params(sys.argv[1:] if argv is None else argv)
     config = TrainConfig.from_dict(params)
     config.validate()
     dist = Distributed.from_environment(config.device)
+    if dist.is_main:  # the only writer: stops here if another process holds the folder
+        hold_run_folder(config.resolved_run_dir())
     data = _prepare(config, dist)
     trainer = Trainer(config, prepared=data, dist=dist)
     metrics = trainer.fit()

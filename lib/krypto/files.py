@@ -1,0 +1,115 @@
+"""Writing files so that a kill at any moment leaves the old file or the new one, never half of
+one, and advisory locks between processes (``fcntl.flock``).
+
+Every file this package writes goes through :func:`atomic_path` (or one of the small writers
+built on it): the content is written to a temporary file in the same folder, flushed to disk
+and renamed over the target, which POSIX makes atomic. A failed write (a full disk, a folder
+that cannot be written) raises :class:`WriteError` naming the path, and the old file stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class WriteError(OSError):
+    """A file could not be written; the message names it and the previous content is intact."""
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path):
+    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block, waiting
+    for any other holder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without an error, the
+    temporary file (written by the block) is synced and renamed over ``path``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise WriteError(err.errno, f"cannot write {path}: {err.strerror or err}") from err
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, WriteError):
+            raise
+        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
+        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """``path.write_text(text)``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | Path, value, **kwargs) -> Path:
+    """``value`` as indented JSON, atomically."""
+    return write_text(path, json.dumps(value, indent=2, **kwargs))
+
+
+def write_csv(path: str | Path, frame, **kwargs) -> Path:
+    """A pandas DataFrame as CSV (``index=False`` unless given), atomically."""
+    kwargs.setdefault("index", False)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, **kwargs)
+    return Path(path)
+
+
+def save_figure(figure, path: str | Path, **kwargs) -> Path:
+    """A matplotlib figure as PNG (or the format of ``path``'s suffix), atomically."""
+    path = Path(path)
+    kwargs.setdefault("dpi", 120)
+    kwargs.setdefault("bbox_inches", "tight")
+    kwargs.setdefault("format", path.suffix.lstrip(".") or "png")
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, **kwargs)
+    return path
+
+
+def plain(value):
+    """``value`` with numpy scalars and arrays, paths and tuples turned into plain Python
+    (numbers, strings, lists, dicts): what JSON and ``torch.load(weights_only=True)`` accept."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {(k.item() if isinstance(k, np.generic) else k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value

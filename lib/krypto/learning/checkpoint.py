@@ -1,0 +1,47 @@
+"""Checkpoints of a training run: ``best.pt`` (weights and config) and ``last.pt`` (everything
+needed to resume), written atomically and read with ``torch.load(weights_only=True)`` so that
+opening a checkpoint from elsewhere cannot run code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from krypto import constants as C
+from krypto.files import atomic_path, plain
+from krypto.learning.config import TrainConfig
+from krypto.learning.models import build_model
+from krypto.paths import resolve_path
+
+
+RECORDS = ("config", "epochs", "best")  # plain Python values among the tensors
+
+
+def save_checkpoint(file: Path, state: dict) -> None:
+    """``state`` (tensors, state dicts and the plain records) to ``file``, atomically."""
+    state = {k: plain(v) if k in RECORDS else v for k, v in state.items()}
+    with atomic_path(file) as tmp:
+        torch.save(state, tmp)
+
+
+def read_checkpoint(file: Path, device="cpu") -> dict:
+    """A checkpoint written by :func:`save_checkpoint`, loaded without running any code."""
+    try:
+        return torch.load(file, map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 -- any failure to read names the file
+        raise ValueError(f"cannot read the checkpoint {file}: {err}") from err
+
+
+def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
+    """(model in eval mode, config) of a finished or running run, with the weights of
+    ``checkpoint``."""
+    run = resolve_path(run_dir)
+    file = run / checkpoint
+    if not file.is_file():
+        raise FileNotFoundError(f"no checkpoint {file}: is {run} a 02_train run folder?")
+    state = read_checkpoint(file, device)
+    config = TrainConfig(**{**state["config"], "pretrained": False})
+    model = build_model(config.backbone, False, config.embedding_dim)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), config

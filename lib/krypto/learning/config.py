@@ -1,0 +1,145 @@
+"""The parameters of a training run (the parameters of notebooks/02_train.ipynb), checked and
+turned into a run folder name.
+
+:class:`TrainConfig` is the one source of truth: 02's parameter cell holds exactly its fields
+(a test fails when they differ), the notebook builds the config from its namespace with
+:meth:`TrainConfig.from_namespace`, and ``krypto.pipeline.launch`` builds it from the same YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from krypto.learning.augment import CUTOUT_PARTS
+from krypto.learning.losses import HEADS, LossConfig
+from krypto.learning.models import BACKBONES
+from krypto.paths import resolve_path
+
+SELECT_BY = ("eer_mean", "eer", "eer_real", "eer_fake")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine")
+DEFAULT_RUNS = "runs/train"
+# Fields that do not change what is trained: a finished run is reused whatever their values,
+# and they stay out of the default run folder name.
+NOT_TRAINING = ("run_dir", "overwrite", "progress", "num_threads", "device")
+
+
+@dataclass
+class TrainConfig:
+    """Every parameter of a training run."""
+
+    data_dir: str = ""  # official layout root; "" = the embedded synthetic set; "synthetic:tiny"
+    run_dir: str = ""  # outputs; "" = runs/train/<backbone>-<loss>[-<changed parameters>]
+    backbone: str = "small_cnn"
+    pretrained: object = False  # False | True | path to a weights file
+    embedding_dim: int = 128
+    loss: str = "quadruplet"  # triplet (fakes count as their identity) | quadruplet
+    lam: float = 1.0  # weight of triplet(a, p, fake_of_a)
+    margin: float | None = 0.2  # None: soft margin
+    mining: str = "random"  # random | hard
+    head: str = "none"  # none | cosine | arcface
+    cos_head: bool = False  # shorthand for head="cosine" (the seed's "cos head")
+    fakes_as_class: bool = False
+    epochs: int = 4
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "none"  # none | cosine
+    weight_decay: float = 0.0
+    P: int = 8  # identities per batch
+    K: int = 4  # photos per identity
+    n_fake: int = 1  # fakes among the K
+    image_size: int = 48
+    cutout_part: str = "none"  # none | mouth | nose | eyes
+    cutout_p: float = 0.5
+    flip_p: float = 0.5
+    seed: int = 0
+    val_ratio: float = 0.2
+    landmarks: str = "auto"  # auto | mtcnn | none
+    patience: int = 0  # epochs without improvement before stopping; 0 = never
+    select_by: str = "eer_mean"  # the best checkpoint: eer_mean = (eer_real + eer_fake) / 2
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # mixed precision on CUDA
+    num_threads: int = 0  # torch CPU threads; 0 = KRYPTO_NUM_THREADS or torch's default
+    overwrite: bool = False  # replace a finished run in run_dir
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.cos_head:
+            if self.head not in ("none", "cosine"):
+                raise ValueError(f"cos_head=True contradicts head={self.head!r}")
+            self.head = "cosine"
+        if isinstance(self.pretrained, str) and self.pretrained.lower() in ("true", "false", ""):
+            self.pretrained = self.pretrained.lower() == "true"
+
+    def loss_config(self) -> LossConfig:
+        return LossConfig(self.loss, self.lam, self.margin, self.mining, self.head,
+                          fakes_as_class=self.fakes_as_class)
+
+    def validate(self) -> None:
+        """Stop at once, saying what is allowed, on a bad parameter."""
+        def choose(name, allowed):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; choose one of "
+                                 f"{list(allowed)}")
+
+        choose("backbone", BACKBONES)
+        choose("head", HEADS)
+        choose("cutout_part", CUTOUT_PARTS)
+        choose("optimizer", OPTIMIZERS)
+        choose("schedule", SCHEDULES)
+        choose("select_by", SELECT_BY)
+        self.loss_config().validate()
+        for name in ("epochs", "P", "K", "image_size", "embedding_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.cutout_p <= 1 or not 0 <= self.flip_p <= 1:
+            raise ValueError("cutout_p and flip_p are probabilities in [0, 1]")
+        if self.backbone == "facenet" and self.image_size < 80:
+            raise ValueError(f"facenet needs image_size >= 80 (got {self.image_size}); "
+                             f"it was trained on 160")
+
+    def changed(self) -> dict:
+        """The training parameters whose values differ from the defaults."""
+        default = TrainConfig()
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in NOT_TRAINING and getattr(self, f.name) != getattr(default, f.name)}
+
+    def default_run_name(self) -> str:
+        """``<backbone>-<loss>`` followed by every changed parameter as ``name=value``, so runs
+        with other parameters never share a folder: ``small_cnn-quadruplet-epochs=1-lam=0.1``."""
+        changed = {k: v for k, v in self.changed().items() if k not in ("backbone", "loss")}
+        parts = [self.backbone, self.loss] + [f"{k}={_slug(v)}" for k, v in sorted(changed.items())]
+        return "-".join(parts)
+
+    def resolved_run_dir(self) -> Path:
+        return resolve_path(self.run_dir or f"{DEFAULT_RUNS}/{self.default_run_name()}")
+
+    def training_parameters(self) -> dict:
+        """Everything that decides what is trained (compared when a run folder is reused)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_TRAINING}
+
+    @classmethod
+    def from_dict(cls, params: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**params)
+
+    @classmethod
+    def from_namespace(cls, namespace: dict) -> TrainConfig:
+        """The config from the variables of a notebook's parameter cell (``globals()``): every
+        field must be there, so a parameter added to the config and not to the cell fails."""
+        missing = [f.name for f in fields(cls) if f.name not in namespace]
+        if missing:
+            raise ValueError(f"the parameter cell lacks {missing}")
+        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+
+
+def _slug(value) -> str:
+    text = str(value).strip("/") if value != "" else "none"
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text)[-40:]

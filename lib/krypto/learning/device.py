@@ -1,0 +1,33 @@
+"""Where and how a run computes: the device, the CPU threads and the global seeds."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else the CPU; ``cpu``, ``cuda`` or ``cuda:N`` as named."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but CUDA is not available; use 'auto' or 'cpu'")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads(num_threads: int = 0) -> None:
+    """Torch's CPU threads: ``num_threads``, else ``KRYPTO_NUM_THREADS``, else torch's default."""
+    n = num_threads or int(os.environ.get("KRYPTO_NUM_THREADS", 0))
+    if n > 0:
+        torch.set_num_threads(n)

@@ -1,0 +1,75 @@
+"""What a training run records as it goes: one row per iteration (``history.csv``), one row
+per epoch (``epochs.csv``) and TensorBoard scalars (``tb/``).
+
+Both CSV files are rewritten whole and atomically at the end of every epoch, so a kill leaves
+the previous epoch's file, never half a row; on resume the history is cut back to the
+iterations of the checkpoint, so no iteration is logged twice.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from krypto import constants as C
+from krypto.files import write_csv
+
+TRAIN_SCALARS = ("loss", "loss_real", "loss_fake", "loss_head", "dist_pos", "dist_neg",
+                 "dist_fake")
+VAL_SCALARS = ("eer", "eer_real", "eer_fake", "eer_fake_other")
+
+
+class RunLog:
+    """The logs of the run in ``run_dir``; ``enabled=False`` (the other processes of a
+    distributed run) keeps everything in memory and writes nothing."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True):
+        self.run_dir = run_dir
+        self.enabled = enabled
+        self.iterations: list[dict] = []
+        self.writer = None
+
+    def open(self, resume_from_iteration: int | None) -> None:
+        """Start logging: from scratch (``None``), or after the first ``resume_from_iteration``
+        iterations of the history already on disk."""
+        if not self.enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        history = self.run_dir / C.HISTORY_FILE
+        if resume_from_iteration is not None and history.exists():
+            rows = pd.read_csv(history)
+            self.iterations = rows[rows["iteration"] < resume_from_iteration].to_dict("records")
+        else:
+            self.iterations = []
+        self.writer = SummaryWriter(str(self.run_dir / "tb"),
+                                    purge_step=resume_from_iteration or None)
+
+    def add_iterations(self, rows: list[dict]) -> None:
+        self.iterations.extend(rows)
+        if not self.enabled:
+            return
+        for row in rows:
+            for key in TRAIN_SCALARS:
+                if key in row and not math.isnan(row[key]):
+                    self.writer.add_scalar(f"train/{key}", row[key], row["iteration"])
+
+    def write_epochs(self, epochs: list[dict]) -> None:
+        """Write ``epochs.csv`` and ``history.csv`` as they stand after the latest epoch."""
+        if not self.enabled:
+            return
+        write_csv(self.run_dir / C.EPOCHS_FILE, pd.DataFrame(epochs))
+        if self.iterations:
+            write_csv(self.run_dir / C.HISTORY_FILE, pd.DataFrame(self.iterations))
+        row = epochs[-1]
+        for key in VAL_SCALARS:
+            if key in row:
+                self.writer.add_scalar(f"val/{key}", row[key], row["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

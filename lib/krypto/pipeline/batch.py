@@ -1,0 +1,154 @@
+"""Run notebooks with papermill as described by a batch YAML file.
+
+::
+
+    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--only NAME ...] [--quick]
+
+A batch file::
+
+    batch: loss_selection              # folder name under runs/
+    include: [lambda.yaml]             # optional; paths relative to this file
+    base:                              # optional; parameters shared by every run of this file,
+      notebooks/02_train.ipynb: {epochs: 2}     # per notebook
+    runs:                              # required unless the file has `include`
+      triplet:
+        notebook: notebooks/02_train.ipynb      # relative to the repository root
+        parameters: {loss: triplet}
+      distances:
+        notebook: notebooks/03_distances.ipynb
+        parameters: {train_runs: [loss_selection/triplet]}
+        needs: [triplet]               # runs of this batch, or "batch/run" of another one
+      triplet_2gpu:
+        notebook: notebooks/02_train.ipynb
+        parameters: {loss: triplet}
+        launcher: torchrun             # optional; default papermill
+        nproc: 2                       # processes (one per GPU), with launcher torchrun
+    quick:                             # optional; laid over every run of this file and of its
+      notebooks/02_train.ipynb: {epochs: 1}     # includes with --quick
+
+Included files keep their own ``batch`` folder; a file included twice is loaded once. Parameters are
+merged key by key (not deeply), lowest to highest: ``base`` of the file that defines the run, the
+run's ``parameters``, the ``quick`` sections (with ``--quick``; an including file's over an
+included file's), and last ``run_dir``, the run's folder ``runs/<batch>/<run>`` (relative to the
+repository root, where notebooks run). Values are passed as they are.
+
+Each run's folder gets ``params.yaml`` (redo the run by hand with
+``papermill NOTEBOOK OUT -f runs/<batch>/<run>/params.yaml``), the executed notebook,
+``papermill.log`` and ``run.json`` (notebook, parameters, status, times, error). A run already done
+with the same notebook and parameters is skipped; done with other parameters, it is a conflict
+unless ``--force`` is given. ``--force`` also passes ``overwrite: true`` to notebooks that have an
+``overwrite`` parameter.
+
+``launcher: torchrun`` (with ``nproc: N``, default 1; only for notebooks/02_train.ipynb) trains
+in N processes with DistributedDataParallel instead of executing the notebook:
+``python -m torch.distributed.run --standalone --nproc_per_node N -m krypto.pipeline.launch -f
+runs/<batch>/<run>/params.yaml``, logged to ``torchrun.log``; :mod:`krypto.pipeline.launch` writes what the
+notebook writes (run folder, figures, ``results.json``). ``run.json`` then also holds
+``launcher`` and ``nproc``, and a change of either is a conflict like a change of parameters.
+Threads are shared among the runs and their processes.
+
+Interruptions and other batches. While a run executes, the batch holds its folder's lock
+(:mod:`krypto.run_lock`): another batch started on the same runs folder goes on with other runs
+and waits for a held one, then skips it once it is done, so each run executes once. The executed
+notebook is written under a temporary name and renamed when papermill ends; ``run.json`` is
+written last, and atomically, so a run is ``done`` only when everything is in place. On SIGINT,
+SIGTERM or SIGHUP the batch stops its children (papermill, its kernel, torchrun and its workers),
+records their runs as ``interrupted`` and exits with 128 + the signal number; if the batch is
+killed outright, its children die with it (see :mod:`krypto.pipeline.children`). Either way the
+next batch runs again whatever is not ``done``, without ``--force``: a training that finished
+is reused by the trainer, one cut short resumes from its last checkpoint.
+
+The code: :mod:`krypto.pipeline.batch_file` (reading), :mod:`krypto.pipeline.runner`
+(executing), :mod:`krypto.pipeline.run_record` (``run.json``), :mod:`krypto.pipeline.children`
+(child processes); this module is the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from krypto import constants as C
+from krypto.pipeline.batch_file import (  # noqa: F401  (the names this module always had)
+    BatchError, Run, load_batch, order_runs, select_runs,
+)
+from krypto.pipeline.children import Interrupted
+from krypto.pipeline.run_record import (  # noqa: F401
+    BLOCKED, CONFLICT, DONE, FAILED, FINISHED, PAPERMILL, RECORD, SKIPPED, TORCHRUN, changes,
+    display, record_of,
+)
+from krypto.pipeline.runner import _command, run_batch  # noqa: F401
+
+_changes, _record = changes, record_of  # older names
+
+
+def _print_plan(runs: list[Run]) -> None:
+    """The runs in order with their merged parameters, for ``--dry-run``."""
+    for number, run in enumerate(runs, 1):
+        launch = "" if run.launcher == PAPERMILL else f" ({run.launcher}, {run.nproc} processes)"
+        print(f"[{number}/{len(runs)}] {run.full_name}: {display(run.notebook)}{launch}")
+        flow = yaml.safe_dump(run.parameters, default_flow_style=True, sort_keys=False, width=10**6)
+        print(f"    parameters: {flow.strip()}")
+        if run.needs:
+            print(f"    needs: {', '.join(run.needs)}")
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.pipeline.batch", description="Run notebooks with papermill from a batch file."
+    )
+    parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
+    parser.add_argument("--force", action="store_true", help="redo runs that are already done")
+    parser.add_argument("--jobs", type=_positive, default=1, help="runs at the same time (default 1)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME",
+        help="run only NAME (batch/run or run); repeatable",
+    )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="apply the `quick` parameters")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan without executing")
+    parser.add_argument(
+        "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns 0 when every run is done, 1 if any is not, 2 on errors,
+    128 + N when stopped by signal N."""
+    args = _parser().parse_args(argv)
+    runs_dir = args.runs_dir.absolute()
+    try:
+        runs = load_batch(args.file, quick=args.quick, runs_dir=runs_dir)
+        if args.only:
+            runs = select_runs(runs, args.only)
+        if args.dry_run:
+            _print_plan(runs)
+            return 0
+        statuses = run_batch(runs, jobs=args.jobs, force=args.force, runs_dir=runs_dir)
+    except BatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Interrupted as error:
+        print(f"\n{error}: the runs above that are not done run again with the same command",
+              file=sys.stderr)
+        return 128 + error.signum
+    return 0 if all(status in FINISHED for status in statuses.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""``run.json``, the record the batch runner keeps in each run folder, and what it says.
+
+A run's status is read from its folder alone, so it survives any kill: ``done`` (written,
+atomically, only after the executed notebook is in place), ``failed``, ``interrupted`` (the
+batch was stopped by a signal) or ``running``. A ``running`` record whose folder no live process
+holds (:mod:`krypto.run_lock`) is a run whose batch was killed: :func:`run_status` calls it
+``interrupted``. Anything but ``done`` is run again by the next batch.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from krypto import constants as C
+from krypto.files import write_json
+from krypto.run_lock import lock_holder
+
+if TYPE_CHECKING:
+    from krypto.pipeline.batch_file import Run
+
+DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflict", "blocked"
+RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
+FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
+RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
+TORCHRUN_LOG = "torchrun.log"
+RECORD_FIELDS = ("notebook", "parameters", "status", "started", "finished", "seconds", "error")
+LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
+PAPERMILL, TORCHRUN = "papermill", "torchrun"
+ERROR_LINES = 30  # lines of the log kept in run.json on failure
+
+
+def record_of(run: Run) -> dict[str, Any]:
+    """The part of ``run.json`` that decides whether a done run is the same run."""
+    parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
+    record = {"notebook": display(run.notebook), "parameters": parameters}
+    if run.launcher != PAPERMILL:
+        record.update(launcher=run.launcher, nproc=run.nproc)
+    return record
+
+
+def read_record(run_dir: Path) -> dict:
+    """``run.json`` of a run folder, or an empty dict."""
+    try:
+        record = json.loads((Path(run_dir) / RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def write_record(run_dir: Path, record: dict) -> None:
+    """Write ``run.json`` (atomically) with every field present."""
+    fields = {key: record.get(key) for key in RECORD_FIELDS}
+    fields.update({key: record[key] for key in LAUNCH_FIELDS if key in record})
+    write_json(Path(run_dir) / RECORD, fields, default=str)
+
+
+def run_status(run_dir: Path) -> str | None:
+    """The status of the run in ``run_dir`` as its folder tells it (None: never started); a
+    ``running`` one that no live process holds is ``interrupted``."""
+    status = read_record(run_dir).get("status")
+    if status == RUNNING and lock_holder(run_dir) is None:
+        return INTERRUPTED
+    return status
+
+
+def changes(previous: dict, current: dict) -> str:
+    """What differs between two records, e.g. ``parameters lam: 1.0 -> 2.0``."""
+    if previous.get("notebook") != current["notebook"]:
+        return f"notebook {previous.get('notebook')} -> {current['notebook']}"
+    before, after = launched(previous), launched(current)
+    if before != after:
+        return f"launcher {before} -> {after}"
+    old, new = previous.get("parameters") or {}, current["parameters"]
+    unset = "<unset>"
+    changed = [
+        f"{key}: {old.get(key, unset)} -> {new.get(key, unset)}"
+        for key in {**old, **new}
+        if old.get(key, unset) != new.get(key, unset)
+    ]
+    return f"parameters {', '.join(changed)}" if changed else ""
+
+
+def launched(record: dict) -> str:
+    """How a record's run was launched: ``papermill`` or ``torchrun xN``."""
+    launcher = record.get("launcher") or PAPERMILL
+    return launcher if launcher == PAPERMILL else f"{launcher} x{record.get('nproc') or 1}"
+
+
+def tail(path: Path, lines: int = ERROR_LINES) -> str:
+    """The last lines of a text file (empty if it cannot be read)."""
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def now() -> str:
+    """Local time, to the second."""
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def display(path: Path) -> str:
+    """``path`` relative to the repository root when inside it, else absolute."""
+    path = Path(path).absolute()
+    return str(path.relative_to(C.REPO_ROOT)) if path.is_relative_to(C.REPO_ROOT) else str(path)
