@@ -16,6 +16,7 @@ TINY_TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25)
 
 
 def _run(name, out_dir, cwd=C.REPO_ROOT, **parameters):
+    out_dir.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(C.NOTEBOOKS_DIR / name), str(out_dir / name), parameters=parameters,
                         cwd=str(cwd), kernel_name="python3", progress_bar=False)
 
@@ -69,6 +70,22 @@ def test_02_train(trained):
     for name in ("history.csv", "epochs.csv", "best.pt", "training_curves.png", "fn_fp_curve.png"):
         assert (quad / name).is_file(), name
     assert read_results(quad)["eer"] == metrics["eer"]
+
+
+@pytest.mark.slow
+def test_02_train_twice_with_other_parameters_keeps_both_runs(tmp_path, monkeypatch):
+    """The usage of the README, twice: the default run folder depends on the parameters that
+    differ from the defaults, so the second run neither fails nor replaces the first."""
+    monkeypatch.setenv("KRYPTO_RUNS_DIR", str(tmp_path / "runs"))
+    for lam in (0.1, 0.01):
+        _run("02_train.ipynb", tmp_path / f"out-{lam}", cwd=C.NOTEBOOKS_DIR, lam=lam, epochs=1,
+             data_dir="synthetic:tiny")
+    folders = sorted(p.name for p in (tmp_path / "runs" / "train").iterdir())
+    assert folders == ["small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.01",
+                       "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1"]
+    for name in folders:
+        metrics = json.loads((tmp_path / "runs" / "train" / name / C.METRICS_FILE).read_text())
+        assert str(metrics["params"]["lam"]) in name
 
 
 @pytest.mark.slow

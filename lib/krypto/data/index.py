@@ -177,6 +177,18 @@ class PreparedData:
         table.loc["total"] = table.sum()
         return table
 
+    def results(self) -> dict:
+        """What 01_preprocess records: the index file, counts, the summary, the validation
+        pairs per kind and the problems found per kind."""
+        issues = self.report.table()
+        return {
+            "index": self.folder / C.INDEX_FILE, "n_photos": len(self.index),
+            "n_identities": int(self.index[C.LABEL].nunique()),
+            "summary": self.summary().to_dict(orient="index"),
+            "pairs": self.pairs[C.KIND].value_counts().to_dict(),
+            "problems": issues.groupby("problem").size().to_dict() if len(issues) else {},
+        }
+
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
     """A data set folder: ``""``/``None``/``"synthetic"`` is the embedded synthetic set,

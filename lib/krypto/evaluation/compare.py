@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from krypto import constants as C
@@ -29,3 +31,19 @@ def compare_runs(train_runs: dict[str, str]) -> tuple[pd.DataFrame, dict[str, pd
 def best_row(table: pd.DataFrame, metric: str = "eer") -> str:
     """The run with the lowest ``metric``."""
     return str(pd.to_numeric(table[metric]).idxmin())
+
+
+def comparison_figures(table: pd.DataFrame, epochs: dict[str, pd.DataFrame], title: str,
+                       out: Path, metrics=("eer_real", "eer_fake", "eer")) -> dict[str, str]:
+    """Per-epoch curves of each of ``metrics`` and the best-epoch bars, saved in ``out``;
+    returns {figure: file name}."""
+    from krypto.evaluation.plots import metric_bars, metric_per_epoch
+
+    figures = {}
+    for metric in metrics:
+        figures[metric] = f"{metric}_per_epoch.png"
+        metric_per_epoch(epochs, metric, title=f"{title}: {metric} per epoch",
+                         path=out / figures[metric])
+    figures["bars"] = "eer_bars.png"
+    metric_bars(table, title=f"{title} (best epoch)", path=out / figures["bars"])
+    return figures

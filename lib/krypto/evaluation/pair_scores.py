@@ -81,3 +81,15 @@ def similarity_table(scored: dict[str, pd.DataFrame],
                 row[f"last epoch {key}"] = last[key].mean()
         rows[name] = row
     return pd.DataFrame(rows).T
+
+
+def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
+    """The first real photo of a run's index with each face part cut out (and without):
+    ``{part: uint8 image [3, S, S]}``."""
+    from krypto.learning.augment import CUTOUT_PARTS, cutout
+
+    index = inputs.data.index
+    row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
+    image = torch.as_tensor(np.asarray(inputs.images[row:row + 1]))
+    landmarks = torch.tensor(index.iloc[[row]][list(C.LANDMARK_COLUMNS)].to_numpy("float32"))
+    return {part: cutout(image.clone(), landmarks, part, p=1.0)[0] for part in CUTOUT_PARTS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
@@ -35,3 +36,14 @@ def real_fake_separation(embeddings: dict[str, torch.Tensor], is_fake: np.ndarra
                                float(silhouette_score(e, is_fake[keep], metric="cosine")),
                                float(pca.explained_variance_ratio_.sum()))
     return out
+
+
+SILHOUETTE = "silhouette (real vs fake)"
+EXPLAINED = "explained variance PC1+PC2"
+
+
+def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
+    """One row per embedding set: the silhouette of its real/fake split and the variance its
+    first two components explain."""
+    return pd.DataFrame({name: {SILHOUETTE: s.silhouette, EXPLAINED: s.explained}
+                         for name, s in separation.items()}).T

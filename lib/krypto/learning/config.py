@@ -8,10 +8,12 @@ turned into a run folder name.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from krypto import constants as C
 from krypto.learning.augment import CUTOUT_PARTS
 from krypto.learning.losses import HEADS, LossConfig
 from krypto.learning.models import BACKBONES
@@ -20,7 +22,8 @@ from krypto.paths import resolve_path
 SELECT_BY = ("eer_mean", "eer", "eer_real", "eer_fake")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
-DEFAULT_RUNS = "runs/train"
+DEFAULT_RUNS_SUBDIR = "train"  # default run folders: <runs>/train/<name>
+RUNS_DIR_VARIABLE = "KRYPTO_RUNS_DIR"  # <runs>: this variable when set, else runs/
 # Fields that do not change what is trained: a finished run is reused whatever their values,
 # and they stay out of the default run folder name.
 NOT_TRAINING = ("run_dir", "overwrite", "progress", "num_threads", "device")
@@ -116,7 +119,11 @@ class TrainConfig:
         return "-".join(parts)
 
     def resolved_run_dir(self) -> Path:
-        return resolve_path(self.run_dir or f"{DEFAULT_RUNS}/{self.default_run_name()}")
+        if self.run_dir:
+            return resolve_path(self.run_dir)
+        runs = os.environ.get(RUNS_DIR_VARIABLE)
+        return (resolve_path(runs) if runs else C.RUNS_DIR) / DEFAULT_RUNS_SUBDIR / \
+            self.default_run_name()
 
     def training_parameters(self) -> dict:
         """Everything that decides what is trained (compared when a run folder is reused)."""

@@ -1,0 +1,38 @@
+"""Every file, folder and module the README names exists in the repository."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+from krypto import constants as C
+
+README = (C.REPO_ROOT / "README.md").read_text()
+# paths the README points at inside the repository (not the generated runs/ and data/ folders)
+TRACKED_ROOTS = ("notebooks/", "lib/", "params/", "tests/", "runs/report/", ".ci/")
+ROOT_FILES = ("Makefile", "environment.yml", "requirements.txt", "pyproject.toml")
+
+
+def _named_paths() -> set[str]:
+    names = set()
+    for token in re.findall(r"[\w./-]+", README):
+        token = token.rstrip(".,:;)")
+        if token.startswith(TRACKED_ROOTS) or token in ROOT_FILES:
+            names.add(token)
+    return names
+
+
+def test_the_readme_names_files():
+    assert {"notebooks/02_train.ipynb", "params/readme.yaml"} <= _named_paths()
+
+
+def test_every_file_the_readme_names_exists():
+    missing = sorted(p for p in _named_paths() if not (C.REPO_ROOT / p).exists())
+    assert not missing, f"README.md names files that do not exist: {missing}"
+
+
+def test_every_module_the_readme_runs_exists():
+    modules = set(re.findall(r"-m (krypto[\w.]*)", README))
+    assert modules, "the README runs no module of the package"
+    missing = sorted(m for m in modules if importlib.util.find_spec(m) is None)
+    assert not missing, f"README.md runs modules that do not exist: {missing}"
