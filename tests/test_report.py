@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from krypto import constants as C
-from krypto import report as R
+from krypto.pipeline import report as R
 from krypto.pipeline.batch import load_batch
+from krypto.pipeline.report.provenance import code_files, code_hash
 
 REPO_ROOT = C.REPO_ROOT
 PNG = b"\x89PNG\r\n\x1a\n fake"
@@ -137,6 +142,13 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     assert results["provenance"]["embeddings"]["train_runs"]["train_run"]["epochs_run"] == 4
     assert "train_runs" not in results["provenance"]["data"]
     assert results["sections"]["beyond"]["summary"]["best"] == "fakes as class + fake term"
+    assert re.fullmatch("[0-9a-f]{64}", results["code_hash"])  # code_hash() of the tree
+
+
+def test_seed_numbers_come_from_their_data_file(results):
+    published = yaml.safe_load((REPO_ROOT / "params" / "seed_results.yaml").read_text())
+    assert results["seed"] == published == R.seed_results()
+    assert published["loss_selection"]["rows"]["triplet + fake"]["as"] == "triplet real + fake"
 
 
 def test_collect_names_quick_runs(tmp_path):
@@ -213,6 +225,27 @@ def test_render_sections_in_order_from_results_alone(results):
     assert R.render_markdown(copy.deepcopy(results), "figs/") == text
 
 
+def test_prose_quotes_the_parameters_of_the_batch_files(results):
+    runs = {run.full_name: run.parameters for run in load_batch(REPO_ROOT / "params/readme.yaml")}
+    quoted = R.prose_parameters()
+    assert quoted["cutout"]["cutout_p"] == f"{runs['cutout/mouth']['cutout_p']:g}"
+    assert quoted["loss_selection"]["lam"] == f"{runs['loss_selection/quadruplet']['lam']:g}"
+    assert quoted["lambda"]["cos_head_lam"] == f"{runs['lambda/lam1_cos_head']['lam']:g}"
+    text = R.render_markdown(results, "figs/")
+    assert (f"with probability {quoted['cutout']['cutout_p']} during training, "
+            f"{quoted['cutout']['fake_term']}.") in text
+    other = {"loss_selection": {"lam": "2"},
+             "model_selection": {"start": "from pretrained weights",
+                                 "fake_term": "without the fake term"},
+             "lambda": {"cos_head_lam": "3"},
+             "cutout": {"cutout_p": "0.25", "fake_term": "with the fake term (lam = 4)"}}
+    text = R.render_markdown(results, "figs/", parameters=other)
+    assert "triplet(a, p, n_real) + lam * triplet(a, p, fake), lam = 2." in text
+    assert "Backbones trained from pretrained weights without the fake term." in text
+    assert "`1 + cos head`: lam = 3 with the cosine head" in text
+    assert "with probability 0.25 during training, with the fake term (lam = 4)." in text
+
+
 def test_render_with_heading_level(results):
     text = R.render_markdown(results, "x/", heading_level=3)
     assert "\n### Cutout\n" in text and "\n## Cutout\n" not in text
@@ -222,8 +255,8 @@ def test_beyond_sentence_when_the_seed_recipe_wins():
     table = {R.SEED_RECIPE: {"eer": 0.05}, "hard mining": {"eer": 0.07}}
     summary = R.beyond_summary(table)
     assert summary["best"] == R.SEED_RECIPE and summary["absolute"] == 0
-    assert "keeps the lowest combined `eer` (0.0500)" in R._beyond_sentence(summary)
-    assert "hard mining, is worse by 0.0200" in R._beyond_sentence(summary)
+    assert "keeps the lowest combined `eer` (0.0500)" in R.beyond_sentence(summary)
+    assert "hard mining, is worse by 0.0200" in R.beyond_sentence(summary)
     assert R.beyond_summary({}) is None
 
 
@@ -358,13 +391,72 @@ def test_main_no_readme_and_readme_without_markers(runs, tmp_path, capsys):
     assert (out / "REPORT.md").is_file() and readme.read_text() == "# krypto\n"
 
 
+def test_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "krypto.pipeline.report", "--help"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "--no-readme" in done.stdout
+
+
 def test_main_missing_run_is_an_error(runs, capsys):
     (runs / "readme" / "preprocess" / "results.json").unlink()
     assert R.main(["--runs-dir", str(runs), "--no-readme"]) == 2
     assert str(runs / "readme" / "preprocess") in capsys.readouterr().err
 
 
+# --- provenance of the code ------------------------------------------------------------------
+
+
+def code_tree(root: Path) -> Path:
+    for name, text in {"lib/pkg/a.py": "a = 1\n", "notebooks/n.ipynb": "{}\n",
+                       "params/p.yaml": "x: 1\n", "requirements.txt": "numpy\n",
+                       "environment.yml": "name: x\n", "README.md": "not code\n",
+                       "runs/r/results.json": "{}\n"}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_code_hash_covers_the_code_alone(tmp_path):
+    root = code_tree(tmp_path / "tree")  # no git: the folders are walked
+    assert code_files(root) == ["environment.yml", "lib/pkg/a.py", "notebooks/n.ipynb",
+                                "params/p.yaml", "requirements.txt"]
+    before = code_hash(root)
+    assert len(before) == 64 and code_hash(root) == before
+    (root / "lib/pkg/__pycache__").mkdir()
+    (root / "lib/pkg/__pycache__/a.cpython-311.pyc").write_bytes(b"\0")
+    (root / "README.md").write_text("other\n")
+    (root / "runs/r/results.json").write_text("[]\n")
+    assert code_hash(root) == before
+    (root / "params/p.yaml").write_text("x: 2\n")
+    assert code_hash(root) != before
+    (root / "params/p.yaml").write_text("x: 1\n")
+    assert code_hash(root) == before
+    (root / "lib/pkg/a.py").rename(root / "lib/pkg/b.py")
+    assert code_hash(root) != before
+
+
+def test_code_files_of_the_repository_are_its_tracked_code():
+    files = code_files(REPO_ROOT)
+    assert files == sorted(files)
+    assert {"requirements.txt", "environment.yml", "params/readme.yaml"} <= set(files)
+    assert all(f.split("/")[0] in ("lib", "notebooks", "params") or "/" not in f for f in files)
+    assert not [f for f in files if "__pycache__" in f]
+
+
 # --- the committed report --------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=False, reason="results not yet remade")
+def test_committed_results_come_from_the_committed_code():
+    results = REPO_ROOT / "runs" / "report" / "results.json"
+    if not results.is_file():
+        pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
+    recorded = json.loads(results.read_text()).get("code_hash")
+    current = code_hash()
+    assert recorded == current, (
+        f"runs/report/results.json was made from other code (its code_hash {recorded}, the "
+        f"tree's {current}): the README's numbers may not be what this code gives; run "
+        f"`make reproduce` to remake them")
 
 
 def test_readme_agrees_with_committed_results():

@@ -1,6 +1,8 @@
 """The synthetic data set: official layout, determinism, and that it is a face task, not noise."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -8,9 +10,19 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.data.synth import (HEAD_TRAITS, SynthConfig, ensure_default_dataset, lookalike_heads, main,
-                          render_fake, render_real, sample_identities, sample_nuisance, take,
-                          write_dataset)
+from krypto.data.synth import (
+    HEAD_TRAITS,
+    SynthConfig,
+    ensure_default_dataset,
+    lookalike_heads,
+    main,
+    render_fake,
+    render_real,
+    sample_identities,
+    sample_nuisance,
+    take,
+    write_dataset,
+)
 from tests.conftest import TINY
 
 
@@ -122,3 +134,10 @@ def test_command_line(tmp_path):
           "--test-pairs-per-kind", "1", "--image-size", "16", "--meta-id-width", "2"])
     meta = json.loads((tmp_path / "cli/train/meta.json").read_text())
     assert "02/0.jpg" in meta
+
+
+def test_runs_as_a_module(tmp_path):
+    subprocess.run([sys.executable, "-m", "krypto.data.synth", str(tmp_path / "m"),
+                    "--identities", "2", "--test-identities", "2", "--test-pairs-per-kind", "1",
+                    "--image-size", "16"], check=True, capture_output=True)
+    assert (tmp_path / "m" / C.GT_FILE).is_file()

@@ -13,3 +13,10 @@ def resolve_path(path: str | os.PathLike) -> Path:
     from the root, from notebooks/ in JupyterLab and under papermill)."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else C.REPO_ROOT / p
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as messages and records show it: relative to the repository root when inside
+    it, else absolute."""
+    p = Path(path).absolute()
+    return str(p.relative_to(C.REPO_ROOT)) if p.is_relative_to(C.REPO_ROOT) else str(p)
