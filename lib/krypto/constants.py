@@ -63,3 +63,6 @@ EPOCHS_FILE = "epochs.csv"
 BEST_CHECKPOINT = "best.pt"
 LAST_CHECKPOINT = "last.pt"
 CONFIG_FILE = "config.json"
+
+# --- command-line tools --------------------------------------------------------------------------
+EXIT_INPUT_ERROR = 2  # exit status of a command given bad input (a file, a value), said by name

@@ -32,7 +32,6 @@ from krypto import constants as C
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
 DEFAULT_OPSET = 17
-EXIT_INPUT_ERROR = 2
 
 
 def sidecar_path(onnx_path: str | Path) -> Path:
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         out = export_onnx(args.run, args.out, args.opset, args.checkpoint, args.overwrite)
     except (OSError, ValueError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return C.EXIT_INPUT_ERROR
     info = json.loads(sidecar_path(out).read_text())
     print(f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
           f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "

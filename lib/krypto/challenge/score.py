@@ -31,7 +31,6 @@ from krypto.evaluation.metrics import kind_eers, official_eer
 MAX_NAMED = 10  # how many offending pair ids an error message lists
 SUBMISSION_COLUMNS = (C.PAIR_ID, C.SIMILARITY)
 KIND_LABELS = {C.SAME: 1, C.DIFFERENT: 0, C.FAKE_SAME: 0, C.FAKE_OTHER: 0}
-EXIT_INPUT_ERROR = 2
 
 
 class ScoringError(ValueError):
@@ -289,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             out.write_text(text + "\n")
     except (ScoringError, OSError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return C.EXIT_INPUT_ERROR
     print(text)
     return 0
 
