@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -137,6 +138,28 @@ def test_split_is_seeded():
     assert (a == b).all() and not (a == c).all()
     with pytest.raises(ValueError, match="val_ratio"):
         split_by_identity(labels, 1.5, 0)
+
+
+def test_test_split_holds_out_identities_and_writes_the_challenge_layout(tiny_data, tmp_path):
+    """test_ratio > 0: identities never trained on nor validated, their pairs written as
+    test_public/ with a gt.csv of the four kinds; without it, the split is as before."""
+    plain = prepare(tiny_data, out_dir=tmp_path / "a", val_ratio=0.25, progress=False,
+                    pairs_per_kind=20)
+    held = prepare(tiny_data, out_dir=tmp_path / "b", val_ratio=0.25, test_ratio=0.25,
+                   progress=False, pairs_per_kind=20)
+    ids = {s: set(held.index.loc[held.index[C.SPLIT] == s, C.LABEL]) for s in (C.TRAIN, C.VALID, C.TEST)}
+    assert len(ids[C.TEST]) == 6 and len(ids[C.VALID]) == 6 and len(ids[C.TRAIN]) == 12
+    assert not (ids[C.TEST] & ids[C.VALID]) and not (ids[C.TEST] & ids[C.TRAIN])
+    gt = pd.read_csv(tmp_path / "b" / C.HELDOUT_DIR / C.GT_FILE, dtype={C.PAIR_ID: str})
+    assert set(gt[C.KIND]) == set(C.PAIR_KINDS)
+    pairs = read_pairs(tmp_path / "b" / C.HELDOUT_DIR / C.TEST_DIR)
+    assert len(pairs) == len(gt)
+    test_paths = set(held.index.loc[held.index[C.SPLIT] == C.TEST, C.PATH].map(lambda p: Path(p).name))
+    assert test_paths  # the held-out photos are the test split's
+    assert not (tmp_path / "a" / C.HELDOUT_DIR).exists()
+    assert set(plain.index[C.SPLIT]) == {C.TRAIN, C.VALID}
+    with pytest.raises(ValueError, match="sum below 1"):
+        split_by_identity(np.repeat(np.arange(50), 3), 0.5, 0, test_ratio=0.5)
 
 
 def test_validation_pairs_obey_their_kinds(tiny_prepared):

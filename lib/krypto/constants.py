@@ -36,7 +36,7 @@ IS_QUERY = "is_query"
 IS_GALLERY = "is_gallery"
 IS_FAKE = "is_fake"
 IDENTITY = "identity"  # the identity folder name as written on disk
-TRAIN, VALID = "train", "validation"
+TRAIN, VALID, TEST = "train", "validation", "test"  # splits by identity
 LANDMARK_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 LANDMARK_COLUMNS = tuple(f"{p}_{axis}" for p in LANDMARK_POINTS for axis in ("x", "y"))
 INDEX_COLUMNS = (LABEL, PATH, SPLIT, IS_QUERY, IS_GALLERY, IS_FAKE, IDENTITY, *LANDMARK_COLUMNS)
@@ -63,6 +63,9 @@ EPOCHS_FILE = "epochs.csv"
 BEST_CHECKPOINT = "best.pt"
 LAST_CHECKPOINT = "last.pt"
 CONFIG_FILE = "config.json"
+TEST_METRICS_FILE = "test_metrics.json"  # official EERs on the held-out test pairs
+TEST_SUBMISSION_FILE = "test_submission.csv"
+HELDOUT_DIR = "test"  # in a prepared folder: the identity-disjoint test pairs, official layout
 
 # --- command-line tools --------------------------------------------------------------------------
 EXIT_INPUT_ERROR = 2  # exit status of a command given bad input (a file, a value), said by name

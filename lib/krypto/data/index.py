@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.files import file_lock
+from krypto.files import file_lock, write_csv, write_text
 from krypto.data.images import decode_many
 from krypto.data.landmarks import detect_mtcnn, read_ground_truth
 from krypto.data.layout import DataReport, read_train
@@ -25,22 +25,37 @@ from krypto.data.layout import DataReport, read_train
 LANDMARK_MODES = ("auto", "mtcnn", "none")
 
 
-def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int) -> np.ndarray:
-    """``True`` for the rows whose identity falls in the validation part (seeded)."""
-    if not 0.0 <= val_ratio < 1.0:
-        raise ValueError(f"val_ratio must be in [0, 1), got {val_ratio}")
+def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int,
+                      test_ratio: float = 0.0) -> np.ndarray:
+    """The split of every row ``[N]``: ``C.TRAIN``, ``C.VALID`` or ``C.TEST``, by identity
+    (seeded). The test identities are drawn first, then the validation ones among the rest, so
+    adding a test split leaves ``val_ratio``'s meaning (a share of all identities) unchanged."""
+    if not 0.0 <= val_ratio < 1.0 or not 0.0 <= test_ratio < 1.0 or val_ratio + test_ratio >= 1:
+        raise ValueError(f"val_ratio and test_ratio must be in [0, 1) with a sum below 1, got "
+                         f"{val_ratio} and {test_ratio}")
     ids = np.unique(labels)
-    n_val = int(round(len(ids) * val_ratio))
-    if val_ratio > 0 and n_val < 2:
-        raise ValueError(f"val_ratio={val_ratio} leaves {n_val} validation identities out of "
-                         f"{len(ids)}; at least 2 are needed for pairs of two people")
-    val_ids = np.random.default_rng(seed).choice(ids, n_val, replace=False)
-    return np.isin(labels, val_ids)
+    n_ids = len(ids)
+    rng = np.random.default_rng(seed)
+    held = {}
+    for name, ratio in ((C.TEST, test_ratio), (C.VALID, val_ratio)):
+        n = int(round(n_ids * ratio))
+        if ratio > 0 and n < 2:
+            raise ValueError(f"{name} ratio {ratio} leaves {n} identities out of {n_ids}; "
+                             f"at least 2 are needed for pairs of two people")
+        if name == C.TEST and ratio == 0:
+            held[name] = ids[:0]
+            continue
+        held[name] = rng.choice(ids, n, replace=False)
+        ids = np.setdiff1d(ids, held[name])
+    split = np.full(len(labels), C.TRAIN, dtype=object)
+    split[np.isin(labels, held[C.VALID])] = C.VALID
+    split[np.isin(labels, held[C.TEST])] = C.TEST
+    return split
 
 
 def build_index(data_dir: str | Path, val_ratio: float = 0.2, seed: int = 0,
                 landmarks: str = "auto", device: str = "cpu", report: DataReport | None = None,
-                progress: bool = True) -> pd.DataFrame:
+                progress: bool = True, test_ratio: float = 0.0) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
     in ``report``; identities with fewer than two real photos are kept and named there."""
     if landmarks not in LANDMARK_MODES:
@@ -56,10 +71,9 @@ def build_index(data_dir: str | Path, val_ratio: float = 0.2, seed: int = 0,
         frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
 
     frame[C.LABEL] = pd.factorize(frame[C.IDENTITY])[0]
-    val = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed)
-    frame[C.SPLIT] = np.where(val, C.VALID, C.TRAIN)
-    frame[C.IS_QUERY] = val
-    frame[C.IS_GALLERY] = val
+    frame[C.SPLIT] = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed, test_ratio)
+    frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
+    frame[C.IS_GALLERY] = frame[C.IS_QUERY]
 
     reals = frame[~frame[C.IS_FAKE]].groupby(C.IDENTITY).size()
     reals = reals.reindex(frame[C.IDENTITY].unique(), fill_value=0)
@@ -82,16 +96,17 @@ def _landmarks(root: Path, paths, mode: str, device: str, progress: bool) -> np.
     return detect_mtcnn(paths, device=device, progress=progress)
 
 
-def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Pairs of the four kinds among the validation photos: columns ``pair_id, path_a, path_b,
-    label, kind`` and the row numbers ``row_a, row_b`` of the photos in ``index``.
+def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0,
+                     split: str = C.VALID) -> pd.DataFrame:
+    """Pairs of the four kinds among the photos of ``split`` (the validation photos): columns
+    ``pair_id, path_a, path_b, label, kind`` and the row numbers ``row_a, row_b`` in ``index``.
 
     ``same``: every pair of real photos of one identity (sampled down to ``pairs_per_kind``);
     then as many pairs of each negative kind, each anchored on a real photo: ``different`` (a
     real photo of another identity), ``fake_same`` (a fake of the anchor's identity),
     ``fake_other`` (a fake of another identity)."""
     rng = np.random.default_rng(seed)
-    val = index[index[C.SPLIT] == C.VALID]
+    val = index[index[C.SPLIT] == split]
     real = val[~val[C.IS_FAKE]]
     fake = val[val[C.IS_FAKE]]
     real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
@@ -99,8 +114,8 @@ def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int 
 
     same = [(a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1:]]
     if not same:
-        raise ValueError("the validation split has no identity with two real photos: "
-                         "raise val_ratio or check the data")
+        raise ValueError(f"the {split} split has no identity with two real photos: "
+                         f"raise its ratio or check the data")
     if len(same) > pairs_per_kind:
         same = [same[i] for i in rng.choice(len(same), pairs_per_kind, replace=False)]
     n = len(same)
@@ -153,7 +168,7 @@ def write_pairs_layout(pairs: pd.DataFrame, out_dir: str | Path) -> Path:
                 dst.hardlink_to(src)
             except OSError:
                 shutil.copyfile(src, dst)
-    pairs[[C.PAIR_ID, C.PAIR_LABEL, C.KIND]].to_csv(out / C.GT_FILE, index=False)
+    write_csv(out / C.GT_FILE, pairs[[C.PAIR_ID, C.PAIR_LABEL, C.KIND]])
     return out
 
 
@@ -165,6 +180,7 @@ class PreparedData:
     pairs: pd.DataFrame
     report: DataReport
     folder: Path  # where index.csv and pairs.csv live
+    root: Path | None = None  # the data set's folder (official layout)
 
     def summary(self) -> pd.DataFrame:
         """Identities, real and fake photos per split."""
@@ -211,23 +227,30 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
 def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
             val_ratio: float = 0.2, seed: int = 0, landmarks: str = "auto",
             pairs_per_kind: int = 1000, device: str = "cpu", progress: bool = True,
-            overwrite: bool = False) -> PreparedData:
-    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it and build validation
-    pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments) and reused
-    when the same arguments were prepared there before. A folder prepared with other arguments
-    is replaced only with ``overwrite``."""
+            overwrite: bool = False, test_ratio: float = 0.0) -> PreparedData:
+    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and build
+    validation pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments)
+    and reused when the same arguments were prepared there before. A folder prepared with other
+    arguments is replaced only with ``overwrite``.
+
+    ``test_ratio`` > 0 also holds out that share of identities as a test split, never trained
+    on nor used for any choice: its pairs are written in the challenge's layout to
+    ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
     root = resolve_data_dir(data_dir)
     key = {"data_dir": str(root), "val_ratio": val_ratio, "seed": seed, "landmarks": landmarks,
            "pairs_per_kind": pairs_per_kind}
+    if test_ratio:
+        key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
     with file_lock(out.with_name(out.name + ".lock")):
         return _prepare(root, out, key, val_ratio, seed, landmarks, pairs_per_kind, device,
-                        progress, overwrite)
+                        progress, overwrite, test_ratio)
 
 
 def _prepare(root: Path, out: Path, key: dict, val_ratio: float, seed: int, landmarks: str,
-             pairs_per_kind: int, device: str, progress: bool, overwrite: bool) -> PreparedData:
+             pairs_per_kind: int, device: str, progress: bool, overwrite: bool,
+             test_ratio: float) -> PreparedData:
     manifest = out / "prepared.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
     if manifest.is_file():
@@ -236,19 +259,23 @@ def _prepare(root: Path, out: Path, key: dict, val_ratio: float, seed: int, land
             index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
             pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
             report = DataReport(**json.loads((out / "data_report.json").read_text()))
-            return PreparedData(index, pairs, report, out)
+            return PreparedData(index, pairs, report, out, root)
         if not overwrite:
             raise FileExistsError(f"{out} was prepared with other arguments ({stored}); pass "
                                   f"overwrite=True to replace it, or choose another folder")
 
     report = DataReport()
-    index = build_index(root, val_ratio, seed, landmarks, device, report, progress)
+    index = build_index(root, val_ratio, seed, landmarks, device, report, progress, test_ratio)
     pairs = validation_pairs(index, pairs_per_kind, seed) if val_ratio > 0 else \
         pd.DataFrame(columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B])
     out.mkdir(parents=True, exist_ok=True)
-    index.to_csv(index_file, index=False)
-    pairs.to_csv(pairs_file, index=False)
-    (out / "data_report.json").write_text(json.dumps(vars(report), indent=1))
-    manifest.write_text(json.dumps(key, indent=1))
+    if test_ratio > 0:
+        heldout = out / C.HELDOUT_DIR
+        shutil.rmtree(heldout, ignore_errors=True)
+        write_pairs_layout(validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST), heldout)
+    write_csv(index_file, index)
+    write_csv(pairs_file, pairs)
+    write_text(out / "data_report.json", json.dumps(vars(report), indent=1))
+    write_text(manifest, json.dumps(key, indent=1))  # last: it marks the folder complete
     report.warn()
-    return PreparedData(index, pairs, report, out)
+    return PreparedData(index, pairs, report, out, root)

@@ -19,8 +19,7 @@ from krypto.learning.train import TrainConfig, load_model, pick_device
 
 def run_data(config: TrainConfig) -> PreparedData:
     """The prepared data set a run was trained on (from the preparation cache)."""
-    return prepare(config.data_dir, val_ratio=config.val_ratio, seed=config.seed, landmarks=config.landmarks,
-                   progress=False)
+    return prepare(**config.prepare_args(), progress=False)
 
 
 @dataclass

@@ -57,8 +57,10 @@ class TrainConfig:
     cutout_part: str = "none"  # none | mouth | nose | eyes
     cutout_p: float = 0.5
     flip_p: float = 0.5
-    seed: int = 0
+    seed: int = 0  # training: initial weights, batches, augmentation, mining
+    split_seed: int = 0  # the identity split and the validation pairs (fixed across seeds)
     val_ratio: float = 0.2
+    test_ratio: float = 0.0  # held-out test identities, for data without a labelled test
     landmarks: str = "auto"  # auto | mtcnn | none
     patience: int = 0  # epochs without improvement before stopping; 0 = never
     select_by: str = "eer_mean"  # the best checkpoint: eer_mean = (eer_real + eer_fake) / 2
@@ -104,6 +106,11 @@ class TrainConfig:
         if self.backbone == "facenet" and self.image_size < 80:
             raise ValueError(f"facenet needs image_size >= 80 (got {self.image_size}); "
                              f"it was trained on 160")
+
+    def prepare_args(self) -> dict:
+        """The arguments of :func:`krypto.data.index.prepare` for this run's data."""
+        return {"data_dir": self.data_dir, "val_ratio": self.val_ratio, "seed": self.split_seed,
+                "landmarks": self.landmarks, "test_ratio": self.test_ratio}
 
     def changed(self) -> dict:
         """The training parameters whose values differ from the defaults."""

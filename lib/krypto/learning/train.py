@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from krypto import constants as C
+from krypto.challenge.heldout import evaluate_heldout
 from krypto.data.index import PreparedData, pair_rows, prepare
 from krypto.files import write_json
 from krypto.learning.augment import cutout, random_flip
@@ -76,9 +77,7 @@ class Trainer:
         progress = config.progress and self.dist.is_main
 
         def load():  # rank 0 writes the caches first, the other processes then read them
-            data = prepared or prepare(
-                config.data_dir, val_ratio=config.val_ratio,
-                seed=config.seed, landmarks=config.landmarks, progress=progress)
+            data = prepared or prepare(**config.prepare_args(), progress=progress)
             return data, cached_images(data.index[C.PATH], config.image_size, data.folder,
                                        progress=progress)
 
@@ -317,6 +316,9 @@ class Trainer:
         metrics = self._metrics(time.time() - started, resumed)
         if self.dist.is_main:
             self.log.close()
+            # the held-out test, scored as a submission is; metrics.json last: it marks the end
+            metrics["test"] = evaluate_heldout(self.run_dir, self.data.root, self.data.folder,
+                                               device=str(self.device))
             write_json(self.run_dir / C.METRICS_FILE, metrics, default=str)
         self.dist.barrier()
         return metrics
