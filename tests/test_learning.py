@@ -213,6 +213,24 @@ def test_local_weights_file_is_loaded(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_a_training_runs_checkpoint_is_a_starting_point(tmp_path):
+    """pretrained= a run folder (its best.pt) or the checkpoint itself: the whole embedding
+    model is loaded, the projection too when its size matches."""
+    source = build_model("small_cnn", embedding_dim=8)
+    run = tmp_path / "pretrain"
+    run.mkdir()
+    torch.save({"model": source.state_dict(), "config": {}, "epoch": 3}, run / "best.pt")
+    for ref in (run, run / "best.pt"):
+        loaded = build_model("small_cnn", pretrained=str(ref), embedding_dim=8)
+        for key, value in source.state_dict().items():
+            assert torch.equal(value, loaded.state_dict()[key]), key
+    other_size = build_model("small_cnn", pretrained=str(run), embedding_dim=16)
+    assert torch.equal(other_size.backbone.state_dict()["0.0.weight"],
+                       source.backbone.state_dict()["0.0.weight"])
+    with pytest.raises(PretrainedWeightsError, match="does not fit"):
+        build_model("resnet18", pretrained=str(run), embedding_dim=8)
+
+
 def test_pretrained_offline_says_which_file_goes_where(monkeypatch, tmp_path):
     """With no cached file and no network, asking for pretrained weights names the file."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))

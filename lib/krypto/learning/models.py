@@ -62,8 +62,12 @@ def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
     return layers, 8 * w
 
 
-def _load_local(module: nn.Module, path: str | os.PathLike) -> None:
+def _read_weights(path: str | os.PathLike) -> dict:
+    """The state dict in a weights file, a checkpoint (``state_dict`` / ``model`` entry) or a
+    finished training run folder of this package (its ``best.pt``); read without running code."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "best.pt"
     if not path.is_file():
         raise PretrainedWeightsError(f"pretrained weights file {path} does not exist")
     try:
@@ -72,10 +76,27 @@ def _load_local(module: nn.Module, path: str | os.PathLike) -> None:
         raise PretrainedWeightsError(f"cannot read the weights file {path}: {err}") from err
     if isinstance(state, dict):
         state = state.get("state_dict", state.get("model", state))
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if len(missing) > len(module.state_dict()) // 2:
+    return state
+
+
+def _load_local(model: EmbeddingModel, path: str | os.PathLike) -> None:
+    """Load local weights into ``model``: a whole embedding model of this package (a training
+    run's checkpoint: backbone, and the projection when its size matches) or a backbone."""
+    state = _read_weights(path)
+    if any(k.startswith("backbone.") for k in state):  # an EmbeddingModel of this package
+        own = model.state_dict()
+        state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        target: nn.Module = model
+        expected = len(model.backbone.state_dict())
+        missing = [k for k in model.backbone.state_dict() if f"backbone.{k}" not in state]
+    else:
+        target = model.backbone
+        expected = len(target.state_dict())
+        missing = [k for k in target.state_dict() if k not in state]
+    if len(missing) > expected // 2:
         raise PretrainedWeightsError(f"{path} does not fit this backbone: {len(missing)} of "
-                                     f"{len(module.state_dict())} tensors missing, e.g. {missing[:3]}")
+                                     f"{expected} tensors missing, e.g. {missing[:3]}")
+    target.load_state_dict(state, strict=False)
 
 
 def _torchvision(arch: str, weights_enum: str) -> Callable:
@@ -161,7 +182,8 @@ def build_model(name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: i
         pretrained = False
     local_file = pretrained if pretrained not in (True, False, None) else None
     backbone, feature_dim = BACKBONES[name](pretrained is True)
-    if local_file is not None:
-        _load_local(backbone, local_file)
     mean, std = (FACENET_MEAN, FACENET_STD) if name == "facenet" else (IMAGENET_MEAN, IMAGENET_STD)
-    return EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)
+    model = EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)
+    if local_file is not None:
+        _load_local(model, local_file)
+    return model
