@@ -246,3 +246,30 @@ def test_pretrained_offline_says_which_file_goes_where(monkeypatch, tmp_path):
         build_model("resnet18", pretrained=True)
     with pytest.raises(PretrainedWeightsError, match="vggface2"):
         build_model("facenet", pretrained=True)
+
+
+def test_pairwise_pairs_follow_their_rules():
+    from krypto.learning.pairs import NEGATIVE_FAKE, NEGATIVE_REAL, POSITIVE, mine_pairs
+
+    labels, is_fake, _, _ = _batch(2)
+    a, b, kind = mine_pairs(labels, is_fake, torch.Generator().manual_seed(0))
+    pos, neg, fake = kind == POSITIVE, kind == NEGATIVE_REAL, kind == NEGATIVE_FAKE
+    real = ~is_fake
+    assert (labels[a[pos]] == labels[b[pos]]).all() and (real[a[pos]] & real[b[pos]]).all()
+    # every pair of two real photos of one identity, once
+    expected = sum(int(n) * (int(n) - 1) // 2 for n in torch.bincount(labels[real]))
+    assert int(pos.sum()) == expected and (a[pos] < b[pos]).all()
+    assert (labels[a[neg]] != labels[b[neg]]).all() and (real[a[neg]] & real[b[neg]]).all()
+    assert (labels[a[fake]] == labels[b[fake]]).all() and real[a[fake]].all() and is_fake[b[fake]].all()
+    assert int(neg.sum()) == int(fake.sum()) == expected // 2  # half the positives each
+
+
+def test_adaptive_margin_grows_with_hardness_and_pushes_the_right_way():
+    from krypto.learning.pairs import adaptive_margin_bce
+
+    cos = torch.tensor([0.45, 0.2, 0.3, -0.2], requires_grad=True)
+    target = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    loss = adaptive_margin_bce(cos, target)
+    assert loss[1] > loss[0] and loss[2] > loss[3]  # a far positive, a near negative cost more
+    loss.sum().backward()
+    assert (cos.grad[:2] < 0).all() and (cos.grad[2:] > 0).all()  # positives up, negatives down

@@ -17,7 +17,7 @@ from krypto.learning.train import Trainer
 
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
 TINY = dict(P=4, K=4, n_fake=1, image_size=32, epochs=1, progress=False, val_ratio=0.25)
-GRID = list(itertools.product(("triplet", "quadruplet"), ("none", "cosine", "arcface"),
+GRID = list(itertools.product(("triplet", "quadruplet", "pairwise"), ("none", "cosine", "arcface"),
                               (False, True), ("random", "hard")))
 
 
@@ -49,7 +49,7 @@ def _one_step(prepared, tmp_path, **params) -> tuple[dict, TrainConfig]:
 def _assert_each_term_acts(logs: dict, config: TrainConfig, what: str) -> None:
     assert logs["n_tuples"] > 0, f"{what}: the metric term mined no tuple"
     assert logs["loss_real"] > 0, f"{what}: the metric term is zero"
-    if config.loss == "quadruplet" and config.lam > 0:
+    if config.loss in ("quadruplet", "pairwise") and config.lam > 0:
         assert logs["n_fake_tuples"] > 0, f"{what}: the fake term mined no tuple"
         assert logs["loss_fake"] > 0, f"{what}: the fake term is zero"
     if config.head != "none":

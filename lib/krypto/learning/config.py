@@ -38,7 +38,7 @@ class TrainConfig:
     backbone: str = "small_cnn"
     pretrained: object = False  # False | True | path to a weights file
     embedding_dim: int = 128
-    loss: str = "quadruplet"  # triplet (fakes count as their identity) | quadruplet
+    loss: str = "quadruplet"  # triplet (fakes count as their identity) | quadruplet | pairwise
     lam: float = 1.0  # weight of triplet(a, p, fake_of_a)
     margin: float | None = 0.2  # None: soft margin
     mining: str = "random"  # random | hard

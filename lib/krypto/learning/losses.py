@@ -7,7 +7,11 @@
 * heads, added to either: ``cosine`` (Baseline++: a weight-normalised linear layer over
   L2-normalised real embeddings, cross-entropy over identities with a temperature) and
   ``arcface`` (open-metric-learning's ``ArcFaceLoss``).
-* ``fakes_as_class``: each identity's fakes become a class of their own before any of the above.
+* ``pairwise``: binary cross-entropy with an adaptive margin on explicit pairs of the batch
+  (:mod:`krypto.learning.pairs`), its own-fake negatives weighted by ``lam``.
+* ``fakes_as_class``: each identity's fakes become a class of their own before any of the above
+  (for ``pairwise``, a fake then never shares a class with a real photo: the own-fake pairs
+  stay negatives).
 
 Embeddings are L2-normalised before the triplet terms, so distances lie in [0, 2].
 """
@@ -22,8 +26,9 @@ from oml.losses import ArcFaceLoss, TripletLoss
 from torch import nn
 
 from krypto.learning.miner import STRATEGIES, mine_quadruplets, mine_triplets
+from krypto.learning.pairs import pairwise_terms
 
-LOSSES = ("triplet", "quadruplet")
+LOSSES = ("triplet", "quadruplet", "pairwise")
 HEADS = ("none", "cosine", "arcface")
 
 
@@ -119,13 +124,18 @@ class VerificationLoss(nn.Module):
         if cfg.loss == "triplet":
             a, p, n = mine_triplets(classes, dist, cfg.mining, self.generator)
             loss_real, loss_fake = self._triplet(e, a, p, n), e.sum() * 0.0
+            n_tuples, n_fake_tuples = len(a), 0
+        elif cfg.loss == "pairwise":
+            terms = pairwise_terms(e, labels, is_fake, self.generator)
+            loss_real, loss_fake = terms["loss_real"], terms["loss_fake"]
+            n_tuples, n_fake_tuples = terms["n_pairs"], terms["n_fake_pairs"] if cfg.lam > 0 else 0
         else:
             a, p, n, f = mine_quadruplets(labels, is_fake, dist, cfg.mining, self.generator)
             loss_real = self._triplet(e, a, p, n)
             loss_fake = self._triplet(e, a, p, f) if cfg.lam > 0 else e.sum() * 0.0
+            n_tuples, n_fake_tuples = len(a), len(a) if cfg.lam > 0 else 0
         loss = loss_real + cfg.lam * loss_fake
-        n_fake_tuples = len(a) if cfg.loss == "quadruplet" and cfg.lam > 0 else 0
-        logs.update(loss_real=loss_real.item(), loss_fake=loss_fake.item(), n_tuples=len(a),
+        logs.update(loss_real=loss_real.item(), loss_fake=loss_fake.item(), n_tuples=n_tuples,
                     n_fake_tuples=n_fake_tuples)
         if self.head is not None:
             # the head classifies real photos by identity (all photos with fakes_as_class)
