@@ -1,4 +1,5 @@
-"""krypto.pipeline.batch: batch files, parameter layering, resuming, failures, needs and jobs.
+"""krypto.pipeline.batch: batch files, parameter layering, resuming, failures, needs and jobs,
+runs held by other processes, killed batches and signals (more kills in test_faults.py).
 
 The notebooks are tiny throwaway ones; each execution (tests marked ``slow``) starts papermill and
 a real kernel in a subprocess, a few seconds each.
@@ -8,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -290,6 +295,9 @@ def test_failure_carries_on_blocks_dependents_and_reruns_later(tmp_path, nb, run
     assert str(runs_dir / "b" / "bad" / "papermill.log") in out
     failed = record(runs_dir, "b/bad")
     assert failed["status"] == "failed" and "asked to fail" in failed["error"]
+    executed = nbformat.read(runs_dir / "b" / "bad" / "nb.ipynb", as_version=4)  # kept, whole
+    assert "asked to fail" in json.dumps(executed.cells[-1].outputs)
+    assert not (runs_dir / "b" / "bad" / ".nb.partial.ipynb").exists()
     assert not (runs_dir / "b" / "after").exists()
 
     # a failed run is executed again (no conflict), in its folder as it was
@@ -314,3 +322,95 @@ def test_jobs_run_independent_runs_together(tmp_path, nb, runs_dir, capsys):
     for name in ("one", "two"):
         assert record(runs_dir, f"b/{name}")["status"] == "done"
         assert output(runs_dir, f"b/{name}")["threads"] == threads
+
+
+# --- other batches, kills, signals ---------------------------------------------------------------
+
+HOLD = """\
+import sys, time
+from krypto.run_lock import hold_run_folder
+hold_run_folder(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_a_run_held_by_another_process_waits_and_runs_once_it_is_free(tmp_path, nb, runs_dir,
+                                                                       capsys):
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {"batch": "b", "runs": {"held": {"notebook": nb}, "free": {"notebook": nb}}},
+    )
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(runs_dir / "b" / "held"), "2"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        assert batch(file, runs_dir) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = capsys.readouterr().out.splitlines()
+    waiting = f"[1/2] b/held ... waiting: in use by pid {holder.pid} on "
+    assert lines[0].startswith(waiting), lines
+    assert lines.index("[2/2] b/free ... started") < lines.index("[1/2] b/held ... started")
+    assert record(runs_dir, "b/held")["status"] == "done"
+    assert (runs_dir / "b" / "held" / ".lock").read_text() == ""  # let go
+
+
+@pytest.mark.slow
+def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(tmp_path, nb,
+                                                                             runs_dir, capsys):
+    from krypto.pipeline.run_record import run_status
+
+    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
+    assert batch(file, runs_dir) == 0
+    run = runs_dir / "b" / "r"
+    # as a SIGKILL of the batch during the run leaves the folder
+    (run / "run.json").write_text(json.dumps({**record(runs_dir, "b/r"), "status": "running"}))
+    (run / ".nb.partial.ipynb").write_text('{"cells": [')
+    (run / ".out.json.x1y2z3.tmp").write_text('{"x"')
+    assert run_status(run) == "interrupted"  # running, but nobody holds the folder
+    capsys.readouterr()
+    assert batch(file, runs_dir) == 0
+    assert "[1/1] b/r ... started" in capsys.readouterr().out
+    assert record(runs_dir, "b/r")["status"] == "done"
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [
+        ".lock", ".lock.guests"]
+    assert nbformat.read(run / "nb.ipynb", as_version=4).cells  # whole
+
+
+PAUSE = """\
+import time
+from pathlib import Path
+Path(run_dir, "started").write_text("yes")
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_stops_children_and_records_the_run_interrupted(tmp_path, runs_dir):
+    import psutil
+
+    notebook = nbformat.read(make_notebook(tmp_path / "pause.ipynb"), as_version=4)
+    notebook.cells[1] = nbformat.v4.new_code_cell(PAUSE)
+    nbformat.write(notebook, tmp_path / "pause.ipynb")
+    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {
+        "r": {"notebook": str(tmp_path / "pause.ipynb")}}})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "krypto.pipeline.batch", str(file), "--runs-dir", str(runs_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = runs_dir / "b" / "r" / "started"
+    deadline = time.monotonic() + 120
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert started.exists() and any("ipykernel" in " ".join(p.cmdline()) for p in children)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert "interrupted by SIGTERM" in out
+    assert not psutil.wait_procs(children, timeout=10)[1]  # none left behind
+    done = record(runs_dir, "b/r")
+    assert done["status"] == "interrupted" and done["error"] == "interrupted by SIGTERM"
+    assert (runs_dir / "b" / "r" / ".lock").read_text() == ""

@@ -79,7 +79,8 @@ class _Held:
 
 
 _held: dict[Path, _Held] = {}
-_registry = threading.RLock()
+_mutexes: dict[Path, threading.Lock] = {}
+_registry = threading.Lock()  # guards _mutexes
 
 
 @contextlib.contextmanager
@@ -102,14 +103,7 @@ def hold_run_folder(run_dir: str | Path, wait: bool = False) -> Path:
     """Take ``run_dir`` as :func:`run_lock` does, for the rest of this process's life (what a
     notebook kernel does for its run folder); calling it again for the same folder does nothing.
     Returns the folder."""
-    key = _key(run_dir)
-    with _registry:
-        held = _held.get(key)
-        if held is not None and held.pid == os.getpid() and held.forever:
-            return key
-        folder = _acquire(run_dir, wait)
-        _held[folder].forever = True
-        return folder
+    return _acquire(run_dir, wait, forever=True)
 
 
 def lock_holder(run_dir: str | Path) -> dict | None:
@@ -134,17 +128,19 @@ def _key(run_dir: str | Path) -> Path:
     return resolve_path(run_dir).resolve()
 
 
-def _acquire(run_dir: str | Path, wait: bool) -> Path:
+def _acquire(run_dir: str | Path, wait: bool, forever: bool = False) -> Path:
     key = _key(run_dir)
-    with _registry:
+    with _folder_mutex(key):  # one thread of this process at a time per folder
         held = _held.get(key)
-        if held is not None:
-            if held.pid == os.getpid():
-                held.count += 1
-                return key
+        if held is not None and held.pid != os.getpid():
             del _held[key]  # inherited through fork: the parent's, not ours
-        lock_path = key / LOCK_FILE
-        fd = _open(lock_path)
+            held = None
+        if held is not None:
+            if not (forever and held.forever):  # hold_run_folder again: nothing to do
+                held.count += 1
+            held.forever = held.forever or forever
+            return key
+        fd = _open(key / LOCK_FILE)
         try:
             guest = _take(fd, key, wait)
         except BaseException:
@@ -152,10 +148,15 @@ def _acquire(run_dir: str | Path, wait: bool) -> Path:
             raise
         if guest is not None:
             os.close(fd)
-            _held[key] = _Held(os.getpid(), guest, guest=True)
+            _held[key] = _Held(os.getpid(), guest, guest=True, forever=forever)
         else:
-            _held[key] = _Held(os.getpid(), fd, guest=False)
+            _held[key] = _Held(os.getpid(), fd, guest=False, forever=forever)
         return key
+
+
+def _folder_mutex(key: Path) -> threading.Lock:
+    with _registry:
+        return _mutexes.setdefault(key, threading.Lock())
 
 
 def _take(fd: int, key: Path, wait: bool) -> int | None:
@@ -179,10 +180,13 @@ def _take(fd: int, key: Path, wait: bool) -> int | None:
             told = True
         fcntl.flock(fd, fcntl.LOCK_EX)
         break
+    previous = _read_record(key / LOCK_FILE)  # what a holder killed before letting go left
     try:
-        _wait_for_guests(key, wait)
         _write_record(fd, key / LOCK_FILE)
+        _wait_for_guests(key, wait, previous)
     except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         raise
     return None
@@ -200,14 +204,13 @@ def _enter_as_guest(fd: int, key: Path, holder: dict) -> int | None:
     return None
 
 
-def _wait_for_guests(key: Path, wait: bool) -> None:
+def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
     """Wait until no descendant of an earlier holder (one killed before them) is left."""
     guests = _open(key / GUESTS_FILE)
     try:
         deadline = time.monotonic() + GUEST_GRACE_S
         while not _try_flock(guests, fcntl.LOCK_EX):
             if not wait and time.monotonic() > deadline:
-                previous = _read_record(key / LOCK_FILE) or {}
                 raise RunLockedError(key, previous, reason=" (processes it started still write "
                                      "there, though it has ended)")
             time.sleep(POLL_S)
@@ -217,7 +220,7 @@ def _wait_for_guests(key: Path, wait: bool) -> None:
 
 
 def _release(key: Path) -> None:
-    with _registry:
+    with _folder_mutex(key):
         held = _held.get(key)
         if held is None or held.pid != os.getpid():
             return

@@ -2,7 +2,8 @@
 
 ::
 
-    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--only NAME ...] [--quick]
+    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--only NAME ...]
+                                                       [--quick]
 
 A batch file::
 
@@ -42,9 +43,10 @@ unless ``--force`` is given. ``--force`` also passes ``overwrite: true`` to note
 ``launcher: torchrun`` (with ``nproc: N``, default 1; only for notebooks/02_train.ipynb) trains
 in N processes with DistributedDataParallel instead of executing the notebook:
 ``python -m torch.distributed.run --standalone --nproc_per_node N -m krypto.pipeline.launch -f
-runs/<batch>/<run>/params.yaml``, logged to ``torchrun.log``; :mod:`krypto.pipeline.launch` writes what the
-notebook writes (run folder, figures, ``results.json``). ``run.json`` then also holds
-``launcher`` and ``nproc``, and a change of either is a conflict like a change of parameters.
+runs/<batch>/<run>/params.yaml``, logged to ``torchrun.log``; :mod:`krypto.pipeline.launch`
+writes what the notebook writes (run folder, figures, ``results.json``). ``run.json`` then also
+holds ``launcher`` and ``nproc``, and a change of either is a conflict like a change of
+parameters.
 Threads are shared among the runs and their processes.
 
 Interruptions and other batches. While a run executes, the batch holds its folder's lock
@@ -72,17 +74,14 @@ from pathlib import Path
 import yaml
 
 from krypto import constants as C
-from krypto.pipeline.batch_file import (  # noqa: F401  (the names this module always had)
-    BatchError, Run, load_batch, order_runs, select_runs,
-)
+from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
 from krypto.pipeline.children import Interrupted
-from krypto.pipeline.run_record import (  # noqa: F401
-    BLOCKED, CONFLICT, DONE, FAILED, FINISHED, PAPERMILL, RECORD, SKIPPED, TORCHRUN, changes,
-    display, record_of,
-)
-from krypto.pipeline.runner import _command, run_batch  # noqa: F401
+from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, display, record_of
+from krypto.pipeline.runner import _command, run_batch  # noqa: F401  (_command: for tests)
 
-_changes, _record = changes, record_of  # older names
+__all__ = ["BatchError", "Run", "load_batch", "main", "order_runs", "run_batch", "select_runs"]
+
+_changes, _record = changes, record_of  # their names before the split (and _command)
 
 
 def _print_plan(runs: list[Run]) -> None:
@@ -110,11 +109,14 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.pipeline.batch", description="Run notebooks with papermill from a batch file."
+        prog="python -m krypto.pipeline.batch",
+        description="Run notebooks with papermill from a batch file.",
     )
     parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
     parser.add_argument("--force", action="store_true", help="redo runs that are already done")
-    parser.add_argument("--jobs", type=_positive, default=1, help="runs at the same time (default 1)")
+    parser.add_argument(
+        "--jobs", type=_positive, default=1, help="runs at the same time (default 1)"
+    )
     parser.add_argument(
         "--only", action="append", default=[], metavar="NAME",
         help="run only NAME (batch/run or run); repeatable",

@@ -4,7 +4,8 @@
 
     python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
     torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml
-    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f params.yaml --epochs 8 --margin null
+    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f params.yaml \
+        --epochs 8 --margin null
 
 ``-f FILE`` reads parameters from a YAML mapping (the ``params.yaml`` the batch runner writes for
 notebooks/02_train.ipynb: its parameters are :class:`krypto.learning.train.TrainConfig` fields);
@@ -12,9 +13,10 @@ notebooks/02_train.ipynb: its parameters are :class:`krypto.learning.train.Train
 file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written ``1e-3`` are
 numbers too.
 
-What it writes is what 02_train writes, by rank 0 only: the run folder of :mod:`krypto.learning.train`,
-then ``training_curves.png``, ``fn_fp_curve.png`` and ``results.json``. Under torchrun, rank 0
-prepares the data set and the decoded-image cache first, the other processes then read them.
+What it writes is what 02_train writes, by rank 0 only: the run folder of
+:mod:`krypto.learning.train`, then ``training_curves.png``, ``fn_fp_curve.png`` and
+``results.json``. Under torchrun, rank 0 prepares the data set and the decoded-image cache
+first, the other processes then read them.
 Rank 0 holds the run folder (:func:`krypto.run_lock.hold_run_folder`) from the start to its
 end: another process writing there stops it at once with ``RunLockedError`` (under the batch
 runner, which holds the folder itself, rank 0 enters as its descendant).
@@ -25,6 +27,7 @@ runner, which holds the folder itself, rank 0 enters as its descendant).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from dataclasses import fields
@@ -42,8 +45,10 @@ def parse_params(argv: list[str]) -> dict:
 
     parser = argparse.ArgumentParser(
         prog="python -m krypto.pipeline.launch", allow_abbrev=False,
-        description="Train (krypto.learning.train) with parameters from YAML files and --key value pairs.",
-        epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.pipeline.launch -f params.yaml")
+        description="Train (krypto.learning.train) with parameters from YAML files and --key "
+                    "value pairs.",
+        epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.pipeline.launch "
+               "-f params.yaml")
     parser.add_argument("-f", "--file", action="append", default=[], type=Path,
                         help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)")
     args, rest = parser.parse_known_args(argv)
@@ -82,21 +87,18 @@ def _numbers(params: dict, cls) -> dict:
         default = defaults.get(key)
         if isinstance(value, str) and isinstance(default, (int, float)) \
                 and not isinstance(default, bool):
-            try:
+            with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
                 out[key] = float(value) if isinstance(default, float) else int(value)
-            except ValueError:
-                pass  # TrainConfig.validate names the bad value
     return out
 
 
 def _prepare(config, dist):
     """The prepared data set; rank 0 indexes it and decodes the images first."""
-    from krypto.learning.embed import cached_images
     from krypto.data.index import prepare
+    from krypto.learning.embed import cached_images
 
     def work():
-        data = prepare(config.data_dir, val_ratio=config.val_ratio, seed=config.seed,
-                       landmarks=config.landmarks, progress=config.progress and dist.is_main)
+        data = prepare(**config.prepare_args(), progress=config.progress and dist.is_main)
         cached_images(data.index[C.PATH], config.image_size, data.folder,
                       progress=config.progress and dist.is_main)
         return data
@@ -112,11 +114,11 @@ def _figures(trainer, metrics: dict) -> None:
     import numpy as np
     import pandas as pd
 
-    from krypto.learning.embed import embed
     from krypto.evaluation.metrics import cosine_pair_scores, eer_curve
-    from krypto.pipeline.results import record_results
     from krypto.evaluation.plots import fn_fp_curve, training_curves
+    from krypto.learning.embed import embed
     from krypto.learning.train import load_model
+    from krypto.pipeline.results import record_results
 
     cfg, out = trainer.config, trainer.run_dir
     history, epochs = out / C.HISTORY_FILE, pd.read_csv(out / C.EPOCHS_FILE)

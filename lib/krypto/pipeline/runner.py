@@ -34,9 +34,27 @@ from krypto.files import atomic_path, write_text
 from krypto.pipeline import children
 from krypto.pipeline.batch_file import Run, order_runs
 from krypto.pipeline.run_record import (
-    BLOCKED, CONFLICT, DONE, FAILED, FINISHED, INTERRUPTED, LOG, PAPERMILL, PARAMS, RECORD,
-    RUNNING, SKIPPED, TORCHRUN, TORCHRUN_LOG, changes, display, now, read_record, record_of,
-    tail, write_record,
+    BLOCKED,
+    CONFLICT,
+    DONE,
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    LOG,
+    PAPERMILL,
+    PARAMS,
+    RECORD,
+    RUNNING,
+    SKIPPED,
+    TORCHRUN,
+    TORCHRUN_LOG,
+    changes,
+    display,
+    now,
+    read_record,
+    record_of,
+    tail,
+    write_record,
 )  # fmt: skip
 from krypto.run_lock import RunLockedError, describe_holder, lock_holder, run_lock
 
@@ -161,7 +179,7 @@ class _Batch:
         try:
             lock.enter_context(run_lock(run.run_dir))
         except RunLockedError as error:
-            return Outcome(RUNNING, f"waiting: {describe_holder(error.holder)} runs it")
+            return Outcome(RUNNING, f"waiting: in use by {describe_holder(error.holder)}")
         except OSError as error:
             return Outcome(FAILED, f"failed: {error}")
         try:
@@ -187,7 +205,7 @@ class _Batch:
         env, cwd = self.env, None
         if run.launcher == TORCHRUN:  # from the repository root, like the notebooks
             env, cwd = _threads(self.env, run.nproc), C.REPO_ROOT
-        log = open(_log_file(run), "w")
+        log = open(_log_file(run), "w")  # noqa: SIM115  (closed when the child ends)
         try:
             proc = children.start(_command(run), log, env, cwd)
         except BaseException:
@@ -211,7 +229,7 @@ class _Batch:
 
     def _stop_all(self, error: BaseException) -> None:
         """Stop every child, record its run as interrupted and let its folder go."""
-        why = f"{error}" if isinstance(error, children.Interrupted) else repr(error)
+        why = str(error) if isinstance(error, children.Interrupted) else f"stopped by {error!r}"
         try:
             children.stop([active.proc for active in self.active.values()])
         finally:
@@ -221,14 +239,14 @@ class _Batch:
                     active.log.close()
                     write_record(active.run.run_dir, {
                         **record_of(active.run), "status": INTERRUPTED, "started": active.started,
-                        "finished": now(), "seconds": seconds, "error": f"stopped: {why}",
+                        "finished": now(), "seconds": seconds, "error": why,
                     })  # fmt: skip
                 active.lock.close()
-                self.outcomes[name] = Outcome(INTERRUPTED, f"interrupted ({why})", seconds)
+                self.outcomes[name] = Outcome(INTERRUPTED, why, seconds)
                 self._progress(active.run, self.outcomes[name].message)
             self.active.clear()
             for run in self.pending:
-                self.outcomes.setdefault(run.full_name, Outcome(NOT_STARTED, f"not started ({why})"))
+                self.outcomes.setdefault(run.full_name, Outcome(NOT_STARTED, NOT_STARTED))
 
     # -- printing -----------------------------------------------------------------------------
 
@@ -281,10 +299,14 @@ def _blocker(run: Run, outcomes: dict[str, Outcome], runs_dir: Path) -> str:
 
 
 def _prepare(run: Run, force: bool) -> None:
-    """Make the folder, drop the old executed notebook, write ``params.yaml``."""
+    """Make the folder, drop what writers killed there left (the notebook papermill was writing,
+    temporary files of atomic writes: nobody else writes there while the folder is held), write
+    ``params.yaml``. (The executed notebook of an earlier run stays until this one's replaces
+    it: a run that cannot start loses nothing.)"""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    _executed(run).unlink(missing_ok=True)
     _partial(run).unlink(missing_ok=True)
+    for leftover in run.run_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
     parameters = dict(run.parameters)
     if force and "overwrite" in papermill.inspect_notebook(str(run.notebook)):
         parameters["overwrite"] = True
