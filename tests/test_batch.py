@@ -414,3 +414,37 @@ def test_sigterm_stops_children_and_records_the_run_interrupted(tmp_path, runs_d
     done = record(runs_dir, "b/r")
     assert done["status"] == "interrupted" and done["error"] == "interrupted by SIGTERM"
     assert (runs_dir / "b" / "r" / ".lock").read_text() == ""
+
+
+def test_seeds_repeat_each_training_run_and_needs_wait_for_all(tmp_path, runs_dir):
+    """``seeds``: one training run per seed in <run>/seed<k> with that seed, a need on the
+    configuration stands for all its seeds, --only on it selects them, --quick keeps one."""
+    from krypto.pipeline.batch_file import BatchError, load_batch, select_runs
+
+    batch = tmp_path / "seeded.yaml"
+    batch.write_text(
+        "batch: seeded\n"
+        "seeds: [0, 1, 2]\n"
+        "base:\n  notebooks/02_train.ipynb: {epochs: 1}\n"
+        "runs:\n"
+        "  quad:\n    notebook: notebooks/02_train.ipynb\n    parameters: {lam: 0.5}\n"
+        "  table:\n    notebook: notebooks/06_compare_runs.ipynb\n"
+        "    parameters: {train_runs: {q: seeded/quad}}\n    needs: [quad]\n")
+    runs = load_batch(batch, runs_dir=runs_dir)
+    train = [r for r in runs if r.notebook.name == "02_train.ipynb"]
+    assert [r.name for r in train] == ["quad/seed0", "quad/seed1", "quad/seed2"]
+    assert [r.parameters["seed"] for r in train] == [0, 1, 2]
+    assert all(r.parameters["lam"] == 0.5 and r.parameters["epochs"] == 1 for r in train)
+    assert [r.run_dir for r in train] == [runs_dir / "seeded" / "quad" / f"seed{k}" for k in range(3)]
+    table = next(r for r in runs if r.name == "table")
+    assert table.needs == [r.full_name for r in train]
+    assert runs.index(table) > max(runs.index(r) for r in train)
+    assert len(select_runs(runs, ["quad"])) == 3
+    assert [r.name for r in load_batch(batch, quick=True, runs_dir=runs_dir)
+            if r.notebook.name == "02_train.ipynb"] == ["quad/seed0"]
+    batch.write_text(batch.read_text().replace("{lam: 0.5}", "{lam: 0.5, seed: 3}"))
+    with pytest.raises(BatchError, match="seeds"):
+        load_batch(batch, runs_dir=runs_dir)
+    batch.write_text(batch.read_text().replace("seeds: [0, 1, 2]", "seeds: [1, 1]"))
+    with pytest.raises(BatchError, match="distinct"):
+        load_batch(batch, runs_dir=runs_dir)

@@ -165,26 +165,55 @@ def pca_real_fake(points: dict[str, tuple[np.ndarray, np.ndarray]], path=None):
 
 
 def metric_per_epoch(epochs: dict[str, pd.DataFrame], metric: str, title: str = "", path=None):
-    """One line per run: ``metric`` per epoch (the seed's model-selection figures)."""
+    """One line per configuration: the mean of ``metric`` per epoch over its seeds, with a band
+    from the lowest to the highest seed (``epochs``: per configuration, the epochs.csv of its
+    seeds, stacked, told apart by a ``seed`` column when there are several)."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, table in epochs.items():
-        ax.plot(table["epoch"], table[metric], marker="o", label=name)
-    ax.set(title=title or metric, xlabel="epoch", ylabel=metric, ylim=(0, None))
-    ax.legend(fontsize=8)
+    n_seeds = set()
+    for i, (name, table) in enumerate(epochs.items()):
+        color = f"C{i % 10}"
+        by_epoch = table.groupby("epoch")[metric]
+        mean, low, high = by_epoch.mean(), by_epoch.min(), by_epoch.max()
+        seeds = table["seed"].nunique() if "seed" in table else 1
+        n_seeds.add(seeds)
+        ax.plot(mean.index, mean.to_numpy(), marker="o", color=color,
+                label=name if seeds == 1 else f"{name} ({seeds} seeds)")
+        if seeds > 1:
+            ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=color, alpha=0.2,
+                            linewidth=0)
+    ax.set(title=title or metric, xlabel="epoch", ylabel=f"validation {metric}", ylim=(0, None))
+    ax.legend(fontsize=8, title_fontsize=8,
+              title="mean; band: lowest to highest seed" if max(n_seeds, default=1) > 1 else None)
     fig.tight_layout()
     return save(fig, path)
 
 
-def metric_bars(table: pd.DataFrame, metrics=("eer_real", "eer_fake", "eer"), title: str = "",
-                path=None):
-    """Grouped bars: rows of ``table`` (runs) x ``metrics``."""
-    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(table)), 3.8))
+def metric_bars(values: dict[str, dict[str, list]], metrics=("eer_real", "eer_fake", "eer"),
+                title: str = "", path=None):
+    """Grouped bars: configurations x ``metrics``, each bar the mean over the seeds
+    (``values``: ``{name: {metric: [per-seed value]}}``), its error bar the std (ddof=1), and each
+    seed a point on it."""
+    from krypto.evaluation.verdicts import finite_values, mean_std
+
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(names)), 3.8))
     width = 0.8 / len(metrics)
-    x = np.arange(len(table))
+    x = np.arange(len(names))
+    labelled = False
     for i, metric in enumerate(metrics):
-        ax.bar(x + i * width, table[metric], width, label=metric)
-    ax.set_xticks(x + width * (len(metrics) - 1) / 2, table.index, rotation=20, fontsize=8)
-    ax.set(title=title, ylabel="EER (lower is better)")
+        seeds = [finite_values(values[name].get(metric, [])) for name in names]
+        stats = [mean_std(v) for v in seeds]
+        means = [np.nan if m is None else m for m, _ in stats]
+        stds = [0.0 if s is None else s for _, s in stats]
+        ax.bar(x + i * width, means, width, yerr=stds, capsize=3, label=metric,
+               color=f"C{i % 10}", alpha=0.8, error_kw={"linewidth": 1})
+        for j, points in enumerate(seeds):
+            if points:
+                ax.scatter(np.full(len(points), x[j] + i * width), points, s=9, color="black",
+                           zorder=3, label=None if labelled else "seeds")
+                labelled = True
+    ax.set_xticks(x + width * (len(metrics) - 1) / 2, names, rotation=20, fontsize=8)
+    ax.set(title=title, ylabel="EER (lower is better)\nmean ± std over seeds")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)

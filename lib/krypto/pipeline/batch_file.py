@@ -17,7 +17,9 @@ import yaml
 from krypto import constants as C
 from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, display
 
-FILE_KEYS = {"batch", "include", "base", "runs", "quick"}
+FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
+TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # the notebook whose runs ``seeds`` repeats
+SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 RUN_KEYS = {"notebook", "parameters", "needs", "launcher", "nproc"}
 LAUNCHERS = (PAPERMILL, TORCHRUN)
 TORCHRUN_NOTEBOOKS = ("notebooks/02_train.ipynb",)  # notebooks krypto.pipeline.launch stands in for
@@ -59,6 +61,8 @@ def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DI
     runs = loader.load(Path(path))
     for run in runs:
         run.parameters["run_dir"] = display(run.run_dir)
+        # a need on a configuration trained with several seeds is a need on all of them
+        run.needs = [member for need in run.needs for member in loader.members(need)]
         _check_needs(run, loader.defined, Path(runs_dir))
         _check_launch(run, loader.defined)
     try:
@@ -75,6 +79,17 @@ class _Loader:
     runs_dir: Path
     files: set[Path] = field(default_factory=set)
     defined: dict[str, Path] = field(default_factory=dict)  # full name -> file
+    groups: dict[str, list[str]] = field(default_factory=dict)  # batch/run -> its seeds' runs
+
+    def members(self, need: str) -> list[str]:
+        """The runs a need names: itself, or every seed of a configuration (of these files, or
+        found finished under ``runs_dir``)."""
+        if need in self.groups:
+            return self.groups[need]
+        if need in self.defined:
+            return [need]
+        seeded = sorted((self.runs_dir / need).glob(f"{SEED_FOLDER.format('*')}/{RECORD}"))
+        return [f"{need}/{record.parent.name}" for record in seeded] or [need]
 
     def load(self, path: Path) -> list[Run]:
         """Runs of ``path`` and of its includes, with base and quick parameters applied."""
@@ -87,18 +102,40 @@ class _Loader:
             raise BatchError(f"{path}: missing key 'runs'")
         runs = [run for include in _includes(path, data) for run in self.load(include)]
         base = _per_notebook(path, data, "base")
+        seeds = _seeds(path, data.get("seeds"))
+        if self.quick and seeds:
+            seeds = seeds[:1]  # a smoke test: one seed
         for name, spec in _mapping(path, "runs", data.get("runs")).items():
-            runs.append(self._run(path, batch, name, spec, base))
+            runs += self._repeated(path, batch, name, spec, base, seeds)
         if self.quick:
             overrides = _per_notebook(path, data, "quick")
             for run in runs:
                 run.parameters.update(overrides.get(run.notebook, {}))
         return runs
 
+    def _repeated(self, path: Path, batch: str, name: Any, spec: Any, base: dict,
+                  seeds: list[int] | None) -> list[Run]:
+        """The run of an entry, or with ``seeds``, one training run per seed: ``<run>/seed<k>``
+        with the parameter ``seed`` = k (the identity split stays fixed: ``split_seed``)."""
+        notebook = _mapping(path, f"runs.{name}", spec).get("notebook")
+        if not seeds or notebook != TRAIN_NOTEBOOK:
+            return [self._run(path, batch, name, spec, base)]
+        if "seed" in (spec.get("parameters") or {}):
+            raise BatchError(f"{path}: runs.{name}.parameters.seed: the file's 'seeds' sets it")
+        group = f"{batch}/{_name(path, f'runs.{name}', name)}"
+        runs = []
+        for seed in seeds:
+            seeded = {**spec, "parameters": {**(spec.get("parameters") or {}), "seed": seed}}
+            run = self._run(path, batch, f"{name}/{SEED_FOLDER.format(seed)}", seeded, base)
+            runs.append(run)
+        self.groups[group] = [run.full_name for run in runs]
+        return runs
+
     def _run(self, path: Path, batch: str, name: Any, spec: Any, base: dict) -> Run:
-        """One entry of ``runs``."""
+        """One entry of ``runs`` (``name`` may be ``<run>/seed<k>``)."""
         key = f"runs.{name}"
-        name = _name(path, key, name)
+        name = "/".join(_name(path, key, part) for part in str(name).split("/")) \
+            if isinstance(name, str) else _name(path, key, name)
         spec = _mapping(path, key, spec)
         _known_keys(path, key, spec, RUN_KEYS)
         if "notebook" not in spec:
@@ -200,6 +237,17 @@ def _check_launch(run: Run, defined: dict[str, Path]) -> None:
                          f"{TORCHRUN} passes only those")
 
 
+def _seeds(path: Path, value: Any) -> list[int] | None:
+    """``seeds``: a list of distinct training seeds, or None when the file has none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or len(set(value)) != len(value) or \
+            not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        raise BatchError(f"{path}: seeds must be a list of distinct non-negative integers, "
+                         f"not {value!r}")
+    return value
+
+
 def _needs(path: Path, key: str, batch: str, value: Any) -> list[str]:
     """Full names of the runs in ``needs``: ``run`` means ``batch/run`` of this batch."""
     needs = value or []
@@ -271,8 +319,13 @@ def order_runs(runs: list[Run]) -> list[Run]:
 def select_runs(runs: list[Run], only: Iterable[str]) -> list[Run]:
     """Runs whose ``batch/run`` or ``run`` is in ``only``; each name must match something."""
     only = set(only)
-    unmatched = only - {run.full_name for run in runs} - {run.name for run in runs}
+
+    def names(run: Run) -> set[str]:  # a configuration's name selects all its seeds
+        group = run.name.split("/")[0]
+        return {run.full_name, run.name, group, f"{run.batch}/{group}"}
+
+    unmatched = only - set().union(*(names(run) for run in runs))
     if unmatched:
         raise BatchError(f"--only: no run named {', '.join(sorted(unmatched))}")
-    return [run for run in runs if run.full_name in only or run.name in only]
+    return [run for run in runs if names(run) & only]
 

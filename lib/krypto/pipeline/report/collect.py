@@ -8,12 +8,19 @@ import shutil
 from pathlib import Path
 
 from krypto import constants as C
+from krypto.evaluation.verdicts import RULE
 from krypto.files import atomic_path, write_text
 from krypto.paths import display_path
 from krypto.pipeline.report.errors import ReportError
-from krypto.pipeline.report.findings import beyond_summary, compute_findings
+from krypto.pipeline.report.findings import beyond_summary, compute_findings, section_verdicts
 from krypto.pipeline.report.provenance import BatchCommand, code_hash, read_json, run_provenance
-from krypto.pipeline.report.sections import FIGURES_DIR, REPORT_COMMAND, SECTIONS, Section
+from krypto.pipeline.report.sections import (
+    FIGURES_DIR,
+    REPORT_COMMAND,
+    SECTIONS,
+    TRAINING_SECTIONS,
+    Section,
+)
 from krypto.pipeline.report.seed import seed_results
 from krypto.pipeline.report.values import round_values
 from krypto.pipeline.results import RESULTS_FILE
@@ -21,6 +28,9 @@ from krypto.pipeline.run_record import LOG, RECORD, TORCHRUN, TORCHRUN_LOG
 
 EER_NOTE = ("EER: lower is better; eer is the official combined EER over all four pair kinds "
             "(same, different, fake_same, fake_other)")
+TEST_NOTE = ("the tables give the EERs on the held-out test pairs (never used for any choice) as "
+             "mean and std (ddof=1) over the seeds of each configuration; per-epoch figures show "
+             "the validation pairs")
 
 
 def _read_section(section: Section, runs_dir: Path, command: BatchCommand) -> tuple[dict, Path]:
@@ -44,23 +54,43 @@ def _read_section(section: Section, runs_dir: Path, command: BatchCommand) -> tu
 
 
 def _section_values(section: Section, results: dict) -> dict:
-    """What results.json keeps of a run's results (figures apart)."""
+    """What results.json keeps of a run's results (figures apart); a training section gets its
+    verdicts (:func:`~.findings.section_verdicts`), computed from the rounded table."""
     keep = {
         "data": ("n_photos", "n_identities", "summary", "pairs", "problems"),
-        "embeddings": ("train_run", "table"),
-    }.get(section.key, ("title", "table", "best"))
-    values = {k: results[k] for k in keep if k in results}
+        "distances": ("table", "seed_runs"),
+        "embeddings": ("train_run", "seed_run", "table"),
+    }.get(section.key, ("title", "table", "test_pairs"))
+    values = round_values({k: results[k] for k in keep if k in results})
     if "table" not in values and section.key != "data":
         raise ReportError(f"{section.full_name}/{RESULTS_FILE} has no table")
-    return round_values(values)
+    if section.key in TRAINING_SECTIONS:
+        values.update(section_verdicts(section.key, values["table"]))
+    return values
+
+
+def _about_seeds(sections: dict) -> dict:
+    """Over every training table: the numbers of seeds, the test pairs folders and pair
+    counts."""
+    seeds, folders, pairs = set(), [], set()
+    for key in TRAINING_SECTIONS:
+        values = sections.get(key) or {}
+        for row in (values.get("table") or {}).values():
+            if isinstance(row.get("n_seeds"), int):
+                seeds.add(row["n_seeds"])
+            pairs.update(n for n in row.get("n_pairs") or [] if isinstance(n, int))
+        folders += values.get("test_pairs") or []
+    return {"n_seeds": sorted(seeds), "test_pairs": list(dict.fromkeys(folders)),
+            "n_test_pairs": sorted(pairs)}
 
 
 def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) -> dict:
     """Read every section's results, copy its figures to ``<out>/figures/`` and write
     ``<out>/results.json`` (``out`` defaults to ``<runs_dir>/report``); returns that dict:
-    ``about``, ``sections`` (every table, rounded), ``seed`` (the seed's numbers), ``findings``,
-    ``provenance`` (per section) and ``code_hash`` (:func:`~.provenance.code_hash` of the code
-    that made the report)."""
+    ``about`` (the notes, the rule, the numbers of seeds and the test pairs), ``sections`` (every
+    table, rounded, and the verdicts of the training tables), ``seed`` (the seed's numbers),
+    ``findings``, ``provenance`` (per section) and ``code_hash``
+    (:func:`~.provenance.code_hash` of the code that made the report)."""
     runs_dir = Path(runs_dir).absolute()
     out = Path(out).absolute() if out is not None else runs_dir / "report"
     command = BatchCommand(runs_dir)
@@ -93,6 +123,9 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
             "out": display_path(out),
             "command": REPORT_COMMAND,
             "eer": EER_NOTE,
+            "test": TEST_NOTE,
+            "rule": RULE,
+            **_about_seeds(sections),
         },
         "sections": sections,
         "seed": seed_results(),

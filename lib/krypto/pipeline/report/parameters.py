@@ -27,7 +27,9 @@ TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
 @functools.cache
 def train_parameters(key: str, batch_file: str = BATCH_FILE) -> dict[str, dict]:
     """The training runs of section ``key``, as its run names them (``train_runs``): row name ->
-    every parameter of that training (the batch files' values over the defaults)."""
+    every parameter of that training (the batch files' values over the defaults). A row names
+    a 02_train run, or a folder whose runs (one per seed, ``<row's run>/seed<N>``) are; then its
+    first seed's parameters stand for it."""
     from krypto.learning.config import TrainConfig  # imports torch: only when the prose asks
 
     try:
@@ -40,6 +42,9 @@ def train_parameters(key: str, batch_file: str = BATCH_FILE) -> dict[str, dict]:
     out = {}
     for row, ref in train_refs(runs[section.full_name].parameters).items():
         run = runs.get(ref)
+        if run is None:  # a configuration whose seeds are runs of their own, in its folder
+            seeds = [r for r in runs.values() if r.run_dir.parent == C.RUNS_DIR / ref]
+            run = seeds[0] if seeds else None
         if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
             raise ReportError(f"{section.full_name} reads {ref} ({row}), which {batch_file} "
                               f"does not train with {TRAIN_NOTEBOOK}")

@@ -132,19 +132,23 @@ class BatchCommand:
 
 def run_provenance(section: Section, folder: Path, command: BatchCommand) -> dict:
     """What results.json says of a section's run: its folder, notebook, command, status, times,
-    and ``seconds``/``epochs_run`` of each training run it read."""
+    and of each training configuration it read, its folder and per seed the run folder,
+    ``seconds`` and ``epochs_run``."""
+    from krypto.evaluation.compare import seed_runs
+
     record = read_json(folder / RECORD)
     parameters = record.get("parameters") or {}
     train_runs = {}
     for name, ref in train_refs(parameters).items():
-        run = resolve_run(ref, folder)
+        configuration = resolve_run(ref, folder)
         try:
-            metrics = read_metrics(run)
+            seeds = [(run, read_metrics(run)) for run in seed_runs(configuration)]
         except FileNotFoundError as error:
             raise ReportError(f"{section.full_name} read {ref} ({name}), which has no "
                               f"{C.METRICS_FILE} any more: {error}") from error
-        train_runs[name] = {"run_dir": display_path(run), "seconds": metrics.get("seconds"),
-                            "epochs_run": metrics.get("epochs_run")}
+        train_runs[name] = {"run_dir": display_path(configuration), "seeds": [
+            {"run_dir": display_path(run), "seconds": metrics.get("seconds"),
+             "epochs_run": metrics.get("epochs_run")} for run, metrics in seeds]}
     return round_values({
         "run_dir": display_path(folder),
         "notebook": record.get("notebook"),

@@ -18,6 +18,12 @@ COS_HEAD = "1 + cos head"  # lambda.yaml
 NO_CUTOUT = "no cutout"  # cutout.yaml
 SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml
 
+# The sections whose tables are training configurations over seeds (06/05 runs), and the row each
+# of the others is tested against (krypto.evaluation.verdicts) where one is the natural baseline.
+TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", "beyond")
+REFERENCES = {"loss_selection": TRIPLET, "lambda": LAMBDAS[-1], "cutout": NO_CUTOUT,
+              "beyond": SEED_RECIPE}
+
 
 @dataclass(frozen=True)
 class Section:

@@ -6,23 +6,38 @@ from __future__ import annotations
 from typing import Any
 
 from krypto.pipeline.report.seed import SEED_COLUMNS
-from krypto.pipeline.report.values import format_number, to_number
+from krypto.pipeline.report.values import DECIMALS, format_number, mean_of, to_number
 
-# Columns of the training-run tables (krypto.evaluation.compare.TABLE_COLUMNS); every EER:
+# The test EERs of the training-run tables (krypto.evaluation.compare.EER_METRICS); every EER:
 # lower is better.
 EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 
-Column = tuple[str, str, str]  # (key, header, kind): kind "eer", "int", "seconds" or "text"
+# (key, header, kind): kind "eer" (a number), "mean_std" (``{mean, std}``), "int", "ints" (one
+# per seed), "seconds" (the mean of the seeds') or "text"
+Column = tuple[str, str, str]
 
 
 def cell(value: Any, kind: str = "eer") -> str:
-    """One table cell: ``eer`` 4 decimals, ``seconds`` 1, ``int`` none, ``text`` as it is
-    (``|`` escaped); ``-`` for a missing value."""
+    """One table cell: ``eer`` 4 decimals, ``mean_std`` ``mean ± std`` (4 decimals; the mean
+    alone for one seed), ``seconds`` 1 decimal (the mean of a list), ``int`` none, ``ints`` the
+    per-seed integers (one when they agree), ``text`` as it is (``|`` escaped); ``-`` for a
+    missing value."""
+    if kind == "mean_std":
+        if isinstance(value, dict):
+            mean, std = to_number(value.get("mean")), to_number(value.get("std"))
+            if mean is None:
+                return "-"
+            return f"{mean:.{DECIMALS}f}" + ("" if std is None else f" ± {std:.{DECIMALS}f}")
+        return format_number(value)
     if kind == "int":
         number = to_number(value)
         return "-" if number is None else str(int(number))
+    if kind == "ints":
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        texts = list(dict.fromkeys(cell(n, "int") for n in numbers))
+        return ", ".join(texts) if texts else "-"
     if kind == "seconds":
-        return format_number(value, 1)
+        return format_number(mean_of(value), 1)
     if kind == "text":
         return "-" if value is None else str(value).replace("|", "\\|")
     return format_number(value)
@@ -46,14 +61,16 @@ def eer_header(column: str) -> str:
 
 
 def run_columns(with_seed: bool) -> list[Column]:
-    """The columns of a training-run table; ``with_seed``: the seed's numbers after ours."""
+    """The columns of a training-run table: each test EER as mean ± std over the seeds (with
+    ``with_seed``, the seed's number after ours), the number of seeds, the best epoch and the
+    epochs run of each seed, and the mean seconds of a seed's training."""
     columns = []
     for column in EER_COLUMNS:
-        columns.append((column, eer_header(column), "eer"))
+        columns.append((column, eer_header(column), "mean_std"))
         if with_seed and column in SEED_COLUMNS:
             columns.append((f"seed {column}", eer_header(f"seed {column}"), "eer"))
-    return columns + [("best_epoch", "best epoch", "int"), ("epochs_run", "epochs", "int"),
-                      ("seconds", "seconds", "seconds")]
+    return columns + [("n_seeds", "seeds", "int"), ("best_epoch", "best epoch", "ints"),
+                      ("epochs_run", "epochs", "ints"), ("seconds", "seconds", "seconds")]
 
 
 def with_seed(rows: dict, seed_rows: dict) -> dict:

@@ -42,3 +42,30 @@ def format_parameter(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def seed_values(row: dict | None, metric: str) -> list[float]:
+    """The per-seed values of ``metric`` in a table row of results.json (``{mean, std,
+    values}``; a bare number counts as one seed), finite ones only."""
+    from krypto.evaluation.verdicts import finite_values
+
+    value = (row or {}).get(metric)
+    if isinstance(value, dict):
+        if value.get("values") is not None:
+            return finite_values(value["values"])
+        value = value.get("mean")
+    if isinstance(value, (list, tuple)):
+        return finite_values(value)
+    number = to_number(value)
+    return [] if number is None else [number]
+
+
+def mean_of(value: Any) -> float | None:
+    """A cell's mean: ``mean`` of a ``{mean, std, values}`` dict, the mean of a list, or the
+    number itself."""
+    if isinstance(value, dict):
+        return to_number(value.get("mean"))
+    if isinstance(value, (list, tuple)):
+        numbers = [n for n in (to_number(v) for v in value) if n is not None]
+        return sum(numbers) / len(numbers) if numbers else None
+    return to_number(value)

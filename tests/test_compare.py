@@ -1,0 +1,167 @@
+"""krypto.evaluation.compare over fabricated 02_train run folders: seeds, test EERs, figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from krypto import constants as C
+from krypto.evaluation import compare as CMP
+
+EERS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
+
+
+def make_run(folder: Path, test: dict, best_epoch: int = 2, epochs: int = 2,
+             seconds: float = 10.0, validation: float = 0.5) -> Path:
+    """A finished 02_train run folder: metrics.json (validation, best epoch), epochs.csv and
+    test_metrics.json (the held-out test EERs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / C.METRICS_FILE).write_text(json.dumps(
+        {**{m: validation for m in EERS}, "best_epoch": best_epoch, "epochs_run": epochs,
+         "seconds": seconds, "history": [], "params": {}}))
+    pd.DataFrame({"epoch": range(epochs + 1),
+                  **{m: np.linspace(validation + 0.2, validation, epochs + 1) for m in EERS}}
+                 ).to_csv(folder / C.EPOCHS_FILE, index=False)
+    (folder / CMP.TEST_METRICS_FILE).write_text(json.dumps(
+        {**test, "n_pairs": 400, "source": "data/test_pairs"}))
+    return folder
+
+
+def make_configuration(folder: Path, eer_fake: list[float], eer: list[float] | None = None,
+                       **kwargs) -> Path:
+    """A configuration folder with one seed folder per value."""
+    eer = eer or eer_fake
+    for i, (fake, combined) in enumerate(zip(eer_fake, eer)):
+        make_run(folder / f"seed{i}", {"eer_real": 0.1 + i / 100, "eer_fake": fake,
+                                       "eer_fake_other": 0.05, "eer": combined},
+                 best_epoch=2 - i % 2, seconds=10.0 + i, validation=0.5 - i / 10, **kwargs)
+    return folder
+
+
+def test_seed_runs_of_a_configuration_and_of_a_single_run(tmp_path):
+    config = make_configuration(tmp_path / "a", [0.1, 0.2, 0.3])
+    make_run(config / "seed10", {m: 0.1 for m in EERS})  # seeds in the order of their number
+    (config / "notes").mkdir()  # not a seed folder
+    assert [p.name for p in CMP.seed_runs(config)] == ["seed0", "seed1", "seed2", "seed10"]
+    assert CMP.first_seed(config) == config / "seed0"
+    single = make_run(tmp_path / "single", {m: 0.1 for m in EERS})
+    assert CMP.seed_runs(single) == [single] and CMP.first_seed(single) == single
+
+
+def test_seed_runs_errors_name_the_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="seed0/"):
+        CMP.seed_runs(tmp_path / "empty")
+    config = make_configuration(tmp_path / "a", [0.1, 0.2])
+    (config / "seed2").mkdir()  # a seed that has not finished
+    with pytest.raises(FileNotFoundError, match="seed2 has no metrics.json"):
+        CMP.seed_runs(config)
+
+
+def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.10, 0.12, 0.14], eer=[0.2, 0.2, 0.2])
+    b = make_configuration(tmp_path / "b", [0.40, 0.41], eer=[0.3, 0.5])
+    single = make_run(tmp_path / "c", {"eer_real": 0.2, "eer_fake": 0.3, "eer_fake_other": 0.1,
+                                       "eer": 0.25}, seconds=7.0)
+    comparison = CMP.compare_runs({"a": a, "b": b, "c": str(single)})
+    table = comparison.table
+    assert list(table.index) == ["a", "b", "c"]
+    assert table.loc["a", "eer_fake_mean"] == pytest.approx(0.12)
+    assert table.loc["a", "eer_fake_std"] == pytest.approx(0.02)  # ddof=1
+    assert table.loc["b", "eer_mean"] == pytest.approx(0.4)
+    assert table.loc["b", "eer_std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
+    assert table.loc["a", "eer_std"] == 0.0
+    assert np.isnan(table.loc["c", "eer_std"])  # one seed: no std
+    assert list(table["n_seeds"]) == [3, 2, 1]
+    assert table.loc["a", "eer_fake"] == "0.1200 ± 0.0200"  # display text
+    assert table.loc["c", "eer"] == "0.2500"
+    assert table.loc["a", "best_epoch"] == "2, 1, 2"
+    assert table.loc["a", "seconds"] == pytest.approx(11.0)
+    assert list(comparison.shown.columns) == list(CMP.SHOWN_COLUMNS)
+    # the per-seed values, in the order of the seeds, are the test values (not validation)
+    assert comparison.values["a"]["eer_fake"] == [0.10, 0.12, 0.14]
+    assert comparison.values["b"]["eer_real"] == [0.1, 0.11]
+    assert comparison.metric_values("eer") == {"a": [0.2, 0.2, 0.2], "b": [0.3, 0.5],
+                                               "c": [0.25]}
+    assert [p.name for p in comparison.seeds["a"]] == ["seed0", "seed1", "seed2"]
+    assert comparison.test_pairs() == ["data/test_pairs"]
+    # per-epoch validation curves of every seed, told apart by their folder
+    epochs = comparison.epochs["a"]
+    assert sorted(epochs["seed"].unique()) == ["seed0", "seed1", "seed2"]
+    assert len(epochs) == 9 and set(EERS) <= set(epochs.columns)
+    assert list(comparison.epochs["c"]["seed"].unique()) == ["c"]
+    assert CMP.best_row(table) == "a" and CMP.best_row(table, "eer_fake") == "a"
+
+
+def test_records_keep_mean_std_and_values(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.10, 0.12, 0.14])
+    records = CMP.compare_runs({"a": a}).records()
+    row = records["a"]
+    assert row["n_seeds"] == 3 and row["seeds"] == ["seed0", "seed1", "seed2"]
+    assert row["eer_fake"]["values"] == [0.10, 0.12, 0.14]
+    assert row["eer_fake"]["mean"] == pytest.approx(0.12)
+    assert row["eer_fake"]["std"] == pytest.approx(0.02)
+    assert row["best_epoch"] == [2, 1, 2] and row["seconds"] == [10.0, 11.0, 12.0]
+    assert row["n_pairs"] == [400, 400, 400]
+    json.dumps(records)  # plain values
+
+
+def test_lowest_and_versus_use_the_rule(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.10, 0.11, 0.12])
+    b = make_configuration(tmp_path / "b", [0.30, 0.31, 0.29])
+    c = make_configuration(tmp_path / "c", [0.09, 0.20, 0.15])
+    comparison = CMP.compare_runs({"a": a, "b": b, "c": c})
+    low = comparison.lowest("eer_fake")
+    assert low.name == "a" and not low.clear and low.ties == ["c"]
+    versus = comparison.versus("b", metrics=("eer_fake", "eer_fake_other"))
+    assert list(versus.index) == ["a", "c"]
+    assert versus.loc["a", "eer_fake"].startswith("lower (p")
+    assert versus.loc["a", "eer_fake_other"] == "no clear difference (identical values)"
+    with pytest.raises(KeyError, match="no configuration 'x'"):
+        comparison.versus("x")
+
+
+def test_missing_test_metrics_is_an_error(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.1, 0.2])
+    (a / "seed1" / CMP.TEST_METRICS_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="test_metrics.json.*held-out test pairs"):
+        CMP.compare_runs({"a": a})
+    with pytest.raises(ValueError):
+        CMP.compare_runs({})
+
+
+def test_comparison_figures_show_the_spread(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.10, 0.12, 0.14])
+    b = make_run(tmp_path / "b", {m: 0.2 for m in EERS})
+    comparison = CMP.compare_runs({"a": a, "b": b})
+    out = tmp_path / "out"
+    figures = CMP.comparison_figures(comparison, "test", out)
+    assert figures == {"eer_real": "eer_real_per_epoch.png", "eer_fake": "eer_fake_per_epoch.png",
+                       "eer": "eer_per_epoch.png", "bars": "eer_bars.png"}
+    for name in figures.values():
+        assert (out / name).stat().st_size > 0
+
+
+def test_metric_bars_draw_mean_std_and_every_seed(tmp_path):
+    from krypto.evaluation.plots import metric_bars, metric_per_epoch
+
+    values = {"a": {"eer": [0.1, 0.2, 0.3]}, "b": {"eer": [0.4]}}
+    fig = metric_bars(values, metrics=("eer",))
+    ax = fig.axes[0]
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == pytest.approx([0.2, 0.4])
+    from matplotlib.collections import PathCollection
+
+    points = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections
+                             if isinstance(c, PathCollection)])
+    assert sorted(points) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    epochs = {"a": pd.DataFrame({"epoch": [0, 1, 0, 1], "eer": [0.5, 0.2, 0.7, 0.4],
+                                 "seed": ["seed0", "seed0", "seed1", "seed1"]})}
+    fig = metric_per_epoch(epochs, "eer")
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_ydata()) == pytest.approx([0.6, 0.3])  # the mean over the seeds
+    assert line.get_label() == "a (2 seeds)"

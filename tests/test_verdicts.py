@@ -1,0 +1,162 @@
+"""krypto.evaluation.verdicts: the rule (Welch's t-test over seeds, p < 0.05) on constructed
+values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from scipy import stats
+
+from krypto.evaluation import verdicts as V
+
+LOW = [0.10, 0.11, 0.12]
+HIGH = [0.30, 0.31, 0.29]
+
+
+def test_the_rule_is_stated_once_in_the_module_docstring():
+    assert V.RULE == ("Two configurations differ on a metric when Welch's t-test over their "
+                      "per-seed values gives p < 0.05; otherwise (and always with fewer than 2 "
+                      "seeds on either side, or identical values) there is no clear difference.")
+    assert V.RULE in " ".join(V.__doc__.split())  # the docstring states it, wrapped
+    assert V.ALPHA == 0.05 and V.NO_CLEAR == "no clear difference"
+
+
+def test_clear_difference():
+    v = V.compare(LOW, HIGH)
+    assert v.differ and v.lower == "a" and v.lower_is("a") and not v.lower_is("b")
+    assert v.p_value == pytest.approx(stats.ttest_ind(LOW, HIGH, equal_var=False).pvalue)
+    assert v.p_value < 0.05
+    assert v.a_mean == pytest.approx(0.11) and v.b_mean == pytest.approx(0.30)
+    assert v.a_std == pytest.approx(0.01) and v.b_std == pytest.approx(0.01)
+    assert v.gap == pytest.approx(-0.19) and (v.n_a, v.n_b) == (3, 3)
+    assert v.short() == "lower (p < 0.001)"
+    flipped = V.compare(HIGH, LOW)
+    assert flipped.lower == "b" and flipped.short().startswith("higher")
+    assert flipped.p_value == pytest.approx(v.p_value)
+    assert "0.1100 ± 0.0100 vs 0.3000 ± 0.0100" in v.sentence("x", "y", "eer")
+    assert v.sentence("x", "y", "eer").startswith("x is clearly lower than y on eer")
+    assert flipped.sentence("y", "x", "eer").startswith("x is clearly lower than y on eer")
+
+
+def test_overlapping_seeds_are_no_clear_difference():
+    v = V.compare([0.10, 0.20, 0.15], [0.12, 0.18, 0.16])
+    assert not v.differ and v.lower is None
+    assert v.p_value is not None and v.p_value >= 0.05
+    assert v.short().startswith("no clear difference (p = ")
+    assert v.sentence("x", "y", "eer").startswith("no clear difference between x and y on eer")
+
+
+def test_a_gap_below_the_spread_is_no_clear_difference_even_with_different_means():
+    a, b = [0.05, 0.15, 0.10], [0.09, 0.19, 0.14]  # means 0.10 vs 0.14, std 0.05 each
+    v = V.compare(a, b)
+    assert v.a_mean < v.b_mean and v.lower is None
+
+
+@pytest.mark.parametrize("a, b", [([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]),
+                                  ([0.0, 0.0], [0.0, 0.0, 0.0])])
+def test_identical_values_give_no_verdict(a, b):
+    v = V.compare(a, b)
+    assert v.lower is None and v.p_value is None and v.reason == "identical values"
+
+
+def test_identical_samples_with_spread_are_no_clear_difference():
+    v = V.compare([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
+    assert v.lower is None and v.p_value == pytest.approx(1.0)
+
+
+def test_constant_but_different_values_differ():
+    v = V.compare([0.0, 0.0, 0.0], [0.5, 0.5, 0.5])  # Welch's t is infinite: p = 0
+    assert v.lower == "a" and v.p_value == 0.0
+
+
+@pytest.mark.parametrize("a, b", [([0.1], [0.5]), ([0.1], [0.5, 0.6, 0.7]),
+                                  ([0.1, 0.2, 0.1], [0.5]), ([], [0.1, 0.2])])
+def test_fewer_than_two_seeds_give_no_verdict(a, b):
+    v = V.compare(a, b)
+    assert v.lower is None and v.p_value is None and v.too_few_seeds
+    n = min(len(a), len(b))
+    assert v.reason == f"{n} seed{'s' if n != 1 else ''}: no test"
+
+
+def test_one_seed_has_a_mean_and_no_std():
+    v = V.compare([0.1], [0.5])
+    assert v.a_mean == 0.1 and v.a_std is None
+    assert V.format_mean_std(v.a_mean, v.a_std) == "0.1000"
+
+
+def test_missing_and_non_finite_values_are_dropped():
+    v = V.compare([0.1, None, float("nan"), 0.11, 0.12], HIGH)
+    assert v.n_a == 3 and v.lower == "a"
+
+
+def test_ratio():
+    assert V.compare([0.4, 0.4], [0.1, 0.1]).ratio == pytest.approx(4.0)
+    assert V.compare([0.4, 0.41], [0.0, 0.0]).ratio == math.inf
+    assert V.compare([0.0, 0.0], [0.0, 0.0]).ratio is None
+
+
+def test_verdict_round_trips_through_json():
+    v = V.compare(LOW, HIGH)
+    data = json.loads(json.dumps(v.to_dict()))
+    assert data["differ"] is True and data["gap"] == pytest.approx(-0.19)
+    assert V.Verdict.from_dict(data) == v
+
+
+# --- lowest ------------------------------------------------------------------------------
+
+
+def test_lowest_clear():
+    low = V.lowest({"b": HIGH, "a": LOW, "c": [0.5, 0.52, 0.51]})
+    assert low.name == "a" and low.clear and low.ties == []
+    assert set(low.versus) == {"b", "c"} and all(v.lower_is("a") for v in low.versus.values())
+    assert low.mean == pytest.approx(0.11) and low.std == pytest.approx(0.01) and low.n == 3
+    assert low.sentence() == ("Lowest mean combined `eer`: **a** (0.1100 ± 0.0100), clearly lower "
+                              "than every other one.")
+
+
+def test_lowest_names_the_ones_it_cannot_be_told_from():
+    low = V.lowest({"a": [0.10, 0.20, 0.15], "b": [0.12, 0.18, 0.17], "c": HIGH,
+                    "d": [0.14, 0.16, 0.15]})
+    assert low.name == "a" and not low.clear
+    assert low.ties == ["b", "d"]
+    assert "but no clear difference from b and d." in low.sentence()
+    assert "`eer_fake`" in low.sentence("eer_fake")
+
+
+def test_lowest_with_one_seed_is_never_clear():
+    low = V.lowest({"a": [0.1], "b": [0.5]})
+    assert low.name == "a" and not low.clear and low.ties == ["b"]
+    assert low.sentence().endswith("but no clear difference from b (too few seeds for a test).")
+
+
+def test_lowest_of_equal_means_is_the_first_and_not_clear():
+    low = V.lowest({"x": [0.1, 0.1], "y": [0.1, 0.1]})
+    assert low.name == "x" and not low.clear and low.ties == ["y"]
+
+
+def test_lowest_of_one_configuration_and_of_none():
+    low = V.lowest({"only": LOW})
+    assert low.clear and low.sentence().endswith("the only one.")
+    with pytest.raises(ValueError):
+        V.lowest({"a": [], "b": [None]})
+    assert V.lowest({"a": [], "b": LOW}).name == "b"  # without values: left out
+
+
+def test_lowest_round_trips_through_json():
+    low = V.lowest({"a": LOW, "b": HIGH, "c": [0.1, 0.2, 0.15]})
+    back = V.LowestVerdict.from_dict(json.loads(json.dumps(low.to_dict())))
+    assert back == low and back.sentence() == low.sentence()
+
+
+def test_join_names():
+    assert V.join_names([]) == "" and V.join_names(["a"]) == "a"
+    assert V.join_names(["a", "b", "c"]) == "a, b and c"
+
+
+def test_format_p():
+    assert V.format_p(None) == "no test" and V.format_p(0.0004) == "p < 0.001"
+    assert V.format_p(0.0123) == "p = 0.012" and V.format_p(0.31) == "p = 0.310"
+    assert V.format_p(0.04996) == "p < 0.05"  # not "p = 0.050" for a clear difference
+    assert V.format_p(0.05) == "p = 0.050"
