@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: setup test test-fast reproduce reproduce-quick bench lab clean-runs
+.PHONY: setup test test-fast reproduce reproduce-quick bench gpu-check lab clean-runs
 
 setup: $(STAMP)
 
@@ -31,8 +31,11 @@ reproduce: setup  ## every table and figure of the README, on the embedded synth
 reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
 	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
 
-bench: setup  ## speed and memory, side by side, into bench.json
+bench: setup  ## speed and memory, side by side, into runs/report/bench.json (.md, .txt)
 	$(PY) -m krypto.bench --out runs/report/bench.json
+
+gpu-check: setup  ## on a GPU machine (minutes): every GPU code path once, into runs/report/gpu_check.json
+	$(PY) -m krypto.bench.gpu_check --device cuda --out runs/report/gpu_check.json
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

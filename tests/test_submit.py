@@ -1,8 +1,10 @@
-"""Tests of krypto.challenge.submit: a submission from a tiny trained run, scored, with TTA, bad inputs
-and the command line."""
+"""Tests of krypto.challenge.submit: a submission from a tiny trained run, scored, with TTA, bad
+inputs and the command line; decoding overlapped with the forward (and torchvision's JPEG
+decoder) changes nothing in it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,11 +18,18 @@ from PIL import Image
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
-from krypto.data.images import CorruptImageError
-from krypto.data.layout import DataLayoutError, read_gt
+from krypto.challenge import submit
 from krypto.challenge.score import main as score_main
 from krypto.challenge.score import read_submission, score_files
-from krypto.challenge.submit import embed_paths, make_submission, skipped_path
+from krypto.challenge.submit import (
+    decode_image,
+    default_prefetch,
+    embed_paths,
+    make_submission,
+    skipped_path,
+)
+from krypto.data.images import CorruptImageError, read_uint8
+from krypto.data.layout import DataLayoutError, read_gt
 
 IMAGE_SIZE = 32
 
@@ -31,7 +40,7 @@ def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
 
     Same as ``train(data_dir=tiny_data, ..., val_ratio=0.25)``, but on the session's prepared
     index, so that nothing is cached into the repository's data/cache."""
-    from krypto.learning.train import Trainer, TrainConfig
+    from krypto.learning.train import TrainConfig, Trainer
 
     run = tmp_path_factory.mktemp("submit") / "run"
     config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
@@ -67,7 +76,7 @@ def reference_eer(labels, scores) -> float:
     return float(fnr[np.argmin(np.abs(fnr - fpr))])
 
 
-# --- the submission --------------------------------------------------------------------------------
+# --- the submission -------------------------------------------------------------------------------
 
 def test_one_row_per_pair_folder_with_ids_as_written(plain, tiny_data):
     raw = pd.read_csv(plain, dtype=str, keep_default_na=False)
@@ -112,7 +121,7 @@ def test_returned_frame_matches_the_file(plain, run_dir, tiny_data):
     assert frame.attrs["skipped"] == []
 
 
-# --- test-time augmentation ------------------------------------------------------------------------
+# --- test-time augmentation -----------------------------------------------------------------------
 
 def test_tta_changes_similarities_but_keeps_them_finite(plain, run_dir, tiny_data, tmp_path):
     out = tmp_path / "tta.csv"
@@ -148,7 +157,93 @@ def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
     assert float((unit(tta[1:], dim=1) * unit(plain[1:], dim=1)).sum()) < 1 - 1e-6  # not a no-op
 
 
-# --- bad inputs ------------------------------------------------------------------------------------
+# --- decoding ahead of the forward ----------------------------------------------------------------
+
+def test_submission_is_identical_with_and_without_the_overlap(run_dir, tiny_data):
+    """Decoding on threads, batches ahead of the forward, by torchvision or PIL: the same
+    submission, to the last bit (the same pixels reach the model in the same batches)."""
+    pairs = tiny_data / C.TEST_DIR
+    serial = make_submission(run_dir, pairs, progress=False, device="cpu", batch_size=8,
+                             workers=1, prefetch=0, decoder="pil")
+    for workers, prefetch, decoder in ((3, 2, "auto"), (2, 0, "auto"), (4, 5, "pil")):
+        overlapped = make_submission(run_dir, pairs, progress=False, device="cpu",
+                                     batch_size=8, workers=workers, prefetch=prefetch,
+                                     decoder=decoder)
+        pd.testing.assert_frame_equal(overlapped, serial, check_exact=True)
+    assert len(serial) > 8  # several batches
+
+
+def test_prefetch_default_leaves_a_busy_cpu_alone():
+    assert default_prefetch("cuda") == 2
+    expected = 0 if torch.get_num_threads() >= len(os.sched_getaffinity(0)) else 2
+    assert default_prefetch("cpu") == expected
+
+
+def _jpeg(path: Path, pixels, **options) -> Path:
+    (pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)).save(path, **options)
+    return path
+
+
+@pytest.mark.parametrize("decoder", ["auto", "pil"])
+def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
+    rng = np.random.default_rng(0)
+    face = np.asarray(Image.open(next((tiny_data / C.TEST_DIR).glob("*/0.jpg"))).convert("RGB"))
+    big = np.asarray(Image.fromarray(face).resize((70, 50), Image.BILINEAR))
+    files = [
+        next((tiny_data / C.TEST_DIR).glob("*/1.jpg")),  # as the data set writes them
+        _jpeg(tmp_path / "big.jpg", big, quality=90),  # resized to the model's size
+        _jpeg(tmp_path / "444.jpg", big, subsampling=0),  # no chroma subsampling
+        _jpeg(tmp_path / "gray.jpg", big[..., 0]),  # grayscale
+        _jpeg(tmp_path / "progressive.jpg", big, progressive=True),
+        _jpeg(tmp_path / "cmyk.jpg", Image.fromarray(big).convert("CMYK")),
+        _jpeg(tmp_path / "noise.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)),
+    ]
+    for file in files:
+        got = decode_image(str(file), IMAGE_SIZE, decoder)
+        assert got.dtype == np.uint8 and got.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
+        np.testing.assert_array_equal(got, read_uint8(file, IMAGE_SIZE), err_msg=file.name)
+    if decoder == "auto":  # torchvision did decode the JPEGs (the check did not turn it off)
+        assert submit._jpeg["agrees"] is True
+        decoded = submit._torchvision_jpegs([str(f) for f in files])
+        assert [d is not None for d in decoded] == [True] * 5 + [False, False]  # not CMYK, PNG
+        images, failures = submit.decode_images([str(f) for f in files], IMAGE_SIZE)
+        assert failures == []
+        np.testing.assert_array_equal(images, np.stack([read_uint8(f, IMAGE_SIZE) for f in files]))
+    for name, content in (("empty.jpg", b""), ("text.jpg", b"this is not a JPEG"),
+                          ("cut.jpg", files[1].read_bytes()[:200])):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(CorruptImageError, match=name):
+            decode_image(str(tmp_path / name), IMAGE_SIZE, decoder)
+
+
+def test_embed_paths_in_small_batches_and_chunks(run_dir, tiny_data, tmp_path):
+    """Batches never straddle a chunk; the rows, the NaN of a failed image and the error (with
+    every failure of the chunk) are the same whatever the prefetch."""
+    from krypto.learning.train import load_model
+
+    model, _ = load_model(run_dir, device="cpu")
+    paths = sorted((tiny_data / C.TEST_DIR).glob("*/*.jpg"))[:9]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    with_bad = paths[:4] + [bad] + paths[4:] + [bad]
+    reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, prefetch=0, workers=1)
+    for prefetch in (0, 1, 3):
+        failures: list = []
+        emb = embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, chunk=5, workers=2,
+                          prefetch=prefetch, failures=failures)
+        assert [i for i, _ in failures] == [4, 10]
+        assert torch.isnan(emb[[4, 10]]).all()
+        torch.testing.assert_close(emb[[i for i in range(11) if i not in (4, 10)]], reference,
+                                   atol=1e-5, rtol=0)
+        with pytest.raises(CorruptImageError, match="^1 image") as info:
+            embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, chunk=5, workers=2,
+                        prefetch=prefetch, labels=[f"row {i}" for i in range(11)])
+        assert "row 4" in str(info.value) and "row 10" not in str(info.value)
+    with pytest.raises(CorruptImageError, match="^2 image"):  # one chunk: both failures named
+        embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, prefetch=2)
+
+
+# --- bad inputs -----------------------------------------------------------------------------------
 
 def test_incomplete_pair_folder_is_an_error_naming_it(run_dir, pairs_copy, tmp_path):
     victim = pair_folders(pairs_copy)[5]
@@ -231,7 +326,7 @@ def test_missing_checkpoint_is_named_before_any_work(tiny_data, tmp_path):
                         progress=False)
 
 
-# --- command line ----------------------------------------------------------------------------------
+# --- command line ---------------------------------------------------------------------------------
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "krypto.challenge.submit", *args], cwd=cwd,

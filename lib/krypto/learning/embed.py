@@ -8,27 +8,82 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from krypto.files import file_lock
 from krypto.data.images import decode_many
+from krypto.files import atomic_path, file_lock
+
+
+class ImageCache:
+    """Read-only uint8 images ``[N, 3, S, S]``, usually memory-mapped from a ``.npy`` file.
+
+    The processes of one machine that open the same cache share its pages (one copy of the
+    images in memory, however many processes train). Indexing copies the selected images out
+    into a new, writable numpy array (a batch, free to augment in place); the cache itself is
+    never written. Indices may be ints, slices, numpy arrays or torch tensors: a torch tensor of
+    one element selects one image *as a batch of one*, as torch indexing does (numpy alone would
+    take it for a scalar index)."""
+
+    def __init__(self, array: np.ndarray):
+        if array.ndim != 4 or array.dtype != np.uint8:
+            raise ValueError(f"expected uint8 images [N, 3, S, S], got {array.dtype} "
+                             f"{array.shape}")
+        if array.flags.writeable:
+            array = array.view()
+            array.flags.writeable = False
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    @property
+    def memory_mapped(self) -> bool:
+        return isinstance(self.array, np.memmap)
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        out = self.array[index]
+        # fancy indexing has copied already; a slice or an int is a view of the cache: copy it
+        if isinstance(out, np.memmap) or not (out.flags.owndata and out.flags.writeable):
+            out = np.array(out, copy=True)
+        return out
+
+    def __repr__(self) -> str:
+        kind = "memory-mapped" if self.memory_mapped else "in memory"
+        return f"ImageCache({len(self)} images {self.shape[1:]}, {kind})"
 
 
 def cached_images(paths, size: int, cache_dir: str | Path | None = None,
-                  progress: bool = True) -> torch.Tensor:
-    """All ``paths`` decoded and resized once: a uint8 tensor ``[N, 3, size, size]``.
+                  progress: bool = True) -> ImageCache:
+    """All ``paths`` decoded and resized once: read-only uint8 images ``[N, 3, size, size]``
+    (:class:`ImageCache`; index it to copy a batch out).
 
     With ``cache_dir``, the array is stored there as ``.npy`` (keyed by the paths and size) and
-    memory-mapped by later runs, so no JPEG is decoded twice."""
+    memory-mapped, read-only, by this and later runs: no JPEG is decoded twice, and the
+    processes of a machine share one copy of the images in memory."""
     paths = [str(p) for p in paths]
     if cache_dir is None:
-        return torch.from_numpy(_decode_all(paths, size, progress))
+        return ImageCache(_decode_all(paths, size, progress))
     key = hashlib.sha1(("\n".join(paths) + f"|{size}").encode()).hexdigest()[:12]
     file = Path(cache_dir) / f"images-{size}px-{key}.npy"
     with file_lock(file.with_suffix(".lock")):
         if not file.is_file():
-            tmp = file.with_suffix(".tmp.npy")
-            np.save(tmp, _decode_all(paths, size, progress))
-            tmp.replace(file)
-    return torch.from_numpy(np.load(file))
+            array = _decode_all(paths, size, progress)
+            with atomic_path(file) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, array)
+            del array
+    return ImageCache(np.load(file, mmap_mode="r"))
 
 
 def _decode_all(paths: list[str], size: int, progress: bool) -> np.ndarray:
@@ -39,18 +94,52 @@ def _decode_all(paths: list[str], size: int, progress: bool) -> np.ndarray:
     return array
 
 
-def to_model_input(images: torch.Tensor, device: torch.device | str,
+def as_tensor(images) -> torch.Tensor:
+    """uint8 images as a torch tensor that owns (or may alias) writable memory: a tensor as it
+    is, a writable numpy array without a copy, a read-only one (a view of a cache) copied."""
+    if isinstance(images, torch.Tensor):
+        return images
+    if isinstance(images, ImageCache):
+        return torch.from_numpy(images[:])
+    array = np.asarray(images)
+    if not array.flags.writeable:
+        array = np.array(array, copy=True)
+    return torch.from_numpy(array)
+
+
+def to_model_input(images, device: torch.device | str,
                    channels_last: bool = False) -> torch.Tensor:
-    """uint8 ``[B, 3, H, W]`` -> float in [0, 1] on ``device``."""
-    x = images.to(device, non_blocking=True).float().div_(255)
+    """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``."""
+    x = as_tensor(images).to(device, non_blocking=True).float().div_(255)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
+def embed_batch(model: torch.nn.Module, images, device: torch.device, amp: bool = False,
+                flip_tta: bool = False) -> torch.Tensor:
+    """Embeddings ``[B, D]`` (float32, on CPU) of one batch, ``model`` in the mode it is in:
+    uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
+    ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
+    channels_last = device.type == "cuda"
+    if isinstance(images, torch.Tensor) and images.is_floating_point():
+        x = images.to(device, non_blocking=True)
+        x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    else:
+        x = to_model_input(images, device, channels_last=channels_last)
+    with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
+        e = model(x).float()
+        if flip_tta:
+            e = torch.nn.functional.normalize(e, dim=1) + \
+                torch.nn.functional.normalize(model(x.flip(-1)).float(), dim=1)
+    return e.cpu()
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, images, batch_size: int = 256,
           device: torch.device | str = "cpu", amp: bool = False, flip_tta: bool = False,
           progress: bool = False) -> torch.Tensor:
-    """Embeddings ``[N, D]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]``.
+    """Embeddings ``[N, D]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]``: a tensor, a
+    numpy array or an :class:`ImageCache` (read batch by batch).
 
     ``flip_tta`` averages the embeddings of each image and its mirror image."""
     from tqdm.auto import tqdm
@@ -59,14 +148,11 @@ def embed(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     model.eval()
     device = torch.device(device)
     out = []
-    for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress):
-        x = to_model_input(images[start:start + batch_size], device,
-                           channels_last=device.type == "cuda")
-        with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-            e = model(x).float()
-            if flip_tta:
-                e = torch.nn.functional.normalize(e, dim=1) + \
-                    torch.nn.functional.normalize(model(x.flip(-1)).float(), dim=1)
-        out.append(e.cpu())
-    model.train(was_training)
+    try:
+        for start in tqdm(range(0, len(images), batch_size), desc="embedding",
+                          disable=not progress):
+            out.append(embed_batch(model, images[start:start + batch_size], device, amp,
+                                   flip_tta))
+    finally:
+        model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
