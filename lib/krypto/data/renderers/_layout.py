@@ -52,17 +52,21 @@ class RenderConfig:
         if self.test_identities is not None and self.test_identities < 2:
             raise ValueError(f"test_identities must be at least 2, got {self.test_identities}")
         if not 24 <= self.image_size <= 256:
-            raise ValueError(f"image_size must be in [24, 256] (made for 48 to 112), "
-                             f"got {self.image_size}")
+            raise ValueError(
+                f"image_size must be in [24, 256] (made for 48 to 112), got {self.image_size}"
+            )
         if self.n_real < 2:
-            raise ValueError(f"n_real must be at least 2 (a positive pair needs two), got {self.n_real}")
+            raise ValueError(
+                f"n_real must be at least 2 (a positive pair needs two), got {self.n_real}"
+            )
         if self.n_fake < 1:
             raise ValueError(f"n_fake must be at least 1, got {self.n_fake}")
         if not 0.0 <= self.fake_strength <= 1.0:
             raise ValueError(f"fake_strength must be in [0, 1], got {self.fake_strength}")
         if self.n_test_pairs < 4:
-            raise ValueError(f"n_test_pairs must be at least 4 (one of each kind), "
-                             f"got {self.n_test_pairs}")
+            raise ValueError(
+                f"n_test_pairs must be at least 4 (one of each kind), got {self.n_test_pairs}"
+            )
 
     @property
     def n_test_identities(self) -> int:
@@ -85,26 +89,45 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-def lookalike_targets(rng: np.random.Generator, cfg: RenderConfig, features: np.ndarray,
-                      candidates: int) -> np.ndarray:
+def lookalike_targets(
+    rng: np.random.Generator,
+    cfg: RenderConfig,
+    features: np.ndarray,
+    candidates: int | None = None,
+    nearest: int = 1,
+) -> np.ndarray:
     """For every fake (``[n_all, n_fake]``), another identity of the same split (train or test)
-    whose ``features`` (``[n_all, F]``) are nearest among ``candidates`` drawn at random: a
-    face swap is made onto a head that resembles the source."""
+    among the ``nearest`` whose ``features`` (``[n_all, F]``) are closest, searched among
+    ``candidates`` drawn at random (None: the whole split): a face swap is made onto a head that
+    resembles the source."""
     out = np.empty((cfg.n_all, cfg.n_fake), dtype=np.int64)
     for ident in range(cfg.n_all):
         lo, hi = (0, cfg.identities) if ident < cfg.identities else (cfg.identities, cfg.n_all)
-        pool = rng.integers(lo, hi - 1, (cfg.n_fake, candidates))
-        pool += pool >= ident  # never the identity itself
+        if candidates is None:
+            pool = np.delete(np.arange(lo, hi), ident - lo)[None].repeat(cfg.n_fake, 0)
+        else:
+            pool = rng.integers(lo, hi - 1, (cfg.n_fake, candidates))
+            pool += pool >= ident  # never the identity itself
         dist = ((features[pool] - features[ident]) ** 2).sum(-1)
-        out[ident] = pool[np.arange(cfg.n_fake), dist.argmin(1)]
+        k = min(nearest, pool.shape[1])
+        best = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        pick = best[np.arange(cfg.n_fake), rng.integers(0, k, cfg.n_fake)]
+        out[ident] = pool[np.arange(cfg.n_fake), pick]
     return out
 
 
 Photo = tuple  # (jpeg bytes, landmarks [5, 2] in [0, 1], is_fake)
 
 
-def write_layout(out_dir: str | Path, cfg: RenderConfig, photos: list[list[Photo]], *,
-                 renderer: str, folder_width: int, meta_width: int) -> Path:
+def write_layout(
+    out_dir: str | Path,
+    cfg: RenderConfig,
+    photos: list[list[Photo]],
+    *,
+    renderer: str,
+    folder_width: int,
+    meta_width: int,
+) -> Path:
     """Write ``photos[identity]`` in the official layout (see the module's docstring).
 
     Folder names are zero-padded to ``folder_width`` digits, meta.json keys to ``meta_width``
@@ -124,18 +147,21 @@ def write_layout(out_dir: str | Path, cfg: RenderConfig, photos: list[list[Photo
             landmark_rows.append((f"{C.TRAIN_DIR}/{folder.name}/{number}.jpg", lms))
     write_json(train_dir / C.META_FILE, meta)
 
-    gt = _write_pairs(test_dir, cfg, photos[cfg.identities:], landmark_rows, folder_width)
+    gt = _write_pairs(test_dir, cfg, photos[cfg.identities :], landmark_rows, folder_width)
     write_csv(out / C.GT_FILE, gt)
-    table = pd.DataFrame(np.stack([lms.reshape(-1) for _, lms in landmark_rows]).round(5),
-                         columns=list(C.LANDMARK_COLUMNS))
+    table = pd.DataFrame(
+        np.stack([lms.reshape(-1) for _, lms in landmark_rows]).round(5),
+        columns=list(C.LANDMARK_COLUMNS),
+    )
     table.insert(0, C.PATH, [path for path, _ in landmark_rows])
     write_csv(out / C.LANDMARKS_FILE, table)
     write_json(out / CONFIG_FILE, {"renderer": renderer, **asdict(cfg)})
     return out
 
 
-def _write_pairs(test_dir: Path, cfg: RenderConfig, people: list[list[Photo]],
-                 landmark_rows: list, width: int) -> pd.DataFrame:
+def _write_pairs(
+    test_dir: Path, cfg: RenderConfig, people: list[list[Photo]], landmark_rows: list, width: int
+) -> pd.DataFrame:
     """As many pairs of each kind (``n_test_pairs // 4``), each anchored on a real photo of a
     held-out person, in shuffled order and with the two photos in random order."""
     rng = np.random.default_rng([cfg.seed, 1009])
@@ -164,25 +190,47 @@ def _write_pairs(test_dir: Path, cfg: RenderConfig, people: list[list[Photo]],
     return pd.DataFrame(rows, columns=[C.PAIR_ID, C.PAIR_LABEL, C.KIND])
 
 
-def main(name: str, write_dataset, doc: str, argv: list[str] | None = None) -> None:
+def run_cli(name: str, write_dataset, doc: str, argv: list[str] | None = None) -> None:
     """The command line of a renderer: ``python -m krypto.data.renderers.<name> OUT [...]``."""
     d = RenderConfig()
-    parser = argparse.ArgumentParser(prog=f"python -m krypto.data.renderers.{name}",
-                                     description=doc.strip().split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m krypto.data.renderers.{name}",
+        description=doc.strip().split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("out", type=Path, help="folder to write (official layout)")
     parser.add_argument("--identities", type=int, default=d.identities, help="training identities")
-    parser.add_argument("--size", "--image-size", dest="image_size", type=int, default=d.image_size,
-                        help="image side in pixels")
+    parser.add_argument(
+        "--size",
+        "--image-size",
+        dest="image_size",
+        type=int,
+        default=d.image_size,
+        help="image side in pixels",
+    )
     parser.add_argument("--n-real", type=int, default=d.n_real, help="real photos per identity")
     parser.add_argument("--n-fake", type=int, default=d.n_fake, help="fakes per identity")
-    parser.add_argument("--fake-strength", type=float, default=d.fake_strength,
-                        help="0: traces almost invisible, 1: strong")
+    parser.add_argument(
+        "--fake-strength",
+        type=float,
+        default=d.fake_strength,
+        help="0: traces almost invisible, 1: strong",
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--test-pairs", "--n-test-pairs", dest="n_test_pairs", type=int,
-                        default=d.n_test_pairs, help="test pairs, split evenly over the 4 kinds")
-    parser.add_argument("--test-identities", type=int, default=None,
-                        help="held-out identities of the test pairs (default: identities / 5)")
+    parser.add_argument(
+        "--test-pairs",
+        "--n-test-pairs",
+        dest="n_test_pairs",
+        type=int,
+        default=d.n_test_pairs,
+        help="test pairs, split evenly over the 4 kinds",
+    )
+    parser.add_argument(
+        "--test-identities",
+        type=int,
+        default=None,
+        help="held-out identities of the test pairs (default: identities / 5)",
+    )
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
     print(f"wrote {write_dataset(out, **args)}")

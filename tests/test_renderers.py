@@ -1,0 +1,239 @@
+"""The face renderers of krypto.data.renderers: official layout, determinism, identity in the
+pixels, fake traces that follow fake_strength, disjoint test identities, the registry."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from krypto import constants as C
+from krypto.data import renderers
+from krypto.data.layout import read_gt, read_pairs, read_train
+from krypto.data.renderers import eigenfaces, portrait
+from krypto.data.renderers._layout import RenderConfig
+
+MODULES = {"portrait": portrait, "eigenfaces": eigenfaces}
+# folder-name width, meta.json key width (0: no padding)
+PADDING = {"portrait": (6, 0), "eigenfaces": (8, 8)}
+TINY = dict(identities=6, image_size=32, n_real=3, n_fake=2, n_test_pairs=8, test_identities=4)
+
+
+def _write(name, folder, **overrides):
+    return MODULES[name].write_dataset(folder, **{**TINY, **overrides})
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"), np.float32)
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_official_layout(name, tmp_path):
+    out = _write(name, tmp_path / name)
+    train = read_train(out)
+    per = TINY["n_real"] + TINY["n_fake"]
+    assert len(train) == TINY["identities"] * per
+    assert train[C.IS_FAKE].sum() == TINY["identities"] * TINY["n_fake"]
+    assert (train.groupby(C.IDENTITY)[C.IS_FAKE].sum() == TINY["n_fake"]).all()
+
+    folder_width, meta_width = PADDING[name]
+    folders = sorted(p.name for p in (out / "train").iterdir() if p.is_dir())
+    assert folders == [f"{i:0{folder_width}d}" for i in range(TINY["identities"])]
+    meta = json.loads((out / "train" / "meta.json").read_text())
+    assert sorted(meta) == sorted(
+        f"{i:0{meta_width}d}/{n}.jpg" for i in range(TINY["identities"]) for n in range(per)
+    )
+    for key, fake in meta.items():
+        assert fake == (int(key.split("/")[1][:-4]) >= TINY["n_real"])  # reals first, then fakes
+    with Image.open(train[C.PATH].iloc[0]) as img:
+        assert img.size == (32, 32) and img.mode == "RGB"
+
+    gt = read_gt(out / "gt.csv")
+    assert list(gt.columns) == [C.PAIR_ID, C.PAIR_LABEL, C.KIND]
+    per_kind = TINY["n_test_pairs"] // 4
+    assert gt[C.KIND].value_counts().to_dict() == {k: per_kind for k in C.PAIR_KINDS}
+    assert (gt[C.PAIR_LABEL] == (gt[C.KIND] == C.SAME)).all()
+    pairs = read_pairs(out / "test_public")
+    assert sorted(pairs[C.PAIR_ID]) == sorted(gt[C.PAIR_ID])
+
+    landmarks = pd.read_csv(out / "landmarks.csv")
+    assert len(landmarks) == len(meta) + 2 * len(gt)
+    values = landmarks[list(C.LANDMARK_COLUMNS)].to_numpy()
+    assert np.isfinite(values).all() and (values > 0).all() and (values < 1).all()
+    assert json.loads((out / "renderer.json").read_text())["renderer"] == name
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_test_identities_are_held_out(name, tmp_path):
+    """Every test photo is a photo of a held-out identity, none of a training identity."""
+    out = _write(name, tmp_path / name)
+    photos = MODULES[name].render_all(RenderConfig(**TINY))
+    held_out = {data for person in photos[TINY["identities"] :] for data, _, _ in person}
+    in_train = {data for person in photos[: TINY["identities"]] for data, _, _ in person}
+    assert {p.read_bytes() for p in (out / "train").rglob("*.jpg")} == in_train
+    test = [p.read_bytes() for p in (out / "test_public").rglob("*.jpg")]
+    assert test and all(data in held_out for data in test)
+    assert not held_out & in_train
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_deterministic_for_a_seed(name, tmp_path):
+    a, b = _write(name, tmp_path / "a"), _write(name, tmp_path / "b")
+    c = _write(name, tmp_path / "c", seed=1)
+    assert _digest(a) == _digest(b)
+    first = "train/" + sorted(p.name for p in (a / "train").iterdir() if p.is_dir())[0] + "/0.jpg"
+    assert (a / first).read_bytes() != (c / first).read_bytes()
+    assert _digest(a) != _digest(c)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_identity_shows_in_the_pixels(name):
+    """Two real photos of one person are closer (mean absolute pixel difference) than photos of
+    two people, on the whole photo and more clearly on its centre, the face."""
+    cfg = RenderConfig(
+        identities=10, image_size=32, n_real=4, n_fake=1, n_test_pairs=4, test_identities=2
+    )
+    reals = [
+        np.stack([_pixels(d) for d, _, fake in person if not fake])
+        for person in MODULES[name].render_all(cfg)
+    ]
+    for crop in (slice(None), slice(8, 24)):
+        same = [
+            np.abs(r[i, crop, crop] - r[j, crop, crop]).mean()
+            for r in reals
+            for i in range(4)
+            for j in range(i + 1, 4)
+        ]
+        other = [
+            np.abs(reals[a][i, crop, crop] - reals[b][i, crop, crop]).mean()
+            for a in range(len(reals))
+            for b in range(a + 1, len(reals))
+            for i in range(4)
+        ]
+        assert np.mean(same) < np.mean(other) - 2
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_fake_strength_changes_only_the_fakes(name):
+    """With the same seed, fake_strength leaves the real photos byte for byte and changes every
+    fake, the more the stronger."""
+
+    def render(strength):
+        cfg = RenderConfig(**{**TINY, "fake_strength": strength})
+        return [p for person in MODULES[name].render_all(cfg) for p in person]
+
+    weak, mid, strong = render(0.0), render(0.5), render(1.0)
+    for (dw, _, fake), (dm, _, _), (ds, _, _) in zip(weak, mid, strong):
+        if not fake:
+            assert dw == dm == ds
+        else:
+            to_mid = np.abs(_pixels(dw) - _pixels(dm)).mean()
+            to_strong = np.abs(_pixels(dw) - _pixels(ds)).mean()
+            assert 0 < to_mid < to_strong and to_strong > 2
+
+
+def test_spec_and_slug():
+    name, cfg = renderers.parse_spec("portrait:identities=200,size=64,fake_strength=0.5,seed=0")
+    assert name == "portrait"
+    assert cfg == RenderConfig(identities=200, image_size=64, fake_strength=0.5)
+    assert renderers.parse_spec("portrait") == ("portrait", RenderConfig())
+    _, short = renderers.parse_spec("eigenfaces: real=4, fake=2, strength=1, pairs=40")
+    assert (short.n_real, short.n_fake, short.fake_strength, short.n_test_pairs) == (4, 2, 1.0, 40)
+    same = renderers.parse_spec("portrait:size=64")
+    assert renderers.slug("portrait", cfg) == renderers.slug(*same)
+    assert renderers.slug("portrait", cfg) != renderers.slug("portrait", RenderConfig(seed=1))
+    for bad in (
+        "nope:size=64",
+        "portrait:colour=red",
+        "portrait:size",
+        "portrait:size=big",
+        "portrait:size=8",
+    ):
+        with pytest.raises(ValueError):
+            renderers.parse_spec(bad)
+    assert set(renderers.RENDERERS) == {"portrait", "eigenfaces"}
+
+
+def test_dataset_path_writes_once_for_parallel_callers(tmp_path, monkeypatch):
+    calls = []
+    real = renderers.RENDERERS["eigenfaces"]
+
+    def counting(out, **kwargs):
+        calls.append(out)
+        return real(out, **kwargs)
+
+    monkeypatch.setitem(renderers.RENDERERS, "eigenfaces", counting)
+    spec = "eigenfaces:identities=4,size=24,real=2,fake=1,pairs=4,test_identities=2"
+    paths = []
+
+    def ask():
+        paths.append(renderers.dataset_path(spec, root=tmp_path))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(set(paths)) == 1
+    out = paths[0]
+    assert out.parent == tmp_path and out.name.startswith("eigenfaces-id4-px24")
+    assert len(read_train(out)) == 4 * 3 and not list(tmp_path.glob("*.partial"))
+    assert renderers.dataset_path(spec, root=tmp_path) == out and len(calls) == 1
+
+    # a half-written folder (no gt.csv) is written again
+    (out / "gt.csv").unlink()
+    assert renderers.dataset_path(spec, root=tmp_path) == out and len(calls) == 2
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_command_line(name, tmp_path):
+    MODULES[name].main(
+        [
+            str(tmp_path),
+            "--identities",
+            "3",
+            "--size",
+            "24",
+            "--n-real",
+            "2",
+            "--n-fake",
+            "1",
+            "--test-pairs",
+            "4",
+            "--test-identities",
+            "2",
+            "--fake-strength",
+            "0.2",
+            "--seed",
+            "3",
+        ]
+    )
+    config = json.loads((tmp_path / "renderer.json").read_text())
+    assert config == {
+        "renderer": name,
+        "identities": 3,
+        "image_size": 24,
+        "n_real": 2,
+        "n_fake": 1,
+        "fake_strength": 0.2,
+        "seed": 3,
+        "n_test_pairs": 4,
+        "test_identities": 2,
+    }
+    assert len(read_train(tmp_path)) == 3 * 3
