@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: setup test test-fast reproduce reproduce-quick bench gpu-check lab clean-runs
+.PHONY: setup test test-fast lint reproduce reproduce-quick bench gpu-check lab clean-runs
 
 setup: $(STAMP)
 
@@ -18,11 +18,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (krypto)" >/dev/null
 	touch $(STAMP)
 
-test: setup  ## the whole suite: unit tests and every notebook through papermill on tiny data
+test: setup lint  ## the whole suite: lint, unit tests, every notebook through papermill on tiny data
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-test-fast: setup  ## unit tests only
+test-fast: setup lint  ## lint and unit tests only
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+lint: setup  ## ruff: the linter and the formatter's check, over the whole tree
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 reproduce: setup  ## every table and figure of the README, on the embedded synthetic data set
 	$(PY) -m krypto.pipeline.batch params/readme.yaml --jobs $(JOBS)

@@ -17,8 +17,15 @@ torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
 
 from krypto.data.synth import SynthConfig, write_dataset  # noqa: E402
 
-TINY = SynthConfig(identities=24, test_identities=6, real_per_identity=4, fake_per_identity=2,
-                   image_size=32, test_pairs_per_kind=8, seed=1)
+TINY = SynthConfig(
+    identities=24,
+    test_identities=6,
+    real_per_identity=4,
+    fake_per_identity=2,
+    image_size=32,
+    test_pairs_per_kind=8,
+    seed=1,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +38,10 @@ def tiny_data(tmp_path_factory):
 def tiny_prepared(tiny_data, tmp_path_factory):
     from krypto.data.index import prepare
 
-    return prepare(tiny_data, out_dir=tmp_path_factory.mktemp("prepared"), val_ratio=0.25,
-                   progress=False, pairs_per_kind=50)
+    return prepare(
+        tiny_data,
+        out_dir=tmp_path_factory.mktemp("prepared"),
+        val_ratio=0.25,
+        progress=False,
+        pairs_per_kind=50,
+    )

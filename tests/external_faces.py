@@ -27,11 +27,17 @@ def _person(rng: random.Random) -> dict:
         return tuple(max(0, min(255, c + rng.randint(-spread, spread))) for c in base)
 
     return {
-        "skin": colour((200, 160, 130), 50), "hair": colour((80, 60, 40), 70),
-        "eyes": colour((60, 90, 120), 60), "lips": colour((170, 80, 80), 40),
-        "face": (rng.randint(17, 23), rng.randint(22, 27)), "eye_gap": rng.randint(6, 10),
-        "eye_size": rng.randint(2, 4), "nose": rng.randint(4, 9), "mouth": rng.randint(5, 10),
-        "eye_y": rng.randint(-7, -2), "mouth_y": rng.randint(9, 14),
+        "skin": colour((200, 160, 130), 50),
+        "hair": colour((80, 60, 40), 70),
+        "eyes": colour((60, 90, 120), 60),
+        "lips": colour((170, 80, 80), 40),
+        "face": (rng.randint(17, 23), rng.randint(22, 27)),
+        "eye_gap": rng.randint(6, 10),
+        "eye_size": rng.randint(2, 4),
+        "nose": rng.randint(4, 9),
+        "mouth": rng.randint(5, 10),
+        "eye_y": rng.randint(-7, -2),
+        "mouth_y": rng.randint(9, 14),
     }
 
 
@@ -50,7 +56,9 @@ def _photo(p: dict, rng: random.Random) -> Image.Image:
         d.ellipse([ex - s + 1, ey - s + 1, ex + s - 1, ey + s - 1], fill=p["eyes"])
     d.line([cx, ey + 3, cx, ey + 3 + p["nose"]], fill=tuple(c - 40 for c in p["skin"]), width=2)
     my = cy + p["mouth_y"]
-    d.ellipse([cx - p["mouth"], my - 2, cx + p["mouth"], my + 2 + rng.randint(0, 2)], fill=p["lips"])
+    d.ellipse(
+        [cx - p["mouth"], my - 2, cx + p["mouth"], my + 2 + rng.randint(0, 2)], fill=p["lips"]
+    )
     img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.75, 1.25))
     return img
 
@@ -60,12 +68,21 @@ def _fake(x: dict, lookalike: dict, rng: random.Random) -> Image.Image:
     source = ImageEnhance.Color(source).enhance(rng.uniform(0.6, 1.4))
     target = _photo(lookalike, rng)
     mask = Image.new("L", (SIZE, SIZE), 0)
-    ImageDraw.Draw(mask).ellipse([SIZE // 2 - 15, SIZE // 2 - 14, SIZE // 2 + 15, SIZE // 2 + 19], fill=255)
+    ImageDraw.Draw(mask).ellipse(
+        [SIZE // 2 - 15, SIZE // 2 - 14, SIZE // 2 + 15, SIZE // 2 + 19], fill=255
+    )
     return Image.composite(source, target, mask.filter(ImageFilter.GaussianBlur(2)))
 
 
-def write(out: str | Path, identities: int = 160, test_identities: int = 40, real: int = 6,
-          fake: int = 3, pairs_per_kind: int = 100, seed: int = 0) -> Path:
+def write(
+    out: str | Path,
+    identities: int = 160,
+    test_identities: int = 40,
+    real: int = 6,
+    fake: int = 3,
+    pairs_per_kind: int = 100,
+    seed: int = 0,
+) -> Path:
     rng = random.Random(seed)
     out = Path(out)
     people = [_person(rng) for _ in range(identities + test_identities)]
@@ -94,10 +111,12 @@ def write(out: str | Path, identities: int = 160, test_identities: int = 40, rea
         reals_a = [img for img, f in test[a] if not f]
         fakes = {i: [img for img, f in test[i] if f] for i in (a, b)}
         real_b = [img for img, f in test[b] if not f]
-        rows += [(reals_a[0], reals_a[1 + k % (real - 1)], 1, "same"),
-                 (reals_a[0], real_b[0], 0, "different"),
-                 (reals_a[k % real], rng.choice(fakes[a]), 0, "fake_same"),
-                 (reals_a[k % real], rng.choice(fakes[b]), 0, "fake_other")]
+        rows += [
+            (reals_a[0], reals_a[1 + k % (real - 1)], 1, "same"),
+            (reals_a[0], real_b[0], 0, "different"),
+            (reals_a[k % real], rng.choice(fakes[a]), 0, "fake_same"),
+            (reals_a[k % real], rng.choice(fakes[b]), 0, "fake_other"),
+        ]
     rng.shuffle(rows)
     gt = ["pair_id,label,kind"]
     for n, (first, second, label, kind) in enumerate(rows):

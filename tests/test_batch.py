@@ -336,14 +336,18 @@ time.sleep(float(sys.argv[2]))
 
 
 @pytest.mark.slow
-def test_a_run_held_by_another_process_waits_and_runs_once_it_is_free(tmp_path, nb, runs_dir,
-                                                                       capsys):
+def test_a_run_held_by_another_process_waits_and_runs_once_it_is_free(
+    tmp_path, nb, runs_dir, capsys
+):
     file = write_yaml(
         tmp_path / "b.yaml",
         {"batch": "b", "runs": {"held": {"notebook": nb}, "free": {"notebook": nb}}},
     )
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(runs_dir / "b" / "held"), "2"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(runs_dir / "b" / "held"), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     try:
         assert batch(file, runs_dir) == 0
@@ -359,8 +363,9 @@ def test_a_run_held_by_another_process_waits_and_runs_once_it_is_free(tmp_path, 
 
 
 @pytest.mark.slow
-def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(tmp_path, nb,
-                                                                             runs_dir, capsys):
+def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(
+    tmp_path, nb, runs_dir, capsys
+):
     from krypto.pipeline.run_record import run_status
 
     file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
@@ -376,7 +381,9 @@ def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(tmp_
     assert "[1/1] b/r ... started" in capsys.readouterr().out
     assert record(runs_dir, "b/r")["status"] == "done"
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [
-        ".lock", ".lock.guests"]
+        ".lock",
+        ".lock.guests",
+    ]
     assert nbformat.read(run / "nb.ipynb", as_version=4).cells  # whole
 
 
@@ -395,11 +402,16 @@ def test_sigterm_stops_children_and_records_the_run_interrupted(tmp_path, runs_d
     notebook = nbformat.read(make_notebook(tmp_path / "pause.ipynb"), as_version=4)
     notebook.cells[1] = nbformat.v4.new_code_cell(PAUSE)
     nbformat.write(notebook, tmp_path / "pause.ipynb")
-    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {
-        "r": {"notebook": str(tmp_path / "pause.ipynb")}}})
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {"batch": "b", "runs": {"r": {"notebook": str(tmp_path / "pause.ipynb")}}},
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "krypto.pipeline.batch", str(file), "--runs-dir", str(runs_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     started = runs_dir / "b" / "r" / "started"
     deadline = time.monotonic() + 120
     while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -429,19 +441,25 @@ def test_seeds_repeat_each_training_run_and_needs_wait_for_all(tmp_path, runs_di
         "runs:\n"
         "  quad:\n    notebook: notebooks/02_train.ipynb\n    parameters: {lam: 0.5}\n"
         "  table:\n    notebook: notebooks/06_compare_runs.ipynb\n"
-        "    parameters: {train_runs: {q: seeded/quad}}\n    needs: [quad]\n")
+        "    parameters: {train_runs: {q: seeded/quad}}\n    needs: [quad]\n"
+    )
     runs = load_batch(batch, runs_dir=runs_dir)
     train = [r for r in runs if r.notebook.name == "02_train.ipynb"]
     assert [r.name for r in train] == ["quad/seed0", "quad/seed1", "quad/seed2"]
     assert [r.parameters["seed"] for r in train] == [0, 1, 2]
     assert all(r.parameters["lam"] == 0.5 and r.parameters["epochs"] == 1 for r in train)
-    assert [r.run_dir for r in train] == [runs_dir / "seeded" / "quad" / f"seed{k}" for k in range(3)]
+    assert [r.run_dir for r in train] == [
+        runs_dir / "seeded" / "quad" / f"seed{k}" for k in range(3)
+    ]
     table = next(r for r in runs if r.name == "table")
     assert table.needs == [r.full_name for r in train]
     assert runs.index(table) > max(runs.index(r) for r in train)
     assert len(select_runs(runs, ["quad"])) == 3
-    assert [r.name for r in load_batch(batch, quick=True, runs_dir=runs_dir)
-            if r.notebook.name == "02_train.ipynb"] == ["quad/seed0"]
+    assert [
+        r.name
+        for r in load_batch(batch, quick=True, runs_dir=runs_dir)
+        if r.notebook.name == "02_train.ipynb"
+    ] == ["quad/seed0"]
     batch.write_text(batch.read_text().replace("{lam: 0.5}", "{lam: 0.5, seed: 3}"))
     with pytest.raises(BatchError, match="seeds"):
         load_batch(batch, runs_dir=runs_dir)

@@ -74,9 +74,14 @@ def test_quick_benchmark_writes_every_section(tmp_path):
         keys = {"ours_ms", "reference_ms", "reference_lists_ms", "speedup"}
         assert keys <= set(cpu["miner"][str(size)])
     inference = cpu["inference"]
-    assert {"submission_images_per_second", "forward_images_per_second", "ratio_to_forward",
-            "decode_images_per_second", "decode_pil_images_per_second",
-            "ratio_limit"} <= set(inference)
+    assert {
+        "submission_images_per_second",
+        "forward_images_per_second",
+        "ratio_to_forward",
+        "decode_images_per_second",
+        "decode_pil_images_per_second",
+        "ratio_limit",
+    } <= set(inference)
     assert inference["bounded_by"] and inference["workers"] >= 1
     memory = cpu["memory"]
     assert memory["processes"] == 2 and memory["ratio"]["unit"] == "ratio"
@@ -102,6 +107,7 @@ def test_quick_benchmark_writes_every_section(tmp_path):
 
 # --- the reference miner --------------------------------------------------------------------------
 
+
 def _check_rules(labels, is_fake, a, p, n, f):
     assert len(a) == len(p) == len(n) == len(f)
     assert (~is_fake[a]).all() and (~is_fake[p]).all() and (~is_fake[n]).all()
@@ -122,8 +128,9 @@ def test_reference_miner_obeys_the_same_rules_as_ours(strategy, seed):
     dist = torch.cdist(e, e)
     ours = mine_quadruplets(labels, is_fake, dist, strategy, g)
     for lists in (False, True):
-        ref = python_loop_quadruplets(labels, is_fake, dist, strategy, random.Random(seed),
-                                      lists=lists)
+        ref = python_loop_quadruplets(
+            labels, is_fake, dist, strategy, random.Random(seed), lists=lists
+        )
         _check_rules(labels, is_fake, *ref)
         _check_rules(labels, is_fake, *ours)
         # the same anchors: every real photo with a real positive, a real negative and a fake
@@ -144,10 +151,20 @@ def test_reference_miner_on_the_benchmark_batches():
 
 # --- the package: one module per measurement, the trainer's public interface only -----------------
 
+
 def test_one_module_per_measurement_each_short_and_public_only():
     sources = {p.name: p.read_text() for p in BENCH_DIR.glob("*.py")}
-    assert {"training.py", "miner.py", "inference.py", "memory.py", "growth.py", "report.py",
-            "gpu_check.py", "__main__.py"} <= set(sources)
+    assert {
+        "training.py",
+        "miner.py",
+        "inference.py",
+        "memory.py",
+        "growth.py",
+        "report.py",
+        "gpu_check.py",
+        "gpu_paths.py",
+        "__main__.py",
+    } <= set(sources)
     for name, text in sources.items():
         assert len(text.splitlines()) < 400, name
         # no private name of the trainer, no trainer whose config is changed after the fact
@@ -157,6 +174,7 @@ def test_one_module_per_measurement_each_short_and_public_only():
 
 
 # --- the GPU check, dry run on the CPU ------------------------------------------------------------
+
 
 def test_combinations_cover_the_params_files():
     combos = gpu_check.combinations()
@@ -180,15 +198,31 @@ def test_a_failing_check_is_recorded_and_the_next_one_runs():
 @pytest.mark.slow
 def test_gpu_check_dry_run_on_the_cpu(tiny_data, tmp_path):
     out = tmp_path / "gpu_check.json"
-    code = gpu_check.main(["--device", "cpu", "--data", str(tiny_data), "--out", str(out),
-                           "--workdir", str(tmp_path / "work")])
+    code = gpu_check.main(
+        [
+            "--device",
+            "cpu",
+            "--data",
+            str(tiny_data),
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ]
+    )
     report = json.loads(out.read_text())
     assert code == 0, [(c["name"], c.get("error")) for c in report["checks"] if not c["passed"]]
     names = [c["name"] for c in report["checks"]]
     trained = [n for n in names if n.startswith("train[")]
     assert len(trained) == len(gpu_check.combinations())
-    assert {"environment", "resume", "submission", "export", "torchrun[2 process(es)]",
-            "bench"} <= set(names)
+    assert {
+        "environment",
+        "resume",
+        "submission",
+        "export",
+        "torchrun[2 process(es)]",
+        "bench",
+    } <= set(names)
     assert report["failed"] == [] and report["passed"] == len(names)
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["resume"]["details"]["second"]["resumed"] is True
@@ -199,6 +233,7 @@ def test_gpu_check_dry_run_on_the_cpu(tiny_data, tmp_path):
 
 
 # --- the image cache ------------------------------------------------------------------------------
+
 
 def test_image_cache_is_memory_mapped_read_only_and_copied_out(tiny_data, tmp_path, monkeypatch):
     from krypto.learning import embed as embed_module

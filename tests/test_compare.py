@@ -15,30 +15,55 @@ from krypto.evaluation import compare as CMP
 EERS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 
 
-def make_run(folder: Path, test: dict, best_epoch: int = 2, epochs: int = 2,
-             seconds: float = 10.0, validation: float = 0.5) -> Path:
+def make_run(
+    folder: Path,
+    test: dict,
+    best_epoch: int = 2,
+    epochs: int = 2,
+    seconds: float = 10.0,
+    validation: float = 0.5,
+) -> Path:
     """A finished 02_train run folder: metrics.json (validation, best epoch), epochs.csv and
     test_metrics.json (the held-out test EERs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / C.METRICS_FILE).write_text(json.dumps(
-        {**{m: validation for m in EERS}, "best_epoch": best_epoch, "epochs_run": epochs,
-         "seconds": seconds, "history": [], "params": {}}))
-    pd.DataFrame({"epoch": range(epochs + 1),
-                  **{m: np.linspace(validation + 0.2, validation, epochs + 1) for m in EERS}}
-                 ).to_csv(folder / C.EPOCHS_FILE, index=False)
-    (folder / CMP.TEST_METRICS_FILE).write_text(json.dumps(
-        {**test, "n_pairs": 400, "source": "data/test_pairs"}))
+    (folder / C.METRICS_FILE).write_text(
+        json.dumps(
+            {
+                **{m: validation for m in EERS},
+                "best_epoch": best_epoch,
+                "epochs_run": epochs,
+                "seconds": seconds,
+                "history": [],
+                "params": {},
+            }
+        )
+    )
+    pd.DataFrame(
+        {
+            "epoch": range(epochs + 1),
+            **{m: np.linspace(validation + 0.2, validation, epochs + 1) for m in EERS},
+        }
+    ).to_csv(folder / C.EPOCHS_FILE, index=False)
+    (folder / CMP.TEST_METRICS_FILE).write_text(
+        json.dumps({**test, "n_pairs": 400, "source": "data/test_pairs"})
+    )
     return folder
 
 
-def make_configuration(folder: Path, eer_fake: list[float], eer: list[float] | None = None,
-                       **kwargs) -> Path:
+def make_configuration(
+    folder: Path, eer_fake: list[float], eer: list[float] | None = None, **kwargs
+) -> Path:
     """A configuration folder with one seed folder per value."""
     eer = eer or eer_fake
     for i, (fake, combined) in enumerate(zip(eer_fake, eer)):
-        make_run(folder / f"seed{i}", {"eer_real": 0.1 + i / 100, "eer_fake": fake,
-                                       "eer_fake_other": 0.05, "eer": combined},
-                 best_epoch=2 - i % 2, seconds=10.0 + i, validation=0.5 - i / 10, **kwargs)
+        make_run(
+            folder / f"seed{i}",
+            {"eer_real": 0.1 + i / 100, "eer_fake": fake, "eer_fake_other": 0.05, "eer": combined},
+            best_epoch=2 - i % 2,
+            seconds=10.0 + i,
+            validation=0.5 - i / 10,
+            **kwargs,
+        )
     return folder
 
 
@@ -65,8 +90,11 @@ def test_seed_runs_errors_name_the_folder(tmp_path):
 def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
     a = make_configuration(tmp_path / "a", [0.10, 0.12, 0.14], eer=[0.2, 0.2, 0.2])
     b = make_configuration(tmp_path / "b", [0.40, 0.41], eer=[0.3, 0.5])
-    single = make_run(tmp_path / "c", {"eer_real": 0.2, "eer_fake": 0.3, "eer_fake_other": 0.1,
-                                       "eer": 0.25}, seconds=7.0)
+    single = make_run(
+        tmp_path / "c",
+        {"eer_real": 0.2, "eer_fake": 0.3, "eer_fake_other": 0.1, "eer": 0.25},
+        seconds=7.0,
+    )
     comparison = CMP.compare_runs({"a": a, "b": b, "c": str(single)})
     table = comparison.table
     assert list(table.index) == ["a", "b", "c"]
@@ -85,8 +113,7 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
     # the per-seed values, in the order of the seeds, are the test values (not validation)
     assert comparison.values["a"]["eer_fake"] == [0.10, 0.12, 0.14]
     assert comparison.values["b"]["eer_real"] == [0.1, 0.11]
-    assert comparison.metric_values("eer") == {"a": [0.2, 0.2, 0.2], "b": [0.3, 0.5],
-                                               "c": [0.25]}
+    assert comparison.metric_values("eer") == {"a": [0.2, 0.2, 0.2], "b": [0.3, 0.5], "c": [0.25]}
     assert [p.name for p in comparison.seeds["a"]] == ["seed0", "seed1", "seed2"]
     assert comparison.test_pairs() == ["data/test_pairs"]
     # per-epoch validation curves of every seed, told apart by their folder
@@ -140,8 +167,12 @@ def test_comparison_figures_show_the_spread(tmp_path):
     comparison = CMP.compare_runs({"a": a, "b": b})
     out = tmp_path / "out"
     figures = CMP.comparison_figures(comparison, "test", out)
-    assert figures == {"eer_real": "eer_real_per_epoch.png", "eer_fake": "eer_fake_per_epoch.png",
-                       "eer": "eer_per_epoch.png", "bars": "eer_bars.png"}
+    assert figures == {
+        "eer_real": "eer_real_per_epoch.png",
+        "eer_fake": "eer_fake_per_epoch.png",
+        "eer": "eer_per_epoch.png",
+        "bars": "eer_bars.png",
+    }
     for name in figures.values():
         assert (out / name).stat().st_size > 0
 
@@ -156,11 +187,19 @@ def test_metric_bars_draw_mean_std_and_every_seed(tmp_path):
     assert heights == pytest.approx([0.2, 0.4])
     from matplotlib.collections import PathCollection
 
-    points = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections
-                             if isinstance(c, PathCollection)])
+    points = np.concatenate(
+        [c.get_offsets()[:, 1] for c in ax.collections if isinstance(c, PathCollection)]
+    )
     assert sorted(points) == pytest.approx([0.1, 0.2, 0.3, 0.4])
-    epochs = {"a": pd.DataFrame({"epoch": [0, 1, 0, 1], "eer": [0.5, 0.2, 0.7, 0.4],
-                                 "seed": ["seed0", "seed0", "seed1", "seed1"]})}
+    epochs = {
+        "a": pd.DataFrame(
+            {
+                "epoch": [0, 1, 0, 1],
+                "eer": [0.5, 0.2, 0.7, 0.4],
+                "seed": ["seed0", "seed0", "seed1", "seed1"],
+            }
+        )
+    }
     fig = metric_per_epoch(epochs, "eer")
     line = fig.axes[0].get_lines()[0]
     assert list(line.get_ydata()) == pytest.approx([0.6, 0.3])  # the mean over the seeds

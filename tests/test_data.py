@@ -11,7 +11,12 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.data.index import build_index, prepare, split_by_identity, validation_pairs, write_pairs_layout
+from krypto.data.index import (
+    build_index,
+    prepare,
+    split_by_identity,
+    write_pairs_layout,
+)
 from krypto.data.landmarks import detect_mtcnn
 from krypto.data.layout import DataLayoutError, DataReport, read_pairs, read_train
 
@@ -41,8 +46,10 @@ def test_ids_match_by_value_whatever_the_padding(data_copy, folder_width, meta_w
     for folder in [p for p in train.iterdir() if p.is_dir()]:
         name = str(int(folder.name)).zfill(folder_width) if folder_width else str(int(folder.name))
         folder.rename(train / name)
-    meta = {f"{str(int(k.split('/')[0])).zfill(meta_width or 0)}/{k.split('/')[1]}": v
-            for k, v in _meta(data_copy).items()}
+    meta = {
+        f"{str(int(k.split('/')[0])).zfill(meta_width or 0)}/{k.split('/')[1]}": v
+        for k, v in _meta(data_copy).items()
+    }
     (train / "meta.json").write_text(json.dumps(meta))
     before = (train / "meta.json").read_bytes()
     report = DataReport()
@@ -121,7 +128,15 @@ def test_identity_with_one_real_photo_is_kept_and_reported(data_copy):
 
 def test_index_columns_and_split_by_identity(tiny_prepared):
     index = tiny_prepared.index
-    for column in (C.LABEL, C.PATH, C.SPLIT, C.IS_QUERY, C.IS_GALLERY, C.IS_FAKE, *C.LANDMARK_COLUMNS):
+    for column in (
+        C.LABEL,
+        C.PATH,
+        C.SPLIT,
+        C.IS_QUERY,
+        C.IS_GALLERY,
+        C.IS_FAKE,
+        *C.LANDMARK_COLUMNS,
+    ):
         assert column in index.columns
     splits = index.groupby(C.LABEL)[C.SPLIT].nunique()
     assert (splits == 1).all()  # no identity on both sides
@@ -143,18 +158,30 @@ def test_split_is_seeded():
 def test_test_split_holds_out_identities_and_writes_the_challenge_layout(tiny_data, tmp_path):
     """test_ratio > 0: identities never trained on nor validated, their pairs written as
     test_public/ with a gt.csv of the four kinds; without it, the split is as before."""
-    plain = prepare(tiny_data, out_dir=tmp_path / "a", val_ratio=0.25, progress=False,
-                    pairs_per_kind=20)
-    held = prepare(tiny_data, out_dir=tmp_path / "b", val_ratio=0.25, test_ratio=0.25,
-                   progress=False, pairs_per_kind=20)
-    ids = {s: set(held.index.loc[held.index[C.SPLIT] == s, C.LABEL]) for s in (C.TRAIN, C.VALID, C.TEST)}
+    plain = prepare(
+        tiny_data, out_dir=tmp_path / "a", val_ratio=0.25, progress=False, pairs_per_kind=20
+    )
+    held = prepare(
+        tiny_data,
+        out_dir=tmp_path / "b",
+        val_ratio=0.25,
+        test_ratio=0.25,
+        progress=False,
+        pairs_per_kind=20,
+    )
+    ids = {
+        s: set(held.index.loc[held.index[C.SPLIT] == s, C.LABEL])
+        for s in (C.TRAIN, C.VALID, C.TEST)
+    }
     assert len(ids[C.TEST]) == 6 and len(ids[C.VALID]) == 6 and len(ids[C.TRAIN]) == 12
     assert not (ids[C.TEST] & ids[C.VALID]) and not (ids[C.TEST] & ids[C.TRAIN])
     gt = pd.read_csv(tmp_path / "b" / C.HELDOUT_DIR / C.GT_FILE, dtype={C.PAIR_ID: str})
     assert set(gt[C.KIND]) == set(C.PAIR_KINDS)
     pairs = read_pairs(tmp_path / "b" / C.HELDOUT_DIR / C.TEST_DIR)
     assert len(pairs) == len(gt)
-    test_paths = set(held.index.loc[held.index[C.SPLIT] == C.TEST, C.PATH].map(lambda p: Path(p).name))
+    test_paths = set(
+        held.index.loc[held.index[C.SPLIT] == C.TEST, C.PATH].map(lambda p: Path(p).name)
+    )
     assert test_paths  # the held-out photos are the test split's
     assert not (tmp_path / "a" / C.HELDOUT_DIR).exists()
     assert set(plain.index[C.SPLIT]) == {C.TRAIN, C.VALID}
@@ -195,7 +222,9 @@ def test_read_pairs_keeps_padding_and_names_incomplete_folders(tiny_data, tmp_pa
     with pytest.raises(DataLayoutError, match=first.name):
         read_pairs(pairs_dir)
     skipped = []
-    assert first.name not in set(read_pairs(pairs_dir, skip_incomplete=True, skipped=skipped)[C.PAIR_ID])
+    assert first.name not in set(
+        read_pairs(pairs_dir, skip_incomplete=True, skipped=skipped)[C.PAIR_ID]
+    )
     assert first.name in skipped[0]
 
 
@@ -233,3 +262,20 @@ def test_mtcnn_photo_without_a_face_does_not_stop_the_batch(tmp_path):
     points = detect_mtcnn([blank, small, tmp_path / "blank2.jpg"], progress=False)
     assert np.isnan(points[0]).all() and np.isnan(points[2]).all()
     assert np.isfinite(points[1]).all()
+
+
+def test_image_cache_follows_a_data_set_rewritten_in_place(tiny_data, tmp_path):
+    """The decoded-image cache is keyed by the files' sizes and times too: an image replaced in
+    place is decoded again, never served from the old cache."""
+    import os
+
+    from krypto.learning.embed import cached_images
+
+    data = shutil.copytree(tiny_data, tmp_path / "data")
+    paths = sorted((data / "train").rglob("*.jpg"))[:3]
+    before = np.asarray(cached_images(paths, 32, tmp_path / "cache", progress=False)[0])
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(paths[0])
+    os.utime(paths[0], ns=(1, 1))  # a different time even on a coarse clock
+    after = np.asarray(cached_images(paths, 32, tmp_path / "cache", progress=False)[0])
+    assert not np.array_equal(before, after) and after[0].mean() > 200  # red channel
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2

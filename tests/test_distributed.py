@@ -19,8 +19,15 @@ import numpy as np
 import pytest
 import yaml
 
-SYNTH = dict(identities=24, test_identities=4, real_per_identity=4, fake_per_identity=2,
-             image_size=32, test_pairs_per_kind=4, seed=1)
+SYNTH = dict(
+    identities=24,
+    test_identities=4,
+    real_per_identity=4,
+    fake_per_identity=2,
+    image_size=32,
+    test_pairs_per_kind=4,
+    seed=1,
+)
 TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25, progress=False)
 NPROC = 2
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
@@ -71,10 +78,21 @@ def two(space, cache):
 
     runs = space["root"] / "runs"
     batch = space["root"] / "ddp.yaml"
-    batch.write_text(yaml.safe_dump({"batch": "ddp", "runs": {"two": {
-        "notebook": TRAIN_NOTEBOOK, "launcher": "torchrun", "nproc": NPROC,
-        "parameters": {**TRAIN, "data_dir": str(space["data"])},
-    }}}))
+    batch.write_text(
+        yaml.safe_dump(
+            {
+                "batch": "ddp",
+                "runs": {
+                    "two": {
+                        "notebook": TRAIN_NOTEBOOK,
+                        "launcher": "torchrun",
+                        "nproc": NPROC,
+                        "parameters": {**TRAIN, "data_dir": str(space["data"])},
+                    }
+                },
+            }
+        )
+    )
     code = main([str(batch), "--runs-dir", str(runs)])
     run = runs / "ddp" / "two"
     log = (run / "torchrun.log").read_text() if (run / "torchrun.log").is_file() else ""
@@ -90,8 +108,9 @@ def one(space, cache, prepared):
     runs = {}
     for P in (TRAIN["P"], TRAIN["P"] * NPROC):
         run_dir = space["root"] / f"one-P{P}"
-        config = TrainConfig(**{**TRAIN, "P": P, "data_dir": str(space["data"]),
-                                "run_dir": str(run_dir)})
+        config = TrainConfig(
+            **{**TRAIN, "P": P, "data_dir": str(space["data"]), "run_dir": str(run_dir)}
+        )
         runs[P] = Trainer(config, prepared=prepared).fit()
     return runs
 
@@ -139,8 +158,18 @@ def test_two_processes_finish_and_rank_0_writes_once(two, prepared):
     run = two["dir"]
     record = json.loads((run / "run.json").read_text())
     assert (record["status"], record["launcher"], record["nproc"]) == ("done", "torchrun", NPROC)
-    for name in ("config.json", "history.csv", "epochs.csv", "metrics.json", "best.pt", "last.pt",
-                 "results.json", "training_curves.png", "fn_fp_curve.png", "params.yaml"):
+    for name in (
+        "config.json",
+        "history.csv",
+        "epochs.csv",
+        "metrics.json",
+        "best.pt",
+        "last.pt",
+        "results.json",
+        "training_curves.png",
+        "fn_fp_curve.png",
+        "params.yaml",
+    ):
         assert (run / name).is_file(), name
     assert not list(run.glob("*.tmp")) and not (run / "02_train.ipynb").exists()
     assert len(list((run / "tb").glob("events.*"))) == 1  # one SummaryWriter: rank 0's
@@ -189,8 +218,19 @@ def test_resume_with_the_same_world_size(two, prepared, space):
     """A run stopped after epoch 1 (its last.pt kept, no metrics.json) continues at epoch 2."""
     assert two["code"] == 0, two["log"][-3000:]
     run = _interrupted_copy(two["dir"], space["root"] / "resume")
-    command = [*TORCHRUN, "--nproc_per_node", str(NPROC), "-m", "krypto.pipeline.launch",
-               "-f", str(run / "params.yaml"), "--epochs", "2", "--run_dir", str(run)]
+    command = [
+        *TORCHRUN,
+        "--nproc_per_node",
+        str(NPROC),
+        "-m",
+        "krypto.pipeline.launch",
+        "-f",
+        str(run / "params.yaml"),
+        "--epochs",
+        "2",
+        "--run_dir",
+        str(run),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
@@ -212,8 +252,9 @@ def test_resume_with_another_world_size_is_refused(two, prepared, space):
     from krypto.learning.train import TrainConfig, Trainer
 
     run = _interrupted_copy(two["dir"], space["root"] / "resume-1")
-    config = TrainConfig(**{**TRAIN, "epochs": 2, "data_dir": str(space["data"]),
-                            "run_dir": str(run)})
+    config = TrainConfig(
+        **{**TRAIN, "epochs": 2, "data_dir": str(space["data"]), "run_dir": str(run)}
+    )
     with pytest.raises(ValueError, match="2 process"):
         Trainer(config, prepared=prepared).fit()
 
@@ -226,16 +267,21 @@ def _tiny_model():
 
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5),
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 5),
     ).eval()
 
 
 def _images():
     import torch
 
-    return torch.randint(0, 256, (10, 3, 8, 8), dtype=torch.uint8,
-                         generator=torch.Generator().manual_seed(1))
+    return torch.randint(
+        0, 256, (10, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
 
 
 ROW_SETS = ([9, 0, 3, 4, 7, 1, 5], [6], [])  # 7 rows (odd), fewer rows than processes, none
@@ -250,18 +296,26 @@ def _embed_worker(rank: int, world_size: int, folder: str) -> None:
     from krypto.learning.distributed import Distributed
 
     torch.set_num_threads(1)
-    tdist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank,
-                             world_size=world_size)
+    tdist.init_process_group(
+        "gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size
+    )
     try:
         dist = Distributed(rank, world_size, rank, torch.device("cpu"))
         model = _tiny_model()
         with torch.no_grad():
             model[1].running_mean += rank  # as after each process's own last training step
-        results = [dist.embed_rows(model, _images(), np.array(rows), "cpu", False)
-                   for rows in ROW_SETS]
-        torch.save({"results": results, "running_mean": model[1].running_mean.clone(),
-                    "mean": dist.mean(float(rank)), "broadcast": dist.broadcast(f"r{rank}")},
-                   f"{folder}/rank{rank}.pt")
+        results = [
+            dist.embed_rows(model, _images(), np.array(rows), "cpu", False) for rows in ROW_SETS
+        ]
+        torch.save(
+            {
+                "results": results,
+                "running_mean": model[1].running_mean.clone(),
+                "mean": dist.mean(float(rank)),
+                "broadcast": dist.broadcast(f"r{rank}"),
+            },
+            f"{folder}/rank{rank}.pt",
+        )
     finally:
         tdist.destroy_process_group()
 
@@ -325,8 +379,10 @@ def test_sampler_gives_each_process_its_own_identities(n_ids, P, world_size):
     is_fake = np.tile([False] * 4 + [True] * 2, n_ids)
     K = 4
     for epoch in range(20):
-        samplers = [IdentityBatchSampler(labels, is_fake, P, K, 1, seed=3, rank=r,
-                                         world_size=world_size) for r in range(world_size)]
+        samplers = [
+            IdentityBatchSampler(labels, is_fake, P, K, 1, seed=3, rank=r, world_size=world_size)
+            for r in range(world_size)
+        ]
         for s in samplers:
             s.set_epoch(epoch)
         batches = [list(s) for s in samplers]
@@ -360,15 +416,23 @@ def _other_notebook(tmp_path: Path) -> str:
     return str(tmp_path / "other.ipynb")
 
 
-@pytest.mark.parametrize("run, message", [
-    ({"launcher": "torchrun", "nproc": 2, "notebook": "OTHER"}, "runs.r: launcher torchrun runs only"),
-    ({"launcher": "mpirun", "notebook": TRAIN_NOTEBOOK}, "runs.r.launcher"),
-    ({"launcher": "torchrun", "nproc": 0, "notebook": TRAIN_NOTEBOOK}, "runs.r.nproc"),
-    ({"launcher": "torchrun", "nproc": "2", "notebook": TRAIN_NOTEBOOK}, "runs.r.nproc"),
-    ({"nproc": 2, "notebook": TRAIN_NOTEBOOK}, "runs.r: nproc needs launcher: torchrun"),
-    ({"launcher": "torchrun", "notebook": TRAIN_NOTEBOOK, "parameters": {"epoch": 1}},
-     "runs.r: parameters ['epoch']"),
-])
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        (
+            {"launcher": "torchrun", "nproc": 2, "notebook": "OTHER"},
+            "runs.r: launcher torchrun runs only",
+        ),
+        ({"launcher": "mpirun", "notebook": TRAIN_NOTEBOOK}, "runs.r.launcher"),
+        ({"launcher": "torchrun", "nproc": 0, "notebook": TRAIN_NOTEBOOK}, "runs.r.nproc"),
+        ({"launcher": "torchrun", "nproc": "2", "notebook": TRAIN_NOTEBOOK}, "runs.r.nproc"),
+        ({"nproc": 2, "notebook": TRAIN_NOTEBOOK}, "runs.r: nproc needs launcher: torchrun"),
+        (
+            {"launcher": "torchrun", "notebook": TRAIN_NOTEBOOK, "parameters": {"epoch": 1}},
+            "runs.r: parameters ['epoch']",
+        ),
+    ],
+)
 def test_torchrun_launcher_is_checked_when_loading(tmp_path, run, message):
     from krypto.pipeline.batch import BatchError, load_batch
 
@@ -381,37 +445,68 @@ def test_torchrun_launcher_is_checked_when_loading(tmp_path, run, message):
 def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
     from krypto.pipeline.batch import _changes, _command, _record, load_batch, main
 
-    run = {"notebook": TRAIN_NOTEBOOK, "launcher": "torchrun", "nproc": 3,
-           "parameters": {"epochs": 1}}
+    run = {
+        "notebook": TRAIN_NOTEBOOK,
+        "launcher": "torchrun",
+        "nproc": 3,
+        "parameters": {"epochs": 1},
+    }
     [loaded] = load_batch(_batch_file(tmp_path, run), runs_dir=tmp_path / "runs")
     assert (loaded.launcher, loaded.nproc) == ("torchrun", 3)
     command = _command(loaded)
-    assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                           "3", "-m", "krypto.pipeline.launch", "-f",
-                           str((tmp_path / "runs" / "b" / "r" / "params.yaml").absolute())]
+    assert command[1:] == [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "3",
+        "-m",
+        "krypto.pipeline.launch",
+        "-f",
+        str((tmp_path / "runs" / "b" / "r" / "params.yaml").absolute()),
+    ]
     record = _record(loaded)
     assert (record["launcher"], record["nproc"]) == ("torchrun", 3)
     papermill = {k: v for k, v in record.items() if k not in ("launcher", "nproc")}
     assert _changes(record, record) == ""
     assert _changes(papermill, record) == "launcher papermill -> torchrun x3"
     assert _changes({**record, "nproc": 2}, record) == "launcher torchrun x2 -> torchrun x3"
-    assert main([str(tmp_path / "b.yaml"), "--runs-dir", str(tmp_path / "runs"),
-                 "--dry-run"]) == 0
+    assert main([str(tmp_path / "b.yaml"), "--runs-dir", str(tmp_path / "runs"), "--dry-run"]) == 0
     assert "(torchrun, 3 processes)" in capsys.readouterr().out
 
 
 def test_launch_reads_files_and_key_value_pairs(tmp_path):
-    from krypto.pipeline.launch import parse_params
     from krypto.learning.train import TrainConfig
+    from krypto.pipeline.launch import parse_params
 
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"epochs": 3, "loss": "triplet", "run_dir": "runs/x"}))
-    got = parse_params(["-f", str(params), "--epochs", "1", "--margin", "null",
-                        "--data_dir", "synthetic:tiny", "--lr=1e-3", "--overwrite",
-                        "--cutout-part", "mouth"])
-    assert got == {"epochs": 1, "loss": "triplet", "run_dir": "runs/x", "margin": None,
-                   "data_dir": "synthetic:tiny", "lr": 0.001, "overwrite": True,
-                   "cutout_part": "mouth"}
+    got = parse_params(
+        [
+            "-f",
+            str(params),
+            "--epochs",
+            "1",
+            "--margin",
+            "null",
+            "--data_dir",
+            "synthetic:tiny",
+            "--lr=1e-3",
+            "--overwrite",
+            "--cutout-part",
+            "mouth",
+        ]
+    )
+    assert got == {
+        "epochs": 1,
+        "loss": "triplet",
+        "run_dir": "runs/x",
+        "margin": None,
+        "data_dir": "synthetic:tiny",
+        "lr": 0.001,
+        "overwrite": True,
+        "cutout_part": "mouth",
+    }
     TrainConfig.from_dict(got).validate()
     with pytest.raises(SystemExit):
         parse_params(["epochs", "1"])

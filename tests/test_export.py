@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 
 from krypto import constants as C
-from krypto.learning.embed import embed
-from krypto.challenge.export import INPUT_NAME, OUTPUT_NAME, export_onnx, main, onnx_embed, sidecar_path
+from krypto.challenge.export import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    export_onnx,
+    main,
+    onnx_embed,
+    sidecar_path,
+)
 from krypto.data.images import decode_many
+from krypto.learning.embed import embed
 
 IMAGE_SIZE = 32
 PARITY_TOLERANCE = 1e-4
@@ -21,11 +28,20 @@ PARITY_TOLERANCE = 1e-4
 @pytest.fixture(scope="module")
 def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
     """A tiny 02_train run, trained once for this module (see tests/test_submit.py)."""
-    from krypto.learning.train import Trainer, TrainConfig
+    from krypto.learning.train import TrainConfig, Trainer
 
     run = tmp_path_factory.mktemp("export") / "run"
-    config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
-                         image_size=IMAGE_SIZE, progress=False, val_ratio=0.25, device="cpu")
+    config = TrainConfig(
+        data_dir=str(tiny_data),
+        run_dir=str(run),
+        epochs=1,
+        P=4,
+        K=4,
+        image_size=IMAGE_SIZE,
+        progress=False,
+        val_ratio=0.25,
+        device="cpu",
+    )
     Trainer(config, prepared=tiny_prepared).fit()
     return run
 
@@ -89,5 +105,7 @@ def test_refuses_to_overwrite_then_cli_replaces(exported, run_dir, tmp_path, cap
     assert "error:" in capsys.readouterr().err
     assert main(["--run", str(run_dir), "--out", str(target), "--overwrite"]) == 0
     assert "wrote" in capsys.readouterr().out
-    assert json.loads(sidecar_path(target).read_text())["sha256"] == \
-        json.loads(sidecar_path(exported).read_text())["sha256"]  # same run: same file
+    assert (
+        json.loads(sidecar_path(target).read_text())["sha256"]
+        == json.loads(sidecar_path(exported).read_text())["sha256"]
+    )  # same run: same file

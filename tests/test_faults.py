@@ -36,8 +36,15 @@ from krypto.pipeline.run_record import read_record, run_status
 from krypto.run_lock import RunLockedError, hold_run_folder, lock_holder, run_lock
 
 SEED = 7
-TRAIN = {"data_dir": "synthetic:tiny", "epochs": 2, "P": 4, "K": 4, "image_size": 32,
-         "val_ratio": 0.5, "progress": False}  # 6 iterations an epoch
+TRAIN = {
+    "data_dir": "synthetic:tiny",
+    "epochs": 2,
+    "P": 4,
+    "K": 4,
+    "image_size": 32,
+    "val_ratio": 0.5,
+    "progress": False,
+}  # 6 iterations an epoch
 AFTER = """\
 from krypto.pipeline.results import read_metrics, record_results, resolve_run, run_folder
 out = run_folder(run_dir, "runs/after")
@@ -45,8 +52,15 @@ metrics = read_metrics(resolve_run(train_run, run_dir))
 record_results(out, eer=metrics["eer"], best_epoch=metrics["best_epoch"])
 """
 STEP_TIMEOUT = 240  # seconds a batch may take before the test gives up on it
-METRIC_KEYS = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_mean", "best_epoch",
-               "epochs_run")
+METRIC_KEYS = (
+    "eer",
+    "eer_real",
+    "eer_fake",
+    "eer_fake_other",
+    "eer_mean",
+    "best_epoch",
+    "epochs_run",
+)
 TIMING_COLUMNS = ("seconds", "images_per_second")
 PYTHON_LOCK = "from krypto.run_lock import {what}\n"  # for the lock's helper processes
 
@@ -59,19 +73,33 @@ def batch_file(tmp_path_factory) -> Path:
     """A batch: ``f/train`` (02_train) and ``f/after`` (reads its metrics; needs it)."""
     root = tmp_path_factory.mktemp("faults")
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     notebook.metadata["language_info"] = {"name": "python"}
     parameters = nbformat.v4.new_code_cell('train_run = ""\nrun_dir = ""\n')
     parameters.metadata["tags"] = ["parameters"]
     notebook.cells = [parameters, nbformat.v4.new_code_cell(AFTER)]
     nbformat.write(notebook, root / "after.ipynb")
     file = root / "faults.yaml"
-    file.write_text(yaml.safe_dump({"batch": "f", "runs": {
-        "train": {"notebook": "notebooks/02_train.ipynb", "parameters": TRAIN},
-        "after": {"notebook": str(root / "after.ipynb"), "parameters": {"train_run": "f/train"},
-                  "needs": ["train"]},
-    }}, sort_keys=False))
+    file.write_text(
+        yaml.safe_dump(
+            {
+                "batch": "f",
+                "runs": {
+                    "train": {"notebook": "notebooks/02_train.ipynb", "parameters": TRAIN},
+                    "after": {
+                        "notebook": str(root / "after.ipynb"),
+                        "parameters": {"train_run": "f/train"},
+                        "needs": ["train"],
+                    },
+                },
+            },
+            sort_keys=False,
+        )
+    )
     return file
 
 
@@ -80,7 +108,10 @@ def start_batch(file: Path, runs: Path, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "krypto.pipeline.batch", str(file), "--runs-dir", str(runs)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def finish(proc: subprocess.Popen, log: Path) -> tuple[int, str]:
@@ -108,8 +139,7 @@ def together(batch_file, tmp_path_factory) -> dict:
     runs = root / "runs"
     procs = [start_batch(batch_file, runs, root / f"batch{i}.log") for i in (1, 2)]
     ends = [finish(proc, root / f"batch{i}.log") for i, proc in zip((1, 2), procs)]
-    return {"codes": [code for code, _ in ends], "outputs": [out for _, out in ends],
-            "runs": runs}
+    return {"codes": [code for code, _ in ends], "outputs": [out for _, out in ends], "runs": runs}
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -243,8 +273,9 @@ def test_kills_at_seeded_moments_then_rerun_matches_uninterrupted(batch_file, to
         batch = psutil.Process(proc.pid)
         deadline = time.monotonic() + STEP_TIMEOUT
         while not _event(event, runs, batch):
-            assert proc.poll() is None, f"step {step}: the batch ended before {event}:\n" \
-                                        f"{log.read_text()}"
+            assert proc.poll() is None, (
+                f"step {step}: the batch ended before {event}:\n{log.read_text()}"
+            )
             assert time.monotonic() < deadline, f"step {step}: no {event}:\n{log.read_text()}"
             time.sleep(0.05)
         delay = rng.uniform(0, most)
@@ -278,8 +309,9 @@ def test_kills_at_seeded_moments_then_rerun_matches_uninterrupted(batch_file, to
     assert mine[0] == theirs[0]
     pd.testing.assert_frame_equal(mine[1], theirs[1])
     pd.testing.assert_frame_equal(mine[2], theirs[2])
-    assert json.loads((after / "results.json").read_text()) == \
-        json.loads((reference / "after" / "results.json").read_text())
+    assert json.loads((after / "results.json").read_text()) == json.loads(
+        (reference / "after" / "results.json").read_text()
+    )
 
 
 # --- run folders that cannot be written ---------------------------------------------------------
@@ -296,8 +328,11 @@ def _interrupted_copy(together, to: Path) -> Path:
 
 
 def _contents(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith(".lock")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".lock")
+    }
 
 
 @contextlib.contextmanager
@@ -319,8 +354,9 @@ def read_only(folder: Path):
 
 
 @pytest.mark.slow
-def test_read_only_run_folder_stops_naming_the_path_and_loses_nothing(together, tmp_path,
-                                                                       batch_file, capsys):
+def test_read_only_run_folder_stops_naming_the_path_and_loses_nothing(
+    together, tmp_path, batch_file, capsys
+):
     from krypto.pipeline.batch import main
 
     runs = _interrupted_copy(together, tmp_path / "runs")
@@ -353,9 +389,9 @@ def _fail_with_enospc(monkeypatch, folder: Path, names: tuple[str, ...] = ()) ->
 
 
 @pytest.mark.slow
-def test_full_disk_stops_the_run_naming_the_path_and_loses_nothing(together, tmp_path,
-                                                                    batch_file, capsys,
-                                                                    monkeypatch):
+def test_full_disk_stops_the_run_naming_the_path_and_loses_nothing(
+    together, tmp_path, batch_file, capsys, monkeypatch
+):
     from krypto.pipeline.batch import main
 
     runs = _interrupted_copy(together, tmp_path / "runs")
@@ -371,15 +407,16 @@ def test_full_disk_stops_the_run_naming_the_path_and_loses_nothing(together, tmp
 
 
 @pytest.mark.slow
-def test_full_disk_at_the_end_of_training_names_the_path_and_loses_nothing(together, tmp_path,
-                                                                            monkeypatch):
+def test_full_disk_at_the_end_of_training_names_the_path_and_loses_nothing(
+    together, tmp_path, monkeypatch
+):
     from krypto.learning.checkpoint import read_checkpoint
     from krypto.learning.train import TrainConfig, Trainer
 
     run = tmp_path / "train"
     shutil.copytree(together["runs"] / "f" / "train", run)
     (run / "metrics.json").unlink()  # cut short after its last checkpoint: it resumes, then
-    before = _contents(run)          # writes metrics.json, which the full disk refuses
+    before = _contents(run)  # writes metrics.json, which the full disk refuses
     refused = _fail_with_enospc(monkeypatch, run.resolve(), ("metrics.json",))
     trainer = Trainer(TrainConfig(**{**TRAIN, "run_dir": str(run)}))
     with pytest.raises(WriteError, match="no space left") as error:
@@ -400,15 +437,21 @@ def test_full_disk_at_the_end_of_training_names_the_path_and_loses_nothing(toget
 
 
 def _python(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _holder(folder: Path, then: str = "time.sleep(60)") -> subprocess.Popen:
     """Another process holding ``folder`` (it prints ``held`` once it does)."""
-    proc = _python(PYTHON_LOCK.format(what="hold_run_folder") + "import sys, time\n"
-                   f"hold_run_folder(sys.argv[1])\nprint('held', flush=True)\n{then}\n",
-                   str(folder))
+    proc = _python(
+        PYTHON_LOCK.format(what="hold_run_folder") + "import sys, time\n"
+        f"hold_run_folder(sys.argv[1])\nprint('held', flush=True)\n{then}\n",
+        str(folder),
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -448,16 +491,21 @@ def test_lock_is_taken_over_from_a_killed_holder_and_waits_for_a_live_one(tmp_pa
 
 def test_lock_lets_in_this_process_and_its_descendants_only(tmp_path):
     folder = tmp_path / "run"
-    enter = (PYTHON_LOCK.format(what="run_lock") + "import sys\nwith run_lock(sys.argv[1]):\n"
-             "    print('in', flush=True)\n")
+    enter = (
+        PYTHON_LOCK.format(what="run_lock") + "import sys\nwith run_lock(sys.argv[1]):\n"
+        "    print('in', flush=True)\n"
+    )
     with run_lock(folder):
         with run_lock(folder):  # reentrant
             hold_run_folder(folder)
             hold_run_folder(folder)  # idempotent
         child = _python(enter, str(folder))
         assert child.communicate()[0].strip() == "in"
-        grandchild = subprocess.run(["bash", "-c", f'"{sys.executable}" -c "$0" "$1"', enter,
-                                     str(folder)], capture_output=True, text=True)
+        grandchild = subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -c "$0" "$1"', enter, str(folder)],
+            capture_output=True,
+            text=True,
+        )
         assert grandchild.stdout.strip() == "in", grandchild.stderr
     assert lock_holder(folder)["pid"] == os.getpid()  # held for good by hold_run_folder
     held = lock_module._held[folder.resolve()]  # let go, for the other tests of this process
@@ -480,8 +528,11 @@ def test_a_new_holder_waits_for_the_descendants_of_a_killed_one(tmp_path, monkey
     guest = tmp_path / "guest.py"
     guest.write_text(GUEST)
     # a holder whose child enters as its descendant, and outlives it
-    holder = _holder(folder, then=f"import subprocess\nsubprocess.Popen([sys.executable, "
-                                  f"{str(guest)!r}, sys.argv[1]])\ntime.sleep(60)")
+    holder = _holder(
+        folder,
+        then=f"import subprocess\nsubprocess.Popen([sys.executable, "
+        f"{str(guest)!r}, sys.argv[1]])\ntime.sleep(60)",
+    )
     orphan = None
     try:
         assert holder.stdout.readline().strip() == "in"
@@ -489,8 +540,10 @@ def test_a_new_holder_waits_for_the_descendants_of_a_killed_one(tmp_path, monkey
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         monkeypatch.setattr(lock_module, "GUEST_GRACE_S", 0.5)
-        with pytest.raises(RunLockedError, match="processes it started still write"), \
-                run_lock(folder):
+        with (
+            pytest.raises(RunLockedError, match="processes it started still write"),
+            run_lock(folder),
+        ):
             pytest.fail("entered beside a process of the killed holder")
         orphan.kill()
         orphan.wait()
@@ -506,7 +559,9 @@ def test_a_new_holder_waits_for_the_descendants_of_a_killed_one(tmp_path, monkey
 def test_lock_in_a_folder_that_cannot_be_written_names_it(tmp_path):
     parent = tmp_path / "parent"
     parent.mkdir()
-    with read_only(parent), \
-            pytest.raises(WriteError, match=re.escape(str(parent / "run" / ".lock"))), \
-            run_lock(parent / "run"):
+    with (
+        read_only(parent),
+        pytest.raises(WriteError, match=re.escape(str(parent / "run" / ".lock"))),
+        run_lock(parent / "run"),
+    ):
         pass

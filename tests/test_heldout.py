@@ -18,8 +18,9 @@ TINY = dict(epochs=1, P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
 
 
 def test_training_scores_the_labelled_test_pairs_as_a_submission(tiny_prepared, tmp_path):
-    metrics = Trainer(TrainConfig(run_dir=str(tmp_path / "run"), **TINY),
-                      prepared=tiny_prepared).fit()
+    metrics = Trainer(
+        TrainConfig(run_dir=str(tmp_path / "run"), **TINY), prepared=tiny_prepared
+    ).fit()
     run = tmp_path / "run"
     stored = json.loads((run / C.TEST_METRICS_FILE).read_text())
     assert metrics["test"] == stored
@@ -35,14 +36,22 @@ def test_training_scores_the_labelled_test_pairs_as_a_submission(tiny_prepared, 
 def test_without_a_labelled_test_the_test_split_is_used(tiny_data, tmp_path):
     data = shutil.copytree(tiny_data, tmp_path / "data")
     (data / C.GT_FILE).unlink()  # like the challenge's public test: no labels
-    plain = prepare(data, out_dir=tmp_path / "plain", val_ratio=0.25, progress=False,
-                    pairs_per_kind=20)
+    plain = prepare(
+        data, out_dir=tmp_path / "plain", val_ratio=0.25, progress=False, pairs_per_kind=20
+    )
     assert heldout_pairs(plain.root, plain.folder) is None
-    held = prepare(data, out_dir=tmp_path / "held", val_ratio=0.25, test_ratio=0.25,
-                   progress=False, pairs_per_kind=20)
+    held = prepare(
+        data,
+        out_dir=tmp_path / "held",
+        val_ratio=0.25,
+        test_ratio=0.25,
+        progress=False,
+        pairs_per_kind=20,
+    )
     assert heldout_pairs(held.root, held.folder) == held.folder / C.HELDOUT_DIR
-    metrics = Trainer(TrainConfig(run_dir=str(tmp_path / "run"), test_ratio=0.25, **TINY),
-                      prepared=held).fit()
+    metrics = Trainer(
+        TrainConfig(run_dir=str(tmp_path / "run"), test_ratio=0.25, **TINY), prepared=held
+    ).fit()
     assert metrics["test"]["n_pairs"] == len(pd.read_csv(held.folder / C.HELDOUT_DIR / C.GT_FILE))
     no_test = Trainer(TrainConfig(run_dir=str(tmp_path / "run2"), **TINY), prepared=plain).fit()
     assert no_test["test"] is None and not (tmp_path / "run2" / C.TEST_METRICS_FILE).exists()

@@ -30,16 +30,20 @@ def test_every_mined_quadruplet_obeys_its_rule(strategy, seed):
     assert (labels[a] != labels[n]).all()
     assert (labels[a] == labels[f]).all()
     # every real anchor with a real positive, a real negative and a fake in the batch is used
-    expected = [i for i in range(len(labels)) if not is_fake[i]
-                and ((labels == labels[i]) & ~is_fake).sum() > 1
-                and ((labels == labels[i]) & is_fake).any()]
+    expected = [
+        i
+        for i in range(len(labels))
+        if not is_fake[i]
+        and ((labels == labels[i]) & ~is_fake).sum() > 1
+        and ((labels == labels[i]) & is_fake).any()
+    ]
     assert sorted(a.tolist()) == expected
 
 
 def test_hard_mining_picks_the_extremes():
     labels, is_fake, _, dist = _batch(3)
     a, p, n, f = mine_quadruplets(labels, is_fake, dist, "hard")
-    for i, (ai, pi, ni, fi) in enumerate(zip(a, p, n, f)):
+    for ai, pi, ni, fi in zip(a, p, n, f):
         pos = (labels == labels[ai]) & ~is_fake
         pos[ai] = False
         assert dist[ai, pi] == dist[ai][pos].max()
@@ -64,7 +68,9 @@ def test_batch_without_a_valid_tuple_gives_zero_loss_not_nan():
         assert loss.item() == 0.0 and logs["n_tuples"] == 0
         loss.backward()
         assert torch.isfinite(emb.grad).all()
-    a, p, n, f = mine_quadruplets(torch.tensor([0, 1]), torch.tensor([False, False]), torch.zeros(2, 2))
+    a, p, n, f = mine_quadruplets(
+        torch.tensor([0, 1]), torch.tensor([False, False]), torch.zeros(2, 2)
+    )
     assert len(a) == len(p) == len(n) == len(f) == 0
 
 
@@ -75,7 +81,8 @@ def test_fake_term_is_applied_and_scaled_by_lambda():
     for lam in (0.0, 1.0, 2.0):
         g = torch.Generator().manual_seed(7)
         loss, logs = VerificationLoss(LossConfig(loss="quadruplet", lam=lam), 16, 6, g)(
-            emb, labels, is_fake)
+            emb, labels, is_fake
+        )
         losses[lam] = (loss.item(), logs)
     assert losses[1.0][1]["loss_fake"] > 0
     for lam in (1.0, 2.0):
@@ -89,7 +96,8 @@ def test_quadruplet_gradient_pushes_the_fake_away():
     is_fake = torch.tensor([False, False, True, False])
     emb = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.95, 0.05], [-1.0, 0.0]], requires_grad=True)
     loss, _ = VerificationLoss(LossConfig(loss="quadruplet", lam=1.0, margin=0.5), 2, 2)(
-        emb, labels, is_fake)
+        emb, labels, is_fake
+    )
     loss.backward()
     with torch.no_grad():
         unit = torch.nn.functional.normalize(emb, dim=1)
@@ -127,7 +135,13 @@ def test_cosine_head_is_scale_free():
 
 
 def test_bad_loss_config_is_refused():
-    for bad in (dict(loss="quad"), dict(head="softmax"), dict(lam=-1), dict(margin=0), dict(mining="x")):
+    for bad in (
+        dict(loss="quad"),
+        dict(head="softmax"),
+        dict(lam=-1),
+        dict(margin=0),
+        dict(mining="x"),
+    ):
         with pytest.raises(ValueError):
             LossConfig(**bad).validate()
 
@@ -153,8 +167,10 @@ def test_sampler_batches_hold_p_identities_with_their_fakes():
 def test_sampler_gives_processes_disjoint_identities():
     labels = np.repeat(np.arange(12), 4)
     is_fake = np.tile([0, 0, 0, 1], 12).astype(bool)
-    ranks = [IdentityBatchSampler(labels, is_fake, 3, 4, 1, seed=0, rank=r, world_size=2)
-             for r in range(2)]
+    ranks = [
+        IdentityBatchSampler(labels, is_fake, 3, 4, 1, seed=0, rank=r, world_size=2)
+        for r in range(2)
+    ]
     first = [set(labels[next(iter(s))]) for s in ranks]
     assert not first[0] & first[1]
     assert len(ranks[0]) == len(ranks[1])
@@ -225,8 +241,9 @@ def test_a_training_runs_checkpoint_is_a_starting_point(tmp_path):
         for key, value in source.state_dict().items():
             assert torch.equal(value, loaded.state_dict()[key]), key
     other_size = build_model("small_cnn", pretrained=str(run), embedding_dim=16)
-    assert torch.equal(other_size.backbone.state_dict()["0.0.weight"],
-                       source.backbone.state_dict()["0.0.weight"])
+    assert torch.equal(
+        other_size.backbone.state_dict()["0.0.weight"], source.backbone.state_dict()["0.0.weight"]
+    )
     with pytest.raises(PretrainedWeightsError, match="does not fit"):
         build_model("resnet18", pretrained=str(run), embedding_dim=8)
 
@@ -241,6 +258,7 @@ def test_pretrained_offline_says_which_file_goes_where(monkeypatch, tmp_path):
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     import facenet_pytorch.models.inception_resnet_v1 as irv1
+
     monkeypatch.setattr(irv1, "download_url_to_file", offline, raising=False)
     with pytest.raises(PretrainedWeightsError, match="resnet18"):
         build_model("resnet18", pretrained=True)
@@ -260,7 +278,11 @@ def test_pairwise_pairs_follow_their_rules():
     expected = sum(int(n) * (int(n) - 1) // 2 for n in torch.bincount(labels[real]))
     assert int(pos.sum()) == expected and (a[pos] < b[pos]).all()
     assert (labels[a[neg]] != labels[b[neg]]).all() and (real[a[neg]] & real[b[neg]]).all()
-    assert (labels[a[fake]] == labels[b[fake]]).all() and real[a[fake]].all() and is_fake[b[fake]].all()
+    assert (
+        (labels[a[fake]] == labels[b[fake]]).all()
+        and real[a[fake]].all()
+        and is_fake[b[fake]].all()
+    )
     assert int(neg.sum()) == int(fake.sum()) == expected // 2  # half the positives each
 
 

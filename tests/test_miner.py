@@ -38,8 +38,11 @@ def _identity_batch(ids, fakes):
 BATCHES = {
     **{f"random-{s}": _batch(3 + s, 2 + s % 4, 0.3, s) for s in range(6)},
     "pk-36": _identity_batch(np.repeat(np.arange(9), 4).tolist(), [0, 0, 0, 1] * 9),
-    "ties": (torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([0, 0, 1, 0, 0, 1]).bool(),
-             torch.zeros(6, 6)),  # every distance equal: the first extreme wins on both paths
+    "ties": (
+        torch.tensor([0, 0, 0, 1, 1, 1]),
+        torch.tensor([0, 0, 1, 0, 0, 1]).bool(),
+        torch.zeros(6, 6),
+    ),  # every distance equal: the first extreme wins on both paths
     # no valid quadruplet: one identity; no fakes; only fakes; a single photo
     "one-identity": _identity_batch([3, 3, 3, 3], [0, 0, 1, 1]),
     "no-fakes": _identity_batch([0, 0, 1, 1], [0, 0, 0, 0]),

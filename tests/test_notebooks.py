@@ -8,8 +8,8 @@ import papermill as pm
 import pytest
 
 from krypto import constants as C
-from krypto.pipeline.results import read_results
 from krypto.learning.train import train
+from krypto.pipeline.results import read_results
 
 NOTEBOOKS = sorted(C.NOTEBOOKS_DIR.glob("*.ipynb"))
 TINY_TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25)
@@ -17,8 +17,14 @@ TINY_TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25)
 
 def _run(name, out_dir, cwd=C.REPO_ROOT, **parameters):
     out_dir.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(C.NOTEBOOKS_DIR / name), str(out_dir / name), parameters=parameters,
-                        cwd=str(cwd), kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(
+        str(C.NOTEBOOKS_DIR / name),
+        str(out_dir / name),
+        parameters=parameters,
+        cwd=str(cwd),
+        kernel_name="python3",
+        progress_bar=False,
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -38,8 +44,14 @@ def trained(tiny_data, tmp_path_factory):
     """02_train through papermill (the fake-aware loss), and a plain triplet run beside it."""
     root = tmp_path_factory.mktemp("notebooks")
     quad = root / "quadruplet"
-    _run("02_train.ipynb", root, data_dir=str(tiny_data), run_dir=str(quad), loss="quadruplet",
-         **TINY_TRAIN)
+    _run(
+        "02_train.ipynb",
+        root,
+        data_dir=str(tiny_data),
+        run_dir=str(quad),
+        loss="quadruplet",
+        **TINY_TRAIN,
+    )
     trip = root / "triplet"
     train(data_dir=str(tiny_data), run_dir=str(trip), loss="triplet", progress=False, **TINY_TRAIN)
     return root, quad, trip
@@ -48,8 +60,13 @@ def trained(tiny_data, tmp_path_factory):
 @pytest.mark.slow
 def test_01_preprocess(tiny_data, tmp_path):
     run = tmp_path / "prep"
-    _run("01_preprocess.ipynb", tmp_path, data_dir=str(tiny_data), run_dir=str(run),
-         pairs_per_kind=20)
+    _run(
+        "01_preprocess.ipynb",
+        tmp_path,
+        data_dir=str(tiny_data),
+        run_dir=str(run),
+        pairs_per_kind=20,
+    )
     index = run / C.INDEX_FILE
     import pandas as pd
 
@@ -78,11 +95,19 @@ def test_02_train_twice_with_other_parameters_keeps_both_runs(tmp_path, monkeypa
     differ from the defaults, so the second run neither fails nor replaces the first."""
     monkeypatch.setenv("KRYPTO_RUNS_DIR", str(tmp_path / "runs"))
     for lam in (0.1, 0.01):
-        _run("02_train.ipynb", tmp_path / f"out-{lam}", cwd=C.NOTEBOOKS_DIR, lam=lam, epochs=1,
-             data_dir="synthetic:tiny")
+        _run(
+            "02_train.ipynb",
+            tmp_path / f"out-{lam}",
+            cwd=C.NOTEBOOKS_DIR,
+            lam=lam,
+            epochs=1,
+            data_dir="synthetic:tiny",
+        )
     folders = sorted(p.name for p in (tmp_path / "runs" / "train").iterdir())
-    assert folders == ["small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.01",
-                       "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1"]
+    assert folders == [
+        "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.01",
+        "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1",
+    ]
     for name in folders:
         metrics = json.loads((tmp_path / "runs" / "train" / name / C.METRICS_FILE).read_text())
         assert str(metrics["params"]["lam"]) in name
@@ -91,8 +116,13 @@ def test_02_train_twice_with_other_parameters_keeps_both_runs(tmp_path, monkeypa
 @pytest.mark.slow
 def test_02_train_bad_parameter_stops_at_once(tiny_data, tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="backbone"):
-        _run("02_train.ipynb", tmp_path, data_dir=str(tiny_data), run_dir=str(tmp_path / "bad"),
-             backbone="resnet9000")
+        _run(
+            "02_train.ipynb",
+            tmp_path,
+            data_dir=str(tiny_data),
+            run_dir=str(tmp_path / "bad"),
+            backbone="resnet9000",
+        )
 
 
 @pytest.mark.slow
@@ -105,8 +135,12 @@ def test_03_04_05_06(trained):
     _run("04_embeddings_pca.ipynb", root, train_run=str(quad), run_dir=str(root / "pca"))
     table = read_results(root / "pca")["table"]
     assert set(table) == {"before training", "after training"}
-    _run("05_cutout_ablation.ipynb", root, run_dir=str(root / "cutout"),
-         train_runs={"eyes": str(trip), "no cutout": str(quad)})
+    _run(
+        "05_cutout_ablation.ipynb",
+        root,
+        run_dir=str(root / "cutout"),
+        train_runs={"eyes": str(trip), "no cutout": str(quad)},
+    )
     assert (root / "cutout/cutout_examples.png").is_file()
     assert set(read_results(root / "cutout")["table"]) == {"eyes", "no cutout"}
 
@@ -118,8 +152,13 @@ def test_notebook_runs_the_same_from_the_notebooks_folder(trained):
     relative = "runs/_pytest_cwd/compare"
     (C.REPO_ROOT / "runs/_pytest_cwd").mkdir(parents=True, exist_ok=True)
     try:
-        _run("06_compare_runs.ipynb", C.REPO_ROOT / "runs/_pytest_cwd", cwd=C.NOTEBOOKS_DIR,
-             run_dir=relative, train_runs={"a": str(trip), "b": str(quad)})
+        _run(
+            "06_compare_runs.ipynb",
+            C.REPO_ROOT / "runs/_pytest_cwd",
+            cwd=C.NOTEBOOKS_DIR,
+            run_dir=relative,
+            train_runs={"a": str(trip), "b": str(quad)},
+        )
         assert (C.REPO_ROOT / relative / "eer_real_per_epoch.png").is_file()
         assert read_results(C.REPO_ROOT / relative)["best"] in ("a", "b")
     finally:

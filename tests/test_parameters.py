@@ -44,10 +44,25 @@ def test_launcher_accepts_the_same_parameters():
 
     every = [x for f in fields(TrainConfig) for x in (f"--{f.name}", str(f.default))]
     assert TrainConfig.from_dict(parse_params(every)) == TrainConfig()
-    changed = parse_params(["--lam", "0.1", "--flip_p", "0", "--select_by", "eer",
-                            "--embedding_dim", "64", "--margin", "None", "--amp", "False"])
-    assert TrainConfig.from_dict(changed) == TrainConfig(lam=0.1, flip_p=0.0, select_by="eer",
-                                                         embedding_dim=64, margin=None, amp=False)
+    changed = parse_params(
+        [
+            "--lam",
+            "0.1",
+            "--flip_p",
+            "0",
+            "--select_by",
+            "eer",
+            "--embedding_dim",
+            "64",
+            "--margin",
+            "None",
+            "--amp",
+            "False",
+        ]
+    )
+    assert TrainConfig.from_dict(changed) == TrainConfig(
+        lam=0.1, flip_p=0.0, select_by="eer", embedding_dim=64, margin=None, amp=False
+    )
 
 
 def test_default_run_dir_depends_on_the_changed_parameters():
@@ -56,8 +71,19 @@ def test_default_run_dir_depends_on_the_changed_parameters():
     a = TrainConfig(lam=0.1, epochs=1, data_dir="synthetic:tiny")
     b = TrainConfig(lam=0.01, epochs=1, data_dir="synthetic:tiny")
     assert a.resolved_run_dir() != b.resolved_run_dir()
-    assert a.resolved_run_dir().name == "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1"
+    assert (
+        a.resolved_run_dir().name == "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1"
+    )
     # what does not change the training does not change the folder
-    assert TrainConfig(lam=0.1, epochs=1, data_dir="synthetic:tiny", device="cpu", progress=False,
-                       num_threads=1).resolved_run_dir() == a.resolved_run_dir()
+    assert (
+        TrainConfig(
+            lam=0.1,
+            epochs=1,
+            data_dir="synthetic:tiny",
+            device="cpu",
+            progress=False,
+            num_threads=1,
+        ).resolved_run_dir()
+        == a.resolved_run_dir()
+    )
     assert TrainConfig(run_dir="/tmp/x").resolved_run_dir().as_posix() == "/tmp/x"

@@ -15,8 +15,15 @@ from tests.test_terms_act import _batch_run_parameters
 
 pytestmark = pytest.mark.slow
 
-DATA = SynthConfig(identities=64, test_identities=4, real_per_identity=4, fake_per_identity=2,
-                   image_size=32, test_pairs_per_kind=8, seed=5)
+DATA = SynthConfig(
+    identities=64,
+    test_identities=4,
+    real_per_identity=4,
+    fake_per_identity=2,
+    image_size=32,
+    test_pairs_per_kind=8,
+    seed=5,
+)
 RUN = dict(epochs=8, P=8, K=4, image_size=32, progress=False)
 LEARNS_BY = 0.05  # the lowest trained validation eer sits at least this far below epoch 0's
 FAKE_TERM_GAIN = 0.10  # eer_fake with the fake term at least this far below plain triplet's
@@ -41,14 +48,16 @@ CONFIGURATIONS = _configurations()
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
     data = write_dataset(root / "data", DATA, progress=False)
-    prepared = prepare(data, out_dir=root / "prepared", val_ratio=0.25, progress=False,
-                       pairs_per_kind=300)
+    prepared = prepare(
+        data, out_dir=root / "prepared", val_ratio=0.25, progress=False, pairs_per_kind=300
+    )
     cache: dict[str, dict] = {}
 
     def run(name: str) -> dict:
         if name not in cache:
-            config = TrainConfig(run_dir=str(root / name.replace("/", "-")),
-                                 **{**CONFIGURATIONS[name], **RUN})
+            config = TrainConfig(
+                run_dir=str(root / name.replace("/", "-")), **{**CONFIGURATIONS[name], **RUN}
+            )
             cache[name] = Trainer(config, prepared=prepared).fit()
         return cache[name]
 
@@ -59,10 +68,14 @@ def trained(tmp_path_factory):
 def test_every_configuration_learns(trained, name):
     history = trained(name)["history"]
     before, lowest = history[0]["eer"], min(epoch["eer"] for epoch in history[1:])
-    assert lowest <= before - LEARNS_BY, f"{name}: eer {before:.3f} at epoch 0, at best {lowest:.3f}"
+    assert lowest <= before - LEARNS_BY, (
+        f"{name}: eer {before:.3f} at epoch 0, at best {lowest:.3f}"
+    )
 
 
 def test_the_fake_term_lowers_eer_fake_against_plain_triplet(trained):
     plain, with_fake = trained("loss_selection/triplet"), trained("loss_selection/quadruplet")
-    assert with_fake["eer_fake"] <= plain["eer_fake"] - FAKE_TERM_GAIN, \
-        (plain["eer_fake"], with_fake["eer_fake"])
+    assert with_fake["eer_fake"] <= plain["eer_fake"] - FAKE_TERM_GAIN, (
+        plain["eer_fake"],
+        with_fake["eer_fake"],
+    )

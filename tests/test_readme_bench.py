@@ -19,4 +19,6 @@ def test_readme_performance_block_is_the_committed_benchmark():
 
 def demoted(markdown: str) -> str:
     """The benchmark's headings two levels down, as the README nests them."""
-    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
+    return "\n".join(
+        "##" + line if line.startswith("#") else line for line in markdown.splitlines()
+    )

@@ -172,7 +172,7 @@ def test_spec_and_slug():
 
 def test_dataset_path_writes_once_for_parallel_callers(tmp_path, monkeypatch):
     calls = []
-    real = renderers.RENDERERS["eigenfaces"]
+    real = renderers.renderer("eigenfaces")
 
     def counting(out, **kwargs):
         calls.append(out)

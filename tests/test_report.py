@@ -24,8 +24,12 @@ from krypto.pipeline.report.provenance import code_files, code_hash
 
 REPO_ROOT = C.REPO_ROOT
 PNG = b"\x89PNG\r\n\x1a\n fake"
-COMPARE_FIGURES = {"eer_real": "eer_real_per_epoch.png", "eer_fake": "eer_fake_per_epoch.png",
-                   "eer": "eer_per_epoch.png", "bars": "eer_bars.png"}
+COMPARE_FIGURES = {
+    "eer_real": "eer_real_per_epoch.png",
+    "eer_fake": "eer_fake_per_epoch.png",
+    "eer": "eer_per_epoch.png",
+    "bars": "eer_bars.png",
+}
 
 
 SEEDS = 3
@@ -41,16 +45,35 @@ def cell(values: list[float]) -> dict:
     return {"mean": mean, "std": std, "values": values}
 
 
-def row(eer_real, eer_fake, eer, eer_fake_other=0.05, epochs=4, seconds=12.345678, n=SEEDS,
-        spread=SPREAD):
+def row(
+    eer_real,
+    eer_fake,
+    eer,
+    eer_fake_other=0.05,
+    epochs=4,
+    seconds=12.345678,
+    n=SEEDS,
+    spread=SPREAD,
+):
     """A table row as 05/06 record it (Comparison.records): each EER over ``n`` seeds around the
     given mean, ``spread`` apart."""
-    return {"n_seeds": n, "seeds": [f"seed{i}" for i in range(n)],
-            **{metric: cell(seeds(value, n, spread)) for metric, value in
-               (("eer_real", eer_real), ("eer_fake", eer_fake),
-                ("eer_fake_other", eer_fake_other), ("eer", eer))},
-            "best_epoch": [epochs] * n, "epochs_run": [epochs] * n, "seconds": [seconds] * n,
-            "n_pairs": [400] * n}
+    return {
+        "n_seeds": n,
+        "seeds": [f"seed{i}" for i in range(n)],
+        **{
+            metric: cell(seeds(value, n, spread))
+            for metric, value in (
+                ("eer_real", eer_real),
+                ("eer_fake", eer_fake),
+                ("eer_fake_other", eer_fake_other),
+                ("eer", eer),
+            )
+        },
+        "best_epoch": [epochs] * n,
+        "epochs_run": [epochs] * n,
+        "seconds": [seconds] * n,
+        "n_pairs": [400] * n,
+    }
 
 
 def seeded(**values: list[float]) -> dict:
@@ -61,19 +84,35 @@ def seeded(**values: list[float]) -> dict:
 
 
 TABLES = {
-    "loss_selection": {"triplet": row(0.111111, 0.4, 0.25),
-                       "triplet + fake": row(0.123456, 0.02, 0.09)},
-    "lambda": {"0.01": row(0.15, 0.07, 0.12), "0.1": row(0.14, 0.02, 0.1),
-               "1": row(0.123456, 0.02, 0.09), "1 + cos head": row(0.16, 0.01, 0.11)},
-    "model_selection": {"small_cnn": row(0.123456, 0.02, 0.09), "resnet18": row(0.2, 0.03, 0.14),
-                        "mobilenet_v3_large": row(0.25, 0.05, 0.2),
-                        "efficientnet_b0": row(0.3, 0.06, 0.22)},
-    "cutout": {"mouth": row(0.17, 0.03, 0.13), "nose": row(0.18, 0.025, 0.12),
-               "eyes": row(0.24, 0.1, 0.2), "no cutout": row(0.123456, 0.02, 0.09)},
-    "beyond": {"seed: triplet + fake (lam 1)": row(0.123456, 0.02, 0.09),
-               "fakes as class": row(0.2, 0.3, 0.25),
-               "fakes as class + fake term": row(0.1, 0.01, 0.06),
-               "ArcFace + fake term": row(0.13, 0.02, 0.1), "hard mining": row(0.14, 0.03, 0.11)},
+    "loss_selection": {
+        "triplet": row(0.111111, 0.4, 0.25),
+        "triplet + fake": row(0.123456, 0.02, 0.09),
+    },
+    "lambda": {
+        "0.01": row(0.15, 0.07, 0.12),
+        "0.1": row(0.14, 0.02, 0.1),
+        "1": row(0.123456, 0.02, 0.09),
+        "1 + cos head": row(0.16, 0.01, 0.11),
+    },
+    "model_selection": {
+        "small_cnn": row(0.123456, 0.02, 0.09),
+        "resnet18": row(0.2, 0.03, 0.14),
+        "mobilenet_v3_large": row(0.25, 0.05, 0.2),
+        "efficientnet_b0": row(0.3, 0.06, 0.22),
+    },
+    "cutout": {
+        "mouth": row(0.17, 0.03, 0.13),
+        "nose": row(0.18, 0.025, 0.12),
+        "eyes": row(0.24, 0.1, 0.2),
+        "no cutout": row(0.123456, 0.02, 0.09),
+    },
+    "beyond": {
+        "seed: triplet + fake (lam 1)": row(0.123456, 0.02, 0.09),
+        "fakes as class": row(0.2, 0.3, 0.25),
+        "fakes as class + fake term": row(0.1, 0.01, 0.06),
+        "ArcFace + fake term": row(0.13, 0.02, 0.1),
+        "hard mining": row(0.14, 0.03, 0.11),
+    },
 }
 
 
@@ -81,55 +120,102 @@ def section_results(full_name: str) -> tuple[dict, list[str]]:
     """(results.json, figure files) of a fake section run."""
     batch = full_name.split("/")[0]
     if full_name == "readme/preprocess":
-        return {"n_photos": 120, "n_identities": 20,
-                "summary": {"train": {"identities": 16, "real photos": 64, "fake photos": 32},
-                            "validation": {"identities": 4, "real photos": 16, "fake photos": 8},
-                            "total": {"identities": 20, "real photos": 80, "fake photos": 40}},
-                "pairs": {"same": 10, "different": 10, "fake_same": 8, "fake_other": 8},
-                "problems": {}}, ["contact_sheet.png"]
+        return {
+            "n_photos": 120,
+            "n_identities": 20,
+            "summary": {
+                "train": {"identities": 16, "real photos": 64, "fake photos": 32},
+                "validation": {"identities": 4, "real photos": 16, "fake photos": 8},
+                "total": {"identities": 20, "real photos": 80, "fake photos": 40},
+            },
+            "pairs": {"same": 10, "different": 10, "fake_same": 8, "fake_other": 8},
+            "problems": {},
+        }, ["contact_sheet.png"]
     if full_name == "loss_selection/distances":
-        table = {name: {"similarity same": 0.8, "similarity different": 0.1,
-                        "similarity fake_same": 0.7 if name == "triplet" else 0.2,
-                        "similarity fake_other": 0.05, "last epoch dist_pos": 0.5,
-                        "last epoch dist_neg": 1.2, "last epoch dist_fake": 0.9}
-                 for name in ("triplet", "triplet + fake")}
+        table = {
+            name: {
+                "similarity same": 0.8,
+                "similarity different": 0.1,
+                "similarity fake_same": 0.7 if name == "triplet" else 0.2,
+                "similarity fake_other": 0.05,
+                "last epoch dist_pos": 0.5,
+                "last epoch dist_neg": 1.2,
+                "last epoch dist_fake": 0.9,
+            }
+            for name in ("triplet", "triplet + fake")
+        }
         figures = ["distance_curves.png", "similarity_histograms.png"]
-        seed_runs = {"triplet": "runs/loss_selection/triplet/seed0",
-                     "triplet + fake": "runs/loss_selection/quadruplet/seed0"}
+        seed_runs = {
+            "triplet": "runs/loss_selection/triplet/seed0",
+            "triplet + fake": "runs/loss_selection/quadruplet/seed0",
+        }
         return {"table": table, "seed_runs": seed_runs, "figures": figures}, figures
     if full_name == "loss_selection/pca":
-        table = {"before training": {"silhouette (real vs fake)": 0.01,
-                                     "explained variance PC1+PC2": 0.4},
-                 "after training": {"silhouette (real vs fake)": 0.3123456,
-                                    "explained variance PC1+PC2": 0.5}}
-        return {"train_run": "loss_selection/quadruplet",
-                "seed_run": "runs/loss_selection/quadruplet/seed0", "table": table,
-                "figures": ["pca_real_fake.png"]}, ["pca_real_fake.png"]
+        table = {
+            "before training": {
+                "silhouette (real vs fake)": 0.01,
+                "explained variance PC1+PC2": 0.4,
+            },
+            "after training": {
+                "silhouette (real vs fake)": 0.3123456,
+                "explained variance PC1+PC2": 0.5,
+            },
+        }
+        return {
+            "train_run": "loss_selection/quadruplet",
+            "seed_run": "runs/loss_selection/quadruplet/seed0",
+            "table": table,
+            "figures": ["pca_real_fake.png"],
+        }, ["pca_real_fake.png"]
     table = TABLES[batch]
     best = min(table, key=lambda name: table[name]["eer"]["mean"])
     if full_name == "cutout/ablation":
         figures = ["cutout_examples.png", "cutout_eer.png", "cutout_eer_fake_per_epoch.png"]
-        return {"table": table, "best": best, "test_pairs": ["data/test_pairs"],
-                "figures": figures}, figures
-    return ({"title": batch, "table": table, "best": best, "test_pairs": ["data/test_pairs"],
-             "figures": COMPARE_FIGURES}, list(COMPARE_FIGURES.values()))
+        return {
+            "table": table,
+            "best": best,
+            "test_pairs": ["data/test_pairs"],
+            "figures": figures,
+        }, figures
+    return (
+        {
+            "title": batch,
+            "table": table,
+            "best": best,
+            "test_pairs": ["data/test_pairs"],
+            "figures": COMPARE_FIGURES,
+        },
+        list(COMPARE_FIGURES.values()),
+    )
 
 
 def make_runs(runs_dir: Path, quick: bool = False) -> Path:
     """Every run of params/readme.yaml under ``runs_dir``, as the batch would leave it."""
     for run in load_batch(REPO_ROOT / "params/readme.yaml", quick=quick, runs_dir=runs_dir):
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        record = {"notebook": str(run.notebook.relative_to(REPO_ROOT)),
-                  "parameters": run.parameters, "status": "done", "started": "2025-01-01T00:00:00",
-                  "finished": "2025-01-01T00:01:00", "seconds": 60.0, "error": None}
+        record = {
+            "notebook": str(run.notebook.relative_to(REPO_ROOT)),
+            "parameters": run.parameters,
+            "status": "done",
+            "started": "2025-01-01T00:00:00",
+            "finished": "2025-01-01T00:01:00",
+            "seconds": 60.0,
+            "error": None,
+        }
         (run.run_dir / "run.json").write_text(json.dumps(record))
         if run.notebook.name == "02_train.ipynb":  # its seeds, unless the batch runs each seed
-            folders = ([run.run_dir] if SEED_FOLDER.fullmatch(run.run_dir.name)
-                       else [run.run_dir / f"seed{i}" for i in range(SEEDS)])
+            folders = (
+                [run.run_dir]
+                if SEED_FOLDER.fullmatch(run.run_dir.name)
+                else [run.run_dir / f"seed{i}" for i in range(SEEDS)]
+            )
             for folder in folders:
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / C.METRICS_FILE).write_text(json.dumps(
-                    {"seconds": 12.345678, "epochs_run": run.parameters.get("epochs", 4)}))
+                (folder / C.METRICS_FILE).write_text(
+                    json.dumps(
+                        {"seconds": 12.345678, "epochs_run": run.parameters.get("epochs", 4)}
+                    )
+                )
             continue
         results, figures = section_results(run.full_name)
         (run.run_dir / "results.json").write_text(json.dumps(results))
@@ -148,8 +234,10 @@ def results(runs) -> dict:
     return R.collect(runs, runs / "report")
 
 
-README = ("# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\nold\n"
-          "<!-- results:end -->\n\n## Tail\nkept\n")
+README = (
+    "# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\nold\n"
+    "<!-- results:end -->\n\n## Tail\nkept\n"
+)
 
 
 # --- collect ---------------------------------------------------------------------------------
@@ -161,13 +249,23 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     sections = results["sections"]
     assert list(sections) == [s.key for s in R.SECTIONS]
     assert sections["loss_selection"]["table"]["triplet + fake"]["eer_real"] == {
-        "mean": 0.1235, "std": 0.002, "values": [0.1215, 0.1235, 0.1255]}  # 4 decimals
+        "mean": 0.1235,
+        "std": 0.002,
+        "values": [0.1215, 0.1235, 0.1255],
+    }  # 4 decimals
     assert sections["embeddings"]["table"]["after training"]["silhouette (real vs fake)"] == 0.3123
     assert sections["data"]["pairs"]["fake_same"] == 8
-    expected = {"data_contact_sheet.png", "loss_selection_distance_curves.png",
-                "loss_selection_similarity_histograms.png", "loss_selection_pca_real_fake.png",
-                "model_selection_eer_real_per_epoch.png", "model_selection_eer_fake_per_epoch.png",
-                "cutout_examples.png", "cutout_eer.png", "cutout_eer_fake_per_epoch.png"}
+    expected = {
+        "data_contact_sheet.png",
+        "loss_selection_distance_curves.png",
+        "loss_selection_similarity_histograms.png",
+        "loss_selection_pca_real_fake.png",
+        "model_selection_eer_real_per_epoch.png",
+        "model_selection_eer_fake_per_epoch.png",
+        "cutout_examples.png",
+        "cutout_eer.png",
+        "cutout_eer_fake_per_epoch.png",
+    }
     assert {p.name for p in (out / "figures").iterdir()} == expected
     named = {name for s in sections.values() for name in s["figures"].values()}
     assert named == expected
@@ -176,12 +274,17 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
 
     prov = results["provenance"]["lambda"]
     assert prov["run_dir"] == str(runs / "lambda" / "compare")
-    assert prov["command"] == \
-        f"python -m krypto.pipeline.batch params/readme.yaml --runs-dir {runs}"
+    assert (
+        prov["command"] == f"python -m krypto.pipeline.batch params/readme.yaml --runs-dir {runs}"
+    )
     configuration = runs / "loss_selection" / "quadruplet"
-    assert prov["train_runs"]["1"] == {"run_dir": str(configuration), "seeds": [
-        {"run_dir": str(configuration / f"seed{i}"), "seconds": 12.3457, "epochs_run": 4}
-        for i in range(SEEDS)]}
+    assert prov["train_runs"]["1"] == {
+        "run_dir": str(configuration),
+        "seeds": [
+            {"run_dir": str(configuration / f"seed{i}"), "seconds": 12.3457, "epochs_run": 4}
+            for i in range(SEEDS)
+        ],
+    }
     assert set(prov["train_runs"]) == set(TABLES["lambda"])
     embeddings = results["provenance"]["embeddings"]["train_runs"]["train_run"]
     assert [seed["epochs_run"] for seed in embeddings["seeds"]] == [4] * SEEDS
@@ -223,8 +326,9 @@ def test_collect_names_quick_runs(tmp_path):
     runs = make_runs(tmp_path / "runs", quick=True)
     results = R.collect(runs)
     command = results["provenance"]["cutout"]["command"]
-    assert command == \
-        f"python -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir {runs}"
+    assert (
+        command == f"python -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir {runs}"
+    )
 
 
 def test_missing_results_names_the_folder_and_command(runs):
@@ -254,8 +358,11 @@ def test_missing_figure_is_an_error(runs):
 
 
 def test_round_values():
-    assert R.round_values({"a": [0.123456, 2, None, float("nan")], "b": True, "c": "x"}) == \
-        {"a": [0.1235, 2, None, None], "b": True, "c": "x"}
+    assert R.round_values({"a": [0.123456, 2, None, float("nan")], "b": True, "c": "x"}) == {
+        "a": [0.1235, 2, None, None],
+        "b": True,
+        "c": "x",
+    }
 
 
 # --- render ----------------------------------------------------------------------------------
@@ -263,28 +370,45 @@ def test_round_values():
 
 def test_render_sections_in_order_from_results_alone(results):
     text = R.render_markdown(json.loads(json.dumps(results)), "figs/")
-    titles = ["## Data set", "## Loss selection", "## Embeddings", "## Model selection",
-              "## Lambda", "## Cutout", "## Beyond the seed", "## Findings",
-              "## Reading the results"]
+    titles = [
+        "## Data set",
+        "## Loss selection",
+        "## Embeddings",
+        "## Model selection",
+        "## Lambda",
+        "## Cutout",
+        "## Beyond the seed",
+        "## Findings",
+        "## Reading the results",
+    ]
     positions = [text.index(t + "\n") for t in titles]
     assert positions == sorted(positions)
     assert R.figure_links(text) == [
-        "figs/data_contact_sheet.png", "figs/loss_selection_distance_curves.png",
-        "figs/loss_selection_similarity_histograms.png", "figs/loss_selection_pca_real_fake.png",
+        "figs/data_contact_sheet.png",
+        "figs/loss_selection_distance_curves.png",
+        "figs/loss_selection_similarity_histograms.png",
+        "figs/loss_selection_pca_real_fake.png",
         "figs/model_selection_eer_real_per_epoch.png",
         "figs/model_selection_eer_fake_per_epoch.png",
-        "figs/cutout_examples.png", "figs/cutout_eer.png", "figs/cutout_eer_fake_per_epoch.png"]
+        "figs/cutout_examples.png",
+        "figs/cutout_eer.png",
+        "figs/cutout_eer_fake_per_epoch.png",
+    ]
     # ours (mean ± std over the seeds) and the seed's side by side, 4 decimals, "-" for the
     # seed's combined EER, then the number of seeds
     line = next(x for x in text.splitlines() if x.startswith("| triplet + fake | 0.1235"))
-    assert line == ("| triplet + fake | 0.1235 ± 0.0020 | 0.1374 | 0.0200 ± 0.0020 | 0.0250 | "
-                    "0.0500 ± 0.0020 | 0.0900 ± 0.0020 | - | 3 | 4 | 4 | 12.3 |")
+    assert line == (
+        "| triplet + fake | 0.1235 ± 0.0020 | 0.1374 | 0.0200 ± 0.0020 | 0.0250 | "
+        "0.0500 ± 0.0020 | 0.0900 ± 0.0020 | - | 3 | 4 | 4 | 12.3 |"
+    )
     assert "| 1 + cos head | 0.1600 ± 0.0020 | 0.1570 | 0.0100 ± 0.0020 | 0.0050 |" in text
     assert "| eyes | 0.2400 ± 0.0020 | 0.2420 |" in text
     # the rule, the seeds and the test pairs, once, above the sections
     assert text.count(RULE) == 1
-    assert ("Each training configuration is trained with 3 seeds. The tables give the EERs on the "
-            "held-out test pairs (`data/test_pairs`, 400 pairs)") in text
+    assert (
+        "Each training configuration is trained with 3 seeds. The tables give the EERs on the "
+        "held-out test pairs (`data/test_pairs`, 400 pairs)"
+    ) in text
     # every other row against the reference, by the rule
     assert "| vs no cutout | eer_real ↓ | eer_fake ↓ | eer_fake_other ↓ | eer ↓ |" in text
     assert "| 0.1 | higher (p < 0.001) | no clear difference (p = 1.000) |" in text
@@ -294,44 +418,59 @@ def test_render_sections_in_order_from_results_alone(results):
         assert lines and all("eer ↓" in x and "| seeds |" in x for x in lines)
     assert "| total | 20 | 80 | 40 |" in text
     assert "| fake_same | 8 |" in text
-    assert ("0.0100 before training, 0.3123 after training of `loss_selection/quadruplet` (its "
-            "first seed, `runs/loss_selection/quadruplet/seed0`).") in text
+    assert (
+        "0.0100 before training, 0.3123 after training of `loss_selection/quadruplet` (its "
+        "first seed, `runs/loss_selection/quadruplet/seed0`)."
+    ) in text
     assert "of the first seed of each configuration (`runs/loss_selection/triplet/seed0`" in text
-    assert ("Lowest mean combined `eer`: **fakes as class + fake term** (0.0600 ± 0.0020), clearly "
-            "lower than the seed's recipe `seed: triplet + fake (lam 1)` (0.0900 ± 0.0020; "
-            "p < 0.001): 0.0300 lower in absolute terms, 33.3% lower. It is clearly lower than "
-            "every other method too.") in text
-    assert ("Lowest mean combined `eer`: **small_cnn** (0.0900 ± 0.0020), clearly lower than "
-            "every other one.") in text
+    assert (
+        "Lowest mean combined `eer`: **fakes as class + fake term** (0.0600 ± 0.0020), clearly "
+        "lower than the seed's recipe `seed: triplet + fake (lam 1)` (0.0900 ± 0.0020; "
+        "p < 0.001): 0.0300 lower in absolute terms, 33.3% lower. It is clearly lower than "
+        "every other method too."
+    ) in text
+    assert (
+        "Lowest mean combined `eer`: **small_cnn** (0.0900 ± 0.0020), clearly lower than "
+        "every other one."
+    ) in text
     assert "- (a) The fake term cuts eer_fake at least fivefold: **holds**." in text
     assert "20.0x; clearly lower (p < 0.001)" in text
     assert "- (b) eer_fake falls as lam grows (0.01 -> 0.1 -> 1): **no clear difference**." in text
     # the interpretation, generated from the verdicts, closes the report
-    reading = text[text.index("## Reading the results\n"):]
-    assert ("- Lambda: against `1`, `0.01` is clearly higher on eer_real, eer_fake and eer, with "
-            "no clear difference on eer_fake_other;") in reading
-    assert ("- The seed's findings: (a) holds, (b) no clear difference, (c) holds and (d) holds."
-            in reading)
+    reading = text[text.index("## Reading the results\n") :]
+    assert (
+        "- Lambda: against `1`, `0.01` is clearly higher on eer_real, eer_fake and eer, with "
+        "no clear difference on eer_fake_other;"
+    ) in reading
+    assert (
+        "- The seed's findings: (a) holds, (b) no clear difference, (c) holds and (d) holds."
+        in reading
+    )
     # pure: the same dict renders the same text; no file is read
     assert R.render_markdown(copy.deepcopy(results), "figs/") == text
 
 
-OTHER_PARAMETERS = {"loss_selection": {"lam": "2"},
-                    "model_selection": {"start": "from pretrained weights",
-                                        "fake_term": "without the fake term"},
-                    "lambda": {"cos_head_lam": "3"},
-                    "cutout": {"cutout_p": "0.25", "fake_term": "with the fake term (lam = 4)"}}
+OTHER_PARAMETERS = {
+    "loss_selection": {"lam": "2"},
+    "model_selection": {"start": "from pretrained weights", "fake_term": "without the fake term"},
+    "lambda": {"cos_head_lam": "3"},
+    "cutout": {"cutout_p": "0.25", "fake_term": "with the fake term (lam = 4)"},
+}
 
 
 def test_prose_quotes_the_parameters_of_the_batch_files(results):
-    runs = {run.full_name: run.parameters for run in load_batch(REPO_ROOT / "params/readme.yaml")}
+    runs = {}  # a configuration's parameters, from its first seed's run
+    for run in load_batch(REPO_ROOT / "params/readme.yaml"):
+        runs.setdefault(run.full_name.rsplit("/seed", 1)[0], run.parameters)
     quoted = R.prose_parameters()
     assert quoted["cutout"]["cutout_p"] == f"{runs['cutout/mouth']['cutout_p']:g}"
     assert quoted["loss_selection"]["lam"] == f"{runs['loss_selection/quadruplet']['lam']:g}"
     assert quoted["lambda"]["cos_head_lam"] == f"{runs['lambda/lam1_cos_head']['lam']:g}"
     text = R.render_markdown(results, "figs/")
-    assert (f"with probability {quoted['cutout']['cutout_p']} during training, "
-            f"{quoted['cutout']['fake_term']}.") in text
+    assert (
+        f"with probability {quoted['cutout']['cutout_p']} during training, "
+        f"{quoted['cutout']['fake_term']}."
+    ) in text
     text = R.render_markdown(results, "figs/", parameters=OTHER_PARAMETERS)
     assert "triplet(a, p, n_real) + lam * triplet(a, p, fake), lam = 2." in text
     assert "Backbones trained from pretrained weights without the fake term." in text
@@ -351,30 +490,39 @@ def test_beyond_sentence_when_the_seed_recipe_wins():
     assert summary["versus_recipe"] is None
     assert R.beyond_sentence(summary) == (
         f"The seed's recipe `{R.SEED_RECIPE}` keeps the lowest combined `eer` (0.0500 ± 0.0020), "
-        f"clearly lower than every other method.")
+        f"clearly lower than every other method."
+    )
     assert R.beyond_summary({}) is None
 
 
 def test_beyond_sentence_flips_to_no_clear_difference_when_the_seeds_overlap():
     clear = {R.SEED_RECIPE: row(0.1, 0.02, 0.09), "hard mining": row(0.1, 0.02, 0.06)}
     assert "clearly lower than the seed's recipe" in R.beyond_sentence(R.beyond_summary(clear))
-    overlap = {R.SEED_RECIPE: row(0.1, 0.02, 0.09, spread=0.04),
-               "hard mining": row(0.1, 0.02, 0.06, spread=0.04)}
+    overlap = {
+        R.SEED_RECIPE: row(0.1, 0.02, 0.09, spread=0.04),
+        "hard mining": row(0.1, 0.02, 0.06, spread=0.04),
+    }
     summary = R.beyond_summary(overlap)
     assert summary["best"] == "hard mining" and not summary["clear"]
     assert summary["ties"] == [R.SEED_RECIPE]
     sentence = R.beyond_sentence(summary)
-    assert sentence.startswith("Lowest mean combined `eer`: **hard mining** (0.0600 ± 0.0400), "
-                               "against 0.0900 ± 0.0400 for the seed's recipe")
+    assert sentence.startswith(
+        "Lowest mean combined `eer`: **hard mining** (0.0600 ± 0.0400), "
+        "against 0.0900 ± 0.0400 for the seed's recipe"
+    )
     p = stats.ttest_ind(seeds(0.06, spread=0.04), seeds(0.09, spread=0.04), equal_var=False)
     assert sentence.endswith(f": no clear difference (p = {p.pvalue:.3f}).")
     one_seed = {R.SEED_RECIPE: row(0.1, 0.02, 0.09, n=1), "hard mining": row(0.1, 0.02, 0.06, n=1)}
     assert R.beyond_sentence(R.beyond_summary(one_seed)).endswith(
-        "no clear difference (1 seed: no test).")
-    recipe_ties = {R.SEED_RECIPE: row(0.1, 0.02, 0.06, spread=0.04),
-                   "hard mining": row(0.1, 0.02, 0.09, spread=0.04)}
+        "no clear difference (1 seed: no test)."
+    )
+    recipe_ties = {
+        R.SEED_RECIPE: row(0.1, 0.02, 0.06, spread=0.04),
+        "hard mining": row(0.1, 0.02, 0.09, spread=0.04),
+    }
     assert R.beyond_sentence(R.beyond_summary(recipe_ties)).endswith(
-        "but no clear difference from hard mining.")
+        "but no clear difference from hard mining."
+    )
 
 
 # --- findings --------------------------------------------------------------------------------
@@ -382,12 +530,16 @@ def test_beyond_sentence_flips_to_no_clear_difference_when_the_seeds_overlap():
 
 def findings_for(loss=None, lam=None, cutout=None) -> dict:
     sections = {
-        "loss_selection": {"table": loss or {"triplet": row(0.1, 0.4, 0.2),
-                                             "triplet + fake": row(0.12, 0.02, 0.1)}},
-        "lambda": {"table": lam or {"0.01": row(0.1, 0.07, 0.1), "0.1": row(0.1, 0.02, 0.1),
-                                    "1": row(0.1, 0.01, 0.1)}},
-        "cutout": {"table": cutout or {"mouth": row(0.2, 0.03, 0.2),
-                                       "no cutout": row(0.1, 0.01, 0.1)}},
+        "loss_selection": {
+            "table": loss or {"triplet": row(0.1, 0.4, 0.2), "triplet + fake": row(0.12, 0.02, 0.1)}
+        },
+        "lambda": {
+            "table": lam
+            or {"0.01": row(0.1, 0.07, 0.1), "0.1": row(0.1, 0.02, 0.1), "1": row(0.1, 0.01, 0.1)}
+        },
+        "cutout": {
+            "table": cutout or {"mouth": row(0.2, 0.03, 0.2), "no cutout": row(0.1, 0.01, 0.1)}
+        },
     }
     return {f["id"]: f for f in R.compute_findings(sections)}
 
@@ -396,16 +548,19 @@ def fake_rows(triplet: list[float], fake: list[float]) -> dict:
     return {"triplet": seeded(eer_fake=triplet), "triplet + fake": seeded(eer_fake=fake)}
 
 
-@pytest.mark.parametrize("triplet, fake, verdict", [
-    ([0.39, 0.40, 0.41], [0.019, 0.02, 0.021], "holds"),     # 20x, clear
-    ([0.099, 0.1, 0.101], [0.0199, 0.02, 0.0201], "holds"),  # exactly 5x, clear
-    ([0.099, 0.1, 0.101], [0.0209, 0.021, 0.0211], "differs"),  # clearly lower, 4.8x
-    ([0.29, 0.30, 0.31], [0.0, 0.0, 0.0], "holds"),          # to zero
-    ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], "no clear difference"),  # identical
-    ([0.02, 0.50, 0.30], [0.01, 0.02, 0.05], "no clear difference"),  # 10x, seeds overlap
-    ([0.40], [0.02], "no clear difference"),                 # 20x, one seed
-    ([0.01, 0.011, 0.012], [0.10, 0.11, 0.12], "differs"),   # clearly higher
-])
+@pytest.mark.parametrize(
+    "triplet, fake, verdict",
+    [
+        ([0.39, 0.40, 0.41], [0.019, 0.02, 0.021], "holds"),  # 20x, clear
+        ([0.099, 0.1, 0.101], [0.0199, 0.02, 0.0201], "holds"),  # exactly 5x, clear
+        ([0.099, 0.1, 0.101], [0.0209, 0.021, 0.0211], "differs"),  # clearly lower, 4.8x
+        ([0.29, 0.30, 0.31], [0.0, 0.0, 0.0], "holds"),  # to zero
+        ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], "no clear difference"),  # identical
+        ([0.02, 0.50, 0.30], [0.01, 0.02, 0.05], "no clear difference"),  # 10x, seeds overlap
+        ([0.40], [0.02], "no clear difference"),  # 20x, one seed
+        ([0.01, 0.011, 0.012], [0.10, 0.11, 0.12], "differs"),  # clearly higher
+    ],
+)
 def test_finding_a_fivefold_and_clear(triplet, fake, verdict):
     f = findings_for(loss=fake_rows(triplet, fake))["a"]
     assert f["verdict"] == verdict
@@ -414,8 +569,9 @@ def test_finding_a_fivefold_and_clear(triplet, fake, verdict):
 
 def test_finding_a_detail():
     f = findings_for(loss=fake_rows([0.39, 0.40, 0.41], [0.019, 0.02, 0.021]))["a"]
-    assert f["detail"] == ("eer_fake 0.4000 ± 0.0100 -> 0.0200 ± 0.0010 (3 seeds), 20.0x; "
-                           "clearly lower (p < 0.001)")
+    assert f["detail"] == (
+        "eer_fake 0.4000 ± 0.0100 -> 0.0200 ± 0.0010 (3 seeds), 20.0x; clearly lower (p < 0.001)"
+    )
     assert f["numbers"]["ratio"] == 20.0 and f["numbers"]["seed ratio"] == 17.0
     under = findings_for(loss=fake_rows([0.099, 0.1, 0.101], [0.0209, 0.021, 0.0211]))["a"]
     assert under["detail"].endswith("but under 5-fold")
@@ -425,14 +581,17 @@ def lam_rows(*values: list[float]) -> dict:
     return {k: seeded(eer_fake=v) for k, v in zip(("0.01", "0.1", "1"), values)}
 
 
-@pytest.mark.parametrize("values, verdict", [
-    (([0.069, 0.07, 0.071], [0.019, 0.02, 0.021], [0.009, 0.01, 0.011]), "holds"),
-    (([0.069, 0.07, 0.071], [0.079, 0.08, 0.081], [0.009, 0.01, 0.011]), "differs"),  # a rise
-    (([0.069, 0.07, 0.071], [0.019, 0.02, 0.021], [0.029, 0.03, 0.031]), "differs"),
-    (([0.069, 0.07, 0.071], [0.01, 0.03, 0.02], [0.005, 0.025, 0.015]), "no clear difference"),
-    (([0.02, 0.02, 0.02], [0.02, 0.02, 0.02], [0.009, 0.01, 0.011]), "no clear difference"),
-    (([0.07], [0.02], [0.01]), "no clear difference"),  # one seed: no step is clear
-])
+@pytest.mark.parametrize(
+    "values, verdict",
+    [
+        (([0.069, 0.07, 0.071], [0.019, 0.02, 0.021], [0.009, 0.01, 0.011]), "holds"),
+        (([0.069, 0.07, 0.071], [0.079, 0.08, 0.081], [0.009, 0.01, 0.011]), "differs"),  # a rise
+        (([0.069, 0.07, 0.071], [0.019, 0.02, 0.021], [0.029, 0.03, 0.031]), "differs"),
+        (([0.069, 0.07, 0.071], [0.01, 0.03, 0.02], [0.005, 0.025, 0.015]), "no clear difference"),
+        (([0.02, 0.02, 0.02], [0.02, 0.02, 0.02], [0.009, 0.01, 0.011]), "no clear difference"),
+        (([0.07], [0.02], [0.01]), "no clear difference"),  # one seed: no step is clear
+    ],
+)
 def test_finding_b_each_step_clear(values, verdict):
     f = findings_for(lam=lam_rows(*values))["b"]
     assert f["verdict"] == verdict
@@ -440,8 +599,9 @@ def test_finding_b_each_step_clear(values, verdict):
 
 
 def test_finding_b_names_the_steps_that_are_not_clear():
-    f = findings_for(lam=lam_rows([0.069, 0.07, 0.071], [0.01, 0.03, 0.02],
-                                  [0.005, 0.025, 0.015]))["b"]
+    f = findings_for(lam=lam_rows([0.069, 0.07, 0.071], [0.01, 0.03, 0.02], [0.005, 0.025, 0.015]))[
+        "b"
+    ]
     assert f["numbers"]["steps"]["0.01 -> 0.1"]["verdict"] == "falls"
     assert f["numbers"]["steps"]["0.1 -> 1"]["verdict"] == "no clear difference"
     assert "clear falls: 0.01 -> 0.1 (p = " in f["detail"]
@@ -455,34 +615,49 @@ def test_finding_c_cutout():
     holds = findings_for(cutout={"mouth": worse, "no cutout": base})["c"]
     assert holds["verdict"] == "holds"  # clearly higher eer, no part clearly lower
     assert holds["numbers"]["higher eer"] == ["mouth"]
-    lower_eer = findings_for(cutout={"nose": seeded(eer=[0.079, 0.08, 0.081],
-                                                    eer_fake=[0.029, 0.03, 0.031]),
-                                     "no cutout": base})["c"]
+    lower_eer = findings_for(
+        cutout={
+            "nose": seeded(eer=[0.079, 0.08, 0.081], eer_fake=[0.029, 0.03, 0.031]),
+            "no cutout": base,
+        }
+    )["c"]
     assert lower_eer["verdict"] == "differs"
     assert lower_eer["numbers"]["lower eer"] == ["nose"]
     assert lower_eer["numbers"]["lower eer_fake"] == []
-    lower_fake = findings_for(cutout={"eyes": seeded(eer=[0.199, 0.2, 0.201],
-                                                     eer_fake=[0.009, 0.01, 0.011]),
-                                      "no cutout": base})["c"]
+    lower_fake = findings_for(
+        cutout={
+            "eyes": seeded(eer=[0.199, 0.2, 0.201], eer_fake=[0.009, 0.01, 0.011]),
+            "no cutout": base,
+        }
+    )["c"]
     assert lower_fake["verdict"] == "differs"
     assert lower_fake["numbers"]["lower eer_fake"] == ["eyes"]
-    overlap = findings_for(cutout={"nose": seeded(eer=[0.06, 0.14, 0.09],
-                                                  eer_fake=[0.01, 0.03, 0.015]),
-                                   "no cutout": base})["c"]
+    overlap = findings_for(
+        cutout={
+            "nose": seeded(eer=[0.06, 0.14, 0.09], eer_fake=[0.01, 0.03, 0.015]),
+            "no cutout": base,
+        }
+    )["c"]
     assert overlap["verdict"] == "no clear difference"
     assert overlap["detail"].endswith("; no clear difference: nose (eer, eer_fake)")
 
 
-@pytest.mark.parametrize("real_triplet, real_fake, verdict", [
-    ([0.103, 0.104, 0.105], [0.136, 0.137, 0.138], "holds"),
-    ([0.136, 0.137, 0.138], [0.103, 0.104, 0.105], "differs"),
-    ([0.1, 0.1, 0.1], [0.1, 0.1, 0.1], "no clear difference"),
-    ([0.08, 0.13, 0.10], [0.12, 0.10, 0.14], "no clear difference"),
-])
+@pytest.mark.parametrize(
+    "real_triplet, real_fake, verdict",
+    [
+        ([0.103, 0.104, 0.105], [0.136, 0.137, 0.138], "holds"),
+        ([0.136, 0.137, 0.138], [0.103, 0.104, 0.105], "differs"),
+        ([0.1, 0.1, 0.1], [0.1, 0.1, 0.1], "no clear difference"),
+        ([0.08, 0.13, 0.10], [0.12, 0.10, 0.14], "no clear difference"),
+    ],
+)
 def test_finding_d_cost_in_eer_real(real_triplet, real_fake, verdict):
-    f = findings_for(loss={"triplet": seeded(eer_real=real_triplet, eer_fake=[0.4, 0.4]),
-                           "triplet + fake": seeded(eer_real=real_fake, eer_fake=[0.02, 0.02])}
-                     )["d"]
+    f = findings_for(
+        loss={
+            "triplet": seeded(eer_real=real_triplet, eer_fake=[0.4, 0.4]),
+            "triplet + fake": seeded(eer_real=real_fake, eer_fake=[0.02, 0.02]),
+        }
+    )["d"]
     assert f["verdict"] == verdict
     assert f["numbers"]["ratio"] == round(np.mean(real_fake) / np.mean(real_triplet), 4)
     assert f["numbers"]["seed ratio"] == round(0.1374 / 0.1041, 4)
@@ -506,33 +681,45 @@ def test_a_finding_flips_to_no_clear_difference_in_the_report_when_the_seeds_ove
     wide["findings"] = R.compute_findings(sections)
     text = R.render_markdown(wide, "figs/")
     assert "- (d) The fake term costs some eer_real: **no clear difference**." in text
-    assert "(d) no clear difference" in text[text.index("Reading the results"):]
-    assert ("`triplet + fake` is clearly lower on eer_fake and eer, with no clear difference on "
-            "eer_real and eer_fake_other") in text
+    assert "(d) no clear difference" in text[text.index("Reading the results") :]
+    assert (
+        "`triplet + fake` is clearly lower on eer_fake and eer, with no clear difference on "
+        "eer_real and eer_fake_other"
+    ) in text
 
 
 def test_lowest_line_flips_to_no_clear_difference_when_the_seeds_overlap():
-    clear = R.section_verdicts("model_selection", {"a": row(0.1, 0.02, 0.05),
-                                                   "b": row(0.1, 0.02, 0.07)})
+    clear = R.section_verdicts(
+        "model_selection", {"a": row(0.1, 0.02, 0.05), "b": row(0.1, 0.02, 0.07)}
+    )
     assert clear["lowest"]["clear"]
-    overlap = R.section_verdicts("model_selection", {"a": row(0.1, 0.02, 0.05, spread=0.03),
-                                                     "b": row(0.1, 0.02, 0.07, spread=0.03)})
+    overlap = R.section_verdicts(
+        "model_selection",
+        {"a": row(0.1, 0.02, 0.05, spread=0.03), "b": row(0.1, 0.02, 0.07, spread=0.03)},
+    )
     assert not overlap["lowest"]["clear"] and overlap["lowest"]["ties"] == ["b"]
-    text = R.render_markdown({"sections": {"model_selection": {"table": {}, **overlap}}}, "x/",
-                             parameters=OTHER_PARAMETERS)
-    assert ("Lowest mean combined `eer`: **a** (0.0500 ± 0.0300), but no clear difference from "
-            "b.") in text
+    text = R.render_markdown(
+        {"sections": {"model_selection": {"table": {}, **overlap}}},
+        "x/",
+        parameters=OTHER_PARAMETERS,
+    )
+    assert (
+        "Lowest mean combined `eer`: **a** (0.0500 ± 0.0300), but no clear difference from b."
+    ) in text
 
 
 def test_versus_sentence():
-    verdicts = R.versus_reference({"ref": row(0.1, 0.02, 0.05), "x": row(0.2, 0.02, 0.01)},
-                                  "ref")["x"]
+    verdicts = R.versus_reference({"ref": row(0.1, 0.02, 0.05), "x": row(0.2, 0.02, 0.01)}, "ref")[
+        "x"
+    ]
     assert R.versus_sentence("x", verdicts) == (
         "`x` is clearly lower on eer, clearly higher on eer_real, with no clear difference on "
-        "eer_fake and eer_fake_other")
+        "eer_fake and eer_fake_other"
+    )
     same = R.versus_reference({"ref": row(0.1, 0.02, 0.05), "x": row(0.1, 0.02, 0.05)}, "ref")
     assert R.versus_sentence("x", same["x"]) == (
-        "`x`: no clear difference on eer_real, eer_fake, eer_fake_other and eer")
+        "`x`: no clear difference on eer_real, eer_fake, eer_fake_other and eer"
+    )
     assert R.versus_reference({"x": row(0.1, 0.1, 0.1)}, "ref") == {}
 
 
@@ -549,10 +736,15 @@ def test_replace_readme_block_keeps_markers_and_outside_text():
     assert R.replace_readme_block(new, "old") == README  # and back
 
 
-@pytest.mark.parametrize("text", [
-    "# no markers\n", "<!-- results:begin -->\nonly the start\n",
-    "<!-- results:end -->\n<!-- results:begin -->\n",
-    "<!-- results:begin -->\n<!-- results:begin -->\n<!-- results:end -->\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# no markers\n",
+        "<!-- results:begin -->\nonly the start\n",
+        "<!-- results:end -->\n<!-- results:begin -->\n",
+        "<!-- results:begin -->\n<!-- results:begin -->\n<!-- results:end -->\n",
+    ],
+)
 def test_readme_markers_are_required(text):
     with pytest.raises(R.ReportError, match="results:begin"):
         R.readme_block(text)
@@ -574,8 +766,9 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     assert "<!-- results:begin -->\n## Results\n\n_Made by" in text
     assert R.check_readme(readme, out / "results.json", "report/figures/") == []
 
-    drifted = text.replace("| triplet + fake | 0.1235 ± 0.0020",
-                           "| triplet + fake | 0.1299 ± 0.0020")
+    drifted = text.replace(
+        "| triplet + fake | 0.1235 ± 0.0020", "| triplet + fake | 0.1299 ± 0.0020"
+    )
     readme.write_text(drifted)
     differences = R.check_readme(readme, out / "results.json", "report/figures/")
     assert any(d.startswith("README: | triplet + fake | 0.1299 ± 0.0020") for d in differences)
@@ -584,8 +777,9 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
 
     (out / "figures" / "cutout_eer.png").unlink()
     readme.write_text(text)
-    assert R.check_readme(readme, out / "results.json", "report/figures/") == \
-        ["missing figure: report/figures/cutout_eer.png"]
+    assert R.check_readme(readme, out / "results.json", "report/figures/") == [
+        "missing figure: report/figures/cutout_eer.png"
+    ]
 
 
 def test_main_no_readme_and_readme_without_markers(runs, tmp_path, capsys):
@@ -600,8 +794,12 @@ def test_main_no_readme_and_readme_without_markers(runs, tmp_path, capsys):
 
 
 def test_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "krypto.pipeline.report", "--help"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "krypto.pipeline.report", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0 and "--no-readme" in done.stdout
 
 
@@ -615,10 +813,15 @@ def test_main_missing_run_is_an_error(runs, capsys):
 
 
 def code_tree(root: Path) -> Path:
-    for name, text in {"lib/pkg/a.py": "a = 1\n", "notebooks/n.ipynb": "{}\n",
-                       "params/p.yaml": "x: 1\n", "requirements.txt": "numpy\n",
-                       "environment.yml": "name: x\n", "README.md": "not code\n",
-                       "runs/r/results.json": "{}\n"}.items():
+    for name, text in {
+        "lib/pkg/a.py": "a = 1\n",
+        "notebooks/n.ipynb": "{}\n",
+        "params/p.yaml": "x: 1\n",
+        "requirements.txt": "numpy\n",
+        "environment.yml": "name: x\n",
+        "README.md": "not code\n",
+        "runs/r/results.json": "{}\n",
+    }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
@@ -626,8 +829,13 @@ def code_tree(root: Path) -> Path:
 
 def test_code_hash_covers_the_code_alone(tmp_path):
     root = code_tree(tmp_path / "tree")  # no git: the folders are walked
-    assert code_files(root) == ["environment.yml", "lib/pkg/a.py", "notebooks/n.ipynb",
-                                "params/p.yaml", "requirements.txt"]
+    assert code_files(root) == [
+        "environment.yml",
+        "lib/pkg/a.py",
+        "notebooks/n.ipynb",
+        "params/p.yaml",
+        "requirements.txt",
+    ]
     before = code_hash(root)
     assert len(before) == 64 and code_hash(root) == before
     (root / "lib/pkg/__pycache__").mkdir()
@@ -664,7 +872,8 @@ def test_committed_results_come_from_the_committed_code():
     assert recorded == current, (
         f"runs/report/results.json was made from other code (its code_hash {recorded}, the "
         f"tree's {current}): the README's numbers may not be what this code gives; run "
-        f"`make reproduce` to remake them")
+        f"`make reproduce` to remake them"
+    )
 
 
 @pytest.mark.xfail(strict=False, reason="results not yet remade")

@@ -1,4 +1,5 @@
-"""Tests of krypto.challenge.score (reading and scoring submissions, CLI) and of the EER in krypto.evaluation.metrics."""
+"""Tests of krypto.challenge.score (reading and scoring submissions, CLI) and of the EER in
+krypto.evaluation.metrics."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import pytest
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
-from krypto.evaluation.metrics import eer_curve, kind_eers, official_eer
 from krypto.challenge.score import ScoringError, check_gt, main, name_ids, read_submission, score
+from krypto.evaluation.metrics import eer_curve, kind_eers, official_eer
 
 KINDS = [C.SAME, C.DIFFERENT, C.FAKE_SAME, C.FAKE_OTHER]
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def reference_eer(labels, scores) -> float:
     """Independent re-implementation of the challenge's EER formula."""
@@ -34,8 +36,9 @@ def make_gt(n: int = 40, seed: int = 0, with_kind: bool = True) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     kinds = [KINDS[i % 4] for i in range(n)]
     rng.shuffle(kinds)
-    gt = pd.DataFrame({C.PAIR_ID: [f"{i:08d}" for i in range(n)],
-                       C.PAIR_LABEL: [int(k == C.SAME) for k in kinds]})
+    gt = pd.DataFrame(
+        {C.PAIR_ID: [f"{i:08d}" for i in range(n)], C.PAIR_LABEL: [int(k == C.SAME) for k in kinds]}
+    )
     if with_kind:
         gt[C.KIND] = kinds
     return gt
@@ -54,11 +57,17 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krypto.challenge.score", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "krypto.challenge.score", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-# --- krypto.evaluation.metrics ------------------------------------------------------------------------------
+# --- krypto.evaluation.metrics -----------------------------------------------------------------
+
 
 def test_official_eer_by_hand_crossing():
     # labels [1,1,0,0], scores [0.9,0.4,0.6,0.1].
@@ -73,8 +82,8 @@ def test_official_eer_by_hand_crossing():
     result = eer_curve(labels, scores)
     assert result.eer == 0.5
     assert result.threshold == 0.6
-    np.testing.assert_array_equal(result.fnr, [1, .5, .5, 0, 0])
-    np.testing.assert_array_equal(result.fpr, [0, 0, .5, .5, 1])
+    np.testing.assert_array_equal(result.fnr, [1, 0.5, 0.5, 0, 0])
+    np.testing.assert_array_equal(result.fpr, [0, 0, 0.5, 0.5, 1])
     assert result.thresholds[0] == pytest.approx(0.9 + 1e-3)
 
 
@@ -136,8 +145,11 @@ def test_kind_eers_keys_all_kinds():
     sub = make_submission(gt)
     out = kind_eers(gt, sub[C.SIMILARITY].to_numpy())
     assert set(out) == {"eer", "eer_real", "eer_fake", "eer_fake_other"}
-    for name, kind in (("eer_real", C.DIFFERENT), ("eer_fake", C.FAKE_SAME),
-                       ("eer_fake_other", C.FAKE_OTHER)):
+    for name, kind in (
+        ("eer_real", C.DIFFERENT),
+        ("eer_fake", C.FAKE_SAME),
+        ("eer_fake_other", C.FAKE_OTHER),
+    ):
         keep = gt[C.KIND].isin([C.SAME, kind]).to_numpy()
         assert out[name] == reference_eer(gt[C.PAIR_LABEL][keep], sub[C.SIMILARITY][keep])
 
@@ -151,6 +163,7 @@ def test_kind_eers_keys_only_present_kinds():
 
 
 # --- read_submission -----------------------------------------------------------------------------
+
 
 def test_read_submission_keeps_padding_and_types(tmp_path):
     path = write_csv(tmp_path / "s.csv", "pair_id,similarity\n00000007,0.5\n00000010,-1e-3\n")
@@ -170,20 +183,30 @@ def test_read_submission_empty_file(tmp_path):
         read_submission(write_csv(tmp_path / "s.csv", ""))
 
 
-@pytest.mark.parametrize("header,missing", [("pair_id,score", "similarity"),
-                                            ("id,similarity", "pair_id")])
+@pytest.mark.parametrize(
+    "header,missing", [("pair_id,score", "similarity"), ("id,similarity", "pair_id")]
+)
 def test_read_submission_missing_column(tmp_path, header, missing):
     path = write_csv(tmp_path / "s.csv", f"{header}\n00000001,0.5\n")
     with pytest.raises(ScoringError, match=f"s.csv.*no column '{missing}'"):
         read_submission(path)
 
 
-@pytest.mark.parametrize("value,what", [("nan", "non-finite"), ("NaN", "non-finite"),
-                                        ("inf", "non-finite"), ("-inf", "non-finite"),
-                                        ("abc", "non-numeric"), ("", "non-numeric")])
+@pytest.mark.parametrize(
+    "value,what",
+    [
+        ("nan", "non-finite"),
+        ("NaN", "non-finite"),
+        ("inf", "non-finite"),
+        ("-inf", "non-finite"),
+        ("abc", "non-numeric"),
+        ("", "non-numeric"),
+    ],
+)
 def test_read_submission_bad_similarity_names_id(tmp_path, value, what):
-    path = write_csv(tmp_path / "s.csv",
-                     f"pair_id,similarity\n00000001,0.5\n00000002,{value}\n00000003,0.1\n")
+    path = write_csv(
+        tmp_path / "s.csv", f"pair_id,similarity\n00000001,0.5\n00000002,{value}\n00000003,0.1\n"
+    )
     with pytest.raises(ScoringError) as info:
         read_submission(path)
     message = str(info.value)
@@ -202,8 +225,10 @@ def test_read_submission_bad_similarity_lists_at_most_ten(tmp_path):
 
 
 def test_read_submission_duplicates_named(tmp_path):
-    path = write_csv(tmp_path / "s.csv", "pair_id,similarity\n00000001,0.5\n00000002,0.1\n"
-                                         "00000001,0.7\n00000003,0.2\n")
+    path = write_csv(
+        tmp_path / "s.csv",
+        "pair_id,similarity\n00000001,0.5\n00000002,0.1\n00000001,0.7\n00000003,0.2\n",
+    )
     with pytest.raises(ScoringError, match=r"s.csv: 1 pair_id appear more than once: '00000001'$"):
         read_submission(path)
 
@@ -220,6 +245,7 @@ def test_name_ids_limit():
 
 
 # --- score -------------------------------------------------------------------------------------
+
 
 def test_score_joins_by_pair_id_not_order():
     gt = make_gt()
@@ -241,26 +267,43 @@ def test_score_matches_reference(seed):
     result = score(gt, sub)
     truth = sub.set_index(C.PAIR_ID)[C.SIMILARITY].loc[gt[C.PAIR_ID]].to_numpy()
     assert abs(result["eer"] - reference_eer(gt[C.PAIR_LABEL], truth)) <= 1e-12
-    for name, kind in (("eer_real", C.DIFFERENT), ("eer_fake", C.FAKE_SAME),
-                       ("eer_fake_other", C.FAKE_OTHER)):
+    for name, kind in (
+        ("eer_real", C.DIFFERENT),
+        ("eer_fake", C.FAKE_SAME),
+        ("eer_fake_other", C.FAKE_OTHER),
+    ):
         keep = gt[C.KIND].isin([C.SAME, kind]).to_numpy()
         assert abs(result[name] - reference_eer(gt[C.PAIR_LABEL][keep], truth[keep])) <= 1e-12
 
 
 def test_score_hand_computed():
     # Same example as test_official_eer_by_hand_crossing, with the rows of the submission reversed.
-    gt = pd.DataFrame({C.PAIR_ID: ["00000001", "00000002", "00000003", "00000004"],
-                       C.PAIR_LABEL: [1, 1, 0, 0]})
-    sub = pd.DataFrame({C.PAIR_ID: ["00000004", "00000003", "00000002", "00000001"],
-                        C.SIMILARITY: [0.1, 0.6, 0.4, 0.9]})
+    gt = pd.DataFrame(
+        {C.PAIR_ID: ["00000001", "00000002", "00000003", "00000004"], C.PAIR_LABEL: [1, 1, 0, 0]}
+    )
+    sub = pd.DataFrame(
+        {
+            C.PAIR_ID: ["00000004", "00000003", "00000002", "00000001"],
+            C.SIMILARITY: [0.1, 0.6, 0.4, 0.9],
+        }
+    )
     assert score(gt, sub) == {"eer": 0.5, "n_pairs": 4}
 
 
 def test_score_kind_keys_and_counts():
     gt = make_gt(n=40)
     result = score(gt, make_submission(gt))
-    assert set(result) == {"eer", "n_pairs", "eer_real", "eer_fake", "eer_fake_other",
-                           "n_same", "n_different", "n_fake_same", "n_fake_other"}
+    assert set(result) == {
+        "eer",
+        "n_pairs",
+        "eer_real",
+        "eer_fake",
+        "eer_fake_other",
+        "n_same",
+        "n_different",
+        "n_fake_same",
+        "n_fake_other",
+    }
     assert result["n_pairs"] == 40
     assert [result[f"n_{k}"] for k in KINDS] == [10, 10, 10, 10]
     assert all(isinstance(result[f"n_{k}"], int) for k in KINDS)
@@ -287,8 +330,11 @@ def test_score_missing_ids_named():
     gt = make_gt(n=30)
     sub = make_submission(gt)
     sub = sub[~sub[C.PAIR_ID].isin(["00000003", "00000017"])]
-    with pytest.raises(ScoringError, match=r"2 pair_ids of the ground truth missing: "
-                                           r"'00000003', '00000017'$"):
+    with pytest.raises(
+        ScoringError,
+        match=r"2 pair_ids of the ground truth missing: "
+        r"'00000003', '00000017'$",
+    ):
         score(gt, sub)
 
 
@@ -307,8 +353,9 @@ def test_score_duplicate_ids_named():
         score(gt, pd.concat([sub, sub.iloc[[5]]], ignore_index=True))
 
 
-@pytest.mark.parametrize("bad,what", [(np.nan, "non-finite"), (np.inf, "non-finite"),
-                                      ("high", "non-numeric")])
+@pytest.mark.parametrize(
+    "bad,what", [(np.nan, "non-finite"), (np.inf, "non-finite"), ("high", "non-numeric")]
+)
 def test_score_bad_similarity_in_frame(bad, what):
     gt = make_gt(n=20)
     sub = make_submission(gt)
@@ -359,6 +406,7 @@ def test_check_gt_rejects_bad_labels_and_kinds():
 
 # --- command line --------------------------------------------------------------------------------
 
+
 def write_pair_files(tmp_path: Path) -> tuple[Path, Path, dict]:
     gt = make_gt(n=40)
     sub = make_submission(gt).sample(frac=1.0, random_state=0)
@@ -371,13 +419,14 @@ def write_pair_files(tmp_path: Path) -> tuple[Path, Path, dict]:
 def test_cli_prints_json_and_writes_out(tmp_path):
     gt_path, sub_path, expected = write_pair_files(tmp_path)
     out = tmp_path / "res" / "scores.json"
-    proc = run_cli("--gt", str(gt_path), "--submission", str(sub_path), "--out", str(out),
-                   cwd=tmp_path)
+    proc = run_cli(
+        "--gt", str(gt_path), "--submission", str(sub_path), "--out", str(out), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     assert printed == pytest.approx(expected, abs=1e-15)
     assert json.loads(out.read_text()) == printed
-    assert proc.stdout.startswith("{\n  \"eer\"")  # indent 2
+    assert proc.stdout.startswith('{\n  "eer"')  # indent 2
 
 
 def assert_clean_error(rc: int, stdout: str, stderr: str, expected: str) -> None:
@@ -395,8 +444,12 @@ def test_cli_bad_file_exit_2_clean_message(tmp_path):
     lines = [("00000011,oops" if line.startswith("00000011,") else line) for line in lines]
     sub_path.write_text("\n".join(lines) + "\n")
     proc = run_cli("--gt", str(gt_path), "--submission", str(sub_path), cwd=tmp_path)
-    assert_clean_error(proc.returncode, proc.stdout, proc.stderr,
-                       "submission.csv: 1 pair_id with a non-numeric similarity: '00000011'")
+    assert_clean_error(
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        "submission.csv: 1 pair_id with a non-numeric similarity: '00000011'",
+    )
 
 
 def test_cli_missing_gt(tmp_path):
@@ -443,5 +496,6 @@ def test_score_accepts_any_kind_names_one_eer_per_negative_kind():
     scores = sub.set_index(C.PAIR_ID)[C.SIMILARITY].reindex(truth.index).to_numpy()
     for kind, name in (("other", "eer_other"), ("fake_same", "eer_fake")):
         keep = (truth[C.KIND].isin(["same", kind])).to_numpy()
-        assert result[name] == pytest.approx(official_eer(truth[C.PAIR_LABEL].to_numpy()[keep],
-                                                          scores[keep]))
+        assert result[name] == pytest.approx(
+            official_eer(truth[C.PAIR_LABEL].to_numpy()[keep], scores[keep])
+        )

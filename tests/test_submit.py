@@ -43,8 +43,17 @@ def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
     from krypto.learning.train import TrainConfig, Trainer
 
     run = tmp_path_factory.mktemp("submit") / "run"
-    config = TrainConfig(data_dir=str(tiny_data), run_dir=str(run), epochs=1, P=4, K=4,
-                         image_size=IMAGE_SIZE, progress=False, val_ratio=0.25, device="cpu")
+    config = TrainConfig(
+        data_dir=str(tiny_data),
+        run_dir=str(run),
+        epochs=1,
+        P=4,
+        K=4,
+        image_size=IMAGE_SIZE,
+        progress=False,
+        val_ratio=0.25,
+        device="cpu",
+    )
     Trainer(config, prepared=tiny_prepared).fit()
     assert (run / C.BEST_CHECKPOINT).is_file()
     return run
@@ -78,6 +87,7 @@ def reference_eer(labels, scores) -> float:
 
 # --- the submission -------------------------------------------------------------------------------
 
+
 def test_one_row_per_pair_folder_with_ids_as_written(plain, tiny_data):
     raw = pd.read_csv(plain, dtype=str, keep_default_na=False)
     assert list(raw.columns) == [C.PAIR_ID, C.SIMILARITY]
@@ -93,8 +103,9 @@ def test_one_row_per_pair_folder_with_ids_as_written(plain, tiny_data):
 def test_score_equals_reference_eer(plain, tiny_data, capsys):
     gt_file = tiny_data / C.GT_FILE
     result = score_files(gt_file, plain)
-    merged = read_gt(gt_file).merge(pd.read_csv(plain, dtype={C.PAIR_ID: str}), on=C.PAIR_ID,
-                                    validate="one_to_one")
+    merged = read_gt(gt_file).merge(
+        pd.read_csv(plain, dtype={C.PAIR_ID: str}), on=C.PAIR_ID, validate="one_to_one"
+    )
     assert len(merged) == result["n_pairs"] == len(pair_folders(tiny_data / C.TEST_DIR))
     expected = reference_eer(merged[C.PAIR_LABEL], merged[C.SIMILARITY])
     assert abs(result["eer"] - expected) <= 1e-9
@@ -123,10 +134,12 @@ def test_returned_frame_matches_the_file(plain, run_dir, tiny_data):
 
 # --- test-time augmentation -----------------------------------------------------------------------
 
+
 def test_tta_changes_similarities_but_keeps_them_finite(plain, run_dir, tiny_data, tmp_path):
     out = tmp_path / "tta.csv"
-    tta = make_submission(run_dir, tiny_data / C.TEST_DIR, out, tta=True, progress=False,
-                          device="cpu")
+    tta = make_submission(
+        run_dir, tiny_data / C.TEST_DIR, out, tta=True, progress=False, device="cpu"
+    )
     base = read_submission(plain)
     assert tta[C.PAIR_ID].tolist() == base[C.PAIR_ID].tolist()
     assert np.isfinite(tta[C.SIMILARITY]).all()
@@ -159,16 +172,32 @@ def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
 
 # --- decoding ahead of the forward ----------------------------------------------------------------
 
+
 def test_submission_is_identical_with_and_without_the_overlap(run_dir, tiny_data):
     """Decoding on threads, batches ahead of the forward, by torchvision or PIL: the same
     submission, to the last bit (the same pixels reach the model in the same batches)."""
     pairs = tiny_data / C.TEST_DIR
-    serial = make_submission(run_dir, pairs, progress=False, device="cpu", batch_size=8,
-                             workers=1, prefetch=0, decoder="pil")
+    serial = make_submission(
+        run_dir,
+        pairs,
+        progress=False,
+        device="cpu",
+        batch_size=8,
+        workers=1,
+        prefetch=0,
+        decoder="pil",
+    )
     for workers, prefetch, decoder in ((3, 2, "auto"), (2, 0, "auto"), (4, 5, "pil")):
-        overlapped = make_submission(run_dir, pairs, progress=False, device="cpu",
-                                     batch_size=8, workers=workers, prefetch=prefetch,
-                                     decoder=decoder)
+        overlapped = make_submission(
+            run_dir,
+            pairs,
+            progress=False,
+            device="cpu",
+            batch_size=8,
+            workers=workers,
+            prefetch=prefetch,
+            decoder=decoder,
+        )
         pd.testing.assert_frame_equal(overlapped, serial, check_exact=True)
     assert len(serial) > 8  # several batches
 
@@ -209,8 +238,11 @@ def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
         images, failures = submit.decode_images([str(f) for f in files], IMAGE_SIZE)
         assert failures == []
         np.testing.assert_array_equal(images, np.stack([read_uint8(f, IMAGE_SIZE) for f in files]))
-    for name, content in (("empty.jpg", b""), ("text.jpg", b"this is not a JPEG"),
-                          ("cut.jpg", files[1].read_bytes()[:200])):
+    for name, content in (
+        ("empty.jpg", b""),
+        ("text.jpg", b"this is not a JPEG"),
+        ("cut.jpg", files[1].read_bytes()[:200]),
+    ):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(CorruptImageError, match=name):
             decode_image(str(tmp_path / name), IMAGE_SIZE, decoder)
@@ -229,21 +261,39 @@ def test_embed_paths_in_small_batches_and_chunks(run_dir, tiny_data, tmp_path):
     reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, prefetch=0, workers=1)
     for prefetch in (0, 1, 3):
         failures: list = []
-        emb = embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, chunk=5, workers=2,
-                          prefetch=prefetch, failures=failures)
+        emb = embed_paths(
+            model,
+            with_bad,
+            IMAGE_SIZE,
+            batch_size=2,
+            chunk=5,
+            workers=2,
+            prefetch=prefetch,
+            failures=failures,
+        )
         assert [i for i, _ in failures] == [4, 10]
         assert torch.isnan(emb[[4, 10]]).all()
-        torch.testing.assert_close(emb[[i for i in range(11) if i not in (4, 10)]], reference,
-                                   atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            emb[[i for i in range(11) if i not in (4, 10)]], reference, atol=1e-5, rtol=0
+        )
         with pytest.raises(CorruptImageError, match="^1 image") as info:
-            embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, chunk=5, workers=2,
-                        prefetch=prefetch, labels=[f"row {i}" for i in range(11)])
+            embed_paths(
+                model,
+                with_bad,
+                IMAGE_SIZE,
+                batch_size=2,
+                chunk=5,
+                workers=2,
+                prefetch=prefetch,
+                labels=[f"row {i}" for i in range(11)],
+            )
         assert "row 4" in str(info.value) and "row 10" not in str(info.value)
     with pytest.raises(CorruptImageError, match="^2 image"):  # one chunk: both failures named
         embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, prefetch=2)
 
 
 # --- bad inputs -----------------------------------------------------------------------------------
+
 
 def test_incomplete_pair_folder_is_an_error_naming_it(run_dir, pairs_copy, tmp_path):
     victim = pair_folders(pairs_copy)[5]
@@ -274,8 +324,9 @@ def test_skip_bad_lists_every_skipped_pair(run_dir, pairs_copy, tmp_path):
     (pairs_copy / corrupt / "1.jpg").write_bytes(b"\xff\xd8\xff truncated")
     out = tmp_path / "sub.csv"
     with pytest.warns(UserWarning, match="2 pair"):
-        frame = make_submission(run_dir, pairs_copy, out, skip_bad=True, progress=False,
-                                device="cpu")
+        frame = make_submission(
+            run_dir, pairs_copy, out, skip_bad=True, progress=False, device="cpu"
+        )
     written = read_submission(out)
     expected = [f for f in folders if f not in (missing, corrupt)]
     assert written[C.PAIR_ID].tolist() == frame[C.PAIR_ID].tolist() == expected
@@ -302,8 +353,9 @@ def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, t
     assert torch.isfinite(emb[0]).all() and torch.isnan(emb[1]).all()
     # decoding in chunks gives the same rows and the same failure indices
     chunked_failures: list = []
-    chunked = embed_paths(model, [good, good, good, bad, good], IMAGE_SIZE, chunk=2,
-                          failures=chunked_failures)
+    chunked = embed_paths(
+        model, [good, good, good, bad, good], IMAGE_SIZE, chunk=2, failures=chunked_failures
+    )
     assert [i for i, _ in chunked_failures] == [3]
     assert torch.isnan(chunked[3]).all()
     torch.testing.assert_close(chunked[[0, 1, 2, 4]], emb[[0, 0, 0, 0]], atol=1e-5, rtol=0)
@@ -315,28 +367,46 @@ def test_refuses_to_overwrite(plain, run_dir, tiny_data, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite"):
         make_submission(run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu")
     assert out.read_text() == "precious\n"
-    make_submission(run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu",
-                    overwrite=True)
+    make_submission(
+        run_dir, tiny_data / C.TEST_DIR, out, progress=False, device="cpu", overwrite=True
+    )
     assert read_submission(out)[C.PAIR_ID].tolist() == read_submission(plain)[C.PAIR_ID].tolist()
 
 
 def test_missing_checkpoint_is_named_before_any_work(tiny_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="best.pt"):
-        make_submission(tmp_path / "no-run", tiny_data / C.TEST_DIR, tmp_path / "s.csv",
-                        progress=False)
+        make_submission(
+            tmp_path / "no-run", tiny_data / C.TEST_DIR, tmp_path / "s.csv", progress=False
+        )
 
 
 # --- command line ---------------------------------------------------------------------------------
 
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krypto.challenge.submit", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "krypto.challenge.submit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_end_to_end_and_bad_pairs_folder(plain, run_dir, pairs_copy, tmp_path):
     out = tmp_path / "cli.csv"
-    done = run_cli("--run", str(run_dir), "--pairs", str(pairs_copy), "--out", str(out),
-                   "--device", "cpu", "--no-progress", cwd=tmp_path)
+    done = run_cli(
+        "--run",
+        str(run_dir),
+        "--pairs",
+        str(pairs_copy),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     written, expected = read_submission(out), read_submission(plain)
@@ -346,8 +416,18 @@ def test_cli_end_to_end_and_bad_pairs_folder(plain, run_dir, pairs_copy, tmp_pat
     victim = pair_folders(pairs_copy)[0]
     (pairs_copy / victim / "1.jpg").unlink()
     bad_out = tmp_path / "bad.csv"
-    done = run_cli("--run", str(run_dir), "--pairs", str(pairs_copy), "--out", str(bad_out),
-                   "--device", "cpu", "--no-progress", cwd=tmp_path)
+    done = run_cli(
+        "--run",
+        str(run_dir),
+        "--pairs",
+        str(pairs_copy),
+        "--out",
+        str(bad_out),
+        "--device",
+        "cpu",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and victim in lines[0], done.stderr

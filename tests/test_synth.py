@@ -61,8 +61,14 @@ def test_deterministic_for_a_seed(tmp_path):
 
 
 def test_meta_keys_with_another_padding(tmp_path):
-    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16,
-                      id_width=8, meta_id_width=3)
+    cfg = SynthConfig(
+        identities=3,
+        test_identities=2,
+        test_pairs_per_kind=1,
+        image_size=16,
+        id_width=8,
+        meta_id_width=3,
+    )
     meta = json.loads((write_dataset(tmp_path, cfg, False) / "train/meta.json").read_text())
     assert "001/0.jpg" in meta and "00000001/0.jpg" not in meta
 
@@ -125,19 +131,49 @@ def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
     assert ensure_default_dataset(tmp_path / "syn", cfg) == out
     assert (out / "gt.csv").stat().st_mtime_ns == stamp  # reused, not rewritten
     with pytest.raises(FileExistsError, match="another configuration"):
-        ensure_default_dataset(tmp_path / "syn", SynthConfig(identities=4, test_identities=2,
-                                                              test_pairs_per_kind=1, image_size=16))
+        ensure_default_dataset(
+            tmp_path / "syn",
+            SynthConfig(identities=4, test_identities=2, test_pairs_per_kind=1, image_size=16),
+        )
 
 
 def test_command_line(tmp_path):
-    main([str(tmp_path / "cli"), "--identities", "3", "--test-identities", "2",
-          "--test-pairs-per-kind", "1", "--image-size", "16", "--meta-id-width", "2"])
+    main(
+        [
+            str(tmp_path / "cli"),
+            "--identities",
+            "3",
+            "--test-identities",
+            "2",
+            "--test-pairs-per-kind",
+            "1",
+            "--image-size",
+            "16",
+            "--meta-id-width",
+            "2",
+        ]
+    )
     meta = json.loads((tmp_path / "cli/train/meta.json").read_text())
     assert "02/0.jpg" in meta
 
 
 def test_runs_as_a_module(tmp_path):
-    subprocess.run([sys.executable, "-m", "krypto.data.synth", str(tmp_path / "m"),
-                    "--identities", "2", "--test-identities", "2", "--test-pairs-per-kind", "1",
-                    "--image-size", "16"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "krypto.data.synth",
+            str(tmp_path / "m"),
+            "--identities",
+            "2",
+            "--test-identities",
+            "2",
+            "--test-pairs-per-kind",
+            "1",
+            "--image-size",
+            "16",
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "m" / C.GT_FILE).is_file()

@@ -17,8 +17,14 @@ from krypto.learning.train import Trainer
 
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
 TINY = dict(P=4, K=4, n_fake=1, image_size=32, epochs=1, progress=False, val_ratio=0.25)
-GRID = list(itertools.product(("triplet", "quadruplet", "pairwise"), ("none", "cosine", "arcface"),
-                              (False, True), ("random", "hard")))
+GRID = list(
+    itertools.product(
+        ("triplet", "quadruplet", "pairwise"),
+        ("none", "cosine", "arcface"),
+        (False, True),
+        ("random", "hard"),
+    )
+)
 
 
 def _batch_run_parameters() -> dict[str, dict]:
@@ -41,7 +47,9 @@ def _one_step(prepared, tmp_path, **params) -> tuple[dict, TrainConfig]:
     before = [p.detach().clone() for p in trainer.model.parameters()]
     batch = np.asarray(next(iter(trainer.sampler)))
     logs = trainer.train_step(batch)
-    changed = sum(not torch.equal(b, p.detach()) for b, p in zip(before, trainer.model.parameters()))
+    changed = sum(
+        not torch.equal(b, p.detach()) for b, p in zip(before, trainer.model.parameters())
+    )
     assert changed > 0, f"{params}: one step changed no weight"
     return logs, config
 
@@ -57,10 +65,12 @@ def _assert_each_term_acts(logs: dict, config: TrainConfig, what: str) -> None:
 
 
 @pytest.mark.parametrize("loss,head,fakes_as_class,mining", GRID)
-def test_every_loss_configuration_trains_each_term(tiny_prepared, tmp_path, loss, head,
-                                                   fakes_as_class, mining):
-    logs, config = _one_step(tiny_prepared, tmp_path, loss=loss, head=head,
-                             fakes_as_class=fakes_as_class, mining=mining)
+def test_every_loss_configuration_trains_each_term(
+    tiny_prepared, tmp_path, loss, head, fakes_as_class, mining
+):
+    logs, config = _one_step(
+        tiny_prepared, tmp_path, loss=loss, head=head, fakes_as_class=fakes_as_class, mining=mining
+    )
     _assert_each_term_acts(logs, config, f"{loss}/{head}/fakes_as_class={fakes_as_class}/{mining}")
 
 

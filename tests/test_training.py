@@ -32,8 +32,14 @@ class StopAfterFirstEpoch(Trainer):
 def test_outputs(tiny_prepared, tmp_path):
     metrics = _fit(tiny_prepared, tmp_path / "run")
     run = tmp_path / "run"
-    for name in (C.METRICS_FILE, C.HISTORY_FILE, C.EPOCHS_FILE, C.BEST_CHECKPOINT,
-                 C.LAST_CHECKPOINT, C.CONFIG_FILE):
+    for name in (
+        C.METRICS_FILE,
+        C.HISTORY_FILE,
+        C.EPOCHS_FILE,
+        C.BEST_CHECKPOINT,
+        C.LAST_CHECKPOINT,
+        C.CONFIG_FILE,
+    ):
         assert (run / name).is_file(), name
     history = pd.read_csv(run / C.HISTORY_FILE)
     for column in ("loss", "loss_real", "loss_fake", "dist_pos", "dist_neg", "dist_fake", "lr"):
@@ -47,19 +53,24 @@ def test_outputs(tiny_prepared, tmp_path):
     assert 0 <= metrics["eer"] <= 1 and metrics["params"]["P"] == 4
     best = epochs.loc[epochs["epoch"] == metrics["best_epoch"]].iloc[0]
     assert metrics["eer_real"] == pytest.approx(best["eer_real"])
-    assert metrics["n_val_images"] == len(set(tiny_prepared.pairs["row_a"]) | set(tiny_prepared.pairs["row_b"]))
+    assert metrics["n_val_images"] == len(
+        set(tiny_prepared.pairs["row_a"]) | set(tiny_prepared.pairs["row_b"])
+    )
 
 
 def test_same_seed_same_metrics(tiny_prepared, tmp_path):
     a = _fit(tiny_prepared, tmp_path / "a")
     b = _fit(tiny_prepared, tmp_path / "b")
-    c = _fit(tiny_prepared, tmp_path / "c", seed=1)
+    _fit(tiny_prepared, tmp_path / "c", seed=1)
     keys = ("eer", "eer_real", "eer_fake")
     assert [a[k] for k in keys] == [b[k] for k in keys]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / C.HISTORY_FILE),
-                                  pd.read_csv(tmp_path / "b" / C.HISTORY_FILE))
-    assert pd.read_csv(tmp_path / "a" / C.HISTORY_FILE)["loss"].tolist() != \
-        pd.read_csv(tmp_path / "c" / C.HISTORY_FILE)["loss"].tolist()
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "a" / C.HISTORY_FILE), pd.read_csv(tmp_path / "b" / C.HISTORY_FILE)
+    )
+    assert (
+        pd.read_csv(tmp_path / "a" / C.HISTORY_FILE)["loss"].tolist()
+        != pd.read_csv(tmp_path / "c" / C.HISTORY_FILE)["loss"].tolist()
+    )
 
 
 def test_resume_after_interruption_gives_the_same_run(tiny_prepared, tmp_path):
@@ -72,8 +83,10 @@ def test_resume_after_interruption_gives_the_same_run(tiny_prepared, tmp_path):
     assert resumed["resumed"] is True
     for key in ("eer", "eer_real", "eer_fake", "best_epoch"):
         assert resumed[key] == straight[key], key
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / C.HISTORY_FILE),
-                                  pd.read_csv(tmp_path / "resumed" / C.HISTORY_FILE))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "straight" / C.HISTORY_FILE),
+        pd.read_csv(tmp_path / "resumed" / C.HISTORY_FILE),
+    )
 
 
 def test_resume_with_other_parameters_is_refused(tiny_prepared, tmp_path):
@@ -97,15 +110,18 @@ def test_finished_run_is_not_overwritten_silently(tiny_prepared, tmp_path):
     assert again["params"]["lam"] == 0.5
 
 
-@pytest.mark.parametrize("params,message", [
-    (dict(backbone="resnet9000"), "backbone"),
-    (dict(loss="contrastive"), "loss"),
-    (dict(lam=-1.0), "lam"),
-    (dict(cutout_part="ears"), "cutout_part"),
-    (dict(head="softmax"), "head"),
-    (dict(epochs=0), "epochs"),
-    (dict(backbone="facenet", image_size=48), "facenet"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        (dict(backbone="resnet9000"), "backbone"),
+        (dict(loss="contrastive"), "loss"),
+        (dict(lam=-1.0), "lam"),
+        (dict(cutout_part="ears"), "cutout_part"),
+        (dict(head="softmax"), "head"),
+        (dict(epochs=0), "epochs"),
+        (dict(backbone="facenet", image_size=48), "facenet"),
+    ],
+)
 def test_bad_parameters_stop_at_once(params, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**params).validate()
@@ -118,13 +134,20 @@ def test_unknown_parameter_is_named():
 
 def test_p_larger_than_the_data_is_refused(tiny_prepared, tmp_path):
     with pytest.raises(ValueError, match="lower P"):
-        Trainer(TrainConfig(run_dir=str(tmp_path / "r"), **{**TINY, "P": 50}), prepared=tiny_prepared)
+        Trainer(
+            TrainConfig(run_dir=str(tmp_path / "r"), **{**TINY, "P": 50}), prepared=tiny_prepared
+        )
 
 
-@pytest.mark.parametrize("params", [dict(loss="triplet"), dict(head="cosine", lam=0.1),
-                                    dict(head="arcface", fakes_as_class=True),
-                                    dict(cutout_part="eyes", mining="hard", schedule="cosine",
-                                         optimizer="sgd")])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(loss="triplet"),
+        dict(head="cosine", lam=0.1),
+        dict(head="arcface", fakes_as_class=True),
+        dict(cutout_part="eyes", mining="hard", schedule="cosine", optimizer="sgd"),
+    ],
+)
 def test_variants_train(tiny_prepared, tmp_path, params):
     metrics = _fit(tiny_prepared, tmp_path / "run", epochs=1, **params)
     assert 0 <= metrics["eer"] <= 1

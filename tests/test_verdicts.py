@@ -16,9 +16,11 @@ HIGH = [0.30, 0.31, 0.29]
 
 
 def test_the_rule_is_stated_once_in_the_module_docstring():
-    assert V.RULE == ("Two configurations differ on a metric when Welch's t-test over their "
-                      "per-seed values gives p < 0.05; otherwise (and always with fewer than 2 "
-                      "seeds on either side, or identical values) there is no clear difference.")
+    assert V.RULE == (
+        "Two configurations differ on a metric when Welch's t-test over their "
+        "per-seed values gives p < 0.05; otherwise (and always with fewer than 2 "
+        "seeds on either side, or identical values) there is no clear difference."
+    )
     assert V.RULE in " ".join(V.__doc__.split())  # the docstring states it, wrapped
     assert V.ALPHA == 0.05 and V.NO_CLEAR == "no clear difference"
 
@@ -54,8 +56,9 @@ def test_a_gap_below_the_spread_is_no_clear_difference_even_with_different_means
     assert v.a_mean < v.b_mean and v.lower is None
 
 
-@pytest.mark.parametrize("a, b", [([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]),
-                                  ([0.0, 0.0], [0.0, 0.0, 0.0])])
+@pytest.mark.parametrize(
+    "a, b", [([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]), ([0.0, 0.0], [0.0, 0.0, 0.0])]
+)
 def test_identical_values_give_no_verdict(a, b):
     v = V.compare(a, b)
     assert v.lower is None and v.p_value is None and v.reason == "identical values"
@@ -71,8 +74,9 @@ def test_constant_but_different_values_differ():
     assert v.lower == "a" and v.p_value == 0.0
 
 
-@pytest.mark.parametrize("a, b", [([0.1], [0.5]), ([0.1], [0.5, 0.6, 0.7]),
-                                  ([0.1, 0.2, 0.1], [0.5]), ([], [0.1, 0.2])])
+@pytest.mark.parametrize(
+    "a, b", [([0.1], [0.5]), ([0.1], [0.5, 0.6, 0.7]), ([0.1, 0.2, 0.1], [0.5]), ([], [0.1, 0.2])]
+)
 def test_fewer_than_two_seeds_give_no_verdict(a, b):
     v = V.compare(a, b)
     assert v.lower is None and v.p_value is None and v.too_few_seeds
@@ -112,13 +116,15 @@ def test_lowest_clear():
     assert low.name == "a" and low.clear and low.ties == []
     assert set(low.versus) == {"b", "c"} and all(v.lower_is("a") for v in low.versus.values())
     assert low.mean == pytest.approx(0.11) and low.std == pytest.approx(0.01) and low.n == 3
-    assert low.sentence() == ("Lowest mean combined `eer`: **a** (0.1100 ± 0.0100), clearly lower "
-                              "than every other one.")
+    assert low.sentence() == (
+        "Lowest mean combined `eer`: **a** (0.1100 ± 0.0100), clearly lower than every other one."
+    )
 
 
 def test_lowest_names_the_ones_it_cannot_be_told_from():
-    low = V.lowest({"a": [0.10, 0.20, 0.15], "b": [0.12, 0.18, 0.17], "c": HIGH,
-                    "d": [0.14, 0.16, 0.15]})
+    low = V.lowest(
+        {"a": [0.10, 0.20, 0.15], "b": [0.12, 0.18, 0.17], "c": HIGH, "d": [0.14, 0.16, 0.15]}
+    )
     assert low.name == "a" and not low.clear
     assert low.ties == ["b", "d"]
     assert "but no clear difference from b and d." in low.sentence()

@@ -55,8 +55,10 @@ class RunLockedError(RuntimeError):
     def __init__(self, run_dir: str | Path, holder: dict | None, reason: str = ""):
         self.run_dir = Path(run_dir)
         self.holder = dict(holder or {})
-        super().__init__(f"{self.run_dir} is in use by {describe_holder(self.holder)}"
-                         f"{reason}; wait for it to end (or stop it), or choose another run_dir")
+        super().__init__(
+            f"{self.run_dir} is in use by {describe_holder(self.holder)}"
+            f"{reason}; wait for it to end (or stop it), or choose another run_dir"
+        )
 
 
 def describe_holder(holder: dict | None) -> str:
@@ -175,8 +177,11 @@ def _take(fd: int, key: Path, wait: bool) -> int | None:
         if not wait:
             raise RunLockedError(key, holder)
         if not told:
-            print(f"waiting for {key}, in use by {describe_holder(holder)}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"waiting for {key}, in use by {describe_holder(holder)}",
+                file=sys.stderr,
+                flush=True,
+            )
             told = True
         fcntl.flock(fd, fcntl.LOCK_EX)
         break
@@ -211,8 +216,11 @@ def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
         deadline = time.monotonic() + GUEST_GRACE_S
         while not _try_flock(guests, fcntl.LOCK_EX):
             if not wait and time.monotonic() > deadline:
-                raise RunLockedError(key, previous, reason=" (processes it started still write "
-                                     "there, though it has ended)")
+                raise RunLockedError(
+                    key,
+                    previous,
+                    reason=" (processes it started still write there, though it has ended)",
+                )
             time.sleep(POLL_S)
         fcntl.flock(guests, fcntl.LOCK_UN)
     finally:

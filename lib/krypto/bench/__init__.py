@@ -55,6 +55,19 @@ from krypto.bench.miner import MINER_BATCHES, miner_batch
 from krypto.bench.reference import python_loop_quadruplets
 from krypto.bench.report import GOALS, evaluate_goals, markdown, text_table, write_outputs
 
-__all__ = ["GOALS", "MINER_BATCHES", "SECTIONS", "BenchConfig", "default_config",
-           "evaluate_goals", "main", "markdown", "miner_batch", "python_loop_quadruplets",
-           "quick_config", "run", "text_table", "write_outputs"]
+__all__ = [
+    "GOALS",
+    "MINER_BATCHES",
+    "SECTIONS",
+    "BenchConfig",
+    "default_config",
+    "evaluate_goals",
+    "main",
+    "markdown",
+    "miner_batch",
+    "python_loop_quadruplets",
+    "quick_config",
+    "run",
+    "text_table",
+    "write_outputs",
+]

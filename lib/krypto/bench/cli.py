@@ -54,18 +54,22 @@ def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dic
         log(f"[{device}] data: {cfg.identities} identities")
         synth = synth_config(cfg, cfg.identities, cfg.test_pairs_per_kind)
         data, prepared, synth = write_data(folder / "main", cfg, synth)
-        results["dataset"] = {"identities": synth.identities,
-                              "test_identities": synth.test_identities,
-                              "real_per_identity": synth.real_per_identity,
-                              "fake_per_identity": synth.fake_per_identity,
-                              "jpeg_size": synth.image_size, "n_images": int(len(prepared.index)),
-                              "test_pairs": 4 * synth.test_pairs_per_kind}
+        results["dataset"] = {
+            "identities": synth.identities,
+            "test_identities": synth.test_identities,
+            "real_per_identity": synth.real_per_identity,
+            "fake_per_identity": synth.fake_per_identity,
+            "jpeg_size": synth.image_size,
+            "n_images": int(len(prepared.index)),
+            "test_pairs": 4 * synth.test_pairs_per_kind,
+        }
         lap("data")
         run_dir = folder / "main" / "run"
         if wanted & {"training", "seed_pipeline"}:
             log(f"[{device}] 1+2. training loop vs compute bound vs seed pipeline")
-            training, seed, run_dir = bench_training(prepared, folder / "main", cfg, str(device),
-                                                     "seed_pipeline" in wanted, log)
+            training, seed, run_dir = bench_training(
+                prepared, folder / "main", cfg, str(device), "seed_pipeline" in wanted, log
+            )
             lap("training_and_seed_pipeline")
             if "training" in wanted:
                 results["training"] = training
@@ -99,15 +103,16 @@ def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dic
     return results
 
 
-def run(cfg: BenchConfig, workdir: str | Path | None = None, keep: bool = False,
-        log=print) -> dict:
+def run(cfg: BenchConfig, workdir: str | Path | None = None, keep: bool = False, log=print) -> dict:
     """Run the benchmark; returns the content of ``bench.json``."""
     threads = cfg.resolved_threads()
     torch.set_num_threads(threads)
-    report = {"command": None,
-              "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-              "machine": machine_info(threads),
-              "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}}
+    report = {
+        "command": None,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(threads),
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+    }
     report["config"]["threads"] = threads
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="krypto-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -120,38 +125,60 @@ def run(cfg: BenchConfig, workdir: str | Path | None = None, keep: bool = False,
         if not keep and not workdir:
             shutil.rmtree(root, ignore_errors=True)
     if report["cuda"] is None:
-        report["cuda_note"] = ("not measured: no CUDA device" if not torch.cuda.is_available()
-                               else f"not measured: --device {cfg.device}")
+        report["cuda_note"] = (
+            "not measured: no CUDA device"
+            if not torch.cuda.is_available()
+            else f"not measured: --device {cfg.device}"
+        )
     if report["cpu"] is None:
         report["cpu_note"] = f"not measured: --device {cfg.device}"
-    report["goals"] = [g for d in ("cpu", "cuda") if report[d]
-                       for g in evaluate_goals(report[d], d)]
+    report["goals"] = [
+        g for d in ("cpu", "cuda") if report[d] for g in evaluate_goals(report[d], d)
+    ]
     report["machine"]["load_average_at_end"] = load_average()
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m krypto.bench",
-                                description="Speed and memory of training, mining and inference, "
-                                            "side by side with references, into bench.json")
-    p.add_argument("--out", default="bench.json",
-                   help="JSON to write (bench.md, bench.txt beside it)")
+    p = argparse.ArgumentParser(
+        prog="python -m krypto.bench",
+        description="Speed and memory of training, mining and inference, "
+        "side by side with references, into bench.json",
+    )
+    p.add_argument(
+        "--out", default="bench.json", help="JSON to write (bench.md, bench.txt beside it)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny smoke version (about a minute)")
     p.add_argument("--device", default="auto", help="auto (CPU, and GPU when present) | cpu | cuda")
     p.add_argument("--backbone", default=None, help="model (default: TrainConfig's, small_cnn)")
     p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--batch", type=int, nargs=2, metavar=("P", "K"), default=None,
-                   help="identities x photos per batch (default: TrainConfig's)")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="median of this many (default 3; quick 1)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        nargs=2,
+        metavar=("P", "K"),
+        default=None,
+        help="identities x photos per batch (default: TrainConfig's)",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help="median of this many (default 3; quick 1)"
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
-    p.add_argument("--jpeg-size", type=int, default=0,
-                   help="size of the synthetic JPEGs (default: the training image size)")
-    p.add_argument("--only", nargs="+", choices=SECTIONS, default=None,
-                   help="run only these sections")
-    p.add_argument("--workdir", default=None, help="keep the data and runs here (default: a "
-                                                   "temporary folder, deleted)")
+    p.add_argument(
+        "--jpeg-size",
+        type=int,
+        default=0,
+        help="size of the synthetic JPEGs (default: the training image size)",
+    )
+    p.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections"
+    )
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="keep the data and runs here (default: a temporary folder, deleted)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     return p
 
@@ -178,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cfg = config_from_args(args)
     report = run(cfg, args.workdir, args.keep, log=lambda text: print(text, flush=True))
-    report["command"] = " ".join(["python -m krypto.bench",
-                                  *(sys.argv[1:] if argv is None else argv)]).strip()
+    report["command"] = " ".join(
+        ["python -m krypto.bench", *(sys.argv[1:] if argv is None else argv)]
+    ).strip()
     paths = write_outputs(report, args.out)
     print()
     print(text_table(report))

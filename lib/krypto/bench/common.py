@@ -57,20 +57,34 @@ def default_config(**overrides) -> BenchConfig:
     from krypto.learning.train import TrainConfig
 
     t = TrainConfig()
-    return replace(BenchConfig(P=t.P, K=t.K, image_size=t.image_size, backbone=t.backbone),
-                   **overrides)
+    return replace(
+        BenchConfig(P=t.P, K=t.K, image_size=t.image_size, backbone=t.backbone), **overrides
+    )
 
 
 def quick_config(**overrides) -> BenchConfig:
     """A smoke version (about a minute on 2 CPU cores): tiny data, 32 px, 8 x 4 batches."""
-    base = BenchConfig(quick=True, image_size=32, P=8, K=4, repeats=1, identities=24,
-                       test_identities=6, real_per_identity=3, fake_per_identity=1,
-                       test_pairs_per_kind=16, memory_identities=24,
-                       growth_identities=(16, 64, 256), miner_seconds=0.03, inference_batch=64)
+    base = BenchConfig(
+        quick=True,
+        image_size=32,
+        P=8,
+        K=4,
+        repeats=1,
+        identities=24,
+        test_identities=6,
+        real_per_identity=3,
+        fake_per_identity=1,
+        test_pairs_per_kind=16,
+        memory_identities=24,
+        growth_identities=(16, 64, 256),
+        miner_seconds=0.03,
+        inference_batch=64,
+    )
     return replace(base, **overrides)
 
 
 # --- the machine ----------------------------------------------------------------------------------
+
 
 def cpu_model() -> str:
     try:
@@ -112,6 +126,7 @@ def machine_info(threads: int) -> dict:
 
 # --- timing ---------------------------------------------------------------------------------------
 
+
 def clock(device: torch.device) -> float:
     """``time.perf_counter()`` once the device's queued work is done."""
     if device.type == "cuda":
@@ -119,8 +134,9 @@ def clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def per_call_seconds(fn, min_seconds: float, device: torch.device,
-                     max_calls: int = 100_000) -> float:
+def per_call_seconds(
+    fn, min_seconds: float, device: torch.device, max_calls: int = 100_000
+) -> float:
     """Seconds per call of ``fn``, calling it until ``min_seconds`` have passed (at least once)."""
     calls, t0 = 0, clock(device)
     while True:
@@ -145,6 +161,7 @@ def measure(value: float, unit: str, samples=None, digits: int = 4) -> dict:
 
 # --- data -----------------------------------------------------------------------------------------
 
+
 def default_synth():
     """The generator settings of the embedded default data set."""
     from krypto.data.synth import PRESETS
@@ -155,10 +172,16 @@ def default_synth():
 def synth_config(cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8):
     """The default data set's generator settings with ``identities`` training identities and
     the benchmark's photos per identity, test identities and JPEG size."""
-    return replace(default_synth(), identities=identities, test_identities=cfg.test_identities,
-                   real_per_identity=cfg.real_per_identity, fake_per_identity=cfg.fake_per_identity,
-                   image_size=cfg.jpeg_size or cfg.image_size,
-                   test_pairs_per_kind=test_pairs_per_kind, seed=0)
+    return replace(
+        default_synth(),
+        identities=identities,
+        test_identities=cfg.test_identities,
+        real_per_identity=cfg.real_per_identity,
+        fake_per_identity=cfg.fake_per_identity,
+        image_size=cfg.jpeg_size or cfg.image_size,
+        test_pairs_per_kind=test_pairs_per_kind,
+        seed=0,
+    )
 
 
 def pairs_per_kind(cfg: BenchConfig) -> int:
@@ -173,8 +196,9 @@ def write_data(folder: Path, cfg: BenchConfig, synth):
     from krypto.data.synth import write_dataset
 
     data = write_dataset(folder / "data", synth, progress=False)
-    prepared = prepare(data, out_dir=folder / "prepared", progress=False,
-                       pairs_per_kind=pairs_per_kind(cfg))
+    prepared = prepare(
+        data, out_dir=folder / "prepared", progress=False, pairs_per_kind=pairs_per_kind(cfg)
+    )
     return data, prepared, synth
 
 
@@ -183,10 +207,22 @@ def train_config(cfg: BenchConfig, run_dir: Path, device: str, epochs: int = 1, 
     README's runs); a fresh run in ``run_dir``."""
     from krypto.learning.train import TrainConfig
 
-    return TrainConfig(run_dir=str(run_dir), backbone=cfg.backbone, image_size=cfg.image_size,
-                       P=cfg.P, K=cfg.K, epochs=epochs, cutout_part="mouth", cutout_p=0.5,
-                       flip_p=0.5, device=device, num_threads=cfg.resolved_threads(),
-                       overwrite=True, progress=False, **overrides)
+    return TrainConfig(
+        run_dir=str(run_dir),
+        backbone=cfg.backbone,
+        image_size=cfg.image_size,
+        P=cfg.P,
+        K=cfg.K,
+        epochs=epochs,
+        cutout_part="mouth",
+        cutout_p=0.5,
+        flip_p=0.5,
+        device=device,
+        num_threads=cfg.resolved_threads(),
+        overwrite=True,
+        progress=False,
+        **overrides,
+    )
 
 
 def fit_once(config, prepared) -> dict:

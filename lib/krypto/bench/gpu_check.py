@@ -31,9 +31,6 @@ test suite runs.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,14 +38,20 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from krypto import constants as C
+from krypto.bench.gpu_paths import (
+    TINY,
+    check_collectives,
+    check_export,
+    check_resume,
+    check_submission,
+    check_torchrun,
+    collectives_child,
+    train_check,
+)
 
 COMBINATION_KEYS = ("loss", "head", "fakes_as_class", "mining")
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
-TINY = dict(epochs=1, P=4, K=4, image_size=32, cutout_part="mouth", cutout_p=0.5, flip_p=0.5,
-            amp=True, progress=False, val_ratio=0.25)
 
 
 def combinations(params_dir: Path = C.REPO_ROOT / "params") -> list[dict]:
@@ -93,21 +96,26 @@ class Checks:
             entry["traceback"] = "".join(lines)[-4000:]
         entry["seconds"] = round(time.perf_counter() - t0, 2)
         self.results.append(entry)
-        self.log(f"  {'PASS' if entry['passed'] else 'FAIL'}  {name} ({entry['seconds']} s)"
-                 + ("" if entry["passed"] else f": {entry['error']}"))
+        self.log(
+            f"  {'PASS' if entry['passed'] else 'FAIL'}  {name} ({entry['seconds']} s)"
+            + ("" if entry["passed"] else f": {entry['error']}")
+        )
         return entry.get("details") if entry["passed"] else None
 
 
 def environment(device: str) -> dict:
     import torch
 
-    info = {"torch": torch.__version__, "device": device,
-            "cuda_available": torch.cuda.is_available(),
-            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-            "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
-            "nccl_available": torch.distributed.is_nccl_available(),
-            "gloo_available": torch.distributed.is_gloo_available()}
+    info = {
+        "torch": torch.__version__,
+        "device": device,
+        "cuda_available": torch.cuda.is_available(),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        "nccl_available": torch.distributed.is_nccl_available(),
+        "gloo_available": torch.distributed.is_gloo_available(),
+    }
     try:
         import onnxruntime
 
@@ -120,163 +128,6 @@ def environment(device: str) -> dict:
     return info
 
 
-def _train(config, prepared) -> dict:
-    import math
-    import warnings
-
-    from krypto.learning.train import Trainer
-
-    with warnings.catch_warnings():  # 1 epoch on tiny data: collapsed similarities are expected
-        warnings.filterwarnings("ignore", message=".*similarities have collapsed.*")
-        metrics = Trainer(config, prepared).fit()
-    losses = [row.get("train_loss") for row in metrics["history"] if row["epoch"] > 0]
-    if not losses or not all(math.isfinite(x) for x in losses):
-        raise AssertionError(f"training losses not finite: {losses}")
-    for key in ("eer", "eer_real", "eer_fake"):
-        if metrics.get(key) is None or not 0 <= metrics[key] <= 1:
-            raise AssertionError(f"{key} = {metrics.get(key)}")
-    if not metrics["device"].startswith(config.device.split(":")[0]):
-        raise AssertionError(f"trained on {metrics['device']}, asked for {config.device}")
-    return {"eer": metrics["eer"], "epochs_run": metrics["epochs_run"],
-            "resumed": metrics["resumed"], "device": metrics["device"],
-            "train_images_per_second": metrics["train_images_per_second"],
-            "seconds": metrics["seconds"]}
-
-
-def check_resume(base, prepared, run_dir: Path) -> dict:
-    first = _train(replace(base, run_dir=str(run_dir), epochs=1), prepared)
-    second = _train(replace(base, run_dir=str(run_dir), epochs=2), prepared)
-    if first["resumed"] or not second["resumed"] or second["epochs_run"] != 2:
-        raise AssertionError(f"expected a fresh run, then a resumed one to epoch 2: {first}, "
-                             f"{second}")
-    history = json.loads((run_dir / C.METRICS_FILE).read_text())["history"]
-    if [row["epoch"] for row in history] != [0, 1, 2]:
-        raise AssertionError(f"epochs recorded: {[row['epoch'] for row in history]}")
-    return {"first": first, "second": second}
-
-
-def check_submission(run_dir: Path, pairs_dir: Path, device: str, out: Path) -> dict:
-    from krypto.challenge.score import read_submission
-    from krypto.challenge.submit import make_submission
-
-    def similarity(**options):
-        frame = make_submission(run_dir, pairs_dir, progress=False, **options)
-        return frame, frame[C.SIMILARITY].to_numpy()
-
-    t0 = time.perf_counter()
-    frame, amp = similarity(device=device, amp=True, out=out, overwrite=True)
-    seconds = time.perf_counter() - t0
-    written = read_submission(out)
-    if written[C.PAIR_ID].tolist() != frame[C.PAIR_ID].tolist() or not np.isfinite(amp).all():
-        raise AssertionError("the written submission differs from the returned one")
-    _, fp32 = similarity(device=device)
-    _, serial = similarity(device=device, prefetch=0)
-    cpu = fp32 if device == "cpu" else similarity(device="cpu")[1]
-    details = {"pairs": len(frame), "images_per_second": round(2 * len(frame) / seconds, 1),
-               "max_diff_fp32_vs_cpu": float(np.abs(fp32 - cpu).max()),
-               "max_diff_amp_vs_cpu": float(np.abs(amp - cpu).max()),
-               "max_diff_prefetch_vs_serial": float(np.abs(fp32 - serial).max())}
-    # float32 on a GPU convolves in TF32 by default (torch.backends.cudnn.allow_tf32): a few
-    # 1e-4 apart from the CPU's similarities; AMP's float16 somewhat more
-    if details["max_diff_fp32_vs_cpu"] > 1e-2 or details["max_diff_amp_vs_cpu"] > 5e-2:
-        raise AssertionError(f"the device's similarities differ from the CPU's: {details}")
-    if details["max_diff_prefetch_vs_serial"] > 1e-6:
-        raise AssertionError(f"decoding ahead changes the submission: {details}")
-    return details
-
-
-def check_export(run_dir: Path, out: Path, device: str) -> dict:
-    import onnxruntime as ort
-    import torch
-
-    from krypto.challenge.export import export_onnx, onnx_embed, sidecar_path
-    from krypto.learning.train import load_model
-
-    export_onnx(run_dir, out, overwrite=True)
-    info = json.loads(sidecar_path(out).read_text())
-    model, config = load_model(run_dir, device=device)
-    images = torch.randint(0, 256, (16, 3, config.image_size, config.image_size),
-                           generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    with torch.no_grad():
-        expected = model(images.to(device).float() / 255).float().cpu().numpy()
-    available = ort.get_available_providers()
-    provider = "CUDAExecutionProvider" if device.startswith("cuda") else "CPUExecutionProvider"
-    details = {"parity_at_export_cpu": info["parity_max_abs_diff"], "providers": available}
-    if provider not in available:
-        details["note"] = (f"onnxruntime has no {provider} here (providers: {available}): parity "
-                           f"on the CPU provider against PyTorch on {device}")
-        provider = "CPUExecutionProvider"
-    session = ort.InferenceSession(str(out), providers=[provider])
-    got = onnx_embed(session, images.numpy())
-    scale = float(np.abs(expected).max()) or 1.0
-    details.update(provider=provider, session_providers=session.get_providers(),
-                   max_abs_diff=float(np.abs(got - expected).max()),
-                   max_relative_diff=float(np.abs(got - expected).max()) / scale)
-    # on a GPU, PyTorch's float32 convolutions run in TF32 by default: relative, not 1e-6
-    if details["max_relative_diff"] > (1e-2 if device.startswith("cuda") else 1e-4):
-        raise AssertionError(f"onnxruntime ({provider}) and PyTorch on {device} disagree: "
-                             f"{details}")
-    return details
-
-
-def _torchrun(n: int, module_args: list[str], env: dict, timeout: int = 600):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", str(n), "-m", *module_args]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[1:])} exited {done.returncode}:\n"
-                           f"{done.stderr[-3000:]}")
-    return done
-
-
-def check_torchrun(data: Path, workdir: Path, device: str, n: int) -> dict:
-    run_dir = workdir / "torchrun"
-    env = dict(os.environ, KRYPTO_CACHE_DIR=str(workdir / "cache"), PYTHONUNBUFFERED="1")
-    args = ["krypto.pipeline.launch", "--data_dir", str(data), "--run_dir", str(run_dir),
-            "--device", "cuda" if device.startswith("cuda") else "cpu", "--overwrite", "true",
-            *[f"--{k}={v}" for k, v in TINY.items()]]
-    _torchrun(n, args, env)
-    metrics = json.loads((run_dir / C.METRICS_FILE).read_text())
-    if metrics["world_size"] != n:
-        raise AssertionError(f"metrics.json says world_size {metrics['world_size']}, not {n}")
-    return {"processes": n, "backend": "nccl" if device.startswith("cuda") else "gloo",
-            "device": metrics["device"], "eer": metrics["eer"],
-            "train_images_per_second": metrics["train_images_per_second"]}
-
-
-def check_collectives(workdir: Path, device: str) -> dict:
-    """The trainer's collectives (broadcast of an object, all_gather_object, all_reduce,
-    barrier) in a process group of one: NCCL init on a single GPU."""
-    out = workdir / "collectives.json"
-    _torchrun(1, ["krypto.bench.gpu_check", "--collectives-child", str(out), "--device",
-                  device], dict(os.environ))
-    return json.loads(out.read_text())
-
-
-def _collectives_child(out: str, device: str) -> None:
-    import torch
-    import torch.distributed as tdist
-
-    from krypto.files import write_json
-
-    cuda = device.startswith("cuda")
-    if cuda:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    backend = "nccl" if cuda else "gloo"
-    tdist.init_process_group(backend=backend)
-    where = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
-    box = [{"rank": tdist.get_rank()}]
-    tdist.broadcast_object_list(box, src=0, device=where)
-    gathered = [None] * tdist.get_world_size()
-    tdist.all_gather_object(gathered, tdist.get_rank())
-    t = torch.ones(4, device=where)
-    tdist.all_reduce(t)
-    tdist.barrier()
-    tdist.destroy_process_group()
-    write_json(out, {"backend": backend, "world_size": len(gathered), "broadcast": box[0],
-                     "all_reduce": t.cpu().tolist()})
-
-
 def check_bench(device: str, workdir: Path, quick: bool) -> dict:
     from krypto.bench.cli import run
     from krypto.bench.common import default_config, quick_config
@@ -284,15 +135,21 @@ def check_bench(device: str, workdir: Path, quick: bool) -> dict:
     if quick:  # the dry run: the same code, on the quickest section
         cfg = quick_config(device=device, sections=("miner",), miner_seconds=0.005)
     else:
-        cfg = default_config(device=device, repeats=3,
-                             sections=("training", "seed_pipeline", "miner", "inference"))
+        cfg = default_config(
+            device=device, repeats=3, sections=("training", "seed_pipeline", "miner", "inference")
+        )
     report = run(cfg, workdir, log=lambda text: None)
     kind = "cuda" if device.startswith("cuda") else "cpu"
     return {"results": report[kind], "goals": report["goals"]}
 
 
-def gpu_check(device: str = "cuda", data: str = "synthetic:tiny", workdir: Path | None = None,
-              bench: bool = True, log=print) -> dict:
+def gpu_check(
+    device: str = "cuda",
+    data: str = "synthetic:tiny",
+    workdir: Path | None = None,
+    bench: bool = True,
+    log=print,
+) -> dict:
     """Run every check; returns the report (see the module docstring)."""
     import torch
 
@@ -309,9 +166,13 @@ def gpu_check(device: str = "cuda", data: str = "synthetic:tiny", workdir: Path 
 
     def data_set() -> dict:
         held["root"] = resolve_data_dir(data)
-        held["prepared"] = prepare(held["root"], out_dir=workdir / "prepared",
-                                   val_ratio=TINY["val_ratio"], pairs_per_kind=50,
-                                   progress=False)
+        held["prepared"] = prepare(
+            held["root"],
+            out_dir=workdir / "prepared",
+            val_ratio=TINY["val_ratio"],
+            pairs_per_kind=50,
+            progress=False,
+        )
         return {"root": str(held["root"]), "photos": len(held["prepared"].index)}
 
     if checks.run("data", data_set) is None:  # nothing else can run: say so, check by check
@@ -322,30 +183,38 @@ def gpu_check(device: str = "cuda", data: str = "synthetic:tiny", workdir: Path 
     for combo in combinations():
         run_dir = workdir / "runs" / _label(combo)[6:-1].replace(",", "-")
         config = replace(base, run_dir=str(run_dir), **combo)
-        if checks.run(_label(combo), lambda c=config: _train(c, prepared)) and trained is None:
+        if checks.run(_label(combo), lambda c=config: train_check(c, prepared)) and trained is None:
             trained = run_dir
-    checks.run("resume", lambda: check_resume(replace(base, overwrite=False), prepared,
-                                              workdir / "resume"))
+    checks.run(
+        "resume", lambda: check_resume(replace(base, overwrite=False), prepared, workdir / "resume")
+    )
 
     def needs_run():
         if trained is None:
             raise RuntimeError("no training run finished: nothing to submit or export")
         return trained
 
-    checks.run("submission", lambda: check_submission(needs_run(), root / C.TEST_DIR, device,
-                                                      workdir / "submission.csv"))
+    checks.run(
+        "submission",
+        lambda: check_submission(
+            needs_run(), root / C.TEST_DIR, device, workdir / "submission.csv"
+        ),
+    )
     checks.run("export", lambda: check_export(needs_run(), workdir / "model.onnx", device))
     n = min(2, torch.cuda.device_count()) if cuda else 2
-    checks.run(f"torchrun[{n} process(es)]",
-               lambda: check_torchrun(root, workdir, device, max(1, n)))
+    checks.run(
+        f"torchrun[{n} process(es)]", lambda: check_torchrun(root, workdir, device, max(1, n))
+    )
     if n <= 1:  # one GPU: torchrun's single process has no process group; NCCL alone then
         checks.run("collectives[1 process]", lambda: check_collectives(workdir, device))
     if bench:
         checks.run("bench", lambda: check_bench(device, workdir / "bench", quick=not cuda))
     results = checks.results
     return {
-        "device": device, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "machine": machine_info(torch.get_num_threads()), "data": str(root),
+        "device": device,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_info(torch.get_num_threads()),
+        "data": str(root),
         "passed": sum(r["passed"] for r in results),
         "failed": [r["name"] for r in results if not r["passed"]],
         "seconds": round(time.perf_counter() - started, 1),
@@ -359,14 +228,16 @@ def _figures(result: dict) -> dict:
     details = result.get("details") or {}
     if result["name"] == "bench":
         return {k: v for k, v in details["results"].items() if k != "section_seconds"}
-    return {k: v for k, v in details.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: v for k, v in details.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m krypto.bench.gpu_check",
-                                     description="Check on a GPU everything that runs "
-                                                 "differently there; one JSON report.")
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.bench.gpu_check",
+        description="Check on a GPU everything that runs differently there; one JSON report.",
+    )
     parser.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (a dry run)")
     parser.add_argument("--out", default=str(C.REPORT_DIR / "gpu_check.json"))
     parser.add_argument("--data", default="synthetic:tiny", help="data set (default: tiny)")
@@ -375,16 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collectives-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.collectives_child:
-        _collectives_child(args.collectives_child, args.device)
+        collectives_child(args.collectives_child, args.device)
         return 0
     from krypto.files import write_json
 
     print(f"gpu check on {args.device}", flush=True)
-    report = gpu_check(args.device, args.data, args.workdir, bench=not args.no_bench,
-                       log=lambda text: print(text, flush=True))
+    report = gpu_check(
+        args.device,
+        args.data,
+        args.workdir,
+        bench=not args.no_bench,
+        log=lambda text: print(text, flush=True),
+    )
     write_json(args.out, report, default=str)
-    print(f"wrote {args.out}: {report['passed']} passed, {len(report['failed'])} failed "
-          f"({report['seconds']:.0f} s)" + (f": {report['failed']}" if report["failed"] else ""))
+    print(
+        f"wrote {args.out}: {report['passed']} passed, {len(report['failed'])} failed "
+        f"({report['seconds']:.0f} s)" + (f": {report['failed']}" if report["failed"] else "")
+    )
     return 0 if not report["failed"] else 1
 
 

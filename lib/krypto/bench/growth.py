@@ -50,19 +50,26 @@ def bench_growth(folder: Path, cfg: BenchConfig, device: str, log) -> dict:
         ms = 1e3 / row["images_per_second"]
         scale = ids / cfg.growth_identities[0]
         n_train = int(metrics["n_train_images"])
-        rows.append({
-            "scale": scale, "identities": ids, "n_images": int(len(prepared.index)),
-            "n_train_images": n_train, "steps": max(1, n_train // (cfg.P * cfg.K)),
-            "epoch_seconds": measure(row["seconds"], "s", digits=3),
-            "images_per_second": measure(row["images_per_second"], "images/s", digits=2),
-            "ms_per_image": measure(ms, "ms/image"),
-            "bound_ms_per_image": measure(bound_ms, "ms/image"),
-            "relative_cost": measure(ms / bound_ms, "ratio"),
-            "setup_seconds": measure(t2 - t1, "s", digits=3),
-            "synthesis_and_prepare_seconds": measure(t1 - t0, "s", digits=3),
-        })
-        log(f"  {scale:g}x ({ids} identities, {n_train} training images): "
-            f"{row['seconds']:.2f} s/epoch, {row['images_per_second']:.1f} images/s")
+        rows.append(
+            {
+                "scale": scale,
+                "identities": ids,
+                "n_images": int(len(prepared.index)),
+                "n_train_images": n_train,
+                "steps": max(1, n_train // (cfg.P * cfg.K)),
+                "epoch_seconds": measure(row["seconds"], "s", digits=3),
+                "images_per_second": measure(row["images_per_second"], "images/s", digits=2),
+                "ms_per_image": measure(ms, "ms/image"),
+                "bound_ms_per_image": measure(bound_ms, "ms/image"),
+                "relative_cost": measure(ms / bound_ms, "ratio"),
+                "setup_seconds": measure(t2 - t1, "s", digits=3),
+                "synthesis_and_prepare_seconds": measure(t1 - t0, "s", digits=3),
+            }
+        )
+        log(
+            f"  {scale:g}x ({ids} identities, {n_train} training images): "
+            f"{row['seconds']:.2f} s/epoch, {row['images_per_second']:.1f} images/s"
+        )
     cost = [r["ms_per_image"]["value"] for r in rows]
     relative = [r["relative_cost"]["value"] for r in rows]
     return {
@@ -71,9 +78,9 @@ def bench_growth(folder: Path, cfg: BenchConfig, device: str, log) -> dict:
         "cost_ratio_4x_1x": measure(cost[1] / cost[0], "ratio"),
         "relative_cost_ratio_16x_1x": measure(relative[-1] / relative[0], "ratio"),
         "what": "1 epoch of a fresh Trainer.fit() run per data-set size (per-epoch "
-                "images_per_second it records, validation excluded; one untimed warm-up step "
-                "first); setup = Trainer() incl. decoding the uint8 cache; relative_cost = "
-                "ms/image divided by the compute bound's, measured just before and after the "
-                "epoch; the goal is on relative_cost_ratio_16x_1x (the raw cost_ratio_16x_1x "
-                "also moves with the machine's load)",
+        "images_per_second it records, validation excluded; one untimed warm-up step "
+        "first); setup = Trainer() incl. decoding the uint8 cache; relative_cost = "
+        "ms/image divided by the compute bound's, measured just before and after the "
+        "epoch; the goal is on relative_cost_ratio_16x_1x (the raw cost_ratio_16x_1x "
+        "also moves with the machine's load)",
     }

@@ -20,8 +20,9 @@ from krypto import constants as C
 from krypto.bench.common import BenchConfig, clock, measure, median
 
 
-def decode_seconds(paths: list[str], size: int, decoder: str, workers: int,
-                   batch: int = 256) -> float:
+def decode_seconds(
+    paths: list[str], size: int, decoder: str, workers: int, batch: int = 256
+) -> float:
     """Seconds to decode ``paths`` as the submission does (batches split over ``workers``
     threads), without embedding them."""
     from krypto.challenge.submit import decode_images
@@ -32,7 +33,7 @@ def decode_seconds(paths: list[str], size: int, decoder: str, workers: int,
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(paths), batch):
-            chunks = np.array_split(np.asarray(paths[start:start + batch], dtype=object), workers)
+            chunks = np.array_split(np.asarray(paths[start : start + batch], dtype=object), workers)
             list(pool.map(part, [c for c in chunks if len(c)]))
     return time.perf_counter() - t0
 
@@ -42,16 +43,22 @@ def bounded_by(f: float, d: float, workers: int, shared_cores: bool) -> str:
     decoding alone at ``d`` with ``workers`` threads; ``shared_cores``: both on the same cores,
     one after the other."""
     if shared_cores:
-        return (f"the CPU cores, shared by decoding ({d:.0f} images/s alone) and the forward "
-                f"({f:.0f} images/s alone): at best one after the other, 1 / (1 + f/d) = "
-                f"{1 / (1 + f / d):.3f} of the forward")
+        return (
+            f"the CPU cores, shared by decoding ({d:.0f} images/s alone) and the forward "
+            f"({f:.0f} images/s alone): at best one after the other, 1 / (1 + f/d) = "
+            f"{1 / (1 + f / d):.3f} of the forward"
+        )
     if d < f:
-        return (f"decoding ({d:.0f} images/s with {workers} threads) below the forward "
-                f"({f:.0f} images/s): d/f = {d / f:.3f}")
-    return (f"the forward itself: decoding beside it, on cores it leaves free, keeps up "
-            f"({d:.0f} images/s with {workers} threads, {d / f:.1f}x the forward's {f:.0f}); "
-            f"the rest is the submission's fixed costs (reading the pairs folder, loading the "
-            f"checkpoint) and whatever else runs on those cores")
+        return (
+            f"decoding ({d:.0f} images/s with {workers} threads) below the forward "
+            f"({f:.0f} images/s): d/f = {d / f:.3f}"
+        )
+    return (
+        f"the forward itself: decoding beside it, on cores it leaves free, keeps up "
+        f"({d:.0f} images/s with {workers} threads, {d / f:.1f}x the forward's {f:.0f}); "
+        f"the rest is the submission's fixed costs (reading the pairs folder, loading the "
+        f"checkpoint) and whatever else runs on those cores"
+    )
 
 
 def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.device, log) -> dict:
@@ -85,8 +92,16 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
 
     def submission_seconds(**options) -> float:
         t0 = clock(device)
-        make_submission(run_dir, pairs_dir, None, batch_size=cfg.inference_batch,
-                        device=str(device), progress=False, amp=amp, **options)
+        make_submission(
+            run_dir,
+            pairs_dir,
+            None,
+            batch_size=cfg.inference_batch,
+            device=str(device),
+            progress=False,
+            amp=amp,
+            **options,
+        )
         return clock(device) - t0
 
     other = {"prefetch": 2} if prefetch == 0 else {"prefetch": 0}
@@ -120,11 +135,14 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
     shared, separate = 1 / (1 + f / d), min(1.0, d / f)
     limit = shared if device.type == "cpu" and prefetch == 0 else separate
     bound = bounded_by(f, d, workers, device.type == "cpu" and prefetch == 0)
-    log(f"  make_submission {rate['submission']:.1f}, forward {f:.1f}, decoding alone {d:.1f} "
-        f"images/s; bounded by {bound}")
+    log(
+        f"  make_submission {rate['submission']:.1f}, forward {f:.1f}, decoding alone {d:.1f} "
+        f"images/s; bounded by {bound}"
+    )
     out = {
-        "submission_images_per_second": measure(rate["submission"], "images/s",
-                                                rates["submission"], 2),
+        "submission_images_per_second": measure(
+            rate["submission"], "images/s", rates["submission"], 2
+        ),
         "forward_images_per_second": measure(f, "images/s", rates["forward"], 2),
         "ratio_to_forward": measure(median(ratios), "ratio", ratios),
         "decode_images_per_second": measure(d, "images/s", rates["decode"], 2),
@@ -148,5 +166,6 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
         "pil = decoder pil (PIL, as the training cache decodes). decode = the submission's "
         "decoding alone (the same threads); decode_pil = the same with PIL. "
         "ratio_if_decode_then_forward = 1 / (1 + forward/decode), ratio_if_decode_beside_forward "
-        "= min(1, decode/forward); ratio_limit = the one that applies here")
+        "= min(1, decode/forward); ratio_limit = the one that applies here"
+    )
     return out

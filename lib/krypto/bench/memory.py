@@ -51,8 +51,7 @@ def _mapped_pss(suffix: str) -> int:
     """PSS of this process's mappings of files whose name ends with ``suffix``."""
     import psutil
 
-    return sum(m.pss for m in psutil.Process().memory_maps(grouped=True)
-               if m.path.endswith(suffix))
+    return sum(m.pss for m in psutil.Process().memory_maps(grouped=True) if m.path.endswith(suffix))
 
 
 def _wait_for(path: Path, timeout: float = 600.0) -> None:
@@ -78,16 +77,22 @@ def child(job_file: str, out_dir: str) -> None:
     write_text(out / f"imported-{rank}", "")
     _wait_for(out / GO)
     job = json.loads(Path(job_file).read_text())
-    prepared = prepare(job["data"], out_dir=job["prepared"], progress=False,
-                       pairs_per_kind=job["pairs_per_kind"])  # reads what the parent prepared
+    prepared = prepare(
+        job["data"], out_dir=job["prepared"], progress=False, pairs_per_kind=job["pairs_per_kind"]
+    )  # reads what the parent prepared
     trainer = Trainer(TrainConfig(**job["config"]), prepared)
     t0 = time.perf_counter()
     trainer.fit()
-    write_json(out / f"rank{rank}.json", {
-        "rank": rank, "image_cache_pss": _mapped_pss(".npy"),
-        "image_cache_bytes": trainer.images.nbytes, "seconds": time.perf_counter() - t0,
-        "n_images": int(len(prepared.index)),
-    })
+    write_json(
+        out / f"rank{rank}.json",
+        {
+            "rank": rank,
+            "image_cache_pss": _mapped_pss(".npy"),
+            "image_cache_bytes": trainer.images.nbytes,
+            "seconds": time.perf_counter() - t0,
+            "n_images": int(len(prepared.index)),
+        },
+    )
     _wait_for(out / EXIT)  # held as it is until measured
 
 
@@ -100,15 +105,32 @@ def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
     from krypto.files import write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*out_dir.glob("imported-*"), *out_dir.glob("rank*.json"), out_dir / GO,
-                  out_dir / EXIT]:
+    for stale in [
+        *out_dir.glob("imported-*"),
+        *out_dir.glob("rank*.json"),
+        out_dir / GO,
+        out_dir / EXIT,
+    ]:
         stale.unlink(missing_ok=True)
     per_process = str(max(1, threads // n))
-    env = dict(os.environ, PYTHONUNBUFFERED="1", KRYPTO_NUM_THREADS=per_process,
-               OMP_NUM_THREADS=per_process)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", str(n), "-m", "krypto.bench.memory", str(job_file),
-               str(out_dir)]
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        KRYPTO_NUM_THREADS=per_process,
+        OMP_NUM_THREADS=per_process,
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(n),
+        "-m",
+        "krypto.bench.memory",
+        str(job_file),
+        str(out_dir),
+    ]
     log = out_dir / "torchrun.log"
     with open(log, "w") as handle:
         launcher = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
@@ -151,11 +173,19 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
     threads = cfg.resolved_threads()
     runs = {}
     for processes in (1, n):
-        config = replace(train_config(cfg, folder / f"run-{processes}", "cpu"),
-                         num_threads=max(1, threads // processes))
-        job_file = write_json(folder / f"job-{processes}.json", {
-            "data": str(data), "prepared": str(prepared.folder),
-            "pairs_per_kind": pairs_per_kind(cfg), "config": asdict(config)})
+        config = replace(
+            train_config(cfg, folder / f"run-{processes}", "cpu"),
+            num_threads=max(1, threads // processes),
+        )
+        job_file = write_json(
+            folder / f"job-{processes}.json",
+            {
+                "data": str(data),
+                "prepared": str(prepared.folder),
+                "pairs_per_kind": pairs_per_kind(cfg),
+                "config": asdict(config),
+            },
+        )
         runs[processes] = run_processes(processes, job_file, folder / f"out-{processes}", threads)
 
     def total(run, key):
@@ -173,8 +203,10 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
     per_image = one["ranks"][0]["image_cache_bytes"] / one["ranks"][0]["n_images"] / MIB
     challenge = CHALLENGE_PHOTOS * per_image
     projected = (challenge + working_many) / (challenge + working_one)
-    log(f"  summed PSS less imports: {used(one):.0f} MiB with 1 process, {used(many):.0f} MiB "
-        f"with {n} ({ratio:.2f}x); image cache {cache_mib:.0f} MiB")
+    log(
+        f"  summed PSS less imports: {used(one):.0f} MiB with 1 process, {used(many):.0f} MiB "
+        f"with {n} ({ratio:.2f}x); image cache {cache_mib:.0f} MiB"
+    )
     out = {
         "processes": n,
         "one_process_mib": measure(used(one), "MiB", digits=1),
@@ -188,8 +220,9 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
         "one_process_image_cache_pss_mib": measure(total(one, "image_cache_pss"), "MiB", digits=1),
         "processes_image_cache_pss_mib": measure(total(many, "image_cache_pss"), "MiB", digits=1),
         "image_cache_mib": measure(cache_mib, "MiB", digits=1),
-        "image_cache_ratio": measure(total(many, "image_cache_pss")
-                                     / total(one, "image_cache_pss"), "ratio"),
+        "image_cache_ratio": measure(
+            total(many, "image_cache_pss") / total(one, "image_cache_pss"), "ratio"
+        ),
         "one_process_working_mib": measure(working_one, "MiB", digits=1),
         "processes_working_mib": measure(working_many, "MiB", digits=1),
         "projected_ratio_at_challenge_size": measure(projected, "ratio"),
@@ -197,22 +230,26 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
         "one_process_seconds": measure(max(r["seconds"] for r in one["ranks"]), "s", digits=2),
         "processes_seconds": measure(max(r["seconds"] for r in many["ranks"]), "s", digits=2),
         "n_images": one["ranks"][0]["n_images"],
-        "dataset": {"identities": synth.identities, "real_per_identity": synth.real_per_identity,
-                    "fake_per_identity": synth.fake_per_identity, "jpeg_size": synth.image_size},
+        "dataset": {
+            "identities": synth.identities,
+            "real_per_identity": synth.real_per_identity,
+            "fake_per_identity": synth.fake_per_identity,
+            "jpeg_size": synth.image_size,
+        },
         "default_sized": not cfg.memory_identities,
         "what": f"1 epoch of Trainer.fit() with validation on the CPU, 1 process vs {n} "
-                f"(torchrun, gloo; the decoded-image cache written beforehand and memory-mapped "
-                f"by every process): proportional set size (psutil memory_full_info().pss) "
-                f"summed over the training processes once trained, less the same once every "
-                f"process had done its imports (tensorboard included), both taken from outside "
-                f"while the processes wait; peak = the largest sum sampled every "
-                f"{SAMPLE_SECONDS} s during the run, less the imports; image_cache_pss = the "
-                f"PSS of the cache's mapping at the end of each process, summed (shared pages "
-                f"split between the processes); "
-                f"working = the rest (activations, allocator, model, optimizer: each process's "
-                f"own); projected_ratio_at_challenge_size = (cache + working of {n}) / (cache + "
-                f"working of 1) with the cache of {CHALLENGE_PHOTOS} photos at this image size, "
-                f"a projection from the measured parts, not a measurement",
+        f"(torchrun, gloo; the decoded-image cache written beforehand and memory-mapped "
+        f"by every process): proportional set size (psutil memory_full_info().pss) "
+        f"summed over the training processes once trained, less the same once every "
+        f"process had done its imports (tensorboard included), both taken from outside "
+        f"while the processes wait; peak = the largest sum sampled every "
+        f"{SAMPLE_SECONDS} s during the run, less the imports; image_cache_pss = the "
+        f"PSS of the cache's mapping at the end of each process, summed (shared pages "
+        f"split between the processes); "
+        f"working = the rest (activations, allocator, model, optimizer: each process's "
+        f"own); projected_ratio_at_challenge_size = (cache + working of {n}) / (cache + "
+        f"working of 1) with the cache of {CHALLENGE_PHOTOS} photos at this image size, "
+        f"a projection from the measured parts, not a measurement",
     }
     return out
 

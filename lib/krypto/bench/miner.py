@@ -27,10 +27,12 @@ def miner_batch(size: int, seed: int = 0):
 def bench_miner(cfg: BenchConfig, device: torch.device, log) -> dict:
     from krypto.learning.miner import mine_quadruplets
 
-    out = {"what": "ms per call at each batch size (identities x 4 photos, one fake each; "
-                   "random strategy, the run's seeded CPU generator as in training); reference "
-                   "= python_loop_quadruplets on the batch tensors (the seed), reference_lists "
-                   "= the same loop on Python lists"}
+    out = {
+        "what": "ms per call at each batch size (identities x 4 photos, one fake each; "
+        "random strategy, the run's seeded CPU generator as in training); reference "
+        "= python_loop_quadruplets on the batch tensors (the seed), reference_lists "
+        "= the same loop on Python lists"
+    }
     for size in MINER_BATCHES:
         labels, is_fake, dist = (x.to(device) for x in miner_batch(size))
         g = torch.Generator().manual_seed(0)  # the trainer's generator lives on the CPU
@@ -50,11 +52,14 @@ def bench_miner(cfg: BenchConfig, device: torch.device, log) -> dict:
         out[str(size)] = {
             "ours_ms": measure(ms["ours"], "ms/call", times["ours"], 5),
             "reference_ms": measure(ms["reference"], "ms/call", times["reference"], 4),
-            "reference_lists_ms": measure(ms["reference_lists"], "ms/call",
-                                          times["reference_lists"], 4),
+            "reference_lists_ms": measure(
+                ms["reference_lists"], "ms/call", times["reference_lists"], 4
+            ),
             "speedup": measure(ms["reference"] / ms["ours"], "x", digits=1),
             "speedup_vs_lists": measure(ms["reference_lists"] / ms["ours"], "x", digits=2),
         }
-        log(f"  batch {size}: ours {ms['ours']:.3f} ms, reference {ms['reference']:.2f} ms, "
-            f"reference on lists {ms['reference_lists']:.3f} ms")
+        log(
+            f"  batch {size}: ours {ms['ours']:.3f} ms, reference {ms['reference']:.2f} ms, "
+            f"reference on lists {ms['reference_lists']:.3f} ms"
+        )
     return out

@@ -17,8 +17,14 @@ from krypto import constants as C
 from krypto.bench.common import clock
 
 
-def python_loop_quadruplets(labels, is_fake, dist, strategy: str = "random",
-                            rng: random.Random | None = None, lists: bool = False):
+def python_loop_quadruplets(
+    labels,
+    is_fake,
+    dist,
+    strategy: str = "random",
+    rng: random.Random | None = None,
+    lists: bool = False,
+):
     """Reference miner, as the seed wrote it: for each real anchor, Python loops over the batch
     build the lists of its real positives, real negatives and fakes of its identity; one of each
     is picked (``random``: uniformly with ``rng``; ``hard``: farthest positive, nearest negative,
@@ -30,8 +36,9 @@ def python_loop_quadruplets(labels, is_fake, dist, strategy: str = "random",
     tensors on the device of ``labels``."""
     device = labels.device if isinstance(labels, torch.Tensor) else torch.device("cpu")
     if lists:
-        labels, is_fake, dist = (x.tolist() if isinstance(x, torch.Tensor) else x
-                                 for x in (labels, is_fake, dist))
+        labels, is_fake, dist = (
+            x.tolist() if isinstance(x, torch.Tensor) else x for x in (labels, is_fake, dist)
+        )
     rng = rng or random.Random(0)
     out = ([], [], [], [])
     size = len(labels)
@@ -92,11 +99,14 @@ class SeedDataset(torch.utils.data.Dataset):
         from krypto.learning.models import IMAGENET_MEAN, IMAGENET_STD
 
         self.paths, self.labels, self.is_fake = list(paths), list(labels), list(is_fake)
-        self.transform = transforms.Compose([
-            transforms.Resize((image_size, image_size)),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        self.transform = transforms.Compose(
+            [
+                transforms.Resize((image_size, image_size)),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -145,8 +155,9 @@ class SeedPipeline:
         labels = index[C.LABEL].to_numpy()[rows]
         is_fake = index[C.IS_FAKE].to_numpy()[rows]
         dataset = SeedDataset(index[C.PATH].to_numpy()[rows], labels, is_fake, config.image_size)
-        self.sampler = IdentityBatchSampler(labels, is_fake, config.P, config.K, config.n_fake,
-                                            seed)
+        self.sampler = IdentityBatchSampler(
+            labels, is_fake, config.P, config.K, config.n_fake, seed
+        )
         self.loader = torch.utils.data.DataLoader(dataset, batch_sampler=self.sampler)
         torch.manual_seed(seed)
         self.model = build_model(config.backbone, False, config.embedding_dim).to(self.device)
@@ -200,8 +211,9 @@ class ComputeBound:
         self.model.train()
         self.optimizer = optimizer_for(config, self.model.parameters())
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        x = torch.rand(config.P * config.K, 3, config.image_size, config.image_size,
-                       device=self.device)
+        x = torch.rand(
+            config.P * config.K, 3, config.image_size, config.image_size, device=self.device
+        )
         self.x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
     def step(self) -> None:

@@ -20,13 +20,21 @@ def steps_per_epoch(config, prepared) -> int:
 
     rows = training_rows(prepared)
     index = prepared.index
-    return len(IdentityBatchSampler(index[C.LABEL].to_numpy()[rows],
-                                    index[C.IS_FAKE].to_numpy()[rows], config.P, config.K,
-                                    config.n_fake, config.seed))
+    return len(
+        IdentityBatchSampler(
+            index[C.LABEL].to_numpy()[rows],
+            index[C.IS_FAKE].to_numpy()[rows],
+            config.P,
+            config.K,
+            config.n_fake,
+            config.seed,
+        )
+    )
 
 
-def bench_training(prepared, folder: Path, cfg: BenchConfig, device: str, with_seed: bool,
-                   log) -> tuple[dict, dict | None, Path]:
+def bench_training(
+    prepared, folder: Path, cfg: BenchConfig, device: str, with_seed: bool, log
+) -> tuple[dict, dict | None, Path]:
     """Sections 1 and 2, interleaved repeat by repeat: compute bound, our loop, the seed's; one
     more bound at the end, so that each epoch of ours is compared with the mean of the bounds
     measured just before and just after it (a machine whose load drifts biases neither way).
@@ -51,8 +59,10 @@ def bench_training(prepared, folder: Path, cfg: BenchConfig, device: str, with_s
         o = trained_epoch(metrics)["images_per_second"]
         ours.append(o)
         fit_calls.append(metrics["fit_call_seconds"])
-        text = (f"  repeat {r + 1}/{cfg.repeats}: bound "
-                f"{steps * batch / bound_seconds[-1]:.1f}, fit() {o:.1f}")
+        text = (
+            f"  repeat {r + 1}/{cfg.repeats}: bound "
+            f"{steps * batch / bound_seconds[-1]:.1f}, fit() {o:.1f}"
+        )
         if seed is not None:
             s = steps * batch / seed.run(steps)
             seeds.append(s)
@@ -72,10 +82,10 @@ def bench_training(prepared, folder: Path, cfg: BenchConfig, device: str, with_s
         "steps_per_epoch": steps,
         "n_train_images": int(len(training_rows(prepared))),
         "what": "Trainer.fit() per-epoch images_per_second of a fresh 1-epoch run (validation "
-                "excluded; sampler, memory-mapped uint8 cache, cutout(mouth)+flip, miner, loss, "
-                "optimizer step, logging) vs forward + backward + step of the same model class "
-                "and optimizer on an in-memory float batch of the same shape, measured before "
-                "and after each epoch; ratio = median of per-repeat ratios",
+        "excluded; sampler, memory-mapped uint8 cache, cutout(mouth)+flip, miner, loss, "
+        "optimizer step, logging) vs forward + backward + step of the same model class "
+        "and optimizer on an in-memory float batch of the same shape, measured before "
+        "and after each epoch; ratio = median of per-repeat ratios",
     }
     if seed is None:
         return training, None, run_dir
@@ -86,8 +96,8 @@ def bench_training(prepared, folder: Path, cfg: BenchConfig, device: str, with_s
         "speedup": measure(median(speedups), "x", speedups),
         "max_possible_speedup": measure(median([b / s for b, s in zip(bounds, seeds)]), "x"),
         "what": "the seed's pipeline (PIL decode + torchvision Resize/Flip/ToTensor/Normalize per "
-                "access, DataLoader num_workers=0 over the same P x K batches, Python-loop miner "
-                "on the batch tensors, same backbone, optimizer and quadruplet loss, loss.item() "
-                "per step) vs our fit() loop; max_possible_speedup = bound / seed",
+        "access, DataLoader num_workers=0 over the same P x K batches, Python-loop miner "
+        "on the batch tensors, same backbone, optimizer and quadruplet loss, loss.item() "
+        "per step) vs our fit() loop; max_possible_speedup = bound / seed",
     }
     return training, seed_section, run_dir

@@ -50,9 +50,13 @@ def _sha256(path: Path) -> str:
 def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> None:
     """``torch.onnx.export`` with the TorchScript-based exporter (``dynamo=False`` where the
     installed torch has that argument)."""
-    kwargs = dict(input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                  dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                  opset_version=opset, do_constant_folding=True)
+    kwargs = dict(
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        opset_version=opset,
+        do_constant_folding=True,
+    )
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
     with warnings.catch_warnings():
@@ -61,8 +65,13 @@ def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opse
         torch.onnx.export(model, (example,), str(out), **kwargs)
 
 
-def export_onnx(run_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET,
-                checkpoint: str = C.BEST_CHECKPOINT, overwrite: bool = False) -> Path:
+def export_onnx(
+    run_dir: str | Path,
+    out: str | Path,
+    opset: int = DEFAULT_OPSET,
+    checkpoint: str = C.BEST_CHECKPOINT,
+    overwrite: bool = False,
+) -> Path:
     """Export the model of ``run_dir``'s ``checkpoint`` to ``out`` (ONNX, checked with
     ``onnx.checker``) and write ``<out>.json``; returns ``out``.
 
@@ -103,12 +112,23 @@ def export_onnx(run_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET
     info = {
         "onnx": out.name,
         "sha256": _sha256(out),
-        "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", 3, size, size],
-                  "layout": "NCHW", "color": "RGB", "range": [0.0, 1.0],
-                  "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), "
-                                   f"divide by 255; the normalisation is inside the model"},
-        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["batch", model.embedding_dim],
-                   "normalised": False, "compare_with": "cosine similarity"},
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "float32",
+            "shape": ["batch", 3, size, size],
+            "layout": "NCHW",
+            "color": "RGB",
+            "range": [0.0, 1.0],
+            "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), "
+            f"divide by 255; the normalisation is inside the model",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "dtype": "float32",
+            "shape": ["batch", model.embedding_dim],
+            "normalised": False,
+            "compare_with": "cosine similarity",
+        },
         "image_size": size,
         "embedding_dim": int(model.embedding_dim),
         "backbone": config.backbone,
@@ -146,12 +166,14 @@ def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
     onnxruntime's CPU provider. ``images_uint8``: uint8 (divided by 255 here) or floats already in
     [0, 1]; numpy or torch. ``onnx_path`` may also be a session from :func:`onnx_session`."""
     session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
-    images = images_uint8.numpy() if isinstance(images_uint8, torch.Tensor) else np.asarray(images_uint8)
+    images = (
+        images_uint8.numpy() if isinstance(images_uint8, torch.Tensor) else np.asarray(images_uint8)
+    )
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, S, S], got shape {images.shape}")
     out = []
     for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size]
+        x = images[start : start + batch_size]
         x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
         out.append(session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x)})[0])
     if not out:
@@ -162,9 +184,12 @@ def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
 
 # --- command line --------------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m krypto.challenge.export",
-                                     description="Export a 02_train run's embedding model to ONNX.")
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.challenge.export",
+        description="Export a 02_train run's embedding model to ONNX.",
+    )
     parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
     parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
@@ -182,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
         return C.EXIT_INPUT_ERROR
     info = json.loads(sidecar_path(out).read_text())
-    print(f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
-          f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "
-          f"{sidecar_path(out)}")
+    print(
+        f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
+        f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "
+        f"{sidecar_path(out)}"
+    )
     return 0
 
 

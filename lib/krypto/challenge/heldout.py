@@ -26,8 +26,13 @@ def heldout_pairs(data_root: Path, prepared_folder: Path) -> Path | None:
     return None
 
 
-def evaluate_heldout(run_dir: str | Path, data_root: Path, prepared_folder: Path,
-                     device: str = "auto", progress: bool = False) -> dict | None:
+def evaluate_heldout(
+    run_dir: str | Path,
+    data_root: Path,
+    prepared_folder: Path,
+    device: str = "auto",
+    progress: bool = False,
+) -> dict | None:
     """Score the best checkpoint of ``run_dir`` on the held-out test pairs; writes
     ``test_submission.csv`` and ``test_metrics.json`` (``eer``, ``eer_real``, ``eer_fake``,
     ``eer_fake_other``, ``n_pairs``, ``source``) in the run folder and returns the metrics, or
@@ -40,8 +45,9 @@ def evaluate_heldout(run_dir: str | Path, data_root: Path, prepared_folder: Path
     if pairs is None:
         return None
     submission = run_dir / C.TEST_SUBMISSION_FILE
-    make_submission(run_dir, pairs / C.TEST_DIR, submission, device=device, progress=progress,
-                    overwrite=True)
+    make_submission(
+        run_dir, pairs / C.TEST_DIR, submission, device=device, progress=progress, overwrite=True
+    )
     metrics = {**score_files(pairs / C.GT_FILE, submission), "source": display_path(pairs)}
     write_json(run_dir / C.TEST_METRICS_FILE, metrics)
     return metrics

@@ -1,7 +1,8 @@
 """Scoring a submission against a ground truth with the challenge's EER.
 
 A submission is a CSV ``pair_id,similarity``; a ground truth is ``pair_id,label[,kind]`` (read by
-:func:`krypto.data.layout.read_gt`). Rows are matched by ``pair_id`` (never by row order), and pair ids
+:func:`krypto.data.layout.read_gt`). Rows are matched by ``pair_id`` (never by row order), and
+pair ids
 are compared as strings, so ``00000042`` and ``42`` are different ids.
 
 Command line::
@@ -39,6 +40,7 @@ class ScoringError(ValueError):
 
 # --- messages ------------------------------------------------------------------------------------
 
+
 def name_ids(ids: Iterable, limit: int = MAX_NAMED) -> str:
     """``'a', 'b' and N more``: the first ``limit`` ids quoted, so padding and spaces show."""
     ids = list(ids)
@@ -52,6 +54,7 @@ def _count(n: int, what: str) -> str:
 
 
 # --- reading and checking a submission -----------------------------------------------------------
+
 
 def _parse_float(value) -> float | None:
     """``value`` as a float, or None when it is not a number (text, empty cell)."""
@@ -68,13 +71,17 @@ def _parse_float(value) -> float | None:
 def _check_pair_ids(ids: pd.Series, source: str) -> pd.Series:
     """Pair ids as stripped strings; numbers (zero padding lost) or blanks are errors."""
     if pd.api.types.is_numeric_dtype(ids) and len(ids):
-        raise ScoringError(f"{source}: column {C.PAIR_ID!r} holds numbers, not strings; read it "
-                           f"with dtype=str so that zero padding ('00000042') is kept")
+        raise ScoringError(
+            f"{source}: column {C.PAIR_ID!r} holds numbers, not strings; read it "
+            f"with dtype=str so that zero padding ('00000042') is kept"
+        )
     text = ids.astype(object).map(lambda v: "" if pd.isna(v) else str(v).strip())
     blank = (text == "").to_numpy()
     if blank.any():
-        raise ScoringError(f"{source}: {_count(int(blank.sum()), 'row')} with an empty {C.PAIR_ID} "
-                           f"(row index {name_ids(ids.index[blank])})")
+        raise ScoringError(
+            f"{source}: {_count(int(blank.sum()), 'row')} with an empty {C.PAIR_ID} "
+            f"(row index {name_ids(ids.index[blank])})"
+        )
     return text
 
 
@@ -82,8 +89,10 @@ def _check_unique(ids: pd.Series, source: str) -> None:
     """Duplicate pair ids are an error naming them."""
     duplicated = ids[ids.duplicated()].unique().tolist()
     if duplicated:
-        raise ScoringError(f"{source}: {_count(len(duplicated), 'pair_id')} appear more than once: "
-                           f"{name_ids(duplicated)}")
+        raise ScoringError(
+            f"{source}: {_count(len(duplicated), 'pair_id')} appear more than once: "
+            f"{name_ids(duplicated)}"
+        )
 
 
 def _check_similarity(ids: pd.Series, values: pd.Series, source: str) -> np.ndarray:
@@ -93,11 +102,14 @@ def _check_similarity(ids: pd.Series, values: pd.Series, source: str) -> np.ndar
     nonfinite = [i for i, p in zip(ids, parsed) if p is not None and not math.isfinite(p)]
     problems = []
     if text:
-        problems.append(f"{_count(len(text), 'pair_id')} with a non-numeric {C.SIMILARITY}: "
-                        f"{name_ids(text)}")
+        problems.append(
+            f"{_count(len(text), 'pair_id')} with a non-numeric {C.SIMILARITY}: {name_ids(text)}"
+        )
     if nonfinite:
-        problems.append(f"{_count(len(nonfinite), 'pair_id')} with a non-finite {C.SIMILARITY} "
-                        f"(NaN or inf): {name_ids(nonfinite)}")
+        problems.append(
+            f"{_count(len(nonfinite), 'pair_id')} with a non-finite {C.SIMILARITY} "
+            f"(NaN or inf): {name_ids(nonfinite)}"
+        )
     if problems:
         raise ScoringError(f"{source}: " + "; ".join(problems))
     return np.asarray(parsed, dtype=np.float64)
@@ -110,8 +122,10 @@ def check_submission(frame: pd.DataFrame, source: str = "submission") -> pd.Data
     duplicate pair ids, and non-numeric or non-finite similarities."""
     missing = [c for c in SUBMISSION_COLUMNS if c not in frame.columns]
     if missing:
-        raise ScoringError(f"{source}: no column {', '.join(map(repr, missing))} (expected "
-                           f"{','.join(SUBMISSION_COLUMNS)}; found {list(frame.columns)})")
+        raise ScoringError(
+            f"{source}: no column {', '.join(map(repr, missing))} (expected "
+            f"{','.join(SUBMISSION_COLUMNS)}; found {list(frame.columns)})"
+        )
     ids = _check_pair_ids(frame[C.PAIR_ID], source)
     _check_unique(ids, source)
     similarity = _check_similarity(ids, frame[C.SIMILARITY], source)
@@ -139,6 +153,7 @@ def read_submission(path: str | Path) -> pd.DataFrame:
 
 # --- checking the ground truth -------------------------------------------------------------------
 
+
 def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
     """A clean copy of a ground-truth frame: ``pair_id`` (str), ``label`` (0/1 int), ``kind``.
 
@@ -152,10 +167,13 @@ def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
     labels = pd.to_numeric(gt[C.PAIR_LABEL], errors="coerce")
     bad = ~labels.isin([0, 1])
     if bad.any():
-        raise ScoringError(f"{source}: {_count(int(bad.sum()), 'pair_id')} with a {C.PAIR_LABEL} "
-                           f"other than 0 or 1: {name_ids(ids[bad])}")
-    out = pd.DataFrame({C.PAIR_ID: ids.to_numpy(dtype=object),
-                        C.PAIR_LABEL: labels.to_numpy().astype(int)})
+        raise ScoringError(
+            f"{source}: {_count(int(bad.sum()), 'pair_id')} with a {C.PAIR_LABEL} "
+            f"other than 0 or 1: {name_ids(ids[bad])}"
+        )
+    out = pd.DataFrame(
+        {C.PAIR_ID: ids.to_numpy(dtype=object), C.PAIR_LABEL: labels.to_numpy().astype(int)}
+    )
     if C.KIND in gt.columns:
         out[C.KIND] = _check_kinds(ids, gt[C.KIND], out[C.PAIR_LABEL], source)
     return out
@@ -169,8 +187,10 @@ def _check_kinds(ids: pd.Series, kinds: pd.Series, labels: pd.Series, source: st
     ids, labels = ids.to_numpy(), labels.to_numpy()
     empty = kinds == ""
     if empty.any():
-        raise ScoringError(f"{source}: {_count(int(empty.sum()), 'pair_id')} with an empty "
-                           f"{C.KIND}: {name_ids(ids[empty])}")
+        raise ScoringError(
+            f"{source}: {_count(int(empty.sum()), 'pair_id')} with an empty "
+            f"{C.KIND}: {name_ids(ids[empty])}"
+        )
     for kind in pd.unique(kinds):
         members = kinds == kind
         if kind in KIND_LABELS:
@@ -183,11 +203,13 @@ def _check_kinds(ids: pd.Series, kinds: pd.Series, labels: pd.Series, source: st
                 f"{source}: {_count(int(wrong.sum()), 'pair_id')} whose {C.PAIR_LABEL} "
                 f"disagrees with its {C.KIND} {kind!r} ({C.SAME} is 1, "
                 f"{', '.join(C.NEGATIVE_KINDS)} are 0; a kind of other name holds one label): "
-                f"{name_ids(ids[wrong])}")
+                f"{name_ids(ids[wrong])}"
+            )
     return kinds
 
 
 # --- scoring -------------------------------------------------------------------------------------
+
 
 def _check_same_ids(gt_ids: pd.Series, sub_ids: pd.Series, source: str) -> None:
     """The submission must hold exactly the ground truth's pair ids: no more, no fewer."""
@@ -196,17 +218,21 @@ def _check_same_ids(gt_ids: pd.Series, sub_ids: pd.Series, source: str) -> None:
     extra = [i for i in sub_ids if i not in gt_set]
     problems = []
     if missing:
-        problems.append(f"{_count(len(missing), 'pair_id')} of the ground truth missing: "
-                        f"{name_ids(missing)}")
+        problems.append(
+            f"{_count(len(missing), 'pair_id')} of the ground truth missing: {name_ids(missing)}"
+        )
     if extra:
-        problems.append(f"{_count(len(extra), 'pair_id')} not in the ground truth: "
-                        f"{name_ids(extra)}")
+        problems.append(
+            f"{_count(len(extra), 'pair_id')} not in the ground truth: {name_ids(extra)}"
+        )
     if not problems:
         return
     message = f"{source}: " + "; ".join(problems)
     if missing and extra and _same_by_value(missing, extra):
-        message += (" (pair ids are compared as strings: keep the zero padding of the pair "
-                    "folder names, e.g. '00000042', not '42')")
+        message += (
+            " (pair ids are compared as strings: keep the zero padding of the pair "
+            "folder names, e.g. '00000042', not '42')"
+        )
     raise ScoringError(message)
 
 
@@ -227,8 +253,12 @@ def _eers(pairs: pd.DataFrame, scores: np.ndarray, source: str) -> dict[str, flo
         raise ScoringError(f"{source} cannot be scored: {error}") from error
 
 
-def score(gt: pd.DataFrame, submission: pd.DataFrame, submission_name: str = "submission",
-          gt_name: str = "ground truth") -> dict[str, float | int]:
+def score(
+    gt: pd.DataFrame,
+    submission: pd.DataFrame,
+    submission_name: str = "submission",
+    gt_name: str = "ground truth",
+) -> dict[str, float | int]:
     """Score ``submission`` against ``gt``, matching rows by ``pair_id``.
 
     Returns ``eer`` (the official EER over all pairs) and ``n_pairs``; when ``gt`` has a ``kind``
@@ -265,11 +295,13 @@ def score_files(gt_path: str | Path, submission_path: str | Path) -> dict[str, f
 
 # --- command line --------------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.score",
         description="Score a submission (pair_id,similarity) against a ground truth "
-                    "(pair_id,label[,kind]) with the challenge's EER; prints JSON.")
+        "(pair_id,label[,kind]) with the challenge's EER; prints JSON.",
+    )
     parser.add_argument("--gt", required=True, help="ground-truth CSV: pair_id,label[,kind]")
     parser.add_argument("--submission", required=True, help="submission CSV: pair_id,similarity")
     parser.add_argument("--out", help="also write the JSON to this file")

@@ -46,12 +46,11 @@ import pandas as pd
 
 from krypto import constants as C
 from krypto.data.images import CorruptImageError, read_uint8
-from krypto.data.layout import DataLayoutError, read_pairs
+from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
 
 if TYPE_CHECKING:  # torch and the model code are imported when needed: input errors come fast
     import torch
 
-EXIT_INPUT_ERROR = 2
 DECODE_CHUNK = 8192  # images whose decoding failures are reported together
 MAX_NAMED = 5  # failures an error message names
 
@@ -66,8 +65,10 @@ def skipped_path(out: str | Path) -> Path:
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
-    shown = [(f"{labels[i]}: " if labels is not None else "") + message
-             for i, message in failures[:MAX_NAMED]]
+    shown = [
+        (f"{labels[i]}: " if labels is not None else "") + message
+        for i, message in failures[:MAX_NAMED]
+    ]
     more = f"; and {len(failures) - MAX_NAMED} more" if len(failures) > MAX_NAMED else ""
     return "; ".join(shown) + more
 
@@ -116,9 +117,12 @@ def _jpeg_decoder():
         except ImportError:
             _jpeg["decode"] = None
         else:
-            warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                    module="torchvision.io.image",
-                                    message="The image decoding and encoding capabilities")
+            warnings.filterwarnings(
+                "ignore",
+                category=DeprecationWarning,
+                module="torchvision.io.image",
+                message="The image decoding and encoding capabilities",
+            )
             _jpeg["decode"] = (decode_jpeg, ImageReadMode.UNCHANGED)
     return _jpeg["decode"]
 
@@ -180,13 +184,17 @@ def _agrees(image: np.ndarray, path: str, size: int) -> bool:
                 except CorruptImageError:
                     return False
                 if not _jpeg["agrees"]:
-                    warnings.warn("torchvision and PIL decode JPEGs differently here: decoding "
-                                  "with PIL (slower)", stacklevel=2)
+                    warnings.warn(
+                        "torchvision and PIL decode JPEGs differently here: decoding "
+                        "with PIL (slower)",
+                        stacklevel=2,
+                    )
     return _jpeg["agrees"]
 
 
-def _decode_into(out: np.ndarray, paths: Sequence[str], rows, size: int, decoder: str,
-                 failures: list) -> None:
+def _decode_into(
+    out: np.ndarray, paths: Sequence[str], rows, size: int, decoder: str, failures: list
+) -> None:
     """Decode ``paths[rows]`` into ``out[rows]``; ``(row, message)`` of a file that does not
     decode is appended to ``failures`` (its row is left as it is)."""
     if decoder not in DECODERS:
@@ -235,13 +243,24 @@ class _Batch:
     batch into the model's float input (:func:`krypto.learning.embed.to_model_input` on the CPU),
     off the thread that runs the forward."""
 
-    def __init__(self, pool, start: int, paths: Sequence[str], size: int, decoder: str,
-                 parts: int, as_input: bool):
+    def __init__(
+        self,
+        pool,
+        start: int,
+        paths: Sequence[str],
+        size: int,
+        decoder: str,
+        parts: int,
+        as_input: bool,
+    ):
         self.start, self.n, self.as_input = start, len(paths), as_input
         self.images = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
         self.failures: list[tuple[int, str]] = []
-        rows = [r for r in np.array_split(np.arange(len(paths)), max(1, min(parts, len(paths))))
-                if len(r)]
+        rows = [
+            r
+            for r in np.array_split(np.arange(len(paths)), max(1, min(parts, len(paths))))
+            if len(r)
+        ]
         self._left, self._lock = len(rows), threading.Lock()
         self.futures = [pool.submit(self._part, paths, r, size, decoder) for r in rows]
 
@@ -262,12 +281,22 @@ class _Batch:
         return self.images, sorted(self.failures)
 
 
-def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_size: int = 256,
-                device: torch.device | str = "cpu", tta: bool = False, amp: bool = False,
-                progress: bool = False, failures: list | None = None,
-                labels: Sequence[str] | None = None, chunk: int = DECODE_CHUNK,
-                workers: int | None = None, prefetch: int | None = None,
-                decoder: str = "auto") -> torch.Tensor:
+def embed_paths(
+    model: torch.nn.Module,
+    paths: Sequence,
+    image_size: int,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    tta: bool = False,
+    amp: bool = False,
+    progress: bool = False,
+    failures: list | None = None,
+    labels: Sequence[str] | None = None,
+    chunk: int = DECODE_CHUNK,
+    workers: int | None = None,
+    prefetch: int | None = None,
+    decoder: str = "auto",
+) -> torch.Tensor:
     """Decode ``paths`` (each once, as training did: ``image_size`` px, bilinear, RGB; see
     :func:`decode_image`) and embed them: float32 ``[len(paths), D]`` on the CPU, not normalised.
 
@@ -293,9 +322,11 @@ def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_
     workers = default_workers(device) if workers is None else max(1, int(workers))
     prefetch = default_prefetch(device) if prefetch is None else max(0, int(prefetch))
     # batches never straddle a chunk: a chunk's failures are all known before it is embedded
-    starts = [(s, min(s + batch_size, c + chunk, len(paths)))
-              for c in range(0, len(paths), chunk)
-              for s in range(c, min(c + chunk, len(paths)), batch_size)]
+    starts = [
+        (s, min(s + batch_size, c + chunk, len(paths)))
+        for c in range(0, len(paths), chunk)
+        for s in range(c, min(c + chunk, len(paths)), batch_size)
+    ]
     parts = -(-workers // (prefetch + 1))  # each batch split so that the batches in flight
     # keep every worker busy (prefetch 0: one batch at a time, decoded by all of them)
     # for a CPU forward running beside the decoding, the threads also convert to floats (on a
@@ -305,8 +336,13 @@ def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_
     model.eval()
     out: list[torch.Tensor] = []
     chunk_failed: list[tuple[int, str]] = []
-    bar = tqdm(total=len(paths), desc="decoding and embedding", unit="img",
-               disable=not progress, mininterval=1.0)
+    bar = tqdm(
+        total=len(paths),
+        desc="decoding and embedding",
+        unit="img",
+        disable=not progress,
+        mininterval=1.0,
+    )
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
             pending: deque[_Batch] = deque()
@@ -316,8 +352,9 @@ def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_
                 nonlocal queued
                 while queued < len(starts) and len(pending) <= prefetch:
                     s, e = starts[queued]
-                    pending.append(_Batch(pool, s, paths[s:e], image_size, decoder, parts,
-                                          as_input))
+                    pending.append(
+                        _Batch(pool, s, paths[s:e], image_size, decoder, parts, as_input)
+                    )
                     queued += 1
 
             try:
@@ -337,9 +374,10 @@ def embed_paths(model: torch.nn.Module, paths: Sequence, image_size: int, batch_
                         out.append(emb)
                     end = batch.start + batch.n
                     if chunk_failed and (end % chunk == 0 or end == len(paths)):
-                        raise CorruptImageError(f"{len(chunk_failed)} image(s) cannot be "
-                                                f"decoded: "
-                                                + _describe_failures(chunk_failed, labels))
+                        raise CorruptImageError(
+                            f"{len(chunk_failed)} image(s) cannot be "
+                            f"decoded: " + _describe_failures(chunk_failed, labels)
+                        )
                     bar.update(batch.n)
             except BaseException:
                 for batch in pending:
@@ -366,16 +404,27 @@ def _check_run(run_dir: str | Path, checkpoint: str) -> None:
     run = Path(run_dir).expanduser()
     run = run if run.is_absolute() else C.REPO_ROOT / run
     if not (run / checkpoint).is_file():
-        raise FileNotFoundError(f"no checkpoint {run / checkpoint}: is {run} a 02_train run "
-                                f"folder?")
+        raise FileNotFoundError(
+            f"no checkpoint {run / checkpoint}: is {run} a 02_train run folder?"
+        )
 
 
-def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path | None = None,
-                    tta: bool = False, skip_bad: bool = False, batch_size: int = 256,
-                    device: str = "auto", progress: bool = True,
-                    checkpoint: str = C.BEST_CHECKPOINT, overwrite: bool = False,
-                    amp: bool = False, workers: int | None = None, prefetch: int | None = None,
-                    decoder: str = "auto") -> pd.DataFrame:
+def make_submission(
+    run_dir: str | Path,
+    pairs_dir: str | Path,
+    out: str | Path | None = None,
+    tta: bool = False,
+    skip_bad: bool = False,
+    batch_size: int = 256,
+    device: str = "auto",
+    progress: bool = True,
+    checkpoint: str = C.BEST_CHECKPOINT,
+    overwrite: bool = False,
+    amp: bool = False,
+    workers: int | None = None,
+    prefetch: int | None = None,
+    decoder: str = "auto",
+) -> pd.DataFrame:
     """Score every pair folder of ``pairs_dir`` with the model of the run ``run_dir``.
 
     Returns the submission frame (``pair_id`` as str, ``similarity`` float64, sorted by
@@ -395,12 +444,10 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
     messages: list[str] = []
     try:
         pairs = read_pairs(root, skip_incomplete=skip_bad, skipped=messages)
-    except DataLayoutError as error:
-        if "skip_incomplete" not in str(error):
-            raise
-        text = str(error).replace(" (pass skip_incomplete to list and skip it)", "")
-        raise DataLayoutError(f"{text} (pass --skip-bad / skip_bad=True to list and skip such "
-                              f"pairs)") from error
+    except IncompletePairError as error:
+        raise IncompletePairError(
+            error.problem, "pass --skip-bad / skip_bad=True to list and skip such pairs"
+        ) from error
     skipped = _incomplete_ids(root, set(pairs[C.PAIR_ID]), messages) if messages else []
 
     from krypto.evaluation.metrics import cosine_pair_scores
@@ -419,12 +466,25 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
     labels = [f"pair_id {pid!r}" for pid in ids] * 2
     failures: list[tuple[int, str]] | None = [] if skip_bad else None
     try:
-        emb = embed_paths(model, paths, config.image_size, batch_size, dev, tta=tta, amp=amp,
-                          progress=progress, failures=failures, labels=labels, workers=workers,
-                          prefetch=prefetch, decoder=decoder)
+        emb = embed_paths(
+            model,
+            paths,
+            config.image_size,
+            batch_size,
+            dev,
+            tta=tta,
+            amp=amp,
+            progress=progress,
+            failures=failures,
+            labels=labels,
+            workers=workers,
+            prefetch=prefetch,
+            decoder=decoder,
+        )
     except CorruptImageError as error:
-        raise CorruptImageError(f"{error} (pass --skip-bad / skip_bad=True to list and skip "
-                                f"such pairs)") from error
+        raise CorruptImageError(
+            f"{error} (pass --skip-bad / skip_bad=True to list and skip such pairs)"
+        ) from error
 
     keep = np.ones(n, dtype=bool)
     reasons: dict[int, list[str]] = {}
@@ -434,15 +494,23 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
     skipped += [(ids[row], "; ".join(texts)) for row, texts in sorted(reasons.items())]
     rows = np.flatnonzero(keep)
     if len(rows) == 0:
-        raise SubmissionError(f"no pair of {root} could be scored: every pair was skipped "
-                              f"(first: {skipped[0][0]}: {skipped[0][1]})")
+        raise SubmissionError(
+            f"no pair of {root} could be scored: every pair was skipped "
+            f"(first: {skipped[0][0]}: {skipped[0][1]})"
+        )
     similarity = cosine_pair_scores(emb, rows, rows + n)
     if not np.isfinite(similarity).all():
         bad = [ids[r] for r, s in zip(rows, similarity) if not np.isfinite(s)]
-        raise SubmissionError(f"the model gave non-finite similarities for {len(bad)} pairs "
-                              f"(e.g. {bad[:MAX_NAMED]}); is the checkpoint broken?")
-    frame = pd.DataFrame({C.PAIR_ID: pd.Series([ids[r] for r in rows], dtype=object),
-                          C.SIMILARITY: np.clip(similarity, -1.0, 1.0)})
+        raise SubmissionError(
+            f"the model gave non-finite similarities for {len(bad)} pairs "
+            f"(e.g. {bad[:MAX_NAMED]}); is the checkpoint broken?"
+        )
+    frame = pd.DataFrame(
+        {
+            C.PAIR_ID: pd.Series([ids[r] for r in rows], dtype=object),
+            C.SIMILARITY: np.clip(similarity, -1.0, 1.0),
+        }
+    )
     frame = frame.sort_values(C.PAIR_ID, kind="stable", ignore_index=True)
     skipped.sort()
     frame.attrs["skipped"] = skipped
@@ -451,9 +519,13 @@ def make_submission(run_dir: str | Path, pairs_dir: str | Path, out: str | Path 
         _write(frame, out, skipped, skip_bad)
     if skipped:
         where = f"; listed in {skipped_path(out)}" if out is not None else ""
-        warnings.warn(f"{len(skipped)} pair(s) of {root} skipped and missing from the submission"
-                      f"{where}: " + ", ".join(repr(pid) for pid, _ in skipped[:MAX_NAMED])
-                      + (" ..." if len(skipped) > MAX_NAMED else ""), stacklevel=2)
+        warnings.warn(
+            f"{len(skipped)} pair(s) of {root} skipped and missing from the submission"
+            f"{where}: "
+            + ", ".join(repr(pid) for pid, _ in skipped[:MAX_NAMED])
+            + (" ..." if len(skipped) > MAX_NAMED else ""),
+            stacklevel=2,
+        )
     return frame
 
 
@@ -466,42 +538,61 @@ def _write(frame: pd.DataFrame, out: Path, skipped: list[tuple[str, str]], skip_
         frame.to_csv(tmp, index=False, columns=[C.PAIR_ID, C.SIMILARITY])
         written = read_submission(tmp)  # the scorer reads back exactly what was meant
         if written[C.PAIR_ID].tolist() != frame[C.PAIR_ID].tolist():
-            raise SubmissionError(f"{out}: pair ids did not survive writing (folder names with "
-                                  f"surrounding spaces?)")
+            raise SubmissionError(
+                f"{out}: pair ids did not survive writing (folder names with surrounding spaces?)"
+            )
         report = skipped_path(out)
         if skip_bad:
-            write_text(report, "".join(f"{pid}\t{' '.join(reason.splitlines())}\n"
-                                       for pid, reason in skipped))
+            write_text(
+                report,
+                "".join(f"{pid}\t{' '.join(reason.splitlines())}\n" for pid, reason in skipped),
+            )
         else:
             report.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
 
 
 # --- command line --------------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.submit",
         description="Write a submission (pair_id,similarity) for a folder of test pairs "
-                    "<pair_id>/0.jpg,1.jpg with the model of a 02_train run.")
+        "<pair_id>/0.jpg,1.jpg with the model of a 02_train run.",
+    )
     parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
     parser.add_argument("--pairs", required=True, help="folder of pairs, e.g. DATA/test_public")
     parser.add_argument("--out", required=True, help="submission CSV to write")
     parser.add_argument("--checkpoint", default=C.BEST_CHECKPOINT, help="checkpoint file in --run")
     parser.add_argument("--tta", action="store_true", help="horizontal-flip test-time augmentation")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="skip (and list in <out>.skipped.txt) pairs with a missing or "
-                             "unreadable image instead of stopping")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip (and list in <out>.skipped.txt) pairs with a missing or "
+        "unreadable image instead of stopping",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="decoding threads (default: the usable cores, at most 8)")
-    parser.add_argument("--prefetch", type=int, default=None,
-                        help="batches decoded ahead of the forward (default: 2 on a GPU or on "
-                             "free cores, else 0)")
-    parser.add_argument("--decoder", choices=DECODERS, default="auto",
-                        help="auto: torchvision for JPEGs where it gives PIL's pixels; pil: PIL")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="decoding threads (default: the usable cores, at most 8)",
+    )
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="batches decoded ahead of the forward (default: 2 on a GPU or on free cores, else 0)",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        default="auto",
+        help="auto: torchvision for JPEGs where it gives PIL's pixels; pil: PIL",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -511,29 +602,45 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.batch_size < 1:
         print("error: --batch-size must be at least 1", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    if (args.workers is not None and args.workers < 1) or (args.prefetch is not None
-                                                           and args.prefetch < 0):
+        return C.EXIT_INPUT_ERROR
+    if (args.workers is not None and args.workers < 1) or (
+        args.prefetch is not None and args.prefetch < 0
+    ):
         print("error: --workers must be at least 1 and --prefetch at least 0", file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return C.EXIT_INPUT_ERROR
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            frame = make_submission(args.run, args.pairs, args.out, tta=args.tta,
-                                    skip_bad=args.skip_bad, batch_size=args.batch_size,
-                                    device=args.device, progress=not args.no_progress,
-                                    checkpoint=args.checkpoint, overwrite=args.overwrite,
-                                    amp=args.amp, workers=args.workers, prefetch=args.prefetch,
-                                    decoder=args.decoder)
+            frame = make_submission(
+                args.run,
+                args.pairs,
+                args.out,
+                tta=args.tta,
+                skip_bad=args.skip_bad,
+                batch_size=args.batch_size,
+                device=args.device,
+                progress=not args.no_progress,
+                checkpoint=args.checkpoint,
+                overwrite=args.overwrite,
+                amp=args.amp,
+                workers=args.workers,
+                prefetch=args.prefetch,
+                decoder=args.decoder,
+            )
     except (DataLayoutError, CorruptImageError, SubmissionError, OSError, ValueError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return C.EXIT_INPUT_ERROR
     for warning in caught:
         if issubclass(warning.category, UserWarning):
             print("warning: " + " ".join(str(warning.message).splitlines()), file=sys.stderr)
-    print(f"wrote {args.out}: {len(frame)} pairs"
-          + (f", {len(frame.attrs['skipped'])} skipped (see {skipped_path(args.out)})"
-             if frame.attrs["skipped"] else ""))
+    print(
+        f"wrote {args.out}: {len(frame)} pairs"
+        + (
+            f", {len(frame.attrs['skipped'])} skipped (see {skipped_path(args.out)})"
+            if frame.attrs["skipped"]
+            else ""
+        )
+    )
     return 0
 
 

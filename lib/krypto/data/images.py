@@ -51,7 +51,13 @@ def decode_many(paths, size: int, workers: int = 4, progress: bool = True, desc=
             failures.append((i, str(error)))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for _ in tqdm(pool.map(load, range(len(paths))), total=len(paths), desc=desc,
-                      unit="img", disable=not progress, mininterval=1.0):
+        for _ in tqdm(
+            pool.map(load, range(len(paths))),
+            total=len(paths),
+            desc=desc,
+            unit="img",
+            disable=not progress,
+            mininterval=1.0,
+        ):
             pass
     return out, sorted(failures)

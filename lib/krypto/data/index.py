@@ -17,22 +17,25 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.files import file_lock, write_csv, write_text
 from krypto.data.images import decode_many
 from krypto.data.landmarks import detect_mtcnn, read_ground_truth
 from krypto.data.layout import DataReport, read_train
+from krypto.files import file_lock, write_csv, write_text
 
 LANDMARK_MODES = ("auto", "mtcnn", "none")
 
 
-def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int,
-                      test_ratio: float = 0.0) -> np.ndarray:
+def split_by_identity(
+    labels: np.ndarray, val_ratio: float, seed: int, test_ratio: float = 0.0
+) -> np.ndarray:
     """The split of every row ``[N]``: ``C.TRAIN``, ``C.VALID`` or ``C.TEST``, by identity
     (seeded). The test identities are drawn first, then the validation ones among the rest, so
     adding a test split leaves ``val_ratio``'s meaning (a share of all identities) unchanged."""
     if not 0.0 <= val_ratio < 1.0 or not 0.0 <= test_ratio < 1.0 or val_ratio + test_ratio >= 1:
-        raise ValueError(f"val_ratio and test_ratio must be in [0, 1) with a sum below 1, got "
-                         f"{val_ratio} and {test_ratio}")
+        raise ValueError(
+            f"val_ratio and test_ratio must be in [0, 1) with a sum below 1, got "
+            f"{val_ratio} and {test_ratio}"
+        )
     ids = np.unique(labels)
     n_ids = len(ids)
     rng = np.random.default_rng(seed)
@@ -40,8 +43,10 @@ def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int,
     for name, ratio in ((C.TEST, test_ratio), (C.VALID, val_ratio)):
         n = int(round(n_ids * ratio))
         if ratio > 0 and n < 2:
-            raise ValueError(f"{name} ratio {ratio} leaves {n} identities out of {n_ids}; "
-                             f"at least 2 are needed for pairs of two people")
+            raise ValueError(
+                f"{name} ratio {ratio} leaves {n} identities out of {n_ids}; "
+                f"at least 2 are needed for pairs of two people"
+            )
         if name == C.TEST and ratio == 0:
             held[name] = ids[:0]
             continue
@@ -53,9 +58,16 @@ def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int,
     return split
 
 
-def build_index(data_dir: str | Path, val_ratio: float = 0.2, seed: int = 0,
-                landmarks: str = "auto", device: str = "cpu", report: DataReport | None = None,
-                progress: bool = True, test_ratio: float = 0.0) -> pd.DataFrame:
+def build_index(
+    data_dir: str | Path,
+    val_ratio: float = 0.2,
+    seed: int = 0,
+    landmarks: str = "auto",
+    device: str = "cpu",
+    report: DataReport | None = None,
+    progress: bool = True,
+    test_ratio: float = 0.0,
+) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
     in ``report``; identities with fewer than two real photos are kept and named there."""
     if landmarks not in LANDMARK_MODES:
@@ -96,8 +108,9 @@ def _landmarks(root: Path, paths, mode: str, device: str, progress: bool) -> np.
     return detect_mtcnn(paths, device=device, progress=progress)
 
 
-def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0,
-                     split: str = C.VALID) -> pd.DataFrame:
+def validation_pairs(
+    index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0, split: str = C.VALID
+) -> pd.DataFrame:
     """Pairs of the four kinds among the photos of ``split`` (the validation photos): columns
     ``pair_id, path_a, path_b, label, kind`` and the row numbers ``row_a, row_b`` in ``index``.
 
@@ -112,10 +125,14 @@ def validation_pairs(index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int 
     real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
     fake_rows = {k: g.index.to_numpy() for k, g in fake.groupby(C.LABEL)}
 
-    same = [(a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1:]]
+    same = [
+        (a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1 :]
+    ]
     if not same:
-        raise ValueError(f"the {split} split has no identity with two real photos: "
-                         f"raise its ratio or check the data")
+        raise ValueError(
+            f"the {split} split has no identity with two real photos: "
+            f"raise its ratio or check the data"
+        )
     if len(same) > pairs_per_kind:
         same = [same[i] for i in rng.choice(len(same), pairs_per_kind, replace=False)]
     n = len(same)
@@ -185,11 +202,13 @@ class PreparedData:
     def summary(self) -> pd.DataFrame:
         """Identities, real and fake photos per split."""
         g = self.index.groupby(C.SPLIT)
-        table = pd.DataFrame({
-            "identities": g[C.LABEL].nunique(),
-            "real photos": g[C.IS_FAKE].apply(lambda s: int((~s).sum())),
-            "fake photos": g[C.IS_FAKE].sum().astype(int),
-        })
+        table = pd.DataFrame(
+            {
+                "identities": g[C.LABEL].nunique(),
+                "real photos": g[C.IS_FAKE].apply(lambda s: int((~s).sum())),
+                "fake photos": g[C.IS_FAKE].sum().astype(int),
+            }
+        )
         table.loc["total"] = table.sum()
         return table
 
@@ -198,7 +217,8 @@ class PreparedData:
         pairs per kind and the problems found per kind."""
         issues = self.report.table()
         return {
-            "index": self.folder / C.INDEX_FILE, "n_photos": len(self.index),
+            "index": self.folder / C.INDEX_FILE,
+            "n_photos": len(self.index),
             "n_identities": int(self.index[C.LABEL].nunique()),
             "summary": self.summary().to_dict(orient="index"),
             "pairs": self.pairs[C.KIND].value_counts().to_dict(),
@@ -224,10 +244,18 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     return root
 
 
-def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
-            val_ratio: float = 0.2, seed: int = 0, landmarks: str = "auto",
-            pairs_per_kind: int = 1000, device: str = "cpu", progress: bool = True,
-            overwrite: bool = False, test_ratio: float = 0.0) -> PreparedData:
+def prepare(
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    val_ratio: float = 0.2,
+    seed: int = 0,
+    landmarks: str = "auto",
+    pairs_per_kind: int = 1000,
+    device: str = "cpu",
+    progress: bool = True,
+    overwrite: bool = False,
+    test_ratio: float = 0.0,
+) -> PreparedData:
     """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and build
     validation pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments)
     and reused when the same arguments were prepared there before. A folder prepared with other
@@ -237,20 +265,46 @@ def prepare(data_dir: str | Path | None = None, out_dir: str | Path | None = Non
     on nor used for any choice: its pairs are written in the challenge's layout to
     ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
     root = resolve_data_dir(data_dir)
-    key = {"data_dir": str(root), "val_ratio": val_ratio, "seed": seed, "landmarks": landmarks,
-           "pairs_per_kind": pairs_per_kind}
+    key = {
+        "data_dir": str(root),
+        "val_ratio": val_ratio,
+        "seed": seed,
+        "landmarks": landmarks,
+        "pairs_per_kind": pairs_per_kind,
+    }
     if test_ratio:
         key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
     with file_lock(out.with_name(out.name + ".lock")):
-        return _prepare(root, out, key, val_ratio, seed, landmarks, pairs_per_kind, device,
-                        progress, overwrite, test_ratio)
+        return _prepare(
+            root,
+            out,
+            key,
+            val_ratio,
+            seed,
+            landmarks,
+            pairs_per_kind,
+            device,
+            progress,
+            overwrite,
+            test_ratio,
+        )
 
 
-def _prepare(root: Path, out: Path, key: dict, val_ratio: float, seed: int, landmarks: str,
-             pairs_per_kind: int, device: str, progress: bool, overwrite: bool,
-             test_ratio: float) -> PreparedData:
+def _prepare(
+    root: Path,
+    out: Path,
+    key: dict,
+    val_ratio: float,
+    seed: int,
+    landmarks: str,
+    pairs_per_kind: int,
+    device: str,
+    progress: bool,
+    overwrite: bool,
+    test_ratio: float,
+) -> PreparedData:
     manifest = out / "prepared.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
     if manifest.is_file():
@@ -261,13 +315,20 @@ def _prepare(root: Path, out: Path, key: dict, val_ratio: float, seed: int, land
             report = DataReport(**json.loads((out / "data_report.json").read_text()))
             return PreparedData(index, pairs, report, out, root)
         if not overwrite:
-            raise FileExistsError(f"{out} was prepared with other arguments ({stored}); pass "
-                                  f"overwrite=True to replace it, or choose another folder")
+            raise FileExistsError(
+                f"{out} was prepared with other arguments ({stored}); pass "
+                f"overwrite=True to replace it, or choose another folder"
+            )
 
     report = DataReport()
     index = build_index(root, val_ratio, seed, landmarks, device, report, progress, test_ratio)
-    pairs = validation_pairs(index, pairs_per_kind, seed) if val_ratio > 0 else \
-        pd.DataFrame(columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B])
+    pairs = (
+        validation_pairs(index, pairs_per_kind, seed)
+        if val_ratio > 0
+        else pd.DataFrame(
+            columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
+        )
+    )
     out.mkdir(parents=True, exist_ok=True)
     if test_ratio > 0:
         heldout = out / C.HELDOUT_DIR

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from krypto import constants as C
 from PIL import Image, UnidentifiedImageError
 
+from krypto import constants as C
 from krypto.data.images import CorruptImageError, read_rgb
 
 
@@ -25,12 +24,14 @@ def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -
     root = Path(data_root).resolve()
     table.index = [str((root / p).resolve()) for p in table[C.PATH]]
     table = table[~table.index.duplicated()]
-    return table.reindex([str(Path(p).resolve()) for p in paths])[list(C.LANDMARK_COLUMNS)] \
-        .to_numpy(dtype=np.float32)
+    return table.reindex([str(Path(p).resolve()) for p in paths])[
+        list(C.LANDMARK_COLUMNS)
+    ].to_numpy(dtype=np.float32)
 
 
-def detect_mtcnn(paths, device: str = "cpu", batch_size: int = 32, progress: bool = True,
-                 mtcnn=None) -> np.ndarray:
+def detect_mtcnn(
+    paths, device: str = "cpu", batch_size: int = 32, progress: bool = True, mtcnn=None
+) -> np.ndarray:
     """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
     confident face of each photo, NaN where no face is found or the file does not decode.
 
@@ -55,13 +56,13 @@ def detect_mtcnn(paths, device: str = "cpu", batch_size: int = 32, progress: boo
         for (width, height), members in by_size.items():
             for start in range(0, len(members), batch_size):
                 chunk, images = [], []
-                for i in members[start:start + batch_size]:
+                for i in members[start : start + batch_size]:
                     try:
                         images.append(read_rgb(paths[i]))
                         chunk.append(i)
                     except CorruptImageError:
                         continue
-                bar.update(len(members[start:start + batch_size]))
+                bar.update(len(members[start : start + batch_size]))
                 if not images:
                     continue
                 boxes, probs, points = detector.detect(images, landmarks=True)

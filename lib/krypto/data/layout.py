@@ -26,6 +26,14 @@ class DataLayoutError(ValueError):
     """The data does not follow the official layout; the message names the file or folder."""
 
 
+class IncompletePairError(DataLayoutError):
+    """A pair folder lacks one of its two images; ``problem`` names the folder and the files."""
+
+    def __init__(self, problem: str, hint: str = "pass skip_incomplete to list and skip it"):
+        self.problem = problem
+        super().__init__(f"{problem} ({hint})")
+
+
 @dataclass
 class DataReport:
     """What was wrong with the input, file by file. Nothing here stops a run."""
@@ -52,7 +60,9 @@ class DataReport:
         for name, text in texts.items():
             items = getattr(self, name)
             if items:
-                shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                shown = ", ".join(items[:5]) + (
+                    f" and {len(items) - 5} more" if len(items) > 5 else ""
+                )
                 warnings.warn(f"{len(items)} {text}: {shown}", stacklevel=2)
 
 
@@ -64,8 +74,10 @@ def _id_key(name: str):
 def read_meta(meta_path: Path) -> dict[tuple, tuple[int, str]]:
     """meta.json as ``{(identity key, file name): (0 | 1, the key as written)}``."""
     if not meta_path.is_file():
-        raise DataLayoutError(f"no {C.META_FILE} at {meta_path}: the official layout needs "
-                              f"train/{C.META_FILE} mapping '<id>/<n>.jpg' to 0 (real) or 1 (fake)")
+        raise DataLayoutError(
+            f"no {C.META_FILE} at {meta_path}: the official layout needs "
+            f"train/{C.META_FILE} mapping '<id>/<n>.jpg' to 0 (real) or 1 (fake)"
+        )
     try:
         raw = json.loads(meta_path.read_text())
     except json.JSONDecodeError as error:
@@ -74,13 +86,16 @@ def read_meta(meta_path: Path) -> dict[tuple, tuple[int, str]]:
     for key, value in raw.items():
         parts = key.replace("\\", "/").strip("/").split("/")
         if len(parts) != 2 or value not in (0, 1):
-            raise DataLayoutError(f"{meta_path}: entry {key!r}: {value!r} is not "
-                                  f"'<id>/<file>': 0 or 1")
+            raise DataLayoutError(
+                f"{meta_path}: entry {key!r}: {value!r} is not '<id>/<file>': 0 or 1"
+            )
         ident, name = parts
         k = (_id_key(ident), name)
         if k in meta:
-            raise DataLayoutError(f"{meta_path}: {key!r} names the same image as another key "
-                                  f"(ids are compared by integer value)")
+            raise DataLayoutError(
+                f"{meta_path}: {key!r} names the same image as another key "
+                f"(ids are compared by integer value)"
+            )
         meta[k] = (int(value), key)
     return meta
 
@@ -101,8 +116,10 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
     for folder in sorted(p for p in train.iterdir() if p.is_dir()):
         key = _id_key(folder.name)
         if key in folders:
-            raise DataLayoutError(f"folders {folders[key].name} and {folder.name} in {train} are "
-                                  f"the same identity id {key}")
+            raise DataLayoutError(
+                f"folders {folders[key].name} and {folder.name} in {train} are "
+                f"the same identity id {key}"
+            )
         folders[key] = folder
     if not folders:
         raise DataLayoutError(f"{train} has no identity folders (expected train/<id>/<n>.jpg)")
@@ -118,17 +135,21 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
                 continue
             seen.add((key, image.name))
             rows.append((folder.name, str(image), bool(entry[0])))
-    report.missing_images += [f"{train / C.META_FILE}: {raw}" for k, (_, raw) in meta.items()
-                              if k not in seen]
+    report.missing_images += [
+        f"{train / C.META_FILE}: {raw}" for k, (_, raw) in meta.items() if k not in seen
+    ]
     frame = pd.DataFrame(rows, columns=[C.IDENTITY, C.PATH, C.IS_FAKE])
     if frame.empty:
-        raise DataLayoutError(f"no image of {train} is listed in {C.META_FILE}: check that its "
-                              f"keys are '<id>/<file>' with the folder names' ids")
+        raise DataLayoutError(
+            f"no image of {train} is listed in {C.META_FILE}: check that its "
+            f"keys are '<id>/<file>' with the folder names' ids"
+        )
     return frame
 
 
-def read_pairs(pairs_dir: str | Path, skip_incomplete: bool = False,
-               skipped: list | None = None) -> pd.DataFrame:
+def read_pairs(
+    pairs_dir: str | Path, skip_incomplete: bool = False, skipped: list | None = None
+) -> pd.DataFrame:
     """The pair folders of a ``test_public`` directory: columns ``pair_id`` (the folder name as
     written, zero padding kept), ``path_a`` and ``path_b`` (its 0.jpg and 1.jpg).
 
@@ -144,7 +165,7 @@ def read_pairs(pairs_dir: str | Path, skip_incomplete: bool = False,
         if missing:
             message = f"pair folder {folder} lacks {', '.join(missing)}"
             if not skip_incomplete:
-                raise DataLayoutError(message + " (pass skip_incomplete to list and skip it)")
+                raise IncompletePairError(message)
             if skipped is not None:
                 skipped.append(message)
             continue

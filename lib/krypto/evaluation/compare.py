@@ -36,16 +36,25 @@ def seed_runs(folder: str | Path) -> list[Path]:
     folder = resolve_path(folder)
     if (folder / C.METRICS_FILE).is_file():
         return [folder]
-    seeds = sorted((p for p in (folder.iterdir() if folder.is_dir() else ())
-                    if p.is_dir() and SEED_FOLDER.fullmatch(p.name)),
-                   key=lambda p: int(SEED_FOLDER.fullmatch(p.name).group(1)))
+    seeds = sorted(
+        (
+            p
+            for p in (folder.iterdir() if folder.is_dir() else ())
+            if p.is_dir() and SEED_FOLDER.fullmatch(p.name)
+        ),
+        key=lambda p: int(SEED_FOLDER.fullmatch(p.name).group(1)),
+    )
     if not seeds:
-        raise FileNotFoundError(f"no {C.METRICS_FILE} in {display_path(folder)} nor seed folders "
-                                f"(seed0/, seed1/, ...): is it a finished 02_train run?")
+        raise FileNotFoundError(
+            f"no {C.METRICS_FILE} in {display_path(folder)} nor seed folders "
+            f"(seed0/, seed1/, ...): is it a finished 02_train run?"
+        )
     unfinished = [p.name for p in seeds if not (p / C.METRICS_FILE).is_file()]
     if unfinished:
-        raise FileNotFoundError(f"{display_path(folder)}: {', '.join(unfinished)} has no "
-                                f"{C.METRICS_FILE}: is that seed's 02_train run finished?")
+        raise FileNotFoundError(
+            f"{display_path(folder)}: {', '.join(unfinished)} has no "
+            f"{C.METRICS_FILE}: is that seed's 02_train run finished?"
+        )
     return seeds
 
 
@@ -58,9 +67,11 @@ def read_test_metrics(run: str | Path) -> dict:
     """``test_metrics.json`` of a finished 02_train run folder."""
     file = resolve_path(run) / TEST_METRICS_FILE
     if not file.is_file():
-        raise FileNotFoundError(f"no {TEST_METRICS_FILE} in {display_path(file.parent)}: the "
-                                f"tables report the EERs on the held-out test pairs, which "
-                                f"02_train writes there when it finishes; rerun that run")
+        raise FileNotFoundError(
+            f"no {TEST_METRICS_FILE} in {display_path(file.parent)}: the "
+            f"tables report the EERs on the held-out test pairs, which "
+            f"02_train writes there when it finishes; rerun that run"
+        )
     return json.loads(file.read_text())
 
 
@@ -125,10 +136,14 @@ class Comparison:
         difference``, with the p-value)."""
         if reference not in self.values:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
-        rows = {name: {metric: compare(self.values[name][metric],
-                                       self.values[reference][metric]).short()
-                       for metric in metrics}
-                for name in self.values if name != reference}
+        rows = {
+            name: {
+                metric: compare(self.values[name][metric], self.values[reference][metric]).short()
+                for metric in metrics
+            }
+            for name in self.values
+            if name != reference
+        }
         table = pd.DataFrame.from_dict(rows, orient="index", columns=list(metrics))
         table.index.name = f"against {reference}"
         return table
@@ -154,8 +169,14 @@ class Comparison:
     def test_pairs(self) -> list[str]:
         """The test pairs folders the EERs come from (``source`` of test_metrics.json), each
         once."""
-        return list(dict.fromkeys(str(t.get("source")) for runs in self.test.values()
-                                  for t in runs if t.get("source") is not None))
+        return list(
+            dict.fromkeys(
+                str(t.get("source"))
+                for runs in self.test.values()
+                for t in runs
+                if t.get("source") is not None
+            )
+        )
 
 
 def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
@@ -175,8 +196,9 @@ def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
             scores = read_test_metrics(run)
             missing = [m for m in EER_METRICS if m not in scores]
             if missing:
-                raise KeyError(f"{display_path(run / TEST_METRICS_FILE)} lacks "
-                               f"{', '.join(missing)}")
+                raise KeyError(
+                    f"{display_path(run / TEST_METRICS_FILE)} lacks {', '.join(missing)}"
+                )
             trained = json.loads((run / C.METRICS_FILE).read_text())
             for metric in EER_METRICS:
                 metrics[metric].append(scores[metric])
@@ -187,8 +209,9 @@ def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
             frames.append(frame.assign(seed=run.name))
         values[name], test[name] = metrics, tests
         epochs[name] = pd.concat(frames, ignore_index=True)
-    return Comparison(values=values, seeds=seeds, epochs=epochs, test=test,
-                      table=Comparison.make_table(values))
+    return Comparison(
+        values=values, seeds=seeds, epochs=epochs, test=test, table=Comparison.make_table(values)
+    )
 
 
 def best_row(table: pd.DataFrame, metric: str = "eer") -> str:
@@ -198,8 +221,9 @@ def best_row(table: pd.DataFrame, metric: str = "eer") -> str:
     return str(pd.to_numeric(table[column]).idxmin())
 
 
-def comparison_figures(comparison: Comparison, title: str, out: Path,
-                       metrics=("eer_real", "eer_fake", "eer")) -> dict[str, str]:
+def comparison_figures(
+    comparison: Comparison, title: str, out: Path, metrics=("eer_real", "eer_fake", "eer")
+) -> dict[str, str]:
     """Per-epoch validation curves of each of ``metrics`` (mean over seeds, min-max band) and
     the bars of the test EERs (mean, std over seeds, the seeds as points), saved in ``out``;
     returns {figure: file name}."""
@@ -208,9 +232,12 @@ def comparison_figures(comparison: Comparison, title: str, out: Path,
     figures = {}
     for metric in metrics:
         figures[metric] = f"{metric}_per_epoch.png"
-        metric_per_epoch(comparison.epochs, metric,
-                         title=f"{title}: validation {metric} per epoch",
-                         path=Path(out) / figures[metric])
+        metric_per_epoch(
+            comparison.epochs,
+            metric,
+            title=f"{title}: validation {metric} per epoch",
+            path=Path(out) / figures[metric],
+        )
     figures["bars"] = "eer_bars.png"
     metric_bars(comparison.values, title=f"{title} (test pairs)", path=Path(out) / figures["bars"])
     return figures

@@ -35,8 +35,10 @@ def eer_curve(y_true, y_score) -> EERResult:
     similarity, higher = more alike. Both of shape ``[n_pairs]``."""
     y_true = np.asarray(y_true).reshape(-1)
     if not np.isin(y_true, (0, 1)).all():
-        raise ValueError(f"EER needs labels 0 and 1 only (both positive and negative pairs); got "
-                         f"values {sorted(set(np.unique(y_true).tolist()))}")
+        raise ValueError(
+            f"EER needs labels 0 and 1 only (both positive and negative pairs); got "
+            f"values {sorted(set(np.unique(y_true).tolist()))}"
+        )
     y_true = y_true.astype(int)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     if y_true.shape != y_score.shape:
@@ -45,7 +47,9 @@ def eer_curve(y_true, y_score) -> EERResult:
         raise ValueError(f"{int((~np.isfinite(y_score)).sum())} scores are not finite numbers")
     classes = set(np.unique(y_true).tolist())
     if classes != {0, 1}:
-        raise ValueError(f"EER needs both positive (1) and negative (0) pairs; got labels {classes}")
+        raise ValueError(
+            f"EER needs both positive (1) and negative (0) pairs; got labels {classes}"
+        )
     fpr, tpr, thresholds = roc_curve(y_true, y_score)
     thresholds = thresholds.copy()
     thresholds[0] = thresholds[1:].max() + 1e-3

@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 
 from krypto import constants as C
-from krypto.learning.embed import cached_images, embed
 from krypto.data.index import PreparedData, pair_rows, prepare
 from krypto.evaluation.metrics import cosine_pair_scores
+from krypto.learning.embed import cached_images, embed
 from krypto.learning.train import TrainConfig, load_model, pick_device
 
 
@@ -34,7 +34,7 @@ class RunInputs:
     device: torch.device
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "auto") -> "RunInputs":
+    def load(cls, run_dir: str | Path, device: str = "auto") -> RunInputs:
         device = pick_device(device)
         model, config = load_model(run_dir, device=device)
         data = run_data(config)
@@ -46,8 +46,12 @@ class RunInputs:
         return embed(model or self.model, self.images[torch.as_tensor(rows)], device=self.device)
 
 
-def validation_embeddings(run_dir: str | Path, model: torch.nn.Module | None = None,
-                          device: str = "auto", inputs: RunInputs | None = None):
+def validation_embeddings(
+    run_dir: str | Path,
+    model: torch.nn.Module | None = None,
+    device: str = "auto",
+    inputs: RunInputs | None = None,
+):
     """Embeddings ``[N, D]`` of a run's validation photos (best checkpoint, or ``model``), with
     the index rows they belong to."""
     inputs = inputs or RunInputs.load(run_dir, device)
@@ -65,8 +69,9 @@ def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.Dat
     return pairs
 
 
-def similarity_table(scored: dict[str, pd.DataFrame],
-                     histories: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def similarity_table(
+    scored: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """Per run: mean validation similarity of each pair kind and, from the training history, the
     mean batch distances of the last epoch."""
     rows = {}
@@ -89,6 +94,6 @@ def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
 
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
-    image = torch.as_tensor(np.asarray(inputs.images[row:row + 1]))
+    image = torch.as_tensor(np.asarray(inputs.images[row : row + 1]))
     landmarks = torch.tensor(index.iloc[[row]][list(C.LANDMARK_COLUMNS)].to_numpy("float32"))
     return {part: cutout(image.clone(), landmarks, part, p=1.0)[0] for part in CUTOUT_PARTS}

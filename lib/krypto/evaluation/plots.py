@@ -12,11 +12,18 @@ import pandas as pd
 from krypto import constants as C
 from krypto.files import save_figure
 
-KIND_COLORS = {C.SAME: "tab:green", C.DIFFERENT: "tab:blue", C.FAKE_SAME: "tab:red",
-               C.FAKE_OTHER: "tab:orange"}
+KIND_COLORS = {
+    C.SAME: "tab:green",
+    C.DIFFERENT: "tab:blue",
+    C.FAKE_SAME: "tab:red",
+    C.FAKE_OTHER: "tab:orange",
+}
 DIST_COLORS = {"dist_pos": "tab:green", "dist_neg": "tab:blue", "dist_fake": "tab:red"}
-DIST_LABELS = {"dist_pos": "anchor - positive", "dist_neg": "anchor - negative (real)",
-               "dist_fake": "anchor - fake of anchor"}
+DIST_LABELS = {
+    "dist_pos": "anchor - positive",
+    "dist_neg": "anchor - negative (real)",
+    "dist_fake": "anchor - fake of anchor",
+}
 
 
 def save(fig, path: str | Path | None):
@@ -45,17 +52,20 @@ def smooth(values: pd.Series, window: int) -> pd.Series:
     return values.rolling(window, min_periods=1).mean()
 
 
-def contact_sheet(index: pd.DataFrame, n_identities: int = 8, per_identity: int = 9,
-                  seed: int = 0, path=None):
+def contact_sheet(
+    index: pd.DataFrame, n_identities: int = 8, per_identity: int = 9, seed: int = 0, path=None
+):
     """Rows = identities, columns = their photos (real first); fakes framed in red, landmarks
     dotted."""
     from krypto.data.images import read_rgb
 
     rng = np.random.default_rng(seed)
-    ids = rng.choice(index[C.LABEL].unique(), min(n_identities, index[C.LABEL].nunique()),
-                     replace=False)
-    fig, axes = plt.subplots(len(ids), per_identity, figsize=(1.3 * per_identity, 1.4 * len(ids)),
-                             squeeze=False)
+    ids = rng.choice(
+        index[C.LABEL].unique(), min(n_identities, index[C.LABEL].nunique()), replace=False
+    )
+    fig, axes = plt.subplots(
+        len(ids), per_identity, figsize=(1.3 * per_identity, 1.4 * len(ids)), squeeze=False
+    )
     for r, ident in enumerate(ids):
         photos = index[index[C.LABEL] == ident].sort_values(C.IS_FAKE).head(per_identity)
         for c in range(per_identity):
@@ -100,8 +110,12 @@ def training_curves(history: pd.DataFrame, epochs: pd.DataFrame, title: str = ""
 def distance_axes(ax, history: pd.DataFrame, window: int):
     for key, color in DIST_COLORS.items():
         if key in history:
-            ax.plot(history["iteration"], smooth(history[key], window), color=color,
-                    label=DIST_LABELS[key])
+            ax.plot(
+                history["iteration"],
+                smooth(history[key], window),
+                color=color,
+                label=DIST_LABELS[key],
+            )
     ax.set(title="mean distance in the batch", xlabel="iteration", ylabel="L2 on unit sphere")
     ax.legend(fontsize=8)
 
@@ -176,20 +190,33 @@ def metric_per_epoch(epochs: dict[str, pd.DataFrame], metric: str, title: str = 
         mean, low, high = by_epoch.mean(), by_epoch.min(), by_epoch.max()
         seeds = table["seed"].nunique() if "seed" in table else 1
         n_seeds.add(seeds)
-        ax.plot(mean.index, mean.to_numpy(), marker="o", color=color,
-                label=name if seeds == 1 else f"{name} ({seeds} seeds)")
+        ax.plot(
+            mean.index,
+            mean.to_numpy(),
+            marker="o",
+            color=color,
+            label=name if seeds == 1 else f"{name} ({seeds} seeds)",
+        )
         if seeds > 1:
-            ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=color, alpha=0.2,
-                            linewidth=0)
+            ax.fill_between(
+                mean.index, low.to_numpy(), high.to_numpy(), color=color, alpha=0.2, linewidth=0
+            )
     ax.set(title=title or metric, xlabel="epoch", ylabel=f"validation {metric}", ylim=(0, None))
-    ax.legend(fontsize=8, title_fontsize=8,
-              title="mean; band: lowest to highest seed" if max(n_seeds, default=1) > 1 else None)
+    ax.legend(
+        fontsize=8,
+        title_fontsize=8,
+        title="mean; band: lowest to highest seed" if max(n_seeds, default=1) > 1 else None,
+    )
     fig.tight_layout()
     return save(fig, path)
 
 
-def metric_bars(values: dict[str, dict[str, list]], metrics=("eer_real", "eer_fake", "eer"),
-                title: str = "", path=None):
+def metric_bars(
+    values: dict[str, dict[str, list]],
+    metrics=("eer_real", "eer_fake", "eer"),
+    title: str = "",
+    path=None,
+):
     """Grouped bars: configurations x ``metrics``, each bar the mean over the seeds
     (``values``: ``{name: {metric: [per-seed value]}}``), its error bar the std (ddof=1), and each
     seed a point on it."""
@@ -205,12 +232,27 @@ def metric_bars(values: dict[str, dict[str, list]], metrics=("eer_real", "eer_fa
         stats = [mean_std(v) for v in seeds]
         means = [np.nan if m is None else m for m, _ in stats]
         stds = [0.0 if s is None else s for _, s in stats]
-        ax.bar(x + i * width, means, width, yerr=stds, capsize=3, label=metric,
-               color=f"C{i % 10}", alpha=0.8, error_kw={"linewidth": 1})
+        ax.bar(
+            x + i * width,
+            means,
+            width,
+            yerr=stds,
+            capsize=3,
+            label=metric,
+            color=f"C{i % 10}",
+            alpha=0.8,
+            error_kw={"linewidth": 1},
+        )
         for j, points in enumerate(seeds):
             if points:
-                ax.scatter(np.full(len(points), x[j] + i * width), points, s=9, color="black",
-                           zorder=3, label=None if labelled else "seeds")
+                ax.scatter(
+                    np.full(len(points), x[j] + i * width),
+                    points,
+                    s=9,
+                    color="black",
+                    zorder=3,
+                    label=None if labelled else "seeds",
+                )
                 labelled = True
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, names, rotation=20, fontsize=8)
     ax.set(title=title, ylabel="EER (lower is better)\nmean ± std over seeds")

@@ -19,8 +19,9 @@ class Separation:
     explained: float  # variance share of the two components
 
 
-def real_fake_separation(embeddings: dict[str, torch.Tensor], is_fake: np.ndarray,
-                         max_points: int = 2000, seed: int = 0) -> dict[str, Separation]:
+def real_fake_separation(
+    embeddings: dict[str, torch.Tensor], is_fake: np.ndarray, max_points: int = 2000, seed: int = 0
+) -> dict[str, Separation]:
     """PCA and silhouette of the real/fake split for each embedding set ``[N, D]`` (the same
     photos in each, subsampled to ``max_points`` with the same rows)."""
     n = len(is_fake)
@@ -32,9 +33,12 @@ def real_fake_separation(embeddings: dict[str, torch.Tensor], is_fake: np.ndarra
         e = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
         e = e.numpy()[keep]
         pca = PCA(n_components=2, random_state=seed).fit(e)
-        out[name] = Separation(pca.transform(e), is_fake[keep],
-                               float(silhouette_score(e, is_fake[keep], metric="cosine")),
-                               float(pca.explained_variance_ratio_.sum()))
+        out[name] = Separation(
+            pca.transform(e),
+            is_fake[keep],
+            float(silhouette_score(e, is_fake[keep], metric="cosine")),
+            float(pca.explained_variance_ratio_.sum()),
+        )
     return out
 
 
@@ -45,5 +49,6 @@ EXPLAINED = "explained variance PC1+PC2"
 def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
     """One row per embedding set: the silhouette of its real/fake split and the variance its
     first two components explain."""
-    return pd.DataFrame({name: {SILHOUETTE: s.silhouette, EXPLAINED: s.explained}
-                         for name, s in separation.items()}).T
+    return pd.DataFrame(
+        {name: {SILHOUETTE: s.silhouette, EXPLAINED: s.explained} for name, s in separation.items()}
+    ).T

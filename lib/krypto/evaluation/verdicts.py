@@ -25,9 +25,11 @@ ALPHA = 0.05  # the significance level of the rule
 MIN_SEEDS = 2  # fewer seeds on either side: no verdict
 NO_CLEAR = "no clear difference"
 # The rule in the one sentence of the docstring above, as the README renders it.
-RULE = (f"Two configurations differ on a metric when Welch's t-test over their per-seed values "
-        f"gives p < {ALPHA:g}; otherwise (and always with fewer than {MIN_SEEDS} seeds on either "
-        f"side, or identical values) there is {NO_CLEAR}.")
+RULE = (
+    f"Two configurations differ on a metric when Welch's t-test over their per-seed values "
+    f"gives p < {ALPHA:g}; otherwise (and always with fewer than {MIN_SEEDS} seeds on either "
+    f"side, or identical values) there is {NO_CLEAR}."
+)
 
 A, B = "a", "b"
 
@@ -138,14 +140,18 @@ class Verdict:
     def sentence(self, a_name: str, b_name: str, metric: str) -> str:
         """E.g. ``hard mining is clearly lower than seed on eer (0.0310 ± 0.0020 vs 0.0670 ±
         0.0040, p = 0.003)`` or ``... no clear difference between ...``."""
-        numbers = (f"{format_mean_std(self.a_mean, self.a_std)} vs "
-                   f"{format_mean_std(self.b_mean, self.b_std)}, {self.reason}")
+        numbers = (
+            f"{format_mean_std(self.a_mean, self.a_std)} vs "
+            f"{format_mean_std(self.b_mean, self.b_std)}, {self.reason}"
+        )
         if self.lower is None:
             return f"{NO_CLEAR} between {a_name} and {b_name} on {metric} ({numbers})"
         low, high = (a_name, b_name) if self.lower == A else (b_name, a_name)
         if self.lower == B:
-            numbers = (f"{format_mean_std(self.b_mean, self.b_std)} vs "
-                       f"{format_mean_std(self.a_mean, self.a_std)}, {self.reason}")
+            numbers = (
+                f"{format_mean_std(self.b_mean, self.b_std)} vs "
+                f"{format_mean_std(self.a_mean, self.a_std)}, {self.reason}"
+            )
         return f"{low} is clearly lower than {high} on {metric} ({numbers})"
 
 
@@ -159,8 +165,9 @@ def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Ver
     common = dict(a_mean=a_mean, b_mean=b_mean, a_std=a_std, b_std=b_std, n_a=len(a), n_b=len(b))
     if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
         n = min(len(a), len(b))
-        return Verdict(**common, p_value=None, lower=None,
-                       reason=f"{n} seed{'s' if n != 1 else ''}: no test")
+        return Verdict(
+            **common, p_value=None, lower=None, reason=f"{n} seed{'s' if n != 1 else ''}: no test"
+        )
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread on either side: t is 0/0 or infinite
         if a_mean == b_mean:
             return Verdict(**common, p_value=None, lower=None, reason="identical values")
@@ -194,17 +201,27 @@ class LowestVerdict:
     versus: dict[str, Verdict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "mean": self.mean, "std": self.std, "n": self.n,
-                "clear": self.clear, "ties": list(self.ties),
-                "versus": {k: v.to_dict() for k, v in self.versus.items()}}
+        return {
+            "name": self.name,
+            "mean": self.mean,
+            "std": self.std,
+            "n": self.n,
+            "clear": self.clear,
+            "ties": list(self.ties),
+            "versus": {k: v.to_dict() for k, v in self.versus.items()},
+        }
 
     @classmethod
     def from_dict(cls, values: dict) -> LowestVerdict:
-        return cls(name=values["name"], mean=values.get("mean"), std=values.get("std"),
-                   n=values.get("n") or 0, clear=bool(values.get("clear")),
-                   ties=list(values.get("ties") or []),
-                   versus={k: Verdict.from_dict(v)
-                           for k, v in (values.get("versus") or {}).items()})
+        return cls(
+            name=values["name"],
+            mean=values.get("mean"),
+            std=values.get("std"),
+            n=values.get("n") or 0,
+            clear=bool(values.get("clear")),
+            ties=list(values.get("ties") or []),
+            versus={k: Verdict.from_dict(v) for k, v in (values.get("versus") or {}).items()},
+        )
 
     def sentence(self, metric: str = "eer") -> str:
         """E.g. ``Lowest combined `eer`: **nose** (0.0630 ± 0.0030), clearly lower than every
@@ -232,13 +249,22 @@ def lowest(table_values: dict[str, Sequence], alpha: float = ALPHA) -> LowestVer
     if not means:
         raise ValueError("no configuration has a value")
     best = min(means, key=means.get)  # the first of equal means, in the table's order
-    versus = {name: compare(table_values[best], table_values[name], alpha)
-              for name in means if name != best}
+    versus = {
+        name: compare(table_values[best], table_values[name], alpha)
+        for name in means
+        if name != best
+    }
     ties = [name for name, verdict in versus.items() if not verdict.lower_is(A)]
     mean, std = mean_std(table_values[best])
-    return LowestVerdict(name=best, mean=mean, std=std,
-                         n=len(finite_values(table_values[best])), clear=not ties, ties=ties,
-                         versus=versus)
+    return LowestVerdict(
+        name=best,
+        mean=mean,
+        std=std,
+        n=len(finite_values(table_values[best])),
+        clear=not ties,
+        ties=ties,
+        versus=versus,
+    )
 
 
 def join_names(names: Sequence[str]) -> str:

@@ -33,8 +33,13 @@ def part_boxes(landmarks: torch.Tensor, part: str) -> torch.Tensor:
     return torch.cat([lo, hi], dim=1)
 
 
-def cutout(images: torch.Tensor, landmarks: torch.Tensor, part: str, p: float,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+def cutout(
+    images: torch.Tensor,
+    landmarks: torch.Tensor,
+    part: str,
+    p: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Zero the box of ``part`` in each image with probability ``p`` (in place; returned)."""
     if part == "none" or p <= 0:
         return images
@@ -52,8 +57,9 @@ def cutout(images: torch.Tensor, landmarks: torch.Tensor, part: str, p: float,
     return images
 
 
-def random_flip(images: torch.Tensor, generator: torch.Generator | None = None,
-                p: float = 0.5) -> torch.Tensor:
+def random_flip(
+    images: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5
+) -> torch.Tensor:
     """Mirror each image left-right with probability ``p``."""
     flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)

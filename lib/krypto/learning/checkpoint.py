@@ -14,7 +14,6 @@ from krypto.learning.config import TrainConfig
 from krypto.learning.models import build_model
 from krypto.paths import resolve_path
 
-
 RECORDS = ("config", "epochs", "best")  # plain Python values among the tensors
 
 

@@ -79,15 +79,23 @@ class TrainConfig:
             self.pretrained = self.pretrained.lower() == "true"
 
     def loss_config(self) -> LossConfig:
-        return LossConfig(self.loss, self.lam, self.margin, self.mining, self.head,
-                          fakes_as_class=self.fakes_as_class)
+        return LossConfig(
+            self.loss,
+            self.lam,
+            self.margin,
+            self.mining,
+            self.head,
+            fakes_as_class=self.fakes_as_class,
+        )
 
     def validate(self) -> None:
         """Stop at once, saying what is allowed, on a bad parameter."""
+
         def choose(name, allowed):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; choose one of "
-                                 f"{list(allowed)}")
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}"
+                )
 
         choose("backbone", BACKBONES)
         choose("head", HEADS)
@@ -104,19 +112,28 @@ class TrainConfig:
         if not 0 <= self.cutout_p <= 1 or not 0 <= self.flip_p <= 1:
             raise ValueError("cutout_p and flip_p are probabilities in [0, 1]")
         if self.backbone == "facenet" and self.image_size < 80:
-            raise ValueError(f"facenet needs image_size >= 80 (got {self.image_size}); "
-                             f"it was trained on 160")
+            raise ValueError(
+                f"facenet needs image_size >= 80 (got {self.image_size}); it was trained on 160"
+            )
 
     def prepare_args(self) -> dict:
         """The arguments of :func:`krypto.data.index.prepare` for this run's data."""
-        return {"data_dir": self.data_dir, "val_ratio": self.val_ratio, "seed": self.split_seed,
-                "landmarks": self.landmarks, "test_ratio": self.test_ratio}
+        return {
+            "data_dir": self.data_dir,
+            "val_ratio": self.val_ratio,
+            "seed": self.split_seed,
+            "landmarks": self.landmarks,
+            "test_ratio": self.test_ratio,
+        }
 
     def changed(self) -> dict:
         """The training parameters whose values differ from the defaults."""
         default = TrainConfig()
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in NOT_TRAINING and getattr(self, f.name) != getattr(default, f.name)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in NOT_TRAINING and getattr(self, f.name) != getattr(default, f.name)
+        }
 
     def default_run_name(self) -> str:
         """``<backbone>-<loss>`` followed by every changed parameter as ``name=value``, so runs
@@ -129,8 +146,11 @@ class TrainConfig:
         if self.run_dir:
             return resolve_path(self.run_dir)
         runs = os.environ.get(RUNS_DIR_VARIABLE)
-        return (resolve_path(runs) if runs else C.RUNS_DIR) / DEFAULT_RUNS_SUBDIR / \
-            self.default_run_name()
+        return (
+            (resolve_path(runs) if runs else C.RUNS_DIR)
+            / DEFAULT_RUNS_SUBDIR
+            / self.default_run_name()
+        )
 
     def training_parameters(self) -> dict:
         """Everything that decides what is trained (compared when a run folder is reused)."""
@@ -141,7 +161,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(params) - known
         if unknown:
-            raise ValueError(f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}"
+            )
         return cls(**params)
 
     @classmethod

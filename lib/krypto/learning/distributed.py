@@ -2,13 +2,15 @@
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) :meth:`Distributed.from_environment`
 joins the process group: NCCL on GPUs, gloo on CPU. Each process trains on its own identities
-(:class:`krypto.learning.sampler.IdentityBatchSampler` with ``rank`` and ``world_size``), and validation
+(:class:`krypto.learning.sampler.IdentityBatchSampler` with ``rank`` and ``world_size``), and
+validation
 embeds each validation photo exactly once across the processes, then gathers the embeddings in
 their original order: no padding duplicates, no drops. Only rank 0 writes files.
 
 ::
 
-    torchrun --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml    # see krypto.pipeline.launch
+    # see krypto.pipeline.launch
+    torchrun --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml
 
 Without torchrun (``WORLD_SIZE`` unset or 1) every method here is the single-process no-op, so
 the same code runs in a notebook. Nothing in an installed package is patched for this.
@@ -44,7 +46,7 @@ class Distributed:
         return self.rank == 0
 
     @classmethod
-    def from_environment(cls, device: str = "auto") -> "Distributed":
+    def from_environment(cls, device: str = "auto") -> Distributed:
         """Single process, or the process group torchrun describes in the environment.
 
         ``device``: ``auto`` (a GPU per process where CUDA is available: NCCL; else CPU: gloo),
@@ -54,12 +56,19 @@ class Distributed:
         if world_size <= 1:
             return cls()
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0))
-        kind = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                            else "cpu" if device == "auto" else device)
+        kind = torch.device(
+            "cuda"
+            if device == "auto" and torch.cuda.is_available()
+            else "cpu"
+            if device == "auto"
+            else device
+        )
         if kind.type == "cuda":
             if kind.index is not None:
-                raise ValueError(f"device={device!r}: under torchrun each process uses GPU "
-                                 f"LOCAL_RANK; pass device='cuda' or 'auto'")
+                raise ValueError(
+                    f"device={device!r}: under torchrun each process uses GPU "
+                    f"LOCAL_RANK; pass device='cuda' or 'auto'"
+                )
             if not torch.cuda.is_available():
                 raise ValueError(f"device={device!r} but CUDA is not available")
             torch.cuda.set_device(local_rank)
@@ -143,9 +152,10 @@ class Distributed:
 
         rows = np.asarray(rows)
         self.sync_module(model)
-        mine = np.arange(len(rows))[self.rank::self.world_size]
-        part = embed(model, images[torch.as_tensor(rows[mine], dtype=torch.long)],
-                     device=device, amp=amp)
+        mine = np.arange(len(rows))[self.rank :: self.world_size]
+        part = embed(
+            model, images[torch.as_tensor(rows[mine], dtype=torch.long)], device=device, amp=amp
+        )
         if not self.enabled:
             return part
         gathered = [None] * self.world_size

@@ -24,8 +24,7 @@ class ImageCache:
 
     def __init__(self, array: np.ndarray):
         if array.ndim != 4 or array.dtype != np.uint8:
-            raise ValueError(f"expected uint8 images [N, 3, S, S], got {array.dtype} "
-                             f"{array.shape}")
+            raise ValueError(f"expected uint8 images [N, 3, S, S], got {array.dtype} {array.shape}")
         if array.flags.writeable:
             array = array.view()
             array.flags.writeable = False
@@ -64,8 +63,19 @@ class ImageCache:
         return f"ImageCache({len(self)} images {self.shape[1:]}, {kind})"
 
 
-def cached_images(paths, size: int, cache_dir: str | Path | None = None,
-                  progress: bool = True) -> ImageCache:
+def _cache_key(paths: list[str], size: int) -> str:
+    """A key of the images' paths, sizes and modification times and of ``size``: a data set
+    rewritten in place gets a new cache instead of the old images."""
+    digest = hashlib.sha1(f"{size}".encode())
+    for path in paths:
+        stat = Path(path).stat()
+        digest.update(f"\n{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+def cached_images(
+    paths, size: int, cache_dir: str | Path | None = None, progress: bool = True
+) -> ImageCache:
     """All ``paths`` decoded and resized once: read-only uint8 images ``[N, 3, size, size]``
     (:class:`ImageCache`; index it to copy a batch out).
 
@@ -75,7 +85,7 @@ def cached_images(paths, size: int, cache_dir: str | Path | None = None,
     paths = [str(p) for p in paths]
     if cache_dir is None:
         return ImageCache(_decode_all(paths, size, progress))
-    key = hashlib.sha1(("\n".join(paths) + f"|{size}").encode()).hexdigest()[:12]
+    key = _cache_key(paths, size)
     file = Path(cache_dir) / f"images-{size}px-{key}.npy"
     with file_lock(file.with_suffix(".lock")):
         if not file.is_file():
@@ -89,8 +99,10 @@ def cached_images(paths, size: int, cache_dir: str | Path | None = None,
 def _decode_all(paths: list[str], size: int, progress: bool) -> np.ndarray:
     array, failures = decode_many(paths, size, progress=progress)
     if failures:
-        raise ValueError(f"{len(failures)} images do not decode although they are indexed "
-                         f"(were they changed after indexing?): {failures[0][1]}")
+        raise ValueError(
+            f"{len(failures)} images do not decode although they are indexed "
+            f"(were they changed after indexing?): {failures[0][1]}"
+        )
     return array
 
 
@@ -107,16 +119,16 @@ def as_tensor(images) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
-def to_model_input(images, device: torch.device | str,
-                   channels_last: bool = False) -> torch.Tensor:
+def to_model_input(images, device: torch.device | str, channels_last: bool = False) -> torch.Tensor:
     """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``."""
     x = as_tensor(images).to(device, non_blocking=True).float().div_(255)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 @torch.no_grad()
-def embed_batch(model: torch.nn.Module, images, device: torch.device, amp: bool = False,
-                flip_tta: bool = False) -> torch.Tensor:
+def embed_batch(
+    model: torch.nn.Module, images, device: torch.device, amp: bool = False, flip_tta: bool = False
+) -> torch.Tensor:
     """Embeddings ``[B, D]`` (float32, on CPU) of one batch, ``model`` in the mode it is in:
     uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
     ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
@@ -129,15 +141,22 @@ def embed_batch(model: torch.nn.Module, images, device: torch.device, amp: bool 
     with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
         e = model(x).float()
         if flip_tta:
-            e = torch.nn.functional.normalize(e, dim=1) + \
-                torch.nn.functional.normalize(model(x.flip(-1)).float(), dim=1)
+            e = torch.nn.functional.normalize(e, dim=1) + torch.nn.functional.normalize(
+                model(x.flip(-1)).float(), dim=1
+            )
     return e.cpu()
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module, images, batch_size: int = 256,
-          device: torch.device | str = "cpu", amp: bool = False, flip_tta: bool = False,
-          progress: bool = False) -> torch.Tensor:
+def embed(
+    model: torch.nn.Module,
+    images,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    amp: bool = False,
+    flip_tta: bool = False,
+    progress: bool = False,
+) -> torch.Tensor:
     """Embeddings ``[N, D]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]``: a tensor, a
     numpy array or an :class:`ImageCache` (read batch by batch).
 
@@ -149,10 +168,12 @@ def embed(model: torch.nn.Module, images, batch_size: int = 256,
     device = torch.device(device)
     out = []
     try:
-        for start in tqdm(range(0, len(images), batch_size), desc="embedding",
-                          disable=not progress):
-            out.append(embed_batch(model, images[start:start + batch_size], device, amp,
-                                   flip_tta))
+        for start in tqdm(
+            range(0, len(images), batch_size), desc="embedding", disable=not progress
+        ):
+            out.append(
+                embed_batch(model, images[start : start + batch_size], device, amp, flip_tta)
+            )
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

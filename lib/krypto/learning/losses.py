@@ -3,7 +3,8 @@
 * ``triplet``: the baseline, open-metric-learning's ``TripletLoss`` over triplets mined by label
   alone, a fake counted as a member of its identity.
 * ``quadruplet``: ``triplet(a, p, n_real) + lam * triplet(a, p, fake_of_a)`` over real anchors
-  (:func:`krypto.learning.miner.mine_quadruplets`). The fake term is always applied when ``lam > 0``.
+  (:func:`krypto.learning.miner.mine_quadruplets`). The fake term is always applied when
+  ``lam > 0``.
 * heads, added to either: ``cosine`` (Baseline++: a weight-normalised linear layer over
   L2-normalised real embeddings, cross-entropy over identities with a temperature) and
   ``arcface`` (open-metric-learning's ``ArcFaceLoss``).
@@ -78,9 +79,11 @@ def batch_distances(dist: torch.Tensor, labels, is_fake) -> dict[str, float]:
     real = ~is_fake
     anchor = real[:, None]
     not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    masks = {"dist_pos": anchor & same & real[None, :] & not_self,
-             "dist_neg": anchor & ~same & real[None, :],
-             "dist_fake": anchor & same & is_fake[None, :]}
+    masks = {
+        "dist_pos": anchor & same & real[None, :] & not_self,
+        "dist_neg": anchor & ~same & real[None, :],
+        "dist_fake": anchor & same & is_fake[None, :],
+    }
     return {k: dist[m].mean().item() if m.any() else float("nan") for k, m in masks.items()}
 
 
@@ -90,8 +93,13 @@ class VerificationLoss(nn.Module):
     ``forward(embeddings [B, D], labels [B], is_fake [B])`` returns the loss and a dict of logs
     (each term, the number of mined tuples and the batch distances)."""
 
-    def __init__(self, config: LossConfig, embedding_dim: int, n_classes: int,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        config: LossConfig,
+        embedding_dim: int,
+        n_classes: int,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         config.validate()
         self.config = config
@@ -135,12 +143,18 @@ class VerificationLoss(nn.Module):
             loss_fake = self._triplet(e, a, p, f) if cfg.lam > 0 else e.sum() * 0.0
             n_tuples, n_fake_tuples = len(a), len(a) if cfg.lam > 0 else 0
         loss = loss_real + cfg.lam * loss_fake
-        logs.update(loss_real=loss_real.item(), loss_fake=loss_fake.item(), n_tuples=n_tuples,
-                    n_fake_tuples=n_fake_tuples)
+        logs.update(
+            loss_real=loss_real.item(),
+            loss_fake=loss_fake.item(),
+            n_tuples=n_tuples,
+            n_fake_tuples=n_fake_tuples,
+        )
         if self.head is not None:
             # the head classifies real photos by identity (all photos with fakes_as_class)
             keep = torch.ones_like(is_fake) if cfg.fakes_as_class else ~is_fake
-            loss_head = self.head(embeddings[keep].float(), classes[keep]) if keep.any() else e.sum() * 0
+            loss_head = (
+                self.head(embeddings[keep].float(), classes[keep]) if keep.any() else e.sum() * 0
+            )
             loss = loss + cfg.head_weight * loss_head
             logs.update(loss_head=loss_head.item(), n_head=int(keep.sum()))
         logs["loss"] = loss.item()

@@ -18,8 +18,13 @@ import torch
 STRATEGIES = ("random", "hard")
 
 
-def _pick(masks: torch.Tensor, dist: torch.Tensor, hardest: tuple[str, ...], strategy: str,
-          generator: torch.Generator | None) -> torch.Tensor:
+def _pick(
+    masks: torch.Tensor,
+    dist: torch.Tensor,
+    hardest: tuple[str, ...],
+    strategy: str,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
     """For each row of each mask ``[R, A, B]``, one column where it is True: uniformly at
     random, or the hardest one (``hardest[r]``: ``'far'``, the largest distance of ``dist``
     ``[A, B]``; ``'near'``, the smallest). Returns ``[R, A]``."""
@@ -41,8 +46,13 @@ def mine_triplets(labels, dist, strategy: str = "random", generator=None):
     pos = same.clone().fill_diagonal_(False)
     neg = ~same
     anchors = torch.nonzero(pos.any(1) & neg.any(1)).flatten()
-    p, n = _pick(torch.stack([pos[anchors], neg[anchors]]), dist[anchors], ("far", "near"),
-                 strategy, generator)
+    p, n = _pick(
+        torch.stack([pos[anchors], neg[anchors]]),
+        dist[anchors],
+        ("far", "near"),
+        strategy,
+        generator,
+    )
     return anchors, p, n
 
 

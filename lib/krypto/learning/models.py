@@ -13,8 +13,8 @@ of the backbone, or a checkpoint with a ``state_dict`` / ``model`` entry).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -32,8 +32,14 @@ class PretrainedWeightsError(RuntimeError):
 class EmbeddingModel(nn.Module):
     """Normalise, run a backbone that gives features ``[B, F]``, project to ``[B, D]``."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, embedding_dim: int,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        embedding_dim: int,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    ):
         super().__init__()
         self.backbone = backbone
         self.head = nn.Linear(feature_dim, embedding_dim) if embedding_dim else nn.Identity()
@@ -46,8 +52,11 @@ class EmbeddingModel(nn.Module):
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
@@ -56,9 +65,15 @@ def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
     full resolution for one layer so that pixel-level traces (seams, resampling) are seen."""
     w = width
     layers = nn.Sequential(
-        _conv(3, w, 2), _conv(w, 2 * w, 2), _conv(2 * w, 2 * w),
-        _conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w), _conv(4 * w, 8 * w, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        _conv(3, w, 2),
+        _conv(w, 2 * w, 2),
+        _conv(2 * w, 2 * w),
+        _conv(2 * w, 4 * w, 2),
+        _conv(4 * w, 4 * w),
+        _conv(4 * w, 8 * w, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
     return layers, 8 * w
 
 
@@ -94,8 +109,10 @@ def _load_local(model: EmbeddingModel, path: str | os.PathLike) -> None:
         expected = len(target.state_dict())
         missing = [k for k in target.state_dict() if k not in state]
     if len(missing) > expected // 2:
-        raise PretrainedWeightsError(f"{path} does not fit this backbone: {len(missing)} of "
-                                     f"{expected} tensors missing, e.g. {missing[:3]}")
+        raise PretrainedWeightsError(
+            f"{path} does not fit this backbone: {len(missing)} of "
+            f"{expected} tensors missing, e.g. {missing[:3]}"
+        )
     target.load_state_dict(state, strict=False)
 
 
@@ -106,9 +123,12 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
         weights = None
         if pretrained is True:
             weights = getattr(torchvision.models, weights_enum).DEFAULT
-        model = _fetch(lambda: getattr(torchvision.models, arch)(weights=weights), arch,
-                       f"{torch.hub.get_dir()}/checkpoints/"
-                       f"{weights.url.rsplit('/', 1)[-1] if weights else ''}")
+        model = _fetch(
+            lambda: getattr(torchvision.models, arch)(weights=weights),
+            arch,
+            f"{torch.hub.get_dir()}/checkpoints/"
+            f"{weights.url.rsplit('/', 1)[-1] if weights else ''}",
+        )
         # torchvision's MobileNet and EfficientNet keep BatchNorm statistics with momentum 0.01,
         # made for hundreds of thousands of steps: after a few hundred, their running
         # statistics are still the initial ones, and the model in eval mode embeds every photo
@@ -135,7 +155,8 @@ def _fetch(make: Callable, name: str, where: str):
     except (OSError, RuntimeError) as error:  # URLError is an OSError
         raise PretrainedWeightsError(
             f"cannot load pretrained weights of {name}: {error}. Offline, put the weights file at "
-            f"{where} (or pass pretrained='/path/to/weights.pt')") from error
+            f"{where} (or pass pretrained='/path/to/weights.pt')"
+        ) from error
 
 
 def facenet(pretrained: bool) -> tuple[nn.Module, int]:
@@ -143,8 +164,11 @@ def facenet(pretrained: bool) -> tuple[nn.Module, int]:
     from facenet_pytorch import InceptionResnetV1
 
     file = Path(torch.hub.get_dir()).parent / "checkpoints" / "20180402-114759-vggface2.pt"
-    model = _fetch(lambda: InceptionResnetV1(pretrained="vggface2" if pretrained is True else None),
-                   "facenet (InceptionResnetV1, VGGFace2)", str(file))
+    model = _fetch(
+        lambda: InceptionResnetV1(pretrained="vggface2" if pretrained is True else None),
+        "facenet (InceptionResnetV1, VGGFace2)",
+        str(file),
+    )
     return model, 512
 
 
@@ -153,8 +177,11 @@ def vits16_dino(pretrained: bool) -> tuple[nn.Module, int]:
     from oml.models import ViTExtractor
 
     weights = "vits16_dino" if pretrained is True else None
-    model = _fetch(lambda: ViTExtractor(weights, arch="vits16", normalise_features=False),
-                   "vits16_dino", "the open-metric-learning cache (see oml.const.CKPT_SAVE_ROOT)")
+    model = _fetch(
+        lambda: ViTExtractor(weights, arch="vits16", normalise_features=False),
+        "vits16_dino",
+        "the open-metric-learning cache (see oml.const.CKPT_SAVE_ROOT)",
+    )
     return model, model.feat_dim
 
 
@@ -172,7 +199,9 @@ BACKBONES: dict[str, Callable] = {
 DEFAULT_BACKBONE = "small_cnn"
 
 
-def build_model(name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128) -> EmbeddingModel:
+def build_model(
+    name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128
+) -> EmbeddingModel:
     """The embedding model ``name`` (one of :data:`BACKBONES`)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")

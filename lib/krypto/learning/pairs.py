@@ -20,8 +20,9 @@ NEGATIVES_PER_POSITIVE = 0.5  # of each negative kind, as a share of the positiv
 POSITIVE, NEGATIVE_REAL, NEGATIVE_FAKE = 0, 1, 2  # pair kinds
 
 
-def mine_pairs(labels: torch.Tensor, is_fake: torch.Tensor,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+def mine_pairs(
+    labels: torch.Tensor, is_fake: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
     """Pairs of a batch with labels ``[B]`` and fake flags ``[B]``: index tensors ``a``, ``b``
     ``[N]`` and their kind ``[N]`` (:data:`POSITIVE`, :data:`NEGATIVE_REAL`,
     :data:`NEGATIVE_FAKE`), on the CPU. Empty tensors when the batch has no positive pair."""
@@ -39,7 +40,7 @@ def mine_pairs(labels: torch.Tensor, is_fake: torch.Tensor,
     picked = [(pos, POSITIVE)]
     for kind in (NEGATIVE_REAL, NEGATIVE_FAKE):
         pairs = torch.nonzero(groups[kind])
-        order = torch.randperm(len(pairs), generator=generator)[:max(n_neg, 1 if len(pos) else 0)]
+        order = torch.randperm(len(pairs), generator=generator)[: max(n_neg, 1 if len(pos) else 0)]
         picked.append((pairs[order], kind))
     a = torch.cat([p[:, 0] for p, _ in picked])
     b = torch.cat([p[:, 1] for p, _ in picked])
@@ -56,8 +57,12 @@ def adaptive_margin_bce(cos: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
 
 
-def pairwise_terms(unit: torch.Tensor, labels: torch.Tensor, is_fake: torch.Tensor,
-                   generator: torch.Generator | None = None) -> dict:
+def pairwise_terms(
+    unit: torch.Tensor,
+    labels: torch.Tensor,
+    is_fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> dict:
     """The pairwise loss of L2-normalised embeddings ``unit`` ``[B, D]``, split in two terms:
     ``loss_real`` (positives and real negatives) and ``loss_fake`` (a real photo with its own
     identity's fake), each a mean over its pairs (zero, in the graph, without pairs), with the

@@ -16,8 +16,7 @@ import pandas as pd
 from krypto import constants as C
 from krypto.files import write_csv
 
-TRAIN_SCALARS = ("loss", "loss_real", "loss_fake", "loss_head", "dist_pos", "dist_neg",
-                 "dist_fake")
+TRAIN_SCALARS = ("loss", "loss_real", "loss_fake", "loss_head", "dist_pos", "dist_neg", "dist_fake")
 VAL_SCALARS = ("eer", "eer_real", "eer_fake", "eer_fake_other")
 
 
@@ -44,8 +43,9 @@ class RunLog:
             self.iterations = rows[rows["iteration"] < resume_from_iteration].to_dict("records")
         else:
             self.iterations = []
-        self.writer = SummaryWriter(str(self.run_dir / "tb"),
-                                    purge_step=resume_from_iteration or None)
+        self.writer = SummaryWriter(
+            str(self.run_dir / "tb"), purge_step=resume_from_iteration or None
+        )
 
     def add_iterations(self, rows: list[dict]) -> None:
         self.iterations.extend(rows)

@@ -30,8 +30,17 @@ class IdentityBatchSampler:
             all get the same number of batches.
     """
 
-    def __init__(self, labels, is_fake, n_identities: int, n_instances: int, n_fake: int = 1,
-                 seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        labels,
+        is_fake,
+        n_identities: int,
+        n_instances: int,
+        n_fake: int = 1,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         labels, is_fake = np.asarray(labels), np.asarray(is_fake, dtype=bool)
         ids = np.unique(labels)
         if n_identities < 2 or n_instances < 2:
@@ -39,8 +48,10 @@ class IdentityBatchSampler:
         if not 0 <= n_fake < n_instances:
             raise ValueError(f"n_fake must be in [0, K), got {n_fake} with K={n_instances}")
         if len(ids) < n_identities * world_size:
-            raise ValueError(f"P={n_identities} identities per batch (x {world_size} processes) "
-                             f"but the training split has only {len(ids)} identities")
+            raise ValueError(
+                f"P={n_identities} identities per batch (x {world_size} processes) "
+                f"but the training split has only {len(ids)} identities"
+            )
         self.real = {i: np.flatnonzero((labels == i) & ~is_fake) for i in ids}
         self.fake = {i: np.flatnonzero((labels == i) & is_fake) for i in ids}
         self.ids = ids
@@ -84,13 +95,14 @@ class IdentityBatchSampler:
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         # dealt out to the processes: step s of rank r is order[s*P*W : (s+1)*P*W][r::W]
-        mine = self._order(rng)[self.rank::self.world_size]
+        mine = self._order(rng)[self.rank :: self.world_size]
         for start in range(0, len(mine), self.P):
             batch = []
-            for ident in mine[start:start + self.P]:
+            for ident in mine[start : start + self.P]:
                 reals, fakes = self.real[ident], self.fake[ident]
                 n_fake = min(self.n_fake, len(fakes)) if len(reals) else self.K
-                picks = np.concatenate([self._draw(rng, reals, self.K - n_fake),
-                                        self._draw(rng, fakes, n_fake)])
+                picks = np.concatenate(
+                    [self._draw(rng, reals, self.K - n_fake), self._draw(rng, fakes, n_fake)]
+                )
                 batch.extend(picks.tolist())
             yield batch

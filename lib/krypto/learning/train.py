@@ -30,6 +30,7 @@ import torch
 from krypto import constants as C
 from krypto.challenge.heldout import evaluate_heldout
 from krypto.data.index import PreparedData, pair_rows, prepare
+from krypto.evaluation.metrics import cosine_pair_scores, kind_eers
 from krypto.files import write_json
 from krypto.learning.augment import cutout, random_flip
 from krypto.learning.checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -41,11 +42,17 @@ from krypto.learning.losses import VerificationLoss
 from krypto.learning.models import build_model
 from krypto.learning.run_log import RunLog
 from krypto.learning.sampler import IdentityBatchSampler
-from krypto.evaluation.metrics import cosine_pair_scores, kind_eers
 from krypto.run_lock import run_lock
 
-__all__ = ["TrainConfig", "Trainer", "train", "load_model", "initial_model", "pick_device",
-           "set_threads"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "train",
+    "load_model",
+    "initial_model",
+    "pick_device",
+    "set_threads",
+]
 
 COLLAPSED_STD = 1e-3  # validation similarities spread less than this: every photo embeds alike
 
@@ -63,8 +70,12 @@ class Trainer:
     (one optimisation step on a batch of training rows), :meth:`evaluate` (EERs of the model on
     the validation pairs) and :meth:`pair_scores`."""
 
-    def __init__(self, config: TrainConfig, prepared: PreparedData | None = None,
-                 dist: Distributed | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        prepared: PreparedData | None = None,
+        dist: Distributed | None = None,
+    ):
         config.validate()
         self.config = config
         self.dist = dist or Distributed.from_environment(config.device)
@@ -78,8 +89,9 @@ class Trainer:
 
         def load():  # rank 0 writes the caches first, the other processes then read them
             data = prepared or prepare(**config.prepare_args(), progress=progress)
-            return data, cached_images(data.index[C.PATH], config.image_size, data.folder,
-                                       progress=progress)
+            return data, cached_images(
+                data.index[C.PATH], config.image_size, data.folder, progress=progress
+            )
 
         self.data, self.images = self.dist.main_first(load)
         index = self.data.index
@@ -91,25 +103,41 @@ class Trainer:
         train_labels = index[C.LABEL].to_numpy()[self.train_rows]
         n_ids = len(np.unique(train_labels))
         if config.P * self.dist.world_size > n_ids:
-            raise ValueError(f"P={config.P} identities per batch (x {self.dist.world_size} "
-                             f"processes), but the training split has {n_ids} identities: lower P")
+            raise ValueError(
+                f"P={config.P} identities per batch (x {self.dist.world_size} "
+                f"processes), but the training split has {n_ids} identities: lower P"
+            )
         self.sampler = IdentityBatchSampler(
-            train_labels, index[C.IS_FAKE].to_numpy()[self.train_rows], config.P, config.K,
-            config.n_fake, config.seed, self.dist.rank, self.dist.world_size)
+            train_labels,
+            index[C.IS_FAKE].to_numpy()[self.train_rows],
+            config.P,
+            config.K,
+            config.n_fake,
+            config.seed,
+            self.dist.rank,
+            self.dist.world_size,
+        )
 
         self.model = build_model(config.backbone, config.pretrained, config.embedding_dim)
         self.model.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.criterion = VerificationLoss(config.loss_config(), self.model.embedding_dim,
-                                          int(index[C.LABEL].max()) + 1, self.generator).to(self.device)
+        self.criterion = VerificationLoss(
+            config.loss_config(),
+            self.model.embedding_dim,
+            int(index[C.LABEL].max()) + 1,
+            self.generator,
+        ).to(self.device)
         self.net = self.dist.wrap(self.model)
         self.optimizer = self._optimizer()
         total = config.epochs * max(1, len(self.sampler))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, (lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
-            if config.schedule == "cosine" else (lambda step: 1.0))
+            self.optimizer,
+            (lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+            if config.schedule == "cosine"
+            else (lambda step: 1.0),
+        )
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.epoch = 0  # epochs finished
@@ -136,32 +164,49 @@ class Trainer:
         theirs = TrainConfig(**metrics["params"]).training_parameters()
         mine = self.config.training_parameters()
         longer = ("epochs", "patience")  # resumed from last.pt to train longer (or stop sooner)
-        if {k: v for k, v in theirs.items() if k not in longer} == \
-                {k: v for k, v in mine.items() if k not in longer} and theirs != mine:
+        if {k: v for k, v in theirs.items() if k not in longer} == {
+            k: v for k, v in mine.items() if k not in longer
+        } and theirs != mine:
             return None
         if theirs != mine:
             diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
             raise FileExistsError(
                 f"{self.run_dir} holds a finished run with other parameters {diff} "
-                f"(finished, now); pass overwrite=True to replace it, or choose another run_dir")
+                f"(finished, now); pass overwrite=True to replace it, or choose another run_dir"
+            )
         return metrics
 
     def _start_fresh(self) -> None:
         """Remove what an earlier run left in ``run_dir`` (overwrite=True)."""
-        for name in (C.METRICS_FILE, C.LAST_CHECKPOINT, C.BEST_CHECKPOINT, C.HISTORY_FILE,
-                     C.EPOCHS_FILE):
+        for name in (
+            C.METRICS_FILE,
+            C.LAST_CHECKPOINT,
+            C.BEST_CHECKPOINT,
+            C.HISTORY_FILE,
+            C.EPOCHS_FILE,
+        ):
             (self.run_dir / name).unlink(missing_ok=True)
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save(self, name: str, full: bool) -> None:
-        state = {"model": self.model.state_dict(), "config": asdict(self.config),
-                 "epoch": self.epoch}
+        state = {
+            "model": self.model.state_dict(),
+            "config": asdict(self.config),
+            "epoch": self.epoch,
+        }
         if full:
-            state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                         criterion=self.criterion.state_dict(), scaler=self.scaler.state_dict(),
-                         epochs=self.epochs, best=self.best, iterations=self.iterations_done,
-                         generator=self.generator.get_state(), torch_rng=torch.get_rng_state(),
-                         world_size=self.dist.world_size)
+            state.update(
+                optimizer=self.optimizer.state_dict(),
+                scheduler=self.scheduler.state_dict(),
+                criterion=self.criterion.state_dict(),
+                scaler=self.scaler.state_dict(),
+                epochs=self.epochs,
+                best=self.best,
+                iterations=self.iterations_done,
+                generator=self.generator.get_state(),
+                torch_rng=torch.get_rng_state(),
+                world_size=self.dist.world_size,
+            )
         save_checkpoint(self.run_dir / name, state)
 
     def _resume(self) -> bool:
@@ -181,13 +226,17 @@ class Trainer:
         theirs = {k: v for k, v in stored.training_parameters().items() if k not in skip}
         if mine != theirs:
             diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
-            raise ValueError(f"{file} was written with other parameters {diff}; pass overwrite=True "
-                             f"or choose another run_dir")
+            raise ValueError(
+                f"{file} was written with other parameters {diff}; pass overwrite=True "
+                f"or choose another run_dir"
+            )
         written_by = state.get("world_size", 1)
         if written_by != self.dist.world_size:
-            raise ValueError(f"{file} was written by {written_by} process(es), this run has "
-                             f"{self.dist.world_size}: resume with as many (torchrun "
-                             f"--nproc_per_node), or pass overwrite=True")
+            raise ValueError(
+                f"{file} was written by {written_by} process(es), this run has "
+                f"{self.dist.world_size}: resume with as many (torchrun "
+                f"--nproc_per_node), or pass overwrite=True"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -203,8 +252,9 @@ class Trainer:
     def pair_scores(self, model: torch.nn.Module | None = None) -> np.ndarray:
         """Cosine similarity ``[n_pairs]`` of each validation pair under ``model`` (default: the
         one being trained); each validation photo is embedded exactly once."""
-        emb = self.dist.embed_rows(model or self.model, self.images, self.val_rows, self.device,
-                                   self.use_amp)
+        emb = self.dist.embed_rows(
+            model or self.model, self.images, self.val_rows, self.device, self.use_amp
+        )
         return cosine_pair_scores(emb, self.val_a, self.val_b)
 
     def evaluate(self) -> dict:
@@ -217,9 +267,12 @@ class Trainer:
         result["n_val_images"] = len(self.val_rows)
         result["similarity_std"] = float(np.std(scores))
         if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main:
-            warnings.warn(f"epoch {self.epoch}: the validation similarities have collapsed (std "
-                          f"{result['similarity_std']:.2e}); the EER of such tied scores means "
-                          f"nothing", stacklevel=2)
+            warnings.warn(
+                f"epoch {self.epoch}: the validation similarities have collapsed (std "
+                f"{result['similarity_std']:.2e}); the EER of such tied scores means "
+                f"nothing",
+                stacklevel=2,
+            )
         return result
 
     # -- the loop ----------------------------------------------------------------------------
@@ -229,8 +282,13 @@ class Trainer:
         cfg = self.config
         rows = torch.as_tensor(self.train_rows[batch_rows])
         images = torch.as_tensor(self.images[rows]).to(self.device, non_blocking=True)
-        images = cutout(images, self.landmarks[rows].to(self.device), cfg.cutout_part,
-                        cfg.cutout_p, self.generator)
+        images = cutout(
+            images,
+            self.landmarks[rows].to(self.device),
+            cfg.cutout_part,
+            cfg.cutout_p,
+            self.generator,
+        )
         images = random_flip(images, self.generator, cfg.flip_p)
         x = to_model_input(images, self.device, channels_last=self.device.type == "cuda")
         labels, is_fake = self.labels[rows].to(self.device), self.is_fake[rows].to(self.device)
@@ -252,8 +310,13 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         self.model.train()
         logged = []
-        bar = tqdm(self.sampler, desc=f"epoch {self.epoch}/{cfg.epochs}", leave=False,
-                   disable=not (cfg.progress and self.dist.is_main), mininterval=1.0)
+        bar = tqdm(
+            self.sampler,
+            desc=f"epoch {self.epoch}/{cfg.epochs}",
+            leave=False,
+            disable=not (cfg.progress and self.dist.is_main),
+            mininterval=1.0,
+        )
         for batch in bar:
             logs = self.train_step(np.asarray(batch))
             logs.update(epoch=self.epoch, iteration=self.iterations_done)
@@ -266,8 +329,12 @@ class Trainer:
         """Record an epoch (logs, then checkpoints); returns True when training should stop
         early."""
         cfg = self.config
-        row = {"epoch": self.epoch, **result, "seconds": round(seconds, 3),
-               "images_per_second": round(n_images / seconds, 1) if seconds else None}
+        row = {
+            "epoch": self.epoch,
+            **result,
+            "seconds": round(seconds, 3),
+            "images_per_second": round(n_images / seconds, 1) if seconds else None,
+        }
         self.epochs.append(row)
         improved = self.best is None or row[cfg.select_by] < self.best[cfg.select_by]
         if improved:
@@ -311,14 +378,16 @@ class Trainer:
             result = self.evaluate()
             loss = float(np.mean([r["loss"] for r in logged])) if logged else float("nan")
             result["train_loss"] = self.dist.mean(loss)  # over the processes
-            stop = self._end_epoch(result, train_seconds,
-                                   len(logged) * cfg.P * cfg.K * self.dist.world_size)
+            stop = self._end_epoch(
+                result, train_seconds, len(logged) * cfg.P * cfg.K * self.dist.world_size
+            )
         metrics = self._metrics(time.time() - started, resumed)
         if self.dist.is_main:
             self.log.close()
             # the held-out test, scored as a submission is; metrics.json last: it marks the end
-            metrics["test"] = evaluate_heldout(self.run_dir, self.data.root, self.data.folder,
-                                               device=str(self.device))
+            metrics["test"] = evaluate_heldout(
+                self.run_dir, self.data.root, self.data.folder, device=str(self.device)
+            )
             write_json(self.run_dir / C.METRICS_FILE, metrics, default=str)
         self.dist.barrier()
         return metrics
@@ -333,7 +402,8 @@ class Trainer:
             "epochs_run": self.epoch,
             "seconds": round(seconds, 2),
             "train_images_per_second": round(np.mean([e["images_per_second"] for e in trained]), 1)
-            if trained else None,
+            if trained
+            else None,
             "resumed": resumed,
             "device": str(self.device),
             "world_size": self.dist.world_size,

@@ -74,9 +74,10 @@ from pathlib import Path
 import yaml
 
 from krypto import constants as C
+from krypto.paths import display_path
 from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
 from krypto.pipeline.children import Interrupted
-from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, display, record_of
+from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, record_of
 from krypto.pipeline.runner import _command, run_batch  # noqa: F401  (_command: for tests)
 
 __all__ = ["BatchError", "Run", "load_batch", "main", "order_runs", "run_batch", "select_runs"]
@@ -88,7 +89,7 @@ def _print_plan(runs: list[Run]) -> None:
     """The runs in order with their merged parameters, for ``--dry-run``."""
     for number, run in enumerate(runs, 1):
         launch = "" if run.launcher == PAPERMILL else f" ({run.launcher}, {run.nproc} processes)"
-        print(f"[{number}/{len(runs)}] {run.full_name}: {display(run.notebook)}{launch}")
+        print(f"[{number}/{len(runs)}] {run.full_name}: {display_path(run.notebook)}{launch}")
         flow = yaml.safe_dump(run.parameters, default_flow_style=True, sort_keys=False, width=10**6)
         print(f"    parameters: {flow.strip()}")
         if run.needs:
@@ -146,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Interrupted as error:
-        print(f"\n{error}: the runs above that are not done run again with the same command",
-              file=sys.stderr)
+        print(
+            f"\n{error}: the runs above that are not done run again with the same command",
+            file=sys.stderr,
+        )
         return 128 + error.signum
     return 0 if all(status in FINISHED for status in statuses.values()) else 1
 

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from krypto import constants as C
-from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, display
+from krypto.paths import display_path
+from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN
 
 FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # the notebook whose runs ``seeds`` repeats
@@ -49,8 +50,6 @@ class Run:
         return f"{self.batch}/{self.name}"
 
 
-
-
 def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DIR) -> list[Run]:
     """Read a batch file and its includes; runs come in an order that satisfies ``needs``.
 
@@ -60,7 +59,7 @@ def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DI
     loader = _Loader(quick=quick, runs_dir=Path(runs_dir))
     runs = loader.load(Path(path))
     for run in runs:
-        run.parameters["run_dir"] = display(run.run_dir)
+        run.parameters["run_dir"] = display_path(run.run_dir)
         # a need on a configuration trained with several seeds is a need on all of them
         run.needs = [member for need in run.needs for member in loader.members(need)]
         _check_needs(run, loader.defined, Path(runs_dir))
@@ -113,8 +112,9 @@ class _Loader:
                 run.parameters.update(overrides.get(run.notebook, {}))
         return runs
 
-    def _repeated(self, path: Path, batch: str, name: Any, spec: Any, base: dict,
-                  seeds: list[int] | None) -> list[Run]:
+    def _repeated(
+        self, path: Path, batch: str, name: Any, spec: Any, base: dict, seeds: list[int] | None
+    ) -> list[Run]:
         """The run of an entry, or with ``seeds``, one training run per seed: ``<run>/seed<k>``
         with the parameter ``seed`` = k (the identity split stays fixed: ``split_seed``)."""
         notebook = _mapping(path, f"runs.{name}", spec).get("notebook")
@@ -134,8 +134,11 @@ class _Loader:
     def _run(self, path: Path, batch: str, name: Any, spec: Any, base: dict) -> Run:
         """One entry of ``runs`` (``name`` may be ``<run>/seed<k>``)."""
         key = f"runs.{name}"
-        name = "/".join(_name(path, key, part) for part in str(name).split("/")) \
-            if isinstance(name, str) else _name(path, key, name)
+        name = (
+            "/".join(_name(path, key, part) for part in str(name).split("/"))
+            if isinstance(name, str)
+            else _name(path, key, name)
+        )
         spec = _mapping(path, key, spec)
         _known_keys(path, key, spec, RUN_KEYS)
         if "notebook" not in spec:
@@ -216,7 +219,7 @@ def _launch(path: Path, key: str, spec: dict, notebook: Path) -> dict[str, Any]:
     if launcher == TORCHRUN and notebook not in allowed:
         raise BatchError(
             f"{path}: {key}: launcher {TORCHRUN} runs only {', '.join(TORCHRUN_NOTEBOOKS)} "
-            f"(through krypto.pipeline.launch), not {display(notebook)}"
+            f"(through krypto.pipeline.launch), not {display_path(notebook)}"
         )
     return {"launcher": launcher, "nproc": nproc}
 
@@ -232,19 +235,26 @@ def _check_launch(run: Run, defined: dict[str, Path]) -> None:
 
     unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
     if unknown:
-        raise BatchError(f"{defined[run.full_name]}: runs.{run.name}: parameters {unknown} are "
-                         f"not training parameters (krypto.learning.train.TrainConfig); launcher "
-                         f"{TORCHRUN} passes only those")
+        raise BatchError(
+            f"{defined[run.full_name]}: runs.{run.name}: parameters {unknown} are "
+            f"not training parameters (krypto.learning.train.TrainConfig); launcher "
+            f"{TORCHRUN} passes only those"
+        )
 
 
 def _seeds(path: Path, value: Any) -> list[int] | None:
     """``seeds``: a list of distinct training seeds, or None when the file has none."""
     if value is None:
         return None
-    if not isinstance(value, list) or not value or len(set(value)) != len(value) or \
-            not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
-        raise BatchError(f"{path}: seeds must be a list of distinct non-negative integers, "
-                         f"not {value!r}")
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(set(value)) != len(value)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
+        raise BatchError(
+            f"{path}: seeds must be a list of distinct non-negative integers, not {value!r}"
+        )
     return value
 
 
@@ -328,4 +338,3 @@ def select_runs(runs: list[Run], only: Iterable[str]) -> list[Run]:
     if unmatched:
         raise BatchError(f"--only: no run named {', '.join(sorted(unmatched))}")
     return [run for run in runs if names(run) & only]
-

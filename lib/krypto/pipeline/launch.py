@@ -44,13 +44,21 @@ def parse_params(argv: list[str]) -> dict:
     from krypto.learning.train import TrainConfig
 
     parser = argparse.ArgumentParser(
-        prog="python -m krypto.pipeline.launch", allow_abbrev=False,
+        prog="python -m krypto.pipeline.launch",
+        allow_abbrev=False,
         description="Train (krypto.learning.train) with parameters from YAML files and --key "
-                    "value pairs.",
+        "value pairs.",
         epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.pipeline.launch "
-               "-f params.yaml")
-    parser.add_argument("-f", "--file", action="append", default=[], type=Path,
-                        help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)")
+        "-f params.yaml",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        type=Path,
+        help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)",
+    )
     args, rest = parser.parse_known_args(argv)
     params: dict = {}
     for file in args.file:
@@ -73,8 +81,9 @@ def parse_params(argv: list[str]) -> dict:
                 text = "true"
         # papermill's -p reads None, True and False as Python does: so does this
         value = {"None": None, "True": True, "False": False}.get(text, text)
-        params[key.replace("-", "_")] = yaml.safe_load(value) if isinstance(value, str) and \
-            value != "" else value
+        params[key.replace("-", "_")] = (
+            yaml.safe_load(value) if isinstance(value, str) and value != "" else value
+        )
         i += 1
     return _numbers(params, TrainConfig)
 
@@ -85,8 +94,11 @@ def _numbers(params: dict, cls) -> dict:
     out = dict(params)
     for key, value in params.items():
         default = defaults.get(key)
-        if isinstance(value, str) and isinstance(default, (int, float)) \
-                and not isinstance(default, bool):
+        if (
+            isinstance(value, str)
+            and isinstance(default, (int, float))
+            and not isinstance(default, bool)
+        ):
             with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
                 out[key] = float(value) if isinstance(default, float) else int(value)
     return out
@@ -99,8 +111,12 @@ def _prepare(config, dist):
 
     def work():
         data = prepare(**config.prepare_args(), progress=config.progress and dist.is_main)
-        cached_images(data.index[C.PATH], config.image_size, data.folder,
-                      progress=config.progress and dist.is_main)
+        cached_images(
+            data.index[C.PATH],
+            config.image_size,
+            data.folder,
+            progress=config.progress and dist.is_main,
+        )
         return data
 
     return dist.main_first(work)
@@ -123,8 +139,12 @@ def _figures(trainer, metrics: dict) -> None:
     cfg, out = trainer.config, trainer.run_dir
     history, epochs = out / C.HISTORY_FILE, pd.read_csv(out / C.EPOCHS_FILE)
     if history.is_file():
-        training_curves(pd.read_csv(history), epochs, title=f"{cfg.backbone}, {cfg.loss}, "
-                        f"lam={cfg.lam}", path=out / "training_curves.png")
+        training_curves(
+            pd.read_csv(history),
+            epochs,
+            title=f"{cfg.backbone}, {cfg.loss}, lam={cfg.lam}",
+            path=out / "training_curves.png",
+        )
     pairs = trainer.data.pairs
     if not pairs.empty and (out / C.BEST_CHECKPOINT).is_file():
         model, _ = load_model(out, device=trainer.device)
@@ -132,8 +152,11 @@ def _figures(trainer, metrics: dict) -> None:
         emb = embed(model, trainer.images[rows], device=trainer.device, amp=trainer.use_amp)
         where = {r: i for i, r in enumerate(rows)}
         scores = cosine_pair_scores(emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
-        fn_fp_curve(eer_curve(pairs[C.PAIR_LABEL], scores), title="validation, all kinds:",
-                    path=out / "fn_fp_curve.png")
+        fn_fp_curve(
+            eer_curve(pairs[C.PAIR_LABEL], scores),
+            title="validation, all kinds:",
+            path=out / "fn_fp_curve.png",
+        )
     keys = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "seconds")
     record_results(out, **{k: metrics.get(k) for k in keys})
 
@@ -159,9 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     metrics = trainer.fit()
     if dist.is_main:
         _figures(trainer, metrics)
-        print(f"{trainer.run_dir}: eer_real={metrics['eer_real']} eer_fake={metrics['eer_fake']} "
-              f"eer={metrics['eer']} (best epoch {metrics['best_epoch']}, "
-              f"{dist.world_size} process(es))", flush=True)
+        print(
+            f"{trainer.run_dir}: eer_real={metrics['eer_real']} eer_fake={metrics['eer_fake']} "
+            f"eer={metrics['eer']} (best epoch {metrics['best_epoch']}, "
+            f"{dist.world_size} process(es))",
+            flush=True,
+        )
     dist.close()
     return 0
 

@@ -74,6 +74,7 @@ def read_metrics(train_run: str | Path) -> dict:
     """``metrics.json`` of a 02_train run folder."""
     file = resolve_path(train_run) / C.METRICS_FILE
     if not file.is_file():
-        raise FileNotFoundError(f"no {C.METRICS_FILE} in {file.parent}: is it a finished "
-                                f"02_train run?")
+        raise FileNotFoundError(
+            f"no {C.METRICS_FILE} in {file.parent}: is it a finished 02_train run?"
+        )
     return json.loads(file.read_text())

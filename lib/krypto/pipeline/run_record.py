@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krypto import constants as C
 from krypto.files import write_json
+from krypto.paths import display_path
 from krypto.run_lock import lock_holder
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ ERROR_LINES = 30  # lines of the log kept in run.json on failure
 def record_of(run: Run) -> dict[str, Any]:
     """The part of ``run.json`` that decides whether a done run is the same run."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
-    record = {"notebook": display(run.notebook), "parameters": parameters}
+    record = {"notebook": display_path(run.notebook), "parameters": parameters}
     if run.launcher != PAPERMILL:
         record.update(launcher=run.launcher, nproc=run.nproc)
     return record
@@ -100,9 +100,3 @@ def tail(path: Path, lines: int = ERROR_LINES) -> str:
 def now() -> str:
     """Local time, to the second."""
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def display(path: Path) -> str:
-    """``path`` relative to the repository root when inside it, else absolute."""
-    path = Path(path).absolute()
-    return str(path.relative_to(C.REPO_ROOT)) if path.is_relative_to(C.REPO_ROOT) else str(path)

@@ -31,6 +31,7 @@ import yaml
 
 from krypto import constants as C
 from krypto.files import atomic_path, write_text
+from krypto.paths import display_path
 from krypto.pipeline import children
 from krypto.pipeline.batch_file import Run, order_runs
 from krypto.pipeline.run_record import (
@@ -49,7 +50,6 @@ from krypto.pipeline.run_record import (
     TORCHRUN,
     TORCHRUN_LOG,
     changes,
-    display,
     now,
     read_record,
     record_of,
@@ -254,8 +254,10 @@ class _Batch:
         """One line per start and end of a run."""
         if run.full_name not in self._numbers:
             self._numbers[run.full_name] = next(self._counter)
-        print(f"[{self._numbers[run.full_name]}/{len(self.runs)}] {run.full_name} ... {text}",
-              flush=True)
+        print(
+            f"[{self._numbers[run.full_name]}/{len(self.runs)}] {run.full_name} ... {text}",
+            flush=True,
+        )
 
     def _tell_once(self, run: Run, text: str) -> None:
         if run.full_name not in self._told:
@@ -281,7 +283,8 @@ def _done_before(run: Run) -> Outcome | None:
         return Outcome(SKIPPED, "skip (done)")
     return Outcome(
         CONFLICT,
-        f"conflict: done before with other {difference} (see {display(run.run_dir / RECORD)}); "
+        f"conflict: done before with other {difference} "
+        f"(see {display_path(run.run_dir / RECORD)}); "
         "use --force to redo it, or give the run another name",
     )
 
@@ -293,7 +296,7 @@ def _blocker(run: Run, outcomes: dict[str, Outcome], runs_dir: Path) -> str:
             if outcomes[need].status not in FINISHED:
                 return f"blocked by {need} ({outcomes[need].status})"
         elif read_record(runs_dir / need).get("status") != DONE:
-            where = display(runs_dir / need)
+            where = display_path(runs_dir / need)
             return f"blocked by {need}: not in this selection and not done ({where})"
     return ""
 
@@ -323,7 +326,7 @@ def _finish(active: _Active, code: int) -> Outcome:
             outcome = Outcome(DONE, f"done in {seconds:.1f} s", seconds)
         else:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
-            log = display(_log_file(run))
+            log = display_path(_log_file(run))
             outcome = Outcome(FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
         _publish(run)
         error = None if code == 0 else tail(_log_file(run))
@@ -398,8 +401,11 @@ def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
         outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
         seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
         print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
-    failures = [run for run in runs if run.full_name in outcomes
-                and outcomes[run.full_name].status not in FINISHED]
+    failures = [
+        run
+        for run in runs
+        if run.full_name in outcomes and outcomes[run.full_name].status not in FINISHED
+    ]
     if failures:
         print(f"\n{len(failures)} of {len(runs)} runs did not finish:")
         for run in failures:

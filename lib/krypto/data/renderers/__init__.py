@@ -17,17 +17,30 @@ krypto.data.renderers.<name> OUT --identities 200 --size 64`` writes one anywher
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from krypto import constants as C
-from krypto.data.renderers import eigenfaces, portrait
 from krypto.data.renderers._layout import CONFIG_FILE, RenderConfig, read_config
 from krypto.files import file_lock
 
-RENDERERS = {"portrait": portrait.write_dataset, "eigenfaces": eigenfaces.write_dataset}
+# name -> module with write_dataset(out_dir, **RenderConfig); imported when used, so that
+# `python -m krypto.data.renderers.<name>` runs its module once
+RENDERERS = {
+    "portrait": "krypto.data.renderers.portrait",
+    "eigenfaces": "krypto.data.renderers.eigenfaces",
+}
+
+
+def renderer(name: str):
+    """The ``write_dataset`` function of the renderer ``name``."""
+    entry = RENDERERS[name]
+    return entry if callable(entry) else importlib.import_module(entry).write_dataset
+
+
 RENDERERS_DIR = C.DATA_DIR / "renderers"
 
 # spec keys -> RenderConfig fields (short forms first)
@@ -101,9 +114,9 @@ def dataset_path(spec: str, root: str | Path | None = None) -> Path:
         tmp = out.with_name(out.name + ".partial")
         if tmp.exists():
             shutil.rmtree(tmp)
-        RENDERERS[name](tmp, **asdict(cfg))
+        renderer(name)(tmp, **asdict(cfg))
         tmp.rename(out)
     return out
 
 
-__all__ = ["RENDERERS", "RenderConfig", "dataset_path", "parse_spec", "slug"]
+__all__ = ["RENDERERS", "RenderConfig", "dataset_path", "parse_spec", "renderer", "slug"]

@@ -45,8 +45,21 @@ from krypto.data.synth.traits import (
 )
 
 __all__ = [
-    "CONFIG_FILE", "HEAD_TRAITS", "MAX_MARKS", "PRESETS", "SynthConfig", "encode_jpeg",
-    "ensure_default_dataset", "lookalike_heads", "main", "preset_dataset", "render_fake",
-    "render_photos", "render_real", "sample_identities", "sample_nuisance", "take",
+    "CONFIG_FILE",
+    "HEAD_TRAITS",
+    "MAX_MARKS",
+    "PRESETS",
+    "SynthConfig",
+    "encode_jpeg",
+    "ensure_default_dataset",
+    "lookalike_heads",
+    "main",
+    "preset_dataset",
+    "render_fake",
+    "render_photos",
+    "render_real",
+    "sample_identities",
+    "sample_nuisance",
+    "take",
     "write_dataset",
 ]

@@ -14,8 +14,9 @@ from krypto.data.synth.dataset import write_dataset
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     summary = importlib.import_module(__package__).__doc__.split("\n\n")[0]
-    parser = argparse.ArgumentParser(prog=prog, description=summary,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=summary, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("out", type=Path, help="folder to write (official layout)")
     defaults = SynthConfig()
     for f in fields(SynthConfig):

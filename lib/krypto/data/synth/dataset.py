@@ -42,8 +42,15 @@ def _pad(i: int, width: int | None) -> str:
     return str(i).zfill(width) if width else str(i)
 
 
-def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng: np.random.Generator,
-                  batch: int = 256, on_batch=None) -> list[tuple[bytes, np.ndarray]]:
+def render_photos(
+    cfg: SynthConfig,
+    traits: dict,
+    sources,
+    targets,
+    rng: np.random.Generator,
+    batch: int = 256,
+    on_batch=None,
+) -> list[tuple[bytes, np.ndarray]]:
     """JPEG bytes and landmarks ``[5, 2]`` of photos of identities ``sources``; a photo whose
     ``targets`` entry is >= 0 is a face swap onto that identity's head, a real photo otherwise.
     ``on_batch(n)`` is called after each batch of ``n`` photos."""
@@ -61,8 +68,9 @@ def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng: np.rand
             src = take(traits, sources[part])
             if is_fake:
                 heads = lookalike_heads(src, take(traits, targets[part]), cfg.lookalike)
-                pixels, lms = render_fake(src, heads, part_nz, cfg.image_size, cfg.fake_strength,
-                                          rng)
+                pixels, lms = render_fake(
+                    src, heads, part_nz, cfg.image_size, cfg.fake_strength, rng
+                )
             else:
                 pixels, lms = render_real(src, part_nz, cfg.image_size, rng)
             for j, row in enumerate(part):
@@ -72,8 +80,9 @@ def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng: np.rand
     return out
 
 
-def write_dataset(out_dir: str | Path, config: SynthConfig | None = None,
-                  progress: bool = True) -> Path:
+def write_dataset(
+    out_dir: str | Path, config: SynthConfig | None = None, progress: bool = True
+) -> Path:
     """Write a synthetic data set in the official layout into ``out_dir``; returns it.
 
     Identities ``0 .. identities-1`` go to ``train/``, the next ``test_identities`` make the pairs
@@ -106,7 +115,7 @@ def write_dataset(out_dir: str | Path, config: SynthConfig | None = None,
     landmark_rows: list[tuple[str, np.ndarray]] = []
     meta_width = cfg.meta_id_width or cfg.id_width
     test_images: dict[int, dict[str, list]] = {}
-    for (ident, number, target, (data, lms)) in zip(sources, numbers, targets, photos):
+    for ident, number, target, (data, lms) in zip(sources, numbers, targets, photos):
         is_fake = C.FAKE if target >= 0 else C.REAL
         if ident < cfg.identities:
             folder = train_dir / _pad(ident, cfg.id_width)
@@ -120,11 +129,20 @@ def write_dataset(out_dir: str | Path, config: SynthConfig | None = None,
     write_text(train_dir / C.META_FILE, json.dumps(meta, indent=0))
 
     gt_rows = _write_test_pairs(test_dir, test_images, cfg, landmark_rows)
-    write_text(out / C.GT_FILE, f"{C.PAIR_ID},{C.PAIR_LABEL},{C.KIND}\n"
-               + "".join(f"{pid},{label},{kind}\n" for pid, label, kind in gt_rows))
-    write_text(out / C.LANDMARKS_FILE, ",".join((C.PATH, *C.LANDMARK_COLUMNS)) + "\n"
-               + "".join(path + "," + ",".join(f"{x:.5f}" for x in lms.reshape(-1)) + "\n"
-                         for path, lms in landmark_rows))
+    write_text(
+        out / C.GT_FILE,
+        f"{C.PAIR_ID},{C.PAIR_LABEL},{C.KIND}\n"
+        + "".join(f"{pid},{label},{kind}\n" for pid, label, kind in gt_rows),
+    )
+    write_text(
+        out / C.LANDMARKS_FILE,
+        ",".join((C.PATH, *C.LANDMARK_COLUMNS))
+        + "\n"
+        + "".join(
+            path + "," + ",".join(f"{x:.5f}" for x in lms.reshape(-1)) + "\n"
+            for path, lms in landmark_rows
+        ),
+    )
     write_text(out / CONFIG_FILE, json.dumps(asdict(cfg), indent=2))
     return out
 

@@ -41,8 +41,9 @@ def resize_matrix(n_out: int, n_in: int) -> np.ndarray:
     return m
 
 
-def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength: float,
-                rng: np.random.Generator):
+def render_fake(
+    source: dict, target: dict, nuisance: dict, size: int, strength: float, rng: np.random.Generator
+):
     """Face swaps: ``source``'s inner face on ``target``'s head, with the traces swaps leave:
     resampling blur and misalignment (the source face is drawn at a lower resolution), a colour
     mismatch, a darkened blend seam, an upsampling checkerboard and less sensor noise inside the
@@ -57,8 +58,10 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
     wobble = dict(nuisance, shift=nuisance["shift"] + rng.normal(0, 0.012 * strength, (n, 2)))
     # colour mismatch: the swapped skin keeps the source's tone, shifted by the swap's own cast
     inner_skin = np.clip(source["skin"] + rng.normal(0, 0.12 * strength, (n, 3)), 0, 1)
-    face = Canvas(np.broadcast_to(inner_skin.astype(np.float32)[:, :, None, None],
-                                  (n, 3, low, low)).copy(), wobble)
+    face = Canvas(
+        np.broadcast_to(inner_skin.astype(np.float32)[:, :, None, None], (n, 3, low, low)).copy(),
+        wobble,
+    )
     paint_inner(face, dict(source, skin=inner_skin))
     up = resize_matrix(size, low)
     face_img = up @ np.clip(face.img, 0, 1) @ up.T  # [B, 3, size, size]
@@ -66,8 +69,9 @@ def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength:
     cy, ax, ay = inner_region(source)
     ax = np.minimum(ax, target["face_w"] - 0.03)
     feather = cv.edge * 3.0
-    mask = ellipse_coverage(cv.u, cv.v, per_face(nuisance["yaw"]), per_face(cy), per_face(ax),
-                            per_face(ay), feather)
+    mask = ellipse_coverage(
+        cv.u, cv.v, per_face(nuisance["yaw"]), per_face(cy), per_face(ax), per_face(ay), feather
+    )
     ring = mask * (1 - mask) * 4
     img = cv.img + mask[:, None] * (face_img - cv.img)
     img *= (1 - 0.5 * strength * ring)[:, None]

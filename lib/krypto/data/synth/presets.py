@@ -15,8 +15,14 @@ from krypto.files import file_lock
 # named data sets that `data_dir="synthetic:<name>"` asks for; "synthetic" alone is "default"
 PRESETS = {
     "default": SynthConfig(),
-    "tiny": SynthConfig(identities=32, test_identities=8, real_per_identity=4,
-                        fake_per_identity=2, image_size=32, test_pairs_per_kind=10),
+    "tiny": SynthConfig(
+        identities=32,
+        test_identities=8,
+        real_per_identity=4,
+        fake_per_identity=2,
+        image_size=32,
+        test_pairs_per_kind=10,
+    ),
 }
 
 
@@ -28,8 +34,9 @@ def preset_dataset(name: str = "default") -> Path:
     return ensure_default_dataset(folder, PRESETS[name])
 
 
-def ensure_default_dataset(out_dir: str | Path = C.SYNTHETIC_DIR,
-                           config: SynthConfig | None = None) -> Path:
+def ensure_default_dataset(
+    out_dir: str | Path = C.SYNTHETIC_DIR, config: SynthConfig | None = None
+) -> Path:
     """The embedded default data set: generated once into ``out_dir`` and reused.
 
     A folder written with another configuration is an error, never silently replaced. Processes
@@ -46,11 +53,14 @@ def _ensure_dataset(out: Path, cfg: SynthConfig) -> Path:
         if stored != json.loads(json.dumps(asdict(cfg))):
             raise FileExistsError(
                 f"{out} holds a synthetic data set made with another configuration "
-                f"({config_file}); delete the folder or pass another out_dir")
+                f"({config_file}); delete the folder or pass another out_dir"
+            )
         return out
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists, is not empty and holds no finished synthetic set "
-                              f"(no {config_file.name} and {C.GT_FILE}); delete it to regenerate")
+        raise FileExistsError(
+            f"{out} exists, is not empty and holds no finished synthetic set "
+            f"(no {config_file.name} and {C.GT_FILE}); delete it to regenerate"
+        )
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -68,9 +68,16 @@ class Canvas:
     def ellipse(self, cx, cy, ax, ay, color, angle=None, opacity=None) -> None:
         """Paint an ellipse (parameters ``[B]``, colour ``[3]`` or ``[B, 3]``) into each face."""
         ys, xs = self.window(cx, cy, np.maximum(ax, ay))
-        alpha = ellipse_coverage(self.u[:, ys, xs], self.v[:, ys, xs], per_face(cx), per_face(cy),
-                                 per_face(ax), per_face(ay), self.edge,
-                                 None if angle is None else per_face(angle))
+        alpha = ellipse_coverage(
+            self.u[:, ys, xs],
+            self.v[:, ys, xs],
+            per_face(cx),
+            per_face(cy),
+            per_face(ax),
+            per_face(ay),
+            self.edge,
+            None if angle is None else per_face(angle),
+        )
         if opacity is not None:
             alpha *= per_face(opacity)
         color = np.asarray(color, dtype=np.float32).reshape(-1, 3, 1, 1)
@@ -82,13 +89,19 @@ def paint_head(cv: Canvas, t: dict) -> None:
     """Hair, neck and the face outline with its skin."""
     hair = np.clip(t["hair"] + cv.nz["hair_shift"], 0, 1)
     vol, zero = t["hair_volume"], np.zeros_like(t["face_w"])
-    cv.ellipse(zero, 0.05 + t["hair_len"] / 2, t["face_w"] + vol,
-               t["face_h"] + t["hair_len"] / 2 + vol, hair)
+    cv.ellipse(
+        zero,
+        0.05 + t["hair_len"] / 2,
+        t["face_w"] + vol,
+        t["face_h"] + t["hair_len"] / 2 + vol,
+        hair,
+    )
     cv.ellipse(zero, zero + 0.85, t["face_w"] * 0.55, zero + 0.4, t["skin"] * 0.9)
     cv.ellipse(zero, zero + 0.05, t["face_w"], t["face_h"], t["skin"])
     # fringe: the hair cap above a wavy fringe line, inside the head
-    cap = ellipse_coverage(cv.u, cv.v, 0.0, 0.05, per_face(t["face_w"] + 0.005),
-                           per_face(t["face_h"] + 0.005), cv.edge)
+    cap = ellipse_coverage(
+        cv.u, cv.v, 0.0, 0.05, per_face(t["face_w"] + 0.005), per_face(t["face_h"] + 0.005), cv.edge
+    )
     cap *= np.clip((per_face(t["fringe"]) - cv.v + 0.04 * np.sin(cv.u * 9)) / cv.edge + 0.5, 0, 1)
     cv.paint(cap, hair)
 
@@ -103,24 +116,39 @@ def paint_inner(cv: Canvas, t: dict, draw: bool = True) -> np.ndarray:
         eh = t["eye_h"] * nz["eye_open"]
         if draw:
             cv.ellipse(ex, ey, t["eye_w"], eh, (0.95, 0.95, 0.93))
-            cv.ellipse(ex + yaw * 0.3, ey, t["eye_h"] * 0.9, np.minimum(eh, t["eye_h"] * 0.9),
-                       t["iris"])
-            cv.ellipse(ex, ey - t["brow_gap"], t["brow_w"], t["brow_h"], t["hair"] * 0.8,
-                       angle=side * t["brow_tilt"])
+            cv.ellipse(
+                ex + yaw * 0.3, ey, t["eye_h"] * 0.9, np.minimum(eh, t["eye_h"] * 0.9), t["iris"]
+            )
+            cv.ellipse(
+                ex,
+                ey - t["brow_gap"],
+                t["brow_w"],
+                t["brow_h"],
+                t["hair"] * 0.8,
+                angle=side * t["brow_tilt"],
+            )
         points.append((ex, ey))
     nx, nose_tip = yaw * 1.4, t["nose_y"]
     mx, my = yaw, t["mouth_y"]
     if draw:
-        cv.ellipse(nx, nose_tip - t["nose_len"] / 2, t["nose_w"] * 0.5, t["nose_len"] / 2,
-                   t["skin"] * 0.88)
+        cv.ellipse(
+            nx, nose_tip - t["nose_len"] / 2, t["nose_w"] * 0.5, t["nose_len"] / 2, t["skin"] * 0.88
+        )
         cv.ellipse(nx, nose_tip, t["nose_w"], t["nose_w"] * 0.45, t["skin"] * 0.8)
         cv.ellipse(mx, my, t["mouth_w"], t["lip_h"] + nz["mouth_open"], t["lips"])
-        cv.ellipse(mx, my, t["mouth_w"] * 0.75, np.maximum(nz["mouth_open"], 1e-4),
-                   (0.2, 0.05, 0.05))
+        cv.ellipse(
+            mx, my, t["mouth_w"] * 0.75, np.maximum(nz["mouth_open"], 1e-4), (0.2, 0.05, 0.05)
+        )
         for k in range(MAX_MARKS):
             r = np.maximum(t[f"mark{k}_r"], 0.012)  # absent marks (radius 0) are transparent
-            cv.ellipse(t[f"mark{k}_u"] + yaw, t[f"mark{k}_v"], r, r, t["skin"] * 0.45,
-                       opacity=t[f"mark{k}_r"] > 0)
+            cv.ellipse(
+                t[f"mark{k}_u"] + yaw,
+                t[f"mark{k}_v"],
+                r,
+                r,
+                t["skin"] * 0.45,
+                opacity=t[f"mark{k}_r"] > 0,
+            )
     points += [(nx, nose_tip), (mx - t["mouth_w"], my), (mx + t["mouth_w"], my)]
     return np.stack([cv.to_image(pu, pv) for pu, pv in points], axis=1).astype(np.float32)
 
@@ -139,8 +167,11 @@ def finish(img: np.ndarray, nz: dict, rng: np.random.Generator, noise_scale=None
     ``[B, 3, H, W]``; returns uint8 ``[B, H, W, 3]``."""
     size = img.shape[-1]
     lin = np.linspace(-1, 1, size, dtype=np.float32)
-    light = per_face(nz["light"]) + per_face(nz["light_grad"][:, 0]) * lin[None, None, :] \
+    light = (
+        per_face(nz["light"])
+        + per_face(nz["light_grad"][:, 0]) * lin[None, None, :]
         + per_face(nz["light_grad"][:, 1]) * lin[None, :, None]
+    )
     img *= light[:, None]
     img += nz["tint"].astype(np.float32)[:, :, None, None]
     noise = rng.standard_normal(img.shape, dtype=np.float32) * per_face(nz["noise"])[:, None]

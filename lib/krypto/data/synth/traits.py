@@ -13,10 +13,26 @@ import math
 
 import numpy as np
 
-_SKIN = np.array([[0.98, 0.85, 0.74], [0.92, 0.74, 0.60], [0.80, 0.60, 0.45],
-                  [0.63, 0.45, 0.32], [0.45, 0.30, 0.20], [0.96, 0.80, 0.68]])
-_HAIR = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.10], [0.55, 0.38, 0.20],
-                  [0.85, 0.70, 0.40], [0.60, 0.25, 0.10], [0.65, 0.65, 0.65]])
+_SKIN = np.array(
+    [
+        [0.98, 0.85, 0.74],
+        [0.92, 0.74, 0.60],
+        [0.80, 0.60, 0.45],
+        [0.63, 0.45, 0.32],
+        [0.45, 0.30, 0.20],
+        [0.96, 0.80, 0.68],
+    ]
+)
+_HAIR = np.array(
+    [
+        [0.08, 0.06, 0.05],
+        [0.30, 0.18, 0.10],
+        [0.55, 0.38, 0.20],
+        [0.85, 0.70, 0.40],
+        [0.60, 0.25, 0.10],
+        [0.65, 0.65, 0.65],
+    ]
+)
 _IRIS = np.array([[0.25, 0.15, 0.08], [0.20, 0.35, 0.60], [0.25, 0.45, 0.30], [0.10, 0.08, 0.06]])
 MAX_MARKS = 2
 
@@ -28,21 +44,35 @@ def _palette(rng, palette, n, spread):
 
 def sample_identities(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Stable traits of ``n`` people: a dict of arrays of shape ``[n]`` (or ``[n, 3]`` colours)."""
+
     def u(lo, hi):
         return rng.uniform(lo, hi, n)
 
     skin = _palette(rng, _SKIN, n, 0.04)
     traits = {
         # head (outer face): what a face swap keeps from the target
-        "face_w": u(0.46, 0.62), "face_h": u(0.62, 0.76), "skin": skin,
-        "hair": _palette(rng, _HAIR, n, 0.05), "hair_len": u(0.0, 0.5),
-        "fringe": u(-0.62, -0.28), "hair_volume": u(0.03, 0.12),
+        "face_w": u(0.46, 0.62),
+        "face_h": u(0.62, 0.76),
+        "skin": skin,
+        "hair": _palette(rng, _HAIR, n, 0.05),
+        "hair_len": u(0.0, 0.5),
+        "fringe": u(-0.62, -0.28),
+        "hair_volume": u(0.03, 0.12),
         # inner face: what a face swap carries from the source
-        "eye_dx": u(0.15, 0.27), "eye_y": u(-0.16, -0.02), "eye_w": u(0.06, 0.1),
-        "eye_h": u(0.03, 0.05), "iris": _palette(rng, _IRIS, n, 0.05),
-        "brow_gap": u(0.08, 0.14), "brow_w": u(0.07, 0.12), "brow_h": u(0.012, 0.03),
-        "brow_tilt": u(-0.35, 0.35), "nose_y": u(0.1, 0.22), "nose_w": u(0.04, 0.09),
-        "nose_len": u(0.08, 0.18), "mouth_y": u(0.3, 0.42), "mouth_w": u(0.1, 0.19),
+        "eye_dx": u(0.15, 0.27),
+        "eye_y": u(-0.16, -0.02),
+        "eye_w": u(0.06, 0.1),
+        "eye_h": u(0.03, 0.05),
+        "iris": _palette(rng, _IRIS, n, 0.05),
+        "brow_gap": u(0.08, 0.14),
+        "brow_w": u(0.07, 0.12),
+        "brow_h": u(0.012, 0.03),
+        "brow_tilt": u(-0.35, 0.35),
+        "nose_y": u(0.1, 0.22),
+        "nose_w": u(0.04, 0.09),
+        "nose_len": u(0.08, 0.18),
+        "mouth_y": u(0.3, 0.42),
+        "mouth_w": u(0.1, 0.19),
         "lip_h": u(0.02, 0.045),
         "lips": np.clip(skin * [0.85, 0.55, 0.55] + rng.normal(0, 0.04, (n, 3)), 0, 1),
     }
@@ -61,12 +91,19 @@ def sample_nuisance(rng: np.random.Generator, n: int, difficulty: float) -> dict
         return rng.uniform(lo, hi, (n, *shape))
 
     return {
-        "roll": u(-1, 1) * math.radians(20) * d, "yaw": u(-1, 1) * 0.12 * d,
-        "scale": 1 + u(-1, 1) * 0.15 * d, "shift": u(-1, 1, 2) * 0.12 * d,
-        "light": 1 + u(-1, 1) * 0.3 * d, "light_grad": rng.normal(0, 0.25 * d, (n, 2)),
-        "tint": rng.normal(0, 0.05 * d, (n, 3)), "mouth_open": u(0, 0.035) * d,
-        "eye_open": 1 - u(0, 0.55) * d, "bg": u(0.1, 0.9, 3), "bg_grad": rng.normal(0, 0.3, (n, 2)),
-        "bg_freq": u(0, 10 * d), "noise": u(0.005, 0.04) * d,
+        "roll": u(-1, 1) * math.radians(20) * d,
+        "yaw": u(-1, 1) * 0.12 * d,
+        "scale": 1 + u(-1, 1) * 0.15 * d,
+        "shift": u(-1, 1, 2) * 0.12 * d,
+        "light": 1 + u(-1, 1) * 0.3 * d,
+        "light_grad": rng.normal(0, 0.25 * d, (n, 2)),
+        "tint": rng.normal(0, 0.05 * d, (n, 3)),
+        "mouth_open": u(0, 0.035) * d,
+        "eye_open": 1 - u(0, 0.55) * d,
+        "bg": u(0.1, 0.9, 3),
+        "bg_grad": rng.normal(0, 0.3, (n, 2)),
+        "bg_freq": u(0, 10 * d),
+        "noise": u(0.005, 0.04) * d,
         "jpeg": np.round(95 - u(0, 50) * d).astype(int),
         "hair_shift": rng.normal(0, 0.02 * d, (n, 3)),
     }
@@ -78,8 +115,10 @@ HEAD_TRAITS = ("face_w", "face_h", "skin", "hair", "hair_len", "fringe", "hair_v
 def lookalike_heads(source: dict, other: dict, lookalike: float) -> dict:
     """Target heads for face swaps: ``other``'s head traits pulled towards ``source``'s by
     ``lookalike`` (swaps are made onto targets that resemble the source)."""
-    return {k: (source[k] + (1 - lookalike) * (other[k] - source[k])) if k in HEAD_TRAITS else v
-            for k, v in other.items()}
+    return {
+        k: (source[k] + (1 - lookalike) * (other[k] - source[k])) if k in HEAD_TRAITS else v
+        for k, v in other.items()
+    }
 
 
 def take(arrays: dict[str, np.ndarray], rows) -> dict[str, np.ndarray]:

@@ -25,26 +25,36 @@ REPORT_FILE = "REPORT.md"
 
 def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
     """``<out>/REPORT.md`` and, with ``readme``, the README's results block."""
-    write_text(out / REPORT_FILE,
-               titled_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL))
+    write_text(
+        out / REPORT_FILE,
+        titled_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL),
+    )
     if readme is not None:
         text = readme.read_text()
-        block = titled_markdown(results, readme_prefix(readme, out),
-                                heading_level=README_HEADING_LEVEL)
+        block = titled_markdown(
+            results, readme_prefix(readme, out), heading_level=README_HEADING_LEVEL
+        )
         write_text(readme, replace_readme_block(text, block))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=REPORT_COMMAND,
-        description="Collect the runs' results into <out>/results.json, REPORT.md and the README.")
-    parser.add_argument("--runs-dir", type=Path, default=C.RUNS_DIR,
-                        help="folder of run folders (default runs/)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="report folder (default <runs-dir>/report)")
+        description="Collect the runs' results into <out>/results.json, REPORT.md and the README.",
+    )
+    parser.add_argument(
+        "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report folder (default <runs-dir>/report)"
+    )
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--readme", type=Path, default=C.REPO_ROOT / "README.md",
-                       help="README whose results block to replace (default README.md)")
+    group.add_argument(
+        "--readme",
+        type=Path,
+        default=C.REPO_ROOT / "README.md",
+        help="README whose results block to replace (default README.md)",
+    )
     group.add_argument("--no-readme", action="store_true", help="leave the README alone")
     return parser
 
@@ -65,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"report: {display_path(out / REPORT_FILE)}, {display_path(out / RESULTS_FILE)}"
-          + (f"; README block updated: {display_path(readme)}" if readme else ""))
+    print(
+        f"report: {display_path(out / REPORT_FILE)}, {display_path(out / RESULTS_FILE)}"
+        + (f"; README block updated: {display_path(readme)}" if readme else "")
+    )
     return 0

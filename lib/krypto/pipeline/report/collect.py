@@ -26,11 +26,15 @@ from krypto.pipeline.report.values import round_values
 from krypto.pipeline.results import RESULTS_FILE
 from krypto.pipeline.run_record import LOG, RECORD, TORCHRUN, TORCHRUN_LOG
 
-EER_NOTE = ("EER: lower is better; eer is the official combined EER over all four pair kinds "
-            "(same, different, fake_same, fake_other)")
-TEST_NOTE = ("the tables give the EERs on the held-out test pairs (never used for any choice) as "
-             "mean and std (ddof=1) over the seeds of each configuration; per-epoch figures show "
-             "the validation pairs")
+EER_NOTE = (
+    "EER: lower is better; eer is the official combined EER over all four pair kinds "
+    "(same, different, fake_same, fake_other)"
+)
+TEST_NOTE = (
+    "the tables give the EERs on the held-out test pairs (never used for any choice) as "
+    "mean and std (ddof=1) over the seeds of each configuration; per-epoch figures show "
+    "the validation pairs"
+)
 
 
 def _read_section(section: Section, runs_dir: Path, command: BatchCommand) -> tuple[dict, Path]:
@@ -38,19 +42,22 @@ def _read_section(section: Section, runs_dir: Path, command: BatchCommand) -> tu
     record = read_json(folder / RECORD)
     file = folder / RESULTS_FILE
     if not file.is_file():
-        message = (f"no {RESULTS_FILE} in {display_path(folder)} ({section.title} section): make "
-                   f"it with `{command()}` (or `{command()} --only {section.full_name}` once the "
-                   f"runs it needs are done)")
+        message = (
+            f"no {RESULTS_FILE} in {display_path(folder)} ({section.title} section): make "
+            f"it with `{command()}` (or `{command()} --only {section.full_name}` once the "
+            f"runs it needs are done)"
+        )
         if record.get("status") and record.get("status") != "done":
             log = TORCHRUN_LOG if record.get("launcher") == TORCHRUN else LOG
-            message += (f"; its last run is {record['status']!r}, see "
-                        f"{display_path(folder / log)}")
+            message += f"; its last run is {record['status']!r}, see {display_path(folder / log)}"
         raise ReportError(message)
     try:
         return json.loads(file.read_text()), folder
     except ValueError as error:
-        raise ReportError(f"{display_path(file)} is not valid JSON ({error}): rerun it with "
-                          f"`{command()} --only {section.full_name} --force`") from error
+        raise ReportError(
+            f"{display_path(file)} is not valid JSON ({error}): rerun it with "
+            f"`{command()} --only {section.full_name} --force`"
+        ) from error
 
 
 def _section_values(section: Section, results: dict) -> dict:
@@ -80,8 +87,11 @@ def _about_seeds(sections: dict) -> dict:
                 seeds.add(row["n_seeds"])
             pairs.update(n for n in row.get("n_pairs") or [] if isinstance(n, int))
         folders += values.get("test_pairs") or []
-    return {"n_seeds": sorted(seeds), "test_pairs": list(dict.fromkeys(folders)),
-            "n_test_pairs": sorted(pairs)}
+    return {
+        "n_seeds": sorted(seeds),
+        "test_pairs": list(dict.fromkeys(folders)),
+        "n_test_pairs": sorted(pairs),
+    }
 
 
 def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) -> dict:
@@ -104,8 +114,10 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
         for role, (name, target) in section.figures.items():
             source = folder / name
             if not source.is_file():
-                raise ReportError(f"no {name} in {display_path(folder)} ({section.title}): "
-                                  f"rerun `{command()} --only {section.full_name} --force`")
+                raise ReportError(
+                    f"no {name} in {display_path(folder)} ({section.title}): "
+                    f"rerun `{command()} --only {section.full_name} --force`"
+                )
             copies.append((source, target))
             values["figures"][role] = target
         sections[section.key] = values

@@ -65,8 +65,14 @@ def _times(ratio: float | None, decimals: int = 1) -> str:
 
 
 def _missing(claim: str, key: str, seed: str, needed: str) -> dict:
-    return {"id": key, "claim": claim, "seed": seed, "verdict": UNKNOWN, "numbers": {},
-            "detail": f"not checked: the tables lack {needed}"}
+    return {
+        "id": key,
+        "claim": claim,
+        "seed": seed,
+        "verdict": UNKNOWN,
+        "numbers": {},
+        "detail": f"not checked: the tables lack {needed}",
+    }
 
 
 def _summary(values: list[float]) -> dict:
@@ -80,8 +86,7 @@ def compute_findings(sections: dict) -> list[dict]:
     Each: ``id``, ``claim``, ``seed`` (its numbers, as text), ``verdict`` (``holds``,
     ``differs``, ``no clear difference``, or ``n/a`` when a needed row is missing), ``numbers``
     (ours, with the verdicts) and ``detail`` (ours, as text)."""
-    return [_finding_a(sections), _finding_b(sections), _finding_c(sections),
-            _finding_d(sections)]
+    return [_finding_a(sections), _finding_b(sections), _finding_c(sections), _finding_d(sections)]
 
 
 def _finding_a(sections: dict) -> dict:
@@ -104,13 +109,25 @@ def _finding_a(sections: dict) -> dict:
         result, how = DIFFERS, f"clearly higher ({verdict.reason})"
     else:
         result, how = NO_CLEAR, f"{NO_CLEAR} ({verdict.reason})"
-    return {"id": "a", "claim": claim, "seed": seed, "verdict": result,
-            "numbers": round_values({"triplet eer_fake": _summary(ours_t),
-                                     "triplet + fake eer_fake": _summary(ours_f),
-                                     "ratio": ratio, "seed ratio": t / f,
-                                     "verdict": verdict.to_dict()}),
-            "detail": (f"eer_fake {_spread(ours_t)} -> {_spread(ours_f)} "
-                       f"({_seeds(ours_t, ours_f)}), {_times(ratio)}; {how}")}
+    return {
+        "id": "a",
+        "claim": claim,
+        "seed": seed,
+        "verdict": result,
+        "numbers": round_values(
+            {
+                "triplet eer_fake": _summary(ours_t),
+                "triplet + fake eer_fake": _summary(ours_f),
+                "ratio": ratio,
+                "seed ratio": t / f,
+                "verdict": verdict.to_dict(),
+            }
+        ),
+        "detail": (
+            f"eer_fake {_spread(ours_t)} -> {_spread(ours_f)} "
+            f"({_seeds(ours_t, ours_f)}), {_times(ratio)}; {how}"
+        ),
+    }
 
 
 def _finding_b(sections: dict) -> dict:
@@ -140,31 +157,51 @@ def _finding_b(sections: dict) -> dict:
         result = NO_CLEAR
     else:
         result = HOLDS
-    detail = (f"eer_fake {' -> '.join(_spread(v) for v in values)} ({_seeds(*values)}); "
-              + "; ".join(part for part in (
-                  f"clear falls: {', '.join(falls)}" if falls else "",
-                  f"clear rises: {', '.join(rises)}" if rises else "",
-                  f"not clear: {', '.join(unclear)}" if unclear else "") if part))
-    return {"id": "b", "claim": claim, "seed": seed, "verdict": result,
-            "numbers": round_values({"eer_fake": {lam: _summary(v)
-                                                  for lam, v in zip(LAMBDAS, values)},
-                                     "steps": steps, "monotone": result == HOLDS,
-                                     "seed eer_fake": dict(zip(LAMBDAS, seed_values_))}),
-            "detail": detail}
+    detail = (
+        f"eer_fake {' -> '.join(_spread(v) for v in values)} ({_seeds(*values)}); "
+        + "; ".join(
+            part
+            for part in (
+                f"clear falls: {', '.join(falls)}" if falls else "",
+                f"clear rises: {', '.join(rises)}" if rises else "",
+                f"not clear: {', '.join(unclear)}" if unclear else "",
+            )
+            if part
+        )
+    )
+    return {
+        "id": "b",
+        "claim": claim,
+        "seed": seed,
+        "verdict": result,
+        "numbers": round_values(
+            {
+                "eer_fake": {lam: _summary(v) for lam, v in zip(LAMBDAS, values)},
+                "steps": steps,
+                "monotone": result == HOLDS,
+                "seed eer_fake": dict(zip(LAMBDAS, seed_values_)),
+            }
+        ),
+        "detail": detail,
+    }
 
 
 def _finding_c(sections: dict) -> dict:
     claim = "Cutout does not help"
-    seed = (f"no cutout has the lowest eer_real "
-            f"({seed_metric('cutout', NO_CUTOUT, 'eer_real'):.4f}) and eer_fake "
-            f"({seed_metric('cutout', NO_CUTOUT, 'eer_fake'):.4f}); no combined EER")
+    seed = (
+        f"no cutout has the lowest eer_real "
+        f"({seed_metric('cutout', NO_CUTOUT, 'eer_real'):.4f}) and eer_fake "
+        f"({seed_metric('cutout', NO_CUTOUT, 'eer_fake'):.4f}); no combined EER"
+    )
     table = _table(sections, "cutout")
     base = {m: _values(sections, "cutout", NO_CUTOUT, m) for m in CUTOUT_METRICS}
     parts = [name for name in table if name != NO_CUTOUT]
     if any(v is None for v in base.values()) or not parts:
         return _missing(claim, "c", seed, f"eer and eer_fake of {NO_CUTOUT!r} and cutout parts")
-    verdicts = {part: {m: compare(seed_values(table[part], m), base[m]) for m in CUTOUT_METRICS}
-                for part in parts}  # a: the part, b: no cutout
+    verdicts = {
+        part: {m: compare(seed_values(table[part], m), base[m]) for m in CUTOUT_METRICS}
+        for part in parts
+    }  # a: the part, b: no cutout
     lower = {m: [p for p in parts if verdicts[p][m].lower_is(A)] for m in CUTOUT_METRICS}
     higher = {m: [p for p in parts if verdicts[p][m].lower_is(B)] for m in CUTOUT_METRICS}
     costs_each = all(any(verdicts[p][m].lower_is(B) for m in CUTOUT_METRICS) for p in parts)
@@ -176,25 +213,42 @@ def _finding_c(sections: dict) -> dict:
         result = NO_CLEAR
 
     def listed(names: list[str], metric: str) -> str:
-        return ", ".join(f"{p} {_spread(seed_values(table[p], metric))} "
-                         f"({verdicts[p][metric].reason})" for p in names) or "none"
+        return (
+            ", ".join(
+                f"{p} {_spread(seed_values(table[p], metric))} ({verdicts[p][metric].reason})"
+                for p in names
+            )
+            or "none"
+        )
 
-    unclear = [f"{p} ({', '.join(m for m in CUTOUT_METRICS if not verdicts[p][m].differ)})"
-               for p in parts if not all(verdicts[p][m].differ for m in CUTOUT_METRICS)]
-    detail = (f"no cutout: eer {_spread(base['eer'])}, eer_fake {_spread(base['eer_fake'])} "
-              f"({_seeds(base['eer'])}); "
-              + "; ".join(f"clearly lower {m}: {listed(lower[m], m)}" for m in CUTOUT_METRICS)
-              + "; " + "; ".join(f"clearly higher {m}: {listed(higher[m], m)}"
-                                 for m in CUTOUT_METRICS)
-              + (f"; {NO_CLEAR}: {', '.join(unclear)}" if unclear else ""))
-    return {"id": "c", "claim": claim, "seed": seed, "verdict": result,
-            "numbers": round_values({
+    unclear = [
+        f"{p} ({', '.join(m for m in CUTOUT_METRICS if not verdicts[p][m].differ)})"
+        for p in parts
+        if not all(verdicts[p][m].differ for m in CUTOUT_METRICS)
+    ]
+    detail = (
+        f"no cutout: eer {_spread(base['eer'])}, eer_fake {_spread(base['eer_fake'])} "
+        f"({_seeds(base['eer'])}); "
+        + "; ".join(f"clearly lower {m}: {listed(lower[m], m)}" for m in CUTOUT_METRICS)
+        + "; "
+        + "; ".join(f"clearly higher {m}: {listed(higher[m], m)}" for m in CUTOUT_METRICS)
+        + (f"; {NO_CLEAR}: {', '.join(unclear)}" if unclear else "")
+    )
+    return {
+        "id": "c",
+        "claim": claim,
+        "seed": seed,
+        "verdict": result,
+        "numbers": round_values(
+            {
                 "no cutout": {m: _summary(base[m]) for m in CUTOUT_METRICS},
-                "parts": {p: {m: verdicts[p][m].to_dict() for m in CUTOUT_METRICS}
-                          for p in parts},
+                "parts": {p: {m: verdicts[p][m].to_dict() for m in CUTOUT_METRICS} for p in parts},
                 **{f"lower {m}": lower[m] for m in CUTOUT_METRICS},
-                **{f"higher {m}": higher[m] for m in CUTOUT_METRICS}}),
-            "detail": detail}
+                **{f"higher {m}": higher[m] for m in CUTOUT_METRICS},
+            }
+        ),
+        "detail": detail,
+    }
 
 
 def _finding_d(sections: dict) -> dict:
@@ -215,13 +269,25 @@ def _finding_d(sections: dict) -> dict:
         result, how = NO_CLEAR, f"{NO_CLEAR} ({verdict.reason})"
     ratio = None if verdict.a_mean == 0 else verdict.b_mean / verdict.a_mean  # fake / triplet
     times = ("from zero" if verdict.b_mean else "no change") if ratio is None else f"{ratio:.2f}x"
-    return {"id": "d", "claim": claim, "seed": seed, "verdict": result,
-            "numbers": round_values({"triplet eer_real": _summary(ours_t),
-                                     "triplet + fake eer_real": _summary(ours_f),
-                                     "ratio": ratio, "seed ratio": f / t,
-                                     "verdict": verdict.to_dict()}),
-            "detail": (f"eer_real {_spread(ours_t)} -> {_spread(ours_f)} "
-                       f"({_seeds(ours_t, ours_f)}), {times}; {how}")}
+    return {
+        "id": "d",
+        "claim": claim,
+        "seed": seed,
+        "verdict": result,
+        "numbers": round_values(
+            {
+                "triplet eer_real": _summary(ours_t),
+                "triplet + fake eer_real": _summary(ours_f),
+                "ratio": ratio,
+                "seed ratio": f / t,
+                "verdict": verdict.to_dict(),
+            }
+        ),
+        "detail": (
+            f"eer_real {_spread(ours_t)} -> {_spread(ours_f)} "
+            f"({_seeds(ours_t, ours_f)}), {times}; {how}"
+        ),
+    }
 
 
 def lowest_of(table: dict, metric: str = "eer") -> dict | None:
@@ -232,18 +298,25 @@ def lowest_of(table: dict, metric: str = "eer") -> dict | None:
     return round_values(lowest(values).to_dict()) if values else None
 
 
-def versus_reference(table: dict, reference: str | None,
-                     metrics=EER_COLUMNS) -> dict[str, dict[str, dict]]:
+def versus_reference(
+    table: dict, reference: str | None, metrics=EER_COLUMNS
+) -> dict[str, dict[str, dict]]:
     """Every other row of a results.json table against ``reference`` on each of ``metrics``
     (the row as ``a``, the reference as ``b``): ``{row: {metric: Verdict dict}}``; empty
     without that reference row."""
     table = table or {}
     if reference is None or reference not in table:
         return {}
-    return round_values({
-        name: {m: compare(seed_values(row, m), seed_values(table[reference], m)).to_dict()
-               for m in metrics}
-        for name, row in table.items() if name != reference})
+    return round_values(
+        {
+            name: {
+                m: compare(seed_values(row, m), seed_values(table[reference], m)).to_dict()
+                for m in metrics
+            }
+            for name, row in table.items()
+            if name != reference
+        }
+    )
 
 
 def section_verdicts(key: str, table: dict) -> dict:
@@ -253,8 +326,11 @@ def section_verdicts(key: str, table: dict) -> dict:
     reference = REFERENCES.get(key)
     if reference not in (table or {}):
         reference = None
-    return {"lowest": lowest_of(table), "reference": reference,
-            "versus": versus_reference(table, reference)}
+    return {
+        "lowest": lowest_of(table),
+        "reference": reference,
+        "versus": versus_reference(table, reference),
+    }
 
 
 def beyond_summary(table: dict, seed_recipe: str = SEED_RECIPE) -> dict | None:
@@ -277,8 +353,16 @@ def beyond_summary(table: dict, seed_recipe: str = SEED_RECIPE) -> dict | None:
         relative = None if seed_eer["mean"] == 0 else absolute / seed_eer["mean"]
         if best != seed_recipe:
             versus = compare(seed_values(table[best], "eer"), recipe).to_dict()
-    return round_values({"best": best, "eer": {"mean": low["mean"], "std": low["std"],
-                                               "n": low["n"]},
-                         "clear": low["clear"], "ties": low["ties"], "seed_recipe": seed_recipe,
-                         "seed_eer": seed_eer, "versus_recipe": versus, "absolute": absolute,
-                         "relative": relative})
+    return round_values(
+        {
+            "best": best,
+            "eer": {"mean": low["mean"], "std": low["std"], "n": low["n"]},
+            "clear": low["clear"],
+            "ties": low["ties"],
+            "seed_recipe": seed_recipe,
+            "seed_eer": seed_eer,
+            "versus_recipe": versus,
+            "absolute": absolute,
+            "relative": relative,
+        }
+    )

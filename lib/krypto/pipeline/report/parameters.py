@@ -46,8 +46,10 @@ def train_parameters(key: str, batch_file: str = BATCH_FILE) -> dict[str, dict]:
             seeds = [r for r in runs.values() if r.run_dir.parent == C.RUNS_DIR / ref]
             run = seeds[0] if seeds else None
         if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
-            raise ReportError(f"{section.full_name} reads {ref} ({row}), which {batch_file} "
-                              f"does not train with {TRAIN_NOTEBOOK}")
+            raise ReportError(
+                f"{section.full_name} reads {ref} ({row}), which {batch_file} "
+                f"does not train with {TRAIN_NOTEBOOK}"
+            )
         out[row] = asdict(TrainConfig.from_dict(run.parameters))
     return out
 
@@ -60,7 +62,7 @@ def _quoted(rows: dict[str, dict], name: str) -> str:
 
 
 def _fake_term(rows: dict[str, dict]) -> str:
-    """"with the fake term (lam = 1)" for runs trained with the fake term (quadruplet loss)."""
+    """ "with the fake term (lam = 1)" for runs trained with the fake term (quadruplet loss)."""
     if all(row["loss"] == "quadruplet" for row in rows.values()):
         return f"with the fake term (lam = {_quoted(rows, 'lam')})"
     if all(row["loss"] != "quadruplet" for row in rows.values()):
@@ -70,9 +72,9 @@ def _fake_term(rows: dict[str, dict]) -> str:
 
 def _start(rows: dict[str, dict]) -> str:
     pretrained = {bool(row["pretrained"]) for row in rows.values()}
-    return {frozenset({False}): "from scratch",
-            frozenset({True}): "from pretrained weights"}.get(
-        frozenset(pretrained), "from scratch or from pretrained weights")
+    return {frozenset({False}): "from scratch", frozenset({True}): "from pretrained weights"}.get(
+        frozenset(pretrained), "from scratch or from pretrained weights"
+    )
 
 
 @functools.cache
@@ -81,8 +83,11 @@ def prose_parameters(batch_file: str = BATCH_FILE) -> dict[str, dict[str, str]]:
     loss = train_parameters("loss_selection", batch_file)
     models = train_parameters("model_selection", batch_file)
     lam = train_parameters("lambda", batch_file)
-    cutout = {row: values for row, values in train_parameters("cutout", batch_file).items()
-              if row != NO_CUTOUT}
+    cutout = {
+        row: values
+        for row, values in train_parameters("cutout", batch_file).items()
+        if row != NO_CUTOUT
+    }
     return {
         "loss_selection": {"lam": _quoted({TRIPLET_FAKE: loss[TRIPLET_FAKE]}, "lam")},
         "model_selection": {"start": _start(models), "fake_term": _fake_term(models)},

@@ -39,9 +39,12 @@ def read_json(file: Path) -> dict:
 def _git_files(root: Path) -> list[str] | None:
     """The git-tracked files of the code under ``root``, or None when git cannot tell (no git,
     or ``root`` is not the top of a work tree)."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, check=True, text=True
+        ).stdout
+
     try:
         top = git("rev-parse", "--show-toplevel").strip()
         if Path(top).resolve() != root.resolve():
@@ -71,9 +74,11 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
     listed = _git_files(root)
     if listed is None:
         listed = _walked_files(root)
-    return sorted(name for name in set(listed)
-                  if not _SKIPPED.intersection(Path(name).parts)
-                  and (root / name).is_file())
+    return sorted(
+        name
+        for name in set(listed)
+        if not _SKIPPED.intersection(Path(name).parts) and (root / name).is_file()
+    )
 
 
 def code_hash(root: str | Path = C.REPO_ROOT) -> str:
@@ -118,7 +123,8 @@ class BatchCommand:
             self._quick = any(
                 parameters != full.get(name)
                 and read_json(self.runs_dir / name / RECORD).get("parameters") == parameters
-                for name, parameters in quick.items())
+                for name, parameters in quick.items()
+            )
         return self._quick
 
     def __call__(self) -> str:
@@ -144,17 +150,29 @@ def run_provenance(section: Section, folder: Path, command: BatchCommand) -> dic
         try:
             seeds = [(run, read_metrics(run)) for run in seed_runs(configuration)]
         except FileNotFoundError as error:
-            raise ReportError(f"{section.full_name} read {ref} ({name}), which has no "
-                              f"{C.METRICS_FILE} any more: {error}") from error
-        train_runs[name] = {"run_dir": display_path(configuration), "seeds": [
-            {"run_dir": display_path(run), "seconds": metrics.get("seconds"),
-             "epochs_run": metrics.get("epochs_run")} for run, metrics in seeds]}
-    return round_values({
-        "run_dir": display_path(folder),
-        "notebook": record.get("notebook"),
-        "command": command(),
-        "status": record.get("status", "no run.json"),
-        "finished": record.get("finished"),
-        "seconds": record.get("seconds"),
-        **({"train_runs": train_runs} if train_runs else {}),
-    })
+            raise ReportError(
+                f"{section.full_name} read {ref} ({name}), which has no "
+                f"{C.METRICS_FILE} any more: {error}"
+            ) from error
+        train_runs[name] = {
+            "run_dir": display_path(configuration),
+            "seeds": [
+                {
+                    "run_dir": display_path(run),
+                    "seconds": metrics.get("seconds"),
+                    "epochs_run": metrics.get("epochs_run"),
+                }
+                for run, metrics in seeds
+            ],
+        }
+    return round_values(
+        {
+            "run_dir": display_path(folder),
+            "notebook": record.get("notebook"),
+            "command": command(),
+            "status": record.get("status", "no run.json"),
+            "finished": record.get("finished"),
+            "seconds": record.get("seconds"),
+            **({"train_runs": train_runs} if train_runs else {}),
+        }
+    )

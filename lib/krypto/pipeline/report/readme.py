@@ -26,22 +26,24 @@ def marker_lines(text: str) -> tuple[list[str], int, int]:
         found = f"found {len(begins)} and {len(ends)}"
         if len(begins) == len(ends) == 1:
             found += ", in the wrong order"
-        raise ReportError(f"the README needs exactly one line {BEGIN} and, below it, one line "
-                          f"{END} ({found}): put them where the results go")
+        raise ReportError(
+            f"the README needs exactly one line {BEGIN} and, below it, one line "
+            f"{END} ({found}): put them where the results go"
+        )
     return lines, begins[0], ends[0]
 
 
 def readme_block(readme_text: str) -> str:
     """The text between the marker lines (without them)."""
     lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[begin + 1:end])
+    return "\n".join(lines[begin + 1 : end])
 
 
 def replace_readme_block(readme_text: str, block: str) -> str:
     """``readme_text`` with the text between the marker lines replaced by ``block``; the markers
     and everything outside them are kept as they are."""
     lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[:begin + 1] + block.rstrip("\n").split("\n") + lines[end:])
+    return "\n".join(lines[: begin + 1] + block.rstrip("\n").split("\n") + lines[end:])
 
 
 def figure_links(markdown: str) -> list[str]:
@@ -55,8 +57,12 @@ def readme_prefix(readme: Path, out: Path) -> str:
     return Path(rel).as_posix() + "/"
 
 
-def check_readme(readme_path: str | Path, results_path: str | Path, figure_prefix: str,
-                 heading_level: int = README_HEADING_LEVEL) -> list[str]:
+def check_readme(
+    readme_path: str | Path,
+    results_path: str | Path,
+    figure_prefix: str,
+    heading_level: int = README_HEADING_LEVEL,
+) -> list[str]:
     """Differences between the README's results block and the render of ``results_path``
     (``-`` lines: README, ``+``: expected), then figures the README links that do not exist.
     Empty when they agree."""
@@ -65,8 +71,9 @@ def check_readme(readme_path: str | Path, results_path: str | Path, figure_prefi
         block = readme_block(readme_path.read_text())
     except ReportError as error:
         return [f"{readme_path}: {error}"]
-    expected = titled_markdown(json.loads(Path(results_path).read_text()), figure_prefix,
-                               heading_level=heading_level)
+    expected = titled_markdown(
+        json.loads(Path(results_path).read_text()), figure_prefix, heading_level=heading_level
+    )
     differences = [
         f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
         for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))

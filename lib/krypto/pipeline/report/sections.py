@@ -21,8 +21,12 @@ SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml
 # The sections whose tables are training configurations over seeds (06/05 runs), and the row each
 # of the others is tested against (krypto.evaluation.verdicts) where one is the natural baseline.
 TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", "beyond")
-REFERENCES = {"loss_selection": TRIPLET, "lambda": LAMBDAS[-1], "cutout": NO_CUTOUT,
-              "beyond": SEED_RECIPE}
+REFERENCES = {
+    "loss_selection": TRIPLET,
+    "lambda": LAMBDAS[-1],
+    "cutout": NO_CUTOUT,
+    "beyond": SEED_RECIPE,
+}
 
 
 @dataclass(frozen=True)
@@ -39,24 +43,65 @@ class Section:
 
 
 SECTIONS = (
-    Section("data", "Data set", "readme", "preprocess",
-            {"contact_sheet": ("contact_sheet.png", "data_contact_sheet.png")}),
+    Section(
+        "data",
+        "Data set",
+        "readme",
+        "preprocess",
+        {"contact_sheet": ("contact_sheet.png", "data_contact_sheet.png")},
+    ),
     Section("loss_selection", "Loss selection", "loss_selection", "compare"),
-    Section("distances", "Distances", "loss_selection", "distances", {
-        "distance_curves": ("distance_curves.png", "loss_selection_distance_curves.png"),
-        "similarity_histograms": ("similarity_histograms.png",
-                                  "loss_selection_similarity_histograms.png")}),
-    Section("embeddings", "Embeddings", "loss_selection", "pca",
-            {"pca": ("pca_real_fake.png", "loss_selection_pca_real_fake.png")}),
-    Section("model_selection", "Model selection", "model_selection", "compare", {
-        "eer_real_per_epoch": ("eer_real_per_epoch.png", "model_selection_eer_real_per_epoch.png"),
-        "eer_fake_per_epoch": ("eer_fake_per_epoch.png",
-                               "model_selection_eer_fake_per_epoch.png")}),
+    Section(
+        "distances",
+        "Distances",
+        "loss_selection",
+        "distances",
+        {
+            "distance_curves": ("distance_curves.png", "loss_selection_distance_curves.png"),
+            "similarity_histograms": (
+                "similarity_histograms.png",
+                "loss_selection_similarity_histograms.png",
+            ),
+        },
+    ),
+    Section(
+        "embeddings",
+        "Embeddings",
+        "loss_selection",
+        "pca",
+        {"pca": ("pca_real_fake.png", "loss_selection_pca_real_fake.png")},
+    ),
+    Section(
+        "model_selection",
+        "Model selection",
+        "model_selection",
+        "compare",
+        {
+            "eer_real_per_epoch": (
+                "eer_real_per_epoch.png",
+                "model_selection_eer_real_per_epoch.png",
+            ),
+            "eer_fake_per_epoch": (
+                "eer_fake_per_epoch.png",
+                "model_selection_eer_fake_per_epoch.png",
+            ),
+        },
+    ),
     Section("lambda", "Lambda", "lambda", "compare"),
-    Section("cutout", "Cutout", "cutout", "ablation", {
-        "examples": ("cutout_examples.png", "cutout_examples.png"),
-        "eer": ("cutout_eer.png", "cutout_eer.png"),
-        "eer_fake_per_epoch": ("cutout_eer_fake_per_epoch.png", "cutout_eer_fake_per_epoch.png")}),
+    Section(
+        "cutout",
+        "Cutout",
+        "cutout",
+        "ablation",
+        {
+            "examples": ("cutout_examples.png", "cutout_examples.png"),
+            "eer": ("cutout_eer.png", "cutout_eer.png"),
+            "eer_fake_per_epoch": (
+                "cutout_eer_fake_per_epoch.png",
+                "cutout_eer_fake_per_epoch.png",
+            ),
+        },
+    ),
     Section("beyond", "Beyond the seed", "beyond", "compare"),
 )
 

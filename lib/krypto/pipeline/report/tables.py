@@ -45,12 +45,16 @@ def cell(value: Any, kind: str = "eer") -> str:
 
 def table(rows: dict[str, dict], columns: list[Column], index: str) -> list[str]:
     """A markdown table: one line per row; ``columns`` are (key, header, kind)."""
-    lines = ["| " + " | ".join([index] + [header for _, header, _ in columns]) + " |",
-             "|" + "|".join([":---"] + [":---" if kind == "text" else "---:"
-                                        for _, _, kind in columns]) + "|"]
+    lines = [
+        "| " + " | ".join([index] + [header for _, header, _ in columns]) + " |",
+        "|"
+        + "|".join([":---"] + [":---" if kind == "text" else "---:" for _, _, kind in columns])
+        + "|",
+    ]
     for name, row in rows.items():
-        cells = [cell(name, "text")] + [cell((row or {}).get(key), kind)
-                                        for key, _, kind in columns]
+        cells = [cell(name, "text")] + [
+            cell((row or {}).get(key), kind) for key, _, kind in columns
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -69,8 +73,12 @@ def run_columns(with_seed: bool) -> list[Column]:
         columns.append((column, eer_header(column), "mean_std"))
         if with_seed and column in SEED_COLUMNS:
             columns.append((f"seed {column}", eer_header(f"seed {column}"), "eer"))
-    return columns + [("n_seeds", "seeds", "int"), ("best_epoch", "best epoch", "ints"),
-                      ("epochs_run", "epochs", "ints"), ("seconds", "seconds", "seconds")]
+    return columns + [
+        ("n_seeds", "seeds", "int"),
+        ("best_epoch", "best epoch", "ints"),
+        ("epochs_run", "epochs", "ints"),
+        ("seconds", "seconds", "seconds"),
+    ]
 
 
 def with_seed(rows: dict, seed_rows: dict) -> dict:
