@@ -295,3 +295,19 @@ def test_adaptive_margin_grows_with_hardness_and_pushes_the_right_way():
     assert loss[1] > loss[0] and loss[2] > loss[3]  # a far positive, a near negative cost more
     loss.sum().backward()
     assert (cos.grad[:2] < 0).all() and (cos.grad[2:] > 0).all()  # positives up, negatives down
+
+
+def test_fakes_as_class_with_the_fake_term_differs_from_the_fake_term_alone():
+    """With the quadruplet loss, fakes_as_class makes the metric term a triplet loss over every
+    photo by class (fakes anchors and negatives too); without it, real photos only."""
+    labels, is_fake, _, _ = _batch(2)
+    emb = torch.randn(len(labels), 16, generator=torch.Generator().manual_seed(0))
+    logs = {}
+    for fac in (False, True):
+        g = torch.Generator().manual_seed(7)
+        _, logs[fac] = VerificationLoss(
+            LossConfig(loss="quadruplet", fakes_as_class=fac), 16, 6, g
+        )(emb, labels, is_fake)
+    assert logs[True]["n_tuples"] > logs[False]["n_tuples"]  # fakes are anchors too
+    assert logs[True]["n_fake_tuples"] == logs[False]["n_fake_tuples"] > 0
+    assert logs[True]["loss_real"] != logs[False]["loss_real"]

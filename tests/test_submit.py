@@ -1,6 +1,6 @@
-"""Tests of krypto.challenge.submit: a submission from a tiny trained run, scored, with TTA, bad
-inputs and the command line; decoding overlapped with the forward (and torchvision's JPEG
-decoder) changes nothing in it."""
+"""Tests of krypto.challenge.submit (with the image decoding and the batch embedding it runs
+on): a submission from a tiny trained run, scored, with TTA, bad inputs and the command line;
+decoding overlapped with the forward (and torchvision's JPEG decoder) changes nothing in it."""
 
 from __future__ import annotations
 
@@ -18,16 +18,12 @@ from PIL import Image
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
-from krypto.challenge import submit
+from krypto.challenge import image_decoding
+from krypto.challenge.batch_embedding import default_prefetch, embed_paths
+from krypto.challenge.image_decoding import decode_image
 from krypto.challenge.score import main as score_main
 from krypto.challenge.score import read_submission, score_files
-from krypto.challenge.submit import (
-    decode_image,
-    default_prefetch,
-    embed_paths,
-    make_submission,
-    skipped_path,
-)
+from krypto.challenge.submit import make_submission, skipped_path
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.data.layout import DataLayoutError, read_gt
 
@@ -232,10 +228,10 @@ def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
         assert got.dtype == np.uint8 and got.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
         np.testing.assert_array_equal(got, read_uint8(file, IMAGE_SIZE), err_msg=file.name)
     if decoder == "auto":  # torchvision did decode the JPEGs (the check did not turn it off)
-        assert submit._jpeg["agrees"] is True
-        decoded = submit._torchvision_jpegs([str(f) for f in files])
+        assert image_decoding._jpeg["agrees"] is True
+        decoded = image_decoding._torchvision_jpegs([str(f) for f in files])
         assert [d is not None for d in decoded] == [True] * 5 + [False, False]  # not CMYK, PNG
-        images, failures = submit.decode_images([str(f) for f in files], IMAGE_SIZE)
+        images, failures = image_decoding.decode_images([str(f) for f in files], IMAGE_SIZE)
         assert failures == []
         np.testing.assert_array_equal(images, np.stack([read_uint8(f, IMAGE_SIZE) for f in files]))
     for name, content in (

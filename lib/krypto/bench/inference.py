@@ -25,7 +25,7 @@ def decode_seconds(
 ) -> float:
     """Seconds to decode ``paths`` as the submission does (batches split over ``workers``
     threads), without embedding them."""
-    from krypto.challenge.submit import decode_images
+    from krypto.challenge.image_decoding import decode_images
 
     def part(chunk):
         return decode_images(list(chunk), size, decoder)
@@ -63,7 +63,8 @@ def bounded_by(f: float, d: float, workers: int, shared_cores: bool) -> str:
 
 def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.device, log) -> dict:
     """make_submission() on test_public vs the model's forward on in-memory tensors."""
-    from krypto.challenge.submit import default_prefetch, default_workers, make_submission
+    from krypto.challenge.batch_embedding import default_prefetch, default_workers
+    from krypto.challenge.submit import make_submission
     from krypto.data.layout import read_pairs
     from krypto.learning.train import load_model
 

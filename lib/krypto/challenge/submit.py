@@ -14,12 +14,13 @@ and of its mirror image). Rows are written sorted by ``pair_id``, which is the p
 exactly as on disk (zero padding kept).
 
 Decoding runs on a pool of threads, batch by batch, ahead of the forward pass (``--prefetch``
-batches; see :func:`default_prefetch`), so that a GPU embeds one batch while the next ones are
-decoded. JPEGs are decoded by ``torchvision.io.decode_jpeg`` (libjpeg-turbo without Python in the
-loop, which frees the GIL: the threads decode in parallel), every other file and every JPEG it
-refuses by PIL, and resizing is PIL's: the pixels are those of
+batches; see :func:`krypto.challenge.batch_embedding.default_prefetch`), so that a GPU embeds one
+batch while the next ones are decoded. JPEGs are decoded by ``torchvision.io.decode_jpeg``
+(libjpeg-turbo without Python in the loop, which frees the GIL: the threads decode in parallel),
+every other file and every JPEG it refuses by PIL, and resizing is PIL's: the pixels are those of
 :func:`krypto.data.images.read_uint8`, which decoded the training images (checked once per
-process on the first JPEG; where the two decoders disagree, PIL decodes everything).
+process on the first JPEG; where the two decoders disagree, PIL decodes everything); see
+:mod:`krypto.challenge.image_decoding`.
 
 A pair folder without both images or with an unreadable image is an error naming it; with
 ``--skip-bad`` such pairs are left out, listed in ``<out>.skipped.txt`` (``pair_id<TAB>reason``)
@@ -30,29 +31,18 @@ and a warning says how many: a gap is never silent. An existing ``--out`` is not
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import threading
 import warnings
-from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from krypto import constants as C
-from krypto.data.images import CorruptImageError, read_uint8
+from krypto.challenge.batch_embedding import MAX_NAMED, embed_paths
+from krypto.challenge.image_decoding import DECODERS
+from krypto.data.images import CorruptImageError
 from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
-
-if TYPE_CHECKING:  # torch and the model code are imported when needed: input errors come fast
-    import torch
-
-DECODE_CHUNK = 8192  # images whose decoding failures are reported together
-MAX_NAMED = 5  # failures an error message names
 
 
 class SubmissionError(ValueError):
@@ -62,332 +52,6 @@ class SubmissionError(ValueError):
 def skipped_path(out: str | Path) -> Path:
     """Where the list of skipped pairs of submission ``out`` goes: ``<out>.skipped.txt``."""
     return Path(str(out) + ".skipped.txt")
-
-
-def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
-    shown = [
-        (f"{labels[i]}: " if labels is not None else "") + message
-        for i, message in failures[:MAX_NAMED]
-    ]
-    more = f"; and {len(failures) - MAX_NAMED} more" if len(failures) > MAX_NAMED else ""
-    return "; ".join(shown) + more
-
-
-DECODERS = ("auto", "pil")  # auto: torchvision's JPEG decoder where it gives PIL's pixels
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def default_workers(device) -> int:
-    """Decoding threads: every usable core (at most 8)."""
-    return max(1, min(8, available_cores()))
-
-
-def default_prefetch(device) -> int:
-    """Batches decoded ahead of the forward pass: 2 on a GPU (decoding on the CPU overlaps the
-    forward on the GPU); on a CPU, 2 where torch leaves cores free, else 0: the forward already
-    keeps every core busy, and a decoding thread beside it would make torch's OpenMP threads wait
-    for a descheduled peer at each barrier (slower than decoding, on all cores, between two
-    forwards)."""
-    import torch
-
-    if torch.device(device).type != "cpu":
-        return 2
-    return 2 if torch.get_num_threads() < available_cores() else 0
-
-
-_JPEG_START = b"\xff\xd8\xff"
-_jpeg = {"agrees": None}  # torchvision's pixels equal PIL's here: None until checked once
-_jpeg_lock = threading.Lock()
-
-
-def _jpeg_decoder():
-    """torchvision's ``decode_jpeg`` (deprecated in torchvision 0.29 in favour of TorchCodec,
-    which is not a dependency here; its per-call notice is silenced), or None where it is gone:
-    then PIL decodes everything."""
-    if "decode" not in _jpeg:
-        try:
-            from torchvision.io import ImageReadMode, decode_jpeg
-        except ImportError:
-            _jpeg["decode"] = None
-        else:
-            warnings.filterwarnings(
-                "ignore",
-                category=DeprecationWarning,
-                module="torchvision.io.image",
-                message="The image decoding and encoding capabilities",
-            )
-            _jpeg["decode"] = (decode_jpeg, ImageReadMode.UNCHANGED)
-    return _jpeg["decode"]
-
-
-def _torchvision_jpegs(paths: Sequence[str]) -> list:
-    """``[3, H, W]`` uint8 numpy arrays of the JPEGs among ``paths`` by torchvision, in one
-    call; None for a file it does not decode (not a JPEG, corrupt, CMYK, ...)."""
-    import torch
-
-    decoder = _jpeg_decoder()
-    out: list = [None] * len(paths)
-    if decoder is None:
-        return out
-    decode_jpeg, mode = decoder
-    data = {}
-    for i, path in enumerate(paths):
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read()
-        except OSError:
-            continue
-        if raw.startswith(_JPEG_START):
-            data[i] = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
-    if not data:
-        return out
-    try:
-        images = dict(zip(data, decode_jpeg(list(data.values()), mode=mode)))
-    except (RuntimeError, ValueError):  # a bad file among them: one at a time
-        images = {}
-        for i, raw in data.items():
-            with contextlib.suppress(RuntimeError, ValueError):
-                images[i] = decode_jpeg(raw, mode=mode)
-    for i, image in images.items():
-        if image.shape[0] == 1:  # grayscale: PIL's convert("RGB") repeats the channel
-            image = image.expand(3, -1, -1)
-        if image.shape[0] == 3:
-            out[i] = image.numpy()
-    return out
-
-
-def _resized(image: np.ndarray, size: int) -> np.ndarray:
-    """``[3, H, W]`` pixels resized as :func:`krypto.data.images.read_rgb` resizes (PIL)."""
-    if image.shape[1:] == (size, size):
-        return image
-    from PIL import Image
-
-    rgb = Image.fromarray(np.ascontiguousarray(image.transpose(1, 2, 0)))
-    return np.asarray(rgb.resize((size, size), Image.BILINEAR)).transpose(2, 0, 1)
-
-
-def _agrees(image: np.ndarray, path: str, size: int) -> bool:
-    """Whether torchvision's pixels are PIL's here: compared once per process, on the first
-    JPEG; where they differ, PIL decodes everything from then on (with a warning)."""
-    if _jpeg["agrees"] is None:
-        with _jpeg_lock:
-            if _jpeg["agrees"] is None:
-                try:
-                    _jpeg["agrees"] = bool(np.array_equal(image, read_uint8(path, size)))
-                except CorruptImageError:
-                    return False
-                if not _jpeg["agrees"]:
-                    warnings.warn(
-                        "torchvision and PIL decode JPEGs differently here: decoding "
-                        "with PIL (slower)",
-                        stacklevel=2,
-                    )
-    return _jpeg["agrees"]
-
-
-def _decode_into(
-    out: np.ndarray, paths: Sequence[str], rows, size: int, decoder: str, failures: list
-) -> None:
-    """Decode ``paths[rows]`` into ``out[rows]``; ``(row, message)`` of a file that does not
-    decode is appended to ``failures`` (its row is left as it is)."""
-    if decoder not in DECODERS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
-    fast = [None] * len(rows)
-    if decoder == "auto" and _jpeg["agrees"] is not False:
-        fast = _torchvision_jpegs([paths[i] for i in rows])
-    for i, image in zip(rows, fast):
-        if image is not None:
-            image = _resized(image, size)
-            if _agrees(image, paths[i], size):
-                out[i] = image
-                continue
-        try:
-            out[i] = read_uint8(paths[i], size)
-        except CorruptImageError as error:
-            failures.append((int(i), str(error)))
-
-
-def decode_image(path: str, size: int, decoder: str = "auto") -> np.ndarray:
-    """``[3, size, size]`` uint8 RGB pixels of ``path``, exactly those of
-    :func:`krypto.data.images.read_uint8` (which decoded the training images), raising its
-    :class:`CorruptImageError` for a file that does not decode. ``decoder="auto"`` decodes JPEGs
-    with torchvision (faster, and without the GIL), ``"pil"`` everything with PIL."""
-    out = np.zeros((1, 3, size, size), dtype=np.uint8)
-    failures: list[tuple[int, str]] = []
-    _decode_into(out, [str(path)], [0], size, decoder, failures)
-    if failures:
-        raise CorruptImageError(failures[0][1])
-    return out[0]
-
-
-def decode_images(paths: Sequence[str], size: int, decoder: str = "auto"):
-    """``(pixels [n, 3, size, size], failures)`` of ``paths`` as :func:`decode_image` decodes
-    each, in this thread; failures: ``(index, message)``, their rows zeros."""
-    out = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
-    failures: list[tuple[int, str]] = []
-    _decode_into(out, [str(p) for p in paths], range(len(paths)), size, decoder, failures)
-    return out, sorted(failures)
-
-
-class _Batch:
-    """One batch being decoded on the pool, split in ``parts`` tasks: pixels ``[n, 3, S, S]``
-    (zeros where a file does not decode) and ``(index in the batch, message)`` failures, once
-    :meth:`result` returns. With ``as_input``, the task that finishes last also converts the
-    batch into the model's float input (:func:`krypto.learning.embed.to_model_input` on the CPU),
-    off the thread that runs the forward."""
-
-    def __init__(
-        self,
-        pool,
-        start: int,
-        paths: Sequence[str],
-        size: int,
-        decoder: str,
-        parts: int,
-        as_input: bool,
-    ):
-        self.start, self.n, self.as_input = start, len(paths), as_input
-        self.images = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
-        self.failures: list[tuple[int, str]] = []
-        rows = [
-            r
-            for r in np.array_split(np.arange(len(paths)), max(1, min(parts, len(paths))))
-            if len(r)
-        ]
-        self._left, self._lock = len(rows), threading.Lock()
-        self.futures = [pool.submit(self._part, paths, r, size, decoder) for r in rows]
-
-    def _part(self, paths, rows, size: int, decoder: str) -> None:
-        _decode_into(self.images, paths, rows, size, decoder, self.failures)
-        with self._lock:
-            self._left -= 1
-            last = self._left == 0
-        if last and self.as_input:
-            from krypto.learning.embed import to_model_input
-
-            self.images = to_model_input(self.images, "cpu")
-
-    def result(self):
-        """``(images, failures)``: uint8 numpy pixels, or the float input tensor."""
-        for future in self.futures:
-            future.result()
-        return self.images, sorted(self.failures)
-
-
-def embed_paths(
-    model: torch.nn.Module,
-    paths: Sequence,
-    image_size: int,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    tta: bool = False,
-    amp: bool = False,
-    progress: bool = False,
-    failures: list | None = None,
-    labels: Sequence[str] | None = None,
-    chunk: int = DECODE_CHUNK,
-    workers: int | None = None,
-    prefetch: int | None = None,
-    decoder: str = "auto",
-) -> torch.Tensor:
-    """Decode ``paths`` (each once, as training did: ``image_size`` px, bilinear, RGB; see
-    :func:`decode_image`) and embed them: float32 ``[len(paths), D]`` on the CPU, not normalised.
-
-    Batches of ``batch_size`` images are decoded by ``workers`` threads (default
-    :func:`default_workers`), ``prefetch`` batches ahead of the one being embedded (default
-    :func:`default_prefetch`; 0: decode a batch, then embed it). The embeddings do not depend on
-    ``workers`` nor ``prefetch``: the same batches reach the model.
-
-    An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
-    ``labels``, e.g. its pair id) with every other failure of its ``chunk`` of images; when a
-    ``failures`` list is given, ``(index, message)`` is appended to it instead and that row is
-    NaN. ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`).
-    At most ``prefetch + 1`` batches of decoded images are held in memory."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from krypto.learning.embed import embed_batch
-
-    if batch_size < 1 or chunk < 1:
-        raise ValueError(f"batch_size and chunk must be at least 1, got {batch_size}, {chunk}")
-    paths = [str(p) for p in paths]
-    device = torch.device(device)
-    workers = default_workers(device) if workers is None else max(1, int(workers))
-    prefetch = default_prefetch(device) if prefetch is None else max(0, int(prefetch))
-    # batches never straddle a chunk: a chunk's failures are all known before it is embedded
-    starts = [
-        (s, min(s + batch_size, c + chunk, len(paths)))
-        for c in range(0, len(paths), chunk)
-        for s in range(c, min(c + chunk, len(paths)), batch_size)
-    ]
-    parts = -(-workers // (prefetch + 1))  # each batch split so that the batches in flight
-    # keep every worker busy (prefetch 0: one batch at a time, decoded by all of them)
-    # for a CPU forward running beside the decoding, the threads also convert to floats (on a
-    # GPU, uint8 travels: a quarter of the bytes, converted there)
-    as_input = prefetch > 0 and device.type == "cpu"
-    was_training = model.training
-    model.eval()
-    out: list[torch.Tensor] = []
-    chunk_failed: list[tuple[int, str]] = []
-    bar = tqdm(
-        total=len(paths),
-        desc="decoding and embedding",
-        unit="img",
-        disable=not progress,
-        mininterval=1.0,
-    )
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-            pending: deque[_Batch] = deque()
-            queued = 0
-
-            def fill():
-                nonlocal queued
-                while queued < len(starts) and len(pending) <= prefetch:
-                    s, e = starts[queued]
-                    pending.append(
-                        _Batch(pool, s, paths[s:e], image_size, decoder, parts, as_input)
-                    )
-                    queued += 1
-
-            try:
-                fill()
-                while pending:
-                    batch = pending.popleft()
-                    images, failed = batch.result()
-                    fill()  # the next batches decode while this one is embedded
-                    failed = [(batch.start + i, message) for i, message in failed]
-                    if failed and failures is None:
-                        chunk_failed += failed
-                    if not chunk_failed:
-                        emb = embed_batch(model, images, device, amp, tta)
-                        if failed:
-                            emb[[i - batch.start for i, _ in failed]] = float("nan")
-                            failures.extend(failed)
-                        out.append(emb)
-                    end = batch.start + batch.n
-                    if chunk_failed and (end % chunk == 0 or end == len(paths)):
-                        raise CorruptImageError(
-                            f"{len(chunk_failed)} image(s) cannot be "
-                            f"decoded: " + _describe_failures(chunk_failed, labels)
-                        )
-                    bar.update(batch.n)
-            except BaseException:
-                for batch in pending:
-                    for future in batch.futures:
-                        future.cancel()
-                raise
-    finally:
-        bar.close()
-        model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
 
 
 def _incomplete_ids(root: Path, kept: set[str], messages: list[str]) -> list[tuple[str, str]]:

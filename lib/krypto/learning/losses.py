@@ -11,8 +11,9 @@
 * ``pairwise``: binary cross-entropy with an adaptive margin on explicit pairs of the batch
   (:mod:`krypto.learning.pairs`), its own-fake negatives weighted by ``lam``.
 * ``fakes_as_class``: each identity's fakes become a class of their own before any of the above
-  (for ``pairwise``, a fake then never shares a class with a real photo: the own-fake pairs
-  stay negatives).
+  (with ``quadruplet``, the metric term is then the triplet loss over every photo by those
+  classes, and the fake term is added to it; with ``pairwise``, the own-fake pairs stay
+  negatives).
 
 Embeddings are L2-normalised before the triplet terms, so distances lie in [0, 2].
 """
@@ -139,9 +140,13 @@ class VerificationLoss(nn.Module):
             n_tuples, n_fake_tuples = terms["n_pairs"], terms["n_fake_pairs"] if cfg.lam > 0 else 0
         else:
             a, p, n, f = mine_quadruplets(labels, is_fake, dist, cfg.mining, self.generator)
-            loss_real = self._triplet(e, a, p, n)
             loss_fake = self._triplet(e, a, p, f) if cfg.lam > 0 else e.sum() * 0.0
-            n_tuples, n_fake_tuples = len(a), len(a) if cfg.lam > 0 else 0
+            n_fake_tuples = len(a) if cfg.lam > 0 else 0
+            if cfg.fakes_as_class:  # the metric term over every photo, fakes a class of their own
+                ta, tp, tn = mine_triplets(classes, dist, cfg.mining, self.generator)
+                loss_real, n_tuples = self._triplet(e, ta, tp, tn), len(ta)
+            else:  # real anchors, real positives, real negatives
+                loss_real, n_tuples = self._triplet(e, a, p, n), len(a)
         loss = loss_real + cfg.lam * loss_fake
         logs.update(
             loss_real=loss_real.item(),

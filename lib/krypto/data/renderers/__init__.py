@@ -27,8 +27,8 @@ from krypto import constants as C
 from krypto.data.renderers._layout import CONFIG_FILE, RenderConfig, read_config
 from krypto.files import file_lock
 
-# name -> module with write_dataset(out_dir, **RenderConfig); imported when used, so that
-# `python -m krypto.data.renderers.<name>` runs its module once
+# name -> package with write_dataset(out_dir, **RenderConfig); imported when used (a renderer's
+# drawing code loads only for the renderer asked for)
 RENDERERS = {
     "portrait": "krypto.data.renderers.portrait",
     "eigenfaces": "krypto.data.renderers.eigenfaces",

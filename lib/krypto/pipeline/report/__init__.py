@@ -32,9 +32,9 @@ otherwise "no clear difference". A finding ``holds`` or ``differs`` only when th
 The modules: :mod:`.sections` (which run feeds which section), :mod:`.collect` (reading the runs,
 writing results.json), :mod:`.provenance` (commands, run folders, the code hash), :mod:`.seed`
 (the seed's numbers), :mod:`.findings` (the seed's findings and every table's verdicts),
-:mod:`.parameters` (values
-quoted in the prose), :mod:`.tables` and :mod:`.markdown` (the render), :mod:`.readme` (markers,
-splicing, the drift check), :mod:`.cli` (the command line).
+:mod:`.parameters` (values quoted in the prose), :mod:`.tables`, :mod:`.section_blocks` and
+:mod:`.markdown` (the render), :mod:`.reading` (the verdicts in words: "Reading the results"),
+:mod:`.readme` (markers, splicing, the drift check), :mod:`.cli` (the command line).
 """
 
 from krypto.pipeline.report.cli import REPORT_FILE, main, write_report
@@ -54,14 +54,12 @@ from krypto.pipeline.report.findings import (
 from krypto.pipeline.report.markdown import (
     README_HEADING_LEVEL,
     REPORT_HEADING_LEVEL,
-    beyond_sentence,
-    reading_lines,
     render_markdown,
     titled_markdown,
-    versus_sentence,
 )
 from krypto.pipeline.report.parameters import prose_parameters
 from krypto.pipeline.report.provenance import code_files, code_hash
+from krypto.pipeline.report.reading import beyond_sentence, reading_lines, versus_sentence
 from krypto.pipeline.report.readme import (
     BEGIN,
     END,
