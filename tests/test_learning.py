@@ -123,8 +123,11 @@ def test_fakes_as_class_makes_own_fakes_negatives():
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     is_fake = torch.tensor([False, False, True, False, False, True])
     relabelled = labels + is_fake.long() * 2
-    a, p, n = mine_triplets(relabelled, torch.zeros(6, 6), "random")
-    assert not ((labels[a] == labels[n]) & ~is_fake[a]).all()  # some negatives are own fakes
+    same_identity = labels[:, None] == labels[None, :]
+    dist = torch.where(same_identity, 0.1, 1.0)  # own fakes are the nearest negatives
+    a, p, n = mine_triplets(relabelled, dist, "hard")
+    real = ~is_fake[a]
+    assert (labels[a][real] == labels[n][real]).all() and is_fake[n][real].all()  # own fakes
     assert (relabelled[a] != relabelled[n]).all()
 
 
