@@ -862,7 +862,6 @@ def test_code_files_of_the_repository_are_its_tracked_code():
 # --- the committed report --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="results not yet remade")
 def test_committed_results_come_from_the_committed_code():
     results = REPO_ROOT / "runs" / "report" / "results.json"
     if not results.is_file():
@@ -876,7 +875,6 @@ def test_committed_results_come_from_the_committed_code():
     )
 
 
-@pytest.mark.xfail(strict=False, reason="results not yet remade")
 def test_readme_agrees_with_committed_results():
     results = REPO_ROOT / "runs" / "report" / "results.json"
     if not results.is_file():
