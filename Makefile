@@ -5,8 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+# torch threads of each run of `make reproduce`: the committed results were made with 1; other
+# values give other numbers (within the README's tolerance), other JOBS the same numbers
+THREADS ?= 1
+# e.g. BATCH_FLAGS=--force: retrain runs already done (needed after a change to the code: a run
+# made by other code is not reused)
+BATCH_FLAGS ?=
 
-.PHONY: setup test test-fast lint reproduce reproduce-quick bench gpu-check lab clean-runs
+.PHONY: setup test test-fast lint reproduce reproduce-quick check-reproduction bench gpu-check lab clean-runs
 
 setup: $(STAMP)
 
@@ -29,11 +35,14 @@ lint: setup  ## ruff: the linter and the formatter's check, over the whole tree
 	$(VENV)/bin/ruff format --check .
 
 reproduce: setup  ## every table and figure of the README, on the embedded synthetic data set
-	$(PY) -m krypto.pipeline.batch params/readme.yaml --jobs $(JOBS)
+	$(PY) -m krypto.pipeline.batch params/readme.yaml --jobs $(JOBS) --threads $(THREADS) $(BATCH_FLAGS)
 	$(PY) -m krypto.pipeline.report
 
+check-reproduction: setup  ## after `make reproduce`: its results against the committed ones (the README's tolerance)
+	$(PY) -m krypto.pipeline.report.agreement
+
 reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
-	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS)
+	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS) --threads $(THREADS)
 
 bench: setup  ## speed and memory, side by side, into runs/report/bench.json (.md, .txt)
 	$(PY) -m krypto.bench --out runs/report/bench.json

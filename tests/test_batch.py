@@ -19,6 +19,7 @@ import nbformat
 import pytest
 import yaml
 
+from krypto.code_version import current_code_hash
 from krypto.pipeline.batch import BatchError, load_batch, main, run_batch
 
 PARAMETERS = 'x = 1\ny = 1\nz = 1\nrun_dir = ""\nfail = False\n'
@@ -271,6 +272,17 @@ def test_skip_when_done_conflict_when_changed_redo_with_force(tmp_path, runs_dir
     assert batch(write(2), runs_dir) == 0  # forced with overwrite, still the same run
     assert "skip (done)" in capsys.readouterr().out
 
+    # a run made by other code is not reused: its numbers may not be what this code gives
+    assert record(runs_dir, "b/r")["code_hash"] == current_code_hash()
+    made = record(runs_dir, "b/r")
+    (runs_dir / "b/r/run.json").write_text(json.dumps({**made, "code_hash": "0" * 64}))
+    assert batch(write(2), runs_dir) == 1
+    out = capsys.readouterr().out
+    assert f"other code (code_hash 000000000000 -> {current_code_hash()[:12]})" in out
+    assert "--force" in out
+    assert batch(write(2), runs_dir, "--force") == 0
+    assert record(runs_dir, "b/r")["code_hash"] == current_code_hash()
+
 
 @pytest.mark.slow
 def test_failure_carries_on_blocks_dependents_and_reruns_later(tmp_path, nb, runs_dir, capsys):
@@ -322,6 +334,22 @@ def test_jobs_run_independent_runs_together(tmp_path, nb, runs_dir, capsys):
     for name in ("one", "two"):
         assert record(runs_dir, f"b/{name}")["status"] == "done"
         assert output(runs_dir, f"b/{name}")["threads"] == threads
+
+
+@pytest.mark.slow
+def test_threads_fix_each_runs_threads_whatever_the_jobs(tmp_path, nb, runs_dir, capsys):
+    """`--threads` sets every run's torch threads, so `--jobs` cannot change a run's numbers."""
+    file = write_yaml(
+        tmp_path / "b.yaml",
+        {"batch": "b", "runs": {"one": {"notebook": nb}, "two": {"notebook": nb}}},
+    )
+    assert batch(file, runs_dir, "--jobs", "2", "--threads", "3") == 0
+    assert [output(runs_dir, f"b/{n}")["threads"] for n in ("one", "two")] == ["3", "3"]
+    assert batch(file, runs_dir, "--jobs", "1", "--threads", "3", "--force") == 0
+    assert [output(runs_dir, f"b/{n}")["threads"] for n in ("one", "two")] == ["3", "3"]
+    capsys.readouterr()
+    assert batch(file, runs_dir, "--threads", "-1") == 2
+    assert "--threads must be 0 (automatic) or more, not -1" in capsys.readouterr().err
 
 
 # --- other batches, kills, signals ---------------------------------------------------------------

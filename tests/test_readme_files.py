@@ -36,3 +36,16 @@ def test_every_module_the_readme_runs_exists():
     assert modules, "the README runs no module of the package"
     missing = sorted(m for m in modules if importlib.util.find_spec(m) is None)
     assert not missing, f"README.md runs modules that do not exist: {missing}"
+
+
+def test_the_submission_example_uses_the_lowest_recipe_of_beyond_the_seed():
+    """The README's `krypto.challenge.submit` example submits with the recipe of the lowest
+    mean combined EER in the committed "Beyond the seed" table (a folder of seeds: the seed best
+    on validation), so it follows the results when they change."""
+    import json
+
+    results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
+    lowest = results["sections"]["beyond"]["lowest"]["name"]
+    run_dir = results["provenance"]["beyond"]["train_runs"][lowest]["run_dir"]
+    (example,) = re.findall(r"-m krypto\.challenge\.submit --run (\S+)", README)
+    assert example == run_dir, (example, lowest, run_dir)

@@ -875,6 +875,15 @@ def test_committed_results_come_from_the_committed_code():
     )
 
 
+def test_committed_results_read_no_run_made_by_other_code():
+    """Each run records the code that made it; a run reused from earlier code (the batch skips
+    finished runs) would carry another hash than the report's."""
+    results = REPO_ROOT / "runs" / "report" / "results.json"
+    if not results.is_file():
+        pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
+    assert json.loads(results.read_text()).get("made_by_other_code") == []
+
+
 def test_readme_agrees_with_committed_results():
     results = REPO_ROOT / "runs" / "report" / "results.json"
     if not results.is_file():

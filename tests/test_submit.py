@@ -4,6 +4,8 @@ decoding overlapped with the forward (and torchvision's JPEG decoder) changes no
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -202,6 +204,30 @@ def test_prefetch_default_leaves_a_busy_cpu_alone():
     assert default_prefetch("cuda") == 2
     expected = 0 if torch.get_num_threads() >= len(os.sched_getaffinity(0)) else 2
     assert default_prefetch("cpu") == expected
+
+
+def test_decoding_threads_take_the_cores_torch_leaves_free(monkeypatch):
+    """Beside a CPU forward, decoding runs on the free cores only (on its cores it would slow
+    the forward); on a GPU, or between forwards that use every core, on all of them."""
+    import krypto.challenge.batch_embedding as batch_embedding
+
+    monkeypatch.setattr(batch_embedding, "available_cores", lambda: 8)
+    with torch_threads(3):
+        assert batch_embedding.default_workers("cpu") == 5
+        assert batch_embedding.default_workers("cuda") == 8
+    with torch_threads(8):
+        assert batch_embedding.default_workers("cpu") == 8
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Torch's CPU threads set to ``n`` for the block."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _jpeg(path: Path, pixels, **options) -> Path:
@@ -430,3 +456,25 @@ def test_cli_end_to_end_and_bad_pairs_folder(plain, run_dir, pairs_copy, tmp_pat
     assert "--skip-bad" in lines[0]
     assert "Traceback" not in done.stderr
     assert not bad_out.exists()
+
+
+def test_a_folder_of_seeds_gives_the_seed_best_on_validation_never_the_test(tmp_path):
+    from krypto.learning.checkpoint import best_seed
+
+    def seed(k: int, eer_mean: float | None, test_eer: float) -> Path:
+        folder = tmp_path / "run" / f"seed{k}"
+        folder.mkdir(parents=True)
+        if eer_mean is not None:
+            metrics = {"eer_mean": eer_mean, "params": {}, "test": {"eer": test_eer}}
+            (folder / "metrics.json").write_text(json.dumps(metrics))
+        return folder
+
+    seed(0, 0.20, 0.01)  # best on the test: not a reason to pick it
+    chosen = seed(1, 0.10, 0.90)
+    seed(2, None, 0.0)  # unfinished
+    seed(3, 0.10, 0.50)  # a tie: the lower seed number wins
+    (tmp_path / "run" / "seedling").mkdir()
+    assert best_seed(tmp_path / "run") == chosen
+    (chosen / "best.pt").write_bytes(b"")
+    assert best_seed(chosen) == chosen  # a run folder is itself
+    assert best_seed(tmp_path / "empty") == tmp_path / "empty"  # not there: left to the caller

@@ -34,7 +34,9 @@ class BenchConfig:
     fake_per_identity: int = 3
     test_pairs_per_kind: int = 512
     jpeg_size: int = 0  # size of the synthetic JPEGs; 0: image_size (as the embedded data)
-    memory_identities: int = 0  # 0: as many as PRESETS["default"] (else a smaller smoke set)
+    # the memory section's data set: about the challenge's training set (100,008 photos), whose
+    # decoded images, not each process's own working memory, are what two processes could copy
+    memory_identities: int = 11_112
     memory_processes: int = 2  # the multi-process run of the memory section (gloo, CPU)
     growth_identities: tuple = (48, 192, 768)
     miner_seconds: float = 0.2  # minimum time per miner repeat

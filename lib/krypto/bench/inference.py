@@ -55,7 +55,8 @@ def bounded_by(f: float, d: float, workers: int, shared_cores: bool) -> str:
         )
     return (
         f"the forward itself: decoding beside it, on cores it leaves free, keeps up "
-        f"({d:.0f} images/s with {workers} threads, {d / f:.1f}x the forward's {f:.0f}); "
+        f"({d:.0f} images/s with {workers} thread{'s' if workers != 1 else ''}, {d / f:.1f}x "
+        f"the forward's {f:.0f}); "
         f"the rest is the submission's fixed costs (reading the pairs folder, loading the "
         f"checkpoint) and whatever else runs on those cores"
     )

@@ -182,12 +182,12 @@ def _section_rows(device: str, r: dict, verdict) -> list[tuple[str, ...]]:
         )
     if "memory" in r:
         m = r["memory"]
-        size = "default-sized" if m["default_sized"] else "smoke-sized"
+        size = "challenge-sized" if m.get("challenge_sized") else "smoke-sized"
         rows.append(
             (
                 device,
                 f"5. memory held, {m['processes']} processes vs 1, 1 epoch, "
-                f"{m['n_images']} images ({size})",
+                f"{m['n_images']:,} images ({size})",
                 _fmt(m["processes_mib"]),
                 _fmt(m["one_process_mib"]),
                 _fmt(m["ratio"]),
@@ -225,18 +225,6 @@ def _section_rows(device: str, r: dict, verdict) -> list[tuple[str, ...]]:
                 _fmt(m["processes_working_mib"]),
                 _fmt(m["one_process_working_mib"]),
                 "",
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                device,
-                f"5. (projection) {m['challenge_photos']:,} photos: cache + the "
-                f"rest, {m['processes']} processes vs 1",
-                "",
-                "",
-                _fmt(m["projected_ratio_at_challenge_size"]),
                 "",
                 "",
             )

@@ -44,8 +44,16 @@ def available_cores() -> int:
 
 
 def default_workers(device) -> int:
-    """Decoding threads: every usable core (at most 8)."""
-    return max(1, min(8, available_cores()))
+    """Decoding threads (at most 8): on a CPU whose cores torch does not all use, the cores it
+    leaves free (decoding beside the forward, not on its cores); otherwise every usable core
+    (on a GPU, or between two forwards that use them all)."""
+    import torch
+
+    cores = available_cores()
+    torch_threads = torch.get_num_threads()
+    if torch.device(device).type == "cpu" and torch_threads < cores:
+        return max(1, min(8, cores - torch_threads))
+    return max(1, min(8, cores))
 
 
 def default_prefetch(device) -> int:

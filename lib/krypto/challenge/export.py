@@ -190,7 +190,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m krypto.challenge.export",
         description="Export a 02_train run's embedding model to ONNX.",
     )
-    parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
+    parser.add_argument(
+        "--run", required=True, help="02_train run folder (holds best.pt), or a folder of seeds"
+    )
     parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--checkpoint", default=C.BEST_CHECKPOINT, help="checkpoint file in --run")

@@ -43,6 +43,7 @@ from krypto.challenge.batch_embedding import MAX_NAMED, embed_paths
 from krypto.challenge.image_decoding import DECODERS
 from krypto.data.images import CorruptImageError
 from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
+from krypto.paths import display_path
 
 
 class SubmissionError(ValueError):
@@ -65,8 +66,9 @@ def _incomplete_ids(root: Path, kept: set[str], messages: list[str]) -> list[tup
 def _check_run(run_dir: str | Path, checkpoint: str) -> None:
     """Fail fast, before any image is read, when the checkpoint is not there (the same path
     rule as :func:`krypto.learning.train.resolve_path`: relative to the repository root)."""
-    run = Path(run_dir).expanduser()
-    run = run if run.is_absolute() else C.REPO_ROOT / run
+    from krypto.learning.checkpoint import best_seed
+
+    run = best_seed(run_dir)
     if not (run / checkpoint).is_file():
         raise FileNotFoundError(
             f"no checkpoint {run / checkpoint}: is {run} a 02_train run folder?"
@@ -224,7 +226,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a submission (pair_id,similarity) for a folder of test pairs "
         "<pair_id>/0.jpg,1.jpg with the model of a 02_train run.",
     )
-    parser.add_argument("--run", required=True, help="02_train run folder (holds best.pt)")
+    parser.add_argument(
+        "--run",
+        required=True,
+        help="02_train run folder (holds best.pt), or a folder of seeds: the seed that scored "
+        "best on the validation pairs",
+    )
     parser.add_argument("--pairs", required=True, help="folder of pairs, e.g. DATA/test_public")
     parser.add_argument("--out", required=True, help="submission CSV to write")
     parser.add_argument("--checkpoint", default=C.BEST_CHECKPOINT, help="checkpoint file in --run")
@@ -297,8 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     for warning in caught:
         if issubclass(warning.category, UserWarning):
             print("warning: " + " ".join(str(warning.message).splitlines()), file=sys.stderr)
+    from krypto.learning.checkpoint import best_seed
+
     print(
-        f"wrote {args.out}: {len(frame)} pairs"
+        f"wrote {args.out}: {len(frame)} pairs, model {display_path(best_seed(args.run))}"
         + (
             f", {len(frame.attrs['skipped'])} skipped (see {skipped_path(args.out)})"
             if frame.attrs["skipped"]

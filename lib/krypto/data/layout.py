@@ -13,6 +13,7 @@ keys: they are matched by integer value, and the user's files are never rewritte
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,9 +160,11 @@ def read_pairs(
     if not root.is_dir():
         raise DataLayoutError(f"pairs folder {root} does not exist")
     rows = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        a, b = (folder / name for name in C.PAIR_IMAGES)
-        missing = [p.name for p in (a, b) if not p.is_file()]
+    with os.scandir(root) as entries:  # one listing, no stat per folder
+        folders = sorted(entry.path for entry in entries if entry.is_dir())
+    for folder in folders:
+        a, b = (os.path.join(folder, name) for name in C.PAIR_IMAGES)
+        missing = [os.path.basename(p) for p in (a, b) if not os.path.isfile(p)]
         if missing:
             message = f"pair folder {folder} lacks {', '.join(missing)}"
             if not skip_incomplete:
@@ -169,7 +172,7 @@ def read_pairs(
             if skipped is not None:
                 skipped.append(message)
             continue
-        rows.append((folder.name, str(a), str(b)))
+        rows.append((os.path.basename(folder), a, b))
     if not rows:
         raise DataLayoutError(f"{root} holds no pair folders <pair_id>/0.jpg, 1.jpg")
     return pd.DataFrame(rows, columns=[C.PAIR_ID, C.PATH_A, C.PATH_B])

@@ -4,6 +4,7 @@ opening a checkpoint from elsewhere cannot run code."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -32,10 +33,30 @@ def read_checkpoint(file: Path, device="cpu") -> dict:
         raise ValueError(f"cannot read the checkpoint {file}: {err}") from err
 
 
+def best_seed(run_dir: str | Path) -> Path:
+    """``run_dir`` itself when it holds a checkpoint; for a folder of seeds (``seed<k>/`` runs of
+    one configuration, as a batch file's ``seeds`` writes them), the finished seed whose best
+    epoch scored lowest on the validation pairs (the ``select_by`` metric of its metrics.json;
+    never the test), ties to the lowest seed number."""
+    run = resolve_path(run_dir)
+    if (run / C.BEST_CHECKPOINT).is_file() or not run.is_dir():
+        return run
+    scored = []
+    for folder in run.glob("seed*"):
+        metrics_file = folder / C.METRICS_FILE
+        if not (folder.name[4:].isdigit() and metrics_file.is_file()):
+            continue
+        metrics = json.loads(metrics_file.read_text())
+        key = (metrics.get("params") or {}).get("select_by", "eer_mean")
+        if metrics.get(key) is not None:
+            scored.append((float(metrics[key]), int(folder.name[4:]), folder))
+    return min(scored)[2] if scored else run
+
+
 def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
     """(model in eval mode, config) of a finished or running run, with the weights of
-    ``checkpoint``."""
-    run = resolve_path(run_dir)
+    ``checkpoint``; a folder of seeds gives its :func:`best_seed`."""
+    run = best_seed(run_dir)
     file = run / checkpoint
     if not file.is_file():
         raise FileNotFoundError(f"no checkpoint {file}: is {run} a 02_train run folder?")

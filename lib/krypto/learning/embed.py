@@ -147,18 +147,24 @@ def embed_batch(
     return e.cpu()
 
 
+# images per forward when embedding: on a CPU, 64 run faster than 256 (they stay in its caches)
+# and hold a quarter of the activations; a GPU wants larger batches
+EMBED_BATCH = {"cpu": 64, "cuda": 256}
+
+
 @torch.no_grad()
 def embed(
     model: torch.nn.Module,
     images,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     device: torch.device | str = "cpu",
     amp: bool = False,
     flip_tta: bool = False,
     progress: bool = False,
 ) -> torch.Tensor:
     """Embeddings ``[N, D]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]``: a tensor, a
-    numpy array or an :class:`ImageCache` (read batch by batch).
+    numpy array or an :class:`ImageCache` (read batch by batch), ``batch_size`` at a time
+    (default :data:`EMBED_BATCH` of the device's type).
 
     ``flip_tta`` averages the embeddings of each image and its mirror image."""
     from tqdm.auto import tqdm
@@ -166,6 +172,7 @@ def embed(
     was_training = model.training
     model.eval()
     device = torch.device(device)
+    batch_size = batch_size or EMBED_BATCH.get(device.type, EMBED_BATCH["cuda"])
     out = []
     try:
         for start in tqdm(

@@ -2,8 +2,8 @@
 
 ::
 
-    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--only NAME ...]
-                                                       [--quick]
+    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--threads T]
+                                                       [--only NAME ...] [--quick]
 
 A batch file::
 
@@ -119,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs", type=_positive, default=1, help="runs at the same time (default 1)"
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads of each run (default 0: the cores shared among the jobs); the "
+        "results depend on it, not on --jobs",
+    )
+    parser.add_argument(
         "--only", action="append", default=[], metavar="NAME",
         help="run only NAME (batch/run or run); repeatable",
     )  # fmt: skip
@@ -142,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             _print_plan(runs)
             return 0
-        statuses = run_batch(runs, jobs=args.jobs, force=args.force, runs_dir=runs_dir)
+        if args.threads < 0:
+            raise BatchError(f"--threads must be 0 (automatic) or more, not {args.threads}")
+        statuses = run_batch(
+            runs, jobs=args.jobs, force=args.force, runs_dir=runs_dir, threads=args.threads
+        )
     except BatchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from krypto.code_version import current_code_hash
 from krypto.files import write_json
 from krypto.paths import display_path
 from krypto.run_lock import lock_holder
@@ -26,16 +27,31 @@ RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
 TORCHRUN_LOG = "torchrun.log"
-RECORD_FIELDS = ("notebook", "parameters", "status", "started", "finished", "seconds", "error")
+RECORD_FIELDS = (
+    "notebook",
+    "parameters",
+    "code_hash",
+    "status",
+    "started",
+    "finished",
+    "seconds",
+    "error",
+)
 LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
 ERROR_LINES = 30  # lines of the log kept in run.json on failure
 
 
 def record_of(run: Run) -> dict[str, Any]:
-    """The part of ``run.json`` that decides whether a done run is the same run."""
+    """The part of ``run.json`` that decides whether a done run is the same run: the notebook,
+    its parameters, how it is launched and the code that runs it
+    (:func:`krypto.code_version.current_code_hash`)."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
-    record = {"notebook": display_path(run.notebook), "parameters": parameters}
+    record = {
+        "notebook": display_path(run.notebook),
+        "parameters": parameters,
+        "code_hash": current_code_hash(),
+    }
     if run.launcher != PAPERMILL:
         record.update(launcher=run.launcher, nproc=run.nproc)
     return record
@@ -70,6 +86,9 @@ def changes(previous: dict, current: dict) -> str:
     """What differs between two records, e.g. ``parameters lam: 1.0 -> 2.0``."""
     if previous.get("notebook") != current["notebook"]:
         return f"notebook {previous.get('notebook')} -> {current['notebook']}"
+    if previous.get("code_hash") != current.get("code_hash"):
+        before = (previous.get("code_hash") or "not recorded")[:12]
+        return f"code (code_hash {before} -> {(current.get('code_hash') or '?')[:12]})"
     before, after = launched(previous), launched(current)
     if before != after:
         return f"launcher {before} -> {after}"

@@ -85,9 +85,17 @@ class _Active:
 
 
 def run_batch(
-    runs: list[Run], jobs: int = 1, force: bool = False, runs_dir: Path = C.RUNS_DIR
+    runs: list[Run],
+    jobs: int = 1,
+    force: bool = False,
+    runs_dir: Path = C.RUNS_DIR,
+    threads: int = 0,
 ) -> dict[str, str]:
-    """Execute ``runs``, up to ``jobs`` at a time; returns full name -> final status.
+    """Execute ``runs``, up to ``jobs`` at a time, each with ``threads`` torch CPU threads
+    (0: the cores shared among the jobs); returns full name -> final status.
+
+    A run's numbers depend on its thread count (floating-point sums are split differently), not
+    on ``jobs``: the same ``threads`` give the same results whatever ``jobs`` is.
 
     Statuses: ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done before with
     other parameters) and ``blocked`` (a needed run is not done). ``runs_dir`` is where needed
@@ -95,7 +103,7 @@ def run_batch(
     children are stopped, their runs recorded as ``interrupted``, and
     :class:`krypto.pipeline.children.Interrupted` is raised.
     """
-    batch = _Batch(order_runs(runs), jobs, force, Path(runs_dir))
+    batch = _Batch(order_runs(runs), jobs, force, Path(runs_dir), threads)
     try:
         batch.execute()
     finally:
@@ -104,10 +112,10 @@ def run_batch(
 
 
 class _Batch:
-    def __init__(self, runs: list[Run], jobs: int, force: bool, runs_dir: Path):
+    def __init__(self, runs: list[Run], jobs: int, force: bool, runs_dir: Path, threads: int = 0):
         self.runs, self.jobs, self.force, self.runs_dir = runs, jobs, force, runs_dir
         self.selected = {run.full_name for run in runs}
-        self.env = _child_env(jobs)
+        self.env = _child_env(jobs, threads)
         self.outcomes: dict[str, Outcome] = {}
         self.active: dict[str, _Active] = {}
         self.pending = list(runs)
@@ -385,9 +393,10 @@ def _threads(env: dict[str, str], nproc: int) -> dict[str, str]:
     return {**env, **counts}
 
 
-def _child_env(jobs: int) -> dict[str, str]:
-    """The environment of papermill: the venv's bin first, threads shared among ``jobs``."""
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+def _child_env(jobs: int, threads: int = 0) -> dict[str, str]:
+    """The environment of papermill: the venv's bin first, ``threads`` torch threads per run
+    (0: the cores shared among ``jobs``)."""
+    threads = str(threads if threads > 0 else max(1, (os.cpu_count() or 1) // jobs))
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
     return {**os.environ, "PATH": path, **counts}

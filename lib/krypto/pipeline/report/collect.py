@@ -10,7 +10,7 @@ from pathlib import Path
 from krypto import constants as C
 from krypto.evaluation.verdicts import RULE
 from krypto.files import atomic_path, write_text
-from krypto.paths import display_path
+from krypto.paths import display_path, resolve_path
 from krypto.pipeline.report.errors import ReportError
 from krypto.pipeline.report.findings import beyond_summary, compute_findings, section_verdicts
 from krypto.pipeline.report.provenance import BatchCommand, code_hash, read_json, run_provenance
@@ -94,6 +94,23 @@ def _about_seeds(sections: dict) -> dict:
     }
 
 
+def made_by_other_code(provenance: dict) -> list[str]:
+    """The run folders (the sections' and the training seeds', as ``provenance`` names them)
+    whose ``run.json`` records another code_hash than the code's now, or none: their numbers
+    may not be what this code gives."""
+    current = code_hash()
+    folders = set()
+    for entry in provenance.values():
+        folders.add(entry.get("run_dir"))
+        for configuration in (entry.get("train_runs") or {}).values():
+            folders.update(seed.get("run_dir") for seed in configuration.get("seeds") or [])
+    return sorted(
+        folder
+        for folder in folders - {None}
+        if read_json(resolve_path(folder) / RECORD).get("code_hash") != current
+    )
+
+
 def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) -> dict:
     """Read every section's results, copy its figures to ``<out>/figures/`` and write
     ``<out>/results.json`` (``out`` defaults to ``<runs_dir>/report``); returns that dict:
@@ -144,6 +161,7 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
         "findings": compute_findings(sections),
         "provenance": provenance,
         "code_hash": code_hash(),
+        "made_by_other_code": made_by_other_code(provenance),
     }
     write_text(out / RESULTS_FILE, json.dumps(report, indent=2) + "\n")
     return report

@@ -5,6 +5,7 @@ reference row and the lowest-``eer`` line."""
 from __future__ import annotations
 
 from krypto.evaluation.verdicts import RULE, LowestVerdict, Verdict, join_names
+from krypto.pipeline.report.agreement import MEAN_TOLERANCE
 from krypto.pipeline.report.tables import EER_COLUMNS, eer_header, run_columns, table, with_seed
 from krypto.pipeline.report.values import to_number
 
@@ -74,6 +75,27 @@ def about_lines(results: dict) -> list[str]:
         f"pairs ({where}{count}), never used for any choice (the best epoch is chosen on the "
         f"validation pairs), as mean ± std (ddof=1) over the seeds; the per-epoch figures show "
         f"the validation pairs. **Rule:** {about.get('rule') or RULE}",
+        "",
+        f"**Reproducing.** `make reproduce` on a fresh clone (any `JOBS`; every training with "
+        f"`THREADS=1`, as here) must give every mean of these tables within {MEAN_TOLERANCE} "
+        f"(absolute EER) and every verdict identical; `make check-reproduction` checks it "
+        f"against the committed results. Other thread counts or other seeds are other draws "
+        f"of the training noise: their means move by about a standard deviation, and verdicts "
+        f"near p = 0.05 may flip.",
+        "",
+        *_other_code_lines(results.get("made_by_other_code") or []),
+    ]
+
+
+def _other_code_lines(folders: list[str]) -> list[str]:
+    """A warning naming the runs that other code than the report's made, if any."""
+    if not folders:
+        return []
+    shown = ", ".join(f"`{f}`" for f in folders[:10]) + (" ..." if len(folders) > 10 else "")
+    return [
+        f"**Warning:** {len(folders)} run(s) read here were made by other code than this "
+        f"report's (their run.json records another code_hash): {shown}. Retrain them "
+        f"(`make reproduce BATCH_FLAGS=--force`) before trusting these numbers.",
         "",
     ]
 

@@ -1,0 +1,67 @@
+"""The quality tier on faces that :mod:`krypto.data.synth` did not draw: the two other renderers
+(:mod:`krypto.data.renderers`: PIL portraits with pasted-face fakes, and a shaded eigenface
+model with generator-made fakes), 64 identities at 32 px, 8 epochs, about 5 s a run. The
+default recipe (02_train's defaults) and plain triplet both learn on each (the validation EER
+falls clearly below its epoch-0 value), and on the eigenface faces the fake term lowers eer_fake
+against plain triplet.
+
+Measured over training seeds 0, 1 and 2 (eer_fake, triplet -> quadruplet): eigenfaces 0.410 ->
+0.349, 0.390 -> 0.344, 0.374 -> 0.308; portrait 0.297 -> 0.246, 0.292 -> 0.323, 0.323 -> 0.246.
+On the portraits the fake term does not lower eer_fake for every seed at this size, so no
+assertion is made there; every run's EER fell from about 0.4 at epoch 0 to 0.17-0.25."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from krypto.data.index import prepare
+from krypto.data.renderers import parse_spec, renderer
+from krypto.learning.train import TrainConfig, Trainer
+
+pytestmark = pytest.mark.slow
+
+RENDERED = {
+    "portrait": "portrait:identities=64,size=32,seed=3",
+    "eigenfaces": "eigenfaces:identities=64,size=32,seed=3",
+}
+RUN = dict(epochs=8, P=8, K=4, image_size=32, progress=False, num_threads=1)
+LEARNS_BY = 0.10  # the lowest trained validation eer sits at least this far below epoch 0's
+FAKE_TERM_GAIN = 0.02  # eigenfaces: eer_fake with the fake term at least this far below triplet
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("foreign")
+    prepared, results = {}, {}
+
+    def run(data: str, loss: str) -> dict:
+        if data not in prepared:
+            name, config = parse_spec(RENDERED[data])
+            folder = renderer(name)(root / data, **asdict(config))
+            prepared[data] = prepare(
+                folder, out_dir=root / f"{data}-prepared", progress=False, pairs_per_kind=200
+            )
+        if (data, loss) not in results:
+            config = TrainConfig(run_dir=str(root / f"{data}-{loss}"), loss=loss, **RUN)
+            results[data, loss] = Trainer(config, prepared=prepared[data]).fit()
+        return results[data, loss]
+
+    return run
+
+
+@pytest.mark.parametrize("loss", ["triplet", TrainConfig().loss])
+@pytest.mark.parametrize("data", sorted(RENDERED))
+def test_the_recipe_learns_on_faces_of_other_renderers(trained, data, loss):
+    history = trained(data, loss)["history"]
+    before, lowest = history[0]["eer"], min(epoch["eer"] for epoch in history[1:])
+    assert lowest <= before - LEARNS_BY, f"{data}, {loss}: eer {before:.3f} -> {lowest:.3f}"
+
+
+def test_the_fake_term_lowers_eer_fake_on_eigenfaces(trained):
+    plain, with_fake = trained("eigenfaces", "triplet"), trained("eigenfaces", "quadruplet")
+    assert with_fake["eer_fake"] <= plain["eer_fake"] - FAKE_TERM_GAIN, (
+        plain["eer_fake"],
+        with_fake["eer_fake"],
+    )
