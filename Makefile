@@ -39,7 +39,7 @@ reproduce: setup  ## every table and figure of the README, on the embedded synth
 	$(PY) -m krypto.pipeline.report
 
 check-reproduction: setup  ## after `make reproduce`: its results against the committed ones (the README's tolerance)
-	$(PY) -m krypto.pipeline.report.agreement
+	$(PY) -c "import sys; from krypto.pipeline.report.agreement import main; sys.exit(main())"
 
 reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
 	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS) --threads $(THREADS)
