@@ -6,6 +6,7 @@ Column names follow open-metric-learning's dataframe format (``label``, ``path``
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 # --- repository layout -------------------------------------------------------------------------
@@ -66,6 +67,7 @@ CONFIG_FILE = "config.json"
 TEST_METRICS_FILE = "test_metrics.json"  # official EERs on the held-out test pairs
 TEST_SUBMISSION_FILE = "test_submission.csv"
 HELDOUT_DIR = "test"  # in a prepared folder: the identity-disjoint test pairs, official layout
+SEED_FOLDER = re.compile(r"seed(\d+)")  # <configuration>/seed<k>: one training seed of it
 
 # --- command-line tools --------------------------------------------------------------------------
 EXIT_INPUT_ERROR = 2  # exit status of a command given bad input (a file, a value), said by name

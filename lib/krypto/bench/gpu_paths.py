@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -149,16 +148,9 @@ def check_export(run_dir: Path, out: Path, device: str) -> dict:
 
 
 def _torchrun(n: int, module_args: list[str], env: dict, timeout: int = 600):
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(n),
-        "-m",
-        *module_args,
-    ]
+    from krypto.pipeline.children import torchrun_command
+
+    command = torchrun_command(n, *module_args)
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(

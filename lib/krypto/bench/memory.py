@@ -40,7 +40,6 @@ MIB = 2**20
 SAMPLE_SECONDS = 0.5  # the peak between two samples is missed; reading /proc costs CPU
 GO = "go"  # the file that lets the processes start once their imports are measured
 EXIT = "exit"  # the file that lets them exit once the memory they hold is measured
-CHALLENGE_SIZED = 90_000  # photos: a run this large is labelled challenge-sized
 
 
 def _pss(process=None) -> int:
@@ -105,6 +104,7 @@ def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
     import psutil
 
     from krypto.files import write_text
+    from krypto.pipeline.children import torchrun_command
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [
@@ -121,18 +121,7 @@ def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
         KRYPTO_NUM_THREADS=per_process,
         OMP_NUM_THREADS=per_process,
     )
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(n),
-        "-m",
-        "krypto.bench.memory",
-        str(job_file),
-        str(out_dir),
-    ]
+    command = torchrun_command(n, "krypto.bench.memory", str(job_file), str(out_dir))
     log = out_dir / "torchrun.log"
     with open(log, "w") as handle:
         launcher = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
@@ -232,7 +221,7 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
             "fake_per_identity": synth.fake_per_identity,
             "jpeg_size": synth.image_size,
         },
-        "challenge_sized": int(one["ranks"][0]["n_images"]) >= CHALLENGE_SIZED,
+        "challenge_sized": not cfg.quick,
         "what": f"1 epoch of Trainer.fit() with validation on the CPU, 1 process vs {n} "
         f"(torchrun, gloo; the decoded-image cache written beforehand and memory-mapped "
         f"by every process): proportional set size (psutil memory_full_info().pss) "

@@ -63,9 +63,10 @@ def _incomplete_ids(root: Path, kept: set[str], messages: list[str]) -> list[tup
     return list(zip(folders, messages))
 
 
-def _check_run(run_dir: str | Path, checkpoint: str) -> None:
-    """Fail fast, before any image is read, when the checkpoint is not there (the same path
-    rule as :func:`krypto.learning.train.resolve_path`: relative to the repository root)."""
+def _check_run(run_dir: str | Path, checkpoint: str) -> Path:
+    """The run folder of ``run_dir`` (a folder of seeds gives its
+    :func:`~krypto.learning.checkpoint.best_seed`; relative paths mean the repository root);
+    fails fast, before any image is read, when the checkpoint is not there."""
     from krypto.learning.checkpoint import best_seed
 
     run = best_seed(run_dir)
@@ -73,6 +74,7 @@ def _check_run(run_dir: str | Path, checkpoint: str) -> None:
         raise FileNotFoundError(
             f"no checkpoint {run / checkpoint}: is {run} a 02_train run folder?"
         )
+    return run
 
 
 def make_submission(
@@ -94,7 +96,8 @@ def make_submission(
     """Score every pair folder of ``pairs_dir`` with the model of the run ``run_dir``.
 
     Returns the submission frame (``pair_id`` as str, ``similarity`` float64, sorted by
-    ``pair_id``; ``frame.attrs["skipped"]`` lists ``(pair_id, reason)`` of the pairs left out)
+    ``pair_id``; ``frame.attrs["skipped"]`` lists ``(pair_id, reason)`` of the pairs left out,
+    ``frame.attrs["run_dir"]`` is the run whose model scored them)
     and writes it to ``out`` when given (an existing file only with ``overwrite``).
 
     Raises :class:`krypto.data.layout.DataLayoutError` for a pair folder without both images,
@@ -105,7 +108,7 @@ def make_submission(
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
-    _check_run(run_dir, checkpoint)
+    run_dir = _check_run(run_dir, checkpoint)
     root = Path(pairs_dir).expanduser().resolve()
     messages: list[str] = []
     try:
@@ -180,6 +183,7 @@ def make_submission(
     frame = frame.sort_values(C.PAIR_ID, kind="stable", ignore_index=True)
     skipped.sort()
     frame.attrs["skipped"] = skipped
+    frame.attrs["run_dir"] = run_dir
 
     if out is not None:
         _write(frame, out, skipped, skip_bad)
@@ -304,10 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     for warning in caught:
         if issubclass(warning.category, UserWarning):
             print("warning: " + " ".join(str(warning.message).splitlines()), file=sys.stderr)
-    from krypto.learning.checkpoint import best_seed
-
     print(
-        f"wrote {args.out}: {len(frame)} pairs, model {display_path(best_seed(args.run))}"
+        f"wrote {args.out}: {len(frame)} pairs, model {display_path(frame.attrs['run_dir'])}"
         + (
             f", {len(frame.attrs['skipped'])} skipped (see {skipped_path(args.out)})"
             if frame.attrs["skipped"]

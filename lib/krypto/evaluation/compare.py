@@ -12,7 +12,6 @@ used for any choice): tables report the test EERs, curves show validation.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from krypto.paths import display_path, resolve_path
 TEST_METRICS_FILE = C.TEST_METRICS_FILE  # written by 02_train: EERs on the held-out test pairs
 EER_METRICS = ("eer_real", "eer_fake", "eer_fake_other", "eer")  # test_metrics.json; lower: better
 RUN_COLUMNS = ("best_epoch", "epochs_run", "seconds")  # metrics.json, per seed
-SEED_FOLDER = re.compile(r"seed(\d+)")  # seed0, seed1, ...
+SEED_FOLDER = C.SEED_FOLDER  # seed0, seed1, ...
 SHOWN_COLUMNS = (*EER_METRICS, "n_seeds", *RUN_COLUMNS)  # Comparison.shown
 
 

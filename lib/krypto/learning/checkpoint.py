@@ -42,14 +42,14 @@ def best_seed(run_dir: str | Path) -> Path:
     if (run / C.BEST_CHECKPOINT).is_file() or not run.is_dir():
         return run
     scored = []
-    for folder in run.glob("seed*"):
-        metrics_file = folder / C.METRICS_FILE
-        if not (folder.name[4:].isdigit() and metrics_file.is_file()):
+    for folder in run.iterdir():
+        seed = C.SEED_FOLDER.fullmatch(folder.name)
+        if not (seed and (folder / C.METRICS_FILE).is_file()):
             continue
-        metrics = json.loads(metrics_file.read_text())
+        metrics = json.loads((folder / C.METRICS_FILE).read_text())
         key = (metrics.get("params") or {}).get("select_by", "eer_mean")
         if metrics.get(key) is not None:
-            scored.append((float(metrics[key]), int(folder.name[4:]), folder))
+            scored.append((float(metrics[key]), int(seed.group(1)), folder))
     return min(scored)[2] if scored else run
 
 

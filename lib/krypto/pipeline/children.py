@@ -41,6 +41,15 @@ class Interrupted(Exception):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
+def torchrun_command(nproc: int, module: str, *args: str) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nproc_per_node NPROC -m MODULE ARGS``
+    with this interpreter: ``nproc`` processes of ``module`` on this machine."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc_per_node", str(nproc), "-m", module, *args,
+    ]  # fmt: skip
+
+
 def start(command: list[str], log, env: dict[str, str], cwd=None) -> subprocess.Popen:
     """Start ``command`` writing to the open file ``log``, to die with this process."""
     return subprocess.Popen(

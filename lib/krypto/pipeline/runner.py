@@ -359,11 +359,9 @@ def _command(run: Run) -> list[str]:
     """The command line of a run."""
     params = str(run.run_dir / PARAMS)
     if run.launcher == TORCHRUN:
-        return [
-            sys.executable, "-m", "torch.distributed.run", "--standalone",
-            "--nproc_per_node", str(run.nproc), "-m", "krypto.pipeline.launch",
-            "-f", str(Path(params).absolute()),
-        ]  # fmt: skip
+        return children.torchrun_command(
+            run.nproc, "krypto.pipeline.launch", "-f", str(Path(params).absolute())
+        )
     return [
         sys.executable, "-m", "papermill", str(run.notebook), str(_partial(run)),
         "-f", params, "--cwd", str(C.REPO_ROOT),

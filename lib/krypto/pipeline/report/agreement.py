@@ -24,9 +24,10 @@ import sys
 from pathlib import Path
 
 from krypto import constants as C
+from krypto.pipeline.results import RESULTS_FILE
 
 MEAN_TOLERANCE = 0.01  # absolute EER, on each table mean (over the seeds)
-RESULTS = Path("runs") / "report" / "results.json"  # relative to the repository root
+RESULTS = C.REPORT_DIR.relative_to(C.REPO_ROOT) / RESULTS_FILE  # the committed results
 
 
 def table_means(results: dict) -> dict[str, float]:
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         committed = (
             json.loads(args.committed.read_text()) if args.committed else committed_results()
         )
-    except (OSError, FileNotFoundError) as error:
+    except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     problems = disagreements(committed, reproduced, args.tolerance)
