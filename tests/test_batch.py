@@ -494,3 +494,21 @@ def test_seeds_repeat_each_training_run_and_needs_wait_for_all(tmp_path, runs_di
     batch.write_text(batch.read_text().replace("seeds: [0, 1, 2]", "seeds: [1, 1]"))
     with pytest.raises(BatchError, match="distinct"):
         load_batch(batch, runs_dir=runs_dir)
+
+
+def test_a_training_needs_the_run_it_is_pretrained_from(tmp_path):
+    (tmp_path / "start.yaml").write_text(
+        "batch: pretrain\nruns:\n  faces:\n    notebook: notebooks/02_train.ipynb\n"
+        "    parameters: {epochs: 1}\n"
+    )
+    (tmp_path / "tune.yaml").write_text(
+        "batch: tune\ninclude: [start.yaml]\nseeds: [0, 1]\n"
+        "base:\n  notebooks/02_train.ipynb: {pretrained: pretrain/faces}\n"
+        "runs:\n  a:\n    notebook: notebooks/02_train.ipynb\n    parameters: {}\n"
+    )
+    runs = {run.full_name: run for run in load_batch(tmp_path / "tune.yaml", runs_dir=tmp_path)}
+    assert runs["tune/a/seed0"].needs == ["pretrain/faces"]
+    assert runs["tune/a/seed1"].needs == ["pretrain/faces"]
+    assert runs["pretrain/faces"].needs == []
+    order = list(runs)
+    assert order.index("pretrain/faces") < order.index("tune/a/seed0")

@@ -201,6 +201,19 @@ def test_dataset_path_writes_once_for_parallel_callers(tmp_path, monkeypatch):
     assert renderers.dataset_path(spec, root=tmp_path) == out and len(calls) == 2
 
 
+def test_data_dir_names_a_rendered_data_set(tmp_path, monkeypatch):
+    from krypto.data.index import resolve_data_dir
+
+    monkeypatch.setattr(renderers, "RENDERERS_DIR", tmp_path)
+    spec = "portrait:identities=4,size=24,real=2,fake=1,pairs=4,test_identities=2"
+    folder = resolve_data_dir(spec)
+    assert folder.parent == tmp_path and folder.name.startswith("portrait-id4-px24")
+    assert len(read_train(folder)) == 4 * 3 and (folder / C.GT_FILE).is_file()
+    assert resolve_data_dir(spec) == folder  # written once, then found
+    with pytest.raises(ValueError, match="bad item"):
+        resolve_data_dir("portrait:identities")
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_command_line(name, tmp_path):
     MODULES[name].main(

@@ -113,6 +113,16 @@ TABLES = {
         "ArcFace + fake term": row(0.13, 0.02, 0.1),
         "hard mining": row(0.14, 0.03, 0.11),
     },
+    "portrait": {
+        "seed: triplet + fake (lam 1)": row(0.13, 0.2, 0.15),
+        "triplet": row(0.12, 0.3, 0.18),
+        "hard mining": row(0.1, 0.19, 0.14),
+    },
+    "eigenfaces": {
+        "seed: triplet + fake (lam 1)": row(0.14, 0.25, 0.2),
+        "triplet": row(0.15, 0.35, 0.22),
+        "real/fake head": row(0.14, 0.1, 0.12),
+    },
 }
 
 

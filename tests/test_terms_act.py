@@ -62,6 +62,10 @@ def _assert_each_term_acts(logs: dict, config: TrainConfig, what: str) -> None:
         assert logs["loss_fake"] > 0, f"{what}: the fake term is zero"
     if config.head != "none":
         assert logs["n_head"] > 0 and logs["loss_head"] > 0, f"{what}: the head does nothing"
+    if config.fake_head > 0:
+        assert logs["n_fake_head"] > 0 and logs["loss_fake_head"] > 0, (
+            f"{what}: the real/fake head's term is zero"
+        )
 
 
 @pytest.mark.parametrize("loss,head,fakes_as_class,mining", GRID)

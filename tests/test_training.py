@@ -4,9 +4,10 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from krypto import constants as C
-from krypto.learning.train import TrainConfig, Trainer
+from krypto.learning.train import COLLAPSED_STD, CollapsedEmbeddingsError, TrainConfig, Trainer
 
 TINY = dict(epochs=2, P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
 
@@ -151,3 +152,50 @@ def test_p_larger_than_the_data_is_refused(tiny_prepared, tmp_path):
 def test_variants_train(tiny_prepared, tmp_path, params):
     metrics = _fit(tiny_prepared, tmp_path / "run", epochs=1, **params)
     assert 0 <= metrics["eer"] <= 1
+
+
+class CollapsesAfterFirstEpoch(Trainer):
+    """A trainer whose model embeds every photo alike after its first epoch."""
+
+    def _train_epoch(self):
+        logged = super()._train_epoch()
+        with torch.no_grad():
+            self.model.head.weight.zero_()
+            self.model.head.bias.fill_(1.0)
+        return logged
+
+
+def test_a_collapsed_model_stops_the_run_saying_what_to_try(tiny_prepared, tmp_path):
+    config = TrainConfig(run_dir=str(tmp_path / "run"), **TINY)
+    with pytest.raises(CollapsedEmbeddingsError, match=r"after epoch 1 .*lower learning rate"):
+        CollapsesAfterFirstEpoch(config, prepared=tiny_prepared).fit()
+    epochs = pd.read_csv(tmp_path / "run" / C.EPOCHS_FILE)
+    assert list(epochs["epoch"]) == [0, 1] and epochs["similarity_std"].iloc[1] < COLLAPSED_STD
+    assert not (tmp_path / "run" / C.METRICS_FILE).exists()  # no table row at chance
+
+
+def test_a_random_model_starts_spread_and_calibration_changes_no_training(
+    tiny_prepared, tmp_path, monkeypatch
+):
+    calibrated = _fit(tiny_prepared, tmp_path / "a")
+    assert calibrated["history"][0]["similarity_std"] > 10 * COLLAPSED_STD
+    monkeypatch.setattr(Trainer, "calibrate_normalisation", lambda self: None)
+    plain = _fit(tiny_prepared, tmp_path / "b")
+    assert plain["history"][0]["similarity_std"] < COLLAPSED_STD  # the default statistics
+    # the weights train alike (training uses batch statistics); only the running statistics
+    # that evaluation uses started elsewhere
+    for a, b in zip(calibrated["history"][1:], plain["history"][1:]):
+        assert a["train_loss"] == b["train_loss"]
+
+
+def test_fine_tuning_starts_from_the_named_run(tiny_prepared, tmp_path):
+    """``pretrained`` names a finished run as a batch names it (``<batch>/<run>``, found in the
+    runs folder above the run): the fine-tuned run's epoch 0 is that run's best model."""
+    runs = tmp_path / "runs"
+    start = _fit(tiny_prepared, runs / "pretrain" / "faces", epochs=1, loss="triplet", n_fake=0)
+    tuned = _fit(tiny_prepared, runs / "lambda" / "lam1" / "seed0", pretrained="pretrain/faces")
+    best = start["history"][start["best_epoch"]]
+    assert tuned["history"][0]["eer"] == pytest.approx(best["eer"])
+    assert tuned["history"][0]["eer_fake"] == pytest.approx(best["eer_fake"])
+    with pytest.raises(FileNotFoundError, match="pretrain/none"):
+        TrainConfig(run_dir=str(runs / "x"), pretrained="pretrain/none").pretrained_weights()

@@ -10,7 +10,9 @@ The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0
 with a dynamic batch axis; and one output ``embeddings``: float32 ``[batch, D]``, not normalised
 (compare with the cosine similarity). ``<out>.json`` beside it records the image size, embedding
 size, backbone, input range, the run and checkpoint it came from, and the largest difference
-between onnxruntime's and PyTorch's embeddings measured at export time.
+between onnxruntime's and PyTorch's embeddings measured at export time. For a run with a
+real/fake head (``fake_head`` > 0), the sidecar also holds the head (one linear layer over the
+unit embedding) and its fusion, which the pair score needs (:mod:`krypto.learning.fake_head`).
 """
 
 from __future__ import annotations
@@ -144,6 +146,18 @@ def export_onnx(
         "onnx_version": onnx.__version__,
         "parity_max_abs_diff": parity,
     }
+    if model.fake_head is not None:  # the pair score needs the head: it is small, so it is here
+        head = model.fake_head
+        info["output"]["compare_with"] = "fake_head.score (cosine fused with the real/fake head)"
+        info["fake_head"] = {
+            "weight": head.linear.weight.detach().reshape(-1).tolist(),
+            "bias": float(head.linear.bias.detach()),
+            "fusion_rule": head.fusion.rule,
+            "fusion_weight": head.fusion.weight,
+            "score": "p = sigmoid(weight . e / |e| + bias) per photo; pair score = "
+            "(1 + cos) * (1 - fusion_weight * P) - 1, P = max(p_a, p_b) (rule max) or their "
+            "mean (rule mean)",
+        }
     sidecar_path(out).write_text(json.dumps(info, indent=2) + "\n")
     return out
 

@@ -10,8 +10,10 @@ Command line::
 Every image is decoded once, with the preprocessing the model was trained with (resized to the
 run's ``image_size``, bilinear, RGB, [0, 1]), embedded in batches, and each pair scored by the
 cosine similarity of its two embeddings (``--tta``: of the sums of the unit embeddings of an image
-and of its mirror image). Rows are written sorted by ``pair_id``, which is the pair folder's name
-exactly as on disk (zero padding kept).
+and of its mirror image), fused with the fake probabilities of its two photos when the run trained
+a real/fake head (:mod:`krypto.learning.fake_head`, the fusion chosen on validation). Rows are
+written sorted by ``pair_id``, which is the pair folder's name exactly as on disk (zero padding
+kept).
 
 Decoding runs on a pool of threads, batch by batch, ahead of the forward pass (``--prefetch``
 batches; see :func:`krypto.challenge.batch_embedding.default_prefetch`), so that a GPU embeds one
@@ -119,7 +121,7 @@ def make_submission(
         ) from error
     skipped = _incomplete_ids(root, set(pairs[C.PAIR_ID]), messages) if messages else []
 
-    from krypto.evaluation.metrics import cosine_pair_scores
+    from krypto.learning.fake_head import pair_similarity
     from krypto.learning.train import load_model, pick_device, set_threads
 
     set_threads(0)  # KRYPTO_NUM_THREADS, when set
@@ -167,7 +169,7 @@ def make_submission(
             f"no pair of {root} could be scored: every pair was skipped "
             f"(first: {skipped[0][0]}: {skipped[0][1]})"
         )
-    similarity = cosine_pair_scores(emb, rows, rows + n)
+    similarity = pair_similarity(model, emb, rows, rows + n)
     if not np.isfinite(similarity).all():
         bad = [ids[r] for r, s in zip(rows, similarity) if not np.isfinite(s)]
         raise SubmissionError(

@@ -229,7 +229,10 @@ class PreparedData:
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
     """A data set folder: ``""``/``None``/``"synthetic"`` is the embedded synthetic set,
     ``"synthetic:<preset>"`` another preset of :mod:`krypto.data.synth` (``tiny`` for smoke tests),
+    ``"<renderer>:key=value,..."`` a data set drawn by another renderer of
+    :mod:`krypto.data.renderers` (``"portrait:identities=200,size=64"``; written on first use),
     anything else a path (relative paths from the repository root)."""
+    from krypto.data.renderers import RENDERERS, dataset_path
     from krypto.data.synth import preset_dataset
     from krypto.paths import resolve_path
 
@@ -238,6 +241,8 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
         return preset_dataset("default")
     if text.startswith("synthetic:"):
         return preset_dataset(text.split(":", 1)[1])
+    if text.partition(":")[0] in RENDERERS:
+        return dataset_path(text)
     root = resolve_path(text).resolve()
     if not root.exists():
         raise FileNotFoundError(f"data_dir {root} does not exist")

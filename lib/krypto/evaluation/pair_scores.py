@@ -12,8 +12,8 @@ import torch
 
 from krypto import constants as C
 from krypto.data.index import PreparedData, pair_rows, prepare
-from krypto.evaluation.metrics import cosine_pair_scores
 from krypto.learning.embed import cached_images, embed
+from krypto.learning.fake_head import pair_similarity
 from krypto.learning.train import TrainConfig, load_model, pick_device
 
 
@@ -61,11 +61,12 @@ def validation_embeddings(
 
 
 def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.DataFrame:
-    """The run's validation pairs with a ``similarity`` column from its best checkpoint."""
+    """The run's validation pairs with a ``similarity`` column from its best checkpoint (fused
+    with its real/fake head's fake probabilities when it has one)."""
     inputs = RunInputs.load(run_dir, device)
     pairs = inputs.data.pairs.copy()
     rows, a, b = pair_rows(pairs)
-    pairs[C.SIMILARITY] = cosine_pair_scores(inputs.embed_rows(rows), a, b)
+    pairs[C.SIMILARITY] = pair_similarity(inputs.model, inputs.embed_rows(rows), a, b)
     return pairs
 
 

@@ -55,13 +55,15 @@ def best_seed(run_dir: str | Path) -> Path:
 
 def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
     """(model in eval mode, config) of a finished or running run, with the weights of
-    ``checkpoint``; a folder of seeds gives its :func:`best_seed`."""
+    ``checkpoint`` (``config.pretrained`` still names where its training started:
+    :func:`~krypto.learning.train.initial_model` rebuilds that start); a folder of seeds gives
+    its :func:`best_seed`."""
     run = best_seed(run_dir)
     file = run / checkpoint
     if not file.is_file():
         raise FileNotFoundError(f"no checkpoint {file}: is {run} a 02_train run folder?")
     state = read_checkpoint(file, device)
-    config = TrainConfig(**{**state["config"], "pretrained": False})
-    model = build_model(config.backbone, False, config.embedding_dim)
+    config = TrainConfig(**state["config"])  # its pretrained: where training started
+    model = build_model(config.backbone, False, config.embedding_dim, config.fake_head > 0)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

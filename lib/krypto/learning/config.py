@@ -45,7 +45,8 @@ class TrainConfig:
     head: str = "none"  # none | cosine | arcface
     cos_head: bool = False  # shorthand for head="cosine" (the seed's "cos head")
     fakes_as_class: bool = False
-    epochs: int = 4
+    fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
+    epochs: int = 12  # chosen on sets of three renderers: see "Choosing the defaults" in the README
     lr: float = 1e-3
     optimizer: str = "adam"
     schedule: str = "none"  # none | cosine
@@ -86,6 +87,7 @@ class TrainConfig:
             self.mining,
             self.head,
             fakes_as_class=self.fakes_as_class,
+            fake_head=self.fake_head,
         )
 
     def validate(self) -> None:
@@ -107,6 +109,8 @@ class TrainConfig:
         for name in ("epochs", "P", "K", "image_size", "embedding_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.fake_head < 0:
+            raise ValueError(f"fake_head is a loss weight >= 0 (0: no head), got {self.fake_head}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.cutout_p <= 1 or not 0 <= self.flip_p <= 1:
@@ -150,6 +154,24 @@ class TrainConfig:
             (resolve_path(runs) if runs else C.RUNS_DIR)
             / DEFAULT_RUNS_SUBDIR
             / self.default_run_name()
+        )
+
+    def pretrained_weights(self):
+        """``pretrained`` as :func:`~krypto.learning.models.build_model` takes it: a path (to a
+        weights file or a finished run folder) relative to the repository root, or else a run
+        ``<batch>/<run>`` of the runs folder that holds this run's folder, as batch files name
+        runs (``pretrained: pretrain/faces``)."""
+        if not isinstance(self.pretrained, str):
+            return self.pretrained
+        path = resolve_path(self.pretrained)
+        if path.exists():
+            return str(path)
+        for folder in self.resolved_run_dir().parents:
+            if (folder / self.pretrained).exists():
+                return str(folder / self.pretrained)
+        raise FileNotFoundError(
+            f"pretrained={self.pretrained!r} is neither a file or folder (from the repository "
+            f"root) nor a run of that name in a folder above {self.resolved_run_dir()}"
         )
 
     def training_parameters(self) -> dict:

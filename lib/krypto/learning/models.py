@@ -2,7 +2,8 @@
 
 ``build_model(name, pretrained=False, embedding_dim=128)`` returns an :class:`EmbeddingModel`:
 images ``[B, 3, H, W]`` as floats in [0, 1] -> embeddings ``[B, embedding_dim]`` (not normalised;
-losses and metrics normalise). The input normalisation lives inside the model, so an exported
+losses and metrics normalise); ``model.fake_head``, when built with one, reads P(fake) off an
+embedding. The input normalisation lives inside the model, so an exported
 model takes plain [0, 1] images.
 
 ``pretrained`` is ``False`` (random weights), ``True`` (the library's weights: downloaded once
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from krypto.learning.fake_head import FakeHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,6 +47,7 @@ class EmbeddingModel(nn.Module):
         self.backbone = backbone
         self.head = nn.Linear(feature_dim, embedding_dim) if embedding_dim else nn.Identity()
         self.embedding_dim = embedding_dim or feature_dim
+        self.fake_head: FakeHead | None = None  # a real/fake head on the embedding, if any
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
@@ -200,9 +204,10 @@ DEFAULT_BACKBONE = "small_cnn"
 
 
 def build_model(
-    name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128
+    name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128, fake_head=False
 ) -> EmbeddingModel:
-    """The embedding model ``name`` (one of :data:`BACKBONES`)."""
+    """The embedding model ``name`` (one of :data:`BACKBONES`), with a real/fake head on its
+    embedding when ``fake_head`` (:mod:`krypto.learning.fake_head`)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if pretrained is True and name == "small_cnn":
@@ -213,6 +218,8 @@ def build_model(
     backbone, feature_dim = BACKBONES[name](pretrained is True)
     mean, std = (FACENET_MEAN, FACENET_STD) if name == "facenet" else (IMAGENET_MEAN, IMAGENET_STD)
     model = EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)
+    if fake_head:
+        model.fake_head = FakeHead(model.embedding_dim)
     if local_file is not None:
         _load_local(model, local_file)
     return model

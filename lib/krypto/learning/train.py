@@ -26,6 +26,7 @@ from dataclasses import asdict
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from krypto import constants as C
 from krypto.challenge.heldout import evaluate_heldout
@@ -38,6 +39,7 @@ from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device, seed_everything, set_threads
 from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images, to_model_input
+from krypto.learning.fake_head import choose_fusion, pair_similarity
 from krypto.learning.losses import VerificationLoss
 from krypto.learning.models import build_model
 from krypto.learning.run_log import RunLog
@@ -45,6 +47,7 @@ from krypto.learning.sampler import IdentityBatchSampler
 from krypto.run_lock import run_lock
 
 __all__ = [
+    "CollapsedEmbeddingsError",
     "TrainConfig",
     "Trainer",
     "train",
@@ -55,12 +58,20 @@ __all__ = [
 ]
 
 COLLAPSED_STD = 1e-3  # validation similarities spread less than this: every photo embeds alike
+CALIBRATION_IMAGES = 512  # training photos that set a random model's normalisation statistics
+
+
+class CollapsedEmbeddingsError(RuntimeError):
+    """Training left every photo with almost the same embedding: the run stops, since the EER
+    of tied scores is chance, whatever its value."""
 
 
 def initial_model(config: TrainConfig):
     """The model as training starts (same seed, same weights): 'before training'."""
     seed_everything(config.seed)
-    return build_model(config.backbone, config.pretrained, config.embedding_dim)
+    return build_model(
+        config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
+    )
 
 
 class Trainer:
@@ -118,7 +129,9 @@ class Trainer:
             self.dist.world_size,
         )
 
-        self.model = build_model(config.backbone, config.pretrained, config.embedding_dim)
+        self.model = build_model(
+            config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
+        )
         self.model.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -249,31 +262,101 @@ class Trainer:
         return True
 
     # -- evaluation --------------------------------------------------------------------------
+    def _val_embeddings(self, model: torch.nn.Module) -> torch.Tensor:
+        return self.dist.embed_rows(model, self.images, self.val_rows, self.device, self.use_amp)
+
     def pair_scores(self, model: torch.nn.Module | None = None) -> np.ndarray:
-        """Cosine similarity ``[n_pairs]`` of each validation pair under ``model`` (default: the
-        one being trained); each validation photo is embedded exactly once."""
-        emb = self.dist.embed_rows(
-            model or self.model, self.images, self.val_rows, self.device, self.use_amp
-        )
-        return cosine_pair_scores(emb, self.val_a, self.val_b)
+        """The score ``[n_pairs]`` of each validation pair under ``model`` (default: the one
+        being trained): the cosine similarity, fused with the model's real/fake head when it
+        has one; each validation photo is embedded exactly once."""
+        model = model or self.model
+        return pair_similarity(model, self._val_embeddings(model), self.val_a, self.val_b)
+
+    def _choose_fusion(self, emb: torch.Tensor, cos: np.ndarray) -> dict:
+        """With a real/fake head: choose its fusion on the validation pairs (kept in the head,
+        so the epoch's checkpoint scores as validated); the head's own quality as logs."""
+        head = self.model.fake_head
+        p = head.probability(emb).numpy()
+        fusion = choose_fusion(self.data.pairs, cos, p[self.val_a], p[self.val_b])
+        head.set_fusion(fusion)
+        fake = self.is_fake[torch.as_tensor(self.val_rows)].numpy()
+        auc = roc_auc_score(fake, p) if 0 < fake.sum() < len(fake) else float("nan")
+        return {
+            "eer_cosine": kind_eers(self.data.pairs, cos)["eer"],
+            "fake_auc": float(auc),
+            "fusion_rule": fusion.rule,
+            "fusion_weight": fusion.weight,
+        }
 
     def evaluate(self) -> dict:
-        """EERs of the model on the validation pairs, with the spread of their similarities."""
+        """EERs of the model on the validation pairs, with the spread of their similarities
+        (and, with a real/fake head, the fusion chosen on them)."""
         if self.data.pairs.empty:
             return {}
-        scores = self.pair_scores()
+        emb = self._val_embeddings(self.model)
+        cos = cosine_pair_scores(emb, self.val_a, self.val_b)
+        fused = self._choose_fusion(emb, cos) if self.model.fake_head is not None else {}
+        scores = pair_similarity(self.model, emb, self.val_a, self.val_b)
         result = kind_eers(self.data.pairs, scores)
         result["eer_mean"] = (result["eer_real"] + result["eer_fake"]) / 2
+        result.update(fused)
         result["n_val_images"] = len(self.val_rows)
-        result["similarity_std"] = float(np.std(scores))
-        if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main:
+        result["similarity_std"] = float(np.std(cos))
+        if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main and self.epoch == 0:
             warnings.warn(
-                f"epoch {self.epoch}: the validation similarities have collapsed (std "
+                f"epoch 0: the validation similarities have collapsed before training (std "
                 f"{result['similarity_std']:.2e}); the EER of such tied scores means "
                 f"nothing",
                 stacklevel=2,
             )
         return result
+
+    def _check_not_collapsed(self, row: dict) -> None:
+        """Stop the run when a trained epoch left the embeddings collapsed (see
+        :class:`CollapsedEmbeddingsError`); its epochs.csv and checkpoints stay for a look."""
+        std = row.get("similarity_std")
+        if self.epoch == 0 or std is None or std >= COLLAPSED_STD:
+            return
+        cfg = self.config
+        margin = "soft margin" if cfg.margin is None else f"margin {cfg.margin}"
+        raise CollapsedEmbeddingsError(
+            f"{self.run_dir}: after epoch {self.epoch} the validation similarities spread by "
+            f"{std:.1e} only (below {COLLAPSED_STD:g}): every photo embeds alike, and the "
+            f"training loss is {row.get('train_loss', float('nan')):.3f} ({margin}). Try a "
+            f"lower learning rate (lr={cfg.lr:g} now, e.g. lr={cfg.lr / 3:.1g}), "
+            f"schedule='cosine', mining='hard', or a pretrained backbone (pretrained=<a "
+            f"finished run folder>); see epochs.csv in the run folder"
+        )
+
+    @torch.no_grad()
+    def calibrate_normalisation(self) -> None:
+        """Set the normalisation statistics of a randomly initialised model from training photos
+        (no weight changes): with the default statistics (mean 0, variance 1) a random network in
+        eval mode embeds every photo alike, so epoch 0 ("before training") would show a collapse
+        that training never sees (its batch statistics are the data's). Pretrained models keep
+        theirs. The batches come from their own seeded generator, and training normalises by
+        batch statistics: the weights train exactly as without it; the running statistics that
+        evaluation uses start from the data instead of (0, 1)."""
+        norms = [
+            m for m in self.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ]
+        if self.config.pretrained is not False or not norms or not len(self.train_rows):
+            return
+        rng = np.random.default_rng(self.config.seed)
+        rows = rng.permutation(self.train_rows)[:CALIBRATION_IMAGES]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the calibration batches
+        self.model.train()
+        batch = self.config.P * self.config.K
+        for start in range(0, len(rows), batch):
+            part = torch.as_tensor(rows[start : start + batch])
+            if len(part) > 1:
+                self.model(to_model_input(self.images[part], self.device))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.model.eval()
 
     # -- the loop ----------------------------------------------------------------------------
     def train_step(self, batch_rows: np.ndarray) -> dict:
@@ -294,7 +377,9 @@ class Trainer:
         labels, is_fake = self.labels[rows].to(self.device), self.is_fake[rows].to(self.device)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             embeddings = self.net(x)
-        loss, logs = self.criterion(embeddings.float(), labels, is_fake)
+        head = self.model.fake_head
+        fake_logits = head(embeddings.float()) if head is not None else None
+        loss, logs = self.criterion(embeddings.float(), labels, is_fake, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -344,6 +429,7 @@ class Trainer:
             if improved:
                 self._save(C.BEST_CHECKPOINT, full=False)
             self._save(C.LAST_CHECKPOINT, full=True)
+        self._check_not_collapsed(row)
         stale = self.epoch - self.best["epoch"]
         return bool(cfg.patience) and stale >= cfg.patience
 
@@ -367,6 +453,7 @@ class Trainer:
         resumed = self._resume()
         self.log.open(self.iterations_done if resumed else None)
         if not resumed:
+            self.calibrate_normalisation()
             self._end_epoch(self.evaluate(), 0.0, 0)  # epoch 0: before training
         stop = False
         while self.epoch < cfg.epochs and not stop:
@@ -395,9 +482,11 @@ class Trainer:
     def _metrics(self, seconds: float, resumed: bool) -> dict:
         best = self.best or {}
         keys = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_mean")
+        head = ("eer_cosine", "fake_auc", "fusion_rule", "fusion_weight")  # with a fake head
         trained = [e for e in self.epochs if e["epoch"] > 0]
         return {
             **{k: best.get(k) for k in keys},
+            **{k: best[k] for k in head if k in best},
             "best_epoch": best.get("epoch"),
             "epochs_run": self.epoch,
             "seconds": round(seconds, 2),

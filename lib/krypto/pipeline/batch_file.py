@@ -54,12 +54,18 @@ def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DI
     """Read a batch file and its includes; runs come in an order that satisfies ``needs``.
 
     A ``batch/run`` in ``needs`` must be defined by the files or already have a folder with a
-    ``run.json`` under ``runs_dir``. Raises ``BatchError`` on any mistake, before anything runs.
+    ``run.json`` under ``runs_dir``; a 02_train run whose ``pretrained`` names a run of the files
+    needs it. Raises ``BatchError`` on any mistake, before anything runs.
     """
     loader = _Loader(quick=quick, runs_dir=Path(runs_dir))
     runs = loader.load(Path(path))
     for run in runs:
         run.parameters["run_dir"] = display_path(run.run_dir)
+        # a training that starts from another run of the files (pretrained=<batch>/<run>) needs it
+        trains = run.notebook.name == Path(TRAIN_NOTEBOOK).name
+        start = run.parameters.get("pretrained") if trains else None
+        if isinstance(start, str) and start in loader.defined and start not in run.needs:
+            run.needs.append(start)
         # a need on a configuration trained with several seeds is a need on all of them
         run.needs = [member for need in run.needs for member in loader.members(need)]
         _check_needs(run, loader.defined, Path(runs_dir))

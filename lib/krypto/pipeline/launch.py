@@ -130,9 +130,10 @@ def _figures(trainer, metrics: dict) -> None:
     import numpy as np
     import pandas as pd
 
-    from krypto.evaluation.metrics import cosine_pair_scores, eer_curve
+    from krypto.evaluation.metrics import eer_curve
     from krypto.evaluation.plots import fn_fp_curve, training_curves
     from krypto.learning.embed import embed
+    from krypto.learning.fake_head import pair_similarity
     from krypto.learning.train import load_model
     from krypto.pipeline.results import record_results
 
@@ -151,7 +152,7 @@ def _figures(trainer, metrics: dict) -> None:
         rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
         emb = embed(model, trainer.images[rows], device=trainer.device, amp=trainer.use_amp)
         where = {r: i for i, r in enumerate(rows)}
-        scores = cosine_pair_scores(emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
+        scores = pair_similarity(model, emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
         fn_fp_curve(
             eer_curve(pairs[C.PAIR_LABEL], scores),
             title="validation, all kinds:",

@@ -23,6 +23,11 @@ PRESETS = {
         image_size=32,
         test_pairs_per_kind=10,
     ),
+    # to pretrain a face-recognition model on: five times the default's identities, other people
+    # (another seed), its real photos for training (02_train with n_fake=0)
+    "faces": SynthConfig(
+        identities=2000, test_identities=40, fake_per_identity=1, test_pairs_per_kind=20, seed=1
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from krypto.pipeline.report.findings import beyond_summary, compute_findings, se
 from krypto.pipeline.report.provenance import BatchCommand, code_hash, read_json, run_provenance
 from krypto.pipeline.report.sections import (
     FIGURES_DIR,
+    METHOD_SECTIONS,
     REPORT_COMMAND,
     SECTIONS,
     TRAINING_SECTIONS,
@@ -144,8 +145,8 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
         with atomic_path(out / FIGURES_DIR / target) as tmp:
             shutil.copyfile(source, tmp)
 
-    beyond = sections["beyond"]
-    beyond["summary"] = beyond_summary(beyond.get("table") or {})
+    for key in METHOD_SECTIONS:
+        sections[key]["summary"] = beyond_summary(sections[key].get("table") or {})
     report = {
         "about": {
             "runs_dir": display_path(runs_dir),

@@ -21,7 +21,15 @@ from krypto.pipeline.report.section_blocks import (
     source_lines,
     versus_table,
 )
-from krypto.pipeline.report.sections import COS_HEAD, REPORT_COMMAND, TRIPLET, TRIPLET_FAKE
+from krypto.pipeline.report.sections import (
+    COS_HEAD,
+    METHOD_SECTIONS,
+    REPORT_COMMAND,
+    SECTIONS_BY_KEY,
+    SEED_RECIPE,
+    TRIPLET,
+    TRIPLET_FAKE,
+)
 from krypto.pipeline.report.seed import seed_results
 from krypto.pipeline.report.tables import run_columns, table
 from krypto.pipeline.report.values import format_number
@@ -192,14 +200,15 @@ def render_markdown(
     )
     out += source_lines(provenance, "cutout")
 
-    # Beyond the seed
-    beyond = sections.get("beyond") or {}
-    beyond_table = beyond.get("table") or {}
-    out += [f"{h} Beyond the seed", ""]
-    out += table(beyond_table, run_columns(with_seed=False), "method") + [""]
-    out += versus_table(beyond)
-    out += [beyond_sentence(beyond_summary_of(beyond)), ""]
-    out += source_lines(provenance, "beyond")
+    # Beyond the seed: the same methods on the embedded set and on faces of other renderers
+    for key, data_set in METHOD_SECTIONS.items():
+        values = sections.get(key) or {}
+        out += [f"{h} {SECTIONS_BY_KEY[key].title}", "", f"Data: {data_set}.", ""]
+        out += table(values.get("table") or {}, run_columns(with_seed=False), "method") + [""]
+        out += versus_table(values)
+        out += [beyond_sentence(beyond_summary_of(values)), ""]
+        out += source_lines(provenance, key)
+    out += recipe_by_data_set(sections)
 
     # Findings
     out += [f"{h} Findings", "", "The seed's findings, checked on our runs:", ""]
@@ -213,6 +222,24 @@ def render_markdown(
     out += ["", f"{h} Reading the results", ""]
     out += reading_lines(results)
     return "\n".join(out).rstrip() + "\n"
+
+
+def recipe_by_data_set(sections: dict) -> list[str]:
+    """The seed's recipe (02_train's default loss) and plain triplet on every data set of the
+    method comparisons: one row per (data set, recipe), with its test EERs."""
+    rows = {}
+    for key in METHOD_SECTIONS:
+        found = (sections.get(key) or {}).get("table") or {}
+        for name in (SEED_RECIPE, TRIPLET):
+            if name in found:
+                rows[f"{key}: {name}"] = found[name]
+    if not rows:
+        return []
+    return (
+        ["The default loss (the seed's recipe) and plain triplet on each data set:", ""]
+        + table(rows, run_columns(with_seed=False), "data set: recipe")
+        + [""]
+    )
 
 
 def titled_markdown(

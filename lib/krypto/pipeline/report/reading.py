@@ -16,7 +16,7 @@ from krypto.evaluation.verdicts import (
     join_names,
 )
 from krypto.pipeline.report.findings import beyond_summary
-from krypto.pipeline.report.sections import SECTIONS_BY_KEY
+from krypto.pipeline.report.sections import METHOD_SECTIONS, SECTIONS_BY_KEY, TRAINING_SECTIONS
 from krypto.pipeline.report.values import format_number
 
 
@@ -53,7 +53,7 @@ def reading_lines(results: dict) -> list[str]:
     every sentence generated from the verdicts of results.json."""
     sections = results.get("sections") or {}
     lines = []
-    for key in ("loss_selection", "model_selection", "lambda", "cutout", "beyond"):
+    for key in TRAINING_SECTIONS:
         values = sections.get(key) or {}
         title = SECTIONS_BY_KEY[key].title
         parts = []
@@ -63,7 +63,7 @@ def reading_lines(results: dict) -> list[str]:
                 f"against `{reference}`, "
                 + "; ".join(versus_sentence(name, v) for name, v in versus.items())
             )
-        if key == "beyond":
+        if key in METHOD_SECTIONS:
             parts.append(beyond_sentence(beyond_summary_of(values)))
         elif values.get("lowest"):
             parts.append(LowestVerdict.from_dict(values["lowest"]).sentence("eer"))

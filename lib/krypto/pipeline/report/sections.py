@@ -16,16 +16,24 @@ TRIPLET, TRIPLET_FAKE = "triplet", "triplet + fake"  # loss_selection.yaml
 LAMBDAS = ("0.01", "0.1", "1")  # lambda.yaml, lam growing
 COS_HEAD = "1 + cos head"  # lambda.yaml
 NO_CUTOUT = "no cutout"  # cutout.yaml
-SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml
+SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml, portrait.yaml, eigenfaces.yaml
+
+# The comparisons of methods, one per data set: the section key -> the data set in words. The
+# first is the embedded set; the others were drawn by renderers other than krypto.synth.
+METHOD_SECTIONS = {
+    "beyond": "the embedded synthetic set (krypto.synth)",
+    "portrait": "PIL portraits with pasted-face fakes (krypto.data.renderers.portrait)",
+    "eigenfaces": "shaded eigenfaces with generator-made fakes (krypto.data.renderers.eigenfaces)",
+}
 
 # The sections whose tables are training configurations over seeds (06/05 runs), and the row each
 # of the others is tested against (krypto.evaluation.verdicts) where one is the natural baseline.
-TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", "beyond")
+TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", *METHOD_SECTIONS)
 REFERENCES = {
     "loss_selection": TRIPLET,
     "lambda": LAMBDAS[-1],
     "cutout": NO_CUTOUT,
-    "beyond": SEED_RECIPE,
+    **{key: SEED_RECIPE for key in METHOD_SECTIONS},
 }
 
 
@@ -103,6 +111,8 @@ SECTIONS = (
         },
     ),
     Section("beyond", "Beyond the seed", "beyond", "compare"),
+    Section("portrait", "Beyond the seed on portraits", "portrait", "compare"),
+    Section("eigenfaces", "Beyond the seed on eigenfaces", "eigenfaces", "compare"),
 )
 
 SECTIONS_BY_KEY = {section.key: section for section in SECTIONS}
