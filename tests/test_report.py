@@ -429,8 +429,9 @@ def test_render_sections_in_order_from_results_alone(results):
     assert "| total | 20 | 80 | 40 |" in text
     assert "| fake_same | 8 |" in text
     assert (
-        "0.0100 before training, 0.3123 after training of `loss_selection/quadruplet` (its "
-        "first seed, `runs/loss_selection/quadruplet/seed0`)."
+        "0.0100 before training (the face model `pretrain/faces` it fine-tunes), 0.3123 after "
+        "training of `loss_selection/quadruplet` (its first seed, "
+        "`runs/loss_selection/quadruplet/seed0`)."
     ) in text
     assert "of the first seed of each configuration (`runs/loss_selection/triplet/seed0`" in text
     assert (
@@ -465,6 +466,7 @@ OTHER_PARAMETERS = {
     "model_selection": {"start": "from pretrained weights", "fake_term": "without the fake term"},
     "lambda": {"cos_head_lam": "3"},
     "cutout": {"cutout_p": "0.25", "fake_term": "with the fake term (lam = 4)"},
+    "embeddings": {"start": "its random initial weights"},
 }
 
 
@@ -486,6 +488,10 @@ def test_prose_quotes_the_parameters_of_the_batch_files(results):
     assert "Backbones trained from pretrained weights without the fake term." in text
     assert "`1 + cos head`: lam = 3 with the cosine head" in text
     assert "with probability 0.25 during training, with the fake term (lam = 4)." in text
+    assert "0.0100 before training (its random initial weights)" in text
+    assert quoted["embeddings"]["start"] == (
+        f"the face model `{runs['loss_selection/quadruplet']['pretrained']}` it fine-tunes"
+    )
 
 
 def test_render_with_heading_level(results):

@@ -87,6 +87,7 @@ def test_the_batch_files_hold_training_runs():
 def test_every_training_run_of_the_batch_files_trains_each_term(tiny_prepared, tmp_path, name):
     params = _batch_run_parameters()[name]
     params.pop("backbone", None)  # the backbones are checked by the model registry's tests
+    params.pop("pretrained", None)  # fine-tuning's start: test_training's concern
     logs, config = _one_step(tiny_prepared, tmp_path, **params)
     _assert_each_term_acts(logs, config, name)
 

@@ -59,6 +59,7 @@ __all__ = [
 
 COLLAPSED_STD = 1e-3  # validation similarities spread less than this: every photo embeds alike
 CALIBRATION_IMAGES = 512  # training photos that set a random model's normalisation statistics
+CALIBRATION_BATCH = 64  # in batches of this size, whatever P, K and the number of processes
 
 
 class CollapsedEmbeddingsError(RuntimeError):
@@ -349,9 +350,8 @@ class Trainer:
             m.reset_running_stats()
             m.momentum = None  # a cumulative average over the calibration batches
         self.model.train()
-        batch = self.config.P * self.config.K
-        for start in range(0, len(rows), batch):
-            part = torch.as_tensor(rows[start : start + batch])
+        for start in range(0, len(rows), CALIBRATION_BATCH):
+            part = torch.as_tensor(rows[start : start + CALIBRATION_BATCH])
             if len(part) > 1:
                 self.model(to_model_input(self.images[part], self.device))
         for m, momentum in zip(norms, momenta):

@@ -140,7 +140,8 @@ def render_markdown(
         after = (emb_table.get("after training") or {}).get("silhouette (real vs fake)")
         out += [
             f"Silhouette of the real/fake split (cosine, on the full embeddings; higher means "
-            f"fakes lie apart from real photos): {format_number(before)} before training, "
+            f"fakes lie apart from real photos): {format_number(before)} before training "
+            f"({quoted['embeddings']['start']}), "
             f"{format_number(after)} after training of `{emb.get('train_run', '-')}`"
             f"{first_seed(emb.get('seed_run'))}.",
             "",

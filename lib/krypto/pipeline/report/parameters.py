@@ -77,6 +77,14 @@ def _start(rows: dict[str, dict]) -> str:
     )
 
 
+def _start_of(row: dict) -> str:
+    """Where one configuration's training started, for "before training"."""
+    pretrained = row.get("pretrained", False)
+    if isinstance(pretrained, str) and pretrained:
+        return f"the face model `{pretrained}` it fine-tunes"
+    return "pretrained weights" if pretrained is True else "its random initial weights"
+
+
 @functools.cache
 def prose_parameters(batch_file: str = BATCH_FILE) -> dict[str, dict[str, str]]:
     """Per section, the phrases and values its prose quotes, as text."""
@@ -90,6 +98,7 @@ def prose_parameters(batch_file: str = BATCH_FILE) -> dict[str, dict[str, str]]:
     }
     return {
         "loss_selection": {"lam": _quoted({TRIPLET_FAKE: loss[TRIPLET_FAKE]}, "lam")},
+        "embeddings": {"start": _start_of(loss[TRIPLET_FAKE])},
         "model_selection": {"start": _start(models), "fake_term": _fake_term(models)},
         "lambda": {"cos_head_lam": _quoted({COS_HEAD: lam[COS_HEAD]}, "lam")},
         "cutout": {"cutout_p": _quoted(cutout, "cutout_p"), "fake_term": _fake_term(cutout)},
