@@ -38,11 +38,17 @@ def _configurations() -> dict[str, dict]:
     out, seen = {}, set()
     for name, params in _batch_run_parameters().items():
         params = {k: v for k, v in params.items() if k not in SKIPPED}
-        key = tuple(sorted(params.items()))
+        key = _key(params)
         if key not in seen:
             seen.add(key)
             out[name] = params
     return out
+
+
+def _key(params: dict) -> tuple:
+    """What a configuration trains, whatever parameters spell the defaults out."""
+    trained = TrainConfig.from_dict(params).training_parameters()
+    return tuple(sorted((k, str(v)) for k, v in trained.items()))
 
 
 CONFIGURATIONS = _configurations()
@@ -51,7 +57,7 @@ CONFIGURATIONS = _configurations()
 def _configuration_of(run: str) -> str:
     """The name under which the configuration of the batch files' run ``run`` is trained here."""
     params = {k: v for k, v in _batch_run_parameters()[run].items() if k not in SKIPPED}
-    return next(name for name, known in CONFIGURATIONS.items() if known == params)
+    return next(name for name, known in CONFIGURATIONS.items() if _key(known) == _key(params))
 
 
 @pytest.fixture(scope="module")
