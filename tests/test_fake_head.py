@@ -103,7 +103,7 @@ def test_the_head_term_trains_the_head_and_the_embedding():
 def test_a_run_with_a_head_scores_validation_checkpoint_and_submission_alike(
     tiny_prepared, tmp_path
 ):
-    config = TrainConfig(run_dir=str(tmp_path / "run"), epochs=2, fake_head=1.0, **TINY)
+    config = TrainConfig(run_dir=str(tmp_path / "run"), epochs=1, fake_head=1.0, **TINY)
     trainer = Trainer(config, prepared=tiny_prepared)
     metrics = trainer.fit()
     best = metrics["history"][metrics["best_epoch"]]

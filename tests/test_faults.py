@@ -103,6 +103,13 @@ def batch_file(tmp_path_factory) -> Path:
     return file
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: SIGINT at its default, as a shell's foreground command has it. A test
+    process started in the background (``nohup``, ``cmd &``) passes SIGINT on ignored, and the
+    batch then keeps ignoring it, as it should (see krypto.pipeline.children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_batch(file: Path, runs: Path, log: Path) -> subprocess.Popen:
     """``python -m krypto.pipeline.batch file --runs-dir runs`` in the background."""
     with open(log, "w") as out:
@@ -111,6 +118,7 @@ def start_batch(file: Path, runs: Path, log: Path) -> subprocess.Popen:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_as_from_a_terminal,
         )
 
 

@@ -177,10 +177,10 @@ def test_a_collapsed_model_stops_the_run_saying_what_to_try(tiny_prepared, tmp_p
 def test_a_random_model_starts_spread_and_calibration_changes_no_training(
     tiny_prepared, tmp_path, monkeypatch
 ):
-    calibrated = _fit(tiny_prepared, tmp_path / "a")
+    calibrated = _fit(tiny_prepared, tmp_path / "a", epochs=1)
     assert calibrated["history"][0]["similarity_std"] > 10 * COLLAPSED_STD
     monkeypatch.setattr(Trainer, "calibrate_normalisation", lambda self: None)
-    plain = _fit(tiny_prepared, tmp_path / "b")
+    plain = _fit(tiny_prepared, tmp_path / "b", epochs=1)
     assert plain["history"][0]["similarity_std"] < COLLAPSED_STD  # the default statistics
     # the weights train alike (training uses batch statistics); only the running statistics
     # that evaluation uses started elsewhere
@@ -193,7 +193,9 @@ def test_fine_tuning_starts_from_the_named_run(tiny_prepared, tmp_path):
     runs folder above the run): the fine-tuned run's epoch 0 is that run's best model."""
     runs = tmp_path / "runs"
     start = _fit(tiny_prepared, runs / "pretrain" / "faces", epochs=1, loss="triplet", n_fake=0)
-    tuned = _fit(tiny_prepared, runs / "lambda" / "lam1" / "seed0", pretrained="pretrain/faces")
+    tuned = _fit(
+        tiny_prepared, runs / "lambda" / "lam1" / "seed0", pretrained="pretrain/faces", epochs=1
+    )
     best = start["history"][start["best_epoch"]]
     assert tuned["history"][0]["eer"] == pytest.approx(best["eer"])
     assert tuned["history"][0]["eer_fake"] == pytest.approx(best["eer_fake"])
