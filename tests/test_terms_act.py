@@ -83,11 +83,27 @@ def test_the_batch_files_hold_training_runs():
     assert len(runs) >= 10 and any(p.get("fakes_as_class") for p in runs.values())
 
 
-@pytest.mark.parametrize("name", sorted(_batch_run_parameters()))
+# the backbones are checked by the model registry's tests, fine-tuning's start by test_training,
+# and the data is the tiny set whatever the run's
+NOT_A_TERM = ("backbone", "pretrained", "data_dir", "run_dir", "seed", "epochs")
+
+
+def _distinct_runs() -> dict[str, dict]:
+    """The batch files' training runs, one per distinct configuration of terms."""
+    out, seen = {}, set()
+    for name, params in sorted(_batch_run_parameters().items()):
+        params = {k: v for k, v in params.items() if k not in NOT_A_TERM}
+        trained = TrainConfig.from_dict(params).training_parameters()
+        key = tuple(sorted((k, str(v)) for k, v in trained.items()))
+        if key not in seen:
+            seen.add(key)
+            out[name] = params
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_distinct_runs()))
 def test_every_training_run_of_the_batch_files_trains_each_term(tiny_prepared, tmp_path, name):
-    params = _batch_run_parameters()[name]
-    params.pop("backbone", None)  # the backbones are checked by the model registry's tests
-    params.pop("pretrained", None)  # fine-tuning's start: test_training's concern
+    params = dict(_distinct_runs()[name])
     logs, config = _one_step(tiny_prepared, tmp_path, **params)
     _assert_each_term_acts(logs, config, name)
 
