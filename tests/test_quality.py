@@ -11,7 +11,7 @@ import pytest
 from krypto.data.index import prepare
 from krypto.data.synth import SynthConfig, write_dataset
 from krypto.learning.train import TrainConfig, Trainer
-from tests.test_terms_act import _batch_run_parameters
+from tests.test_terms_act import _batch_run_parameters, configuration_key
 
 pytestmark = pytest.mark.slow
 
@@ -38,17 +38,11 @@ def _configurations() -> dict[str, dict]:
     out, seen = {}, set()
     for name, params in _batch_run_parameters().items():
         params = {k: v for k, v in params.items() if k not in SKIPPED}
-        key = _key(params)
+        key = configuration_key(params)
         if key not in seen:
             seen.add(key)
             out[name] = params
     return out
-
-
-def _key(params: dict) -> tuple:
-    """What a configuration trains, whatever parameters spell the defaults out."""
-    trained = TrainConfig.from_dict(params).training_parameters()
-    return tuple(sorted((k, str(v)) for k, v in trained.items()))
 
 
 CONFIGURATIONS = _configurations()
@@ -57,7 +51,8 @@ CONFIGURATIONS = _configurations()
 def _configuration_of(run: str) -> str:
     """The name under which the configuration of the batch files' run ``run`` is trained here."""
     params = {k: v for k, v in _batch_run_parameters()[run].items() if k not in SKIPPED}
-    return next(name for name, known in CONFIGURATIONS.items() if _key(known) == _key(params))
+    key = configuration_key(params)
+    return next(name for name, known in CONFIGURATIONS.items() if configuration_key(known) == key)
 
 
 @pytest.fixture(scope="module")

@@ -88,13 +88,18 @@ def test_the_batch_files_hold_training_runs():
 NOT_A_TERM = ("backbone", "pretrained", "data_dir", "run_dir", "seed", "epochs")
 
 
+def configuration_key(params: dict) -> tuple:
+    """What a configuration trains, whatever parameters spell the defaults out."""
+    trained = TrainConfig.from_dict(params).training_parameters()
+    return tuple(sorted((k, str(v)) for k, v in trained.items()))
+
+
 def _distinct_runs() -> dict[str, dict]:
     """The batch files' training runs, one per distinct configuration of terms."""
     out, seen = {}, set()
     for name, params in sorted(_batch_run_parameters().items()):
         params = {k: v for k, v in params.items() if k not in NOT_A_TERM}
-        trained = TrainConfig.from_dict(params).training_parameters()
-        key = tuple(sorted((k, str(v)) for k, v in trained.items()))
+        key = configuration_key(params)
         if key not in seen:
             seen.add(key)
             out[name] = params
