@@ -41,12 +41,12 @@ class TrainConfig:
     loss: str = "quadruplet"  # triplet (fakes count as their identity) | quadruplet | pairwise
     lam: float = 1.0  # weight of triplet(a, p, fake_of_a)
     margin: float | None = 0.2  # None: soft margin
-    mining: str = "random"  # random | hard
+    mining: str = "hard"  # hard | random (chosen on sets of three renderers, like epochs)
     head: str = "none"  # none | cosine | arcface
     cos_head: bool = False  # shorthand for head="cosine" (the seed's "cos head")
     fakes_as_class: bool = False
     fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
-    epochs: int = 12  # chosen on sets of three renderers: see "Choosing the defaults" in the README
+    epochs: int = 30  # chosen on sets of three renderers: see "Choosing the defaults" in the README
     lr: float = 1e-3
     optimizer: str = "adam"
     schedule: str = "none"  # none | cosine

@@ -320,13 +320,15 @@ class Trainer:
             return
         cfg = self.config
         margin = "soft margin" if cfg.margin is None else f"margin {cfg.margin}"
+        other_mining = "random" if cfg.mining == "hard" else "hard"
         raise CollapsedEmbeddingsError(
             f"{self.run_dir}: after epoch {self.epoch} the validation similarities spread by "
             f"{std:.1e} only (below {COLLAPSED_STD:g}): every photo embeds alike, and the "
             f"training loss is {row.get('train_loss', float('nan')):.3f} ({margin}). Try a "
             f"lower learning rate (lr={cfg.lr:g} now, e.g. lr={cfg.lr / 3:.1g}), "
-            f"schedule='cosine', mining='hard', or a pretrained backbone (pretrained=<a "
-            f"finished run folder>); see epochs.csv in the run folder"
+            f"schedule='cosine', mining={other_mining!r}, or a pretrained backbone "
+            f"(pretrained=<a finished run folder>), with overwrite=True to start afresh; see "
+            f"epochs.csv in the run folder"
         )
 
     @torch.no_grad()
