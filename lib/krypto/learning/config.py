@@ -41,7 +41,7 @@ class TrainConfig:
     loss: str = "quadruplet"  # triplet (fakes count as their identity) | quadruplet | pairwise
     lam: float = 1.0  # weight of triplet(a, p, fake_of_a)
     margin: float | None = 0.2  # None: soft margin
-    mining: str = "hard"  # hard | random (chosen on sets of three renderers, like epochs)
+    mining: str = "random"  # random | hard
     head: str = "none"  # none | cosine | arcface
     cos_head: bool = False  # shorthand for head="cosine" (the seed's "cos head")
     fakes_as_class: bool = False
