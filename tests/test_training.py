@@ -167,8 +167,10 @@ class CollapsesAfterFirstEpoch(Trainer):
 
 def test_a_collapsed_model_stops_the_run_saying_what_to_try(tiny_prepared, tmp_path):
     config = TrainConfig(run_dir=str(tmp_path / "run"), **TINY)
-    with pytest.raises(CollapsedEmbeddingsError, match=r"after epoch 1 .*lower learning rate"):
+    with pytest.raises(CollapsedEmbeddingsError, match=r"after epoch 1 .*lower learning rate") as e:
         CollapsesAfterFirstEpoch(config, prepared=tiny_prepared).fit()
+    other = "hard" if config.mining == "random" else "random"
+    assert f"mining='{other}'" in str(e.value) and "overwrite=True" in str(e.value)
     epochs = pd.read_csv(tmp_path / "run" / C.EPOCHS_FILE)
     assert list(epochs["epoch"]) == [0, 1] and epochs["similarity_std"].iloc[1] < COLLAPSED_STD
     assert not (tmp_path / "run" / C.METRICS_FILE).exists()  # no table row at chance
