@@ -11,7 +11,11 @@ import pytest
 from krypto.data.index import prepare
 from krypto.data.synth import SynthConfig, write_dataset
 from krypto.learning.train import TrainConfig, Trainer
-from tests.test_terms_act import _batch_run_parameters, configuration_key
+from tests.test_terms_act import (
+    _batch_run_parameters,
+    configuration_key,
+    distinct_configurations,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,19 +37,8 @@ FAKE_TERM_GAIN = 0.10  # eer_fake with the fake term at least this far below pla
 SKIPPED = ("backbone", "epochs", "seed", "pretrained", "data_dir")
 
 
-def _configurations() -> dict[str, dict]:
-    """The distinct training configurations of the batch files, by their first run's name."""
-    out, seen = {}, set()
-    for name, params in _batch_run_parameters().items():
-        params = {k: v for k, v in params.items() if k not in SKIPPED}
-        key = configuration_key(params)
-        if key not in seen:
-            seen.add(key)
-            out[name] = params
-    return out
-
-
-CONFIGURATIONS = _configurations()
+# the distinct training configurations of the batch files, by their first run's name
+CONFIGURATIONS = distinct_configurations(_batch_run_parameters(), SKIPPED)
 
 
 def _configuration_of(run: str) -> str:

@@ -94,11 +94,12 @@ def configuration_key(params: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in trained.items()))
 
 
-def _distinct_runs() -> dict[str, dict]:
-    """The batch files' training runs, one per distinct configuration of terms."""
+def distinct_configurations(runs: dict[str, dict], skipped: tuple[str, ...]) -> dict[str, dict]:
+    """``runs`` (name -> parameters) without the ``skipped`` parameters, one per distinct
+    :func:`configuration_key`, under the name of its first run in ``runs``' order."""
     out, seen = {}, set()
-    for name, params in sorted(_batch_run_parameters().items()):
-        params = {k: v for k, v in params.items() if k not in NOT_A_TERM}
+    for name, params in runs.items():
+        params = {k: v for k, v in params.items() if k not in skipped}
         key = configuration_key(params)
         if key not in seen:
             seen.add(key)
@@ -106,9 +107,13 @@ def _distinct_runs() -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(_distinct_runs()))
+# the batch files' training runs, one per distinct configuration of terms
+DISTINCT_RUNS = distinct_configurations(dict(sorted(_batch_run_parameters().items())), NOT_A_TERM)
+
+
+@pytest.mark.parametrize("name", sorted(DISTINCT_RUNS))
 def test_every_training_run_of_the_batch_files_trains_each_term(tiny_prepared, tmp_path, name):
-    params = dict(_distinct_runs()[name])
+    params = dict(DISTINCT_RUNS[name])
     logs, config = _one_step(tiny_prepared, tmp_path, **params)
     _assert_each_term_acts(logs, config, name)
 
