@@ -16,15 +16,10 @@ import pytest
 import torch
 
 from krypto import constants as C
-from krypto.bench import (
-    GOALS,
-    MINER_BATCHES,
-    SECTIONS,
-    gpu_check,
-    main,
-    miner_batch,
-    python_loop_quadruplets,
-)
+from krypto.bench import GOALS, SECTIONS, gpu_check, main
+from krypto.bench.common import SPEC
+from krypto.bench.miner import MINER_BATCHES, miner_batch, python_loop_quadruplets
+from krypto.bench.report import ROWS, markdown, text_table
 from krypto.learning.miner import mine_quadruplets
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "lib" / "krypto" / "bench"
@@ -94,7 +89,14 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert all("relative_cost" in s for s in sizes)
 
     goals = {g["id"]: g for g in report["goals"]}
-    assert set(goals) == {g[0] for g in GOALS}
+    assert set(goals) == {g["id"] for g in GOALS}
+    for section in SECTIONS:
+        assert cpu[section]["what"] == SPEC["what"][section].format(
+            workers=cpu["inference"]["workers"],
+            prefetch=cpu["inference"]["prefetch"],
+            n=2,
+            seconds=0.5,
+        )
     for goal in goals.values():
         assert goal["device"] == "cpu" and isinstance(goal["passed"], bool)
         assert goal["measured"] > 0 and goal["goal"].startswith((">=", "<="))
@@ -103,6 +105,14 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert "| device | measurement |" in md and machine["cpu_model"] in md
     assert "Inference on cpu is bounded by" in md
     assert "1. training loop vs compute bound" in out.with_suffix(".txt").read_text()
+
+
+def test_the_committed_tables_are_the_committed_report_rendered():
+    """bench.md and bench.txt of runs/report are what the table's rows make of its bench.json
+    (every section's rows, the verdicts)."""
+    report = json.loads((C.REPORT_DIR / "bench.json").read_text())
+    assert markdown(report) == (C.REPORT_DIR / "bench.md").read_text()
+    assert text_table(report) + "\n" == (C.REPORT_DIR / "bench.txt").read_text()
 
 
 # --- the reference miner --------------------------------------------------------------------------
@@ -149,7 +159,20 @@ def test_reference_miner_on_the_benchmark_batches():
         assert len(ref[0]) == size * 3 // 4  # every real photo is an anchor
 
 
-# --- the package: one module per measurement, the trainer's public interface only -----------------
+# --- the package: its data, its modules, the trainer's public interface only ----------------------
+
+
+def test_every_section_goal_and_row_of_the_data_is_one_the_bench_knows():
+    """sections.yaml: each section has its ``what``, each goal is on a section and shows in
+    exactly one row, each row is of a section."""
+    assert set(SPEC["what"]) == set(SECTIONS)
+    ids = [goal["id"] for goal in GOALS]
+    assert len(ids) == len(set(ids)) and {goal["section"] for goal in GOALS} <= set(SECTIONS)
+    for goal in GOALS:
+        assert goal["op"] in (">=", "<=") and goal["threshold"] > 0, goal
+    row_goals = [row[-1].format(size=MINER_BATCHES[0]) for row in ROWS]
+    assert sorted(g for g in row_goals if g) == sorted(ids)
+    assert all(len(row) == 6 and row[0].removesuffix("[]") in SECTIONS for row in ROWS)
 
 
 def test_one_module_per_measurement_each_short_and_public_only():
@@ -159,7 +182,6 @@ def test_one_module_per_measurement_each_short_and_public_only():
         "miner.py",
         "inference.py",
         "memory.py",
-        "growth.py",
         "report.py",
         "gpu_check.py",
         "gpu_paths.py",

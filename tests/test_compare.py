@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from krypto import constants as C
+from krypto import run_folder as RF
 from krypto.evaluation import compare as CMP
 
 EERS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
@@ -34,17 +35,17 @@ def make_run(
                 "epochs_run": epochs,
                 "seconds": seconds,
                 "history": [],
-                "params": {},
             }
         )
     )
+    (folder / C.CONFIG_FILE).write_text(json.dumps({}))
     pd.DataFrame(
         {
             "epoch": range(epochs + 1),
             **{m: np.linspace(validation + 0.2, validation, epochs + 1) for m in EERS},
         }
     ).to_csv(folder / C.EPOCHS_FILE, index=False)
-    (folder / CMP.TEST_METRICS_FILE).write_text(
+    (folder / C.TEST_METRICS_FILE).write_text(
         json.dumps({**test, "n_pairs": 400, "source": "data/test_pairs"})
     )
     return folder
@@ -71,20 +72,20 @@ def test_seed_runs_of_a_configuration_and_of_a_single_run(tmp_path):
     config = make_configuration(tmp_path / "a", [0.1, 0.2, 0.3])
     make_run(config / "seed10", {m: 0.1 for m in EERS})  # seeds in the order of their number
     (config / "notes").mkdir()  # not a seed folder
-    assert [p.name for p in CMP.seed_runs(config)] == ["seed0", "seed1", "seed2", "seed10"]
-    assert CMP.first_seed(config) == config / "seed0"
+    assert [p.name for p in RF.seed_runs(config)] == ["seed0", "seed1", "seed2", "seed10"]
+    assert RF.first_seed(config) == config / "seed0"
     single = make_run(tmp_path / "single", {m: 0.1 for m in EERS})
-    assert CMP.seed_runs(single) == [single] and CMP.first_seed(single) == single
+    assert RF.seed_runs(single) == [single] and RF.first_seed(single) == single
 
 
 def test_seed_runs_errors_name_the_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="seed0/"):
-        CMP.seed_runs(tmp_path / "empty")
+        RF.seed_runs(tmp_path / "empty")
     config = make_configuration(tmp_path / "a", [0.1, 0.2])
     (config / "seed2").mkdir()  # a seed that has not finished
     with pytest.raises(FileNotFoundError, match="seed2 has no metrics.json"):
-        CMP.seed_runs(config)
+        RF.seed_runs(config)
 
 
 def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
@@ -154,7 +155,7 @@ def test_lowest_and_versus_use_the_rule(tmp_path):
 
 def test_missing_test_metrics_is_an_error(tmp_path):
     a = make_configuration(tmp_path / "a", [0.1, 0.2])
-    (a / "seed1" / CMP.TEST_METRICS_FILE).unlink()
+    (a / "seed1" / C.TEST_METRICS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="test_metrics.json.*held-out test pairs"):
         CMP.compare_runs({"a": a})
     with pytest.raises(ValueError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from krypto import constants as C
 from krypto.challenge.export import (
@@ -19,6 +20,7 @@ from krypto.challenge.export import (
     sidecar_path,
 )
 from krypto.data.images import decode_many
+from krypto.learning.checkpoint import load_model
 from krypto.learning.embed import embed
 
 IMAGE_SIZE = 32
@@ -81,13 +83,11 @@ def test_sidecar_describes_the_model(exported, run_dir):
 
 @pytest.mark.parametrize("batch", [5, 1])
 def test_onnxruntime_matches_pytorch(exported, run_dir, tiny_data, batch):
-    from krypto.learning.train import load_model
-
     model, _ = load_model(run_dir, device="cpu")
     paths = sorted((tiny_data / C.TEST_DIR).glob("*/0.jpg"))[:batch]
     images, failures = decode_many(paths, IMAGE_SIZE, progress=False)
     assert not failures and images.shape == (batch, 3, IMAGE_SIZE, IMAGE_SIZE)
-    expected = embed(model, __import__("torch").from_numpy(images)).numpy()
+    expected = embed(model, torch.from_numpy(images)).numpy()
     got = onnx_embed(exported, images)
     assert got.shape == expected.shape == (batch, 128)
     diff = float(np.abs(got - expected).max())

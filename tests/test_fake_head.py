@@ -14,6 +14,8 @@ import torch
 from krypto import constants as C
 from krypto.challenge.submit import make_submission
 from krypto.evaluation.metrics import cosine_pair_scores, kind_eers, official_eer
+from krypto.learning.checkpoint import load_model
+from krypto.learning.config import TrainConfig
 from krypto.learning.fake_head import (
     FUSION_WEIGHTS,
     FakeHead,
@@ -24,7 +26,7 @@ from krypto.learning.fake_head import (
 )
 from krypto.learning.losses import LossConfig, VerificationLoss
 from krypto.learning.models import build_model
-from krypto.learning.train import TrainConfig, Trainer, load_model
+from krypto.learning.train import Trainer
 
 TINY = dict(P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
 

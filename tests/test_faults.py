@@ -46,8 +46,8 @@ TRAIN = {
     "progress": False,
 }  # 6 iterations an epoch
 AFTER = """\
-from krypto.pipeline.results import read_metrics, record_results, resolve_run, run_folder
-out = run_folder(run_dir, "runs/after")
+from krypto.run_folder import open_run_folder, read_metrics, record_results, resolve_run
+out = open_run_folder(run_dir, "runs/after")
 metrics = read_metrics(resolve_run(train_run, run_dir))
 record_results(out, eer=metrics["eer"], best_epoch=metrics["best_epoch"])
 """

@@ -232,6 +232,31 @@ def test_local_weights_file_is_loaded(tmp_path):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("defect", ["missing", "extra", "shape"])
+def test_weights_that_do_not_fit_are_refused_naming_what(tmp_path, defect):
+    """Every tensor of the backbone comes from the file, or nothing loads: a key missing (the
+    last 40% of the tensors), an unexpected key or a tensor of another shape stops, naming the
+    file, the counts and the first keys; a published classifier head in the file is left out."""
+    state = build_model("small_cnn", embedding_dim=8).backbone.state_dict()
+    keys = list(state)
+    if defect == "missing":
+        state = {k: state[k] for k in keys[: int(len(keys) * 0.6)]}
+    elif defect == "extra":
+        state["7.weight"] = torch.zeros(3)
+    else:
+        state[keys[0]] = torch.zeros(1, 3, 3, 3)
+    torch.save(state, tmp_path / "weights.pt")
+    counts = {"missing": r"[1-9]\d* missing", "extra": "1 unexpected", "shape": "1 of another"}
+    with pytest.raises(PretrainedWeightsError, match=counts[defect]) as error:
+        build_model("small_cnn", pretrained=str(tmp_path / "weights.pt"), embedding_dim=8)
+    assert "weights.pt" in str(error.value)
+    first = {"missing": keys[int(len(keys) * 0.6)], "extra": "7.weight", "shape": keys[0]}
+    assert first[defect] in str(error.value)
+    published = {**build_model("small_cnn").backbone.state_dict(), "logits.weight": torch.zeros(2)}
+    torch.save(published, tmp_path / "with_head.pt")
+    build_model("small_cnn", pretrained=str(tmp_path / "with_head.pt"))  # the head is left out
+
+
 def test_a_training_runs_checkpoint_is_a_starting_point(tmp_path):
     """pretrained= a run folder (its best.pt) or the checkpoint itself: the whole embedding
     model is loaded, the projection too when its size matches."""

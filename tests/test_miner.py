@@ -1,7 +1,8 @@
 """The miner: its torch path (what runs on a GPU) picks exactly what its numpy path (the CPU) picks,
-for both strategies, batches without any valid tuple included; mine_triplets against a plain
-reference; and every random draw of a training step comes from the run's seeded CPU generator
-(drawn on the CPU, then moved), never from the global generator nor on the device."""
+for both strategies, batches without any valid tuple included; mine_triplets against a
+brute-force search and a hand-made batch with known picks; and every random draw of a training
+step comes from the run's seeded CPU generator (drawn on the CPU, then moved), never from the
+global generator nor on the device."""
 
 from __future__ import annotations
 
@@ -93,36 +94,54 @@ def test_mine_quadruplets_on_cpu_is_the_numpy_path(strategy):
     assert [x.tolist() for x in a] == [x.tolist() for x in b]
 
 
-def _triplets_reference(labels, dist, strategy, generator):
-    """mine_triplets written out in numpy: the same masks, the same draw, first-maximum argmax."""
-    lab = labels.numpy()
-    same = lab[:, None] == lab[None, :]
-    pos = same.copy()
-    np.fill_diagonal(pos, False)
-    neg = ~same
-    anchors = np.flatnonzero(pos.any(1) & neg.any(1))
-    masks = np.stack([pos[anchors], neg[anchors]])
-    if strategy == "random":
-        score = torch.rand(masks.shape, generator=generator).numpy()
-    else:
-        d = dist.numpy()[anchors]
-        score = np.stack([d, -d])
-    p, n = np.where(masks, score, -np.inf).argmax(axis=2)
-    return anchors, p, n
+def _brute_force_triplet_candidates(labels):
+    """Every anchor that has a positive and a negative, with its positives and negatives,
+    found by looping over the batch."""
+    lab = labels.tolist()
+    found = {}
+    for i, li in enumerate(lab):
+        pos = [j for j, lj in enumerate(lab) if lj == li and j != i]
+        neg = [j for j, lj in enumerate(lab) if lj != li]
+        if pos and neg:
+            found[i] = (pos, neg)
+    return found
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("name", sorted(BATCHES))
-def test_mine_triplets_against_a_plain_reference(name, strategy):
-    labels, is_fake, dist = BATCHES[name]
-    g_ref, g_ours = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    expected = _triplets_reference(labels, dist, strategy, g_ref)
-    a, p, n = mine_triplets(labels, dist, strategy, g_ours)
-    assert [a.tolist(), p.tolist(), n.tolist()] == [x.tolist() for x in expected]
-    assert torch.equal(g_ref.get_state(), g_ours.get_state())
-    assert (labels[a] == labels[p]).all() and (a != p).all() and (labels[a] != labels[n]).all()
-    if len(torch.unique(labels)) < 2:  # one identity (or one photo): no negative, no triplet
-        assert len(a) == 0
+def test_mine_triplets_obeys_the_rules_found_by_brute_force(name, strategy):
+    """Exactly the anchors that have a positive and a negative, each once; a positive of its
+    identity (not itself) and a negative of another; with ``hard``, the farthest positive and
+    the nearest negative."""
+    labels, _, dist = BATCHES[name]
+    a, p, n = mine_triplets(labels, dist, strategy, torch.Generator().manual_seed(5))
+    candidates = _brute_force_triplet_candidates(labels)
+    assert a.tolist() == sorted(candidates)
+    for i, j, k in zip(a.tolist(), p.tolist(), n.tolist()):
+        pos, neg = candidates[i]
+        assert j in pos and k in neg
+        if strategy == "hard":
+            assert dist[i, j] == max(dist[i, q] for q in pos)
+            assert dist[i, k] == min(dist[i, q] for q in neg)
+
+
+def test_mine_triplets_on_a_hand_made_batch():
+    """Six photos on a line (distance = the gap): identities 0, 0, 0, 1, 1 and a lone 2, which
+    has no positive and is no anchor. The hard picks are known; random ones reach every
+    candidate over a few batches, and the same seed draws the same."""
+    x = torch.tensor([0.0, 1.0, 3.0, 10.0, 11.0, 20.0])
+    labels, dist = torch.tensor([0, 0, 0, 1, 1, 2]), (x[:, None] - x[None, :]).abs()
+    a, p, n = mine_triplets(labels, dist, "hard")
+    assert a.tolist() == [0, 1, 2, 3, 4]
+    assert p.tolist() == [2, 2, 0, 4, 3]
+    assert n.tolist() == [3, 3, 3, 2, 2]
+    g = torch.Generator().manual_seed(0)
+    draws = [mine_triplets(labels, dist, "random", g) for _ in range(200)]
+    for anchor, (pos, neg) in _brute_force_triplet_candidates(labels).items():
+        assert {int(d[1][anchor]) for d in draws} == set(pos)
+        assert {int(d[2][anchor]) for d in draws} == set(neg)
+    again = mine_triplets(labels, dist, "random", torch.Generator().manual_seed(0))
+    assert [t.tolist() for t in again] == [t.tolist() for t in draws[0]]
 
 
 def test_unknown_strategy_is_refused_on_both_paths():

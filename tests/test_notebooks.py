@@ -8,8 +8,8 @@ import papermill as pm
 import pytest
 
 from krypto import constants as C
-from krypto.learning.train import train
-from krypto.pipeline.results import read_results
+from krypto.pipeline.after_training import train_and_finish
+from krypto.run_folder import read_config, read_results
 
 NOTEBOOKS = sorted(C.NOTEBOOKS_DIR.glob("*.ipynb"))
 TINY_TRAIN = dict(epochs=1, P=4, K=4, image_size=32, val_ratio=0.25)
@@ -53,7 +53,9 @@ def trained(tiny_data, tmp_path_factory):
         **TINY_TRAIN,
     )
     trip = root / "triplet"
-    train(data_dir=str(tiny_data), run_dir=str(trip), loss="triplet", progress=False, **TINY_TRAIN)
+    train_and_finish(
+        data_dir=str(tiny_data), run_dir=str(trip), loss="triplet", progress=False, **TINY_TRAIN
+    )
     return root, quad, trip
 
 
@@ -83,7 +85,7 @@ def test_01_preprocess(tiny_data, tmp_path):
 def test_02_train(trained):
     _, quad, _ = trained
     metrics = json.loads((quad / C.METRICS_FILE).read_text())
-    assert metrics["params"]["loss"] == "quadruplet" and metrics["epochs_run"] == 1
+    assert read_config(quad)["loss"] == "quadruplet" and metrics["epochs_run"] == 1
     for name in ("history.csv", "epochs.csv", "best.pt", "training_curves.png", "fn_fp_curve.png"):
         assert (quad / name).is_file(), name
     assert read_results(quad)["eer"] == metrics["eer"]
@@ -109,8 +111,8 @@ def test_02_train_twice_with_other_parameters_keeps_both_runs(tmp_path, monkeypa
         "small_cnn-quadruplet-data_dir=synthetic_tiny-epochs=1-lam=0.1",
     ]
     for name in folders:
-        metrics = json.loads((tmp_path / "runs" / "train" / name / C.METRICS_FILE).read_text())
-        assert str(metrics["params"]["lam"]) in name
+        config = read_config(tmp_path / "runs" / "train" / name)
+        assert str(config["lam"]) in name
 
 
 @pytest.mark.slow

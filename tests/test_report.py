@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 import subprocess
@@ -12,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import yaml
 from scipy import stats
 
 from krypto import constants as C
-from krypto.evaluation.compare import SEED_FOLDER
+from krypto.code_version import code_files, code_hash
 from krypto.evaluation.verdicts import RULE, mean_std
 from krypto.pipeline import report as R
 from krypto.pipeline.batch import load_batch
-from krypto.pipeline.report.provenance import code_files, code_hash
+from krypto.run_folder import SEED_FOLDER
 
 REPO_ROOT = C.REPO_ROOT
 PNG = b"\x89PNG\r\n\x1a\n fake"
@@ -911,3 +913,21 @@ def test_readme_agrees_with_committed_results():
     assert links, "the README's results block shows no figure"
     missing = [link for link in links if not (REPO_ROOT / link).is_file()]
     assert not missing, f"figures the README shows are missing: {missing}"
+
+
+def test_the_report_data_files_ship_with_the_package():
+    """The report reads its sections, sentences and page templates from files beside its code:
+    pyproject.toml must declare them package data, or an installed (non-editable) copy lacks
+    them."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["krypto"]
+    package = REPO_ROOT / "lib" / "krypto"
+    folder = package / "pipeline" / "report"
+    data = [p for p in folder.iterdir() if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert {"report.yaml", "report.md.j2", "sentences.j2"} <= {p.name for p in data}
+    unshipped = [
+        p.name
+        for p in data
+        if not any(fnmatch.fnmatch(p.relative_to(package).as_posix(), g) for g in patterns)
+    ]
+    assert not unshipped, f"not package data in pyproject.toml: {unshipped}"

@@ -20,6 +20,7 @@ from PIL import Image
 from sklearn.metrics import roc_curve
 
 from krypto import constants as C
+from krypto import run_folder as RF
 from krypto.challenge import image_decoding
 from krypto.challenge.batch_embedding import default_prefetch, embed_paths
 from krypto.challenge.image_decoding import decode_image
@@ -28,6 +29,7 @@ from krypto.challenge.score import read_submission, score_files
 from krypto.challenge.submit import make_submission, skipped_path
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.data.layout import DataLayoutError, read_gt
+from krypto.learning.checkpoint import load_model
 
 IMAGE_SIZE = 32
 
@@ -75,6 +77,22 @@ def pair_folders(pairs_dir: Path) -> list[str]:
     return sorted(p.name for p in pairs_dir.iterdir() if p.is_dir())
 
 
+def direct_similarities(run_dir: Path, pairs_dir: Path, tta: bool = False) -> np.ndarray:
+    """The cosine of each pair's two embeddings (in pair folder order), computed here: the model
+    on its two files as training decoded them (PIL, bilinear, [0, 1])."""
+    model, config = load_model(run_dir, device="cpu")
+    unit = torch.nn.functional.normalize
+
+    @torch.no_grad()
+    def embed(name: str) -> torch.Tensor:
+        files = [pairs_dir / folder / name for folder in pair_folders(pairs_dir)]
+        x = torch.tensor(np.stack([read_uint8(f, config.image_size) for f in files])) / 255
+        e = unit(model(x), dim=1)
+        return unit(e + unit(model(x.flip(-1)), dim=1), dim=1) if tta else e
+
+    return (embed("0.jpg") * embed("1.jpg")).sum(1).double().numpy()
+
+
 def reference_eer(labels, scores) -> float:
     """Independent re-implementation of the challenge's EER formula."""
     fpr, tpr, thr = roc_curve(labels, scores)
@@ -92,10 +110,27 @@ def test_one_row_per_pair_folder_with_ids_as_written(plain, tiny_data):
     folders = pair_folders(tiny_data / C.TEST_DIR)
     assert raw[C.PAIR_ID].tolist() == folders  # sorted, zero padding kept
     assert "00000003" in folders and all(len(p) == 8 for p in folders)
-    similarity = raw[C.SIMILARITY].astype(float).to_numpy()
-    assert np.isfinite(similarity).all()
-    assert (similarity >= -1).all() and (similarity <= 1).all()
     assert not skipped_path(plain).exists()
+
+
+def test_each_similarity_is_the_cosine_of_the_pairs_two_embeddings(plain, run_dir, tiny_data):
+    """Each row scores its own pair folder's 0.jpg against its 1.jpg, with the model on the
+    training's pixels; a pair of two identical images scores 1."""
+    similarity = read_submission(plain)[C.SIMILARITY].to_numpy()
+    expected = direct_similarities(run_dir, tiny_data / C.TEST_DIR)
+    np.testing.assert_allclose(similarity, expected, atol=1e-5, rtol=0)
+    assert np.ptp(similarity) > 1e-3  # the pairs differ: a row order error would show
+
+
+def test_a_pair_of_identical_images_scores_one(run_dir, pairs_copy):
+    folders = pair_folders(pairs_copy)
+    twin = folders[3]
+    shutil.copyfile(pairs_copy / twin / "0.jpg", pairs_copy / twin / "1.jpg")
+    frame = make_submission(run_dir, pairs_copy, progress=False, device="cpu")
+    assert frame[C.PAIR_ID].tolist() == folders
+    similarity = frame.set_index(C.PAIR_ID)[C.SIMILARITY]
+    assert similarity[twin] == pytest.approx(1.0, abs=1e-5)
+    assert (similarity.drop(twin) < 1 - 1e-4).all()
 
 
 def test_score_equals_reference_eer(plain, tiny_data, capsys):
@@ -133,22 +168,22 @@ def test_returned_frame_matches_the_file(plain, run_dir, tiny_data):
 # --- test-time augmentation -----------------------------------------------------------------------
 
 
-def test_tta_changes_similarities_but_keeps_them_finite(plain, run_dir, tiny_data, tmp_path):
+def test_tta_scores_the_sums_of_the_unit_embeddings_of_image_and_mirror(
+    plain, run_dir, tiny_data, tmp_path
+):
     out = tmp_path / "tta.csv"
     tta = make_submission(
         run_dir, tiny_data / C.TEST_DIR, out, tta=True, progress=False, device="cpu"
     )
     base = read_submission(plain)
     assert tta[C.PAIR_ID].tolist() == base[C.PAIR_ID].tolist()
-    assert np.isfinite(tta[C.SIMILARITY]).all()
-    assert (tta[C.SIMILARITY].abs() <= 1).all()
+    expected = direct_similarities(run_dir, tiny_data / C.TEST_DIR, tta=True)
+    np.testing.assert_allclose(tta[C.SIMILARITY], expected, atol=1e-5, rtol=0)
     assert np.abs(tta[C.SIMILARITY].to_numpy() - base[C.SIMILARITY].to_numpy()).max() > 1e-6
     assert read_submission(out)[C.SIMILARITY].tolist() == pytest.approx(tta[C.SIMILARITY].tolist())
 
 
 def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
-    from krypto.learning.train import load_model
-
     model, config = load_model(run_dir, device="cpu")
     assert config.image_size == IMAGE_SIZE
     rng = np.random.default_rng(0)
@@ -172,7 +207,7 @@ def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
 
 
 def test_submission_is_identical_with_and_without_the_overlap(run_dir, tiny_data):
-    """Decoding on threads, batches ahead of the forward, by torchvision or PIL: the same
+    """Decoding on worker processes, batches ahead of the forward, by torchvision or PIL: the same
     submission, to the last bit (the same pixels reach the model in the same batches)."""
     pairs = tiny_data / C.TEST_DIR
     serial = make_submission(
@@ -270,48 +305,30 @@ def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
             decode_image(str(tmp_path / name), IMAGE_SIZE, decoder)
 
 
-def test_embed_paths_in_small_batches_and_chunks(run_dir, tiny_data, tmp_path):
-    """Batches never straddle a chunk; the rows, the NaN of a failed image and the error (with
-    every failure of the chunk) are the same whatever the prefetch."""
-    from krypto.learning.train import load_model
-
+def test_embed_paths_in_small_batches(run_dir, tiny_data, tmp_path):
+    """The rows, the NaN of a failed image and the error (with every failure of its batch) are
+    the same whatever the workers and the prefetch."""
     model, _ = load_model(run_dir, device="cpu")
     paths = sorted((tiny_data / C.TEST_DIR).glob("*/*.jpg"))[:9]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"")
     with_bad = paths[:4] + [bad] + paths[4:] + [bad]
-    reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, prefetch=0, workers=1)
-    for prefetch in (0, 1, 3):
+    reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, prefetch=0)
+    for workers, prefetch in ((1, 0), (2, 1), (3, 3)):
+        options = dict(batch_size=2, workers=workers, prefetch=prefetch)
         failures: list = []
-        emb = embed_paths(
-            model,
-            with_bad,
-            IMAGE_SIZE,
-            batch_size=2,
-            chunk=5,
-            workers=2,
-            prefetch=prefetch,
-            failures=failures,
-        )
+        emb = embed_paths(model, with_bad, IMAGE_SIZE, failures=failures, **options)
         assert [i for i, _ in failures] == [4, 10]
         assert torch.isnan(emb[[4, 10]]).all()
         torch.testing.assert_close(
             emb[[i for i in range(11) if i not in (4, 10)]], reference, atol=1e-5, rtol=0
         )
+        labels = [f"row {i}" for i in range(11)]
         with pytest.raises(CorruptImageError, match="^1 image") as info:
-            embed_paths(
-                model,
-                with_bad,
-                IMAGE_SIZE,
-                batch_size=2,
-                chunk=5,
-                workers=2,
-                prefetch=prefetch,
-                labels=[f"row {i}" for i in range(11)],
-            )
+            embed_paths(model, with_bad, IMAGE_SIZE, labels=labels, **options)
         assert "row 4" in str(info.value) and "row 10" not in str(info.value)
-    with pytest.raises(CorruptImageError, match="^2 image"):  # one chunk: both failures named
-        embed_paths(model, with_bad, IMAGE_SIZE, batch_size=2, prefetch=2)
+    with pytest.raises(CorruptImageError, match="^2 image"):  # one batch: both failures named
+        embed_paths(model, with_bad, IMAGE_SIZE, batch_size=16, prefetch=2)
 
 
 # --- bad inputs -----------------------------------------------------------------------------------
@@ -361,8 +378,6 @@ def test_skip_bad_lists_every_skipped_pair(run_dir, pairs_copy, tmp_path):
 
 
 def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, tmp_path):
-    from krypto.learning.train import load_model
-
     model, _ = load_model(run_dir, device="cpu")
     good = tiny_data / C.TEST_DIR / pair_folders(tiny_data / C.TEST_DIR)[0] / "0.jpg"
     bad = tmp_path / "bad.jpg"
@@ -373,14 +388,14 @@ def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, t
     emb = embed_paths(model, [good, bad], IMAGE_SIZE, failures=failures)
     assert [i for i, _ in failures] == [1]
     assert torch.isfinite(emb[0]).all() and torch.isnan(emb[1]).all()
-    # decoding in chunks gives the same rows and the same failure indices
-    chunked_failures: list = []
-    chunked = embed_paths(
-        model, [good, good, good, bad, good], IMAGE_SIZE, chunk=2, failures=chunked_failures
+    # decoding in batches of 2 gives the same rows and the same failure indices
+    batched_failures: list = []
+    batched = embed_paths(
+        model, [good, good, good, bad, good], IMAGE_SIZE, batch_size=2, failures=batched_failures
     )
-    assert [i for i, _ in chunked_failures] == [3]
-    assert torch.isnan(chunked[3]).all()
-    torch.testing.assert_close(chunked[[0, 1, 2, 4]], emb[[0, 0, 0, 0]], atol=1e-5, rtol=0)
+    assert [i for i, _ in batched_failures] == [3]
+    assert torch.isnan(batched[3]).all()
+    torch.testing.assert_close(batched[[0, 1, 2, 4]], emb[[0, 0, 0, 0]], atol=1e-5, rtol=0)
 
 
 def test_refuses_to_overwrite(plain, run_dir, tiny_data, tmp_path):
@@ -459,14 +474,13 @@ def test_cli_end_to_end_and_bad_pairs_folder(plain, run_dir, pairs_copy, tmp_pat
 
 
 def test_a_folder_of_seeds_gives_the_seed_best_on_validation_never_the_test(tmp_path):
-    from krypto.learning.checkpoint import best_seed
-
     def seed(k: int, eer_mean: float | None, test_eer: float) -> Path:
         folder = tmp_path / "run" / f"seed{k}"
         folder.mkdir(parents=True)
+        (folder / C.CONFIG_FILE).write_text(json.dumps({"select_by": "eer_mean"}))
+        (folder / C.TEST_METRICS_FILE).write_text(json.dumps({"eer": test_eer}))
         if eer_mean is not None:
-            metrics = {"eer_mean": eer_mean, "params": {}, "test": {"eer": test_eer}}
-            (folder / "metrics.json").write_text(json.dumps(metrics))
+            (folder / C.METRICS_FILE).write_text(json.dumps({"eer_mean": eer_mean}))
         return folder
 
     seed(0, 0.20, 0.01)  # best on the test: not a reason to pick it
@@ -474,7 +488,7 @@ def test_a_folder_of_seeds_gives_the_seed_best_on_validation_never_the_test(tmp_
     seed(2, None, 0.0)  # unfinished
     seed(3, 0.10, 0.50)  # a tie: the lower seed number wins
     (tmp_path / "run" / "seedling").mkdir()
-    assert best_seed(tmp_path / "run") == chosen
+    assert RF.best_seed(tmp_path / "run") == chosen
     (chosen / "best.pt").write_bytes(b"")
-    assert best_seed(chosen) == chosen  # a run folder is itself
-    assert best_seed(tmp_path / "empty") == tmp_path / "empty"  # not there: left to the caller
+    assert RF.best_seed(chosen) == chosen  # a run folder is itself
+    assert RF.best_seed(tmp_path / "empty") == tmp_path / "empty"  # not there: left to the caller

@@ -1,5 +1,6 @@
 """The synthetic data set: official layout, determinism, and that it is a face task, not noise."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,18 +11,14 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.data.synth import (
+from krypto.data.synth import SynthConfig, ensure_default_dataset, main, write_dataset
+from krypto.data.synth.render import render_fake, render_real
+from krypto.data.synth.traits import (
     HEAD_TRAITS,
-    SynthConfig,
-    ensure_default_dataset,
     lookalike_heads,
-    main,
-    render_fake,
-    render_real,
     sample_identities,
     sample_nuisance,
     take,
-    write_dataset,
 )
 from tests.conftest import TINY
 
@@ -58,6 +55,26 @@ def test_deterministic_for_a_seed(tmp_path):
     file = "train/00000001/3.jpg"
     assert (a / file).read_bytes() == (b / file).read_bytes()
     assert (a / file).read_bytes() != (c / file).read_bytes()
+
+
+def test_data_set_is_byte_for_byte_the_same(tmp_path):
+    """sha256 of every file of a small set, as the code that made the README's numbers wrote it
+    (with requirements.txt's pillow and numpy): any change to the drawing, the random draws or
+    the writer shows here."""
+    cfg = SynthConfig(
+        identities=6,
+        test_identities=4,
+        real_per_identity=3,
+        fake_per_identity=2,
+        image_size=32,
+        test_pairs_per_kind=2,
+    )
+    out = write_dataset(tmp_path, cfg, False)
+    h = hashlib.sha256()
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(out)).encode())
+        h.update(path.read_bytes())
+    assert h.hexdigest() == "7264d0a0d47e6efdf7448d6dee58a3f3a4f7ffbd6e50c6d4683a5312937b1648"
 
 
 def test_meta_keys_with_another_padding(tmp_path):
@@ -135,6 +152,17 @@ def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
             tmp_path / "syn",
             SynthConfig(identities=4, test_identities=2, test_pairs_per_kind=1, image_size=16),
         )
+
+
+def test_ensure_default_dataset_refuses_a_folder_without_a_finished_set(tmp_path):
+    """A folder holding anything but a finished set (the user's own files) is never replaced."""
+    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16)
+    mine = tmp_path / "syn" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("keep")
+    with pytest.raises(FileExistsError, match="no finished data set"):
+        ensure_default_dataset(tmp_path / "syn", cfg)
+    assert mine.read_text() == "keep" and not (tmp_path / "syn" / C.GT_FILE).exists()
 
 
 def test_command_line(tmp_path):

@@ -1,13 +1,19 @@
 """The trainer: outputs, determinism, resume after an interruption, refusing to overwrite."""
 
 import json
+import math
 
 import pandas as pd
 import pytest
 import torch
 
 from krypto import constants as C
-from krypto.learning.train import COLLAPSED_STD, CollapsedEmbeddingsError, TrainConfig, Trainer
+from krypto import run_folder as RF
+from krypto.evaluation.metrics import kind_eers
+from krypto.learning.checkpoint import load_model
+from krypto.learning.config import TrainConfig
+from krypto.learning.model_health import COLLAPSED_STD, CollapsedEmbeddingsError
+from krypto.learning.train import Trainer
 
 TINY = dict(epochs=2, P=4, K=4, image_size=32, progress=False, val_ratio=0.25)
 
@@ -49,11 +55,17 @@ def test_outputs(tiny_prepared, tmp_path):
     epochs = pd.read_csv(run / C.EPOCHS_FILE)
     assert list(epochs["epoch"]) == [0, 1, 2]  # epoch 0: before training
     stored = json.loads((run / C.METRICS_FILE).read_text())
-    for key in ("eer", "eer_real", "eer_fake", "best_epoch", "history", "params"):
+    for key in ("eer", "eer_real", "eer_fake", "best_epoch", "history"):
         assert key in stored
-    assert 0 <= metrics["eer"] <= 1 and metrics["params"]["P"] == 4
+    assert "params" not in stored and "test" not in stored  # config.json, test_metrics.json
+    assert RF.read_config(run)["P"] == 4
     best = epochs.loc[epochs["epoch"] == metrics["best_epoch"]].iloc[0]
     assert metrics["eer_real"] == pytest.approx(best["eer_real"])
+    # the EERs reported are those of best.pt on the validation pairs, scored again from the file
+    trainer = Trainer(TrainConfig(run_dir=str(run), **TINY), prepared=tiny_prepared)
+    rescored = kind_eers(tiny_prepared.pairs, trainer.pair_scores(load_model(run)[0]))
+    for key in ("eer", "eer_real", "eer_fake"):
+        assert metrics[key] == pytest.approx(rescored[key]), key
     assert metrics["n_val_images"] == len(
         set(tiny_prepared.pairs["row_a"]) | set(tiny_prepared.pairs["row_b"])
     )
@@ -107,8 +119,8 @@ def test_finished_run_is_not_overwritten_silently(tiny_prepared, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         _fit(tiny_prepared, tmp_path / "run", epochs=1, lam=0.5)
     assert (tmp_path / "run" / C.METRICS_FILE).read_bytes() == before[C.METRICS_FILE]
-    again = _fit(tiny_prepared, tmp_path / "run", epochs=1, overwrite=True, lam=0.5)
-    assert again["params"]["lam"] == 0.5
+    _fit(tiny_prepared, tmp_path / "run", epochs=1, overwrite=True, lam=0.5)
+    assert RF.read_config(tmp_path / "run")["lam"] == 0.5
 
 
 @pytest.mark.parametrize(
@@ -151,7 +163,12 @@ def test_p_larger_than_the_data_is_refused(tiny_prepared, tmp_path):
 )
 def test_variants_train(tiny_prepared, tmp_path, params):
     metrics = _fit(tiny_prepared, tmp_path / "run", epochs=1, **params)
-    assert 0 <= metrics["eer"] <= 1
+    history = pd.read_csv(tmp_path / "run" / C.HISTORY_FILE)
+    assert len(history) > 0 and history["loss"].map(math.isfinite).all()
+    epochs = pd.read_csv(tmp_path / "run" / C.EPOCHS_FILE).set_index("epoch")
+    assert list(epochs.index) == [0, 1]
+    assert metrics["eer"] == pytest.approx(epochs.loc[metrics["best_epoch"], "eer"])
+    assert RF.read_config(tmp_path / "run").items() >= params.items()
 
 
 class CollapsesAfterFirstEpoch(Trainer):

@@ -66,6 +66,7 @@ LAST_CHECKPOINT = "last.pt"
 CONFIG_FILE = "config.json"
 TEST_METRICS_FILE = "test_metrics.json"  # official EERs on the held-out test pairs
 TEST_SUBMISSION_FILE = "test_submission.csv"
+RESULTS_FILE = "results.json"  # what a notebook's last cell records (every notebook)
 HELDOUT_DIR = "test"  # in a prepared folder: the identity-disjoint test pairs, official layout
 SEED_FOLDER = re.compile(r"seed(\d+)")  # <configuration>/seed<k>: one training seed of it
 

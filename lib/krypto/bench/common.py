@@ -1,18 +1,29 @@
-"""What every measurement shares: the benchmark's configuration, the machine, timing, and the
-synthetic data the measurements run on."""
+"""What every measurement shares: the benchmark's data (``sections.yaml``), its configuration,
+the machine, timing, and the synthetic data the measurements run on."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
-import statistics
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psutil
 import torch
+import yaml
 
-SECTIONS = ("training", "seed_pipeline", "miner", "inference", "memory", "growth")
+from krypto.challenge.batch_embedding import available_cores
+from krypto.data.index import prepare
+from krypto.data.synth import PRESETS, write_dataset
+from krypto.learning.config import TrainConfig
+from krypto.learning.train import Trainer
+
+SPEC = yaml.safe_load((Path(__file__).parent / "sections.yaml").read_text())
+SECTIONS = tuple(SPEC["sections"])
+WHAT = SPEC["what"]
 
 
 @dataclass
@@ -46,56 +57,37 @@ class BenchConfig:
     def resolved_threads(self) -> int:
         return self.threads or available_cores()
 
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    def pairs_per_kind(self) -> int:
+        """Validation pairs per kind that ``prepare`` builds (what evaluate() scores each epoch)."""
+        return 200 if self.quick else 1000
 
 
 def default_config(**overrides) -> BenchConfig:
     """The full benchmark (about 6 minutes on 2 CPU cores), at TrainConfig's batch and size."""
-    from krypto.learning.train import TrainConfig
-
     t = TrainConfig()
-    return replace(
-        BenchConfig(P=t.P, K=t.K, image_size=t.image_size, backbone=t.backbone), **overrides
-    )
+    base = BenchConfig(P=t.P, K=t.K, image_size=t.image_size, backbone=t.backbone)
+    return replace(base, **overrides)
 
 
 def quick_config(**overrides) -> BenchConfig:
     """A smoke version (about a minute on 2 CPU cores): tiny data, 32 px, 8 x 4 batches."""
-    base = BenchConfig(
-        quick=True,
-        image_size=32,
-        P=8,
-        K=4,
-        repeats=1,
-        identities=24,
-        test_identities=6,
-        real_per_identity=3,
-        fake_per_identity=1,
-        test_pairs_per_kind=16,
-        memory_identities=24,
-        growth_identities=(16, 64, 256),
-        miner_seconds=0.03,
-        inference_batch=64,
-    )
-    return replace(base, **overrides)
+    quick = {**SPEC["quick"], "growth_identities": tuple(SPEC["quick"]["growth_identities"])}
+    return BenchConfig(**{**quick, **overrides})
 
 
-# --- the machine ----------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def parser(spec: dict) -> argparse.ArgumentParser:
+    """The command line ``spec`` of ``sections.yaml`` describes."""
+    p = argparse.ArgumentParser(prog=spec["prog"], description=spec["description"])
+    for option in spec["options"]:
+        option = dict(option)
+        if "type" in option:
+            option["type"] = {"int": int}[option["type"]]
+        if "metavar" in option:
+            option["metavar"] = tuple(option["metavar"])
+        if option.pop("hidden", False):
+            option["help"] = argparse.SUPPRESS
+        p.add_argument(*option.pop("flags"), **option)
+    return p
 
 
 def load_average() -> list[float] | None:
@@ -103,8 +95,15 @@ def load_average() -> list[float] | None:
 
 
 def machine_info(threads: int) -> dict:
-    info = {
-        "cpu_model": cpu_model(),
+    cuda = torch.cuda.is_available()
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.lower().startswith("model name")
+    ]
+    return {
+        "cpu_model": (models or [platform.processor() or platform.machine()])[0],
         "cpu_cores": os.cpu_count(),
         "cpu_cores_usable": available_cores(),
         "torch": torch.__version__,
@@ -112,21 +111,12 @@ def machine_info(threads: int) -> dict:
         "torch_interop_threads": torch.get_num_interop_threads(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cuda_available": torch.cuda.is_available(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "cuda_available": cuda,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "gpu_count": torch.cuda.device_count() if cuda else 0,
         "load_average_at_start": load_average(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
     }
-    try:
-        import psutil
-
-        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
-    return info
-
-
-# --- timing ---------------------------------------------------------------------------------------
 
 
 def clock(device: torch.device) -> float:
@@ -136,21 +126,23 @@ def clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def per_call_seconds(
-    fn, min_seconds: float, device: torch.device, max_calls: int = 100_000
-) -> float:
+def seconds(fn, device: torch.device, calls: int = 1) -> float:
+    """Seconds of ``calls`` calls of ``fn``, the device's queued work included."""
+    t0 = clock(device)
+    for _ in range(calls):
+        fn()
+    return clock(device) - t0
+
+
+def per_call_seconds(fn, min_seconds: float, device: torch.device) -> float:
     """Seconds per call of ``fn``, calling it until ``min_seconds`` have passed (at least once)."""
     calls, t0 = 0, clock(device)
     while True:
         fn()
         calls += 1
         elapsed = clock(device) - t0
-        if elapsed >= min_seconds or calls >= max_calls:
+        if elapsed >= min_seconds or calls >= 100_000:
             return elapsed / calls
-
-
-def median(values) -> float:
-    return float(statistics.median(values))
 
 
 def measure(value: float, unit: str, samples=None, digits: int = 4) -> dict:
@@ -161,21 +153,13 @@ def measure(value: float, unit: str, samples=None, digits: int = 4) -> dict:
     return out
 
 
-# --- data -----------------------------------------------------------------------------------------
-
-
-def default_synth():
-    """The generator settings of the embedded default data set."""
-    from krypto.data.synth import PRESETS
-
-    return PRESETS["default"]
-
-
-def synth_config(cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8):
-    """The default data set's generator settings with ``identities`` training identities and
-    the benchmark's photos per identity, test identities and JPEG size."""
-    return replace(
-        default_synth(),
+def write_data(folder: Path, cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8):
+    """The embedded default data set's generator settings with ``identities`` training
+    identities and the benchmark's photos per identity, test identities and JPEG size, written
+    to ``folder/data`` and prepared into ``folder/prepared``: ``(data folder, PreparedData,
+    synth)``."""
+    synth = replace(
+        PRESETS["default"],
         identities=identities,
         test_identities=cfg.test_identities,
         real_per_identity=cfg.real_per_identity,
@@ -184,57 +168,24 @@ def synth_config(cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8
         test_pairs_per_kind=test_pairs_per_kind,
         seed=0,
     )
-
-
-def pairs_per_kind(cfg: BenchConfig) -> int:
-    """Validation pairs per kind that ``prepare`` builds (what evaluate() scores each epoch)."""
-    return 200 if cfg.quick else 1000
-
-
-def write_data(folder: Path, cfg: BenchConfig, synth):
-    """The synthetic data set ``synth`` in ``folder/data``, prepared into ``folder/prepared``:
-    ``(data folder, PreparedData, synth)``."""
-    from krypto.data.index import prepare
-    from krypto.data.synth import write_dataset
-
     data = write_dataset(folder / "data", synth, progress=False)
-    prepared = prepare(
-        data, out_dir=folder / "prepared", progress=False, pairs_per_kind=pairs_per_kind(cfg)
-    )
+    out = folder / "prepared"
+    prepared = prepare(data, out_dir=out, progress=False, pairs_per_kind=cfg.pairs_per_kind())
     return data, prepared, synth
 
 
-def train_config(cfg: BenchConfig, run_dir: Path, device: str, epochs: int = 1, **overrides):
-    """The TrainConfig every training measurement runs (cutout and flip on, as in the
-    README's runs); a fresh run in ``run_dir``."""
-    from krypto.learning.train import TrainConfig
-
-    return TrainConfig(
-        run_dir=str(run_dir),
-        backbone=cfg.backbone,
-        image_size=cfg.image_size,
-        P=cfg.P,
-        K=cfg.K,
-        epochs=epochs,
-        cutout_part="mouth",
-        cutout_p=0.5,
-        flip_p=0.5,
-        device=device,
-        num_threads=cfg.resolved_threads(),
-        overwrite=True,
-        progress=False,
-        **overrides,
-    )
+def train_config(cfg: BenchConfig, run_dir: Path, device: str, **overrides) -> TrainConfig:
+    """The TrainConfig every training measurement runs (``train`` of ``sections.yaml``: 1 epoch,
+    cutout and flip on, as in the README's runs); a fresh run in ``run_dir``."""
+    options = {**SPEC["train"], "backbone": cfg.backbone, "image_size": cfg.image_size}
+    options.update(P=cfg.P, K=cfg.K, device=device, num_threads=cfg.resolved_threads())
+    return TrainConfig(run_dir=str(run_dir), **options, **overrides)
 
 
 def fit_once(config, prepared) -> dict:
-    """``Trainer(config, prepared).fit()`` (a fresh run), quiet about the collapsed similarities
-    of an untrained model; its metrics plus ``fit_call_seconds``, the wall time of the whole
-    call (setup and validation included)."""
-    import warnings
-
-    from krypto.learning.train import Trainer
-
+    """``Trainer(config, prepared).fit()``, quiet about the collapsed similarities of a barely
+    trained model; its metrics plus ``fit_call_seconds``, the wall time of the whole call
+    (setup and validation included)."""
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # an untrained model's EERs mean nothing here: no need to say
         warnings.filterwarnings("ignore", message=".*similarities have collapsed.*")

@@ -1,36 +1,19 @@
-"""One prepared check of everything that runs differently on a GPU: ``make gpu-check``.
-
-Command line::
-
-    python -m krypto.bench.gpu_check --device cuda --out runs/report/gpu_check.json
-        [--data synthetic:tiny] [--workdir DIR] [--no-bench]
+"""One prepared check of everything that runs differently on a GPU: ``make gpu-check``
+(``python -m krypto.bench.gpu_check --help``).
 
 On the tiny synthetic set (or ``--data``), each check runs on ``--device`` and is recorded with
-what it measured, or its error (the traceback's last lines); a failure never stops the others:
-
-* ``train[...]``: a short training run (1 epoch, cutout and flip on the device, AMP and
-  channels_last as the trainer does on CUDA) for every loss / head / fakes_as_class / mining
-  combination of ``params/*.yaml``;
-* ``resume``: 1 epoch, then 2 in the same run folder: the second run resumes from ``last.pt``;
-* ``submission``: :func:`krypto.challenge.submit.make_submission` on the device, in float32
-  and with AMP, against the same on the CPU, and identical with and without decoding ahead of
-  the forward;
-* ``export``: :func:`krypto.challenge.export.export_onnx`, then onnxruntime (its CUDA provider
-  where installed, else the CPU one, said so) against PyTorch on the device;
-* ``torchrun``: ``torchrun --nproc_per_node N -m krypto.pipeline.launch`` (NCCL on the GPUs, N =
-  2 where there are 2, else 1; gloo with 2 processes on the CPU); on a single GPU also the
-  collectives the trainer uses, in a NCCL group of one (a 1-process run has no group);
-* ``bench``: :mod:`krypto.bench` on the device (training, seed pipeline, miner, inference).
-
-It writes one JSON file: the machine, each check (``passed``, ``seconds``, ``details``,
-``error``), and the device's figures. Exit code 0 when every check passed, else 1. With
-``--device cpu`` (gloo instead of NCCL, tiny sizes) it is a dry run of the same code, which the
-test suite runs.
+what it measured, or its error; a failure never stops the others: a short training for every
+loss / head / fakes_as_class / mining of ``params/*.yaml`` (AMP and channels_last as on CUDA),
+resume from ``last.pt``, ``make_submission`` on the device (float32 and AMP) against the CPU,
+ONNX export against onnxruntime, ``torchrun`` (NCCL on up to 2 GPUs; on a single one also the
+trainer's collectives in a group of one) and :mod:`krypto.bench` on the device. It writes one
+JSON file (the machine, each check's ``passed``, ``seconds``, ``details``, ``error``); exit code
+0 when every check passed. ``--device cpu`` is a dry run of the same code (gloo, tiny sizes),
+which the test suite runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -38,7 +21,12 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+import yaml
+
 from krypto import constants as C
+from krypto.bench.cli import run as run_bench
+from krypto.bench.common import SPEC, default_config, machine_info, parser, quick_config
 from krypto.bench.gpu_paths import (
     TINY,
     check_collectives,
@@ -49,6 +37,9 @@ from krypto.bench.gpu_paths import (
     collectives_child,
     train_check,
 )
+from krypto.data.index import prepare, resolve_data_dir
+from krypto.files import write_json
+from krypto.learning.config import TrainConfig
 
 COMBINATION_KEYS = ("loss", "head", "fakes_as_class", "mining")
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
@@ -58,10 +49,6 @@ def combinations(params_dir: Path = C.REPO_ROOT / "params") -> list[dict]:
     """The distinct (loss, head, fakes_as_class, mining) of the training runs of
     ``params/*.yaml`` (each run's parameters over its batch's base, TrainConfig's defaults
     for the rest)."""
-    import yaml
-
-    from krypto.learning.train import TrainConfig
-
     found = set()
     for file in sorted(params_dir.glob("*.yaml")):
         spec = yaml.safe_load(file.read_text()) or {}
@@ -104,8 +91,6 @@ class Checks:
 
 
 def environment(device: str) -> dict:
-    import torch
-
     info = {
         "torch": torch.__version__,
         "device": device,
@@ -129,16 +114,13 @@ def environment(device: str) -> dict:
 
 
 def check_bench(device: str, workdir: Path, quick: bool) -> dict:
-    from krypto.bench.cli import run
-    from krypto.bench.common import default_config, quick_config
-
     if quick:  # the dry run: the same code, on the quickest section
         cfg = quick_config(device=device, sections=("miner",), miner_seconds=0.005)
     else:
         cfg = default_config(
             device=device, repeats=3, sections=("training", "seed_pipeline", "miner", "inference")
         )
-    report = run(cfg, workdir, log=lambda text: None)
+    report = run_bench(cfg, workdir, log=lambda text: None)
     kind = "cuda" if device.startswith("cuda") else "cpu"
     return {"results": report[kind], "goals": report["goals"]}
 
@@ -151,12 +133,6 @@ def gpu_check(
     log=print,
 ) -> dict:
     """Run every check; returns the report (see the module docstring)."""
-    import torch
-
-    from krypto.bench.common import machine_info
-    from krypto.data.index import prepare, resolve_data_dir
-    from krypto.learning.train import TrainConfig
-
     workdir = Path(workdir or tempfile.mkdtemp(prefix="krypto-gpu-check-"))
     cuda = device.startswith("cuda")
     checks = Checks(log)
@@ -234,22 +210,11 @@ def _figures(result: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m krypto.bench.gpu_check",
-        description="Check on a GPU everything that runs differently there; one JSON report.",
-    )
-    parser.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (a dry run)")
-    parser.add_argument("--out", default=str(C.REPORT_DIR / "gpu_check.json"))
-    parser.add_argument("--data", default="synthetic:tiny", help="data set (default: tiny)")
-    parser.add_argument("--workdir", default=None, help="runs and files (default: temporary)")
-    parser.add_argument("--no-bench", action="store_true", help="skip the benchmark")
-    parser.add_argument("--collectives-child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser(SPEC["gpu_check"]["cli"]).parse_args(argv)
+    args.out = args.out or str(C.REPORT_DIR / "gpu_check.json")
     if args.collectives_child:
         collectives_child(args.collectives_child, args.device)
         return 0
-    from krypto.files import write_json
-
     print(f"gpu check on {args.device}", flush=True)
     report = gpu_check(
         args.device,

@@ -5,6 +5,7 @@ Each returns the figures it measured and raises on a failure."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import time
@@ -12,32 +13,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.distributed as tdist
 
 from krypto import constants as C
+from krypto import run_folder as RF
+from krypto.bench.common import SPEC, fit_once
+from krypto.challenge.export import export_onnx, onnx_embed, sidecar_path
+from krypto.challenge.score import read_submission
+from krypto.challenge.submit import make_submission
+from krypto.files import write_json
+from krypto.learning.checkpoint import load_model
+from krypto.pipeline.children import torchrun_command
 
-TINY = dict(
-    epochs=1,
-    P=4,
-    K=4,
-    image_size=32,
-    cutout_part="mouth",
-    cutout_p=0.5,
-    flip_p=0.5,
-    amp=True,
-    progress=False,
-    val_ratio=0.25,
-)
+TINY = SPEC["gpu_check"]["tiny"]
 
 
 def train_check(config, prepared) -> dict:
-    import math
-    import warnings
-
-    from krypto.learning.train import Trainer
-
-    with warnings.catch_warnings():  # 1 epoch on tiny data: collapsed similarities are expected
-        warnings.filterwarnings("ignore", message=".*similarities have collapsed.*")
-        metrics = Trainer(config, prepared).fit()
+    metrics = fit_once(config, prepared)
     losses = [row.get("train_loss") for row in metrics["history"] if row["epoch"] > 0]
     if not losses or not all(math.isfinite(x) for x in losses):
         raise AssertionError(f"training losses not finite: {losses}")
@@ -46,14 +39,8 @@ def train_check(config, prepared) -> dict:
             raise AssertionError(f"{key} = {metrics.get(key)}")
     if not metrics["device"].startswith(config.device.split(":")[0]):
         raise AssertionError(f"trained on {metrics['device']}, asked for {config.device}")
-    return {
-        "eer": metrics["eer"],
-        "epochs_run": metrics["epochs_run"],
-        "resumed": metrics["resumed"],
-        "device": metrics["device"],
-        "train_images_per_second": metrics["train_images_per_second"],
-        "seconds": metrics["seconds"],
-    }
+    keys = ("eer", "epochs_run", "resumed", "device", "train_images_per_second", "seconds")
+    return {key: metrics[key] for key in keys}
 
 
 def check_resume(base, prepared, run_dir: Path) -> dict:
@@ -63,16 +50,13 @@ def check_resume(base, prepared, run_dir: Path) -> dict:
         raise AssertionError(
             f"expected a fresh run, then a resumed one to epoch 2: {first}, {second}"
         )
-    history = json.loads((run_dir / C.METRICS_FILE).read_text())["history"]
+    history = RF.read_metrics(run_dir)["history"]
     if [row["epoch"] for row in history] != [0, 1, 2]:
         raise AssertionError(f"epochs recorded: {[row['epoch'] for row in history]}")
     return {"first": first, "second": second}
 
 
 def check_submission(run_dir: Path, pairs_dir: Path, device: str, out: Path) -> dict:
-    from krypto.challenge.score import read_submission
-    from krypto.challenge.submit import make_submission
-
     def similarity(**options):
         frame = make_submission(run_dir, pairs_dir, progress=False, **options)
         return frame, frame[C.SIMILARITY].to_numpy()
@@ -104,21 +88,13 @@ def check_submission(run_dir: Path, pairs_dir: Path, device: str, out: Path) -> 
 
 def check_export(run_dir: Path, out: Path, device: str) -> dict:
     import onnxruntime as ort
-    import torch
-
-    from krypto.challenge.export import export_onnx, onnx_embed, sidecar_path
-    from krypto.learning.train import load_model
 
     export_onnx(run_dir, out, overwrite=True)
     info = json.loads(sidecar_path(out).read_text())
     model, config = load_model(run_dir, device=device)
-    images = torch.randint(
-        0,
-        256,
-        (16, 3, config.image_size, config.image_size),
-        generator=torch.Generator().manual_seed(0),
-        dtype=torch.uint8,
-    )
+    size = (16, 3, config.image_size, config.image_size)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, size, generator=generator, dtype=torch.uint8)
     with torch.no_grad():
         expected = model(images.to(device).float() / 255).float().cpu().numpy()
     available = ort.get_available_providers()
@@ -148,8 +124,6 @@ def check_export(run_dir: Path, out: Path, device: str) -> dict:
 
 
 def _torchrun(n: int, module_args: list[str], env: dict, timeout: int = 600):
-    from krypto.pipeline.children import torchrun_command
-
     command = torchrun_command(n, *module_args)
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if done.returncode != 0:
@@ -162,29 +136,15 @@ def _torchrun(n: int, module_args: list[str], env: dict, timeout: int = 600):
 def check_torchrun(data: Path, workdir: Path, device: str, n: int) -> dict:
     run_dir = workdir / "torchrun"
     env = dict(os.environ, KRYPTO_CACHE_DIR=str(workdir / "cache"), PYTHONUNBUFFERED="1")
-    args = [
-        "krypto.pipeline.launch",
-        "--data_dir",
-        str(data),
-        "--run_dir",
-        str(run_dir),
-        "--device",
-        "cuda" if device.startswith("cuda") else "cpu",
-        "--overwrite",
-        "true",
-        *[f"--{k}={v}" for k, v in TINY.items()],
-    ]
-    _torchrun(n, args, env)
-    metrics = json.loads((run_dir / C.METRICS_FILE).read_text())
+    cuda = device.startswith("cuda")
+    flags = {"data_dir": data, "run_dir": run_dir, "device": "cuda" if cuda else "cpu"}
+    flags = {**flags, "overwrite": "true", **TINY}
+    _torchrun(n, ["krypto.pipeline.launch", *[f"--{k}={v}" for k, v in flags.items()]], env)
+    metrics = RF.read_metrics(run_dir)
     if metrics["world_size"] != n:
         raise AssertionError(f"metrics.json says world_size {metrics['world_size']}, not {n}")
-    return {
-        "processes": n,
-        "backend": "nccl" if device.startswith("cuda") else "gloo",
-        "device": metrics["device"],
-        "eer": metrics["eer"],
-        "train_images_per_second": metrics["train_images_per_second"],
-    }
+    figures = {key: metrics[key] for key in ("device", "eer", "train_images_per_second")}
+    return {"processes": n, "backend": "nccl" if cuda else "gloo", **figures}
 
 
 def check_collectives(workdir: Path, device: str) -> dict:
@@ -200,11 +160,6 @@ def check_collectives(workdir: Path, device: str) -> dict:
 
 
 def collectives_child(out: str, device: str) -> None:
-    import torch
-    import torch.distributed as tdist
-
-    from krypto.files import write_json
-
     cuda = device.startswith("cuda")
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))

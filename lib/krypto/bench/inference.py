@@ -9,6 +9,7 @@ d / f)``."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,12 @@ import numpy as np
 import torch
 
 from krypto import constants as C
-from krypto.bench.common import BenchConfig, clock, measure, median
+from krypto.bench.common import SPEC, WHAT, BenchConfig, clock, measure, seconds
+from krypto.challenge.batch_embedding import default_prefetch, default_workers
+from krypto.challenge.image_decoding import decode_images
+from krypto.challenge.submit import make_submission
+from krypto.data.layout import read_pairs
+from krypto.learning.checkpoint import load_model
 
 
 def decode_seconds(
@@ -25,7 +31,6 @@ def decode_seconds(
 ) -> float:
     """Seconds to decode ``paths`` as the submission does (batches split over ``workers``
     threads), without embedding them."""
-    from krypto.challenge.image_decoding import decode_images
 
     def part(chunk):
         return decode_images(list(chunk), size, decoder)
@@ -42,101 +47,89 @@ def bounded_by(f: float, d: float, workers: int, shared_cores: bool) -> str:
     """What bounds the submission, in words: the forward alone runs at ``f`` images/s,
     decoding alone at ``d`` with ``workers`` threads; ``shared_cores``: both on the same cores,
     one after the other."""
-    if shared_cores:
-        return (
-            f"the CPU cores, shared by decoding ({d:.0f} images/s alone) and the forward "
-            f"({f:.0f} images/s alone): at best one after the other, 1 / (1 + f/d) = "
-            f"{1 / (1 + f / d):.3f} of the forward"
-        )
-    if d < f:
-        return (
-            f"decoding ({d:.0f} images/s with {workers} threads) below the forward "
-            f"({f:.0f} images/s): d/f = {d / f:.3f}"
-        )
-    return (
-        f"the forward itself: decoding beside it, on cores it leaves free, keeps up "
-        f"({d:.0f} images/s with {workers} thread{'s' if workers != 1 else ''}, {d / f:.1f}x "
-        f"the forward's {f:.0f}); "
-        f"the rest is the submission's fixed costs (reading the pairs folder, loading the "
-        f"checkpoint) and whatever else runs on those cores"
+    kind = "shared" if shared_cores else "decoding" if d < f else "forward"
+    return SPEC["bounded_by"][kind].format(
+        f=f,
+        d=d,
+        workers=workers,
+        shared=1 / (1 + f / d),
+        separate=d / f,
+        d_over_f=d / f,
+        plural="s" if workers != 1 else "",
     )
+
+
+def forward_timer(run_dir: Path, device: torch.device, batch: int, n_images: int):
+    """``(seconds(), image size)``: ``seconds()`` times the model's forward in eval mode on an
+    in-memory batch, scaled to ``n_images``."""
+    amp = channels_last = device.type == "cuda"
+    model, config = load_model(run_dir, device=device)
+    size = config.image_size
+    x = torch.rand(batch, 3, size, size, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    n_batches = -(-n_images // batch)
+
+    @torch.no_grad()
+    def forward():
+        with torch.autocast(device.type, enabled=amp):
+            model(x).float()
+
+    return lambda: seconds(forward, device, n_batches) * n_images / (n_batches * batch), size
+
+
+def measure_rates(timers: dict, n_images: int, repeats: int) -> tuple[dict, list]:
+    """Images/s of each timer (``"submission"`` and ``"forward"`` first), repeat by repeat;
+    each submission against the mean of the forwards just before and just after it. Returns
+    the rates and the ratios submission / forward."""
+    rates: dict[str, list[float]] = {name: [] for name in timers}
+    ratios = []
+    forward = n_images / timers["forward"]()
+    for _ in range(repeats):
+        rates["submission"].append(n_images / timers["submission"]())
+        after = n_images / timers["forward"]()
+        rates["forward"].append((forward + after) / 2)
+        ratios.append(rates["submission"][-1] / rates["forward"][-1])
+        forward = after
+        for name, fn in timers.items():
+            if name not in ("submission", "forward"):
+                rates[name].append(n_images / fn())
+    return rates, ratios
 
 
 def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.device, log) -> dict:
     """make_submission() on test_public vs the model's forward on in-memory tensors."""
-    from krypto.challenge.batch_embedding import default_prefetch, default_workers
-    from krypto.challenge.submit import make_submission
-    from krypto.data.layout import read_pairs
-    from krypto.learning.train import load_model
-
-    amp = device.type == "cuda"
     pairs_dir = data / C.TEST_DIR
     pairs = read_pairs(pairs_dir)
     paths = pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist()
-    n_images = len(paths)
-    model, config = load_model(run_dir, device=device)
-    size = config.image_size
-    channels_last = device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    x = torch.rand(cfg.inference_batch, 3, size, size, device=device)
-    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-    n_batches = -(-n_images // cfg.inference_batch)
+    n_images, batch = len(paths), cfg.inference_batch
+    forward, size = forward_timer(run_dir, device, batch, n_images)
     workers, prefetch = default_workers(device), default_prefetch(device)
 
-    @torch.no_grad()
-    def forward_seconds() -> float:
-        t0 = clock(device)
-        for _ in range(n_batches):
-            with torch.autocast(device.type, enabled=amp):
-                model(x).float()
-        return (clock(device) - t0) * n_images / (n_batches * cfg.inference_batch)
+    defaults = {"batch_size": batch, "device": str(device), "progress": False}
 
-    def submission_seconds(**options) -> float:
+    def submission(**options) -> float:
         t0 = clock(device)
-        make_submission(
-            run_dir,
-            pairs_dir,
-            None,
-            batch_size=cfg.inference_batch,
-            device=str(device),
-            progress=False,
-            amp=amp,
-            **options,
-        )
+        make_submission(run_dir, pairs_dir, None, amp=device.type == "cuda", **defaults, **options)
         return clock(device) - t0
 
-    other = {"prefetch": 2} if prefetch == 0 else {"prefetch": 0}
-    variants = {  # name: make_submission options
-        "submission": {},
-        "submission_overlapped" if prefetch == 0 else "submission_serial": other,
-        "submission_pil": {"decoder": "pil"},
+    other = "submission_overlapped" if prefetch == 0 else "submission_serial"
+    timers = {
+        "submission": submission,
+        "forward": forward,
+        other: lambda: submission(prefetch=2 if prefetch == 0 else 0),
+        "submission_pil": lambda: submission(decoder="pil"),
+        "decode": lambda: decode_seconds(paths, size, "auto", workers, batch),
+        "decode_pil": lambda: decode_seconds(paths, size, "pil", workers, batch),
     }
-    decoders = {
-        "decode": lambda: decode_seconds(paths, size, "auto", workers, cfg.inference_batch),
-        "decode_pil": lambda: decode_seconds(paths, size, "pil", workers, cfg.inference_batch),
-    }
-    forward_seconds(), submission_seconds()  # warm-up
-    rates: dict[str, list[float]] = {name: [] for name in ["forward", *variants, *decoders]}
-    ratios = []
-    forward = n_images / forward_seconds()
-    for _ in range(cfg.repeats):
-        # each submission against the mean of the forwards just before and just after it
-        rates["submission"].append(n_images / submission_seconds())
-        after = n_images / forward_seconds()
-        rates["forward"].append((forward + after) / 2)
-        ratios.append(rates["submission"][-1] / rates["forward"][-1])
-        forward = after
-        for name, options in variants.items():
-            if name != "submission":
-                rates[name].append(n_images / submission_seconds(**options))
-        for name, fn in decoders.items():
-            rates[name].append(n_images / fn())
-    rate = {name: median(values) for name, values in rates.items()}
+    forward(), submission()  # warm-up
+    rates, ratios = measure_rates(timers, n_images, cfg.repeats)
+    rate = {name: statistics.median(values) for name, values in rates.items()}
     f, d = rate["forward"], rate["decode"]
     shared, separate = 1 / (1 + f / d), min(1.0, d / f)
-    limit = shared if device.type == "cpu" and prefetch == 0 else separate
-    bound = bounded_by(f, d, workers, device.type == "cpu" and prefetch == 0)
+    one_after_the_other = device.type == "cpu" and prefetch == 0
+    bound = bounded_by(f, d, workers, one_after_the_other)
     log(
         f"  make_submission {rate['submission']:.1f}, forward {f:.1f}, decoding alone {d:.1f} "
         f"images/s; bounded by {bound}"
@@ -146,28 +139,18 @@ def bench_inference(run_dir: Path, data: Path, cfg: BenchConfig, device: torch.d
             rate["submission"], "images/s", rates["submission"], 2
         ),
         "forward_images_per_second": measure(f, "images/s", rates["forward"], 2),
-        "ratio_to_forward": measure(median(ratios), "ratio", ratios),
+        "ratio_to_forward": measure(statistics.median(ratios), "ratio", ratios),
         "decode_images_per_second": measure(d, "images/s", rates["decode"], 2),
-        "ratio_limit": measure(limit, "ratio"),
+        "ratio_limit": measure(shared if one_after_the_other else separate, "ratio"),
         "ratio_if_decode_then_forward": measure(shared, "ratio"),
         "ratio_if_decode_beside_forward": measure(separate, "ratio"),
         "bounded_by": bound,
         "workers": workers,
         "prefetch": prefetch,
         "n_images": n_images,
-        "batch_size": cfg.inference_batch,
+        "batch_size": batch,
     }
-    for name in variants.keys() - {"submission"} | {"decode_pil"}:
+    for name in (other, "submission_pil", "decode_pil"):
         out[f"{name}_images_per_second"] = measure(rate[name], "images/s", rates[name], 2)
-    out["what"] = (
-        "krypto.challenge.submit.make_submission on test_public (load the checkpoint, read the "
-        "pairs, decode every JPEG, embed, score; its defaults: decoder auto = torchvision's "
-        f"decode_jpeg, {workers} decoding threads, prefetch {prefetch}) vs the model's forward "
-        "in eval mode on an in-memory float batch of the same size, measured just before and "
-        "just after each submission. Variants: overlapped = prefetch 2, serial = prefetch 0, "
-        "pil = decoder pil (PIL, as the training cache decodes). decode = the submission's "
-        "decoding alone (the same threads); decode_pil = the same with PIL. "
-        "ratio_if_decode_then_forward = 1 / (1 + forward/decode), ratio_if_decode_beside_forward "
-        "= min(1, decode/forward); ratio_limit = the one that applies here"
-    )
+    out["what"] = WHAT["inference"].format(workers=workers, prefetch=prefetch)
     return out

@@ -1,40 +1,39 @@
 """Section 5: the memory of one machine training with 2 processes (torchrun, gloo) against 1.
 
-The measure is the proportional set size (PSS: a page shared by k processes counts 1/k in each,
-so the sum over the processes is what they hold together) summed over the training processes
-once a 1-epoch run with validation has finished, less the same sum once every process has done
-its imports (the processes wait at both points until the sum is taken, from outside, at one
-still instant). The peak over the run is sampled too (every 0.5 s), but it mostly tells whether
-a sample fell on the transient activations of an embedding batch. The decoded-image cache is
-memory-mapped read-only, so the processes share one copy of it: 2 processes should hold little
-more than 1 (goal <= 1.3x). The data set is sized like the challenge's training set (about
-100,000 photos, at the training image size), where the images are what two processes could
-copy; on the embedded set (3,600 photos, 24 MiB decoded) each process's own working memory
-(activations, the allocator's blocks, its model) would be most of it. The cache is written
-beforehand (as rank 0 does before the others read it), so both runs only map it.
+The measure is the proportional set size (PSS: a page shared by k processes counts 1/k in each)
+summed over the training processes once a 1-epoch run with validation has finished, less the
+same sum once every process has done its imports; the processes wait at both points until the
+sum is taken from outside. The peak is sampled every 0.5 s. The decoded-image cache, written
+beforehand, is memory-mapped read-only: the processes share one copy, so 2 should hold little
+more than 1 (goal <= 1.3x) on a data set sized like the challenge's (about 100,000 photos),
+where the images are what two processes could copy.
 
-The processes run this module under torchrun: ``python -m torch.distributed.run --standalone
---nproc_per_node N -m krypto.bench.memory JOB.json OUT_DIR``.
+Each process runs ``python -m torch.distributed.run --standalone --nproc_per_node N -m
+krypto.bench.memory JOB.json OUT_DIR``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from krypto.bench.common import (
-    BenchConfig,
-    measure,
-    pairs_per_kind,
-    synth_config,
-    train_config,
-    write_data,
-)
+import numpy as np  # noqa: F401  (what a training process imports is subtracted)
+import psutil
+import torch  # noqa: F401
+from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (the run's log imports it)
+
+from krypto import constants as C
+from krypto.bench.common import WHAT, BenchConfig, measure, train_config, write_data
+from krypto.data.index import prepare
+from krypto.files import write_json, write_text
+from krypto.learning.config import TrainConfig
+from krypto.learning.embed import cached_images
+from krypto.learning.train import Trainer
+from krypto.pipeline.children import start, torchrun_command
 
 MIB = 2**20
 SAMPLE_SECONDS = 0.5  # the peak between two samples is missed; reading /proc costs CPU
@@ -43,15 +42,11 @@ EXIT = "exit"  # the file that lets them exit once the memory they hold is measu
 
 
 def _pss(process=None) -> int:
-    import psutil
-
     return (process or psutil.Process()).memory_full_info().pss
 
 
 def _mapped_pss(suffix: str) -> int:
     """PSS of this process's mappings of files whose name ends with ``suffix``."""
-    import psutil
-
     return sum(m.pss for m in psutil.Process().memory_maps(grouped=True) if m.path.endswith(suffix))
 
 
@@ -66,14 +61,6 @@ def _wait_for(path: Path, timeout: float = 600.0) -> None:
 def child(job_file: str, out_dir: str) -> None:
     """One process of a measured run: import, wait to be measured, train 1 epoch, write
     ``rank<r>.json``."""
-    import numpy as np  # noqa: F401  (what a training process imports is subtracted)
-    import torch  # noqa: F401
-    from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (the run's log imports it)
-
-    from krypto.data.index import prepare
-    from krypto.files import write_json, write_text
-    from krypto.learning.train import TrainConfig, Trainer
-
     out, rank = Path(out_dir), int(os.environ.get("RANK", 0))
     write_text(out / f"imported-{rank}", "")
     _wait_for(out / GO)
@@ -101,30 +88,16 @@ def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
     """The run of ``n`` processes (torchrun, gloo on the CPU): the summed PSS of its training
     processes after their imports, once trained and at its peak, and each process's own
     figures."""
-    import psutil
-
-    from krypto.files import write_text
-    from krypto.pipeline.children import torchrun_command
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [
-        *out_dir.glob("imported-*"),
-        *out_dir.glob("rank*.json"),
-        out_dir / GO,
-        out_dir / EXIT,
-    ]:
-        stale.unlink(missing_ok=True)
-    per_process = str(max(1, threads // n))
-    env = dict(
-        os.environ,
-        PYTHONUNBUFFERED="1",
-        KRYPTO_NUM_THREADS=per_process,
-        OMP_NUM_THREADS=per_process,
-    )
+    stale = [*out_dir.glob("imported-*"), *out_dir.glob("rank*.json"), out_dir / GO, out_dir / EXIT]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    each = str(max(1, threads // n))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KRYPTO_NUM_THREADS=each, OMP_NUM_THREADS=each)
     command = torchrun_command(n, "krypto.bench.memory", str(job_file), str(out_dir))
     log = out_dir / "torchrun.log"
     with open(log, "w") as handle:
-        launcher = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        launcher = start(command, handle, env)
         agent, imports, held, peak = psutil.Process(launcher.pid), None, None, 0
         while launcher.poll() is None:
             try:
@@ -148,92 +121,64 @@ def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
     return {"imports": imports, "held": held, "peak": peak, "ranks": ranks}
 
 
+def _figures(run: dict) -> dict[str, float]:
+    """What a run's processes held together, in MiB (less the imports), and its seconds."""
+    ranks = run["ranks"]
+    held, cache = (run["held"] - run["imports"]) / MIB, sum(r["image_cache_pss"] for r in ranks)
+    return {
+        "mib": held,
+        "peak_mib": (run["peak"] - run["imports"]) / MIB,
+        "imports_mib": run["imports"] / MIB,
+        "image_cache_pss_mib": cache / MIB,
+        # what is not the image cache: each process's own (activations, allocator, model, ...)
+        "working_mib": held - cache / MIB,
+        "seconds": max(r["seconds"] for r in ranks),
+    }
+
+
 def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
     """Summed PSS (less the imports) of a 2-process gloo training run against a 1-process run
     on a synthetic set of ``cfg.memory_identities`` identities (default: about the challenge's
     100,000 photos)."""
-    from krypto import constants as C
-    from krypto.files import write_json
-    from krypto.learning.embed import cached_images
-
-    synth = synth_config(cfg, cfg.memory_identities)
-    data, prepared, _ = write_data(folder, cfg, synth)
+    data, prepared, synth = write_data(folder, cfg, cfg.memory_identities)
     cached_images(prepared.index[C.PATH], cfg.image_size, prepared.folder, progress=False)
-    n = cfg.memory_processes
-    threads = cfg.resolved_threads()
+    n, threads = cfg.memory_processes, cfg.resolved_threads()
     runs = {}
     for processes in (1, n):
-        config = replace(
-            train_config(cfg, folder / f"run-{processes}", "cpu"),
-            num_threads=max(1, threads // processes),
-        )
-        job_file = write_json(
-            folder / f"job-{processes}.json",
-            {
-                "data": str(data),
-                "prepared": str(prepared.folder),
-                "pairs_per_kind": pairs_per_kind(cfg),
-                "config": asdict(config),
-            },
-        )
+        config = train_config(cfg, folder / f"run-{processes}", "cpu")
+        job = {
+            "data": str(data),
+            "prepared": str(prepared.folder),
+            "pairs_per_kind": cfg.pairs_per_kind(),
+            "config": asdict(replace(config, num_threads=max(1, threads // processes))),
+        }
+        job_file = write_json(folder / f"job-{processes}.json", job)
         runs[processes] = run_processes(processes, job_file, folder / f"out-{processes}", threads)
-
-    def total(run, key):
-        return sum(r[key] for r in run["ranks"]) / MIB
-
-    def used(run, key="held"):
-        return (run[key] - run["imports"]) / MIB
-
-    one, many = runs[1], runs[n]
-    ratio = used(many) / used(one)
-    cache_mib = one["ranks"][0]["image_cache_bytes"] / MIB
-    # what is not the image cache: each process's own (activations, allocator, model, optimizer)
-    working_one = used(one) - total(one, "image_cache_pss")
-    working_many = used(many) - total(many, "image_cache_pss")
+    one, many = _figures(runs[1]), _figures(runs[n])
+    cache_mib = runs[1]["ranks"][0]["image_cache_bytes"] / MIB
     log(
-        f"  summed PSS less imports: {used(one):.0f} MiB with 1 process, {used(many):.0f} MiB "
-        f"with {n} ({ratio:.2f}x); image cache {cache_mib:.0f} MiB"
+        f"  summed PSS less imports: {one['mib']:.0f} MiB with 1 process, {many['mib']:.0f} MiB "
+        f"with {n} ({many['mib'] / one['mib']:.2f}x); image cache {cache_mib:.0f} MiB"
     )
-    out = {
-        "processes": n,
-        "one_process_mib": measure(used(one), "MiB", digits=1),
-        "processes_mib": measure(used(many), "MiB", digits=1),
-        "ratio": measure(ratio, "ratio"),
-        "one_process_peak_mib": measure(used(one, "peak"), "MiB", digits=1),
-        "processes_peak_mib": measure(used(many, "peak"), "MiB", digits=1),
-        "peak_ratio": measure(used(many, "peak") / used(one, "peak"), "ratio"),
-        "one_process_imports_mib": measure(one["imports"] / MIB, "MiB", digits=1),
-        "processes_imports_mib": measure(many["imports"] / MIB, "MiB", digits=1),
-        "one_process_image_cache_pss_mib": measure(total(one, "image_cache_pss"), "MiB", digits=1),
-        "processes_image_cache_pss_mib": measure(total(many, "image_cache_pss"), "MiB", digits=1),
-        "image_cache_mib": measure(cache_mib, "MiB", digits=1),
-        "image_cache_ratio": measure(
-            total(many, "image_cache_pss") / total(one, "image_cache_pss"), "ratio"
-        ),
-        "one_process_working_mib": measure(working_one, "MiB", digits=1),
-        "processes_working_mib": measure(working_many, "MiB", digits=1),
-        "one_process_seconds": measure(max(r["seconds"] for r in one["ranks"]), "s", digits=2),
-        "processes_seconds": measure(max(r["seconds"] for r in many["ranks"]), "s", digits=2),
-        "n_images": one["ranks"][0]["n_images"],
-        "dataset": {
-            "identities": synth.identities,
-            "real_per_identity": synth.real_per_identity,
-            "fake_per_identity": synth.fake_per_identity,
-            "jpeg_size": synth.image_size,
-        },
-        "challenge_sized": not cfg.quick,
-        "what": f"1 epoch of Trainer.fit() with validation on the CPU, 1 process vs {n} "
-        f"(torchrun, gloo; the decoded-image cache written beforehand and memory-mapped "
-        f"by every process): proportional set size (psutil memory_full_info().pss) "
-        f"summed over the training processes once trained, less the same once every "
-        f"process had done its imports (tensorboard included), both taken from outside "
-        f"while the processes wait; peak = the largest sum sampled every "
-        f"{SAMPLE_SECONDS} s during the run, less the imports; image_cache_pss = the "
-        f"PSS of the cache's mapping at the end of each process, summed (shared pages "
-        f"split between the processes); "
-        f"working = the rest (activations, allocator, model, optimizer: each process's "
-        f"own)",
+    out = {"processes": n}
+    for key in one:
+        unit, digits = ("s", 2) if key == "seconds" else ("MiB", 1)
+        out[f"one_process_{key}"] = measure(one[key], unit, digits=digits)
+        out[f"processes_{key}"] = measure(many[key], unit, digits=digits)
+    for ratio, key in (("ratio", "mib"), ("peak_ratio", "peak_mib")):
+        out[ratio] = measure(many[key] / one[key], "ratio")
+    out["image_cache_mib"] = measure(cache_mib, "MiB", digits=1)
+    cache_ratio = many["image_cache_pss_mib"] / one["image_cache_pss_mib"]
+    out["image_cache_ratio"] = measure(cache_ratio, "ratio")
+    out["n_images"] = runs[1]["ranks"][0]["n_images"]
+    out["dataset"] = {
+        "identities": synth.identities,
+        "real_per_identity": synth.real_per_identity,
+        "fake_per_identity": synth.fake_per_identity,
+        "jpeg_size": synth.image_size,
     }
+    out["challenge_sized"] = not cfg.quick
+    out["what"] = WHAT["memory"].format(n=n, seconds=SAMPLE_SECONDS)
     return out
 
 

@@ -1,78 +1,48 @@
-"""The benchmark's goals and its outputs: ``bench.json``, ``bench.md`` (the README's table) and
-``bench.txt`` (the printed table)."""
+"""The benchmark's goals and its table (both data: ``sections.yaml``), and its outputs:
+``bench.json``, ``bench.md`` (the README's table) and ``bench.txt`` (the printed table)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from krypto.bench.common import SPEC
 from krypto.bench.miner import MINER_BATCHES
 from krypto.files import write_text
 
-GOALS = (
-    # id, section, path to the value, comparison, threshold, what
-    (
-        "training_vs_bound",
-        "training",
-        ("ratio_to_bound",),
-        ">=",
-        0.90,
-        "training loop / compute bound",
-    ),
-    ("loop_vs_seed", "seed_pipeline", ("speedup",), ">=", 2.0, "our loop / seed pipeline"),
-    (
-        "miner_speedup_36",
-        "miner",
-        ("36", "speedup"),
-        ">=",
-        50.0,
-        "miner speed-up over the seed's Python loop at batch 36",
-    ),
-    (
-        "inference_vs_forward",
-        "inference",
-        ("ratio_to_forward",),
-        ">=",
-        0.85,
-        "make_submission / pure forward",
-    ),
-    (
-        "memory_processes",
-        "memory",
-        ("ratio",),
-        "<=",
-        1.3,
-        "summed PSS held once trained, less imports, 2 processes / 1",
-    ),
-    (
-        "growth_flat",
-        "growth",
-        ("relative_cost_ratio_16x_1x",),
-        "<=",
-        1.25,
-        "per-image cost 16x / 1x, each relative to the compute bound around it (flat; 1.25 "
-        "allowed for noise)",
-    ),
-)
+GOALS = tuple(SPEC["goals"])
+ROWS = SPEC["rows"]
+ITEMS = {
+    "miner": lambda m: [{**m[str(size)], "size": size} for size in MINER_BATCHES],
+    "growth": lambda g: g["sizes"],
+}
+# values that the words of a section's rows depend on
+DERIVED = {
+    "memory": lambda m: {"sized": "challenge-sized" if m.get("challenge_sized") else "smoke-sized"},
+    "inference": lambda i: {
+        "other": "overlapped" if "submission_overlapped_images_per_second" in i else "serial"
+    },
+}
+HEADER = ("device", "measurement", "ours", "reference", "ratio", "goal", "result")
 
 
 def evaluate_goals(results: dict, device: str) -> list[dict]:
     goals = []
-    for gid, section, path, op, threshold, what in GOALS:
-        node = results.get(section)
-        for key in path:
+    for goal in GOALS:
+        node = results.get(goal["section"])
+        for key in goal["path"].split("."):
             node = node.get(key) if isinstance(node, dict) else None
         if node is None:
             continue
-        value = node["value"]
-        passed = value >= threshold if op == ">=" else value <= threshold
+        value, threshold = node["value"], goal["threshold"]
+        passed = value >= threshold if goal["op"] == ">=" else value <= threshold
         goals.append(
             {
-                "id": gid,
+                "id": goal["id"],
                 "device": device,
-                "what": what,
+                "what": goal["what"],
                 "measured": value,
-                "goal": f"{op} {threshold:g}",
+                "goal": f"{goal['op']} {threshold:g}",
                 "threshold": threshold,
                 "passed": bool(passed),
                 "unit": node["unit"],
@@ -83,8 +53,6 @@ def evaluate_goals(results: dict, device: str) -> list[dict]:
 
 
 def _fmt(node) -> str:
-    if node is None:
-        return ""
     value, unit = node["value"], node["unit"]
     if unit == "x":
         return f"{value:.3g}x" if value < 100 else f"{value:.0f}x"
@@ -94,196 +62,35 @@ def _fmt(node) -> str:
     return f"{text} {unit}"
 
 
-def _section_rows(device: str, r: dict, verdict) -> list[tuple[str, ...]]:
-    rows = []
-    if "training" in r:
-        t = r["training"]
-        rows.append(
-            (
-                device,
-                "1. training loop vs compute bound",
-                _fmt(t["loop_images_per_second"]),
-                _fmt(t["bound_images_per_second"]),
-                _fmt(t["ratio_to_bound"]),
-                *verdict(device, "training_vs_bound"),
-            )
-        )
-    if "seed_pipeline" in r:
-        s = r["seed_pipeline"]
-        rows.append(
-            (
-                device,
-                "2. our loop vs seed pipeline",
-                _fmt(s["loop_images_per_second"]),
-                _fmt(s["seed_images_per_second"]),
-                _fmt(s["speedup"]),
-                *verdict(device, "loop_vs_seed"),
-            )
-        )
-        rows.append(
-            (
-                device,
-                "2. (limit) compute bound vs seed pipeline",
-                "",
-                "",
-                _fmt(s["max_possible_speedup"]),
-                "",
-                "",
-            )
-        )
-    if "miner" in r:
-        for size in MINER_BATCHES:
-            m = r["miner"][str(size)]
-            gid = "miner_speedup_36" if size == 36 else None
-            rows.append(
-                (
-                    device,
-                    f"3. miner, batch {size} (seed loop / lists loop)",
-                    _fmt(m["ours_ms"]),
-                    f"{_fmt(m['reference_ms'])} / {_fmt(m['reference_lists_ms'])}",
-                    f"{_fmt(m['speedup'])} / {_fmt(m['speedup_vs_lists'])}",
-                    *(verdict(device, gid) if gid else ("", "")),
-                )
-            )
-    if "inference" in r:
-        i = r["inference"]
-        rows.append(
-            (
-                device,
-                "4. inference: make_submission vs forward",
-                _fmt(i["submission_images_per_second"]),
-                _fmt(i["forward_images_per_second"]),
-                _fmt(i["ratio_to_forward"]),
-                *verdict(device, "inference_vs_forward"),
-            )
-        )
-        rows.append(
-            (
-                device,
-                "4. (limit) decoding alone, torchvision / PIL",
-                _fmt(i["decode_images_per_second"]),
-                _fmt(i["decode_pil_images_per_second"]),
-                _fmt(i["ratio_limit"]),
-                "",
-                "",
-            )
-        )
-        other = "overlapped" if "submission_overlapped_images_per_second" in i else "serial"
-        rows.append(
-            (
-                device,
-                f"4. make_submission: decoding {other}; PIL decoding",
-                _fmt(i[f"submission_{other}_images_per_second"]),
-                _fmt(i["submission_pil_images_per_second"]),
-                "",
-                "",
-                "",
-            )
-        )
-    if "memory" in r:
-        m = r["memory"]
-        size = "challenge-sized" if m.get("challenge_sized") else "smoke-sized"
-        rows.append(
-            (
-                device,
-                f"5. memory held, {m['processes']} processes vs 1, 1 epoch, "
-                f"{m['n_images']:,} images ({size})",
-                _fmt(m["processes_mib"]),
-                _fmt(m["one_process_mib"]),
-                _fmt(m["ratio"]),
-                *verdict(device, "memory_processes"),
-            )
-        )
-        rows.append(
-            (
-                device,
-                f"5. memory at the sampled peak, {m['processes']} processes vs 1",
-                _fmt(m["processes_peak_mib"]),
-                _fmt(m["one_process_peak_mib"]),
-                _fmt(m["peak_ratio"]),
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                device,
-                f"5. image cache ({_fmt(m['image_cache_mib'])}): PSS, "
-                f"{m['processes']} processes vs 1",
-                _fmt(m["processes_image_cache_pss_mib"]),
-                _fmt(m["one_process_image_cache_pss_mib"]),
-                _fmt(m["image_cache_ratio"]),
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                device,
-                "5. the rest (activations, allocator: per process), "
-                f"{m['processes']} processes vs 1",
-                _fmt(m["processes_working_mib"]),
-                _fmt(m["one_process_working_mib"]),
-                "",
-                "",
-                "",
-            )
-        )
-    if "growth" in r:
-        g = r["growth"]
-        for s in g["sizes"]:
-            rows.append(
-                (
-                    device,
-                    f"6. growth {s['scale']:g}x: {s['n_train_images']} training "
-                    f"images, {_fmt(s['epoch_seconds'])}/epoch",
-                    f"{_fmt(s['images_per_second'])} ({_fmt(s['ms_per_image'])})",
-                    f"bound {_fmt(s['bound_ms_per_image'])}",
-                    _fmt(s["relative_cost"]),
-                    "",
-                    "",
-                )
-            )
-        rows.append(
-            (
-                device,
-                "6. growth: per-image cost 16x / 1x, raw",
-                "",
-                "",
-                _fmt(g["cost_ratio_16x_1x"]),
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                device,
-                "6. growth: per-image cost 16x / 1x, relative to the bound",
-                "",
-                "",
-                _fmt(g["relative_cost_ratio_16x_1x"]),
-                *verdict(device, "growth_flat"),
-            )
-        )
-    return rows
+class _Values(dict):
+    """A section's values as a row's templates read them: a measurement as the table writes it."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return _fmt(value) if isinstance(value, dict) else value
+
+    def cell(self, template: str) -> str:
+        text = template.format_map(self)
+        return self[text] if text in self else text  # noqa: SIM401 (get() skips __getitem__)
 
 
 def table_rows(report: dict) -> list[tuple[str, ...]]:
     """(device, measurement, ours, reference, ratio, goal, result) rows of the table."""
     goals = {(g["device"], g["id"]): g for g in report.get("goals", [])}
-
-    def verdict(device, gid):
-        g = goals.get((device, gid))
-        return (g["goal"], "PASS" if g["passed"] else "FAIL") if g else ("", "")
-
     rows = []
     for device in ("cpu", "cuda"):
-        if report.get(device):
-            rows += _section_rows(device, report[device], verdict)
+        results = report.get(device) or {}
+        for section, *cells, goal_id in ROWS:
+            name = section.removesuffix("[]")
+            if name not in results:
+                continue
+            items = ITEMS[name](results[name]) if section.endswith("[]") else [results[name]]
+            for item in items:
+                values = _Values(item, **DERIVED.get(name, dict)(item))
+                g = goals.get((device, values.cell(goal_id)))
+                verdict = (g["goal"], "PASS" if g["passed"] else "FAIL") if g else ("", "")
+                rows.append((device, *map(values.cell, cells), *verdict))
     return rows
-
-
-HEADER = ("device", "measurement", "ours", "reference", "ratio", "goal", "result")
 
 
 def text_table(report: dict) -> str:
@@ -295,8 +102,8 @@ def text_table(report: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    m = report["machine"]
-    cfg = report["config"]
+    m, cfg = report["machine"], report["config"]
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     lines = [
         "# krypto benchmark",
         "",
@@ -304,9 +111,7 @@ def markdown(report: dict) -> str:
         f"{report['seconds']:.0f} s{' (quick smoke version)' if cfg['quick'] else ''}.",
         "",
         f"Machine: {m['cpu_model']}, {m['cpu_cores_usable']} usable cores of {m['cpu_cores']}, "
-        f"torch {m['torch']} with {m['torch_threads']} threads"
-        + (f", GPU {m['gpu']}" if m.get("gpu") else "")
-        + "; load average "
+        f"torch {m['torch']} with {m['torch_threads']} threads{gpu}; load average "
         f"{m['load_average_at_start']} at the start, {m['load_average_at_end']} at the end.",
         "",
         f"Backbone {cfg['backbone']}, {cfg['image_size']} px, batches P x K = {cfg['P']} x "
@@ -317,13 +122,11 @@ def markdown(report: dict) -> str:
         "|" + "---|" * len(HEADER),
     ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table_rows(report)]
-    bounds = [
-        (d, report[d]["inference"]["bounded_by"])
-        for d in ("cpu", "cuda")
-        if report.get(d) and "inference" in report[d]
+    bounds = [d for d in ("cpu", "cuda") if "inference" in (report.get(d) or {})]
+    lines += [""] if bounds else []
+    lines += [
+        f"Inference on {d} is bounded by {report[d]['inference']['bounded_by']}." for d in bounds
     ]
-    if bounds:
-        lines += [""] + [f"Inference on {d} is bounded by {text}." for d, text in bounds]
     if report.get("cuda_note"):
         lines += ["", f"CUDA: {report['cuda_note']}."]
     return "\n".join(lines) + "\n"

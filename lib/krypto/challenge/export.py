@@ -30,23 +30,22 @@ import numpy as np
 import torch
 
 from krypto import constants as C
+from krypto import run_folder as RF
+from krypto.files import atomic_path, write_text
+from krypto.learning.checkpoint import load_model, read_checkpoint
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
 DEFAULT_OPSET = 17
+FAKE_HEAD_SCORE = (
+    "p = sigmoid(weight . e / |e| + bias) per photo; pair score = (1 + cos) * (1 - fusion_weight "
+    "* P) - 1, P = max(p_a, p_b) (rule max) or their mean (rule mean)"
+)
 
 
 def sidecar_path(onnx_path: str | Path) -> Path:
     """The description of an exported model: ``<onnx_path>.json``."""
     return Path(str(onnx_path) + ".json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> None:
@@ -67,35 +66,14 @@ def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opse
         torch.onnx.export(model, (example,), str(out), **kwargs)
 
 
-def export_onnx(
-    run_dir: str | Path,
-    out: str | Path,
-    opset: int = DEFAULT_OPSET,
-    checkpoint: str = C.BEST_CHECKPOINT,
-    overwrite: bool = False,
-) -> Path:
-    """Export the model of ``run_dir``'s ``checkpoint`` to ``out`` (ONNX, checked with
-    ``onnx.checker``) and write ``<out>.json``; returns ``out``.
-
-    An existing ``out`` is replaced only with ``overwrite``."""
+def _export_checked(model: torch.nn.Module, size: int, out: Path, opset: int) -> float:
+    """Export ``model`` to ``out`` (atomically, once ``onnx.checker`` and onnxruntime accept it);
+    returns the largest difference between onnxruntime's and PyTorch's embeddings."""
     import onnx
 
-    from krypto.learning.checkpoint import load_model, read_checkpoint
-    from krypto.paths import resolve_path
-
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
-    run = resolve_path(run_dir)
-    model, config = load_model(run, checkpoint, "cpu")
-    state = read_checkpoint(run / checkpoint)
-    size = int(config.image_size)
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     generator = torch.Generator().manual_seed(0)
     example = torch.rand(2, 3, size, size, generator=generator)
-    try:
+    with atomic_path(out) as tmp:
         _torch_export(model, example, tmp, opset)
         onnx.checker.check_model(str(tmp))
         check = torch.rand(3, 3, size, size, generator=generator)
@@ -104,16 +82,12 @@ def export_onnx(
         got = onnx_embed(tmp, check.numpy())
         if got.shape != expected.shape:
             raise RuntimeError(f"exported model gives {got.shape}, PyTorch {expected.shape}")
-        parity = float(np.abs(got - expected).max())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return float(np.abs(got - expected).max())
 
-    metrics_file = run / C.METRICS_FILE
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    info = {
-        "onnx": out.name,
-        "sha256": _sha256(out),
+
+def _description(model, config, size: int) -> dict:
+    """The sidecar's description of the model's input and output."""
+    return {
         "input": {
             "name": INPUT_NAME,
             "dtype": "float32",
@@ -135,30 +109,55 @@ def export_onnx(
         "embedding_dim": int(model.embedding_dim),
         "backbone": config.backbone,
         "input_range": [0.0, 1.0],
+    }
+
+
+def export_onnx(
+    run_dir: str | Path,
+    out: str | Path,
+    opset: int = DEFAULT_OPSET,
+    checkpoint: str = C.BEST_CHECKPOINT,
+    overwrite: bool = False,
+) -> Path:
+    """Export the model of ``run_dir``'s ``checkpoint`` (a folder of seeds gives its
+    :func:`~krypto.run_folder.best_seed`) to ``out`` (ONNX, checked with ``onnx.checker``) and
+    write ``<out>.json``; returns ``out``.
+
+    An existing ``out`` is replaced only with ``overwrite``."""
+    import onnx
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
+    run = RF.best_seed(run_dir)
+    model, config = load_model(run, checkpoint, "cpu")
+    size = int(config.image_size)
+    parity = _export_checked(model, size, out, opset)
+    metrics = RF.read_metrics(run) if RF.is_finished(run) else {}
+    info = {
+        "onnx": out.name,
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        **_description(model, config, size),
         "run_dir": str(run),
         "checkpoint": checkpoint,
-        "epoch": state.get("epoch"),
-        "eer": metrics.get("eer"),
-        "eer_real": metrics.get("eer_real"),
-        "eer_fake": metrics.get("eer_fake"),
+        "epoch": read_checkpoint(run / checkpoint).get("epoch"),
+        **{key: metrics.get(key) for key in ("eer", "eer_real", "eer_fake")},
         "opset": opset,
         "torch": torch.__version__,
         "onnx_version": onnx.__version__,
         "parity_max_abs_diff": parity,
     }
-    if model.fake_head is not None:  # the pair score needs the head: it is small, so it is here
-        head = model.fake_head
+    head = model.fake_head
+    if head is not None:  # the pair score needs the head: it is small, so it is here
         info["output"]["compare_with"] = "fake_head.score (cosine fused with the real/fake head)"
         info["fake_head"] = {
             "weight": head.linear.weight.detach().reshape(-1).tolist(),
             "bias": float(head.linear.bias.detach()),
             "fusion_rule": head.fusion.rule,
             "fusion_weight": head.fusion.weight,
-            "score": "p = sigmoid(weight . e / |e| + bias) per photo; pair score = "
-            "(1 + cos) * (1 - fusion_weight * P) - 1, P = max(p_a, p_b) (rule max) or their "
-            "mean (rule mean)",
+            "score": FAKE_HEAD_SCORE,
         }
-    sidecar_path(out).write_text(json.dumps(info, indent=2) + "\n")
+    write_text(sidecar_path(out), json.dumps(info, indent=2) + "\n")
     return out
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from krypto import constants as C
-from krypto.files import write_json
+from krypto import run_folder as RF
+from krypto.challenge.score import score_files
+from krypto.challenge.submit import make_submission
 from krypto.paths import display_path
 
 
@@ -37,9 +39,6 @@ def evaluate_heldout(
     ``test_submission.csv`` and ``test_metrics.json`` (``eer``, ``eer_real``, ``eer_fake``,
     ``eer_fake_other``, ``n_pairs``, ``source``) in the run folder and returns the metrics, or
     None when the data set has no held-out test."""
-    from krypto.challenge.score import score_files
-    from krypto.challenge.submit import make_submission
-
     run_dir = Path(run_dir)
     pairs = heldout_pairs(data_root, prepared_folder)
     if pairs is None:
@@ -49,5 +48,5 @@ def evaluate_heldout(
         run_dir, pairs / C.TEST_DIR, submission, device=device, progress=progress, overwrite=True
     )
     metrics = {**score_files(pairs / C.GT_FILE, submission), "source": display_path(pairs)}
-    write_json(run_dir / C.TEST_METRICS_FILE, metrics)
+    RF.write_test_metrics(run_dir, metrics)
     return metrics

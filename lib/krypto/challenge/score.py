@@ -19,7 +19,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import pandas as pd
 from krypto import constants as C
 from krypto.data.layout import DataLayoutError, read_gt
 from krypto.evaluation.metrics import kind_eers, official_eer
+from krypto.files import write_text
 
 MAX_NAMED = 10  # how many offending pair ids an error message lists
 SUBMISSION_COLUMNS = (C.PAIR_ID, C.SIMILARITY)
@@ -36,9 +37,6 @@ KIND_LABELS = {C.SAME: 1, C.DIFFERENT: 0, C.FAKE_SAME: 0, C.FAKE_OTHER: 0}
 
 class ScoringError(ValueError):
     """A submission or ground truth that cannot be scored; the message names the file and ids."""
-
-
-# --- messages ------------------------------------------------------------------------------------
 
 
 def name_ids(ids: Iterable, limit: int = MAX_NAMED) -> str:
@@ -53,9 +51,6 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 
-# --- reading and checking a submission -----------------------------------------------------------
-
-
 def _parse_float(value) -> float | None:
     """``value`` as a float, or None when it is not a number (text, empty cell)."""
     if isinstance(value, (bool, np.bool_)):
@@ -68,8 +63,35 @@ def _parse_float(value) -> float | None:
         return None
 
 
-def _check_pair_ids(ids: pd.Series, source: str) -> pd.Series:
-    """Pair ids as stripped strings; numbers (zero padding lost) or blanks are errors."""
+def _check_similarity(ids: pd.Series, values: pd.Series, source: str) -> np.ndarray:
+    """Similarities as float64; text, blanks, NaN and infinities are an error naming the ids."""
+    parsed = [_parse_float(v) for v in values.tolist()]
+    bad = {
+        ("non-numeric", ""): [i for i, p in zip(ids, parsed) if p is None],
+        ("non-finite", " (NaN or inf)"): [
+            i for i, p in zip(ids, parsed) if p is not None and not math.isfinite(p)
+        ],
+    }
+    problems = [
+        f"{_count(len(found), 'pair_id')} with a {what} {C.SIMILARITY}{note}: {name_ids(found)}"
+        for (what, note), found in bad.items()
+        if found
+    ]
+    if problems:
+        raise ScoringError(f"{source}: " + "; ".join(problems))
+    return np.asarray(parsed, dtype=np.float64)
+
+
+def _unique_ids(frame: pd.DataFrame, columns: Sequence[str], source: str) -> pd.Series:
+    """The pair ids of a frame that must have ``columns``, as stripped strings: missing columns,
+    numeric pair ids (zero padding lost), blank or duplicate ones are an error naming them."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ScoringError(
+            f"{source}: no column {', '.join(map(repr, missing))} (expected "
+            f"{','.join(columns)}; found {list(frame.columns)})"
+        )
+    ids = frame[C.PAIR_ID]
     if pd.api.types.is_numeric_dtype(ids) and len(ids):
         raise ScoringError(
             f"{source}: column {C.PAIR_ID!r} holds numbers, not strings; read it "
@@ -82,37 +104,13 @@ def _check_pair_ids(ids: pd.Series, source: str) -> pd.Series:
             f"{source}: {_count(int(blank.sum()), 'row')} with an empty {C.PAIR_ID} "
             f"(row index {name_ids(ids.index[blank])})"
         )
-    return text
-
-
-def _check_unique(ids: pd.Series, source: str) -> None:
-    """Duplicate pair ids are an error naming them."""
-    duplicated = ids[ids.duplicated()].unique().tolist()
+    duplicated = text[text.duplicated()].unique().tolist()
     if duplicated:
         raise ScoringError(
             f"{source}: {_count(len(duplicated), 'pair_id')} appear more than once: "
             f"{name_ids(duplicated)}"
         )
-
-
-def _check_similarity(ids: pd.Series, values: pd.Series, source: str) -> np.ndarray:
-    """Similarities as float64; text, blanks, NaN and infinities are an error naming the ids."""
-    parsed = [_parse_float(v) for v in values.tolist()]
-    text = [i for i, p in zip(ids, parsed) if p is None]
-    nonfinite = [i for i, p in zip(ids, parsed) if p is not None and not math.isfinite(p)]
-    problems = []
-    if text:
-        problems.append(
-            f"{_count(len(text), 'pair_id')} with a non-numeric {C.SIMILARITY}: {name_ids(text)}"
-        )
-    if nonfinite:
-        problems.append(
-            f"{_count(len(nonfinite), 'pair_id')} with a non-finite {C.SIMILARITY} "
-            f"(NaN or inf): {name_ids(nonfinite)}"
-        )
-    if problems:
-        raise ScoringError(f"{source}: " + "; ".join(problems))
-    return np.asarray(parsed, dtype=np.float64)
+    return text
 
 
 def check_submission(frame: pd.DataFrame, source: str = "submission") -> pd.DataFrame:
@@ -120,14 +118,7 @@ def check_submission(frame: pd.DataFrame, source: str = "submission") -> pd.Data
 
     Raises :class:`ScoringError` naming ``source`` for missing columns, empty or numeric pair ids,
     duplicate pair ids, and non-numeric or non-finite similarities."""
-    missing = [c for c in SUBMISSION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ScoringError(
-            f"{source}: no column {', '.join(map(repr, missing))} (expected "
-            f"{','.join(SUBMISSION_COLUMNS)}; found {list(frame.columns)})"
-        )
-    ids = _check_pair_ids(frame[C.PAIR_ID], source)
-    _check_unique(ids, source)
+    ids = _unique_ids(frame, SUBMISSION_COLUMNS, source)
     similarity = _check_similarity(ids, frame[C.SIMILARITY], source)
     return pd.DataFrame({C.PAIR_ID: ids.to_numpy(dtype=object), C.SIMILARITY: similarity})
 
@@ -151,19 +142,12 @@ def read_submission(path: str | Path) -> pd.DataFrame:
     return check_submission(raw, source=str(path))
 
 
-# --- checking the ground truth -------------------------------------------------------------------
-
-
 def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
     """A clean copy of a ground-truth frame: ``pair_id`` (str), ``label`` (0/1 int), ``kind``.
 
     Raises :class:`ScoringError` for missing columns, empty, numeric or duplicate pair ids, labels
     other than 0 and 1, unknown kinds, and kinds that disagree with their labels."""
-    for column in (C.PAIR_ID, C.PAIR_LABEL):
-        if column not in gt.columns:
-            raise ScoringError(f"{source}: no column {column!r} (found {list(gt.columns)})")
-    ids = _check_pair_ids(gt[C.PAIR_ID], source)
-    _check_unique(ids, source)
+    ids = _unique_ids(gt, (C.PAIR_ID, C.PAIR_LABEL), source)
     labels = pd.to_numeric(gt[C.PAIR_LABEL], errors="coerce")
     bad = ~labels.isin([0, 1])
     if bad.any():
@@ -208,38 +192,27 @@ def _check_kinds(ids: pd.Series, kinds: pd.Series, labels: pd.Series, source: st
     return kinds
 
 
-# --- scoring -------------------------------------------------------------------------------------
-
-
 def _check_same_ids(gt_ids: pd.Series, sub_ids: pd.Series, source: str) -> None:
     """The submission must hold exactly the ground truth's pair ids: no more, no fewer."""
     gt_set, sub_set = set(gt_ids), set(sub_ids)
     missing = [i for i in gt_ids if i not in sub_set]
     extra = [i for i in sub_ids if i not in gt_set]
-    problems = []
-    if missing:
-        problems.append(
-            f"{_count(len(missing), 'pair_id')} of the ground truth missing: {name_ids(missing)}"
-        )
-    if extra:
-        problems.append(
-            f"{_count(len(extra), 'pair_id')} not in the ground truth: {name_ids(extra)}"
-        )
+    found = {"of the ground truth missing": missing, "not in the ground truth": extra}
+    problems = [
+        f"{_count(len(ids), 'pair_id')} {what}: {name_ids(ids)}"
+        for what, ids in found.items()
+        if ids
+    ]
     if not problems:
         return
     message = f"{source}: " + "; ".join(problems)
-    if missing and extra and _same_by_value(missing, extra):
+    value = lambda ids: {i.lstrip("0") or "0" for i in ids if i.isdigit()}  # noqa: E731
+    if value(missing) & value(extra):  # some differ only by zero padding
         message += (
             " (pair ids are compared as strings: keep the zero padding of the pair "
             "folder names, e.g. '00000042', not '42')"
         )
     raise ScoringError(message)
-
-
-def _same_by_value(missing: list[str], extra: list[str]) -> bool:
-    """Whether some missing and extra ids differ only by zero padding."""
-    value = lambda ids: {i.lstrip("0") or "0" for i in ids if i.isdigit()}  # noqa: E731
-    return bool(value(missing) & value(extra))
 
 
 def _eers(pairs: pd.DataFrame, scores: np.ndarray, source: str) -> dict[str, float]:
@@ -293,9 +266,6 @@ def score_files(gt_path: str | Path, submission_path: str | Path) -> dict[str, f
     return score(gt, submission, submission_name=str(submission_path), gt_name=str(gt_path))
 
 
-# --- command line --------------------------------------------------------------------------------
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.score",
@@ -315,9 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         result = score_files(args.gt, args.submission)
         text = json.dumps(result, indent=2)
         if args.out:
-            out = Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text + "\n")
+            write_text(args.out, text + "\n")
     except (ScoringError, OSError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
         return C.EXIT_INPUT_ERROR

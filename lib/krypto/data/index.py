@@ -21,6 +21,7 @@ from krypto.data.images import decode_many
 from krypto.data.landmarks import detect_mtcnn, read_ground_truth
 from krypto.data.layout import DataReport, read_train
 from krypto.files import file_lock, write_csv, write_text
+from krypto.paths import resolve_path
 
 LANDMARK_MODES = ("auto", "mtcnn", "none")
 
@@ -234,7 +235,6 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     anything else a path (relative paths from the repository root)."""
     from krypto.data.renderers import RENDERERS, dataset_path
     from krypto.data.synth import preset_dataset
-    from krypto.paths import resolve_path
 
     text = str(data_dir or "")
     if text in ("", "synthetic"):

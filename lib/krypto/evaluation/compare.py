@@ -11,67 +11,20 @@ used for any choice): tables report the test EERs, curves show validation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from krypto import constants as C
+from krypto.evaluation.plots import metric_bars, metric_per_epoch
 from krypto.evaluation.verdicts import LowestVerdict, compare, format_mean_std, lowest, mean_std
 from krypto.paths import display_path, resolve_path
+from krypto.run_folder import read_metrics, read_test_metrics, seed_runs
 
-TEST_METRICS_FILE = C.TEST_METRICS_FILE  # written by 02_train: EERs on the held-out test pairs
 EER_METRICS = ("eer_real", "eer_fake", "eer_fake_other", "eer")  # test_metrics.json; lower: better
 RUN_COLUMNS = ("best_epoch", "epochs_run", "seconds")  # metrics.json, per seed
-SEED_FOLDER = C.SEED_FOLDER  # seed0, seed1, ...
 SHOWN_COLUMNS = (*EER_METRICS, "n_seeds", *RUN_COLUMNS)  # Comparison.shown
-
-
-def seed_runs(folder: str | Path) -> list[Path]:
-    """The 02_train run folders of a configuration: ``folder`` itself when it holds
-    ``metrics.json``, else its ``seed<N>/`` folders in the order of N. A ``FileNotFoundError``
-    when there is none, or when a seed folder is not a finished run."""
-    folder = resolve_path(folder)
-    if (folder / C.METRICS_FILE).is_file():
-        return [folder]
-    seeds = sorted(
-        (
-            p
-            for p in (folder.iterdir() if folder.is_dir() else ())
-            if p.is_dir() and SEED_FOLDER.fullmatch(p.name)
-        ),
-        key=lambda p: int(SEED_FOLDER.fullmatch(p.name).group(1)),
-    )
-    if not seeds:
-        raise FileNotFoundError(
-            f"no {C.METRICS_FILE} in {display_path(folder)} nor seed folders "
-            f"(seed0/, seed1/, ...): is it a finished 02_train run?"
-        )
-    unfinished = [p.name for p in seeds if not (p / C.METRICS_FILE).is_file()]
-    if unfinished:
-        raise FileNotFoundError(
-            f"{display_path(folder)}: {', '.join(unfinished)} has no "
-            f"{C.METRICS_FILE}: is that seed's 02_train run finished?"
-        )
-    return seeds
-
-
-def first_seed(folder: str | Path) -> Path:
-    """The first seed's run folder of a configuration (the folder itself for a single run)."""
-    return seed_runs(folder)[0]
-
-
-def read_test_metrics(run: str | Path) -> dict:
-    """``test_metrics.json`` of a finished 02_train run folder."""
-    file = resolve_path(run) / TEST_METRICS_FILE
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"no {TEST_METRICS_FILE} in {display_path(file.parent)}: the "
-            f"tables report the EERs on the held-out test pairs, which "
-            f"02_train writes there when it finishes; rerun that run"
-        )
-    return json.loads(file.read_text())
 
 
 @dataclass
@@ -196,9 +149,9 @@ def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
             missing = [m for m in EER_METRICS if m not in scores]
             if missing:
                 raise KeyError(
-                    f"{display_path(run / TEST_METRICS_FILE)} lacks {', '.join(missing)}"
+                    f"{display_path(run / C.TEST_METRICS_FILE)} lacks {', '.join(missing)}"
                 )
-            trained = json.loads((run / C.METRICS_FILE).read_text())
+            trained = read_metrics(run)
             for metric in EER_METRICS:
                 metrics[metric].append(scores[metric])
             for column in RUN_COLUMNS:
@@ -226,8 +179,6 @@ def comparison_figures(
     """Per-epoch validation curves of each of ``metrics`` (mean over seeds, min-max band) and
     the bars of the test EERs (mean, std over seeds, the seeds as points), saved in ``out``;
     returns {figure: file name}."""
-    from krypto.evaluation.plots import metric_bars, metric_per_epoch
-
     figures = {}
     for metric in metrics:
         figures[metric] = f"{metric}_per_epoch.png"

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
+from krypto.data.images import read_rgb
+from krypto.evaluation.verdicts import finite_values, mean_std
 from krypto.files import save_figure
 
 KIND_COLORS = {
@@ -57,8 +59,6 @@ def contact_sheet(
 ):
     """Rows = identities, columns = their photos (real first); fakes framed in red, landmarks
     dotted."""
-    from krypto.data.images import read_rgb
-
     rng = np.random.default_rng(seed)
     ids = rng.choice(
         index[C.LABEL].unique(), min(n_identities, index[C.LABEL].nunique()), replace=False
@@ -220,8 +220,6 @@ def metric_bars(
     """Grouped bars: configurations x ``metrics``, each bar the mean over the seeds
     (``values``: ``{name: {metric: [per-seed value]}}``), its error bar the std (ddof=1), and each
     seed a point on it."""
-    from krypto.evaluation.verdicts import finite_values, mean_std
-
     names = list(values)
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(names)), 3.8))
     width = 0.8 / len(metrics)

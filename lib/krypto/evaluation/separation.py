@@ -1,4 +1,5 @@
-"""How far apart real photos and fakes lie in an embedding space."""
+"""How far apart real photos and fakes lie in an embedding space, and how similar each kind of
+validation pair scores."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pandas as pd
 import torch
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
+
+from krypto import constants as C
 
 
 @dataclass
@@ -52,3 +55,21 @@ def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
     return pd.DataFrame(
         {name: {SILHOUETTE: s.silhouette, EXPLAINED: s.explained} for name, s in separation.items()}
     ).T
+
+
+def similarity_table(
+    scored: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Per run: mean validation similarity of each pair kind and, from the training history, the
+    mean batch distances of the last epoch."""
+    rows = {}
+    for name, pairs in scored.items():
+        row = pairs.groupby(C.KIND)[C.SIMILARITY].mean().reindex(C.PAIR_KINDS)
+        row = row.rename(lambda k: f"similarity {k}")
+        if histories is not None and name in histories:
+            h = histories[name]
+            last = h[h["epoch"] == h["epoch"].max()]
+            for key in ("dist_pos", "dist_neg", "dist_fake"):
+                row[f"last epoch {key}"] = last[key].mean()
+        rows[name] = row
+    return pd.DataFrame(rows).T

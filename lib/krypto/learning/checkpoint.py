@@ -4,7 +4,6 @@ opening a checkpoint from elsewhere cannot run code."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -12,8 +11,9 @@ import torch
 from krypto import constants as C
 from krypto.files import atomic_path, plain
 from krypto.learning.config import TrainConfig
+from krypto.learning.device import seed_everything
 from krypto.learning.models import build_model
-from krypto.paths import resolve_path
+from krypto.run_folder import best_seed
 
 RECORDS = ("config", "epochs", "best")  # plain Python values among the tensors
 
@@ -33,31 +33,19 @@ def read_checkpoint(file: Path, device="cpu") -> dict:
         raise ValueError(f"cannot read the checkpoint {file}: {err}") from err
 
 
-def best_seed(run_dir: str | Path) -> Path:
-    """``run_dir`` itself when it holds a checkpoint; for a folder of seeds (``seed<k>/`` runs of
-    one configuration, as a batch file's ``seeds`` writes them), the finished seed whose best
-    epoch scored lowest on the validation pairs (the ``select_by`` metric of its metrics.json;
-    never the test), ties to the lowest seed number."""
-    run = resolve_path(run_dir)
-    if (run / C.BEST_CHECKPOINT).is_file() or not run.is_dir():
-        return run
-    scored = []
-    for folder in run.iterdir():
-        seed = C.SEED_FOLDER.fullmatch(folder.name)
-        if not (seed and (folder / C.METRICS_FILE).is_file()):
-            continue
-        metrics = json.loads((folder / C.METRICS_FILE).read_text())
-        key = (metrics.get("params") or {}).get("select_by", "eer_mean")
-        if metrics.get(key) is not None:
-            scored.append((float(metrics[key]), int(seed.group(1)), folder))
-    return min(scored)[2] if scored else run
+def initial_model(config: TrainConfig):
+    """The model as training starts (same seed, same weights): 'before training'."""
+    seed_everything(config.seed)
+    return build_model(
+        config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
+    )
 
 
 def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
     """(model in eval mode, config) of a finished or running run, with the weights of
     ``checkpoint`` (``config.pretrained`` still names where its training started:
-    :func:`~krypto.learning.train.initial_model` rebuilds that start); a folder of seeds gives
-    its :func:`best_seed`."""
+    :func:`initial_model` rebuilds that start); a folder of seeds gives its
+    :func:`krypto.run_folder.best_seed`."""
     run = best_seed(run_dir)
     file = run / checkpoint
     if not file.is_file():

@@ -43,7 +43,6 @@ class TrainConfig:
     margin: float | None = 0.2  # None: soft margin
     mining: str = "random"  # random | hard
     head: str = "none"  # none | cosine | arcface
-    cos_head: bool = False  # shorthand for head="cosine" (the seed's "cos head")
     fakes_as_class: bool = False
     fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
     epochs: int = 30  # chosen on sets of three renderers: see "Choosing the defaults" in the README
@@ -72,10 +71,6 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        if self.cos_head:
-            if self.head not in ("none", "cosine"):
-                raise ValueError(f"cos_head=True contradicts head={self.head!r}")
-            self.head = "cosine"
         if isinstance(self.pretrained, str) and self.pretrained.lower() in ("true", "false", ""):
             self.pretrained = self.pretrained.lower() == "true"
 
@@ -177,6 +172,16 @@ class TrainConfig:
     def training_parameters(self) -> dict:
         """Everything that decides what is trained (compared when a run folder is reused)."""
         return {k: v for k, v in asdict(self).items() if k not in NOT_TRAINING}
+
+    def differences(self, stored: dict, ignore: tuple[str, ...] = ()) -> dict:
+        """``{name: (stored value, this value)}`` of the training parameters in which this config
+        differs from ``stored`` (a run's config.json), leaving out ``ignore``."""
+        theirs = TrainConfig.from_dict(stored).training_parameters()
+        return {
+            k: (theirs.get(k), v)
+            for k, v in self.training_parameters().items()
+            if k not in ignore and theirs.get(k) != v
+        }
 
     @classmethod
     def from_dict(cls, params: dict) -> TrainConfig:

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.distributed as tdist
 
+from krypto.learning.embed import embed
+
 T = TypeVar("T")
 
 
@@ -148,8 +150,6 @@ class Distributed:
         exactly one process with rank 0's model (see :meth:`sync_module`), then gathered
         into the order of ``rows`` on every process. A collective: every process calls it
         with the same ``rows``."""
-        from krypto.learning.embed import embed
-
         rows = np.asarray(rows)
         self.sync_module(model)
         mine = np.arange(len(rows))[self.rank :: self.world_size]

@@ -98,26 +98,46 @@ def _read_weights(path: str | os.PathLike) -> dict:
     return state
 
 
+CLASSIFIER_PREFIXES = ("logits.", "fc.", "classifier.")  # published heads a backbone drops
+# an embedding model's projection, real/fake head and input normalisation (set by the backbone)
+OPTIONAL_PARTS = ("head.", "fake_head.", "mean", "std")
+
+
+def _check_fit(path, own: dict, state: dict, optional: tuple[str, ...]) -> None:
+    """Stop unless ``state`` holds every tensor of ``own`` (keys outside ``optional``), with
+    its shape, and nothing else (beyond a published classifier head)."""
+    required = {k: v for k, v in own.items() if not k.startswith(optional)}
+    missing = [k for k in required if k not in state]
+    shapes = [k for k in required if k in state and state[k].shape != required[k].shape]
+    extra = [
+        k
+        for k in state
+        if k not in own and not k.startswith(CLASSIFIER_PREFIXES) and not k.startswith(optional)
+    ]
+    if missing or shapes or extra:
+        raise PretrainedWeightsError(
+            f"{path} does not fit this backbone: of its {len(required)} tensors, "
+            f"{len(missing)} missing (e.g. {missing[:3]}), {len(shapes)} of another shape "
+            f"(e.g. {shapes[:3]}); {len(extra)} unexpected in the file (e.g. {extra[:3]})"
+        )
+
+
 def _load_local(model: EmbeddingModel, path: str | os.PathLike) -> None:
-    """Load local weights into ``model``: a whole embedding model of this package (a training
-    run's checkpoint: backbone, and the projection when its size matches) or a backbone."""
+    """Load local weights into ``model``, every tensor of its backbone from the file: a whole
+    embedding model of this package (a training run's checkpoint: the backbone, and the
+    projection and real/fake head when the file has them at this size) or a backbone's state
+    dict (a published classifier head in it is left out). Anything partial, extra or of
+    another shape stops with :class:`PretrainedWeightsError`."""
     state = _read_weights(path)
     if any(k.startswith("backbone.") for k in state):  # an EmbeddingModel of this package
         own = model.state_dict()
-        state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        target: nn.Module = model
-        expected = len(model.backbone.state_dict())
-        missing = [k for k in model.backbone.state_dict() if f"backbone.{k}" not in state]
-    else:
-        target = model.backbone
-        expected = len(target.state_dict())
-        missing = [k for k in target.state_dict() if k not in state]
-    if len(missing) > expected // 2:
-        raise PretrainedWeightsError(
-            f"{path} does not fit this backbone: {len(missing)} of "
-            f"{expected} tensors missing, e.g. {missing[:3]}"
-        )
-    target.load_state_dict(state, strict=False)
+        _check_fit(path, own, state, OPTIONAL_PARTS)
+        fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(fitting, strict=False)
+        return
+    own = model.backbone.state_dict()
+    _check_fit(path, own, state, ())
+    model.backbone.load_state_dict({k: v for k, v in state.items() if k in own})
 
 
 def _torchvision(arch: str, weights_enum: str) -> Callable:

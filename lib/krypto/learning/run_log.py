@@ -1,5 +1,6 @@
 """What a training run records as it goes: one row per iteration (``history.csv``), one row
-per epoch (``epochs.csv``) and TensorBoard scalars (``tb/``).
+per epoch (``epochs.csv``) and TensorBoard scalars (``tb/``); and its summary at the end (the
+content of ``metrics.json``).
 
 Both CSV files are rewritten whole and atomically at the end of every epoch, so a kill leaves
 the previous epoch's file, never half a row; on resume the history is cut back to the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from krypto import constants as C
@@ -18,6 +20,30 @@ from krypto.files import write_csv
 
 TRAIN_SCALARS = ("loss", "loss_real", "loss_fake", "loss_head", "dist_pos", "dist_neg", "dist_fake")
 VAL_SCALARS = ("eer", "eer_real", "eer_fake", "eer_fake_other")
+BEST_KEYS = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_mean")
+HEAD_KEYS = ("eer_cosine", "fake_auc", "fusion_rule", "fusion_weight")  # with a real/fake head
+
+
+def run_summary(
+    epochs: list[dict], best: dict | None, seconds: float, n_val_pairs: int, **record
+) -> dict:
+    """What ``metrics.json`` holds: the best epoch's validation EERs (and, with a real/fake
+    head, its fusion), the epochs run, the time, the training speed, the per-epoch ``history``
+    and the ``record`` of the run (resumed, device, world size, sizes)."""
+    best = best or {}
+    trained = [e["images_per_second"] for e in epochs if e["epoch"] > 0]
+    return {
+        **{k: best.get(k) for k in BEST_KEYS},
+        **{k: best[k] for k in HEAD_KEYS if k in best},
+        "best_epoch": best.get("epoch"),
+        "epochs_run": epochs[-1]["epoch"] if epochs else 0,
+        "seconds": round(seconds, 2),
+        "train_images_per_second": round(np.mean(trained), 1) if trained else None,
+        **record,
+        "n_val_images": best.get("n_val_images"),
+        "n_val_pairs": n_val_pairs,
+        "history": epochs,
+    }
 
 
 class RunLog:

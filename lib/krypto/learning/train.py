@@ -5,7 +5,7 @@
     config.json      the parameters
     history.csv      one row per iteration: losses, batch distances, learning rate
     epochs.csv       one row per epoch (epoch 0: before training): EERs on the validation pairs
-    metrics.json     best-epoch eer_real, eer_fake, eer (all kinds), history, parameters
+    metrics.json     best-epoch eer_real, eer_fake, eer (all kinds), history, the run's record
     best.pt          weights of the best epoch (by ``select_by``) with the config
     last.pt          everything needed to resume after an interruption
     tb/              TensorBoard logs
@@ -13,66 +13,55 @@
 The images are decoded once into a uint8 cache (beside the index), batches are indexed out of
 it and augmented on the device, so an epoch costs little more than the model itself. The pieces
 live beside this module: the parameters (:mod:`~krypto.learning.config`), checkpoints
-(:mod:`~krypto.learning.checkpoint`) and logs (:mod:`~krypto.learning.run_log`).
+(:mod:`~krypto.learning.checkpoint`), logs (:mod:`~krypto.learning.run_log`) and the checks of
+the embeddings (:mod:`~krypto.learning.model_health`); the run folder's files are
+:mod:`krypto.run_folder`'s. What follows training (the held-out test, the figures, the results
+file) is :func:`krypto.pipeline.after_training.finish_training`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
 import warnings
 from dataclasses import asdict
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
 
 from krypto import constants as C
-from krypto.challenge.heldout import evaluate_heldout
+from krypto import run_folder as RF
 from krypto.data.index import PreparedData, pair_rows, prepare
-from krypto.evaluation.metrics import cosine_pair_scores, kind_eers
-from krypto.files import write_json
 from krypto.learning.augment import cutout, random_flip
-from krypto.learning.checkpoint import load_model, read_checkpoint, save_checkpoint
+from krypto.learning.checkpoint import read_checkpoint, save_checkpoint
 from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device, seed_everything, set_threads
 from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images, to_model_input
-from krypto.learning.fake_head import choose_fusion, pair_similarity
+from krypto.learning.fake_head import pair_similarity
 from krypto.learning.losses import VerificationLoss
+from krypto.learning.model_health import (
+    COLLAPSED_STD,
+    calibrate_normalisation,
+    check_not_collapsed,
+)
 from krypto.learning.models import build_model
-from krypto.learning.run_log import RunLog
+from krypto.learning.optim import build_optimizer, build_scheduler
+from krypto.learning.run_log import RunLog, run_summary
 from krypto.learning.sampler import IdentityBatchSampler
+from krypto.learning.validation import validation_eers
 from krypto.run_lock import run_lock
 
-__all__ = [
-    "CollapsedEmbeddingsError",
-    "TrainConfig",
-    "Trainer",
-    "train",
-    "load_model",
-    "initial_model",
-    "pick_device",
-    "set_threads",
-]
-
-COLLAPSED_STD = 1e-3  # validation similarities spread less than this: every photo embeds alike
-CALIBRATION_IMAGES = 512  # training photos that set a random model's normalisation statistics
-CALIBRATION_BATCH = 64  # in batches of this size, whatever P, K and the number of processes
-
-
-class CollapsedEmbeddingsError(RuntimeError):
-    """Training left every photo with almost the same embedding: the run stops, since the EER
-    of tied scores is chance, whatever its value."""
-
-
-def initial_model(config: TrainConfig):
-    """The model as training starts (same seed, same weights): 'before training'."""
-    seed_everything(config.seed)
-    return build_model(
-        config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
-    )
+LONGER = ("epochs", "patience")  # a finished run resumes from last.pt to train longer (or less)
+RESUMED_PARTS = ("optimizer", "scheduler", "criterion", "scaler")  # state dicts of last.pt
+RUN_FILES = (  # what an earlier run leaves in the run folder (removed by overwrite=True)
+    C.METRICS_FILE,
+    C.TEST_METRICS_FILE,
+    C.LAST_CHECKPOINT,
+    C.BEST_CHECKPOINT,
+    C.HISTORY_FILE,
+    C.EPOCHS_FILE,
+)
 
 
 class Trainer:
@@ -96,10 +85,21 @@ class Trainer:
         self.run_dir = config.resolved_run_dir()
         self.finished = self._finished_metrics()
         seed_everything(config.seed)
+        self._load_data(prepared)
+        self._build_training()
+        self.epoch = 0  # epochs finished
+        self.epochs: list[dict] = []
+        self.best: dict | None = None
+        self.iterations_done = 0
+        self.log = RunLog(self.run_dir, enabled=self.dist.is_main)
 
+    def _load_data(self, prepared: PreparedData | None) -> None:
+        """The prepared data set, its decoded images and the tensors training indexes; rank 0
+        writes the caches first, the other processes then read them."""
+        config = self.config
         progress = config.progress and self.dist.is_main
 
-        def load():  # rank 0 writes the caches first, the other processes then read them
+        def load():
             data = prepared or prepare(**config.prepare_args(), progress=progress)
             return data, cached_images(
                 data.index[C.PATH], config.image_size, data.folder, progress=progress
@@ -130,6 +130,9 @@ class Trainer:
             self.dist.world_size,
         )
 
+    def _build_training(self) -> None:
+        """The model, the loss, the optimiser and its schedule, as the seed draws them."""
+        config, index = self.config, self.data.index
         self.model = build_model(
             config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
         )
@@ -144,61 +147,34 @@ class Trainer:
             self.generator,
         ).to(self.device)
         self.net = self.dist.wrap(self.model)
-        self.optimizer = self._optimizer()
+        params = list(self.model.parameters()) + list(self.criterion.parameters())
+        self.optimizer = build_optimizer(params, config)
         total = config.epochs * max(1, len(self.sampler))
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            (lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
-            if config.schedule == "cosine"
-            else (lambda step: 1.0),
-        )
+        self.scheduler = build_scheduler(self.optimizer, config, total)
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.epoch = 0  # epochs finished
-        self.epochs: list[dict] = []
-        self.best: dict | None = None
-        self.iterations_done = 0
-        self.log = RunLog(self.run_dir, enabled=self.dist.is_main)
-
-    def _optimizer(self) -> torch.optim.Optimizer:
-        cfg = self.config
-        params = list(self.model.parameters()) + list(self.criterion.parameters())
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
     # -- run folder --------------------------------------------------------------------------
     def _finished_metrics(self) -> dict | None:
         """The metrics of a finished run in ``run_dir`` with the same training parameters (it
         is reused), or None; a finished run with other parameters is refused."""
-        file = self.run_dir / C.METRICS_FILE
-        if self.config.overwrite or not file.is_file():
+        if self.config.overwrite or not RF.is_finished(self.run_dir):
             return None
-        metrics = json.loads(file.read_text())
-        theirs = TrainConfig(**metrics["params"]).training_parameters()
-        mine = self.config.training_parameters()
-        longer = ("epochs", "patience")  # resumed from last.pt to train longer (or stop sooner)
-        if {k: v for k, v in theirs.items() if k not in longer} == {
-            k: v for k, v in mine.items() if k not in longer
-        } and theirs != mine:
+        diff = self.config.differences(RF.read_config(self.run_dir))
+        if diff and set(diff) <= set(LONGER):
             return None
-        if theirs != mine:
-            diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        if diff:
             raise FileExistsError(
                 f"{self.run_dir} holds a finished run with other parameters {diff} "
                 f"(finished, now); pass overwrite=True to replace it, or choose another run_dir"
             )
-        return metrics
+        return RF.read_metrics(self.run_dir)
 
     def _start_fresh(self) -> None:
-        """Remove what an earlier run left in ``run_dir`` (overwrite=True)."""
-        for name in (
-            C.METRICS_FILE,
-            C.LAST_CHECKPOINT,
-            C.BEST_CHECKPOINT,
-            C.HISTORY_FILE,
-            C.EPOCHS_FILE,
-        ):
+        """Remove what an earlier run left in ``run_dir``: all of it with overwrite=True, else
+        the records of a finished run that now trains longer (it is no longer finished)."""
+        names = RUN_FILES if self.config.overwrite else (C.METRICS_FILE, C.TEST_METRICS_FILE)
+        for name in names:
             (self.run_dir / name).unlink(missing_ok=True)
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -210,10 +186,7 @@ class Trainer:
         }
         if full:
             state.update(
-                optimizer=self.optimizer.state_dict(),
-                scheduler=self.scheduler.state_dict(),
-                criterion=self.criterion.state_dict(),
-                scaler=self.scaler.state_dict(),
+                {part: getattr(self, part).state_dict() for part in RESUMED_PARTS},
                 epochs=self.epochs,
                 best=self.best,
                 iterations=self.iterations_done,
@@ -234,12 +207,8 @@ class Trainer:
         state = self.dist.broadcast(state)
         if state is None:
             return False
-        stored = TrainConfig(**state["config"])
-        skip = ("epochs", "patience")  # a run may be resumed to train longer
-        mine = {k: v for k, v in self.config.training_parameters().items() if k not in skip}
-        theirs = {k: v for k, v in stored.training_parameters().items() if k not in skip}
-        if mine != theirs:
-            diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        diff = self.config.differences(state["config"], ignore=LONGER)
+        if diff:
             raise ValueError(
                 f"{file} was written with other parameters {diff}; pass overwrite=True "
                 f"or choose another run_dir"
@@ -251,11 +220,8 @@ class Trainer:
                 f"{self.dist.world_size}: resume with as many (torchrun "
                 f"--nproc_per_node), or pass overwrite=True"
             )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.criterion.load_state_dict(state["criterion"])
-        self.scaler.load_state_dict(state["scaler"])
+        for part in ("model", *RESUMED_PARTS):
+            getattr(self, part).load_state_dict(state[part])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.epoch, self.epochs, self.best = state["epoch"], state["epochs"], state["best"]
@@ -273,36 +239,14 @@ class Trainer:
         model = model or self.model
         return pair_similarity(model, self._val_embeddings(model), self.val_a, self.val_b)
 
-    def _choose_fusion(self, emb: torch.Tensor, cos: np.ndarray) -> dict:
-        """With a real/fake head: choose its fusion on the validation pairs (kept in the head,
-        so the epoch's checkpoint scores as validated); the head's own quality as logs."""
-        head = self.model.fake_head
-        p = head.probability(emb).numpy()
-        fusion = choose_fusion(self.data.pairs, cos, p[self.val_a], p[self.val_b])
-        head.set_fusion(fusion)
-        fake = self.is_fake[torch.as_tensor(self.val_rows)].numpy()
-        auc = roc_auc_score(fake, p) if 0 < fake.sum() < len(fake) else float("nan")
-        return {
-            "eer_cosine": kind_eers(self.data.pairs, cos)["eer"],
-            "fake_auc": float(auc),
-            "fusion_rule": fusion.rule,
-            "fusion_weight": fusion.weight,
-        }
-
     def evaluate(self) -> dict:
         """EERs of the model on the validation pairs, with the spread of their similarities
         (and, with a real/fake head, the fusion chosen on them)."""
         if self.data.pairs.empty:
             return {}
         emb = self._val_embeddings(self.model)
-        cos = cosine_pair_scores(emb, self.val_a, self.val_b)
-        fused = self._choose_fusion(emb, cos) if self.model.fake_head is not None else {}
-        scores = pair_similarity(self.model, emb, self.val_a, self.val_b)
-        result = kind_eers(self.data.pairs, scores)
-        result["eer_mean"] = (result["eer_real"] + result["eer_fake"]) / 2
-        result.update(fused)
-        result["n_val_images"] = len(self.val_rows)
-        result["similarity_std"] = float(np.std(cos))
+        fake = self.is_fake[torch.as_tensor(self.val_rows)].numpy()
+        result = validation_eers(self.model, emb, self.data.pairs, self.val_a, self.val_b, fake)
         if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main and self.epoch == 0:
             warnings.warn(
                 f"epoch 0: the validation similarities have collapsed before training (std "
@@ -312,53 +256,14 @@ class Trainer:
             )
         return result
 
-    def _check_not_collapsed(self, row: dict) -> None:
-        """Stop the run when a trained epoch left the embeddings collapsed (see
-        :class:`CollapsedEmbeddingsError`); its epochs.csv and checkpoints stay for a look."""
-        std = row.get("similarity_std")
-        if self.epoch == 0 or std is None or std >= COLLAPSED_STD:
-            return
-        cfg = self.config
-        margin = "soft margin" if cfg.margin is None else f"margin {cfg.margin}"
-        other_mining = "random" if cfg.mining == "hard" else "hard"
-        raise CollapsedEmbeddingsError(
-            f"{self.run_dir}: after epoch {self.epoch} the validation similarities spread by "
-            f"{std:.1e} only (below {COLLAPSED_STD:g}): every photo embeds alike, and the "
-            f"training loss is {row.get('train_loss', float('nan')):.3f} ({margin}). Try a "
-            f"lower learning rate (lr={cfg.lr:g} now, e.g. lr={cfg.lr / 3:.1g}), "
-            f"schedule='cosine', mining={other_mining!r}, or a pretrained backbone "
-            f"(pretrained=<a finished run folder>), with overwrite=True to start afresh; see "
-            f"epochs.csv in the run folder"
-        )
-
-    @torch.no_grad()
     def calibrate_normalisation(self) -> None:
-        """Set the normalisation statistics of a randomly initialised model from training photos
-        (no weight changes): with the default statistics (mean 0, variance 1) a random network in
-        eval mode embeds every photo alike, so epoch 0 ("before training") would show a collapse
-        that training never sees (its batch statistics are the data's). Pretrained models keep
-        theirs. The batches come from their own seeded generator, and training normalises by
-        batch statistics: the weights train exactly as without it; the running statistics that
-        evaluation uses start from the data instead of (0, 1)."""
-        norms = [
-            m for m in self.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-        ]
-        if self.config.pretrained is not False or not norms or not len(self.train_rows):
-            return
-        rng = np.random.default_rng(self.config.seed)
-        rows = rng.permutation(self.train_rows)[:CALIBRATION_IMAGES]
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average over the calibration batches
-        self.model.train()
-        for start in range(0, len(rows), CALIBRATION_BATCH):
-            part = torch.as_tensor(rows[start : start + CALIBRATION_BATCH])
-            if len(part) > 1:
-                self.model(to_model_input(self.images[part], self.device))
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-        self.model.eval()
+        """A model trained from random weights gets its normalisation statistics from training
+        photos first (:func:`~krypto.learning.model_health.calibrate_normalisation`); a
+        pretrained model keeps its own."""
+        if self.config.pretrained is False:
+            calibrate_normalisation(
+                self.model, self.images, self.train_rows, self.config.seed, self.device
+            )
 
     # -- the loop ----------------------------------------------------------------------------
     def train_step(self, batch_rows: np.ndarray) -> dict:
@@ -391,8 +296,6 @@ class Trainer:
         return logs
 
     def _train_epoch(self) -> list[dict]:
-        from tqdm.auto import tqdm
-
         cfg = self.config
         self.sampler.set_epoch(self.epoch)
         self.model.train()
@@ -431,7 +334,7 @@ class Trainer:
             if improved:
                 self._save(C.BEST_CHECKPOINT, full=False)
             self._save(C.LAST_CHECKPOINT, full=True)
-        self._check_not_collapsed(row)
+        check_not_collapsed(row, cfg, self.run_dir)
         stale = self.epoch - self.best["epoch"]
         return bool(cfg.patience) and stale >= cfg.patience
 
@@ -449,9 +352,8 @@ class Trainer:
         cfg = self.config
         started = time.time()
         if self.dist.is_main:
-            if cfg.overwrite:
-                self._start_fresh()
-            write_json(self.run_dir / C.CONFIG_FILE, asdict(cfg), default=str)
+            self._start_fresh()
+            RF.write_config(self.run_dir, asdict(cfg))
         resumed = self._resume()
         self.log.open(self.iterations_done if resumed else None)
         if not resumed:
@@ -470,40 +372,21 @@ class Trainer:
             stop = self._end_epoch(
                 result, train_seconds, len(logged) * cfg.P * cfg.K * self.dist.world_size
             )
-        metrics = self._metrics(time.time() - started, resumed)
+        metrics = run_summary(
+            self.epochs,
+            self.best,
+            time.time() - started,
+            resumed=resumed,
+            device=str(self.device),
+            world_size=self.dist.world_size,
+            n_train_images=int(len(self.train_rows)),
+            n_val_pairs=int(len(self.data.pairs)),
+        )
         if self.dist.is_main:
             self.log.close()
-            # the held-out test, scored as a submission is; metrics.json last: it marks the end
-            metrics["test"] = evaluate_heldout(
-                self.run_dir, self.data.root, self.data.folder, device=str(self.device)
-            )
-            write_json(self.run_dir / C.METRICS_FILE, metrics, default=str)
+            RF.write_metrics(self.run_dir, metrics)  # last: it marks the run finished
         self.dist.barrier()
         return metrics
-
-    def _metrics(self, seconds: float, resumed: bool) -> dict:
-        best = self.best or {}
-        keys = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_mean")
-        head = ("eer_cosine", "fake_auc", "fusion_rule", "fusion_weight")  # with a fake head
-        trained = [e for e in self.epochs if e["epoch"] > 0]
-        return {
-            **{k: best.get(k) for k in keys},
-            **{k: best[k] for k in head if k in best},
-            "best_epoch": best.get("epoch"),
-            "epochs_run": self.epoch,
-            "seconds": round(seconds, 2),
-            "train_images_per_second": round(np.mean([e["images_per_second"] for e in trained]), 1)
-            if trained
-            else None,
-            "resumed": resumed,
-            "device": str(self.device),
-            "world_size": self.dist.world_size,
-            "n_train_images": int(len(self.train_rows)),
-            "n_val_images": best.get("n_val_images"),
-            "n_val_pairs": int(len(self.data.pairs)),
-            "history": self.epochs,
-            "params": asdict(self.config),
-        }
 
 
 def train(config: TrainConfig | None = None, **params) -> dict:

@@ -16,7 +16,7 @@ import yaml
 
 from krypto import constants as C
 from krypto.paths import display_path
-from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN
+from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, Run
 
 FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # the notebook whose runs ``seeds`` repeats
@@ -29,25 +29,6 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 class BatchError(ValueError):
     """The batch file or the command line is wrong; the message names the file and key."""
-
-
-@dataclass
-class Run:
-    """One notebook execution: ``parameters`` are merged, ``needs`` are full names."""
-
-    name: str
-    batch: str
-    notebook: Path
-    parameters: dict[str, Any]
-    needs: list[str]
-    run_dir: Path
-    launcher: str = PAPERMILL
-    nproc: int = 1
-
-    @property
-    def full_name(self) -> str:
-        """``batch/run``."""
-        return f"{self.batch}/{self.name}"
 
 
 def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DIR) -> list[Run]:

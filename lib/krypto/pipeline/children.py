@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -117,3 +118,19 @@ def catch_signals() -> Iterator[list[int]]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def shared_threads(env: dict[str, str], nproc: int) -> dict[str, str]:
+    """``env`` with each run's threads shared among its ``nproc`` processes."""
+    threads = str(max(1, int(env.get("KRYPTO_NUM_THREADS", 1)) // nproc))
+    counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
+    return {**env, **counts}
+
+
+def child_env(jobs: int, threads: int = 0) -> dict[str, str]:
+    """The environment of papermill: the venv's bin first, ``threads`` torch threads per run
+    (0: the cores shared among ``jobs``)."""
+    threads = str(threads if threads > 0 else max(1, (os.cpu_count() or 1) // jobs))
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
+    return {**os.environ, "PATH": path, **counts}

@@ -14,9 +14,10 @@ file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written 
 numbers too.
 
 What it writes is what 02_train writes, by rank 0 only: the run folder of
-:mod:`krypto.learning.train`, then ``training_curves.png``, ``fn_fp_curve.png`` and
-``results.json``. Under torchrun, rank 0 prepares the data set and the decoded-image cache
-first, the other processes then read them.
+:mod:`krypto.learning.train`, then what :func:`krypto.pipeline.after_training.finish_training`
+writes (``test_metrics.json``, ``training_curves.png``, ``fn_fp_curve.png``, ``results.json``).
+Under torchrun, rank 0 prepares the data set and the decoded-image
+cache first, the other processes then read them.
 Rank 0 holds the run folder (:func:`krypto.run_lock.hold_run_folder`) from the start to its
 end: another process writing there stops it at once with ``RunLockedError`` (under the batch
 runner, which holds the folder itself, rank 0 enters as its descendant).
@@ -37,12 +38,15 @@ import yaml
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from krypto import constants as C
+from krypto.learning.config import TrainConfig
+from krypto.learning.distributed import Distributed
+from krypto.learning.train import Trainer
+from krypto.pipeline.after_training import finish_training
+from krypto.run_lock import hold_run_folder
 
 
 def parse_params(argv: list[str]) -> dict:
     """Parameters from ``-f FILE`` (several allowed, later ones win) and ``--key value``."""
-    from krypto.learning.train import TrainConfig
-
     parser = argparse.ArgumentParser(
         prog="python -m krypto.pipeline.launch",
         allow_abbrev=False,
@@ -104,73 +108,11 @@ def _numbers(params: dict, cls) -> dict:
     return out
 
 
-def _prepare(config, dist):
-    """The prepared data set; rank 0 indexes it and decodes the images first."""
-    from krypto.data.index import prepare
-    from krypto.learning.embed import cached_images
-
-    def work():
-        data = prepare(**config.prepare_args(), progress=config.progress and dist.is_main)
-        cached_images(
-            data.index[C.PATH],
-            config.image_size,
-            data.folder,
-            progress=config.progress and dist.is_main,
-        )
-        return data
-
-    return dist.main_first(work)
-
-
-def _figures(trainer, metrics: dict) -> None:
-    """What notebooks/02_train.ipynb draws after training (rank 0 only, no collectives)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import numpy as np
-    import pandas as pd
-
-    from krypto.evaluation.metrics import eer_curve
-    from krypto.evaluation.plots import fn_fp_curve, training_curves
-    from krypto.learning.embed import embed
-    from krypto.learning.fake_head import pair_similarity
-    from krypto.learning.train import load_model
-    from krypto.pipeline.results import record_results
-
-    cfg, out = trainer.config, trainer.run_dir
-    history, epochs = out / C.HISTORY_FILE, pd.read_csv(out / C.EPOCHS_FILE)
-    if history.is_file():
-        training_curves(
-            pd.read_csv(history),
-            epochs,
-            title=f"{cfg.backbone}, {cfg.loss}, lam={cfg.lam}",
-            path=out / "training_curves.png",
-        )
-    pairs = trainer.data.pairs
-    if not pairs.empty and (out / C.BEST_CHECKPOINT).is_file():
-        model, _ = load_model(out, device=trainer.device)
-        rows = np.unique(np.concatenate([pairs["row_a"], pairs["row_b"]]))
-        emb = embed(model, trainer.images[rows], device=trainer.device, amp=trainer.use_amp)
-        where = {r: i for i, r in enumerate(rows)}
-        scores = pair_similarity(model, emb, pairs["row_a"].map(where), pairs["row_b"].map(where))
-        fn_fp_curve(
-            eer_curve(pairs[C.PAIR_LABEL], scores),
-            title="validation, all kinds:",
-            path=out / "fn_fp_curve.png",
-        )
-    keys = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "seconds")
-    record_results(out, **{k: metrics.get(k) for k in keys})
-
-
 @record
 def main(argv: list[str] | None = None) -> int:
     """Train with the parameters of the command line; returns the exit code."""
     if os.environ.get("KRYPTO_CACHE_DIR"):
         C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
-
-    from krypto.learning.distributed import Distributed
-    from krypto.learning.train import TrainConfig, Trainer
-    from krypto.run_lock import hold_run_folder
 
     params = parse_params(sys.argv[1:] if argv is None else argv)
     config = TrainConfig.from_dict(params)
@@ -178,11 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     dist = Distributed.from_environment(config.device)
     if dist.is_main:  # the only writer: stops here if another process holds the folder
         hold_run_folder(config.resolved_run_dir())
-    data = _prepare(config, dist)
-    trainer = Trainer(config, prepared=data, dist=dist)
+    trainer = Trainer(config, dist=dist)  # rank 0 prepares the data and its caches first
     metrics = trainer.fit()
     if dist.is_main:
-        _figures(trainer, metrics)
+        finish_training(trainer, metrics)
         print(
             f"{trainer.run_dir}: eer_real={metrics['eer_real']} eer_fake={metrics['eer_fake']} "
             f"eer={metrics['eer']} (best epoch {metrics['best_epoch']}, "

@@ -1,4 +1,5 @@
-"""``run.json``, the record the batch runner keeps in each run folder, and what it says.
+"""A run of a batch (:class:`Run`), ``run.json``, the record the batch runner keeps in each run
+folder, and what it says.
 
 A run's status is read from its folder alone, so it survives any kill: ``done`` (written,
 atomically, only after the executed notebook is in place), ``failed``, ``interrupted`` (the
@@ -11,16 +12,14 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from krypto.code_version import current_code_hash
 from krypto.files import write_json
 from krypto.paths import display_path
 from krypto.run_lock import lock_holder
-
-if TYPE_CHECKING:
-    from krypto.pipeline.batch_file import Run
 
 DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflict", "blocked"
 RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
@@ -40,6 +39,40 @@ RECORD_FIELDS = (
 LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
 ERROR_LINES = 30  # lines of the log kept in run.json on failure
+
+
+@dataclass
+class Run:
+    """One notebook execution: ``parameters`` are merged, ``needs`` are full names."""
+
+    name: str
+    batch: str
+    notebook: Path
+    parameters: dict[str, Any]
+    needs: list[str]
+    run_dir: Path
+    launcher: str = PAPERMILL
+    nproc: int = 1
+
+    @property
+    def full_name(self) -> str:
+        """``batch/run``."""
+        return f"{self.batch}/{self.name}"
+
+    @property
+    def log_file(self) -> Path:
+        """Where the run's output goes."""
+        return self.run_dir / (TORCHRUN_LOG if self.launcher == TORCHRUN else LOG)
+
+    @property
+    def executed(self) -> Path:
+        """The executed notebook."""
+        return self.run_dir / self.notebook.name
+
+    @property
+    def partial(self) -> Path:
+        """Where papermill writes the executed notebook as it goes."""
+        return self.run_dir / f".{self.notebook.stem}.partial.ipynb"
 
 
 def record_of(run: Run) -> dict[str, Any]:

@@ -41,14 +41,12 @@ from krypto.pipeline.run_record import (
     FAILED,
     FINISHED,
     INTERRUPTED,
-    LOG,
     PAPERMILL,
     PARAMS,
     RECORD,
     RUNNING,
     SKIPPED,
     TORCHRUN,
-    TORCHRUN_LOG,
     changes,
     now,
     read_record,
@@ -115,7 +113,7 @@ class _Batch:
     def __init__(self, runs: list[Run], jobs: int, force: bool, runs_dir: Path, threads: int = 0):
         self.runs, self.jobs, self.force, self.runs_dir = runs, jobs, force, runs_dir
         self.selected = {run.full_name for run in runs}
-        self.env = _child_env(jobs, threads)
+        self.env = children.child_env(jobs, threads)
         self.outcomes: dict[str, Outcome] = {}
         self.active: dict[str, _Active] = {}
         self.pending = list(runs)
@@ -212,8 +210,8 @@ class _Batch:
         write_record(run.run_dir, {**record_of(run), "status": RUNNING, "started": started})
         env, cwd = self.env, None
         if run.launcher == TORCHRUN:  # from the repository root, like the notebooks
-            env, cwd = _threads(self.env, run.nproc), C.REPO_ROOT
-        log = open(_log_file(run), "w")  # noqa: SIM115  (closed when the child ends)
+            env, cwd = children.shared_threads(self.env, run.nproc), C.REPO_ROOT
+        log = open(run.log_file, "w")  # noqa: SIM115  (closed when the child ends)
         try:
             proc = children.start(_command(run), log, env, cwd)
         except BaseException:
@@ -315,7 +313,7 @@ def _prepare(run: Run, force: bool) -> None:
     ``params.yaml``. (The executed notebook of an earlier run stays until this one's replaces
     it: a run that cannot start loses nothing.)"""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    _partial(run).unlink(missing_ok=True)
+    run.partial.unlink(missing_ok=True)
     for leftover in run.run_dir.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
     parameters = dict(run.parameters)
@@ -334,10 +332,10 @@ def _finish(active: _Active, code: int) -> Outcome:
             outcome = Outcome(DONE, f"done in {seconds:.1f} s", seconds)
         else:
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
-            log = display_path(_log_file(run))
+            log = display_path(run.log_file)
             outcome = Outcome(FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
         _publish(run)
-        error = None if code == 0 else tail(_log_file(run))
+        error = None if code == 0 else tail(run.log_file)
         end = {"status": outcome.status, "finished": now(), "seconds": seconds, "error": error}
         write_record(run.run_dir, {**record_of(run), "started": active.started, **end})
         return outcome
@@ -349,9 +347,9 @@ def _finish(active: _Active, code: int) -> Outcome:
 
 def _publish(run: Run) -> None:
     """Rename the notebook papermill wrote as it went to its final name, synced."""
-    partial = _partial(run)
+    partial = run.partial
     if run.launcher == PAPERMILL and partial.is_file() and partial.stat().st_size:
-        with atomic_path(_executed(run)) as tmp:
+        with atomic_path(run.executed) as tmp:
             os.replace(partial, tmp)
 
 
@@ -363,41 +361,10 @@ def _command(run: Run) -> list[str]:
             run.nproc, "krypto.pipeline.launch", "-f", str(Path(params).absolute())
         )
     return [
-        sys.executable, "-m", "papermill", str(run.notebook), str(_partial(run)),
+        sys.executable, "-m", "papermill", str(run.notebook), str(run.partial),
         "-f", params, "--cwd", str(C.REPO_ROOT),
         "--kernel", "python3", "--log-output", "--no-progress-bar",
     ]  # fmt: skip
-
-
-def _log_file(run: Run) -> Path:
-    """Where a run's output goes."""
-    return run.run_dir / (TORCHRUN_LOG if run.launcher == TORCHRUN else LOG)
-
-
-def _executed(run: Run) -> Path:
-    """The executed notebook."""
-    return run.run_dir / run.notebook.name
-
-
-def _partial(run: Run) -> Path:
-    """Where papermill writes the executed notebook as it goes."""
-    return run.run_dir / f".{run.notebook.stem}.partial.ipynb"
-
-
-def _threads(env: dict[str, str], nproc: int) -> dict[str, str]:
-    """``env`` with each run's threads shared among its ``nproc`` processes."""
-    threads = str(max(1, int(env.get("KRYPTO_NUM_THREADS", 1)) // nproc))
-    counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
-    return {**env, **counts}
-
-
-def _child_env(jobs: int, threads: int = 0) -> dict[str, str]:
-    """The environment of papermill: the venv's bin first, ``threads`` torch threads per run
-    (0: the cores shared among ``jobs``)."""
-    threads = str(threads if threads > 0 else max(1, (os.cpu_count() or 1) // jobs))
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    counts = dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS"), threads)
-    return {**os.environ, "PATH": path, **counts}
 
 
 def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:

@@ -13,53 +13,196 @@ statistics mimic the task:
   region, a faint upsampling checkerboard and less sensor noise than the rest of the photo. A
   model that learns identity alone sees X in it.
 
-Output (``write_dataset``)::
+Run ``python -m krypto.data.synth OUT --identities 200`` or call :func:`write_dataset`; the
+layout is :mod:`krypto.data.dataset_writer`'s, with ``OUT/synth_config.json``.
 
-    OUT/train/<id>/<n>.jpg     real and fake photos, ids zero-padded
-    OUT/train/meta.json        {"<id>/<n>.jpg": 0 real | 1 fake}
-    OUT/test_public/<pair>/0.jpg, 1.jpg
-    OUT/gt.csv                 pair_id,label,kind
-    OUT/landmarks.csv          path,<5 points x, y>, normalised to [0, 1]
-
-Run ``python -m krypto.data.synth OUT --identities 200`` or call :func:`write_dataset`.
-
-The modules: :mod:`.config` (:class:`SynthConfig`), :mod:`.traits` (identities and photo
-conditions), :mod:`.render` (drawing faces), :mod:`.fakes` (face swaps and their traces),
-:mod:`.dataset` (the layout on disk), :mod:`.presets` (the named sets, made once),
-:mod:`.cli` (the command line).
+:mod:`.traits` samples identities and photo conditions, :mod:`.render` draws real photos and
+face swaps; this module holds :class:`SynthConfig`, the data set on disk and the named sets
+(``data_dir="synthetic:<name>"``), generated once and reused.
 """
 
-from krypto.data.synth.cli import main
-from krypto.data.synth.config import SynthConfig
-from krypto.data.synth.dataset import CONFIG_FILE, encode_jpeg, render_photos, write_dataset
-from krypto.data.synth.fakes import render_fake
-from krypto.data.synth.presets import PRESETS, ensure_default_dataset, preset_dataset
-from krypto.data.synth.render import render_real
-from krypto.data.synth.traits import (
-    HEAD_TRAITS,
-    MAX_MARKS,
-    lookalike_heads,
-    sample_identities,
-    sample_nuisance,
-    take,
-)
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from krypto import constants as C
+from krypto.data.dataset_writer import Layout, encode_jpeg, write_layout, write_once
+from krypto.data.synth.render import render_fake, render_real
+from krypto.data.synth.traits import lookalike_heads, sample_identities, sample_nuisance, take
+
+CONFIG_FILE = "synth_config.json"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Knobs of the generator. ``difficulty`` scales nuisance factors, ``fake_strength`` the
+    traces a face swap leaves (0: a seamless swap, 1: obvious)."""
+
+    identities: int = 400  # training identities (train/)
+    test_identities: int = 80  # identities of test_public (disjoint from train)
+    real_per_identity: int = 6
+    fake_per_identity: int = 3
+    image_size: int = 48
+    difficulty: float = 0.6
+    fake_strength: float = 0.7
+    lookalike: float = 0.8  # how much a swap's target head resembles the source (0: any person)
+    test_pairs_per_kind: int = 150
+    id_width: int = 8  # zero padding of folder names
+    meta_id_width: int | None = None  # zero padding of ids in meta.json keys (None: as folders)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.identities < 2 or self.test_identities < 2:
+            raise ValueError("identities and test_identities must be at least 2")
+        if self.real_per_identity < 2:
+            raise ValueError("real_per_identity must be at least 2 (a positive pair needs two)")
+        if self.fake_per_identity < 1:
+            raise ValueError("fake_per_identity must be at least 1")
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be at least 16, got {self.image_size}")
+        for name in ("difficulty", "fake_strength", "lookalike"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng, batch=256, on_batch=None):
+    """JPEG bytes and landmarks ``[5, 2]`` of photos of identities ``sources``; a photo whose
+    ``targets`` entry is >= 0 is a face swap onto that identity's head, a real photo otherwise.
+    ``on_batch(n)`` is called after each batch of ``n`` photos."""
+    sources, targets = np.asarray(sources), np.asarray(targets)
+    out: list = [None] * len(sources)
+    for start in range(0, len(sources), batch):
+        rows = np.arange(start, min(start + batch, len(sources)))
+        nz = sample_nuisance(rng, len(rows), cfg.difficulty)
+        fake = targets[rows] >= 0
+        for is_fake in (False, True):
+            keep = fake == is_fake
+            if not keep.any():
+                continue
+            part, part_nz = rows[keep], take(nz, keep)
+            src = take(traits, sources[part])
+            if is_fake:
+                heads = lookalike_heads(src, take(traits, targets[part]), cfg.lookalike)
+                pixels, lms = render_fake(
+                    src, heads, part_nz, cfg.image_size, cfg.fake_strength, rng
+                )
+            else:
+                pixels, lms = render_real(src, part_nz, cfg.image_size, rng)
+            for j, row in enumerate(part):
+                out[row] = (encode_jpeg(pixels[j], part_nz["jpeg"][j]), lms[j])
+        if on_batch is not None:
+            on_batch(len(rows))
+    return out
+
+
+def write_dataset(
+    out_dir: str | Path, config: SynthConfig | None = None, progress: bool = True
+) -> Path:
+    """Write a synthetic data set in the official layout into ``out_dir``; returns it.
+
+    Identities ``0 .. identities-1`` go to ``train/``, the next ``test_identities`` make the pairs
+    of ``test_public/``. Deterministic for ``config.seed``."""
+    from tqdm.auto import tqdm
+
+    cfg = config or SynthConfig()
+    rng = np.random.default_rng(cfg.seed)
+    n_all = cfg.identities + cfg.test_identities
+    traits = sample_identities(rng, n_all)
+
+    # every photo: (identity, number, target head or -1); fakes swap onto a head of the same pool
+    per_identity = cfg.real_per_identity + cfg.fake_per_identity
+    sources = np.repeat(np.arange(n_all), per_identity)
+    numbers = np.tile(np.arange(per_identity), n_all)
+    targets = np.full(len(sources), -1)
+    for i in np.flatnonzero(numbers >= cfg.real_per_identity):
+        lo, hi = (0, cfg.identities) if sources[i] < cfg.identities else (cfg.identities, n_all)
+        t = int(rng.integers(lo, hi - 1))
+        targets[i] = t + (t >= sources[i])
+
+    with tqdm(total=len(sources), desc="synthesising", unit="img", disable=not progress) as bar:
+        photos = render_photos(cfg, traits, sources, targets, rng, on_batch=bar.update)
+    people: list[list] = [[] for _ in range(n_all)]
+    for ident, target, (data, lms) in zip(sources, targets, photos):
+        people[ident].append((data, lms, target >= 0))
+    width = cfg.meta_id_width or cfg.id_width
+    layout = Layout(
+        cfg.id_width, width, meta_indent=0, landmark_format="%.5f", random_partner=False
+    )
+    pairs = (np.random.default_rng([cfg.seed, 7]), cfg.test_pairs_per_kind)
+    return write_layout(out_dir, people, cfg.identities, layout, pairs, (CONFIG_FILE, asdict(cfg)))
+
+
+# named data sets that `data_dir="synthetic:<name>"` asks for; "synthetic" alone is "default"
+PRESETS = {
+    "default": SynthConfig(),
+    "tiny": SynthConfig(
+        identities=32,
+        test_identities=8,
+        real_per_identity=4,
+        fake_per_identity=2,
+        image_size=32,
+        test_pairs_per_kind=10,
+    ),
+    # to pretrain a face-recognition model on: five times the default's identities, other people
+    # (another seed), its real photos for training (02_train with n_fake=0)
+    "faces": SynthConfig(
+        identities=2000, test_identities=40, fake_per_identity=1, test_pairs_per_kind=20, seed=1
+    ),
+}
+
+
+def preset_dataset(name: str = "default") -> Path:
+    """The synthetic data set ``name`` of :data:`PRESETS`, generated once under ``data/``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown synthetic data set {name!r}; choose one of {sorted(PRESETS)}")
+    folder = C.SYNTHETIC_DIR if name == "default" else C.DATA_DIR / f"synthetic-{name}"
+    return ensure_default_dataset(folder, PRESETS[name])
+
+
+def ensure_default_dataset(
+    out_dir: str | Path = C.SYNTHETIC_DIR, config: SynthConfig | None = None
+) -> Path:
+    """The embedded default data set: generated once into ``out_dir`` and reused.
+
+    A folder written with another configuration, or holding anything but a finished set, is an
+    error, never silently replaced. Processes asking at the same time wait for the one that
+    generates it."""
+    cfg = config or SynthConfig()
+    return write_once(
+        Path(out_dir), CONFIG_FILE, asdict(cfg), lambda tmp: write_dataset(tmp, cfg), False
+    )
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """The command line: ``python -m krypto.data.synth OUT [--identities N ...]``, one option per
+    field of :class:`SynthConfig`."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("out", type=Path, help="folder to write (official layout)")
+    defaults = SynthConfig()
+    for f in fields(SynthConfig):
+        value = getattr(defaults, f.name)
+        kind = int if f.name in ("meta_id_width",) else type(value)
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=value)
+    args = parser.parse_args(argv)
+    cfg = SynthConfig(**{f.name: getattr(args, f.name) for f in fields(SynthConfig)})
+    out = write_dataset(args.out, cfg)
+    print(f"wrote {out}")
+
 
 __all__ = [
-    "CONFIG_FILE",
-    "HEAD_TRAITS",
-    "MAX_MARKS",
     "PRESETS",
     "SynthConfig",
-    "encode_jpeg",
     "ensure_default_dataset",
-    "lookalike_heads",
     "main",
     "preset_dataset",
-    "render_fake",
-    "render_photos",
-    "render_real",
-    "sample_identities",
-    "sample_nuisance",
-    "take",
     "write_dataset",
 ]

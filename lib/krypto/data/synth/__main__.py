@@ -1,6 +1,6 @@
-"""``python -m krypto.data.synth OUT``: see :mod:`krypto.data.synth.cli`."""
+"""``python -m krypto.data.synth OUT``: see :func:`krypto.data.synth.main`."""
 
-from krypto.data.synth.cli import main
+from krypto.data.synth import main
 
 if __name__ == "__main__":
     main(prog="python -m krypto.data.synth")

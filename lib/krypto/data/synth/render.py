@@ -1,6 +1,7 @@
 """Drawing a batch of faces: anti-aliased ellipses in face coordinates under each photo's pose,
 the head (hair, neck, face outline), the inner face (brows, eyes, nose, mouth, marks) with its
-five landmarks, the background, and the photo's lighting and sensor noise."""
+five landmarks, the background, and the photo's lighting and sensor noise; real photos, and
+face swaps with the traces they leave."""
 
 from __future__ import annotations
 
@@ -68,16 +69,9 @@ class Canvas:
     def ellipse(self, cx, cy, ax, ay, color, angle=None, opacity=None) -> None:
         """Paint an ellipse (parameters ``[B]``, colour ``[3]`` or ``[B, 3]``) into each face."""
         ys, xs = self.window(cx, cy, np.maximum(ax, ay))
-        alpha = ellipse_coverage(
-            self.u[:, ys, xs],
-            self.v[:, ys, xs],
-            per_face(cx),
-            per_face(cy),
-            per_face(ax),
-            per_face(ay),
-            self.edge,
-            None if angle is None else per_face(angle),
-        )
+        shape = [per_face(a) for a in (cx, cy, ax, ay)]
+        angle = None if angle is None else per_face(angle)
+        alpha = ellipse_coverage(self.u[:, ys, xs], self.v[:, ys, xs], *shape, self.edge, angle)
         if opacity is not None:
             alpha *= per_face(opacity)
         color = np.asarray(color, dtype=np.float32).reshape(-1, 3, 1, 1)
@@ -89,13 +83,8 @@ def paint_head(cv: Canvas, t: dict) -> None:
     """Hair, neck and the face outline with its skin."""
     hair = np.clip(t["hair"] + cv.nz["hair_shift"], 0, 1)
     vol, zero = t["hair_volume"], np.zeros_like(t["face_w"])
-    cv.ellipse(
-        zero,
-        0.05 + t["hair_len"] / 2,
-        t["face_w"] + vol,
-        t["face_h"] + t["hair_len"] / 2 + vol,
-        hair,
-    )
+    half = t["hair_len"] / 2
+    cv.ellipse(zero, 0.05 + half, t["face_w"] + vol, t["face_h"] + half + vol, hair)
     cv.ellipse(zero, zero + 0.85, t["face_w"] * 0.55, zero + 0.4, t["skin"] * 0.9)
     cv.ellipse(zero, zero + 0.05, t["face_w"], t["face_h"], t["skin"])
     # fringe: the hair cap above a wavy fringe line, inside the head
@@ -119,14 +108,8 @@ def paint_inner(cv: Canvas, t: dict, draw: bool = True) -> np.ndarray:
             cv.ellipse(
                 ex + yaw * 0.3, ey, t["eye_h"] * 0.9, np.minimum(eh, t["eye_h"] * 0.9), t["iris"]
             )
-            cv.ellipse(
-                ex,
-                ey - t["brow_gap"],
-                t["brow_w"],
-                t["brow_h"],
-                t["hair"] * 0.8,
-                angle=side * t["brow_tilt"],
-            )
+            brow = (ex, ey - t["brow_gap"], t["brow_w"], t["brow_h"], t["hair"] * 0.8)
+            cv.ellipse(*brow, angle=side * t["brow_tilt"])
         points.append((ex, ey))
     nx, nose_tip = yaw * 1.4, t["nose_y"]
     mx, my = yaw, t["mouth_y"]
@@ -141,14 +124,8 @@ def paint_inner(cv: Canvas, t: dict, draw: bool = True) -> np.ndarray:
         )
         for k in range(MAX_MARKS):
             r = np.maximum(t[f"mark{k}_r"], 0.012)  # absent marks (radius 0) are transparent
-            cv.ellipse(
-                t[f"mark{k}_u"] + yaw,
-                t[f"mark{k}_v"],
-                r,
-                r,
-                t["skin"] * 0.45,
-                opacity=t[f"mark{k}_r"] > 0,
-            )
+            u, v = t[f"mark{k}_u"] + yaw, t[f"mark{k}_v"]
+            cv.ellipse(u, v, r, r, t["skin"] * 0.45, opacity=t[f"mark{k}_r"] > 0)
     points += [(nx, nose_tip), (mx - t["mouth_w"], my), (mx + t["mouth_w"], my)]
     return np.stack([cv.to_image(pu, pv) for pu, pv in points], axis=1).astype(np.float32)
 
@@ -188,3 +165,63 @@ def render_real(traits: dict, nuisance: dict, size: int, rng: np.random.Generato
     paint_head(cv, traits)
     landmarks = paint_inner(cv, traits)
     return finish(cv.img, nuisance, rng), landmarks
+
+
+def inner_region(t: dict):
+    """The swapped region of a face swap: an ellipse from the brows to below the mouth."""
+    top = t["eye_y"] - t["brow_gap"] - t["brow_h"] - 0.05
+    bottom = t["mouth_y"] + t["lip_h"] + 0.08
+    return (top + bottom) / 2, t["eye_dx"] + t["eye_w"] + 0.07, (bottom - top) / 2
+
+
+def resize_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """Bilinear interpolation as a matrix ``[n_out, n_in]`` (pixel centres aligned)."""
+    pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = (pos - lo).astype(np.float32)
+    m = np.zeros((n_out, n_in), np.float32)
+    m[np.arange(n_out), lo] += 1 - w
+    m[np.arange(n_out), hi] += w
+    return m
+
+
+def render_fake(
+    source: dict, target: dict, nuisance: dict, size: int, strength: float, rng: np.random.Generator
+):
+    """Face swaps: ``source``'s inner face on ``target``'s head, with the traces swaps leave:
+    resampling blur and misalignment (the source face is drawn at a lower resolution), a colour
+    mismatch, a darkened blend seam, an upsampling checkerboard and less sensor noise inside the
+    swapped region, all scaled by ``strength``.
+
+    Returns uint8 images ``[B, size, size, 3]`` and landmarks ``[B, 5, 2]`` in [0, 1]."""
+    n = len(nuisance["roll"])
+    cv = Canvas(background(nuisance, size), nuisance)
+    paint_head(cv, target)
+
+    low = max(8, int(round(size / (1.0 + 3.0 * strength))))
+    wobble = dict(nuisance, shift=nuisance["shift"] + rng.normal(0, 0.012 * strength, (n, 2)))
+    # colour mismatch: the swapped skin keeps the source's tone, shifted by the swap's own cast
+    inner_skin = np.clip(source["skin"] + rng.normal(0, 0.12 * strength, (n, 3)), 0, 1)
+    face = Canvas(
+        np.broadcast_to(inner_skin.astype(np.float32)[:, :, None, None], (n, 3, low, low)).copy(),
+        wobble,
+    )
+    paint_inner(face, dict(source, skin=inner_skin))
+    up = resize_matrix(size, low)
+    face_img = up @ np.clip(face.img, 0, 1) @ up.T  # [B, 3, size, size]
+
+    cy, ax, ay = inner_region(source)
+    ax = np.minimum(ax, target["face_w"] - 0.03)
+    feather = cv.edge * 3.0
+    mask = ellipse_coverage(
+        cv.u, cv.v, per_face(nuisance["yaw"]), per_face(cy), per_face(ax), per_face(ay), feather
+    )
+    ring = mask * (1 - mask) * 4
+    img = cv.img + mask[:, None] * (face_img - cv.img)
+    img *= (1 - 0.5 * strength * ring)[:, None]
+    checker = ((np.arange(size)[:, None] + np.arange(size)[None, :]) % 2 * 2 - 1).astype(np.float32)
+    img += (0.04 * strength * mask * checker)[:, None]
+    landmarks = paint_inner(cv, source, draw=False)
+    # the swapped face comes out of a generator, smoother than the sensor: less noise there
+    return finish(img, nuisance, rng, noise_scale=1 - 0.9 * strength * mask), landmarks

@@ -1,11 +1,5 @@
-"""Identities and photo conditions, sampled as arrays (one row per face) so that a whole batch
-of faces is drawn with one numpy operation per shape.
-
-An identity is a set of stable traits: head shape, skin, hair colour and style, eye spacing,
-size and colour, brows, nose, mouth and marks (moles). Real photos of one identity vary in
-nuisance factors: pose (roll, yaw), scale, shift, lighting, expression (mouth, eye opening),
-background, sensor noise and JPEG quality.
-"""
+"""Identities and photo conditions (see :mod:`krypto.data.synth`), sampled as arrays (one row
+per face) so that a whole batch of faces is drawn with one numpy operation per shape."""
 
 from __future__ import annotations
 
@@ -13,27 +7,13 @@ import math
 
 import numpy as np
 
-_SKIN = np.array(
-    [
-        [0.98, 0.85, 0.74],
-        [0.92, 0.74, 0.60],
-        [0.80, 0.60, 0.45],
-        [0.63, 0.45, 0.32],
-        [0.45, 0.30, 0.20],
-        [0.96, 0.80, 0.68],
-    ]
-)
-_HAIR = np.array(
-    [
-        [0.08, 0.06, 0.05],
-        [0.30, 0.18, 0.10],
-        [0.55, 0.38, 0.20],
-        [0.85, 0.70, 0.40],
-        [0.60, 0.25, 0.10],
-        [0.65, 0.65, 0.65],
-    ]
-)
+# fmt: off
+_SKIN = np.array([[0.98, 0.85, 0.74], [0.92, 0.74, 0.60], [0.80, 0.60, 0.45],
+                  [0.63, 0.45, 0.32], [0.45, 0.30, 0.20], [0.96, 0.80, 0.68]])
+_HAIR = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.10], [0.55, 0.38, 0.20],
+                  [0.85, 0.70, 0.40], [0.60, 0.25, 0.10], [0.65, 0.65, 0.65]])
 _IRIS = np.array([[0.25, 0.15, 0.08], [0.20, 0.35, 0.60], [0.25, 0.45, 0.30], [0.10, 0.08, 0.06]])
+# fmt: on
 MAX_MARKS = 2
 
 

@@ -1,18 +1,12 @@
 """How close a fresh ``make reproduce`` must come to the committed results, and the check.
 
-With the pinned packages, on an x86-64 CPU and with the committed thread count (``make reproduce``
-runs every training with ``THREADS=1``, whatever ``JOBS`` is), a run is deterministic: a fresh
-clone gives the committed numbers. :data:`MEAN_TOLERANCE` leaves room for what such a machine
-may still change (another CPU's vector kernels moving a tie between two scores, which moves a
-600-pair test EER by 1/150), not for other seeds or other thread counts: those are other draws
-of the training noise, and verdicts near p = 0.05 may flip under them.
+With the pinned packages, on an x86-64 CPU and ``THREADS=1`` (as ``make reproduce`` runs every
+training), a run is deterministic. :data:`MEAN_TOLERANCE` leaves room for what such a machine may
+still change (another CPU's vector kernels moving a tie between two scores moves a 600-pair EER by
+1/150), not for other seeds or thread counts: those are other draws of the training noise.
 
-    python -m krypto.pipeline.report.agreement [REPRODUCED] [--committed FILE]
-
-compares ``REPRODUCED`` (default ``runs/report/results.json``, which ``make reproduce`` rewrote)
-with ``FILE`` (default: the committed ``runs/report/results.json``, read with ``git show HEAD:``):
-every table mean within the tolerance, every verdict identical (each section's lowest, each
-row-against-reference comparison, each finding). Exit 0 when they agree, 1 when not, 2 on a
+``python -m krypto.pipeline.report.agreement [REPRODUCED] [--committed FILE]``: every table mean
+within the tolerance, every verdict identical; exit 0 when they agree, 1 when not, 2 on a
 missing file."""
 
 from __future__ import annotations
@@ -24,10 +18,9 @@ import sys
 from pathlib import Path
 
 from krypto import constants as C
-from krypto.pipeline.results import RESULTS_FILE
 
 MEAN_TOLERANCE = 0.01  # absolute EER, on each table mean (over the seeds)
-RESULTS = C.REPORT_DIR.relative_to(C.REPO_ROOT) / RESULTS_FILE  # the committed results
+RESULTS = C.REPORT_DIR.relative_to(C.REPO_ROOT) / C.RESULTS_FILE  # the committed results
 
 
 def table_means(results: dict) -> dict[str, float]:
@@ -42,9 +35,8 @@ def table_means(results: dict) -> dict[str, float]:
 
 
 def verdicts(results: dict) -> dict[str, str]:
-    """``what -> verdict`` for every verdict ``results`` states: each section's lowest
-    (``name``, clear or not, ties), each row against the section's reference per metric (which
-    side is lower, or none), each finding."""
+    """``what -> verdict`` for each section's lowest, each row against the reference on each
+    metric, each finding."""
     out = {}
     for name, section in (results.get("sections") or {}).items():
         lowest = section.get("lowest")
@@ -67,8 +59,8 @@ def verdicts(results: dict) -> dict[str, str]:
 def disagreements(
     committed: dict, reproduced: dict, tolerance: float = MEAN_TOLERANCE
 ) -> list[str]:
-    """Every way ``reproduced`` falls outside ``committed`` (empty when they agree): a table
-    mean further than ``tolerance``, a verdict that differs, a cell or verdict only one has."""
+    """Every table mean further than ``tolerance``, verdict that differs, or either only one
+    has; empty when they agree."""
     problems = []
     means_a, means_b = table_means(committed), table_means(reproduced)
     for key in sorted(means_a.keys() | means_b.keys()):
@@ -86,12 +78,6 @@ def disagreements(
         if a != b:
             problems.append(f"{key}: verdict {b!r}, committed {a!r}")
     return problems
-
-
-def largest_difference(committed: dict, reproduced: dict) -> float:
-    """The largest |difference| between the table means both results hold (0 if none)."""
-    a, b = table_means(committed), table_means(reproduced)
-    return max((abs(a[k] - b[k]) for k in a.keys() & b.keys()), default=0.0)
 
 
 def committed_results(path: Path = RESULTS, revision: str = "HEAD") -> dict:
@@ -140,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     problems = disagreements(committed, reproduced, args.tolerance)
-    n_means, n_verdicts = len(table_means(committed)), len(verdicts(committed))
+    a, b = table_means(committed), table_means(reproduced)
+    largest = max((abs(a[k] - b[k]) for k in a.keys() & b.keys()), default=0.0)
     print(
-        f"{n_means} table means (largest |difference| "
-        f"{largest_difference(committed, reproduced):.4f}, tolerance {args.tolerance}), "
-        f"{n_verdicts} verdicts"
+        f"{len(a)} table means (largest |difference| {largest:.4f}, tolerance "
+        f"{args.tolerance}), {len(verdicts(committed))} verdicts"
     )
     if committed.get("code_hash") != reproduced.get("code_hash"):
         print("note: the two were made by different code (code_hash differs)")

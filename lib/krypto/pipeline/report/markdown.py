@@ -1,51 +1,105 @@
-"""The report as markdown, from a results.json dict (and the parameter values its prose
-quotes): every section's tables, figures, sources, the findings, and "Reading the results".
-
-The blocks of a section are :mod:`.section_blocks`; the sentences that interpret the numbers,
-:mod:`.reading`: every one is generated from the verdicts results.json holds
-(:mod:`krypto.evaluation.verdicts`: Welch's t-test over seeds, p < 0.05), so none can go stale."""
+"""The report as markdown: report.md.j2 rendered from a results.json dict and the parameter
+values its prose quotes (:func:`~.parameters.prose_parameters`), and the results in words, every
+sentence generated from the verdicts results.json holds."""
 
 from __future__ import annotations
 
-from krypto import constants as C
-from krypto.pipeline.report.parameters import prose_parameters
-from krypto.pipeline.report.reading import beyond_sentence, beyond_summary_of, reading_lines
-from krypto.pipeline.report.section_blocks import (
-    about_lines,
-    best_line,
-    columns_of,
-    figure_lines,
-    first_seed,
-    first_seeds,
-    seed_table,
-    source_lines,
-    versus_table,
-)
-from krypto.pipeline.report.sections import (
-    COS_HEAD,
-    METHOD_SECTIONS,
-    REPORT_COMMAND,
-    SECTIONS_BY_KEY,
-    SEED_RECIPE,
-    TRIPLET,
-    TRIPLET_FAKE,
-)
-from krypto.pipeline.report.seed import seed_results
-from krypto.pipeline.report.tables import run_columns, table
-from krypto.pipeline.report.values import format_number
+from pathlib import Path
 
-# REPORT.md: "# Results", then ## sections; the README block (between the README's own ##
-# sections): "## Results", then ### sections.
+import jinja2
+
+import krypto.pipeline.report.sections as S
+import krypto.pipeline.report.values as V
+from krypto.evaluation import verdicts as VR
+from krypto.evaluation.verdicts import A, B, LowestVerdict, Verdict, join_names
+from krypto.pipeline.report.agreement import MEAN_TOLERANCE
+from krypto.pipeline.report.findings import beyond_summary
+from krypto.pipeline.report.parameters import prose_parameters
+from krypto.pipeline.report.values import EER_COLUMNS, as_list, table, to_number
+
+# REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
 REPORT_HEADING_LEVEL = 2
 README_HEADING_LEVEL = 3
 RESULTS_TITLE = "Results"
+NAMES = {"triplet": S.TRIPLET, "triplet_fake": S.TRIPLET_FAKE, "cos_head": S.COS_HEAD}
+TEMPLATE = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
+TEMPLATE.filters["repr"] = repr
+TEMPLATE.globals.update(S=S, V=V, VR=VR)
+SENTENCES = TEMPLATE.get_template("sentences.j2").module
 
-PAIR_KIND_TEXT = {
-    C.SAME: "two real photos of one person (label 1)",
-    C.DIFFERENT: "real photos of two people (label 0)",
-    C.FAKE_SAME: "a person and a deepfake of that person (label 0)",
-    C.FAKE_OTHER: "a person and a deepfake of another person (label 0)",
-}
+
+def beyond_summary_of(values: dict) -> dict | None:
+    """The summary of a table of methods results.json holds (made from its table if need be)."""
+    summary = values.get("summary")
+    if isinstance(summary, dict) and "clear" in summary:
+        return summary
+    return beyond_summary(values.get("table") or {})
+
+
+def versus_sentence(name: str, verdicts: dict) -> str:
+    """``name`` against a reference on each metric: `` `x` is clearly lower on eer_fake and
+    eer, clearly higher on eer_real, with no clear difference on eer_fake_other``."""
+    groups = {A: [], B: [], None: []}
+    for metric, verdict in verdicts.items():
+        groups[Verdict.from_dict(verdict).lower].append(metric)
+    return str(SENTENCES.versus_sentence(name, groups[A], groups[B], groups[None]))
+
+
+def beyond_sentence(summary: dict | None) -> str:
+    """The sentence under a table of methods (:func:`~.findings.beyond_summary`)."""
+    return str(SENTENCES.beyond_sentence(summary))
+
+
+def reading_lines(results: dict) -> list[str]:
+    """One bullet per training section (its rows against the reference, its lowest), then the
+    findings in a line."""
+    sections, lines = results.get("sections") or {}, []
+    for key in S.TRAINING_SECTIONS:
+        values = sections.get(key) or {}
+        parts = []
+        reference, versus = values.get("reference"), values.get("versus") or {}
+        if reference and versus:
+            compared = "; ".join(versus_sentence(name, v) for name, v in versus.items())
+            parts.append(S.say("against", reference=reference, compared=compared))
+        if key in S.METHOD_SECTIONS:
+            parts.append(beyond_sentence(beyond_summary_of(values)))
+        elif values.get("lowest"):
+            parts.append(LowestVerdict.from_dict(values["lowest"]).sentence("eer"))
+        if parts:
+            text = ". ".join(p.rstrip(".") for p in parts) + "."
+            title = S.SECTIONS_BY_KEY[key].title
+            lines.append(S.say("reading_section", title=title, text=text[0].lower() + text[1:]))
+    findings = results.get("findings") or []
+    if findings:
+        verdicts = join_names([f"({f.get('id')}) {f.get('verdict')}" for f in findings])
+        lines.append(S.say("reading_findings", verdicts=verdicts))
+    return lines
+
+
+def _ticked(values, sep: str = ", ", unique: bool = False) -> str:
+    """``values`` in backticks, joined by ``sep`` (each once with ``unique``)."""
+    ticked = [f"`{value}`" for value in values or []]
+    return sep.join(dict.fromkeys(ticked) if unique else ticked)
+
+
+def _recipe_rows(sections: dict) -> dict:
+    """The seed's recipe and plain triplet on every data set of the method comparisons."""
+    rows = {}
+    for key in S.METHOD_SECTIONS:
+        found = (sections.get(key) or {}).get("table") or {}
+        rows.update({f"{key}: {n}": found[n] for n in (S.SEED_RECIPE, S.TRIPLET) if n in found})
+    return rows
+
+
+def _epochs_of(rows: dict) -> str:
+    runs = [e for row in rows.values() for e in as_list(row.get("epochs_run"))]
+    return ", ".join(map(str, sorted({int(e) for e in map(to_number, runs) if e is not None})))
 
 
 def render_markdown(
@@ -55,192 +109,39 @@ def render_markdown(
     parameters: dict | None = None,
 ) -> str:
     """The markdown of every section from a results.json dict; figures are linked as
-    ``figure_prefix + name`` (e.g. ``figures/`` next to REPORT.md). The parameter values the
-    prose quotes come from ``parameters`` (default: :func:`~.parameters.prose_parameters`, the
-    batch files)."""
-    h = "#" * heading_level
-    sections = results.get("sections") or {}
-    provenance = results.get("provenance") or {}
-    seed = results.get("seed") or seed_results()
+    ``figure_prefix + name``. The parameter values the prose quotes come from ``parameters``
+    (default: :func:`~.parameters.prose_parameters`, the batch files)."""
     quoted = parameters if parameters is not None else prose_parameters()
-    out = [
-        f"_Made by `{REPORT_COMMAND}` from `{(results.get('about') or {}).get('runs_dir')}`"
-        f"; do not edit by hand. Every EER (↓): lower is better; `eer` is the official combined "
-        f"EER over all four pair kinds (same, different, fake_same, fake_other)._",
-        "",
-        *about_lines(results),
-    ]
-
-    # Data set
-    data = sections.get("data") or {}
-    out += [
-        f"{h} Data set",
-        "",
-        f"{data.get('n_photos', '-')} photos of {data.get('n_identities', '-')} identities.",
-        "",
-    ]
-    summary = data.get("summary") or {}
-    if summary:
-        out += table(summary, [(c, c, "int") for c in columns_of(summary)], "split") + [""]
-    pairs = data.get("pairs") or {}
-    if pairs:
-        out += ["Validation pairs:", ""]
-        rows = {
-            kind: {"pairs": n, "what": PAIR_KIND_TEXT.get(kind, "")} for kind, n in pairs.items()
-        }
-        out += table(rows, [("pairs", "pairs", "int"), ("what", "what", "text")], "kind") + [""]
-    problems = data.get("problems") or {}
-    out += [
-        ("Data problems: " + ", ".join(f"{k} ({v})" for k, v in problems.items()) + ".")
-        if problems
-        else "Data problems: none found.",
-        "",
-    ]
-    out += figure_lines(figure_prefix, data.get("figures"), "contact_sheet", "contact sheet")
-    out += source_lines(provenance, "data")
-
-    # Loss selection
-    loss = sections.get("loss_selection") or {}
-    out += [
-        f"{h} Loss selection",
-        "",
-        f"`{TRIPLET}`: the seed's baseline, a fake counted as a photo of its identity; "
-        f"`{TRIPLET_FAKE}`: triplet(a, p, n_real) + lam * triplet(a, p, fake), "
-        f"lam = {quoted['loss_selection']['lam']}.",
-        "",
-    ]
-    out += seed_table(loss, "loss_selection", seed)
-    out += versus_table(loss)
-    out += best_line(loss)
-    distances = sections.get("distances") or {}
-    out += figure_lines(
-        figure_prefix, distances.get("figures"), "distance_curves", "distance curves"
+    sections = results.get("sections") or {}
+    fields = {**quoted, **NAMES, "method_sections": S.METHOD_SECTIONS}
+    text = TEMPLATE.get_template("report.md.j2").render(
+        results=results,
+        h="#" * heading_level,
+        prefix=figure_prefix,
+        quoted=quoted,
+        seed=results.get("seed") or S.seed_results(),
+        provenance=results.get("provenance") or {},
+        intros={key: intro.format_map(fields) for key, intro in S.DATA["intros"].items()},
+        section=lambda key: sections.get(key) or {},
+        tolerance=MEAN_TOLERANCE,
+        eer_columns=[(m, f"{m} ↓", "text") for m in EER_COLUMNS],
+        seed_counts=lambda n_seeds: sorted({int(n) for n in n_seeds or []}),
+        table=lambda *args: "\n".join(table(*args)),
+        pair_rows=lambda pairs: {
+            kind: {"pairs": n, "what": S.DATA["pair_kinds"].get(kind, "")}
+            for kind, n in pairs.items()
+        },
+        shorts=lambda versus: {
+            name: {m: Verdict.from_dict(v).short() for m, v in metrics.items()}
+            for name, metrics in versus.items()
+        },
+        lowest_sentence=lambda low: LowestVerdict.from_dict(low).sentence("eer"),
+        recipe_rows=lambda: _recipe_rows(sections),
+        epochs_of=_epochs_of,
+        ticked=_ticked,
+        **{f.__name__: f for f in (beyond_sentence, beyond_summary_of, reading_lines)},
     )
-    out += figure_lines(
-        figure_prefix, distances.get("figures"), "similarity_histograms", "similarity histograms"
-    )
-    dist_table = distances.get("table") or {}
-    if dist_table:
-        out += [
-            "Mean cosine similarity of the validation pairs by kind, and mean batch distances "
-            f"of the last training epoch, {first_seeds(distances.get('seed_runs'))}:",
-            "",
-        ]
-        out += table(dist_table, [(c, c, "eer") for c in columns_of(dist_table)], "run") + [""]
-    out += source_lines(provenance, "loss_selection", "distances")
-
-    # Embeddings
-    emb = sections.get("embeddings") or {}
-    out += [f"{h} Embeddings", ""]
-    out += figure_lines(figure_prefix, emb.get("figures"), "pca", "PCA of real photos and fakes")
-    emb_table = emb.get("table") or {}
-    if emb_table:
-        out += table(emb_table, [(c, c, "eer") for c in columns_of(emb_table)], "embeddings") + [""]
-        before = (emb_table.get("before training") or {}).get("silhouette (real vs fake)")
-        after = (emb_table.get("after training") or {}).get("silhouette (real vs fake)")
-        out += [
-            f"Silhouette of the real/fake split (cosine, on the full embeddings; higher means "
-            f"fakes lie apart from real photos): {format_number(before)} before training "
-            f"({quoted['embeddings']['start']}), "
-            f"{format_number(after)} after training of `{emb.get('train_run', '-')}`"
-            f"{first_seed(emb.get('seed_run'))}.",
-            "",
-        ]
-    out += source_lines(provenance, "embeddings")
-
-    # Model selection
-    models = sections.get("model_selection") or {}
-    out += [
-        f"{h} Model selection",
-        "",
-        f"Backbones trained {quoted['model_selection']['start']} "
-        f"{quoted['model_selection']['fake_term']}.",
-        "",
-    ]
-    out += table(models.get("table") or {}, run_columns(with_seed=False), "backbone") + [""]
-    out += versus_table(models)
-    out += best_line(models)
-    out += figure_lines(
-        figure_prefix, models.get("figures"), "eer_real_per_epoch", "eer_real per epoch"
-    )
-    out += figure_lines(
-        figure_prefix, models.get("figures"), "eer_fake_per_epoch", "eer_fake per epoch"
-    )
-    out += source_lines(provenance, "model_selection")
-
-    # Lambda
-    lam = sections.get("lambda") or {}
-    out += [
-        f"{h} Lambda",
-        "",
-        f"The weight lam of the fake term; `{COS_HEAD}`: "
-        f"lam = {quoted['lambda']['cos_head_lam']} with the cosine head (Baseline++).",
-        "",
-    ]
-    out += seed_table(lam, "lambda", seed)
-    out += versus_table(lam)
-    out += best_line(lam)
-    out += source_lines(provenance, "lambda")
-
-    # Cutout
-    cut = sections.get("cutout") or {}
-    out += [
-        f"{h} Cutout",
-        "",
-        f"One face part cut out (from the landmarks) with probability "
-        f"{quoted['cutout']['cutout_p']} during training, {quoted['cutout']['fake_term']}.",
-        "",
-    ]
-    out += seed_table(cut, "cutout", seed)
-    out += versus_table(cut)
-    out += best_line(cut)
-    out += figure_lines(figure_prefix, cut.get("figures"), "examples", "cutout examples")
-    out += figure_lines(figure_prefix, cut.get("figures"), "eer", "cutout EER")
-    out += figure_lines(
-        figure_prefix, cut.get("figures"), "eer_fake_per_epoch", "cutout eer_fake per epoch"
-    )
-    out += source_lines(provenance, "cutout")
-
-    # Beyond the seed: the same methods on the embedded set and on faces of other renderers
-    for key, data_set in METHOD_SECTIONS.items():
-        values = sections.get(key) or {}
-        out += [f"{h} {SECTIONS_BY_KEY[key].title}", "", f"Data: {data_set}.", ""]
-        out += table(values.get("table") or {}, run_columns(with_seed=False), "method") + [""]
-        out += versus_table(values)
-        out += [beyond_sentence(beyond_summary_of(values)), ""]
-        out += source_lines(provenance, key)
-    out += recipe_by_data_set(sections)
-
-    # Findings
-    out += [f"{h} Findings", "", "The seed's findings, checked on our runs:", ""]
-    for finding in results.get("findings") or []:
-        out.append(
-            f"- ({finding.get('id')}) {finding.get('claim')}: **{finding.get('verdict')}**. "
-            f"Ours: {finding.get('detail')}. Seed: {finding.get('seed')}."
-        )
-
-    # Reading the results
-    out += ["", f"{h} Reading the results", ""]
-    out += reading_lines(results)
-    return "\n".join(out).rstrip() + "\n"
-
-
-def recipe_by_data_set(sections: dict) -> list[str]:
-    """The seed's recipe (02_train's default loss) and plain triplet on every data set of the
-    method comparisons: one row per (data set, recipe), with its test EERs."""
-    rows = {}
-    for key in METHOD_SECTIONS:
-        found = (sections.get(key) or {}).get("table") or {}
-        for name in (SEED_RECIPE, TRIPLET):
-            if name in found:
-                rows[f"{key}: {name}"] = found[name]
-    if not rows:
-        return []
-    return (
-        ["The default loss (the seed's recipe) and plain triplet on each data set:", ""]
-        + table(rows, run_columns(with_seed=False), "data set: recipe")
-        + [""]
-    )
+    return text.rstrip() + "\n"
 
 
 def titled_markdown(

@@ -1,15 +1,26 @@
-"""What the report reads: which run of ``params/readme.yaml`` feeds which section of the README,
-the figures each section shows, and the row names of the batch files the prose and the
-findings refer to."""
+"""What the report reads (report.yaml: which run feeds which section, its figures, every
+sentence), the row names the prose and the findings refer to, and the seed's published numbers."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import yaml
+
+from krypto import constants as C
+from krypto.evaluation.verdicts import NO_CLEAR
+
+DATA = yaml.safe_load(Path(__file__).with_name("report.yaml").read_text(encoding="utf-8"))
 BATCH_FILE = "params/readme.yaml"
 BATCH_COMMAND = f"python -m krypto.pipeline.batch {BATCH_FILE}"
 REPORT_COMMAND = "python -m krypto.pipeline.report"
 FIGURES_DIR = "figures"  # <out>/figures/: the copies of the figures the README shows
+SEED_FILE = "params/seed_results.yaml"  # the seed's numbers, keyed by our row names
+SEED_COLUMNS = ("eer_real", "eer_fake", "eer")  # the seed's README gave eer_real and eer_fake
 
 # Row names of the batch files (the keys of `train_runs` of their compare runs, params/*.yaml).
 TRIPLET, TRIPLET_FAKE = "triplet", "triplet + fake"  # loss_selection.yaml
@@ -18,23 +29,25 @@ COS_HEAD = "1 + cos head"  # lambda.yaml
 NO_CUTOUT = "no cutout"  # cutout.yaml
 SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml, portrait.yaml, eigenfaces.yaml
 
-# The comparisons of methods, one per data set: the section key -> the data set in words. The
-# first is the embedded set; the others were drawn by renderers other than krypto.synth.
-METHOD_SECTIONS = {
-    "beyond": "the embedded synthetic set (krypto.synth)",
-    "portrait": "PIL portraits with pasted-face fakes (krypto.data.renderers.portrait)",
-    "eigenfaces": "shaded eigenfaces with generator-made fakes (krypto.data.renderers.eigenfaces)",
-}
-
-# The sections whose tables are training configurations over seeds (06/05 runs), and the row each
-# of the others is tested against (krypto.evaluation.verdicts) where one is the natural baseline.
+METHOD_SECTIONS = DATA["method_sections"]  # section key -> its data set in words
 TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", *METHOD_SECTIONS)
-REFERENCES = {
+REFERENCES = {  # the row each other row of a training table is tested against
     "loss_selection": TRIPLET,
     "lambda": LAMBDAS[-1],
     "cutout": NO_CUTOUT,
-    **{key: SEED_RECIPE for key in METHOD_SECTIONS},
+    **dict.fromkeys(METHOD_SECTIONS, SEED_RECIPE),
 }
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def say(name: str, /, **fields: Any) -> str:
+    """The sentence ``name`` of report.yaml's ``text`` filled in with ``fields`` (a missing one
+    reads ``None``; ``{no_clear}``: the rule's "no clear difference")."""
+    return DATA["text"][name].format_map(_Fields(no_clear=NO_CLEAR, **fields))
 
 
 @dataclass(frozen=True)
@@ -43,84 +56,21 @@ class Section:
     title: str
     batch: str  # runs/<batch>/<run>
     run: str
-    figures: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (file, copy name)
+    figure_prefix: str = ""  # its figures are copied to <out>/figures/<figure_prefix><file>
+    figures: dict = field(default_factory=dict)  # role -> (file in the run folder, alt text)
 
     @property
     def full_name(self) -> str:
         return f"{self.batch}/{self.run}"
 
 
-SECTIONS = (
-    Section(
-        "data",
-        "Data set",
-        "readme",
-        "preprocess",
-        {"contact_sheet": ("contact_sheet.png", "data_contact_sheet.png")},
-    ),
-    Section("loss_selection", "Loss selection", "loss_selection", "compare"),
-    Section(
-        "distances",
-        "Distances",
-        "loss_selection",
-        "distances",
-        {
-            "distance_curves": ("distance_curves.png", "loss_selection_distance_curves.png"),
-            "similarity_histograms": (
-                "similarity_histograms.png",
-                "loss_selection_similarity_histograms.png",
-            ),
-        },
-    ),
-    Section(
-        "embeddings",
-        "Embeddings",
-        "loss_selection",
-        "pca",
-        {"pca": ("pca_real_fake.png", "loss_selection_pca_real_fake.png")},
-    ),
-    Section(
-        "model_selection",
-        "Model selection",
-        "model_selection",
-        "compare",
-        {
-            "eer_real_per_epoch": (
-                "eer_real_per_epoch.png",
-                "model_selection_eer_real_per_epoch.png",
-            ),
-            "eer_fake_per_epoch": (
-                "eer_fake_per_epoch.png",
-                "model_selection_eer_fake_per_epoch.png",
-            ),
-        },
-    ),
-    Section("lambda", "Lambda", "lambda", "compare"),
-    Section(
-        "cutout",
-        "Cutout",
-        "cutout",
-        "ablation",
-        {
-            "examples": ("cutout_examples.png", "cutout_examples.png"),
-            "eer": ("cutout_eer.png", "cutout_eer.png"),
-            "eer_fake_per_epoch": (
-                "cutout_eer_fake_per_epoch.png",
-                "cutout_eer_fake_per_epoch.png",
-            ),
-        },
-    ),
-    Section("beyond", "Beyond the seed", "beyond", "compare"),
-    Section("portrait", "Beyond the seed on portraits", "portrait", "compare"),
-    Section("eigenfaces", "Beyond the seed on eigenfaces", "eigenfaces", "compare"),
-)
-
+SECTIONS = tuple(Section(**section) for section in DATA["sections"])
 SECTIONS_BY_KEY = {section.key: section for section in SECTIONS}
 
 
 def train_refs(parameters: dict) -> dict[str, str]:
-    """The training runs a notebook's parameters name (``train_runs`` or ``train_run``):
-    row name -> run reference (``batch/run``)."""
+    """The training runs a notebook's parameters name (``train_runs`` or ``train_run``): row
+    name -> run reference (``batch/run``)."""
     refs = parameters.get("train_runs")
     if isinstance(refs, dict):
         return {str(k): str(v) for k, v in refs.items()}
@@ -129,3 +79,39 @@ def train_refs(parameters: dict) -> dict[str, str]:
     if parameters.get("train_run"):
         return {"train_run": str(parameters["train_run"])}
     return {}
+
+
+class ReportError(Exception):
+    """A run's output is missing or a README cannot take the report."""
+
+
+@functools.cache
+def _load_seed(file: str) -> dict[str, Any]:
+    try:
+        seed = yaml.safe_load((C.REPO_ROOT / file).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ReportError(f"cannot read the seed's numbers from {file}: {error}") from error
+    if not isinstance(seed, dict):
+        raise ReportError(f"{file} holds no mapping of the seed's numbers")
+    for key, value in seed.items():
+        if key == "source":
+            continue
+        rows = value.get("rows") if isinstance(value, dict) else None
+        if not isinstance(rows, dict) or "epochs" not in value:
+            raise ReportError(f"{file}: {key!r} needs `epochs` and `rows`")
+        for name, row in rows.items():
+            missing = [c for c in SEED_COLUMNS if c not in (row or {})]
+            if missing:
+                raise ReportError(f"{file}: {key}/{name} lacks {', '.join(missing)}")
+    return seed
+
+
+def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
+    """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
+    not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
+    return copy.deepcopy(_load_seed(file))
+
+
+def seed_metric(key: str, run: str, metric: str) -> float | None:
+    """One of the seed's numbers: ``metric`` of row ``run`` of section ``key``."""
+    return _load_seed(SEED_FILE)[key]["rows"][run][metric]

@@ -1,11 +1,16 @@
-"""Numbers as the report keeps them (rounded in results.json) and shows them (fixed decimals)."""
+"""Numbers as results.json keeps them (rounded) and the markdown tables show them."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from krypto.evaluation.verdicts import finite_values, format_mean_std
+from krypto.pipeline.report.sections import DATA, SEED_COLUMNS
+
 DECIMALS = 4  # results.json keeps, and the tables show, this many decimals
+# The test EERs of the training tables (krypto.evaluation.compare.EER_METRICS); lower is better.
+EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 
 
 def round_values(value: Any, decimals: int = DECIMALS) -> Any:
@@ -14,7 +19,7 @@ def round_values(value: Any, decimals: int = DECIMALS) -> Any:
         return {str(k): round_values(v, decimals) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [round_values(v, decimals) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+    if isinstance(value, (bool, int, str)) or value is None:
         return value
     if isinstance(value, float) or hasattr(value, "__float__"):
         number = float(value)
@@ -22,13 +27,15 @@ def round_values(value: Any, decimals: int = DECIMALS) -> Any:
     return value
 
 
+def as_list(value: Any) -> list:
+    """A list or tuple as a list; anything else as a list of one."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def to_number(value: Any) -> float | None:
     """``value`` as a finite float, or None (missing, not a number, NaN, infinite)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+    numbers = finite_values([value])
+    return numbers[0] if numbers else None
 
 
 def format_number(value: Any, decimals: int = DECIMALS) -> str:
@@ -37,35 +44,72 @@ def format_number(value: Any, decimals: int = DECIMALS) -> str:
     return "-" if number is None else f"{number:.{decimals}f}"
 
 
-def format_parameter(value: Any) -> str:
-    """A parameter value as the prose quotes it: ``1.0`` as ``1``, ``0.5`` as ``0.5``."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def seed_values(row: dict | None, metric: str) -> list[float]:
-    """The per-seed values of ``metric`` in a table row of results.json (``{mean, std,
-    values}``; a bare number counts as one seed), finite ones only."""
-    from krypto.evaluation.verdicts import finite_values
-
+    """The finite per-seed values of ``metric`` in a row (``{mean, std, values}`` or a number)."""
     value = (row or {}).get(metric)
     if isinstance(value, dict):
-        if value.get("values") is not None:
-            return finite_values(value["values"])
-        value = value.get("mean")
-    if isinstance(value, (list, tuple)):
-        return finite_values(value)
+        value = value["values"] if value.get("values") is not None else value.get("mean")
+    return finite_values(as_list(value))
+
+
+def _int(value: Any) -> str:
     number = to_number(value)
-    return [] if number is None else [number]
+    return "-" if number is None else str(int(number))
 
 
-def mean_of(value: Any) -> float | None:
-    """A cell's mean: ``mean`` of a ``{mean, std, values}`` dict, the mean of a list, or the
-    number itself."""
-    if isinstance(value, dict):
-        return to_number(value.get("mean"))
-    if isinstance(value, (list, tuple)):
-        numbers = [n for n in (to_number(v) for v in value) if n is not None]
-        return sum(numbers) / len(numbers) if numbers else None
-    return to_number(value)
+def _seconds(value: Any) -> str:
+    numbers = finite_values(as_list(value.get("mean") if isinstance(value, dict) else value))
+    return format_number(sum(numbers) / len(numbers) if numbers else None, 1)
+
+
+def _mean_std(value: Any) -> str:
+    if not isinstance(value, dict):
+        return format_number(value)
+    return format_mean_std(to_number(value.get("mean")), to_number(value.get("std")), DECIMALS)
+
+
+CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
+    "eer": format_number,  # 4 decimals
+    "mean_std": _mean_std,  # ``mean ± std`` of a {mean, std}; the mean alone for one seed
+    "int": _int,
+    "ints": lambda v: ", ".join(dict.fromkeys(map(_int, as_list(v)))) or "-",  # one per seed
+    "seconds": _seconds,  # the mean of the seeds', 1 decimal
+    "text": lambda v: "-" if v is None else str(v).replace("|", "\\|"),
+}
+
+
+def table(rows: dict[str, dict], columns: list[tuple[str, str, str]], index: str) -> list[str]:
+    """A markdown table: one line per row; ``columns`` are (key, header, kind of :data:`CELLS`)."""
+    lines = [
+        "| " + " | ".join([index] + [header for _, header, _ in columns]) + " |",
+        "|" + "|".join([":---"] + [":---" if k == "text" else "---:" for _, _, k in columns]) + "|",
+    ]
+    for name, row in rows.items():
+        cells = [CELLS["text"](name)] + [CELLS[k]((row or {}).get(key)) for key, _, k in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def columns_of(rows: dict, kind: str) -> list[tuple[str, str, str]]:
+    """Every column of a table's rows, in their first order, all of ``kind``."""
+    return [(c, c, kind) for c in dict.fromkeys(k for row in rows.values() for k in row)]
+
+
+def run_columns(with_seed: bool) -> list[tuple[str, str, str]]:
+    """The columns of a training table: each test EER as mean ± std over the seeds (with
+    ``with_seed``, the seed's number after ours), then report.yaml's ``run_columns``."""
+    columns = []
+    for column in EER_COLUMNS:
+        columns.append((column, f"{column} ↓", "mean_std"))
+        if with_seed and column in SEED_COLUMNS:
+            columns.append((f"seed {column}", f"seed {column} ↓", "eer"))
+    return columns + [tuple(column) for column in DATA["run_columns"]]
+
+
+def with_seed(rows: dict, seed_rows: dict) -> dict:
+    """``rows`` with the seed's numbers as ``seed <column>``; a seed row we have no run for
+    comes last, with the seed's numbers alone."""
+    seeds = {n: {f"seed {k}": (s or {}).get(k) for k in SEED_COLUMNS} for n, s in seed_rows.items()}
+    none = dict.fromkeys(f"seed {k}" for k in SEED_COLUMNS)
+    out = {name: {**row, **seeds.get(name, none)} for name, row in rows.items()}
+    return {**out, **{name: cells for name, cells in seeds.items() if name not in out}}

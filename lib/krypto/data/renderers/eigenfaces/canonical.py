@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from krypto.data.renderers.eigenfaces.basis import EXTENT, basis, canonical_grid
-from krypto.data.renderers.eigenfaces.canvas import ALL, Canvas, per_image, per_image_rgb, ramp
+from krypto.data.renderers.eigenfaces.canvas import (
+    ALL,
+    EXTENT,
+    Canvas,
+    basis,
+    canonical_grid,
+    per_image,
+    per_image_rgb,
+    ramp,
+)
 
 
 def _places(p: dict) -> dict:
@@ -24,6 +32,11 @@ def _places(p: dict) -> dict:
     return f
 
 
+def _grid(cv: Canvas) -> tuple[np.ndarray, np.ndarray]:
+    """The canvas's face-unit coordinates ``x [1, 1, n]``, ``y [1, n, 1]``."""
+    return cv.xs[None, None, :], cv.ys[None, :, None]
+
+
 def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
     """The parts of people ``p`` that no photo changes, in the canonical frame: premultiplied
     albedo ``img [H, n, n, 3]``, coverage ``cover``, the skin of the face ``face``, hair over
@@ -32,22 +45,57 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
     B = basis(size)
     f = _places(p)
     H = len(f["face_w"])
-    x, y, n = canonical_grid(size)
+    n = canonical_grid(size)[2]
     img, cover = np.zeros((H, n, n, 3), np.float32), np.zeros((H, n, n), np.float32)
     cv = Canvas(size, img, cover)
-    px, full = cv.px, (ALL, ALL, ALL)
-    x, y = x[None], y[None]
-    cy, fw, fh = f["cy"], f["face_w"], f["face_h"]
-    eye_x, eye_y, nose_y, mouth_y = f["eye_x"], f["eye_cy"], f["nose_cy"], f["mouth_cy"]
-    zeros = np.zeros(H, np.float32)
+    face, r2 = _outline(cv, f)
+    height = _relief(cv, f, B, face, r2)
+    depth = (2 * height) * face  # parallax: 1 at the face's centre, more at the nose, 0 outside
+    mass, crown, sides, hair_colour, vol = _hair_behind(cv, f, B)
+    _skin(cv, f, B, face)
+    over = _hair_over(cv, f, face, hair_colour, vol)
+    height += 0.2 * np.maximum(mass * (1 - face), over) * np.sqrt(np.clip(crown + sides, 0, 1))
 
-    # outline: an ellipse narrowing towards the chin
+    # shading normals of the relief, the swapped region
+    eye_x, eye_y, mouth_y = f["eye_x"], f["eye_cy"], f["mouth_cy"]
+    gy, gx = np.gradient(height, cv.px, axis=(1, 2))
+    norm = 1 / np.sqrt(gx * gx + gy * gy + 1)
+    win, inner = cv.ellipse(
+        np.zeros(H, np.float32),
+        (eye_y + mouth_y) / 2 - 0.02,
+        eye_x + f["eye_w"] + 0.05,
+        (mouth_y - eye_y) / 2 + 0.13,
+    )
+    inner_mask = np.zeros((H, n, n), np.float32)
+    inner_mask[win] = inner * face[win]
+    return {
+        "img": img,
+        "cover": cover,
+        "face": face,
+        "over": over,
+        "inner": inner_mask,
+        "depth": depth,
+        "nx": -gx * norm,
+        "ny": -gy * norm,
+        "nz": norm,
+    }
+
+
+def _outline(cv: Canvas, f: dict):
+    """The face's coverage: an ellipse narrowing towards the chin; and its radius squared."""
+    cy, fw, fh = f["cy"], f["face_w"], f["face_h"]
+    x, y = _grid(cv)
     dy = (y - per_image(cy)) / per_image(fh)
     width = per_image(fw) * (1 - per_image(f["jaw"]) * np.clip(dy, 0, None) ** 2)
     r2 = (x / width) ** 2 + dy**2
-    face = np.clip((1 - r2) * (per_image(fw) / (2.4 * px)) + 0.5, 0, 1)
+    return np.clip((1 - r2) * (per_image(fw) / (2.4 * cv.px)) + 0.5, 0, 1), r2
 
-    # relief: a dome, the identity's relief fields, the nose, eye sockets and brow ridge
+
+def _relief(cv: Canvas, f: dict, B: dict, face: np.ndarray, r2: np.ndarray) -> np.ndarray:
+    """A dome, the identity's relief fields, the nose, eye sockets and brow ridge."""
+    fw, eye_x, eye_y, nose_y = f["face_w"], f["eye_x"], f["eye_cy"], f["nose_cy"]
+    H, n = len(fw), cv.n
+    zeros = np.zeros(H, np.float32)
     height = np.sqrt(np.clip(1 - r2, 0, None)) * 0.5
     height += 0.035 * (f["relief"] @ B["relief"]).reshape(H, n, n) * face
     win, wx, wy = cv.window(zeros - 0.15, zeros + 0.15, eye_y - 0.05, nose_y + 0.1)
@@ -68,9 +116,14 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
             -(((wx - per_image(side * eye_x)) / 0.09) ** 2 + ((wy - per_image(eye_y)) / 0.06) ** 2)
         )
     height[win] += bump
-    depth = (2 * height) * face  # parallax: 1 at the face's centre, more at the nose, 0 outside
+    return height
 
-    # hair behind the head, neck, ears, the face's skin with its albedo fields, blush
+
+def _hair_behind(cv: Canvas, f: dict, B: dict):
+    """Hair behind the head, neck and ears: the hair's mass, crown, sides, colour and volume."""
+    cy, fw, fh = f["cy"], f["face_w"], f["face_h"]
+    x, y = _grid(cv)
+    px, full, zeros = cv.px, (ALL, ALL, ALL), np.zeros(len(fw), np.float32)
     vol, hair_end = per_image(f["hair_vol"]), per_image(f["hair_end"])
     hw = per_image(fw) + vol + 0.015
     crown_y = (y - per_image(cy) + 0.05 + vol * 0.4) / (per_image(fh) * 0.92 + vol)
@@ -91,11 +144,19 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
         win, ear = cv.ellipse(side * (fw + 0.01), cy + 0.02, 0.055 * f["ear"], 0.11 * f["ear"])
         ear *= 1 - mass[win] * long_hair  # long hair covers the ears
         cv.paint(win, ear, f["skin"] * 0.9)
+    return mass, crown, sides, hair_colour, vol
+
+
+def _skin(cv: Canvas, f: dict, B: dict, face: np.ndarray) -> None:
+    """The face's skin with its albedo fields, blush, beard (stubble on the jaw, the chin and
+    over the lip), nostrils and moles."""
+    cy, fw, fh, nose_y = f["cy"], f["face_w"], f["face_h"], f["nose_cy"]
+    H, n = len(fw), cv.n
     skin = (f["albedo_out"] @ B["outer"] + f["albedo_in"] @ B["inner"]).reshape(H, n, n, 3)
     skin *= 0.06
     skin += 1 + 0.02 * B["grain"].reshape(n, n, 1)
     skin *= per_image_rgb(f["skin"])
-    cv.paint(full, face, skin)
+    cv.paint((ALL, ALL, ALL), face, skin)
     for side in (-1, 1):
         bx = side * fw * 0.6
         win, wx, wy = cv.window(bx - 0.2, bx + 0.2, nose_y - 0.16, nose_y + 0.16)
@@ -104,7 +165,6 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
         )
         cv.paint(win, blush * face[win], f["lips"])
 
-    # beard (stubble on the jaw, the chin and over the lip), nostrils, moles
     if np.any(f["beard"] > 0):
         win, wx, wy = cv.window(-fw, fw, nose_y, cy + fh)
         zone = face[win] * ramp(wy - per_image(nose_y + 0.035), 0.04) * per_image(f["beard"])
@@ -120,7 +180,11 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
         win, mole = cv.ellipse(f["mole_x"][:, k] * fw, cy + f["mole_y"][:, k] * fh, r, r)
         cv.paint(win, mole * face[win] * per_image(f["mole_r"][:, k] > 0), f["skin"] * 0.4)
 
-    # hair over the forehead, above a hairline that falls towards the temples
+
+def _hair_over(cv: Canvas, f: dict, face, hair_colour, vol) -> np.ndarray:
+    """Hair over the forehead, above a hairline that falls towards the temples."""
+    cy, fw, fh, eye_y = f["cy"], f["face_w"], f["face_h"], f["eye_cy"]
+    H, n, zeros = len(fw), cv.n, np.zeros(len(fw), np.float32)
     win, wx, wy = cv.window(-fw - 0.05, fw + 0.05, zeros - EXTENT, eye_y)
     parting = per_image(f["parting"])
     hairline = (
@@ -132,27 +196,7 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
     over = np.zeros((H, n, n), np.float32)
     over[win] = face[win] * ramp(hairline - wy, 0.025) * (vol > 0.015)
     cv.paint(win, over[win], hair_colour[win])
-    height += 0.2 * np.maximum(mass * (1 - face), over) * np.sqrt(np.clip(crown + sides, 0, 1))
-
-    # shading normals of the relief
-    gy, gx = np.gradient(height, px, axis=(1, 2))
-    norm = 1 / np.sqrt(gx * gx + gy * gy + 1)
-    win, inner = cv.ellipse(
-        zeros, (eye_y + mouth_y) / 2 - 0.02, eye_x + f["eye_w"] + 0.05, (mouth_y - eye_y) / 2 + 0.13
-    )
-    inner_mask = np.zeros((H, n, n), np.float32)
-    inner_mask[win] = inner * face[win]
-    return {
-        "img": img,
-        "cover": cover,
-        "face": face,
-        "over": over,
-        "inner": inner_mask,
-        "depth": depth,
-        "nx": -gx * norm,
-        "ny": -gy * norm,
-        "nz": norm,
-    }
+    return over
 
 
 def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
@@ -160,13 +204,22 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     coefficients are ``p``'s row ``j``) under conditions ``nz``. Returns ``rgb [N, n, n, 3]``
     and ``cover [N, n, n]`` (premultiplied) and the landmarks ``[N, 5, 2]`` in face units."""
     f = _places(p)
-    N = len(h)
     cv = Canvas(size, heads["img"][h], heads["cover"][h])
     face = heads["face"][h] * (1 - heads["over"][h])  # where the face shows
     eye_x, eye_y, mouth_y = f["eye_x"], f["eye_cy"], f["mouth_cy"]
-    n = cv.n
 
-    # clothes under everything, on the shoulders
+    _clothes(cv, nz, size)
+    _eyes(cv, f, nz, face)
+    mouth_w, smile = _mouth(cv, f, nz, face)
+    _shade(cv, heads, h, nz)
+    mouth_l = mouth_y - 0.035 * smile * mouth_w / 0.1
+    points = [(-eye_x, eye_y), (eye_x, eye_y), (0 * eye_x, f["nose_cy"])]
+    points += [(-mouth_w, mouth_l), (mouth_w, mouth_l)]
+    return cv.img, cv.cover, np.stack([np.stack(point, -1) for point in points], 1)
+
+
+def _clothes(cv: Canvas, nz: dict, size: int) -> None:
+    """Clothes under everything, on the shoulders."""
     win, wx, wy = cv.window(-EXTENT, EXTENT, 0.6, EXTENT)
     shoulders = np.clip((1 - (wx / 0.95) ** 2 - ((wy - 1.45) / 0.62) ** 2) * 40 + 0.5, 0, 1)
     under = (1 - cv.cover[win]) * shoulders
@@ -174,7 +227,11 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     cv.img[win] += under[..., None] * per_image_rgb(nz["clothes"]) * weave
     cv.cover[win] += under
 
-    # eyes: lid shadow, sclera, iris, pupil, glint; brows above
+
+def _eyes(cv: Canvas, f: dict, nz: dict, face: np.ndarray) -> None:
+    """Lid shadow, sclera, iris, pupil, glint; brows above."""
+    N, n = len(face), cv.n
+    eye_x, eye_y = f["eye_x"], f["eye_cy"]
     eye_w, eye_h = f["eye_w"], f["eye_h"] * nz["eye_open"].astype(np.float32)
     gaze = nz["gaze"].astype(np.float32)
     for side in (-1, 1):
@@ -203,35 +260,27 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
         dark = f["brow_dark"][:, None]
         cv.paint(win, brow * face[win] * 0.9, f["hair"] * (1 - dark) + 0.05 * dark)
 
-    # mouth: lips bent by the smile, a dark gap when open
+
+def _mouth(cv: Canvas, f: dict, nz: dict, face: np.ndarray):
+    """Lips bent by the smile, a dark gap when open; returns the mouth's width and the smile."""
+    N, mouth_y = len(face), f["mouth_cy"]
     smile, opening = nz["smile"].astype(np.float32), 0.03 * nz["open"].astype(np.float32)
     mouth_w, lip_h = f["mouth_w"] * (1 + 0.15 * smile), f["lip_h"]
     win, wx, wy = cv.window(-mouth_w, mouth_w, mouth_y - 0.1, mouth_y + 0.1)
     mx = wx / per_image(mouth_w)
     bend = per_image(mouth_y) - per_image(0.035 * smile * mouth_w / 0.1) * mx**2
     lip_y = (wy - bend - per_image(opening * 0.3)) / per_image(lip_h + opening * 0.6)
-    lips = (
-        np.clip(
-            (1 - mx**2 - lip_y**2) * per_image(np.minimum(mouth_w, lip_h) / (2.4 * cv.px)) + 0.5,
-            0,
-            1,
-        )
-        * face[win]
-    )
+    sharp = per_image(np.minimum(mouth_w, lip_h) / (2.4 * cv.px))
+    lips = np.clip((1 - mx**2 - lip_y**2) * sharp + 0.5, 0, 1) * face[win]
     cv.paint(win, lips, f["lips"])
-    gap = (
-        np.clip(
-            (1 - (mx / 0.9) ** 2 - ((wy - bend) / per_image(0.004 + opening * 0.55)) ** 2)
-            * (0.02 / (2.4 * cv.px))
-            + 0.5,
-            0,
-            1,
-        )
-        * lips
-    )
+    inside = 1 - (mx / 0.9) ** 2 - ((wy - bend) / per_image(0.004 + opening * 0.55)) ** 2
+    gap = np.clip(inside * (0.02 / (2.4 * cv.px)) + 0.5, 0, 1) * lips
     cv.paint(win, gap, np.full((N, 3), 0.12, np.float32))
+    return mouth_w, smile
 
-    # shading: albedo times ambient + diffuse light on the relief
+
+def _shade(cv: Canvas, heads: dict, h: np.ndarray, nz: dict) -> None:
+    """Albedo times ambient + diffuse light on the relief."""
     L = nz["light"].astype(np.float32)
     shade = heads["nx"][h] * per_image(L[:, 0])
     shade += heads["ny"][h] * per_image(L[:, 1])
@@ -241,16 +290,3 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     shade *= (1 - ambient) * 1.2
     shade += ambient
     cv.img *= shade[..., None]
-
-    mouth_l = mouth_y - 0.035 * smile * mouth_w / 0.1
-    lms = np.stack(
-        [
-            np.stack([-eye_x, eye_y], -1),
-            np.stack([eye_x, eye_y], -1),
-            np.stack([0 * eye_x, f["nose_cy"]], -1),
-            np.stack([-mouth_w, mouth_l], -1),
-            np.stack([mouth_w, mouth_l], -1),
-        ],
-        1,
-    )
-    return cv.img, cv.cover, lms

@@ -8,10 +8,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from krypto.data.renderers._layout import decode_jpeg, encode_jpeg
-from krypto.data.renderers.eigenfaces.basis import EXTENT
+from krypto.data.dataset_writer import decode_jpeg, encode_jpeg
 from krypto.data.renderers.eigenfaces.canonical import render_canonical
-from krypto.data.renderers.eigenfaces.canvas import per_image, per_image_rgb
+from krypto.data.renderers.eigenfaces.canvas import EXTENT, per_image, per_image_rgb
 
 
 def _background(nz: dict, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -40,16 +39,7 @@ def _background(nz: dict, rng: np.random.Generator, size: int) -> np.ndarray:
 YAW_SHIFT = 0.06  # face units the face's centre moves at |yaw| = 1
 
 
-def render_photos(
-    heads: dict,
-    h: np.ndarray,
-    p: dict,
-    nz: dict,
-    rng: np.random.Generator,
-    size: int,
-    fake_strength: float,
-    is_fake: np.ndarray,
-):
+def render_photos(heads, h, p, nz, rng, size: int, fake_strength: float, is_fake: np.ndarray):
     """JPEGs and landmarks (``[N, 5, 2]`` in [0, 1]) of photos of heads ``h`` (coefficients
     ``p``, one row per photo) under conditions ``nz``; ``is_fake`` photos get the generator's
     traces inside the swapped region."""
@@ -72,12 +62,7 @@ def render_photos(
     for j in range(N):
         stack = np.concatenate([rgb[j], cover[j][..., None]], -1)
         warped = cv2.remap(
-            stack,
-            map_x[j],
-            map_y[j],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
+            stack, map_x[j], map_y[j], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
         photo[j] *= 1 - warped[..., 3:]
         photo[j] += warped[..., :3]

@@ -1,6 +1,8 @@
 """A real photo of a person: the drawn head reduced to the photo's size, textured with the
 person's own skin, lit, posed, and set in a room (a wall with frames, shelves, lamps and plants,
-out of focus).
+out of focus); a fake: a person's face region cut from a photo of them and pasted onto a photo
+of another person, aligned to that head's pose, with a colour mismatch, resampling blur and a
+blending seam that grow with ``fake_strength``.
 """
 
 from __future__ import annotations
@@ -24,22 +26,16 @@ def _room(shot: dict, canvas: int, rng: np.random.Generator) -> np.ndarray:
     r = iter((rng.random(160) * canvas).tolist())  # uniform in [0, canvas), drawn at once
     colours = iter((rng.integers(0, 256, (40, 3)) * 0.6 + wall * 0.4).tolist())
     # the floor or a table: darker
-    d.rectangle(
-        [0, canvas * (0.55 + 0.35 * next(r) / canvas), canvas, canvas],
-        fill=rgb(wall, 0.6 + 0.3 * next(r) / canvas),
-    )
+    floor = canvas * (0.55 + 0.35 * next(r) / canvas)
+    d.rectangle([0, floor, canvas, canvas], fill=rgb(wall, 0.6 + 0.3 * next(r) / canvas))
     for _ in range(2 + int(next(r) / canvas * 4)):
         kind = int(next(r) / canvas * 4)
         x, y = next(r), next(r)
         w, h = 0.1 * canvas + 0.3 * next(r), 0.1 * canvas + 0.3 * next(r)
         colour = rgb(next(colours))
         if kind == 0:  # a frame or a window
-            d.rectangle(
-                [x, y, x + w, y + h],
-                fill=colour,
-                outline=rgb(wall, 0.5),
-                width=max(1, canvas // 40),
-            )
+            edge = max(1, canvas // 40)
+            d.rectangle([x, y, x + w, y + h], fill=colour, outline=rgb(wall, 0.5), width=edge)
         elif kind == 1:  # a shelf with books
             d.rectangle([0, y, canvas, y + canvas * 0.03], fill=rgb(colour, 0.7))
             for _ in range(2 + int(next(r) / canvas * 4)):
@@ -78,15 +74,7 @@ def _light(shot: dict, canvas: int) -> np.ndarray:
     return 1 + k * np.tanh(along) - 0.15 * k * along**2
 
 
-def render_photo(
-    p: dict,
-    shot: dict,
-    size: int,
-    rng: np.random.Generator,
-    pose_from: dict | None = None,
-    texture: np.ndarray | None = None,
-    room: bool = True,
-):
+def render_photo(p: dict, shot: dict, size: int, rng, pose_from=None, texture=None, room=True):
     """A photo of ``p`` in conditions ``shot`` (its pose taken from ``pose_from`` if given):
     float RGB ``[size, size, 3]`` in [0, 255] before noise, landmarks ``[5, 2]`` in [0, 1] and
     the face region (centre, half axes, roll) in photo pixels. ``texture``: ``p``'s
@@ -123,14 +111,51 @@ def render_photo(
     def to_photo(x, y):
         return (k * (c * x - s_ * y) + tx + 1) / 2, (k * (s_ * x + c * y) + ty + 1) / 2
 
-    lms = np.array(
-        [
-            to_photo(*geo["landmarks"][name])
-            for name in ("eye_l", "eye_r", "nose", "mouth_l", "mouth_r")
-        ],
-        np.float32,
-    )
+    names = ("eye_l", "eye_r", "nose", "mouth_l", "mouth_r")
+    lms = np.array([to_photo(*geo["landmarks"][name]) for name in names], np.float32)
     cx, cy, rx, ry = geo["region"]
     (ux, uy), scale = to_photo(cx, cy), k * size / 2
     region = (ux * size, uy * size, rx * scale, ry * scale, pose["roll"])
     return out, np.clip(lms, 0.001, 0.999), region
+
+
+def _ellipse_mask(size: int, region, feather: float) -> np.ndarray:
+    """A soft elliptic mask ``[size, size]`` of the face region, ``feather`` pixels wide."""
+    cx, cy, rx, ry, roll = region
+    line = np.arange(size, dtype=np.float32) + 0.5
+    x, y = line[None, :] - cx, line[:, None] - cy
+    c, s = math.cos(roll), math.sin(roll)
+    u, v = c * x + s * y, -s * x + c * y
+    r = np.sqrt((u / rx) ** 2 + (v / ry) ** 2)
+    return np.clip((1 - r) * min(rx, ry) / max(feather, 0.3) + 0.5, 0, 1)
+
+
+def render_fake(source, target, shot, source_shot, size, strength, rng, source_texture=None):
+    """``source``'s face region, from a photo of ``source`` (conditions ``source_shot``, its
+    :func:`person_texture` ``source_texture`` if made) aligned to a photo of ``target``
+    (``shot``), pasted onto it with a colour mismatch, resampling blur and a seam that grow with
+    ``strength``."""
+    base, lms, region = render_photo(target, shot, size, rng)
+    face, _, _ = render_photo(
+        source, source_shot, size, rng, pose_from=shot, texture=source_texture, room=False
+    )
+    # the soft mask of the swapped region; narrower feather with strength
+    mask = _ellipse_mask(size, region, feather=(1 - strength) * size / 14 + size / 64)[..., None]
+    # colour: matched to the target's region in proportion to 1 - strength
+    w = mask[..., 0] > 0.5
+    if w.any():
+        mu_b, mu_f = base[w].mean(0), face[w].mean(0)
+        sd_b, sd_f = base[w].std(0) + 1, face[w].std(0) + 1
+        matched = (face - mu_f) * (sd_b / sd_f) + mu_b
+        face = matched + strength * (face - matched)
+    face = face * (1 + strength * rng.normal(0, 0.05, 3))
+    # resampling: the region went through a lower resolution
+    low = max(8, int(round(size / (1 + 1.8 * strength))))
+    if low < size:
+        small = cv2.resize(np.clip(face, 0, 255), (low, low), interpolation=cv2.INTER_LINEAR)
+        face = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+    out = base * (1 - mask) + face * mask
+    # the seam: a bright or dark ring along the region's edge
+    ring = (mask * (1 - mask))[..., 0] * 4
+    out += (strength * 28 * rng.choice([-1, 1]) * ring)[..., None]
+    return out, lms

@@ -1,5 +1,5 @@
 """Reading a finished training run back: its validation pairs scored by its best checkpoint, its
-validation embeddings, and summary tables of distances and similarities."""
+validation embeddings, its photos with face parts cut out."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import torch
 
 from krypto import constants as C
 from krypto.data.index import PreparedData, pair_rows, prepare
+from krypto.learning.augment import CUTOUT_PARTS, cutout
+from krypto.learning.checkpoint import load_model
+from krypto.learning.config import TrainConfig
+from krypto.learning.device import pick_device
 from krypto.learning.embed import cached_images, embed
 from krypto.learning.fake_head import pair_similarity
-from krypto.learning.train import TrainConfig, load_model, pick_device
 
 
 def run_data(config: TrainConfig) -> PreparedData:
@@ -70,29 +73,9 @@ def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.Dat
     return pairs
 
 
-def similarity_table(
-    scored: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
-    """Per run: mean validation similarity of each pair kind and, from the training history, the
-    mean batch distances of the last epoch."""
-    rows = {}
-    for name, pairs in scored.items():
-        row = pairs.groupby(C.KIND)[C.SIMILARITY].mean().reindex(C.PAIR_KINDS)
-        row = row.rename(lambda k: f"similarity {k}")
-        if histories is not None and name in histories:
-            h = histories[name]
-            last = h[h["epoch"] == h["epoch"].max()]
-            for key in ("dist_pos", "dist_neg", "dist_fake"):
-                row[f"last epoch {key}"] = last[key].mean()
-        rows[name] = row
-    return pd.DataFrame(rows).T
-
-
 def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
     """The first real photo of a run's index with each face part cut out (and without):
     ``{part: uint8 image [3, S, S]}``."""
-    from krypto.learning.augment import CUTOUT_PARTS, cutout
-
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
     image = torch.as_tensor(np.asarray(inputs.images[row : row + 1]))
