@@ -12,7 +12,6 @@ from typing import Any
 import yaml
 
 from krypto import constants as C
-from krypto.evaluation.verdicts import NO_CLEAR
 
 DATA = yaml.safe_load(Path(__file__).with_name("report.yaml").read_text(encoding="utf-8"))
 BATCH_FILE = "params/readme.yaml"
@@ -45,9 +44,8 @@ class _Fields(dict):
 
 
 def say(name: str, /, **fields: Any) -> str:
-    """The sentence ``name`` of report.yaml's ``text`` filled in with ``fields`` (a missing one
-    reads ``None``; ``{no_clear}``: the rule's "no clear difference")."""
-    return DATA["text"][name].format_map(_Fields(no_clear=NO_CLEAR, **fields))
+    """The sentence ``name`` of report.yaml's ``text`` filled in (a missing field reads None)."""
+    return DATA["text"][name].format_map(_Fields(**fields))
 
 
 @dataclass(frozen=True)
