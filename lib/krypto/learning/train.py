@@ -173,7 +173,9 @@ class Trainer:
     def _start_fresh(self) -> None:
         """Remove what an earlier run left in ``run_dir``: all of it with overwrite=True, else
         the records of a finished run that now trains longer (it is no longer finished)."""
-        names = RUN_FILES if self.config.overwrite else (C.METRICS_FILE, C.TEST_METRICS_FILE)
+        names = RUN_FILES if self.config.overwrite else ()  # an unfinished run keeps its files
+        if not names and RF.is_finished(self.run_dir):  # a finished run that trains longer
+            names = (C.METRICS_FILE, C.TEST_METRICS_FILE)
         for name in names:
             (self.run_dir / name).unlink(missing_ok=True)
 
