@@ -106,8 +106,8 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
     assert table.loc["a", "eer_std"] == 0.0
     assert np.isnan(table.loc["c", "eer_std"])  # one seed: no std
     assert list(table["n_seeds"]) == [3, 2, 1]
-    assert table.loc["a", "eer_fake"] == "0.1200 ± 0.0200"  # display text
-    assert table.loc["c", "eer"] == "0.2500"
+    assert table.loc["a", "eer_fake"] == "0.120 ± 0.020"  # display text
+    assert table.loc["c", "eer"] == "0.250"
     assert table.loc["a", "best_epoch"] == "2, 1, 2"
     assert table.loc["a", "seconds"] == pytest.approx(11.0)
     assert list(comparison.shown.columns) == list(CMP.SHOWN_COLUMNS)
@@ -148,9 +148,23 @@ def test_lowest_and_versus_use_the_rule(tmp_path):
     versus = comparison.versus("b", metrics=("eer_fake", "eer_fake_other"))
     assert list(versus.index) == ["a", "c"]
     assert versus.loc["a", "eer_fake"].startswith("lower (p")
-    assert versus.loc["a", "eer_fake_other"] == "no clear difference (identical values)"
+    assert versus.loc["a", "eer_fake_other"] == "undecided (one model each: no test)"
     with pytest.raises(KeyError, match="no configuration 'x'"):
         comparison.versus("x")
+    # decided together: the same comparisons, adjusted by Holm over the three distinct ones
+    together, low_together = comparison.decide("b", metrics=("eer_fake",))
+    assert low_together.name == "a" and "Holm over 3" in together.loc["a", "eer_fake"]
+
+
+def test_a_configuration_whose_seeds_never_left_their_start_is_one_model(tmp_path):
+    same = tmp_path / "same"
+    for i in range(3):
+        make_run(same / f"seed{i}", {m: 0.2 for m in EERS}, best_epoch=0)
+    moved = make_configuration(tmp_path / "moved", [0.1, 0.1, 0.1])  # equal, but trained
+    comparison = CMP.compare_runs({"same": same, "moved": moved})
+    assert comparison.one_model("same") and not comparison.one_model("moved")
+    records = comparison.records()
+    assert records["same"]["one_model"] is True and records["moved"]["one_model"] is False
 
 
 def test_missing_test_metrics_is_an_error(tmp_path):

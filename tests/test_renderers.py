@@ -70,6 +70,10 @@ def test_official_layout(name, tmp_path):
     assert (gt[C.PAIR_LABEL] == (gt[C.KIND] == C.SAME)).all()
     pairs = read_pairs(out / "test_public")
     assert sorted(pairs[C.PAIR_ID]) == sorted(gt[C.PAIR_ID])
+    photos = [
+        frozenset(Path(p).read_bytes() for p in row) for row in pairs[[C.PATH_A, C.PATH_B]].values
+    ]
+    assert len(set(photos)) == len(photos)  # no pair twice (TINY's draws repeat one)
 
     landmarks = pd.read_csv(out / "landmarks.csv")
     assert len(landmarks) == len(meta) + 2 * len(gt)
@@ -102,11 +106,11 @@ def test_deterministic_for_a_seed(name, tmp_path):
 
 
 # sha256 of every file of a TINY data set, as the code that made the README's numbers wrote it
-# (with requirements.txt's pillow, numpy and opencv): any change to the drawing, the random
-# draws or the writer shows here
+# (with requirements.txt's pillow, numpy and opencv; test pairs distinct): any change to the
+# drawing, the random draws or the writer shows here
 DIGESTS = {
-    "portrait": "bb2ddc7fb8c06c362987b8f4d7c0db2e174a10a068113c8dde2e844708bca918",
-    "eigenfaces": "c47dffc7fc7072233e791c86fbe722ac01a08a41cc8337c35e85e1921745e211",
+    "portrait": "f69008047e84443c6f32fb1e2a214975afa43dfdfede2555ef8f7df786862c22",
+    "eigenfaces": "0a8451f16ebfefa3c12e8909d2f53239f8033d9bc0d406c2143909fd1bb88225",
 }
 
 

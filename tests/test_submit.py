@@ -21,7 +21,7 @@ from sklearn.metrics import roc_curve
 
 from krypto import constants as C
 from krypto import run_folder as RF
-from krypto.challenge import image_decoding
+from krypto.challenge import image_decoding, submit
 from krypto.challenge.batch_embedding import default_prefetch, embed_paths
 from krypto.challenge.image_decoding import decode_image
 from krypto.challenge.score import main as score_main
@@ -120,6 +120,34 @@ def test_each_similarity_is_the_cosine_of_the_pairs_two_embeddings(plain, run_di
     expected = direct_similarities(run_dir, tiny_data / C.TEST_DIR)
     np.testing.assert_allclose(similarity, expected, atol=1e-5, rtol=0)
     assert np.ptp(similarity) > 1e-3  # the pairs differ: a row order error would show
+
+
+def test_a_photo_in_several_pairs_is_embedded_once_to_the_same_submission(
+    plain, run_dir, tiny_data, monkeypatch
+):
+    """The layout copies a photo into every pair it is in: each distinct file is embedded once,
+    and the submission is exactly that of embedding every file (a wrong mapping would show)."""
+    pairs_dir = tiny_data / C.TEST_DIR
+    files = sorted(pairs_dir.glob("*/*.jpg"))
+    distinct, inverse = submit.distinct_files(files)
+    assert len(distinct) < len(files)  # there are copies to save
+    assert [f.read_bytes() for f in files] == [distinct[k].read_bytes() for k in inverse]
+    once = read_submission(plain)
+
+    def every_file(paths):
+        return list(paths), torch.arange(len(paths))
+
+    def shifted(paths):  # planted wrong: each image gets the next distinct file's embedding
+        kept, index = real(paths)
+        return kept, (index + 1) % len(kept)
+
+    real = submit.distinct_files
+    for mapping, same in ((every_file, True), (shifted, False)):
+        monkeypatch.setattr(submit, "distinct_files", mapping)
+        frame = make_submission(run_dir, pairs_dir, progress=False, device="cpu")
+        assert frame[C.PAIR_ID].tolist() == once[C.PAIR_ID].tolist()
+        equal = np.array_equal(frame[C.SIMILARITY], once[C.SIMILARITY])
+        assert equal == same, mapping.__name__
 
 
 def test_a_pair_of_identical_images_scores_one(run_dir, pairs_copy):

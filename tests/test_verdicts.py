@@ -1,5 +1,5 @@
-"""krypto.evaluation.verdicts: the rule (Welch's t-test over seeds, p < 0.05) on constructed
-values."""
+"""krypto.evaluation.verdicts: the rule (Welch's or a one-sample t-test over seeds, Holm's
+adjustment over the comparisons decided together, p < 0.05) on constructed values."""
 
 from __future__ import annotations
 
@@ -16,13 +16,9 @@ HIGH = [0.30, 0.31, 0.29]
 
 
 def test_the_rule_is_stated_once_in_the_module_docstring():
-    assert V.RULE == (
-        "Two configurations differ on a metric when Welch's t-test over their "
-        "per-seed values gives p < 0.05; otherwise (and always with fewer than 2 "
-        "seeds on either side, or identical values) there is no clear difference."
-    )
-    assert V.RULE in " ".join(V.__doc__.split())  # the docstring states it, wrapped
-    assert V.ALPHA == 0.05 and V.NO_CLEAR == "no clear difference"
+    assert V.RULE.startswith("Two configurations differ on a metric when the p-value of their")
+    assert "Holm's method" in V.RULE and "one-sample t-test" in V.RULE
+    assert V.ALPHA == 0.05 and V.NO_CLEAR == "undecided" and V.DECIMALS == 3
 
 
 def test_clear_difference():
@@ -37,41 +33,60 @@ def test_clear_difference():
     flipped = V.compare(HIGH, LOW)
     assert flipped.lower == "b" and flipped.short().startswith("higher")
     assert flipped.p_value == pytest.approx(v.p_value)
-    assert "0.1100 ± 0.0100 vs 0.3000 ± 0.0100" in v.sentence("x", "y", "eer")
+    assert "0.110 ± 0.010 vs 0.300 ± 0.010, difference -0.190 (95% CI" in v.sentence(
+        "x", "y", "eer"
+    )
     assert v.sentence("x", "y", "eer").startswith("x is clearly lower than y on eer")
     assert flipped.sentence("y", "x", "eer").startswith("x is clearly lower than y on eer")
 
 
-def test_overlapping_seeds_are_no_clear_difference():
+def test_overlapping_seeds_are_undecided():
     v = V.compare([0.10, 0.20, 0.15], [0.12, 0.18, 0.16])
     assert not v.differ and v.lower is None
     assert v.p_value is not None and v.p_value >= 0.05
-    assert v.short().startswith("no clear difference (p = ")
-    assert v.sentence("x", "y", "eer").startswith("no clear difference between x and y on eer")
+    assert v.short().startswith("undecided (p = ")
+    assert v.sentence("x", "y", "eer").startswith("undecided between x and y on eer")
 
 
-def test_a_gap_below_the_spread_is_no_clear_difference_even_with_different_means():
+def test_the_interval_is_welchs():
+    v = V.compare(LOW, HIGH)
+    va, vb = stats.tvar(LOW) / 3, stats.tvar(HIGH) / 3
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2)
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert (v.ci_low, v.ci_high) == pytest.approx((-0.19 - half, -0.19 + half))
+    assert v.test == "Welch's t"
+
+
+def test_a_gap_below_the_spread_is_undecided_even_with_different_means():
     a, b = [0.05, 0.15, 0.10], [0.09, 0.19, 0.14]  # means 0.10 vs 0.14, std 0.05 each
     v = V.compare(a, b)
     assert v.a_mean < v.b_mean and v.lower is None
 
 
 @pytest.mark.parametrize(
-    "a, b", [([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]), ([0.0, 0.0], [0.0, 0.0, 0.0])]
+    "a, b",
+    [([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]), ([0.0, 0.0], [0.0, 0.0, 0.0]), ([0.0] * 3, [0.5] * 3)],
 )
-def test_identical_values_give_no_verdict(a, b):
+def test_two_single_models_are_never_tested(a, b):
     v = V.compare(a, b)
-    assert v.lower is None and v.p_value is None and v.reason == "identical values"
+    assert v.lower is None and v.p_value is None and v.untested
+    assert v.reason == "one model each: no test"
 
 
-def test_identical_samples_with_spread_are_no_clear_difference():
+def test_identical_samples_with_spread_are_undecided():
     v = V.compare([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
     assert v.lower is None and v.p_value == pytest.approx(1.0)
 
 
-def test_constant_but_different_values_differ():
-    v = V.compare([0.0, 0.0, 0.0], [0.5, 0.5, 0.5])  # Welch's t is infinite: p = 0
-    assert v.lower == "a" and v.p_value == 0.0
+def test_a_single_model_is_one_fixed_value_not_three_seeds():
+    """Identical seeds are one model: the others are tested against its value (one-sample)."""
+    one = [0.25, 0.25, 0.25]
+    v = V.compare(one, LOW)
+    assert v.test == "one-sample t" and v.lower == "b"
+    assert v.p_value == pytest.approx(stats.ttest_1samp(LOW, 0.25).pvalue)
+    half = stats.t.ppf(0.975, 2) * stats.tstd(LOW) / math.sqrt(3)
+    assert (v.ci_low, v.ci_high) == pytest.approx((0.25 - 0.11 - half, 0.25 - 0.11 + half))
+    assert V.single_model(one) and not V.single_model(LOW) and not V.single_model([0.2])
 
 
 @pytest.mark.parametrize(
@@ -79,15 +94,65 @@ def test_constant_but_different_values_differ():
 )
 def test_fewer_than_two_seeds_give_no_verdict(a, b):
     v = V.compare(a, b)
-    assert v.lower is None and v.p_value is None and v.too_few_seeds
+    assert v.lower is None and v.p_value is None and v.untested
     n = min(len(a), len(b))
     assert v.reason == f"{n} seed{'s' if n != 1 else ''}: no test"
+
+
+# --- deciding together -------------------------------------------------------------------
+
+
+def _three():
+    return [
+        V.compare(LOW, HIGH),  # p < 0.001
+        V.compare(LOW, [0.13, 0.15, 0.12]),  # p about 0.10
+        V.compare(LOW, [0.14, 0.16, 0.15]),  # p about 0.02
+    ]
+
+
+def test_holm_adjusts_over_the_family_and_decides_on_the_adjusted_p():
+    alone = _three()
+    together, family = V.decided_together(_three)
+    raw = sorted(v.p_value for v in alone)
+    assert family.size == 3 and sorted(family.p_values.values()) == pytest.approx(raw)
+    holm = [min(1, 3 * raw[0])]
+    holm += [max(holm[-1], min(1, 2 * raw[1])), max(max(holm[-1], min(1, 2 * raw[1])), raw[2])]
+    by_p = {v.p_value: v for v in together}
+    assert [by_p[p].p_adjusted for p in raw] == pytest.approx(holm)
+    assert all(v.family_size == 3 for v in together)
+    decided = [v.lower is not None for v in together]
+    assert decided == [p < 0.05 for p in (v.p_adjusted for v in together)]
+    # p about 0.02 alone is a difference; adjusted over 3 (x2) it is one no longer
+    third_alone, third = alone[2], together[2]
+    assert third_alone.p_value < 0.05 and third_alone.differ
+    assert third.p_adjusted == pytest.approx(max(holm[0], 2 * third.p_value))
+    assert third.differ == (third.p_adjusted < 0.05)
+    assert "Holm over 3: adjusted p" in third.reason
+
+
+def test_the_same_comparison_twice_counts_once():
+    def twice():
+        return [V.compare(LOW, HIGH), V.compare(HIGH, LOW), V.compare(LOW, [0.14, 0.16, 0.15])]
+
+    (_, _, last), family = V.decided_together(twice)
+    assert family.size == 2 and last.family_size == 2
+
+
+def test_the_replication_rule_is_one_sided_and_unadjusted():
+    b = [0.13, 0.15, 0.12]  # two-sided p about 0.10: one-sided about 0.05
+    p = stats.ttest_ind(LOW, b, equal_var=False).pvalue
+    with V.replication_rule():
+        v = V.compare(LOW, b)
+        together, family = V.decided_together(lambda: V.compare(LOW, b))
+    assert v.differ == (p / 2 < 0.05) and v.reason.startswith("one-sided p")
+    assert together.lower == v.lower and family.replication and v.p_adjusted is None
+    assert not V.compare(LOW, b).differ  # outside: two-sided
 
 
 def test_one_seed_has_a_mean_and_no_std():
     v = V.compare([0.1], [0.5])
     assert v.a_mean == 0.1 and v.a_std is None
-    assert V.format_mean_std(v.a_mean, v.a_std) == "0.1000"
+    assert V.format_mean_std(v.a_mean, v.a_std) == "0.100"
 
 
 def test_missing_and_non_finite_values_are_dropped():
@@ -117,7 +182,7 @@ def test_lowest_clear():
     assert set(low.versus) == {"b", "c"} and all(v.lower_is("a") for v in low.versus.values())
     assert low.mean == pytest.approx(0.11) and low.std == pytest.approx(0.01) and low.n == 3
     assert low.sentence() == (
-        "Lowest mean combined `eer`: **a** (0.1100 ± 0.0100), clearly lower than every other one."
+        "Lowest mean combined `eer`: **a** (0.110 ± 0.010), clearly lower than every other one."
     )
 
 
@@ -127,14 +192,14 @@ def test_lowest_names_the_ones_it_cannot_be_told_from():
     )
     assert low.name == "a" and not low.clear
     assert low.ties == ["b", "d"]
-    assert "but no clear difference from b and d." in low.sentence()
+    assert "but undecided from b and d." in low.sentence()
     assert "`eer_fake`" in low.sentence("eer_fake")
 
 
 def test_lowest_with_one_seed_is_never_clear():
     low = V.lowest({"a": [0.1], "b": [0.5]})
     assert low.name == "a" and not low.clear and low.ties == ["b"]
-    assert low.sentence().endswith("but no clear difference from b (too few seeds for a test).")
+    assert low.sentence().endswith("but undecided from b (no test possible).")
 
 
 def test_lowest_of_equal_means_is_the_first_and_not_clear():

@@ -40,8 +40,7 @@ def devices_for(name: str) -> list[torch.device]:
 
 
 def run_trained_sections(cfg, device, folder: Path, results: dict, lap, log) -> None:
-    """Sections 1, 2 and 4, on one data set: the training loop, the seed's pipeline and
-    inference (on the run the training section trained last, else on a run trained for it)."""
+    """Sections 1, 2 and 4 on one data set (inference on the last run trained)."""
     wanted = set(cfg.sections)
     log(f"[{device}] data: {cfg.identities} identities")
     data, prepared, synth = write_data(folder, cfg, cfg.identities, cfg.test_pairs_per_kind)
@@ -132,7 +131,6 @@ def run(cfg: BenchConfig, workdir: str | Path | None = None, keep: bool = False,
 
 
 def config_from_args(args) -> BenchConfig:
-    """The BenchConfig of the command line: the flags given over the quick or full one."""
     names = {field.name for field in fields(BenchConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in names and v}
     if args.batch:

@@ -32,8 +32,8 @@ class BenchConfig:
 
     quick: bool = False
     device: str = "auto"  # auto: the CPU, and the GPU too when there is one | cpu | cuda
-    backbone: str = "small_cnn"  # backbone, image size and P x K: default_config() reads
-    image_size: int = 48  # TrainConfig's
+    backbone: str = "small_cnn"  # default_config(): TrainConfig's backbone, size and P x K
+    image_size: int = 48
     P: int = 8
     K: int = 4
     repeats: int = 3
@@ -45,8 +45,7 @@ class BenchConfig:
     fake_per_identity: int = 3
     test_pairs_per_kind: int = 512
     jpeg_size: int = 0  # size of the synthetic JPEGs; 0: image_size (as the embedded data)
-    # the memory section's data set: about the challenge's training set (100,008 photos), whose
-    # decoded images, not each process's own working memory, are what two processes could copy
+    # the memory section's data set: about the challenge's training set (100,008 photos)
     memory_identities: int = 11_112
     memory_processes: int = 2  # the multi-process run of the memory section (gloo, CPU)
     growth_identities: tuple = (48, 192, 768)
@@ -76,7 +75,6 @@ def quick_config(**overrides) -> BenchConfig:
 
 
 def parser(spec: dict) -> argparse.ArgumentParser:
-    """The command line ``spec`` of ``sections.yaml`` describes."""
     p = argparse.ArgumentParser(prog=spec["prog"], description=spec["description"])
     for option in spec["options"]:
         option = dict(option)
@@ -97,11 +95,8 @@ def load_average() -> list[float] | None:
 def machine_info(threads: int) -> dict:
     cuda = torch.cuda.is_available()
     cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.lower().startswith("model name")
-    ]
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    models = [x.split(":", 1)[1].strip() for x in lines if x.lower().startswith("model name")]
     return {
         "cpu_model": (models or [platform.processor() or platform.machine()])[0],
         "cpu_cores": os.cpu_count(),
@@ -154,40 +149,31 @@ def measure(value: float, unit: str, samples=None, digits: int = 4) -> dict:
 
 
 def write_data(folder: Path, cfg: BenchConfig, identities: int, test_pairs_per_kind: int = 8):
-    """The embedded default data set's generator settings with ``identities`` training
-    identities and the benchmark's photos per identity, test identities and JPEG size, written
-    to ``folder/data`` and prepared into ``folder/prepared``: ``(data folder, PreparedData,
-    synth)``."""
-    synth = replace(
-        PRESETS["default"],
-        identities=identities,
-        test_identities=cfg.test_identities,
-        real_per_identity=cfg.real_per_identity,
-        fake_per_identity=cfg.fake_per_identity,
-        image_size=cfg.jpeg_size or cfg.image_size,
-        test_pairs_per_kind=test_pairs_per_kind,
-        seed=0,
+    """The default synthetic set at the benchmark's sizes, written to ``folder/data`` and
+    prepared into ``folder/prepared``: ``(data folder, PreparedData, synth)``."""
+    keys = ("test_identities", "real_per_identity", "fake_per_identity")
+    sizes = {key: getattr(cfg, key) for key in keys}
+    sizes.update(
+        image_size=cfg.jpeg_size or cfg.image_size, test_pairs_per_kind=test_pairs_per_kind
     )
+    synth = replace(PRESETS["default"], identities=identities, seed=0, **sizes)
     data = write_dataset(folder / "data", synth, progress=False)
-    out = folder / "prepared"
-    prepared = prepare(data, out_dir=out, progress=False, pairs_per_kind=cfg.pairs_per_kind())
+    out, pairs = folder / "prepared", cfg.pairs_per_kind()
+    prepared = prepare(data, out_dir=out, progress=False, pairs_per_kind=pairs)
     return data, prepared, synth
 
 
 def train_config(cfg: BenchConfig, run_dir: Path, device: str, **overrides) -> TrainConfig:
-    """The TrainConfig every training measurement runs (``train`` of ``sections.yaml``: 1 epoch,
-    cutout and flip on, as in the README's runs); a fresh run in ``run_dir``."""
+    """The TrainConfig of every training measurement (``train`` of ``sections.yaml``)."""
     options = {**SPEC["train"], "backbone": cfg.backbone, "image_size": cfg.image_size}
     options.update(P=cfg.P, K=cfg.K, device=device, num_threads=cfg.resolved_threads())
     return TrainConfig(run_dir=str(run_dir), **options, **overrides)
 
 
 def fit_once(config, prepared) -> dict:
-    """``Trainer(config, prepared).fit()``, quiet about the collapsed similarities of a barely
-    trained model; its metrics plus ``fit_call_seconds``, the wall time of the whole call
-    (setup and validation included)."""
+    """``Trainer(config, prepared).fit()``'s metrics and ``fit_call_seconds`` (the whole call)."""
     t0 = time.perf_counter()
-    with warnings.catch_warnings():  # an untrained model's EERs mean nothing here: no need to say
+    with warnings.catch_warnings():  # an untrained model's EERs mean nothing here
         warnings.filterwarnings("ignore", message=".*similarities have collapsed.*")
         metrics = Trainer(config, prepared).fit()
     return {**metrics, "fit_call_seconds": time.perf_counter() - t0}

@@ -1,15 +1,6 @@
-"""One prepared check of everything that runs differently on a GPU: ``make gpu-check``
-(``python -m krypto.bench.gpu_check --help``).
-
-On the tiny synthetic set (or ``--data``), each check runs on ``--device`` and is recorded with
-what it measured, or its error; a failure never stops the others: a short training for every
-loss / head / fakes_as_class / mining of ``params/*.yaml`` (AMP and channels_last as on CUDA),
-resume from ``last.pt``, ``make_submission`` on the device (float32 and AMP) against the CPU,
-ONNX export against onnxruntime, ``torchrun`` (NCCL on up to 2 GPUs; on a single one also the
-trainer's collectives in a group of one) and :mod:`krypto.bench` on the device. It writes one
-JSON file (the machine, each check's ``passed``, ``seconds``, ``details``, ``error``); exit code
-0 when every check passed. ``--device cpu`` is a dry run of the same code (gloo, tiny sizes),
-which the test suite runs.
+"""``make gpu-check`` (``python -m krypto.bench.gpu_check --help``): every check of
+:mod:`.gpu_paths` and the benchmark on ``--device``, each recorded with its figures or its error
+(a failure never stops the others) in one JSON file; ``--device cpu`` is the dry run the tests run.
 """
 
 from __future__ import annotations
@@ -46,9 +37,7 @@ TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
 
 
 def combinations(params_dir: Path = C.REPO_ROOT / "params") -> list[dict]:
-    """The distinct (loss, head, fakes_as_class, mining) of the training runs of
-    ``params/*.yaml`` (each run's parameters over its batch's base, TrainConfig's defaults
-    for the rest)."""
+    """The distinct (loss, head, fakes_as_class, mining) of the runs of ``params/*.yaml``."""
     found = set()
     for file in sorted(params_dir.glob("*.yaml")):
         spec = yaml.safe_load(file.read_text()) or {}

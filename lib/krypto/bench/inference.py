@@ -1,11 +1,5 @@
-"""Section 4: :func:`krypto.challenge.submit.make_submission` against the model's bare forward.
-
-Besides the ratio, it measures what bounds it: decoding alone (with the submission's decoder and
-threads, and with each decoder), and the submission with and without decoding overlapped with
-the forward. Two limits follow from decoding alone (``d`` images/s) and the forward alone
-(``f``): where both run on the same CPU cores, at best one after the other on all of them,
-``1 / (1 + f / d)``; where decoding has cores of its own (the forward runs on a GPU), ``min(1,
-d / f)``."""
+"""Section 4: :func:`krypto.challenge.submit.make_submission` against the model's bare forward,
+and what bounds it: decoding alone (``d`` images/s) against the forward alone (``f``)."""
 
 from __future__ import annotations
 
@@ -24,13 +18,13 @@ from krypto.challenge.image_decoding import decode_images
 from krypto.challenge.submit import make_submission
 from krypto.data.layout import read_pairs
 from krypto.learning.checkpoint import load_model
+from krypto.learning.models import memory_format
 
 
 def decode_seconds(
     paths: list[str], size: int, decoder: str, workers: int, batch: int = 256
 ) -> float:
-    """Seconds to decode ``paths`` as the submission does (batches split over ``workers``
-    threads), without embedding them."""
+    """Seconds to decode ``paths`` as the submission does, without embedding them."""
 
     def part(chunk):
         return decode_images(list(chunk), size, decoder)
@@ -44,31 +38,21 @@ def decode_seconds(
 
 
 def bounded_by(f: float, d: float, workers: int, shared_cores: bool) -> str:
-    """What bounds the submission, in words: the forward alone runs at ``f`` images/s,
-    decoding alone at ``d`` with ``workers`` threads; ``shared_cores``: both on the same cores,
-    one after the other."""
+    """What bounds the submission, in words (``shared_cores``: decoding and forward share them)."""
     kind = "shared" if shared_cores else "decoding" if d < f else "forward"
-    return SPEC["bounded_by"][kind].format(
-        f=f,
-        d=d,
-        workers=workers,
-        shared=1 / (1 + f / d),
-        separate=d / f,
-        d_over_f=d / f,
-        plural="s" if workers != 1 else "",
-    )
+    plural = "s" if workers != 1 else ""
+    values = {"shared": 1 / (1 + f / d), "separate": d / f, "d_over_f": d / f, "plural": plural}
+    return SPEC["bounded_by"][kind].format(f=f, d=d, workers=workers, **values)
 
 
 def forward_timer(run_dir: Path, device: torch.device, batch: int, n_images: int):
-    """``(seconds(), image size)``: ``seconds()`` times the model's forward in eval mode on an
-    in-memory batch, scaled to ``n_images``."""
-    amp = channels_last = device.type == "cuda"
+    """``(seconds(), image size)``: the forward on an in-memory batch, scaled to ``n_images``."""
+    amp = device.type == "cuda"
     model, config = load_model(run_dir, device=device)
     size = config.image_size
-    x = torch.rand(batch, 3, size, size, device=device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+    fmt = memory_format(config.backbone, device)  # as the trainer
+    model = model.to(memory_format=fmt)
+    x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     n_batches = -(-n_images // batch)
 
     @torch.no_grad()
@@ -80,9 +64,7 @@ def forward_timer(run_dir: Path, device: torch.device, batch: int, n_images: int
 
 
 def measure_rates(timers: dict, n_images: int, repeats: int) -> tuple[dict, list]:
-    """Images/s of each timer (``"submission"`` and ``"forward"`` first), repeat by repeat;
-    each submission against the mean of the forwards just before and just after it. Returns
-    the rates and the ratios submission / forward."""
+    """Images/s of each timer, and the ratios of each submission to the forwards around it."""
     rates: dict[str, list[float]] = {name: [] for name in timers}
     ratios = []
     forward = n_images / timers["forward"]()

@@ -1,15 +1,7 @@
-"""Section 5: the memory of one machine training with 2 processes (torchrun, gloo) against 1.
-
-The measure is the proportional set size (PSS: a page shared by k processes counts 1/k in each)
-summed over the training processes once a 1-epoch run with validation has finished, less the
-same sum once every process has done its imports; the processes wait at both points until the
-sum is taken from outside. The peak is sampled every 0.5 s. The decoded-image cache, written
-beforehand, is memory-mapped read-only: the processes share one copy, so 2 should hold little
-more than 1 (goal <= 1.3x) on a data set sized like the challenge's (about 100,000 photos),
-where the images are what two processes could copy.
-
-Each process runs ``python -m torch.distributed.run --standalone --nproc_per_node N -m
-krypto.bench.memory JOB.json OUT_DIR``.
+"""Section 5: summed PSS of the training processes of a 2-process torchrun (gloo) run against a
+1-process one, less their imports, once trained and at the peak (sampled every 0.5 s); the
+memory-mapped image cache is shared, so 2 should hold little more than 1. Each process runs
+``torchrun ... -m krypto.bench.memory JOB.json OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -59,8 +51,7 @@ def _wait_for(path: Path, timeout: float = 600.0) -> None:
 
 
 def child(job_file: str, out_dir: str) -> None:
-    """One process of a measured run: import, wait to be measured, train 1 epoch, write
-    ``rank<r>.json``."""
+    """One process: import, wait to be measured, train 1 epoch, write ``rank<r>.json``."""
     out, rank = Path(out_dir), int(os.environ.get("RANK", 0))
     write_text(out / f"imported-{rank}", "")
     _wait_for(out / GO)
@@ -85,12 +76,14 @@ def child(job_file: str, out_dir: str) -> None:
 
 
 def run_processes(n: int, job_file: Path, out_dir: Path, threads: int) -> dict:
-    """The run of ``n`` processes (torchrun, gloo on the CPU): the summed PSS of its training
-    processes after their imports, once trained and at its peak, and each process's own
-    figures."""
+    """Summed PSS of ``n`` training processes after their imports, once trained and at the peak."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stale = [*out_dir.glob("imported-*"), *out_dir.glob("rank*.json"), out_dir / GO, out_dir / EXIT]
-    for path in stale:
+    for path in [
+        *out_dir.glob("imported-*"),
+        *out_dir.glob("rank*.json"),
+        out_dir / GO,
+        out_dir / EXIT,
+    ]:
         path.unlink(missing_ok=True)
     each = str(max(1, threads // n))
     env = dict(os.environ, PYTHONUNBUFFERED="1", KRYPTO_NUM_THREADS=each, OMP_NUM_THREADS=each)
@@ -137,9 +130,6 @@ def _figures(run: dict) -> dict[str, float]:
 
 
 def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
-    """Summed PSS (less the imports) of a 2-process gloo training run against a 1-process run
-    on a synthetic set of ``cfg.memory_identities`` identities (default: about the challenge's
-    100,000 photos)."""
     data, prepared, synth = write_data(folder, cfg, cfg.memory_identities)
     cached_images(prepared.index[C.PATH], cfg.image_size, prepared.folder, progress=False)
     n, threads = cfg.memory_processes, cfg.resolved_threads()
@@ -171,12 +161,8 @@ def bench_memory(folder: Path, cfg: BenchConfig, log) -> dict:
     cache_ratio = many["image_cache_pss_mib"] / one["image_cache_pss_mib"]
     out["image_cache_ratio"] = measure(cache_ratio, "ratio")
     out["n_images"] = runs[1]["ranks"][0]["n_images"]
-    out["dataset"] = {
-        "identities": synth.identities,
-        "real_per_identity": synth.real_per_identity,
-        "fake_per_identity": synth.fake_per_identity,
-        "jpeg_size": synth.image_size,
-    }
+    keys = ("identities", "real_per_identity", "fake_per_identity")
+    out["dataset"] = {**{k: getattr(synth, k) for k in keys}, "jpeg_size": synth.image_size}
     out["challenge_sized"] = not cfg.quick
     out["what"] = WHAT["memory"].format(n=n, seconds=SAMPLE_SECONDS)
     return out

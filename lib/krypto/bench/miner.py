@@ -1,5 +1,5 @@
 """Section 3: :func:`krypto.learning.miner.mine_quadruplets` against the seed's Python loop
-(:func:`python_loop_quadruplets`, which the seed's pipeline of :mod:`.reference` mines with)."""
+(:func:`python_loop_quadruplets`, which the seed's pipeline of :mod:`.training` mines with)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,9 @@ def _candidates(labels, is_fake, i: int):
 def python_loop_quadruplets(
     labels, is_fake, dist, strategy: str = "random", rng: random.Random | None = None, lists=False
 ):
-    """Reference miner, as the seed wrote it: for each real anchor, Python loops over the batch
-    build the lists of its real positives, real negatives and fakes of its identity; one of each
-    is picked (``random``: uniformly with ``rng``; ``hard``: farthest positive, nearest negative,
-    nearest fake). O(B^2) interpreted steps.
-
-    With ``lists=False`` it reads the batch's tensors element by element (what the seed did);
-    ``lists=True`` converts them to Python lists first (the fastest a Python loop gets). Same
-    rules and return value as :func:`krypto.learning.miner.mine_quadruplets`: ``(a, p, n, f)``
-    long tensors on the device of ``labels``."""
+    """The seed's miner, O(B^2) Python steps, with the rules and return value of
+    :func:`krypto.learning.miner.mine_quadruplets`; ``lists=True`` reads Python lists, not
+    the tensors element by element (the fastest a Python loop gets)."""
     device = labels.device if isinstance(labels, torch.Tensor) else torch.device("cpu")
     if lists:
         labels, is_fake, dist = (
@@ -70,8 +64,7 @@ def python_loop_quadruplets(
 
 
 def miner_batch(size: int, seed: int = 0):
-    """Labels, fake flags and distances of a realistic batch: ``size / 4`` identities x 4
-    photos, one of them a fake."""
+    """Labels, fake flags and distances of ``size / 4`` identities x 4 photos, one a fake."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(size // PHOTOS_PER_IDENTITY).repeat_interleave(PHOTOS_PER_IDENTITY)
     is_fake = (torch.arange(len(labels)) % PHOTOS_PER_IDENTITY) == PHOTOS_PER_IDENTITY - 1

@@ -7,8 +7,9 @@ Command line::
         [--batch-size 256] [--device auto] [--checkpoint best.pt] [--amp] [--no-progress] \\
         [--workers N] [--prefetch N] [--decoder auto|pil]
 
-Every image is decoded once as training decoded it (the run's ``image_size``, bilinear, RGB,
-[0, 1]; :mod:`krypto.challenge.image_decoding`), on the worker processes of a
+Every distinct image file (by its bytes: one photo in several pairs counts once) is embedded
+once, decoded as training decoded it (the run's ``image_size``, bilinear, RGB, [0, 1];
+:mod:`krypto.challenge.image_decoding`), on the worker processes of a
 ``torch.utils.data.DataLoader`` ahead of the forward (:mod:`krypto.challenge.batch_embedding`),
 and each pair scored by the cosine similarity of its two embeddings (``--tta``: of the sums of
 the unit embeddings of an image and of its mirror image), fused with the fake probabilities of
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
 import sys
 import warnings
 from pathlib import Path
@@ -44,6 +47,7 @@ from krypto.files import atomic_path, write_text
 from krypto.learning.checkpoint import load_model
 from krypto.learning.device import pick_device, set_threads
 from krypto.learning.fake_head import pair_similarity
+from krypto.learning.models import memory_format
 from krypto.paths import display_path
 
 SKIP_HINT = "pass --skip-bad / skip_bad=True to list and skip such pairs"
@@ -92,9 +96,23 @@ def _model(run_dir: str | Path, checkpoint: str, device: str):
     set_threads(0)  # KRYPTO_NUM_THREADS, when set
     dev = pick_device(device)
     model, config = load_model(run, checkpoint, dev)
-    if dev.type == "cuda":  # as the trainer runs it (the inputs are channels_last there too)
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=memory_format(config.backbone, dev))  # as the trainer ran it
     return run, model, config, dev
+
+
+def distinct_files(paths: list) -> tuple[list, torch.Tensor]:
+    """One of ``paths`` for each distinct file content (sha256 of its bytes) and, for every
+    path, the index of its content among them; an unreadable file stands alone."""
+
+    def content(path) -> str:
+        try:
+            return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            return str(path)  # embed_paths names its error
+
+    keys = [content(p) for p in paths]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return [paths[i] for i in first], torch.from_numpy(inverse.reshape(-1))
 
 
 def _scores(model, emb: torch.Tensor, ids: list[str], failures) -> tuple[pd.DataFrame, list]:
@@ -158,24 +176,19 @@ def make_submission(
     run, model, config, dev = _model(run_dir, checkpoint, device)
     root = Path(pairs_dir).expanduser().resolve()
     failures: list[tuple[int, str]] = []
+    sizes = dict(image_size=config.image_size, batch_size=batch_size, device=dev, decoder=decoder)
+    options = dict(tta=tta, amp=amp, progress=progress, workers=workers, prefetch=prefetch)
+    embed = functools.partial(embed_paths, model, **sizes, **options)
     with _hint_skip_bad():
         pairs, skipped = _read_pairs(root, skip_bad)
         ids = pairs[C.PAIR_ID].tolist()
-        emb = embed_paths(
-            model,
-            pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist(),
-            config.image_size,
-            batch_size,
-            dev,
-            tta=tta,
-            amp=amp,
-            progress=progress,
-            failures=failures if skip_bad else None,
-            labels=[f"pair_id {pid!r}" for pid in ids] * 2,
-            workers=workers,
-            prefetch=prefetch,
-            decoder=decoder,
-        )
+        paths = pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist()
+        distinct, inverse = distinct_files(paths)
+        try:  # each distinct file once
+            emb = embed(distinct)[inverse]
+        except CorruptImageError:  # every file as named, so that the errors name each pair
+            labels = [f"pair_id {pid!r}" for pid in ids] * 2
+            emb = embed(paths, failures=failures if skip_bad else None, labels=labels)
     frame, unreadable = _scores(model, emb, ids, failures)
     skipped = sorted(skipped + unreadable)
     if frame.empty:

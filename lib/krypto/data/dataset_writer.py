@@ -101,21 +101,32 @@ def write_layout(
 
 
 def _draw_pairs(rng, people: list[list[Photo]], per_kind: int, random_partner: bool) -> list:
-    """As many pairs of each kind, each anchored on a real photo of a held-out person."""
+    """As many pairs of each kind, each anchored on a real photo of a held-out person, no two
+    alike: a draw of four that repeats a pair (the same two photos) is drawn again."""
     reals = [[p for p in person if not p[2]] for person in people]
     fakes = [[p for p in person if p[2]] for person in people]
-    pairs = []
-    for _ in range(per_kind):
+    pairs: list = []
+    seen: set = set()  # the two photos of each pair (they tell its kind)
+    tries = 20 * per_kind + 100  # plenty unless the people are too few for distinct pairs
+    while len(pairs) < 4 * per_kind:
+        if (tries := tries - 1) < 0:
+            raise ValueError(f"too few held-out people for {per_kind} distinct pairs of each kind")
         a, b = rng.choice(len(people), 2, replace=False)
         i, j = rng.choice(len(reals[a]), 2, replace=False)
         partner = reals[b][rng.integers(len(reals[b])) if random_partner else j]
         p, q = (j, i) if random_partner else (i, j)  # a's photos in the other three kinds
         fake_a = fakes[a][rng.integers(len(fakes[a]))]
         fake_b = fakes[b][rng.integers(len(fakes[b]))]
-        pairs.append((reals[a][i], reals[a][j], 1, C.SAME))
-        pairs.append((reals[a][p], partner, 0, C.DIFFERENT))
-        pairs.append((reals[a][q], fake_a, 0, C.FAKE_SAME))
-        pairs.append((reals[a][p], fake_b, 0, C.FAKE_OTHER))
+        draw = [
+            (reals[a][i], reals[a][j], 1, C.SAME),
+            (reals[a][p], partner, 0, C.DIFFERENT),
+            (reals[a][q], fake_a, 0, C.FAKE_SAME),
+            (reals[a][p], fake_b, 0, C.FAKE_OTHER),
+        ]
+        keys = [frozenset((id(first), id(second))) for first, second, *_ in draw]
+        if seen.isdisjoint(keys):
+            seen.update(keys)
+            pairs += draw
     return pairs
 
 

@@ -18,7 +18,15 @@ import pandas as pd
 
 from krypto import constants as C
 from krypto.evaluation.plots import metric_bars, metric_per_epoch
-from krypto.evaluation.verdicts import LowestVerdict, compare, format_mean_std, lowest, mean_std
+from krypto.evaluation.verdicts import (
+    LowestVerdict,
+    compare,
+    decided_together,
+    format_mean_std,
+    lowest,
+    mean_std,
+    single_model,
+)
 from krypto.paths import display_path, resolve_path
 from krypto.run_folder import read_metrics, read_test_metrics, seed_runs
 
@@ -100,11 +108,23 @@ class Comparison:
         table.index.name = f"against {reference}"
         return table
 
+    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, LowestVerdict]:
+        """:meth:`versus` ``reference`` on ``metrics`` and :meth:`lowest` on ``eer``, decided
+        together (Holm's adjustment over their distinct comparisons)."""
+        return decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
+
+    def one_model(self, name: str) -> bool:
+        """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and
+        their values are identical; it counts as one model, not as seeds."""
+        values = self.values[name]
+        best = values.get("best_epoch") or []
+        return len(best) >= 2 and all(b == 0 for b in best) and single_model(values["eer"])
+
     def records(self) -> dict[str, dict]:
         """The table as results.json keeps it: per configuration ``n_seeds``, ``seeds`` (folder
         names), each EER as ``{mean, std, values}`` (values per seed, in the order of
-        ``seeds``), ``best_epoch``, ``epochs_run`` and ``seconds`` per seed, and ``n_pairs`` (test
-        pairs per seed)."""
+        ``seeds``), ``best_epoch``, ``epochs_run`` and ``seconds`` per seed, ``n_pairs`` (test
+        pairs per seed) and ``one_model`` (:meth:`one_model`)."""
         out = {}
         for name, metrics in self.values.items():
             folder = self.seeds[name]
@@ -115,6 +135,7 @@ class Comparison:
             for column in RUN_COLUMNS:
                 row[column] = list(metrics[column])
             row["n_pairs"] = [t.get("n_pairs") for t in self.test[name]]
+            row["one_model"] = self.one_model(name)
             out[name] = row
         return out
 

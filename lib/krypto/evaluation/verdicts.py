@@ -1,37 +1,113 @@
 """Verdicts between configurations trained with several seeds, by one rule used everywhere.
 
-Two configurations differ on a metric when Welch's t-test over their per-seed values gives
-p < 0.05; otherwise (and always with fewer than 2 seeds on either side, or identical values)
-there is no clear difference.
+Each comparison gets a two-sided p-value from the per-seed test values: Welch's t-test when both
+configurations vary over their seeds; a one-sample t-test against the other's value when one of
+them is a single model (its seeds are identical: no epoch improved on the model it started from);
+none when both are, or with fewer than 2 seeds on either side. The comparisons stated together
+(a notebook's table, the README's every verdict) are decided together: a difference is claimed
+only when its p-value, adjusted by Holm's method over the family of distinct comparisons, is
+below :data:`ALPHA`; otherwise it is *undecided*. Each comes with the difference of the means
+and its 95% interval.
 
-Welch's t-test is :func:`scipy.stats.ttest_ind` with ``equal_var=False`` (two-sided). When
-neither configuration varies over its seeds the statistic is infinite for different means (p =
-0) and undefined for equal ones (no verdict). :func:`compare` gives the verdict between two
-configurations, :func:`lowest` the configuration with the lowest mean and whether it is clearly
-lowest; both come back as plain dicts (``to_dict``/``from_dict``) for results.json, and their
-``sentence`` methods are the wording the notebooks and the report share.
+:func:`compare` gives the verdict between two configurations, :func:`lowest` the configuration
+with the lowest mean and whether it is clearly lowest; :func:`decided_together` runs a
+computation of verdicts twice, once to collect the family's p-values and once to decide each
+with Holm's adjustment; :func:`replication_rule` decides instead as a replication of stated
+claims does (one-sided, p < :data:`ALPHA`, no adjustment: each claim is tested once). All come
+back as plain dicts (``to_dict``/``from_dict``) for results.json, and their ``sentence`` methods
+are the wording the notebooks and the report share.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import numpy as np
+from scipy import stats
 
-ALPHA = 0.05  # the significance level of the rule
-MIN_SEEDS = 2  # fewer seeds on either side: no verdict
-NO_CLEAR = "no clear difference"
-# The rule in the one sentence of the docstring above, as the README renders it.
+ALPHA = 0.05  # the family-wise error rate of the rule
+NO_CLEAR = "undecided"
+DECIMALS = 3  # the held-out EERs are resolved to 1/1500 per kind: 3 decimals
+# The rule in words, as the README renders it.
 RULE = (
-    f"Two configurations differ on a metric when Welch's t-test over their per-seed values "
-    f"gives p < {ALPHA:g}; otherwise (and always with fewer than {MIN_SEEDS} seeds on either "
-    f"side, or identical values) there is {NO_CLEAR}."
+    f"Two configurations differ on a metric when the p-value of their comparison over the "
+    f"per-seed test values (Welch's t-test; a one-sample t-test against a configuration that is "
+    f"a single model), adjusted by Holm's method over every comparison stated together, is "
+    f"below {ALPHA:g}; otherwise the comparison is {NO_CLEAR}. Two single models, or fewer "
+    f"than 2 seeds on either side, are never tested."
 )
 
 A, B = "a", "b"
+T = TypeVar("T")
+
+
+class Family:
+    """The distinct comparisons decided together: their raw p-values, keyed by the two
+    configurations' values, and Holm's adjustment of each."""
+
+    def __init__(self, p_values: dict | None = None, replication: bool = False):
+        self.p_values = dict(p_values or {})
+        self.replication = replication
+
+    @property
+    def size(self) -> int:
+        return len(self.p_values)
+
+    def record(self, key: tuple, p: float) -> None:
+        """One comparison of the family (the same two configurations count once)."""
+        self.p_values[key] = p
+
+    def adjusted(self, p: float) -> float:
+        """Holm's adjusted p-value of ``p``, one of the family's: the largest ``(m - j) p_(j)``
+        (capped at 1) over the family's sorted p-values up to ``p``."""
+        ordered = sorted(self.p_values.values())
+        running = 0.0
+        for rank, q in enumerate(ordered):
+            if q > p:
+                break
+            running = max(running, min(1.0, (len(ordered) - rank) * q))
+        return running
+
+
+_FAMILY: contextvars.ContextVar[Family | None] = contextvars.ContextVar("family", default=None)
+
+
+def decided_together(compute: Callable[[], T]) -> tuple[T, Family]:
+    """``compute()`` run twice: once collecting the p-value of every :func:`compare` it makes,
+    then again deciding each by Holm's adjustment over all of them; its second result and the
+    family. Within :func:`replication_rule`, run once under that rule."""
+    outer = _FAMILY.get()
+    if outer is not None and outer.replication:  # each claim tested alone: no family
+        return compute(), outer
+    collecting = Family()
+    token = _FAMILY.set(collecting)
+    try:
+        compute()
+    finally:
+        _FAMILY.reset(token)
+    family = Family(collecting.p_values)
+    token = _FAMILY.set(family)
+    try:
+        return compute(), family
+    finally:
+        _FAMILY.reset(token)
+
+
+@contextlib.contextmanager
+def replication_rule() -> Iterator[None]:
+    """Within: each comparison decided as the replication of a stated claim (the observed
+    direction, one-sided p < :data:`ALPHA`, i.e. two-sided p < 2 :data:`ALPHA`; no adjustment)."""
+    token = _FAMILY.set(Family(replication=True))
+    try:
+        yield
+    finally:
+        _FAMILY.reset(token)
 
 
 def finite_values(values: Iterable) -> list[float]:
@@ -60,6 +136,11 @@ def mean_std(values: Iterable) -> tuple[float | None, float | None]:
     return float(np.mean(v)), float(np.std(v, ddof=1))
 
 
+def single_model(values: Sequence[float]) -> bool:
+    """Several seeds with identical values: one model (its seeds never left their start)."""
+    return len(values) >= 2 and bool(np.ptp(values) == 0)
+
+
 def format_p(p: float | None) -> str:
     """A p-value as the text shows it: ``p = 0.012``, ``p < 0.001``; ``p < 0.05`` for one
     just under :data:`ALPHA` that 3 decimals would round up to it."""
@@ -72,8 +153,8 @@ def format_p(p: float | None) -> str:
     return f"p = {p:.3f}"
 
 
-def format_mean_std(mean: float | None, std: float | None, decimals: int = 4) -> str:
-    """``0.1234 ± 0.0056``; the mean alone for one seed; ``-`` for none."""
+def format_mean_std(mean: float | None, std: float | None, decimals: int = DECIMALS) -> str:
+    """``0.123 ± 0.006``; the mean alone for one seed; ``-`` for none."""
     if mean is None:
         return "-"
     return f"{mean:.{decimals}f}" + ("" if std is None else f" ± {std:.{decimals}f}")
@@ -83,8 +164,11 @@ def format_mean_std(mean: float | None, std: float | None, decimals: int = 4) ->
 class Verdict:
     """The rule applied to two configurations ``a`` and ``b`` on one metric.
 
-    ``lower`` is ``"a"`` or ``"b"`` when they differ (the one with the lower mean), None for no
-    clear difference; ``reason`` says why (the p-value, too few seeds, identical values)."""
+    ``lower`` is ``"a"`` or ``"b"`` when they differ (the one with the lower mean), None when
+    undecided; ``p_value`` is the comparison's own two-sided p-value, ``p_adjusted`` Holm's over
+    its ``family_size`` comparisons (None outside a family), ``ci_low``/``ci_high`` the 95%
+    interval of ``a_mean - b_mean``, ``test`` which test made them; ``reason`` says it in
+    words."""
 
     a_mean: float | None
     b_mean: float | None
@@ -95,10 +179,16 @@ class Verdict:
     p_value: float | None
     lower: str | None
     reason: str
+    p_adjusted: float | None = None
+    family_size: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    test: str | None = None
 
     @property
-    def too_few_seeds(self) -> bool:
-        return min(self.n_a, self.n_b) < MIN_SEEDS
+    def untested(self) -> bool:
+        """No test was possible: one model on each side, or fewer than 2 seeds on one."""
+        return self.p_value is None
 
     @property
     def differ(self) -> bool:
@@ -124,9 +214,18 @@ class Verdict:
         """``side`` (``"a"`` or ``"b"``) is clearly lower by the rule."""
         return self.lower == side
 
+    def effect(self) -> str:
+        """``a - b = -0.036 (95% CI -0.051 to -0.021)``, or the difference alone."""
+        if self.gap is None:
+            return "no difference to state"
+        text = f"difference {self.gap:+.{DECIMALS}f}"
+        if self.ci_low is None or self.ci_high is None:
+            return text
+        return f"{text} (95% CI {self.ci_low:+.{DECIMALS}f} to {self.ci_high:+.{DECIMALS}f})"
+
     def short(self) -> str:
         """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
-        ``no clear difference (p = 0.310)``, ``no clear difference (1 seed: no test)``."""
+        ``undecided (p = 0.310)``, ``undecided (one model each: no test)``."""
         word = {A: "lower", B: "higher", None: NO_CLEAR}[self.lower]
         return f"{word} ({self.reason})"
 
@@ -138,52 +237,72 @@ class Verdict:
         return cls(**{k: values.get(k) for k in cls.__dataclass_fields__})
 
     def sentence(self, a_name: str, b_name: str, metric: str) -> str:
-        """E.g. ``hard mining is clearly lower than seed on eer (0.0310 ± 0.0020 vs 0.0670 ±
-        0.0040, p = 0.003)`` or ``... no clear difference between ...``."""
+        """E.g. ``hard mining is clearly lower than seed on eer (0.031 ± 0.002 vs 0.067 ±
+        0.004, difference -0.036 (95% CI ...), p = 0.003, ...)`` or ``undecided between ...``."""
+        first, second = (B, A) if self.lower == B else (A, B)
+        side = {A: (self.a_mean, self.a_std), B: (self.b_mean, self.b_std)}
         numbers = (
-            f"{format_mean_std(self.a_mean, self.a_std)} vs "
-            f"{format_mean_std(self.b_mean, self.b_std)}, {self.reason}"
+            f"{format_mean_std(*side[first])} vs {format_mean_std(*side[second])}, "
+            f"{self.effect()}, {self.reason}"
         )
         if self.lower is None:
             return f"{NO_CLEAR} between {a_name} and {b_name} on {metric} ({numbers})"
         low, high = (a_name, b_name) if self.lower == A else (b_name, a_name)
-        if self.lower == B:
-            numbers = (
-                f"{format_mean_std(self.b_mean, self.b_std)} vs "
-                f"{format_mean_std(self.a_mean, self.a_std)}, {self.reason}"
-            )
         return f"{low} is clearly lower than {high} on {metric} ({numbers})"
+
+
+def _test(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
+    """Two-sided p-value, 95% interval of ``mean(a) - mean(b)`` and the test's name, for two
+    sides of which at most one is a single model."""
+    if single_model(a) or single_model(b):  # the single model is a fixed value to test against
+        fixed, varying, sign = (a[0], b, -1.0) if single_model(a) else (b[0], a, 1.0)
+        p = stats.ttest_1samp(varying, fixed).pvalue
+        se, df, name = (
+            np.std(varying, ddof=1) / math.sqrt(len(varying)),
+            len(varying) - 1,
+            "one-sample t",
+        )
+    else:
+        p = stats.ttest_ind(a, b, equal_var=False).pvalue
+        va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+        se = math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+        name = "Welch's t"
+    half = float(stats.t.ppf(0.975, df) * se)
+    gap = float(np.mean(a) - np.mean(b))
+    return float(p), gap - half, gap + half, name
 
 
 def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Verdict:
     """The rule between the per-seed values of two configurations (non-finite values dropped):
-    they differ when Welch's t-test gives p < ``alpha``; no verdict with fewer than
-    :data:`MIN_SEEDS` values on either side or identical values."""
+    see the module's docstring. Within :func:`decided_together` the p-value joins the family and
+    the verdict is decided on its adjustment; within :func:`replication_rule` on the one-sided
+    p-value; elsewhere on the p-value alone."""
     a, b = finite_values(a_values), finite_values(b_values)
     a_mean, a_std = mean_std(a)
     b_mean, b_std = mean_std(b)
     common = dict(a_mean=a_mean, b_mean=b_mean, a_std=a_std, b_std=b_std, n_a=len(a), n_b=len(b))
-    if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
+    if min(len(a), len(b)) < 2 or (single_model(a) and single_model(b)):
         n = min(len(a), len(b))
-        return Verdict(
-            **common, p_value=None, lower=None, reason=f"{n} seed{'s' if n != 1 else ''}: no test"
-        )
-    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread on either side: t is 0/0 or infinite
-        if a_mean == b_mean:
-            return Verdict(**common, p_value=None, lower=None, reason="identical values")
-        p = 0.0
-    else:
-        from scipy import stats
-
-        with warnings.catch_warnings():  # nearly identical values: scipy warns, the p stands
-            warnings.simplefilter("ignore", RuntimeWarning)
-            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-        if not math.isfinite(p):
-            return Verdict(**common, p_value=None, lower=None, reason="identical values")
-    if p < alpha and a_mean != b_mean:
-        lower = A if a_mean < b_mean else B
-        return Verdict(**common, p_value=p, lower=lower, reason=format_p(p))
-    return Verdict(**common, p_value=p, lower=None, reason=format_p(p))
+        why = f"{n} seed{'s' if n != 1 else ''}: no test" if n < 2 else "one model each: no test"
+        return Verdict(**common, p_value=None, lower=None, reason=why)
+    with warnings.catch_warnings():  # nearly identical values: scipy warns, the p stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p, ci_low, ci_high, test = _test(a, b)
+    common.update(ci_low=ci_low, ci_high=ci_high, test=test)
+    if not math.isfinite(p):
+        return Verdict(**common, p_value=None, lower=None, reason="identical values")
+    family = _FAMILY.get()
+    decided_on, reason = p, format_p(p)
+    if family is not None and family.replication:
+        decided_on, reason = p / 2, f"one-sided {format_p(p / 2)}"
+    elif family is not None:
+        family.record(tuple(sorted((tuple(a), tuple(b)))), p)
+        decided_on = family.adjusted(p)
+        common.update(p_adjusted=decided_on, family_size=family.size)
+        reason = f"{format_p(p)}; Holm over {family.size}: adjusted {format_p(decided_on)}"
+    lower = (A if a_mean < b_mean else B) if decided_on < alpha and a_mean != b_mean else None
+    return Verdict(**common, p_value=p, lower=lower, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -224,18 +343,18 @@ class LowestVerdict:
         )
 
     def sentence(self, metric: str = "eer") -> str:
-        """E.g. ``Lowest combined `eer`: **nose** (0.0630 ± 0.0030), clearly lower than every
-        other one.`` or ``..., but no clear difference from mouth and no cutout.``"""
+        """E.g. ``Lowest combined `eer`: **nose** (0.063 ± 0.003), clearly lower than every
+        other one.`` or ``..., but undecided from mouth and no cutout.``"""
         what = "combined `eer`" if metric == "eer" else f"`{metric}`"
         head = f"Lowest mean {what}: **{self.name}** ({format_mean_std(self.mean, self.std)})"
         if not self.versus:
             return f"{head}, the only one."
         if self.clear:
             return f"{head}, clearly lower than every other one."
-        few = [n for n in self.ties if self.versus[n].too_few_seeds]
+        few = [n for n in self.ties if self.versus[n].untested]
         tail = f", but {NO_CLEAR} from {join_names(self.ties)}"
         if few and len(few) == len(self.ties):
-            tail += " (too few seeds for a test)"
+            tail += " (no test possible)"
         return head + tail + "."
 
 

@@ -119,10 +119,20 @@ def as_tensor(images) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
-def to_model_input(images, device: torch.device | str, channels_last: bool = False) -> torch.Tensor:
-    """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``."""
+def to_model_input(
+    images, device: torch.device | str, memory_format=torch.contiguous_format
+) -> torch.Tensor:
+    """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``, in
+    ``memory_format`` (:func:`krypto.learning.models.memory_format`)."""
     x = as_tensor(images).to(device, non_blocking=True).float().div_(255)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    return x.contiguous(memory_format=memory_format)
+
+
+def input_format(model: torch.nn.Module) -> torch.memory_format:
+    """channels_last when ``model``'s first convolution is (it was placed so), else contiguous."""
+    conv = next((p for p in model.parameters() if p.dim() == 4), None)
+    placed = conv is not None and not conv.is_contiguous()
+    return torch.channels_last if placed else torch.contiguous_format
 
 
 @torch.no_grad()
@@ -132,12 +142,11 @@ def embed_batch(
     """Embeddings ``[B, D]`` (float32, on CPU) of one batch, ``model`` in the mode it is in:
     uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
     ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
-    channels_last = device.type == "cuda"
+    fmt = input_format(model)
     if isinstance(images, torch.Tensor) and images.is_floating_point():
-        x = images.to(device, non_blocking=True)
-        x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+        x = images.to(device, non_blocking=True).contiguous(memory_format=fmt)
     else:
-        x = to_model_input(images, device, channels_last=channels_last)
+        x = to_model_input(images, device, fmt)
     with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
         e = model(x).float()
         if flip_tta:

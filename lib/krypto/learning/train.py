@@ -45,7 +45,7 @@ from krypto.learning.model_health import (
     calibrate_normalisation,
     check_not_collapsed,
 )
-from krypto.learning.models import build_model
+from krypto.learning.models import build_model, memory_format
 from krypto.learning.optim import build_optimizer, build_scheduler
 from krypto.learning.run_log import RunLog, run_summary
 from krypto.learning.sampler import IdentityBatchSampler
@@ -136,9 +136,8 @@ class Trainer:
         self.model = build_model(
             config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
         )
-        self.model.to(self.device)
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.memory_format = memory_format(config.backbone, self.device)
+        self.model.to(self.device, memory_format=self.memory_format)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.criterion = VerificationLoss(
             config.loss_config(),
@@ -282,7 +281,7 @@ class Trainer:
             self.generator,
         )
         images = random_flip(images, self.generator, cfg.flip_p)
-        x = to_model_input(images, self.device, channels_last=self.device.type == "cuda")
+        x = to_model_input(images, self.device, self.memory_format)
         labels, is_fake = self.labels[rows].to(self.device), self.is_fake[rows].to(self.device)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             embeddings = self.net(x)

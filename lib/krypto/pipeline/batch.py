@@ -107,6 +107,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed_list(text: str) -> list[int]:
+    """An argparse type: comma-separated seeds."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -130,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
         help="run only NAME (batch/run or run); repeatable",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="apply the `quick` parameters")
+    parser.add_argument(
+        "--seeds", type=_seed_list, default=None, metavar="K,K,...",
+        help="train with these seeds instead of each file's `seeds` (a replication: e.g. 3,4,5)",
+    )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print the plan without executing")
     parser.add_argument(
         "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
@@ -143,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     runs_dir = args.runs_dir.absolute()
     try:
-        runs = load_batch(args.file, quick=args.quick, runs_dir=runs_dir)
+        runs = load_batch(args.file, quick=args.quick, runs_dir=runs_dir, seeds=args.seeds)
         if args.only:
             runs = select_runs(runs, args.only)
         if args.dry_run:

@@ -31,14 +31,20 @@ class BatchError(ValueError):
     """The batch file or the command line is wrong; the message names the file and key."""
 
 
-def load_batch(path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DIR) -> list[Run]:
-    """Read a batch file and its includes; runs come in an order that satisfies ``needs``.
+def load_batch(
+    path: str | Path,
+    quick: bool = False,
+    runs_dir: Path = C.RUNS_DIR,
+    seeds: list[int] | None = None,
+) -> list[Run]:
+    """Read a batch file and its includes; runs come in an order that satisfies ``needs``;
+    ``seeds`` replaces the ``seeds`` of every file that has them (a replication).
 
     A ``batch/run`` in ``needs`` must be defined by the files or already have a folder with a
     ``run.json`` under ``runs_dir``; a 02_train run whose ``pretrained`` names a run of the files
     needs it. Raises ``BatchError`` on any mistake, before anything runs.
     """
-    loader = _Loader(quick=quick, runs_dir=Path(runs_dir))
+    loader = _Loader(quick=quick, runs_dir=Path(runs_dir), seeds=_seeds(Path(path), seeds))
     runs = loader.load(Path(path))
     for run in runs:
         run.parameters["run_dir"] = display_path(run.run_dir)
@@ -63,6 +69,7 @@ class _Loader:
 
     quick: bool
     runs_dir: Path
+    seeds: list[int] | None = None  # replaces every file's seeds
     files: set[Path] = field(default_factory=set)
     defined: dict[str, Path] = field(default_factory=dict)  # full name -> file
     groups: dict[str, list[str]] = field(default_factory=dict)  # batch/run -> its seeds' runs
@@ -89,6 +96,8 @@ class _Loader:
         runs = [run for include in _includes(path, data) for run in self.load(include)]
         base = _per_notebook(path, data, "base")
         seeds = _seeds(path, data.get("seeds"))
+        if seeds and self.seeds:
+            seeds = self.seeds
         if self.quick and seeds:
             seeds = seeds[:1]  # a smoke test: one seed
         for name, spec in _mapping(path, "runs", data.get("runs")).items():

@@ -43,14 +43,14 @@ class SynthConfig:
     traces a face swap leaves (0: a seamless swap, 1: obvious)."""
 
     identities: int = 400  # training identities (train/)
-    test_identities: int = 80  # identities of test_public (disjoint from train)
+    test_identities: int = 240  # identities of test_public (disjoint from train)
     real_per_identity: int = 6
     fake_per_identity: int = 3
     image_size: int = 48
     difficulty: float = 0.6
     fake_strength: float = 0.7
     lookalike: float = 0.8  # how much a swap's target head resembles the source (0: any person)
-    test_pairs_per_kind: int = 150
+    test_pairs_per_kind: int = 1500
     id_width: int = 8  # zero padding of folder names
     meta_id_width: int | None = None  # zero padding of ids in meta.json keys (None: as folders)
     seed: int = 0

@@ -15,6 +15,7 @@ from krypto.pipeline.report.cli import (
 )
 from krypto.pipeline.report.collect import collect
 from krypto.pipeline.report.findings import (
+    all_verdicts,
     beyond_summary,
     compute_findings,
     section_verdicts,
@@ -35,6 +36,7 @@ __all__ = [
     "SECTIONS",
     "SEED_RECIPE",
     "ReportError",
+    "all_verdicts",
     "beyond_sentence",
     "beyond_summary",
     "check_readme",

@@ -10,11 +10,11 @@ from pathlib import Path
 import krypto.pipeline.report.sections as S
 from krypto import constants as C
 from krypto.code_version import code_hash
-from krypto.evaluation.verdicts import RULE
+from krypto.evaluation.verdicts import ALPHA, RULE, Family
 from krypto.files import atomic_path, write_text
 from krypto.paths import display_path, resolve_path
 from krypto.pipeline.batch_file import load_batch
-from krypto.pipeline.report.findings import beyond_summary, compute_findings, section_verdicts
+from krypto.pipeline.report.findings import all_verdicts
 from krypto.pipeline.report.values import round_values
 from krypto.pipeline.run_record import LOG, TORCHRUN, TORCHRUN_LOG, read_record
 from krypto.run_folder import read_metrics, read_results, resolve_run, seed_runs
@@ -117,13 +117,11 @@ def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dic
 
 
 def _section_values(section: S.Section, results: dict) -> dict:
-    """What results.json keeps of a run's results, with a training section's verdicts."""
+    """What results.json keeps of a run's results (the verdicts are :func:`all_verdicts`')."""
     keep = S.DATA["kept"].get(section.key, S.DATA["kept"]["training"])
     values = round_values({k: results[k] for k in keep if k in results})
     if "table" not in values and section.key != "data":
         raise S.ReportError(f"{section.full_name}/{C.RESULTS_FILE} has no table")
-    if section.key in S.TRAINING_SECTIONS:
-        values.update(section_verdicts(section.key, values["table"]))
     return values
 
 
@@ -141,7 +139,14 @@ def _about_seeds(sections: dict) -> dict:
         "n_seeds": sorted(seeds),
         "test_pairs": list(dict.fromkeys(folders)),
         "n_test_pairs": sorted(pairs),
+        "resolution": [round(4 / n, 5) for n in sorted(pairs)],  # one pair of a kind
     }
+
+
+def comparison_counts(family: Family) -> dict:
+    """How many distinct comparisons the README states and how many of them the rule decides."""
+    decided = sum(family.adjusted(p) < ALPHA for p in family.p_values.values())
+    return {"stated": family.size, "decided": int(decided)}
 
 
 def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) -> dict:
@@ -171,17 +176,18 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     for source, target in copies:
         with atomic_path(out / S.FIGURES_DIR / target) as tmp:
             shutil.copyfile(source, tmp)
-    for key in S.METHOD_SECTIONS:
-        sections[key]["summary"] = beyond_summary(sections[key].get("table") or {})
+    verdicts, findings, family = all_verdicts(sections)
+    for key, values in verdicts.items():
+        sections[key].update(values)
     about = {"runs_dir": display_path(runs_dir), "out": display_path(out)}
     about.update(
         command=S.REPORT_COMMAND, eer=S.DATA["eer_note"], test=S.DATA["test_note"], rule=RULE
     )
     report = {
-        "about": {**about, **_about_seeds(sections)},
+        "about": {**about, **_about_seeds(sections), "comparisons": comparison_counts(family)},
         "sections": sections,
         "seed": S.seed_results(),
-        "findings": compute_findings(sections),
+        "findings": findings,
         "provenance": provenance,
         "code_hash": code_hash(),
         "made_by_other_code": made_by_other_code(provenance),

@@ -1,8 +1,9 @@
 """The report's verdicts, all by the rule of :mod:`krypto.evaluation.verdicts` over the per-seed
-test values: every training table's lowest ``eer`` and every row against its reference, the
-summary of the methods beyond the seed, and the seed's four findings (``holds`` or ``differs``
-only when the rule says so, else ``no clear difference``; ``n/a`` when a row it needs is
-missing)."""
+test values and decided together (:func:`all_verdicts`: Holm's adjustment over every distinct
+comparison the README states): every training table's lowest ``eer`` and every row against its
+reference on ``eer``, the summary of the methods beyond the seed, and the seed's four findings
+(``holds`` or ``differs`` only when the rule says so, else ``undecided``; ``n/a`` when a row it
+needs is missing)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,22 @@ from krypto.evaluation.verdicts import (
     NO_CLEAR,
     A,
     B,
+    Family,
     compare,
+    decided_together,
     format_mean_std,
     join_names,
     lowest,
     mean_std,
 )
-from krypto.pipeline.report.values import EER_COLUMNS, round_values, seed_values
+from krypto.pipeline.report.values import round_values, seed_values
 
 HOLDS, DIFFERS, UNKNOWN = "holds", "differs", "n/a"
 VERDICTS = (HOLDS, DIFFERS, NO_CLEAR, UNKNOWN)  # what a finding's verdict can be
 TEXT = S.DATA["findings"]
 CUTOUT_METRICS = ("eer", "eer_fake")  # finding (c): a part helps when clearly lower on one
 STEPS = {B: ("falls", "clear falls"), A: ("rises", "clear rises"), None: (NO_CLEAR, "not clear")}
+VERSUS_METRICS = ("eer",)  # each row against its section's reference: the official EER
 
 
 def _summary(values: list[float]) -> dict:
@@ -42,7 +46,7 @@ def lowest_of(table: dict, metric: str = "eer") -> dict | None:
 
 
 def versus_reference(
-    table: dict, reference: str | None, metrics=EER_COLUMNS
+    table: dict, reference: str | None, metrics=VERSUS_METRICS
 ) -> dict[str, dict[str, dict]]:
     """Every other row (``a``) against ``reference`` (``b``) on each of ``metrics``: ``{row:
     {metric: Verdict dict}}``; empty without that reference row."""
@@ -268,3 +272,23 @@ def compute_findings(sections: dict) -> list[dict]:
         _cutout_finding(sections),
         _pair_finding("d", sections),
     ]
+
+
+def all_verdicts(sections: dict) -> tuple[dict, list[dict], Family]:
+    """Every verdict the README states, decided together over ``sections`` (their tables, as in
+    results.json): per training section ``lowest``, ``reference``, ``versus`` (and a method
+    section's ``summary``), the findings, and the family of comparisons they were decided in."""
+
+    def compute() -> tuple[dict, list[dict]]:
+        verdicts = {}
+        for key in S.TRAINING_SECTIONS:
+            table = (sections.get(key) or {}).get("table")
+            if table is None:
+                continue
+            verdicts[key] = section_verdicts(key, table)
+            if key in S.METHOD_SECTIONS:
+                verdicts[key]["summary"] = beyond_summary(table)
+        return verdicts, compute_findings(sections)
+
+    (verdicts, findings), family = decided_together(compute)
+    return verdicts, findings, family

@@ -12,10 +12,9 @@ import krypto.pipeline.report.sections as S
 import krypto.pipeline.report.values as V
 from krypto.evaluation import verdicts as VR
 from krypto.evaluation.verdicts import A, B, LowestVerdict, Verdict, join_names
-from krypto.pipeline.report.agreement import MEAN_TOLERANCE
-from krypto.pipeline.report.findings import beyond_summary
+from krypto.pipeline.report.findings import VERSUS_METRICS, beyond_summary
 from krypto.pipeline.report.parameters import prose_parameters
-from krypto.pipeline.report.values import EER_COLUMNS, as_list, table, to_number
+from krypto.pipeline.report.values import as_list, table, to_number
 
 # REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
 REPORT_HEADING_LEVEL = 2
@@ -123,8 +122,7 @@ def render_markdown(
         provenance=results.get("provenance") or {},
         intros={key: intro.format_map(fields) for key, intro in S.DATA["intros"].items()},
         section=lambda key: sections.get(key) or {},
-        tolerance=MEAN_TOLERANCE,
-        eer_columns=[(m, f"{m} ↓", "text") for m in EER_COLUMNS],
+        versus_columns=[(m, f"{m} ↓", "text") for m in VERSUS_METRICS],
         seed_counts=lambda n_seeds: sorted({int(n) for n in n_seeds or []}),
         table=lambda *args: "\n".join(table(*args)),
         pair_rows=lambda pairs: {

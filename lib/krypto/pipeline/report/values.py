@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from krypto.evaluation.verdicts import finite_values, format_mean_std
+from krypto.evaluation.verdicts import DECIMALS, finite_values, format_mean_std
 from krypto.pipeline.report.sections import DATA, SEED_COLUMNS
 
-DECIMALS = 4  # results.json keeps, and the tables show, this many decimals
+KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECIMALS
 # The test EERs of the training tables (krypto.evaluation.compare.EER_METRICS); lower is better.
 EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 
 
-def round_values(value: Any, decimals: int = DECIMALS) -> Any:
+def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
     """Floats rounded (NaN and infinities become None), recursively through dicts and lists."""
     if isinstance(value, dict):
         return {str(k): round_values(v, decimals) for k, v in value.items()}
@@ -69,7 +69,7 @@ def _mean_std(value: Any) -> str:
 
 
 CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
-    "eer": format_number,  # 4 decimals
+    "eer": format_number,  # DECIMALS decimals
     "mean_std": _mean_std,  # ``mean ± std`` of a {mean, std}; the mean alone for one seed
     "int": _int,
     "ints": lambda v: ", ".join(dict.fromkeys(map(_int, as_list(v)))) or "-",  # one per seed
