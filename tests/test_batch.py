@@ -496,6 +496,36 @@ def test_seeds_repeat_each_training_run_and_needs_wait_for_all(tmp_path, runs_di
         load_batch(batch, runs_dir=runs_dir)
 
 
+def test_a_replication_replaces_every_files_seeds(tmp_path, runs_dir, capsys):
+    """``--seeds 3,4``: each file's ``seeds`` replaced (a replication), a run without seeds
+    left as it is; a bad list is refused naming it."""
+    from krypto.pipeline.batch import main
+    from krypto.pipeline.batch_file import BatchError, load_batch
+
+    batch = tmp_path / "seeded.yaml"
+    batch.write_text(
+        "batch: seeded\n"
+        "seeds: [0, 1, 2]\n"
+        "runs:\n"
+        "  quad:\n    notebook: notebooks/02_train.ipynb\n    parameters: {lam: 0.5}\n"
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        "batch: plain\ninclude: [seeded.yaml]\n"
+        "runs:\n  once:\n    notebook: notebooks/02_train.ipynb\n    parameters: {}\n"
+    )
+    runs = load_batch(plain, runs_dir=runs_dir, seeds=[3, 4])
+    assert [r.full_name for r in runs] == ["seeded/quad/seed3", "seeded/quad/seed4", "plain/once"]
+    assert [r.parameters.get("seed") for r in runs] == [3, 4, None]
+    with pytest.raises(BatchError, match="distinct"):
+        load_batch(plain, runs_dir=runs_dir, seeds=[3, 3])
+    assert main([str(plain), "--seeds", "5,6", "--dry-run", "--runs-dir", str(runs_dir)]) == 0
+    assert "seeded/quad/seed5" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([str(plain), "--seeds", "five"])
+    assert "not a comma-separated list of integers: 'five'" in capsys.readouterr().err
+
+
 def test_a_training_needs_the_run_it_is_pretrained_from(tmp_path):
     (tmp_path / "start.yaml").write_text(
         "batch: pretrain\nruns:\n  faces:\n    notebook: notebooks/02_train.ipynb\n"

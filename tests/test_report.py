@@ -928,3 +928,21 @@ def test_the_report_data_files_ship_with_the_package():
         if not any(fnmatch.fnmatch(p.relative_to(package).as_posix(), g) for g in patterns)
     ]
     assert not unshipped, f"not package data in pyproject.toml: {unshipped}"
+
+
+def test_the_report_says_how_many_comparisons_are_decided_and_marks_single_models(results):
+    text = R.render_markdown(results, "figs/")
+    family = results["about"]["comparisons"]
+    assert (
+        f"The README states {family['stated']} distinct comparisons; the rule decides "
+        f"{family['decided']} of them"
+    ) in text
+    assert "Each test EER is resolved to 0.01 (one pair of a kind)" in text  # 400 pairs
+    assert "is one model: no epoch improved" not in text
+    marked = copy.deepcopy(results)
+    marked["sections"]["loss_selection"]["table"]["triplet"]["one_model"] = True
+    text = R.render_markdown(marked, "figs/")
+    assert (
+        "`triplet` is one model: no epoch improved on the model it started from (best epoch 0 "
+        "in each of its 3 seeds, identical values); it counts as one model in every comparison."
+    ) in text
