@@ -96,6 +96,16 @@ def test_the_tolerance_is_derived_from_the_pooled_spread(committed):
     assert min(allowed.values()) >= quantile / 1500 - 1e-12
 
 
+def test_a_single_model_is_one_sample_and_gets_the_wider_tolerance(committed):
+    tables = copy.deepcopy(TABLES)
+    tables["cutout"]["eyes"] = row(0.20, spread=0.0)  # one model: identical seeds
+    single = results_of(tables)
+    allowed = tolerances(single, single)
+    assert allowed["cutout / eyes / eer"] == pytest.approx(
+        allowed["cutout / mouth / eer"] * math.sqrt(2) / math.sqrt(2 / 3)
+    )
+
+
 def test_a_mean_beyond_its_tolerance_is_named_and_one_within_is_not(committed):
     allowed = tolerances(committed, committed)["cutout / eyes / eer"]
     moved = copy.deepcopy(committed)

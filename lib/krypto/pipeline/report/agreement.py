@@ -6,9 +6,10 @@ the training noise; what must survive it is derived from the measured spread:
 * **Means.** Each table mean lies within its tolerance of the committed one:
   ``t(1 - alpha / 2M, df) * s * sqrt(1/n_committed + 1/n_reproduced)``, where ``s`` pools the
   per-seed standard deviations of the section's rows on that metric (both results, ``df`` their
-  degrees of freedom) and ``M`` is the number of means checked (Bonferroni: a faithful
-  reproduction fails with probability below ``alpha``); never tighter than the same quantile
-  times the test set's resolution (one pair of a kind: a quarter of the test pairs).
+  degrees of freedom), ``n`` counts the seeds of a mean (1 for a single model: one sample) and
+  ``M`` is the number of means checked (Bonferroni: a faithful reproduction fails with
+  probability below ``alpha``); never tighter than the same quantile times the test set's
+  resolution (one pair of a kind: a quarter of the test pairs).
 * **Claims.** Every claim of the committed results (a decided comparison, a finding that holds
   or differs, a clearly lowest row) is made again by the reproduction, each tested as the
   replication of that one claim (:func:`krypto.evaluation.verdicts.replication_rule`: the
@@ -31,7 +32,7 @@ from pathlib import Path
 from scipy import stats
 
 from krypto import constants as C
-from krypto.evaluation.verdicts import ALPHA, replication_rule
+from krypto.evaluation.verdicts import ALPHA, replication_rule, single_model
 from krypto.pipeline.report.findings import all_verdicts
 from krypto.pipeline.report.values import EER_COLUMNS
 
@@ -68,6 +69,13 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
     return {key: (math.sqrt(ss / df), int(df)) for key, (ss, df) in sums.items() if df}
 
 
+def _samples(cell: dict) -> int:
+    """Independent samples behind a mean: its seeds, or 1 for a single model (identical
+    values: the seeds never left the model they started from)."""
+    values = cell.get("values") or [cell.get("mean")]
+    return 1 if single_model(values) else len(values)
+
+
 def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[str, float]:
     """``"section / row / metric" -> tolerance`` of every mean both results have (see the
     module's docstring)."""
@@ -77,7 +85,7 @@ def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[
     out = {}
     for (section, row, metric), cell, pairs in shared:
         other, other_pairs = ours[section, row, metric]
-        n_a, n_b = len(cell.get("values") or [1]), len(other.get("values") or [1])
+        n_a, n_b = _samples(cell), _samples(other)
         std, df = spread.get((section, metric), (0.0, 0))
         quantile = stats.t.ppf(1 - alpha / (2 * len(shared)), max(df, 1))
         seeds = quantile * std * math.sqrt(1 / n_a + 1 / n_b)
