@@ -1,6 +1,6 @@
-"""The miner: its torch path (what runs on a GPU) picks exactly what its numpy path (the CPU) picks,
-for both strategies, batches without any valid tuple included; mine_triplets against a
-brute-force search and a hand-made batch with known picks; and every random draw of a training
+"""The miner: mine_quadruplets and mine_triplets against a brute-force search of the candidates
+(both strategies, batches without any valid tuple included; with ``hard``, the extreme picks,
+the first one on ties), hand-made batches with known picks; and every random draw of a training
 step comes from the run's seeded CPU generator (drawn on the CPU, then moved), never from the
 global generator nor on the device."""
 
@@ -11,13 +11,7 @@ import pytest
 import torch
 
 from krypto.learning import augment, miner
-from krypto.learning.miner import (
-    STRATEGIES,
-    _quadruplets_numpy,
-    _quadruplets_torch,
-    mine_quadruplets,
-    mine_triplets,
-)
+from krypto.learning.miner import STRATEGIES, mine_quadruplets, mine_triplets
 
 
 def _batch(n_ids: int, k: int, fake_rate: float, seed: int):
@@ -61,37 +55,69 @@ def _check_quadruplet_rules(labels, is_fake, a, p, n, f):
     assert (labels[a] != labels[n]).all() and (labels[a] == labels[f]).all()
 
 
+def _brute_force_quadruplet_candidates(labels, is_fake):
+    """Every real anchor that has a real positive, a real negative and a fake of its own
+    identity, with those candidates, found by looping over the batch."""
+    lab, fake = labels.tolist(), is_fake.tolist()
+    found = {}
+    for i, li in enumerate(lab):
+        if fake[i]:
+            continue
+        pos = [j for j, lj in enumerate(lab) if lj == li and j != i and not fake[j]]
+        neg = [j for j, lj in enumerate(lab) if lj != li and not fake[j]]
+        fakes = [j for j, lj in enumerate(lab) if lj == li and fake[j]]
+        if pos and neg and fakes:
+            found[i] = (pos, neg, fakes)
+    return found
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("name", sorted(BATCHES))
-def test_torch_path_picks_what_the_numpy_path_picks(name, strategy):
+def test_mine_quadruplets_obeys_the_rules_found_by_brute_force(name, strategy):
+    """Exactly the anchors that have all three, each once, with a candidate of each role; with
+    ``hard``, the farthest positive, the nearest negative and the nearest fake, the first of
+    equals on ties (the ``ties`` batch)."""
     labels, is_fake, dist = BATCHES[name]
-    g_numpy, g_torch = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
-    expected = _quadruplets_numpy(labels, is_fake, dist, strategy, g_numpy)
-    got = _quadruplets_torch(labels, is_fake, dist, strategy, g_torch)
-    for e, o in zip(expected, got):
-        assert o.dtype == torch.long and e.dtype == torch.long
-        assert o.tolist() == e.tolist()
-    # the same draws were taken from the generator: the next batch is mined alike too
-    assert torch.equal(g_numpy.get_state(), g_torch.get_state())
-    _check_quadruplet_rules(labels, is_fake, *got)
+    a, p, n, f = mine_quadruplets(labels, is_fake, dist, strategy, torch.Generator().manual_seed(5))
+    assert all(x.dtype == torch.long for x in (a, p, n, f))
+    _check_quadruplet_rules(labels, is_fake, a, p, n, f)
+    candidates = _brute_force_quadruplet_candidates(labels, is_fake)
+    assert a.tolist() == sorted(candidates)
+    for i, j, k, m in zip(a.tolist(), p.tolist(), n.tolist(), f.tolist()):
+        pos, neg, fakes = candidates[i]
+        assert j in pos and k in neg and m in fakes
+        if strategy == "hard":
+            far = max(dist[i, q] for q in pos)
+            assert j == next(q for q in pos if dist[i, q] == far)
+            near = min(dist[i, q] for q in neg)
+            assert k == next(q for q in neg if dist[i, q] == near)
+            nearest_fake = min(dist[i, q] for q in fakes)
+            assert m == next(q for q in fakes if dist[i, q] == nearest_fake)
     if name in EMPTY:
-        assert all(len(x) == 0 for x in got)
+        assert len(a) == 0
     elif not name.startswith("random"):
-        assert len(got[0]) > 0
+        assert len(a) > 0
 
 
 def test_the_random_batches_hold_quadruplets():
-    """The random batches above are not all empty (the comparison would then be vacuous)."""
-    sizes = [len(_quadruplets_numpy(*BATCHES[f"random-{s}"], "hard", None)[0]) for s in range(6)]
+    """The random batches above are not all empty (the checks would then be vacuous)."""
+    sizes = [len(mine_quadruplets(*BATCHES[f"random-{s}"], "hard")[0]) for s in range(6)]
     assert sum(size > 0 for size in sizes) >= 4, sizes
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_mine_quadruplets_on_cpu_is_the_numpy_path(strategy):
-    labels, is_fake, dist = BATCHES["random-3"]
-    a = mine_quadruplets(labels, is_fake, dist, strategy, torch.Generator().manual_seed(0))
-    b = _quadruplets_numpy(labels, is_fake, dist, strategy, torch.Generator().manual_seed(0))
-    assert [x.tolist() for x in a] == [x.tolist() for x in b]
+def test_random_quadruplets_reach_every_candidate_and_repeat_with_the_seed():
+    labels, is_fake, dist = BATCHES["pk-36"]
+    g = torch.Generator().manual_seed(0)
+    draws = [mine_quadruplets(labels, is_fake, dist, "random", g) for _ in range(100)]
+    for row, (anchor, (pos, neg, fakes)) in enumerate(
+        _brute_force_quadruplet_candidates(labels, is_fake).items()
+    ):
+        assert int(draws[0][0][row]) == anchor
+        assert {int(d[1][row]) for d in draws} == set(pos)
+        assert {int(d[3][row]) for d in draws} == set(fakes)
+        assert len({int(d[2][row]) for d in draws}) > len(neg) // 2
+    again = mine_quadruplets(labels, is_fake, dist, "random", torch.Generator().manual_seed(0))
+    assert [t.tolist() for t in again] == [t.tolist() for t in draws[0]]
 
 
 def _brute_force_triplet_candidates(labels):
@@ -144,11 +170,12 @@ def test_mine_triplets_on_a_hand_made_batch():
     assert [t.tolist() for t in again] == [t.tolist() for t in draws[0]]
 
 
-def test_unknown_strategy_is_refused_on_both_paths():
+def test_unknown_strategy_is_refused():
     labels, is_fake, dist = BATCHES["pk-36"]
-    for fn in (_quadruplets_numpy, _quadruplets_torch):
-        with pytest.raises(ValueError, match="unknown mining strategy"):
-            fn(labels, is_fake, dist, "softest", None)
+    with pytest.raises(ValueError, match="unknown mining strategy"):
+        mine_quadruplets(labels, is_fake, dist, "softest", None)
+    with pytest.raises(ValueError, match="unknown mining strategy"):
+        mine_triplets(labels, dist, "softest", None)
 
 
 class _DrawSpy:
@@ -179,7 +206,7 @@ def test_training_draws_come_from_the_run_generator_on_the_cpu(monkeypatch):
     landmarks = points.repeat(len(labels), 1)
     before = torch.get_rng_state()
     mine_quadruplets(labels, is_fake, dist, "random", generator)
-    _quadruplets_torch(labels, is_fake, dist, "random", generator)
+    mine_quadruplets(labels, is_fake, dist, "random", generator)
     mine_triplets(labels, dist, "random", generator)
     augment.cutout(images.clone(), landmarks, "mouth", 0.5, generator)
     augment.random_flip(images, generator, 0.5)

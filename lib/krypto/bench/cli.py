@@ -27,6 +27,7 @@ from krypto.bench.inference import bench_inference
 from krypto.bench.memory import bench_memory
 from krypto.bench.miner import bench_miner
 from krypto.bench.report import evaluate_goals, text_table, write_outputs
+from krypto.bench.scale import bench_scale
 from krypto.bench.training import bench_growth, bench_training
 
 
@@ -92,6 +93,11 @@ def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dic
         log(f"[{device}] 6. growth: {', '.join(map(str, cfg.growth_identities))} identities")
         results["growth"] = bench_growth(folder / "growth", cfg, str(device), log)
         lap("growth")
+    if "scale" in wanted and device.type == "cpu":  # the GPU's figures: make gpu-check
+        sizes = ", ".join(f"{n:,}" for n in cfg.scale_identities)
+        log(f"[{device}] 7. scale: {sizes} identities x 10 photos, every stage of the path")
+        results["scale"] = bench_scale(folder / "scale", cfg, log)
+        lap("scale")
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     return results
 

@@ -49,6 +49,9 @@ class BenchConfig:
     memory_identities: int = 11_112
     memory_processes: int = 2  # the multi-process run of the memory section (gloo, CPU)
     growth_identities: tuple = (48, 192, 768)
+    scale_identities: tuple = (1_000, 10_000)  # section 7: the challenge has about 10,000
+    scale_image_size: int = 32
+    scale_landmark_photos: int = 2000  # MTCNN on these, extrapolated to every photo
     miner_seconds: float = 0.2  # minimum time per miner repeat
     inference_batch: int = 256
     sections: tuple = SECTIONS
@@ -70,7 +73,9 @@ def default_config(**overrides) -> BenchConfig:
 
 def quick_config(**overrides) -> BenchConfig:
     """A smoke version (about a minute on 2 CPU cores): tiny data, 32 px, 8 x 4 batches."""
-    quick = {**SPEC["quick"], "growth_identities": tuple(SPEC["quick"]["growth_identities"])}
+    quick = dict(SPEC["quick"])
+    for key in ("growth_identities", "scale_identities"):
+        quick[key] = tuple(quick[key])
     return BenchConfig(**{**quick, **overrides})
 
 

@@ -33,6 +33,17 @@ from krypto.files import write_json
 from krypto.learning.config import TrainConfig
 
 COMBINATION_KEYS = ("loss", "head", "fakes_as_class", "mining")
+RECIPE_BACKBONES = ("ir50", "iresnet50")
+RECIPE = dict(
+    align=True,
+    landmarks="mtcnn",
+    optimizer="adamw",
+    warmup_epochs=1,
+    schedule="cosine",
+    epochs=2,
+    fake_head=1.0,
+    mining="hard",
+)
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"
 
 
@@ -114,6 +125,37 @@ def check_bench(device: str, workdir: Path, quick: bool) -> dict:
     return {"results": report[kind], "goals": report["goals"]}
 
 
+def recipe_checks(checks: Checks, base: TrainConfig, root: Path, workdir: Path, device: str):
+    """The recipe of params/challenge.yaml: published face backbones at 112 px on aligned crops
+    (landmarks by MTCNN on the device), AdamW with a warm-up, then a submission; on a CPU (the
+    dry run) the same steps with the small model at the tiny size."""
+    cuda, held = device.startswith("cuda"), {}
+
+    def aligned() -> dict:
+        held["aligned"] = prepare(
+            root,
+            out_dir=workdir / "prepared-aligned",
+            val_ratio=TINY["val_ratio"],
+            landmarks=RECIPE["landmarks"],
+            align=True,
+            device=device,
+            progress=False,
+        )
+        return {"photos": len(held["aligned"].index)}
+
+    checks.run("alignment[MTCNN on the device]", aligned)
+    sizes = {"image_size": 112} if cuda else {}
+    for backbone in RECIPE_BACKBONES if cuda else ("small_cnn",):
+        run_dir = workdir / "runs" / f"recipe-{backbone}"
+        recipe = replace(base, run_dir=str(run_dir), **{**RECIPE, "backbone": backbone, **sizes})
+        train = lambda c=recipe: train_check(c, held.get("aligned"))  # noqa: E731
+        if checks.run(f"recipe[{backbone}]", train):
+            checks.run(
+                f"recipe[{backbone}] submission",
+                lambda r=run_dir: check_submission(r, root / C.TEST_DIR, device, r / "sub.csv"),
+            )
+
+
 def gpu_check(
     device: str = "cuda",
     data: str = "synthetic:tiny",
@@ -153,6 +195,8 @@ def gpu_check(
     checks.run(
         "resume", lambda: check_resume(replace(base, overwrite=False), prepared, workdir / "resume")
     )
+
+    recipe_checks(checks, base, root, workdir, device)
 
     def needs_run():
         if trained is None:

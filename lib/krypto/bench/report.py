@@ -15,6 +15,7 @@ ROWS = SPEC["rows"]
 ITEMS = {
     "miner": lambda m: [{**m[str(size)], "size": size} for size in MINER_BATCHES],
     "growth": lambda g: g["sizes"],
+    "scale": lambda s: s["sizes"],
 }
 # values that the words of a section's rows depend on
 DERIVED = {

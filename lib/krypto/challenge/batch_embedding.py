@@ -58,18 +58,20 @@ def default_prefetch(device) -> int:
 class _Batch:
     """One batch being decoded on the pool in ``parts`` tasks: pixels ``[n, 3, S, S]`` (zeros
     where a file does not decode) and ``(index in the batch, message)`` failures. With
-    ``as_input``, the task that finishes last turns the pixels into the model's float input."""
+    ``as_input``, the task that finishes last turns the pixels into the model's float input;
+    with ``points`` (landmarks ``[n, 10]``), the photos are aligned."""
 
-    def __init__(self, pool, start: int, paths: list[str], size: int, decoder, parts, as_input):
+    def __init__(self, pool, start, paths: list[str], size, decoder, parts, as_input, points):
         self.start, self.n, self.as_input = start, len(paths), as_input
         self.images = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
         self.failures: list[tuple[int, str]] = []
         rows = [r for r in np.array_split(np.arange(len(paths)), min(parts, len(paths))) if len(r)]
         self._left, self._lock = len(rows), threading.Lock()
-        self.futures = [pool.submit(self._part, paths, r, size, decoder) for r in rows]
+        self.futures = [pool.submit(self._part, paths, r, size, decoder, points) for r in rows]
 
-    def _part(self, paths: list[str], rows: np.ndarray, size: int, decoder: str) -> None:
-        images, failures = decode_images([paths[r] for r in rows], size, decoder)
+    def _part(self, paths: list[str], rows: np.ndarray, size: int, decoder: str, points) -> None:
+        points = None if points is None else points[rows]
+        images, failures = decode_images([paths[r] for r in rows], size, decoder, points)
         self.images[rows] = images
         with self._lock:
             self.failures += [(int(rows[i]), message) for i, message in failures]
@@ -85,10 +87,13 @@ class _Batch:
         return self.images, sorted(self.failures)
 
 
-def _decoded_batches(paths, size, batch_size, decoder, workers, prefetch, as_input) -> Iterator:
+def _decoded_batches(
+    paths, size, batch_size, decoder, workers, prefetch, as_input, landmarks=None
+) -> Iterator:
     """``(start, images, failures)`` of each batch in order, decoded by ``workers`` threads,
     ``prefetch`` batches ahead of the one handed out (each batch split so that the batches in
-    flight keep every thread busy; prefetch 0: one batch at a time, decoded by all of them)."""
+    flight keep every thread busy; prefetch 0: one batch at a time, decoded by all of them);
+    aligned with ``landmarks`` ``[len(paths), 10]`` when given."""
     starts = range(0, len(paths), batch_size)
     parts = -(-workers // (prefetch + 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -104,6 +109,7 @@ def _decoded_batches(paths, size, batch_size, decoder, workers, prefetch, as_inp
                         decoder,
                         parts,
                         as_input,
+                        None if landmarks is None else landmarks[start : start + batch_size],
                     )
                 )
                 if len(pending) > prefetch:
@@ -141,6 +147,7 @@ def embed_paths(
     workers: int | None = None,
     prefetch: int | None = None,
     decoder: str = "auto",
+    landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Decode ``paths`` (each once, as training did: ``image_size`` px, bilinear, RGB; see
     :func:`~krypto.challenge.image_decoding.decode_images`) and embed them: float32
@@ -155,7 +162,9 @@ def embed_paths(
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
     list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`)."""
+    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`).
+    ``landmarks`` ``[len(paths), 10]`` (normalised): each photo aligned to the five-point
+    template as aligned training photos were (a centre crop where NaN)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
@@ -165,7 +174,9 @@ def embed_paths(
     # on a CPU forward beside the decoding, the threads also convert to floats (on a GPU, uint8
     # travels: a quarter of the bytes, converted there)
     as_input = prefetch > 0 and device.type == "cpu"
-    batches = _decoded_batches(paths, image_size, batch_size, decoder, workers, prefetch, as_input)
+    batches = _decoded_batches(
+        paths, image_size, batch_size, decoder, workers, prefetch, as_input, landmarks
+    )
     was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from krypto.data.alignment import align_photos
 from krypto.data.images import CorruptImageError, read_uint8
 
 try:  # deprecated in torchvision 0.29 in favour of TorchCodec, which is not a dependency here
@@ -85,14 +86,18 @@ def _agrees(image: np.ndarray, path: str, size: int) -> bool:
         return _jpeg["agrees"]
 
 
-def decode_images(paths: Sequence, size: int, decoder: str = "auto"):
+def decode_images(paths: Sequence, size: int, decoder: str = "auto", landmarks=None):
     """``(pixels [n, 3, size, size], failures)`` of ``paths``, exactly those of
     :func:`krypto.data.images.read_uint8` (which decoded the training images); failures:
     ``(index, message)`` of the files that do not decode, their rows zeros. ``decoder="auto"``
-    decodes JPEGs with torchvision (faster), ``"pil"`` everything with PIL."""
+    decodes JPEGs with torchvision (faster), ``"pil"`` everything with PIL. With ``landmarks``
+    ``[n, 10]`` (normalised), the photos are aligned as aligned training photos were
+    (:func:`krypto.data.alignment.align_photos`, decoded by PIL; NaN rows: centre crops)."""
     if decoder not in DECODERS:
         raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
     paths = [str(p) for p in paths]
+    if landmarks is not None:
+        return align_photos(paths, landmarks, size, workers=1, progress=False)
     out = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
     failures: list[tuple[int, str]] = []
     fast = [None] * len(paths)

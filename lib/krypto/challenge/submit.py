@@ -41,6 +41,7 @@ from krypto import run_folder as RF
 from krypto.challenge.batch_embedding import MAX_NAMED, embed_paths
 from krypto.challenge.image_decoding import DECODERS
 from krypto.challenge.score import read_submission
+from krypto.data.alignment import detect_faces, warn_unaligned
 from krypto.data.images import CorruptImageError
 from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
 from krypto.files import atomic_path, write_text
@@ -169,7 +170,11 @@ def make_submission(
     :class:`krypto.data.images.CorruptImageError` for an unreadable image (naming the file and its
     pair id), unless ``skip_bad``: then those pairs are left out, listed in
     ``<out>.skipped.txt`` and a warning is issued. ``workers``, ``prefetch``, ``decoder``: how
-    images are decoded (see :func:`embed_paths`); the submission does not depend on them."""
+    images are decoded (see :func:`embed_paths`); the submission does not depend on them.
+
+    A run trained on aligned photos (``align``) gets its test photos aligned the same way, with
+    landmarks found by MTCNN now; ``frame.attrs["unaligned"]`` names the photos without a face
+    found (centre-cropped instead, with a warning)."""
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
@@ -184,12 +189,17 @@ def make_submission(
         ids = pairs[C.PAIR_ID].tolist()
         paths = pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist()
         distinct, inverse = distinct_files(paths)
+        points = detect_faces(distinct, str(dev), progress) if config.align else None
         try:  # each distinct file once
-            emb = embed(distinct)[inverse]
+            emb = embed(distinct, landmarks=points)[inverse]
         except CorruptImageError:  # every file as named, so that the errors name each pair
             labels = [f"pair_id {pid!r}" for pid in ids] * 2
-            emb = embed(paths, failures=failures if skip_bad else None, labels=labels)
+            each = None if points is None else points[inverse.numpy()]
+            failed = failures if skip_bad else None
+            emb = embed(paths, failures=failed, labels=labels, landmarks=each)
     frame, unreadable = _scores(model, emb, ids, failures)
+    if points is not None:  # a photo without a face found: its centre crop, counted and named
+        frame.attrs["unaligned"] = warn_unaligned(distinct, points, "test photo(s)")
     skipped = sorted(skipped + unreadable)
     if frame.empty:
         raise SubmissionError(

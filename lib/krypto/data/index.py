@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from krypto import constants as C
+from krypto.data.alignment import detect_faces
 from krypto.data.images import decode_many
 from krypto.data.landmarks import detect_mtcnn, read_ground_truth
 from krypto.data.layout import DataReport, read_train
@@ -68,11 +69,18 @@ def build_index(
     report: DataReport | None = None,
     progress: bool = True,
     test_ratio: float = 0.0,
+    align: bool = False,
 ) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
-    in ``report``; identities with fewer than two real photos are kept and named there."""
+    in ``report``; identities with fewer than two real photos are kept and named there.
+
+    ``align``: the landmarks are found for alignment (:mod:`krypto.data.alignment`): every photo
+    the generator's ground truth lacks (real or fake) gets MTCNN's, with faces at the border
+    detected again inside a black border."""
     if landmarks not in LANDMARK_MODES:
         raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
+    if align and landmarks == "none":
+        raise ValueError("align=True needs landmarks: landmarks='auto' or 'mtcnn'")
     report = report if report is not None else DataReport()
     root = Path(data_dir).expanduser().resolve()
     frame = read_train(root, report)
@@ -92,7 +100,7 @@ def build_index(
     reals = reals.reindex(frame[C.IDENTITY].unique(), fill_value=0)
     report.few_reals += [str(i) for i, n in reals.items() if n < 2]
 
-    points = _landmarks(root, frame[C.PATH], landmarks, device, progress)
+    points = _landmarks(root, frame[C.PATH], landmarks, device, progress, align)
     for k, column in enumerate(C.LANDMARK_COLUMNS):
         frame[column] = points[:, k].astype(np.float64)  # as read back from index.csv
     if landmarks != "none":
@@ -100,13 +108,18 @@ def build_index(
     return frame[list(C.INDEX_COLUMNS)]
 
 
-def _landmarks(root: Path, paths, mode: str, device: str, progress: bool) -> np.ndarray:
+def _landmarks(root: Path, paths, mode: str, device: str, progress: bool, align: bool):
     gt_file = root / C.LANDMARKS_FILE
+    detect = detect_faces if align else detect_mtcnn
     if mode == "none":
         return np.full((len(paths), 10), np.nan, dtype=np.float32)
     if mode == "auto" and gt_file.is_file():
-        return read_ground_truth(gt_file, root, paths)
-    return detect_mtcnn(paths, device=device, progress=progress)
+        points = read_ground_truth(gt_file, root, paths)
+        gaps = np.isnan(points).any(1)
+        if align and gaps.any():
+            points[gaps] = detect(list(np.asarray(paths)[gaps]), device=device, progress=progress)
+        return points
+    return detect(paths, device=device, progress=progress)
 
 
 def validation_pairs(
@@ -260,6 +273,7 @@ def prepare(
     progress: bool = True,
     overwrite: bool = False,
     test_ratio: float = 0.0,
+    align: bool = False,
 ) -> PreparedData:
     """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and build
     validation pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments)
@@ -268,7 +282,10 @@ def prepare(
 
     ``test_ratio`` > 0 also holds out that share of identities as a test split, never trained
     on nor used for any choice: its pairs are written in the challenge's layout to
-    ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
+    ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test.
+
+    ``align``: landmarks for every photo that can have them, as alignment needs (see
+    :func:`build_index`); the photos without (no face found) are named in the report."""
     root = resolve_data_dir(data_dir)
     key = {
         "data_dir": str(root),
@@ -279,6 +296,8 @@ def prepare(
     }
     if test_ratio:
         key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
+    if align:
+        key["align"] = True  # likewise
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
     with file_lock(out.with_name(out.name + ".lock")):
@@ -294,6 +313,7 @@ def prepare(
             progress,
             overwrite,
             test_ratio,
+            align,
         )
 
 
@@ -309,6 +329,7 @@ def _prepare(
     progress: bool,
     overwrite: bool,
     test_ratio: float,
+    align: bool,
 ) -> PreparedData:
     manifest = out / "prepared.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
@@ -326,7 +347,9 @@ def _prepare(
             )
 
     report = DataReport()
-    index = build_index(root, val_ratio, seed, landmarks, device, report, progress, test_ratio)
+    index = build_index(
+        root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
+    )
     pairs = (
         validation_pairs(index, pairs_per_kind, seed)
         if val_ratio > 0

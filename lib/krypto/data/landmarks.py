@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from krypto import constants as C
 from krypto.data.images import CorruptImageError, read_rgb
@@ -30,14 +30,23 @@ def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -
 
 
 def detect_mtcnn(
-    paths, device: str = "cpu", batch_size: int = 32, progress: bool = True, mtcnn=None
+    paths,
+    device: str = "cpu",
+    batch_size: int = 32,
+    progress: bool = True,
+    mtcnn=None,
+    margin: float = 0.0,
 ) -> np.ndarray:
     """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
     confident face of each photo, NaN where no face is found or the file does not decode.
 
     Photos are batched by size (MTCNN batches only equal-sized images), read from the file
     headers, and decoded one batch at a time, so memory holds one batch whatever the data set's
-    size; a photo without a face is recorded as missing and never stops its batch."""
+    size; a photo without a face is recorded as missing and never stops its batch.
+
+    ``margin`` > 0: a photo whose face box crosses its border is detected again, padded with
+    black by that share of its longer side (facenet-pytorch stretches a box cut by the border
+    instead of padding it, which misplaces the landmarks of a face that fills its photo)."""
     from facenet_pytorch import MTCNN
     from tqdm.auto import tqdm
 
@@ -53,23 +62,42 @@ def detect_mtcnn(
             continue
     total = sum(len(members) for members in by_size.values())
     with tqdm(total=total, desc="landmarks (MTCNN)", unit="img", disable=not progress) as bar:
-        for (width, height), members in by_size.items():
-            for start in range(0, len(members), batch_size):
-                chunk, images = [], []
-                for i in members[start : start + batch_size]:
-                    try:
-                        images.append(read_rgb(paths[i]))
-                        chunk.append(i)
-                    except CorruptImageError:
-                        continue
-                bar.update(len(members[start : start + batch_size]))
-                if not images:
-                    continue
-                boxes, probs, points = detector.detect(images, landmarks=True)
-                for i, prob, pts in zip(chunk, probs, points):
-                    if pts is None or prob is None or len(pts) == 0:
-                        continue
-                    best = int(np.nanargmax(np.asarray(prob, dtype=np.float64)))
-                    xy = np.asarray(pts[best], dtype=np.float32) / [width, height]
-                    out[i] = xy.reshape(-1)
+        for size, members in by_size.items():
+            found = _detect_group(detector, paths, members, size, 0, batch_size, bar)
+            again = [i for i, (_, crossing) in found.items() if crossing and margin > 0]
+            if again:
+                pad = round(margin * max(size))
+                found.update(_detect_group(detector, paths, again, size, pad, batch_size))
+            for i, (xy, _) in found.items():
+                out[i] = xy
     return out
+
+
+def _detect_group(detector, paths, members, size, pad: int, batch_size: int, bar=None) -> dict:
+    """``{index: (landmarks [10] normalised, whether the face box crosses the border)}`` of the
+    photos ``members`` of ``paths``, all of ``size`` (width, height), padded by ``pad`` pixels;
+    photos without a face or that do not decode are left out."""
+    width, height = size
+    found = {}
+    for start in range(0, len(members), batch_size):
+        chunk, images = [], []
+        for i in members[start : start + batch_size]:
+            try:
+                image = read_rgb(paths[i])
+                images.append(ImageOps.expand(image, pad) if pad else image)
+                chunk.append(i)
+            except CorruptImageError:
+                continue
+        if bar is not None:
+            bar.update(len(members[start : start + batch_size]))
+        if not images:
+            continue
+        boxes, probs, points = detector.detect(images, landmarks=True)
+        for i, box, prob, pts in zip(chunk, boxes, probs, points):
+            if pts is None or prob is None or len(pts) == 0:
+                continue
+            best = int(np.nanargmax(np.asarray(prob, dtype=np.float64)))
+            xy = (np.asarray(pts[best], dtype=np.float32) - pad) / [width, height]
+            x0, y0, x1, y1 = np.asarray(box[best], dtype=np.float64) - pad
+            found[i] = (xy.reshape(-1), x0 < 0 or y0 < 0 or x1 > width or y1 > height)
+    return found

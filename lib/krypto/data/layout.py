@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,12 +103,37 @@ def read_meta(meta_path: Path) -> dict[tuple, tuple[int, str]]:
     return meta
 
 
+def unpack_archives(root: Path) -> None:
+    """``train.zip`` and ``test_public.zip`` as the challenge publishes them, unpacked into
+    ``root`` once (each into a temporary folder, renamed when complete) where ``root/train`` or
+    ``root/test_public`` is not there yet. An archive without its folder is an error naming it."""
+    for name in (C.TRAIN_DIR, C.TEST_DIR):
+        archive, folder = root / f"{name}.zip", root / name
+        if folder.exists() or not archive.is_file():
+            continue
+        tmp = root / f".{name}.unpacking"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+        except zipfile.BadZipFile as err:
+            raise DataLayoutError(f"{archive} is not a readable zip archive: {err}") from err
+        inner = tmp / name if (tmp / name).is_dir() else tmp
+        if name == C.TRAIN_DIR and not (inner / C.META_FILE).is_file():
+            raise DataLayoutError(f"{archive} holds no {name}/{C.META_FILE}")
+        inner.rename(folder)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.DataFrame:
-    """All listed photos of ``data_dir/train`` (or of ``data_dir`` itself if it holds meta.json).
+    """All listed photos of ``data_dir/train`` (or of ``data_dir`` itself if it holds meta.json),
+    unpacking the challenge's archives first (:func:`unpack_archives`).
 
     Returns a frame with columns ``identity`` (folder name), ``path`` (absolute) and ``is_fake``,
     sorted by identity then file. Problems are recorded in ``report``."""
     root = Path(data_dir).expanduser().resolve()
+    if root.is_dir():
+        unpack_archives(root)
     train = root / C.TRAIN_DIR if (root / C.TRAIN_DIR).is_dir() else root
     if not train.is_dir():
         raise DataLayoutError(f"{root} is not a folder")

@@ -91,9 +91,8 @@ class Comparison:
         return lowest(self.metric_values(metric))
 
     def versus(self, reference: str, metrics=EER_METRICS) -> pd.DataFrame:
-        """Every other configuration against ``reference`` on each of ``metrics``, by the rule
-        (:meth:`~krypto.evaluation.verdicts.Verdict.short`: ``lower``, ``higher`` or ``no clear
-        difference``, with the p-value)."""
+        """Every other configuration against ``reference`` on each of ``metrics``: ``lower``,
+        ``higher`` or ``undecided`` by the rule (:meth:`~.verdicts.Verdict.short`)."""
         if reference not in self.values:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
         rows = {
@@ -142,14 +141,8 @@ class Comparison:
     def test_pairs(self) -> list[str]:
         """The test pairs folders the EERs come from (``source`` of test_metrics.json), each
         once."""
-        return list(
-            dict.fromkeys(
-                str(t.get("source"))
-                for runs in self.test.values()
-                for t in runs
-                if t.get("source") is not None
-            )
-        )
+        sources = (t.get("source") for runs in self.test.values() for t in runs)
+        return list(dict.fromkeys(str(s) for s in sources if s is not None))
 
 
 def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
@@ -178,8 +171,7 @@ def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
             for column in RUN_COLUMNS:
                 metrics[column].append(trained.get(column))
             tests.append({"n_pairs": scores.get("n_pairs"), "source": scores.get("source")})
-            frame = pd.read_csv(run / C.EPOCHS_FILE)
-            frames.append(frame.assign(seed=run.name))
+            frames.append(pd.read_csv(run / C.EPOCHS_FILE).assign(seed=run.name))
         values[name], test[name] = metrics, tests
         epochs[name] = pd.concat(frames, ignore_index=True)
     return Comparison(

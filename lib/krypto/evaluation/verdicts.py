@@ -9,13 +9,10 @@ only when its p-value, adjusted by Holm's method over the family of distinct com
 below :data:`ALPHA`; otherwise it is *undecided*. Each comes with the difference of the means
 and its 95% interval.
 
-:func:`compare` gives the verdict between two configurations, :func:`lowest` the configuration
-with the lowest mean and whether it is clearly lowest; :func:`decided_together` runs a
-computation of verdicts twice, once to collect the family's p-values and once to decide each
-with Holm's adjustment; :func:`replication_rule` decides instead as a replication of stated
-claims does (one-sided, p < :data:`ALPHA`, no adjustment: each claim is tested once). All come
-back as plain dicts (``to_dict``/``from_dict``) for results.json, and their ``sentence`` methods
-are the wording the notebooks and the report share.
+:func:`compare` and :func:`lowest` apply the rule, :func:`decided_together` and
+:func:`replication_rule` say how a family is decided; the verdicts come back as plain dicts
+(``to_dict``/``from_dict``) for results.json, and their ``sentence`` methods are the wording the
+notebooks and the report share.
 """
 
 from __future__ import annotations
@@ -78,6 +75,15 @@ class Family:
 _FAMILY: contextvars.ContextVar[Family | None] = contextvars.ContextVar("family", default=None)
 
 
+@contextlib.contextmanager
+def _in_family(family: Family) -> Iterator[Family]:
+    token = _FAMILY.set(family)
+    try:
+        yield family
+    finally:
+        _FAMILY.reset(token)
+
+
 def decided_together(compute: Callable[[], T]) -> tuple[T, Family]:
     """``compute()`` run twice: once collecting the p-value of every :func:`compare` it makes,
     then again deciding each by Holm's adjustment over all of them; its second result and the
@@ -85,29 +91,16 @@ def decided_together(compute: Callable[[], T]) -> tuple[T, Family]:
     outer = _FAMILY.get()
     if outer is not None and outer.replication:  # each claim tested alone: no family
         return compute(), outer
-    collecting = Family()
-    token = _FAMILY.set(collecting)
-    try:
+    with _in_family(Family()) as collecting:
         compute()
-    finally:
-        _FAMILY.reset(token)
-    family = Family(collecting.p_values)
-    token = _FAMILY.set(family)
-    try:
+    with _in_family(Family(collecting.p_values)) as family:
         return compute(), family
-    finally:
-        _FAMILY.reset(token)
 
 
-@contextlib.contextmanager
-def replication_rule() -> Iterator[None]:
+def replication_rule() -> contextlib.AbstractContextManager[Family]:
     """Within: each comparison decided as the replication of a stated claim (the observed
     direction, one-sided p < :data:`ALPHA`, i.e. two-sided p < 2 :data:`ALPHA`; no adjustment)."""
-    token = _FAMILY.set(Family(replication=True))
-    try:
-        yield
-    finally:
-        _FAMILY.reset(token)
+    return _in_family(Family(replication=True))
 
 
 def finite_values(values: Iterable) -> list[float]:
@@ -139,6 +132,13 @@ def mean_std(values: Iterable) -> tuple[float | None, float | None]:
 def single_model(values: Sequence[float]) -> bool:
     """Several seeds with identical values: one model (its seeds never left their start)."""
     return len(values) >= 2 and bool(np.ptp(values) == 0)
+
+
+def ratio_of(numerator: float, denominator: float) -> float | None:
+    """``numerator / denominator``: inf when only the denominator is 0, None when both are."""
+    if denominator == 0:
+        return None if numerator == 0 else math.inf
+    return numerator / denominator
 
 
 def format_p(p: float | None) -> str:
@@ -203,12 +203,10 @@ class Verdict:
 
     @property
     def ratio(self) -> float | None:
-        """``a_mean / b_mean``: inf when only ``b_mean`` is 0, None when both are (or missing)."""
+        """``a_mean / b_mean`` by :func:`ratio_of`; None when a mean is missing."""
         if self.a_mean is None or self.b_mean is None:
             return None
-        if self.b_mean == 0:
-            return None if self.a_mean == 0 else math.inf
-        return self.a_mean / self.b_mean
+        return ratio_of(self.a_mean, self.b_mean)
 
     def lower_is(self, side: str) -> bool:
         """``side`` (``"a"`` or ``"b"``) is clearly lower by the rule."""
@@ -255,13 +253,11 @@ def _test(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
     """Two-sided p-value, 95% interval of ``mean(a) - mean(b)`` and the test's name, for two
     sides of which at most one is a single model."""
     if single_model(a) or single_model(b):  # the single model is a fixed value to test against
-        fixed, varying, sign = (a[0], b, -1.0) if single_model(a) else (b[0], a, 1.0)
+        fixed, varying = (a[0], b) if single_model(a) else (b[0], a)
         p = stats.ttest_1samp(varying, fixed).pvalue
-        se, df, name = (
-            np.std(varying, ddof=1) / math.sqrt(len(varying)),
-            len(varying) - 1,
-            "one-sample t",
-        )
+        se = np.std(varying, ddof=1) / math.sqrt(len(varying))
+        df = len(varying) - 1
+        name = "one-sample t"
     else:
         p = stats.ttest_ind(a, b, equal_var=False).pvalue
         va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
@@ -320,15 +316,7 @@ class LowestVerdict:
     versus: dict[str, Verdict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "mean": self.mean,
-            "std": self.std,
-            "n": self.n,
-            "clear": self.clear,
-            "ties": list(self.ties),
-            "versus": {k: v.to_dict() for k, v in self.versus.items()},
-        }
+        return {**asdict(self), "versus": {k: v.to_dict() for k, v in self.versus.items()}}
 
     @classmethod
     def from_dict(cls, values: dict) -> LowestVerdict:
@@ -351,9 +339,8 @@ class LowestVerdict:
             return f"{head}, the only one."
         if self.clear:
             return f"{head}, clearly lower than every other one."
-        few = [n for n in self.ties if self.versus[n].untested]
         tail = f", but {NO_CLEAR} from {join_names(self.ties)}"
-        if few and len(few) == len(self.ties):
+        if self.ties and all(self.versus[n].untested for n in self.ties):
             tail += " (no test possible)"
         return head + tail + "."
 

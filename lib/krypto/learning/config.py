@@ -16,11 +16,11 @@ from pathlib import Path
 from krypto import constants as C
 from krypto.learning.augment import CUTOUT_PARTS
 from krypto.learning.losses import HEADS, LossConfig
-from krypto.learning.models import BACKBONES
+from krypto.learning.models import BACKBONES, INPUT_SIZE
 from krypto.paths import resolve_path
 
 SELECT_BY = ("eer_mean", "eer", "eer_real", "eer_fake")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine")
 DEFAULT_RUNS_SUBDIR = "train"  # default run folders: <runs>/train/<name>
 RUNS_DIR_VARIABLE = "KRYPTO_RUNS_DIR"  # <runs>: this variable when set, else runs/
@@ -47,8 +47,9 @@ class TrainConfig:
     fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
     epochs: int = 30  # chosen on sets of three renderers: see "Choosing the defaults" in the README
     lr: float = 1e-3
-    optimizer: str = "adam"
+    optimizer: str = "adam"  # adam | adamw | sgd
     schedule: str = "none"  # none | cosine
+    warmup_epochs: int = 0  # linear warm-up of the rate over the first epochs
     weight_decay: float = 0.0
     P: int = 8  # identities per batch
     K: int = 4  # photos per identity
@@ -62,6 +63,7 @@ class TrainConfig:
     val_ratio: float = 0.2
     test_ratio: float = 0.0  # held-out test identities, for data without a labelled test
     landmarks: str = "auto"  # auto | mtcnn | none
+    align: bool = False  # photos aligned to the five-point template (krypto.data.alignment)
     patience: int = 0  # epochs without improvement before stopping; 0 = never
     select_by: str = "eer_mean"  # the best checkpoint: eer_mean = (eer_real + eer_fake) / 2
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -106,10 +108,20 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.fake_head < 0:
             raise ValueError(f"fake_head is a loss weight >= 0 (0: no head), got {self.fake_head}")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(
+                f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}"
+            )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.cutout_p <= 1 or not 0 <= self.flip_p <= 1:
             raise ValueError("cutout_p and flip_p are probabilities in [0, 1]")
+        size = INPUT_SIZE.get(self.backbone)
+        if size is not None and self.image_size != size:
+            raise ValueError(
+                f"{self.backbone} takes {size} x {size} faces (its published weights were trained "
+                f"on them), got image_size={self.image_size}"
+            )
         if self.backbone == "facenet" and self.image_size < 80:
             raise ValueError(
                 f"facenet needs image_size >= 80 (got {self.image_size}); it was trained on 160"
@@ -123,6 +135,7 @@ class TrainConfig:
             "seed": self.split_seed,
             "landmarks": self.landmarks,
             "test_ratio": self.test_ratio,
+            "align": self.align,
         }
 
     def changed(self) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from krypto.data.alignment import align_photos, warn_unaligned
 from krypto.data.images import decode_many
 from krypto.files import atomic_path, file_lock
 
@@ -63,10 +64,13 @@ class ImageCache:
         return f"ImageCache({len(self)} images {self.shape[1:]}, {kind})"
 
 
-def _cache_key(paths: list[str], size: int) -> str:
-    """A key of the images' paths, sizes and modification times and of ``size``: a data set
-    rewritten in place gets a new cache instead of the old images."""
+def _cache_key(paths: list[str], size: int, landmarks: np.ndarray | None = None) -> str:
+    """A key of the images' paths, sizes and modification times and of ``size`` (and of the
+    ``landmarks`` they are aligned with, when aligned): a data set rewritten in place gets a new
+    cache instead of the old images."""
     digest = hashlib.sha1(f"{size}".encode())
+    if landmarks is not None:
+        digest.update(b"|aligned|" + np.ascontiguousarray(landmarks, np.float32).tobytes())
     for path in paths:
         stat = Path(path).stat()
         digest.update(f"\n{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -74,30 +78,42 @@ def _cache_key(paths: list[str], size: int) -> str:
 
 
 def cached_images(
-    paths, size: int, cache_dir: str | Path | None = None, progress: bool = True
+    paths,
+    size: int,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    landmarks: np.ndarray | None = None,
 ) -> ImageCache:
     """All ``paths`` decoded and resized once: read-only uint8 images ``[N, 3, size, size]``
-    (:class:`ImageCache`; index it to copy a batch out).
+    (:class:`ImageCache`; index it to copy a batch out). With ``landmarks`` ``[N, 10]``
+    (normalised), each photo is aligned to the five-point template instead
+    (:mod:`krypto.data.alignment`; a centre crop where they are NaN, named in a warning).
 
-    With ``cache_dir``, the array is stored there as ``.npy`` (keyed by the paths and size) and
-    memory-mapped, read-only, by this and later runs: no JPEG is decoded twice, and the
-    processes of a machine share one copy of the images in memory."""
+    With ``cache_dir``, the array is stored there as ``.npy`` (keyed by the paths, size and
+    landmarks) and memory-mapped, read-only, by this and later runs: no JPEG is decoded twice,
+    and the processes of a machine share one copy of the images in memory."""
     paths = [str(p) for p in paths]
+    if landmarks is not None:
+        warn_unaligned(paths, landmarks, "indexed photo(s)")
     if cache_dir is None:
-        return ImageCache(_decode_all(paths, size, progress))
-    key = _cache_key(paths, size)
-    file = Path(cache_dir) / f"images-{size}px-{key}.npy"
+        return ImageCache(_decode_all(paths, size, progress, landmarks))
+    key = _cache_key(paths, size, landmarks)
+    kind = "" if landmarks is None else "aligned-"
+    file = Path(cache_dir) / f"images-{size}px-{kind}{key}.npy"
     with file_lock(file.with_suffix(".lock")):
         if not file.is_file():
-            array = _decode_all(paths, size, progress)
+            array = _decode_all(paths, size, progress, landmarks)
             with atomic_path(file) as tmp, open(tmp, "wb") as handle:
                 np.save(handle, array)
             del array
     return ImageCache(np.load(file, mmap_mode="r"))
 
 
-def _decode_all(paths: list[str], size: int, progress: bool) -> np.ndarray:
-    array, failures = decode_many(paths, size, progress=progress)
+def _decode_all(paths: list[str], size: int, progress: bool, landmarks) -> np.ndarray:
+    if landmarks is None:
+        array, failures = decode_many(paths, size, progress=progress)
+    else:
+        array, failures = align_photos(paths, landmarks, size, progress=progress)
     if failures:
         raise ValueError(
             f"{len(failures)} images do not decode although they are indexed "

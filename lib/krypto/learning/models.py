@@ -3,29 +3,43 @@
 ``build_model(name, pretrained=False, embedding_dim=128)`` returns an :class:`EmbeddingModel`:
 images ``[B, 3, H, W]`` as floats in [0, 1] -> embeddings ``[B, embedding_dim]`` (not normalised;
 losses and metrics normalise); ``model.fake_head``, when built with one, reads P(fake) off an
-embedding. The input normalisation lives inside the model, so an exported
-model takes plain [0, 1] images.
+embedding. The input normalisation and colour order (:data:`INPUTS`) live inside the model, so
+an exported model takes plain [0, 1] RGB images; :data:`INPUT_SIZE`: the sizes some require.
 
 ``pretrained`` is ``False`` (random weights), ``True`` (the library's weights: downloaded once
 into the torch cache, or read from it offline) or a path to a local weights file (a state dict
-of the backbone, or a checkpoint with a ``state_dict`` / ``model`` entry).
+of the backbone, or a checkpoint with a ``state_dict`` / ``model`` entry, AdaFace's Lightning
+``.ckpt`` among them). The published face models (:data:`FACE_DOWNLOADS`) come only as files.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from krypto.learning.face_backbones import ir_net, iresnet
 from krypto.learning.fake_head import FakeHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FACENET_MEAN = (0.5, 0.5, 0.5)  # facenet-pytorch's fixed_image_standardization: (x - 127.5) / 128
 FACENET_STD = (0.502, 0.502, 0.502)
+HALF = (0.5, 0.5, 0.5)  # arcface_torch's and AdaFace's (x - 0.5) / 0.5
+# (mean, std, BGR) of each backbone's input; the others: ImageNet's, in RGB
+INPUTS = {
+    "facenet": (FACENET_MEAN, FACENET_STD, False),
+    "iresnet50": (HALF, HALF, False),
+    "iresnet100": (HALF, HALF, False),
+    "ir50": (HALF, HALF, True),
+    "ir101": (HALF, HALF, True),
+}
+# the input size (pixels, square) a backbone requires; the others take any
+INPUT_SIZE = {"iresnet50": 112, "iresnet100": 112, "ir50": 112, "ir101": 112}
 
 
 class PretrainedWeightsError(RuntimeError):
@@ -33,7 +47,8 @@ class PretrainedWeightsError(RuntimeError):
 
 
 class EmbeddingModel(nn.Module):
-    """Normalise, run a backbone that gives features ``[B, F]``, project to ``[B, D]``."""
+    """Reorder the colours to BGR when ``bgr``, normalise, run a backbone that gives features
+    ``[B, F]``, project to ``[B, D]``."""
 
     def __init__(
         self,
@@ -42,8 +57,10 @@ class EmbeddingModel(nn.Module):
         embedding_dim: int,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
+        bgr: bool = False,
     ):
         super().__init__()
+        self.bgr = bgr
         self.backbone = backbone
         self.head = nn.Linear(feature_dim, embedding_dim) if embedding_dim else nn.Identity()
         self.embedding_dim = embedding_dim or feature_dim
@@ -52,6 +69,8 @@ class EmbeddingModel(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.bgr:
+            images = images.flip(1)
         return self.head(self.backbone((images - self.mean) / self.std))
 
 
@@ -81,6 +100,28 @@ def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
     return layers, 8 * w
 
 
+class _Inert:
+    """Stands in, as a weights file is read, for an object of a class beyond tensors and plain
+    containers (a Lightning checkpoint's callbacks, say): made of nothing, keeps nothing."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+def _torch_load(path: Path):
+    """``torch.load`` without running code: an object of a class that torch's weights-only
+    reader refuses is read as an :class:`_Inert`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        with torch.serialization.safe_globals([(_Inert, name) for name in names]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _read_weights(path: str | os.PathLike) -> dict:
     """The state dict in a weights file, a checkpoint (``state_dict`` / ``model`` entry) or a
     finished training run folder of this package (its ``best.pt``); read without running code."""
@@ -90,7 +131,7 @@ def _read_weights(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise PretrainedWeightsError(f"pretrained weights file {path} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # runs no code
+        state = _torch_load(path)
     except Exception as err:  # noqa: BLE001 -- any failure to read names the file
         raise PretrainedWeightsError(f"cannot read the weights file {path}: {err}") from err
     if isinstance(state, dict):
@@ -101,6 +142,20 @@ def _read_weights(path: str | os.PathLike) -> dict:
 CLASSIFIER_PREFIXES = ("logits.", "fc.", "classifier.")  # published heads a backbone drops
 # an embedding model's projection, real/fake head and input normalisation (set by the backbone)
 OPTIONAL_PARTS = ("head.", "fake_head.", "mean", "std")
+# a Lightning module's state laid out as AdaFace's .ckpt: the network under "model.", AdaFace's
+# margin classifier (class centres, running norm statistics) under "head."
+LIGHTNING_NETWORK = "model."
+LIGHTNING_HEAD = ("head.kernel", "head.t", "head.batch_mean", "head.batch_std")
+
+
+def _network_of(state: dict, own: dict) -> dict:
+    """The backbone's part of ``state`` when it is laid out as AdaFace's (its keys under
+    ``model.``, where the backbone's own ``own`` are not): the network's, AdaFace's margin
+    classifier left out; any other state as it is."""
+    net = LIGHTNING_NETWORK
+    if any(k.startswith(net) for k in own) or not any(k.startswith(net) for k in state):
+        return state
+    return {k.removeprefix(net): v for k, v in state.items() if k not in LIGHTNING_HEAD}
 
 
 def _check_fit(path, own: dict, state: dict, optional: tuple[str, ...]) -> None:
@@ -126,8 +181,8 @@ def _load_local(model: EmbeddingModel, path: str | os.PathLike) -> None:
     """Load local weights into ``model``, every tensor of its backbone from the file: a whole
     embedding model of this package (a training run's checkpoint: the backbone, and the
     projection and real/fake head when the file has them at this size) or a backbone's state
-    dict (a published classifier head in it is left out). Anything partial, extra or of
-    another shape stops with :class:`PretrainedWeightsError`."""
+    dict (a published classifier head in it is left out), AdaFace's Lightning state among them.
+    Anything partial, extra or of another shape stops with :class:`PretrainedWeightsError`."""
     state = _read_weights(path)
     if any(k.startswith("backbone.") for k in state):  # an EmbeddingModel of this package
         own = model.state_dict()
@@ -136,6 +191,7 @@ def _load_local(model: EmbeddingModel, path: str | os.PathLike) -> None:
         model.load_state_dict(fitting, strict=False)
         return
     own = model.backbone.state_dict()
+    state = _network_of(state, own)
     _check_fit(path, own, state, ())
     model.backbone.load_state_dict({k: v for k, v in state.items() if k in own})
 
@@ -209,9 +265,25 @@ def vits16_dino(pretrained: bool) -> tuple[nn.Module, int]:
     return model, model.feat_dim
 
 
+# the published face models: no library download; (the file to fetch, where it is published)
+INSIGHTFACE_ZOO = (
+    "insightface's arcface_torch model zoo "
+    "(https://github.com/deepinsight/insightface/tree/master/recognition/arcface_torch#model-zoo)"
+)
+ADAFACE_README = "AdaFace's README (https://github.com/mk-minchul/AdaFace#pretrained-models)"
+FACE_DOWNLOADS = {
+    "iresnet50": ("ms1mv3_arcface_r50_fp16/backbone.pth (or another r50)", INSIGHTFACE_ZOO),
+    "iresnet100": ("ms1mv3_arcface_r100_fp16/backbone.pth (or another r100)", INSIGHTFACE_ZOO),
+    "ir50": ("adaface_ir50_ms1mv2.ckpt (or another R50)", ADAFACE_README),
+    "ir101": ("adaface_ir101_webface12m.ckpt (or another R100)", ADAFACE_README),
+}
 BACKBONES: dict[str, Callable] = {
     "small_cnn": lambda pretrained: small_cnn(),
     "facenet": facenet,
+    "iresnet50": lambda pretrained: iresnet(50),
+    "iresnet100": lambda pretrained: iresnet(100),
+    "ir50": lambda pretrained: ir_net(50),
+    "ir101": lambda pretrained: ir_net(100),
     "resnet18": _torchvision("resnet18", "ResNet18_Weights"),
     "resnet50": _torchvision("resnet50", "ResNet50_Weights"),
     "resnet101": _torchvision("resnet101", "ResNet101_Weights"),
@@ -242,12 +314,18 @@ def build_model(
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if pretrained is True and name == "small_cnn":
         raise ValueError("small_cnn has no published weights: use pretrained=False or a file path")
+    if pretrained is True and name in FACE_DOWNLOADS:
+        file, where = FACE_DOWNLOADS[name]
+        raise PretrainedWeightsError(
+            f"{name} has no library download: download {file} from {where} "
+            "and pass pretrained='/path/to/file'"
+        )
     if isinstance(pretrained, str) and pretrained.lower() in ("", "false", "none"):
         pretrained = False
     local_file = pretrained if pretrained not in (True, False, None) else None
     backbone, feature_dim = BACKBONES[name](pretrained is True)
-    mean, std = (FACENET_MEAN, FACENET_STD) if name == "facenet" else (IMAGENET_MEAN, IMAGENET_STD)
-    model = EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std)
+    mean, std, bgr = INPUTS.get(name, (IMAGENET_MEAN, IMAGENET_STD, False))
+    model = EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std, bgr)
     if fake_head:
         model.fake_head = FakeHead(model.embedding_dim)
     if local_file is not None:

@@ -10,16 +10,24 @@ from krypto.learning.config import TrainConfig
 
 
 def build_optimizer(params: list, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (L2 weight decay in the gradient), AdamW (decoupled weight decay) or SGD with
+    momentum 0.9."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
 def build_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
-    """A cosine decay over ``total_steps`` (``schedule="cosine"``) or a constant rate."""
+    """The rate's factor per step: a linear warm-up over the first ``warmup_epochs`` (of
+    ``total_steps / epochs`` steps each), then a cosine decay to 0 at ``total_steps``
+    (``schedule="cosine"``) or a constant rate."""
     total = total_steps
+    warm = cfg.warmup_epochs * total_steps / cfg.epochs
     if cfg.schedule == "cosine":
-        rate = lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        decay = lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
     else:
-        rate = lambda step: 1.0
+        decay = lambda step: 1.0
+    rate = (lambda step: min(1.0, (step + 1) / warm) * decay(step)) if warm else decay
     return torch.optim.lr_scheduler.LambdaLR(optimizer, rate)

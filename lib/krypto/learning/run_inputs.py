@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from krypto import constants as C
+from krypto.data.alignment import crop_landmarks, index_landmarks
 from krypto.data.index import PreparedData, pair_rows, prepare
 from krypto.learning.augment import CUTOUT_PARTS, cutout
 from krypto.learning.checkpoint import load_model
@@ -41,7 +42,8 @@ class RunInputs:
         device = pick_device(device)
         model, config = load_model(run_dir, device=device)
         data = run_data(config)
-        images = cached_images(data.index[C.PATH], config.image_size, data.folder, progress=False)
+        points = index_landmarks(data.index) if config.align else None
+        images = cached_images(data.index[C.PATH], config.image_size, data.folder, False, points)
         return cls(model, config, data, images, device)
 
     def embed_rows(self, rows, model: torch.nn.Module | None = None) -> torch.Tensor:
@@ -79,5 +81,5 @@ def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
     image = torch.as_tensor(np.asarray(inputs.images[row : row + 1]))
-    landmarks = torch.tensor(index.iloc[[row]][list(C.LANDMARK_COLUMNS)].to_numpy("float32"))
+    landmarks = torch.tensor(crop_landmarks(index.iloc[[row]], inputs.config.align))
     return {part: cutout(image.clone(), landmarks, part, p=1.0)[0] for part in CUTOUT_PARTS}

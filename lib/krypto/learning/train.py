@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from krypto import constants as C
 from krypto import run_folder as RF
+from krypto.data.alignment import crop_landmarks, index_landmarks
 from krypto.data.index import PreparedData, pair_rows, prepare
 from krypto.learning.augment import cutout, random_flip
 from krypto.learning.checkpoint import read_checkpoint, save_checkpoint
@@ -101,13 +102,14 @@ class Trainer:
 
         def load():
             data = prepared or prepare(**config.prepare_args(), progress=progress)
+            points = index_landmarks(data.index) if config.align else None
             return data, cached_images(
-                data.index[C.PATH], config.image_size, data.folder, progress=progress
+                data.index[C.PATH], config.image_size, data.folder, progress, points
             )
 
         self.data, self.images = self.dist.main_first(load)
         index = self.data.index
-        self.landmarks = torch.from_numpy(index[list(C.LANDMARK_COLUMNS)].to_numpy(np.float32))
+        self.landmarks = torch.from_numpy(crop_landmarks(index, config.align))
         self.labels = torch.tensor(index[C.LABEL].to_numpy(), dtype=torch.long)
         self.is_fake = torch.tensor(index[C.IS_FAKE].to_numpy(), dtype=torch.bool)
         self.train_rows = np.flatnonzero(index[C.SPLIT].to_numpy() == C.TRAIN)

@@ -195,16 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     problems, new = disagreements(committed, reproduced)
-    a, b, allowed = (
-        table_means(committed),
-        table_means(reproduced),
-        tolerances(committed, reproduced),
-    )
+    a, b = table_means(committed), table_means(reproduced)
+    allowed = tolerances(committed, reproduced)
+    stated = claims(committed)
     worst = max((abs(a[k] - b[k]) / allowed[k] for k in allowed if allowed[k]), default=0.0)
-    stated = [c for c in claims(committed).values() if c is not None]
     print(
         f"{len(a)} table means (largest |difference| / tolerance {worst:.2f}), "
-        f"{len(stated)} claims of {len(claims(committed))} comparisons"
+        f"{sum(c is not None for c in stated.values())} claims of {len(stated)} comparisons"
     )
     if committed.get("code_hash") != reproduced.get("code_hash"):
         print("note: the two were made by different code (code_hash differs)")

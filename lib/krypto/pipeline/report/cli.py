@@ -94,16 +94,12 @@ def check_readme(
 
 def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
     """``<out>/REPORT.md`` and, with ``readme``, the README's results block."""
-    write_text(
-        out / REPORT_FILE,
-        titled_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL),
-    )
+    report = titled_markdown(results, FIGURES_DIR + "/", heading_level=REPORT_HEADING_LEVEL)
+    write_text(out / REPORT_FILE, report)
     if readme is not None:
-        text = readme.read_text()
-        block = titled_markdown(
-            results, readme_prefix(readme, out), heading_level=README_HEADING_LEVEL
-        )
-        write_text(readme, replace_readme_block(text, block))
+        prefix = readme_prefix(readme, out)
+        block = titled_markdown(results, prefix, heading_level=README_HEADING_LEVEL)
+        write_text(readme, replace_readme_block(readme.read_text(), block))
 
 
 def _parser() -> argparse.ArgumentParser:

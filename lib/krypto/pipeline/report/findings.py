@@ -8,6 +8,7 @@ needs is missing)."""
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import krypto.pipeline.report.sections as S
 from krypto.evaluation.verdicts import (
@@ -21,6 +22,7 @@ from krypto.evaluation.verdicts import (
     join_names,
     lowest,
     mean_std,
+    ratio_of,
 )
 from krypto.pipeline.report.values import round_values, seed_values
 
@@ -30,6 +32,7 @@ TEXT = S.DATA["findings"]
 CUTOUT_METRICS = ("eer", "eer_fake")  # finding (c): a part helps when clearly lower on one
 STEPS = {B: ("falls", "clear falls"), A: ("rises", "clear rises"), None: (NO_CLEAR, "not clear")}
 VERSUS_METRICS = ("eer",)  # each row against its section's reference: the official EER
+PAIR = (S.TRIPLET, S.TRIPLET_FAKE)  # findings (a) and (d): rows a and b of the loss selection
 
 
 def _summary(values: list[float]) -> dict:
@@ -50,8 +53,7 @@ def versus_reference(
 ) -> dict[str, dict[str, dict]]:
     """Every other row (``a``) against ``reference`` (``b``) on each of ``metrics``: ``{row:
     {metric: Verdict dict}}``; empty without that reference row."""
-    table = table or {}
-    if reference is None or reference not in table:
+    if reference not in (table or {}):
         return {}
     ref = table[reference]
     return round_values(
@@ -122,6 +124,7 @@ def _seeds(*groups: list[float]) -> str:
 
 
 def _finding(id_: str, claim: str, seed: str, verdict: str, numbers: dict, detail: str) -> dict:
+    numbers = round_values(numbers)
     return dict(id=id_, claim=claim, seed=seed, verdict=verdict, numbers=numbers, detail=detail)
 
 
@@ -129,29 +132,20 @@ def _missing(id_: str, claim: str, seed: str, needed: str) -> dict:
     return _finding(id_, claim, seed, UNKNOWN, {}, TEXT["missing"].format(needed=needed))
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    """inf when only the denominator is 0, None when both are."""
-    if denominator == 0:
-        return None if numerator == 0 else math.inf
-    return numerator / denominator
-
-
 def _pair_finding(id_: str, sections: dict) -> dict:
     """(a) or (d): triplet (``a``) against triplet + fake (``b``) on one metric (report.yaml)."""
     spec = TEXT[id_]
     metric, expected, decimals, fold = (spec[k] for k in ("metric", "expected", "decimals", "fold"))
-    t = S.seed_metric("loss_selection", S.TRIPLET, metric)
-    f = S.seed_metric("loss_selection", S.TRIPLET_FAKE, metric)
+    t, f = (S.seed_metric("loss_selection", row, metric) for row in PAIR)
     seed_ratio = t / f if expected == B else f / t
     seed = TEXT["pair_seed"].format(metric=metric, t=t, f=f, ratio=seed_ratio, decimals=decimals)
-    ours_t = _values(sections, "loss_selection", S.TRIPLET, metric)
-    ours_f = _values(sections, "loss_selection", S.TRIPLET_FAKE, metric)
-    if ours_t is None or ours_f is None:
+    ours = [_values(sections, "loss_selection", row, metric) for row in PAIR]
+    if any(v is None for v in ours):
         needed = TEXT["pair_needed"].format(metric=metric, a=S.TRIPLET, b=S.TRIPLET_FAKE)
         return _missing(id_, spec["claim"], seed, needed)
-    verdict = compare(ours_t, ours_f)
+    verdict = compare(*ours)
     means = (verdict.a_mean, verdict.b_mean)
-    ratio = _ratio(*(means if expected == B else means[::-1]))
+    ratio = ratio_of(*(means if expected == B else means[::-1]))
     result = {None: NO_CLEAR, expected: HOLDS}.get(verdict.lower, DIFFERS)
     how = TEXT.get(f"lower_{verdict.lower}", NO_CLEAR) + (spec["words"] if verdict.differ else "")
     how += f" ({verdict.reason})"
@@ -161,22 +155,13 @@ def _pair_finding(id_: str, sections: dict) -> dict:
         times = TEXT["no_change"] if ratio is None else spec["zero"]
     else:
         times = f"{ratio:.{decimals}f}x"
-    numbers = {
-        f"{S.TRIPLET} {metric}": _summary(ours_t),
-        f"{S.TRIPLET_FAKE} {metric}": _summary(ours_f),
-        "ratio": ratio,
-        "seed ratio": seed_ratio,
-        "verdict": verdict.to_dict(),
-    }
+    numbers = {f"{row} {metric}": _summary(v) for row, v in zip(PAIR, ours)}
+    numbers.update({"ratio": ratio, "seed ratio": seed_ratio, "verdict": verdict.to_dict()})
+    a, b = (_spread(v) for v in ours)
     detail = TEXT["pair_detail"].format(
-        metric=metric,
-        a=_spread(ours_t),
-        b=_spread(ours_f),
-        seeds=_seeds(ours_t, ours_f),
-        times=times,
-        how=how,
+        metric=metric, a=a, b=b, seeds=_seeds(*ours), times=times, how=how
     )
-    return _finding(id_, spec["claim"], seed, result, round_values(numbers), detail)
+    return _finding(id_, spec["claim"], seed, result, numbers, detail)
 
 
 def _lambda_finding(sections: dict) -> dict:
@@ -188,9 +173,9 @@ def _lambda_finding(sections: dict) -> dict:
     if any(v is None for v in values):
         return _missing("b", claim, seed, TEXT["b_needed"].format(lams=", ".join(S.LAMBDAS)))
     steps, grouped = {}, {label: [] for _, label in STEPS.values()}
-    for i in range(len(S.LAMBDAS) - 1):
-        step = f"{S.LAMBDAS[i]} -> {S.LAMBDAS[i + 1]}"
-        verdict = compare(values[i], values[i + 1])
+    for (low, high), (before, after) in zip(pairwise(S.LAMBDAS), pairwise(values)):
+        step = f"{low} -> {high}"
+        verdict = compare(before, after)
         word, label = STEPS[verdict.lower]
         grouped[label].append(f"{step} ({verdict.reason})")
         steps[step] = {"verdict": word, **verdict.to_dict()}
@@ -205,7 +190,7 @@ def _lambda_finding(sections: dict) -> dict:
     detail = TEXT["b_detail"].format(
         values=" -> ".join(_spread(v) for v in values), seeds=_seeds(*values), found=found
     )
-    return _finding("b", claim, seed, result, round_values(numbers), detail)
+    return _finding("b", claim, seed, result, numbers, detail)
 
 
 def _cutout_finding(sections: dict) -> dict:
@@ -248,18 +233,14 @@ def _cutout_finding(sections: dict) -> dict:
     found_text = "; ".join(
         f"clearly {w} {m}: {listed(p, m) or 'none'}" for (w, m), p in found.items()
     ) + (f"; {NO_CLEAR}: {', '.join(unclear)}" if unclear else "")
-    detail = TEXT["c_detail"].format(
-        eer=_spread(base["eer"]),
-        eer_fake=_spread(base["eer_fake"]),
-        seeds=_seeds(base["eer"]),
-        found=found_text,
-    )
+    spreads = {m: _spread(v) for m, v in base.items()}  # the fields eer and eer_fake
+    detail = TEXT["c_detail"].format(**spreads, seeds=_seeds(base["eer"]), found=found_text)
     numbers = {
         "no cutout": {m: _summary(base[m]) for m in CUTOUT_METRICS},
         "parts": {p: {m: verdicts[p][m].to_dict() for m in CUTOUT_METRICS} for p in parts},
         **{f"{word} {m}": names for (word, m), names in found.items()},
     }
-    return _finding("c", claim, seed, result, round_values(numbers), detail)
+    return _finding("c", claim, seed, result, numbers, detail)
 
 
 def compute_findings(sections: dict) -> list[dict]:

@@ -43,7 +43,7 @@ def beyond_summary_of(values: dict) -> dict | None:
 
 def versus_sentence(name: str, verdicts: dict) -> str:
     """``name`` against a reference on each metric: `` `x` is clearly lower on eer_fake and
-    eer, clearly higher on eer_real, with no clear difference on eer_fake_other``."""
+    eer, clearly higher on eer_real, with undecided on eer_fake_other``."""
     groups = {A: [], B: [], None: []}
     for metric, verdict in verdicts.items():
         groups[Verdict.from_dict(verdict).lower].append(metric)

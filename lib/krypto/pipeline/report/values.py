@@ -21,7 +21,7 @@ def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
         return [round_values(v, decimals) for v in value]
     if isinstance(value, (bool, int, str)) or value is None:
         return value
-    if isinstance(value, float) or hasattr(value, "__float__"):
+    if hasattr(value, "__float__"):  # float and numpy numbers
         number = float(value)
         return round(number, decimals) if math.isfinite(number) else None
     return value
