@@ -4,6 +4,7 @@
 
     python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--threads T]
                                                        [--only NAME ...] [--quick]
+                                                       [--scheduler tcp://HOST:8786]
 
 A batch file::
 
@@ -33,36 +34,21 @@ run's ``parameters``, the ``quick`` sections (with ``--quick``; an including fil
 included file's), and last ``run_dir``, the run's folder ``runs/<batch>/<run>`` (relative to the
 repository root, where notebooks run). Values are passed as they are.
 
-Each run's folder gets ``params.yaml`` (redo the run by hand with
-``papermill NOTEBOOK OUT -f runs/<batch>/<run>/params.yaml``), the executed notebook,
-``papermill.log`` and ``run.json`` (notebook, parameters, status, times, error). A run already done
-with the same notebook and parameters is skipped; done with other parameters, it is a conflict
-unless ``--force`` is given. ``--force`` also passes ``overwrite: true`` to notebooks that have an
-``overwrite`` parameter.
+Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NOTEBOOK OUT -f
+runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done
+with the same notebook, parameters and code is skipped; done with others, it is a conflict unless
+``--force`` is given (which also passes ``overwrite: true`` to notebooks that have it).
+``launcher: torchrun`` (``nproc: N``; 02_train only) trains in N processes through
+:mod:`krypto.pipeline.launch` instead of executing the notebook.
 
-``launcher: torchrun`` (with ``nproc: N``, default 1; only for notebooks/02_train.ipynb) trains
-in N processes with DistributedDataParallel instead of executing the notebook:
-``python -m torch.distributed.run --standalone --nproc_per_node N -m krypto.pipeline.launch -f
-runs/<batch>/<run>/params.yaml``, logged to ``torchrun.log``; :mod:`krypto.pipeline.launch`
-writes what the notebook writes (run folder, figures, ``results.json``). ``run.json`` then also
-holds ``launcher`` and ``nproc``, and a change of either is a conflict like a change of
-parameters.
-Threads are shared among the runs and their processes.
-
-Interruptions and other batches. While a run executes, the batch holds its folder's lock
-(:mod:`krypto.run_lock`): another batch started on the same runs folder goes on with other runs
-and waits for a held one, then skips it once it is done, so each run executes once. The executed
-notebook is written under a temporary name and renamed when papermill ends; ``run.json`` is
-written last, and atomically, so a run is ``done`` only when everything is in place. On SIGINT,
-SIGTERM or SIGHUP the batch stops its children (papermill, its kernel, torchrun and its workers),
-records their runs as ``interrupted`` and exits with 128 + the signal number; if the batch is
-killed outright, its children die with it (see :mod:`krypto.pipeline.children`). Either way the
-next batch runs again whatever is not ``done``, without ``--force``: a training that finished
-is reused by the trainer, one cut short resumes from its last checkpoint.
-
-The code: :mod:`krypto.pipeline.batch_file` (reading), :mod:`krypto.pipeline.runner`
-(executing), :mod:`krypto.pipeline.run_record` (``run.json``), :mod:`krypto.pipeline.children`
-(child processes); this module is the command line.
+The runs execute on Dask distributed (:mod:`krypto.pipeline.engine`, a cluster in this process
+by default, ``--scheduler`` for a running one) as tasks of :mod:`krypto.pipeline.run_task`, which
+holds each run's folder while it runs, so two batches on one folder run each run once. On
+SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker, records their runs as
+``interrupted`` and exits with 128 + the signal number; killed outright, its children die with it
+(:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
+whatever is not ``done``: a training cut short resumes from its last checkpoint. The README's
+"Running experiments" and "Batches on a cluster" say more.
 """
 
 from __future__ import annotations
@@ -77,8 +63,9 @@ from krypto import constants as C
 from krypto.paths import display_path
 from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
 from krypto.pipeline.children import Interrupted
+from krypto.pipeline.engine import run_batch
 from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, record_of
-from krypto.pipeline.runner import _command, run_batch  # noqa: F401  (_command: for tests)
+from krypto.pipeline.run_task import _command  # noqa: F401  (_command: for tests)
 
 __all__ = ["BatchError", "Run", "load_batch", "main", "order_runs", "run_batch", "select_runs"]
 
@@ -146,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print the plan without executing")
     parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://HOST:8786 (default: a cluster in this process)",
+    )  # fmt: skip
+    parser.add_argument(
         "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
     )
     return parser
@@ -166,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 0:
             raise BatchError(f"--threads must be 0 (automatic) or more, not {args.threads}")
         statuses = run_batch(
-            runs, jobs=args.jobs, force=args.force, runs_dir=runs_dir, threads=args.threads
-        )
+            runs, jobs=args.jobs, force=args.force, runs_dir=runs_dir, threads=args.threads,
+            scheduler=args.scheduler,
+        )  # fmt: skip
     except BatchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

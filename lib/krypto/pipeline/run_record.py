@@ -26,16 +26,8 @@ RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
 TORCHRUN_LOG = "torchrun.log"
-RECORD_FIELDS = (
-    "notebook",
-    "parameters",
-    "code_hash",
-    "status",
-    "started",
-    "finished",
-    "seconds",
-    "error",
-)
+RECORD_FIELDS = ("notebook", "parameters", "code_hash", "status", "started", "finished")
+RECORD_FIELDS += ("seconds", "error")
 LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
 ERROR_LINES = 30  # lines of the log kept in run.json on failure

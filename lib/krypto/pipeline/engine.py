@@ -1,0 +1,184 @@
+"""Executing a batch on Dask distributed: each run is a task (:mod:`krypto.pipeline.run_task`),
+its ``needs`` the task's dependencies.
+
+By default the tasks run on a cluster started inside the batch process (one worker with ``jobs``
+threads: a ``LocalCluster`` with ``processes=False``); with ``scheduler`` they go to a running
+cluster (``tcp://HOST:8786``), whose workers must see the repository and the runs folder at the
+same paths. Dask places the tasks, runs a task again on another worker when its worker is lost
+(up to ``distributed.scheduler.allowed-failures`` times) and shows them on its dashboard. A run
+whose ``device`` is CUDA asks for one resource ``GPU`` per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from pathlib import Path
+
+import distributed
+
+from krypto import constants as C
+from krypto.pipeline import children
+from krypto.pipeline.batch_file import BatchError, Run, order_runs
+from krypto.pipeline.run_record import FAILED, FINISHED
+from krypto.pipeline.run_task import NOT_STARTED, Outcome, execute_run, stop_batch
+
+POLL_S = 0.2  # how often the batch looks for signals while it waits for its tasks
+STOP_WAIT_S = 30.0  # after a signal, how long the batch waits for its stopped runs' records
+CONNECT_TIMEOUT = "10s"  # how long the batch tries to reach a scheduler
+GPU = "GPU"  # the Dask resource a run on CUDA asks for, one per process
+
+
+def run_batch(
+    runs: list[Run],
+    jobs: int = 1,
+    force: bool = False,
+    runs_dir: Path = C.RUNS_DIR,
+    threads: int = 0,
+    scheduler: str | None = None,
+) -> dict[str, str]:
+    """Execute ``runs`` as Dask tasks, each with ``threads`` torch CPU threads (0: the worker's
+    cores shared among its task slots); returns full name -> final status.
+
+    ``scheduler`` None: an in-process cluster with ``jobs`` task slots; else the address of a
+    running scheduler (``jobs`` is then the workers' business: ``dask worker --nthreads``). A
+    run's numbers depend on its thread count, not on ``jobs`` nor on the worker.
+
+    Statuses: ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done before with
+    other parameters) and ``blocked`` (a needed run is not done). ``runs_dir`` is where needed
+    runs that are not in ``runs`` are looked for. On SIGINT, SIGTERM or SIGHUP the running
+    children are stopped, their runs recorded as ``interrupted``, and
+    :class:`krypto.pipeline.children.Interrupted` is raised.
+    """
+    runs = order_runs(runs)
+    outcomes: dict[str, Outcome] = {}
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see
+    with _client(scheduler, jobs, max(map(gpus_asked, runs), default=0)) as client:
+        _check_gpus(client, runs, scheduler)
+        batch_id = uuid.uuid4().hex
+        futures: dict[str, distributed.Future] = {}
+        for number, run in enumerate(runs, 1):
+            needed = {need: futures[need] for need in run.needs if need in futures}
+            futures[run.full_name] = client.submit(
+                execute_run, run, needed, force, Path(runs_dir), threads, batch_id,
+                f"[{number}/{len(runs)}]", key=f"{run.full_name}-{batch_id[:8]}", pure=False,
+                resources={GPU: gpus_asked(run)} if gpus_asked(run) else None,
+            )  # fmt: skip
+        try:
+            _follow(client, runs, futures, outcomes, batch_id)
+        finally:
+            _summary(runs, outcomes)
+    return {name: outcome.status for name, outcome in outcomes.items()}
+
+
+def gpus_asked(run: Run) -> int:
+    """GPUs a run asks for: one per process when its ``device`` is CUDA, else none."""
+    return run.nproc if str(run.parameters.get("device", "")).startswith("cuda") else 0
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, jobs: int, gpus: int):
+    """A Dask client of the running cluster at ``scheduler``, or of one started here."""
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as error:
+            raise BatchError(f"no Dask scheduler answers at {scheduler}: {error}") from None
+        with client:
+            yield client
+        return
+    resources = {GPU: _local_gpus()} if gpus else None
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
+            resources=resources, silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def _local_gpus() -> int:
+    import torch  # only when a run asks for a GPU
+
+    return torch.cuda.device_count()
+
+
+def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | None) -> None:
+    """Refuse runs asking for more GPUs than any worker has (Dask would wait for one forever)."""
+    workers = client.scheduler_info().get("workers", {}).values()
+    most = max((worker.get("resources", {}).get(GPU, 0) for worker in workers), default=0)
+    for run in runs:
+        if gpus_asked(run) > most:
+            where = f"no worker of {scheduler} has" if scheduler else "this machine has"
+            hint = f" (start workers with `dask worker {scheduler} --resources GPU=N`)"
+            raise BatchError(
+                f"{run.full_name} asks for {gpus_asked(run)} GPU(s) (device: "
+                f"{run.parameters['device']}, {run.nproc} process(es)); {where} "
+                f"{most:g}{hint if scheduler else ''}"
+            )
+
+
+def _follow(
+    client: distributed.Client,
+    runs: list[Run],
+    futures: dict[str, distributed.Future],
+    outcomes: dict[str, Outcome],
+    batch_id: str,
+) -> None:
+    """Print each run's end as it comes; on a signal, stop the batch (see :func:`run_batch`)."""
+    by_future = {future: run for run, future in zip(runs, futures.values())}
+    numbers = {run.full_name: f"[{number}/{len(runs)}]" for number, run in enumerate(runs, 1)}
+    pending = set(by_future)
+    with children.catch_signals() as caught:
+        try:
+            while pending:
+                if caught:
+                    raise children.Interrupted(caught[0])
+                with contextlib.suppress(distributed.TimeoutError):
+                    done = distributed.wait(pending, POLL_S, "FIRST_COMPLETED").done
+                    for future in done:
+                        pending.discard(future)
+                        _record_outcome(by_future[future], future, outcomes, numbers)
+        except BaseException as error:
+            why = str(error) if isinstance(error, children.Interrupted) else repr(error)
+            with contextlib.suppress(Exception):
+                client.run(stop_batch, batch_id, why)
+            with contextlib.suppress(Exception):
+                distributed.wait(pending, STOP_WAIT_S)
+            for future in pending:
+                if future.done():
+                    _record_outcome(by_future[future], future, outcomes, numbers)
+                else:
+                    outcomes[by_future[future].full_name] = Outcome(NOT_STARTED, NOT_STARTED)
+            client.cancel(list(pending))
+            raise
+
+
+def _record_outcome(
+    run: Run, future: distributed.Future, outcomes: dict[str, Outcome], numbers: dict[str, str]
+) -> None:
+    if future.status == "finished":
+        outcome = future.result()
+    else:  # lost its worker too often, or an error outside execute_run's own handling
+        outcome = Outcome(FAILED, f"failed: {future.exception()!r}")
+    outcomes[run.full_name] = outcome
+    if outcome.status != NOT_STARTED:
+        print(f"{numbers[run.full_name]} {run.full_name} ... {outcome.message}", flush=True)
+
+
+def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
+    """A table of every run, then the runs that did not finish and why."""
+    width = max([len("run")] + [len(run.full_name) for run in runs])
+    print(f"\n{'run':<{width}}  {'status':<11}  seconds")
+    for run in runs:
+        outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
+        seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
+        print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
+    ended = [run for run in runs if run.full_name in outcomes]
+    failures = [run for run in ended if outcomes[run.full_name].status not in FINISHED]
+    if failures:
+        print(f"\n{len(failures)} of {len(runs)} runs did not finish:")
+        for run in failures:
+            print(f"  {run.full_name}: {outcomes[run.full_name].message}")

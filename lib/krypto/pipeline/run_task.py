@@ -1,0 +1,259 @@
+"""The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
+
+A run done before with the same notebook, parameters and code is skipped, one done with others
+is a conflict; one writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
+batch holds waits for it off its task slot, then skips the run if it is done. The run executes
+as a child process of the worker (papermill, or torchrun with ``launcher: torchrun``) that dies
+with the worker (:mod:`krypto.pipeline.children`), so a worker killed in the middle of a
+training leaves a ``running`` record that no live process holds, and the task run again on
+another worker trains the run again, resuming from its ``last.pt``.
+
+What the task writes is written atomically (:mod:`krypto.files`), ``run.json`` last: ``done``
+means that everything else is in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import distributed
+import papermill
+import yaml
+
+from krypto import constants as C
+from krypto.files import atomic_path, write_text
+from krypto.paths import display_path
+from krypto.pipeline import children
+from krypto.pipeline import run_record as R
+from krypto.pipeline.run_record import Run, changes, now, read_record, record_of, tail, write_record
+from krypto.run_lock import RunLockedError, describe_holder, lock_holder, run_lock
+
+NOT_STARTED = "not started"  # a run the batch was stopped before
+NEED_POLL_S = 1.0  # how often a need that another process runs is looked at again
+
+
+@dataclass
+class Outcome:
+    """How a run ended; ``message`` ends its progress line and names it in the summary."""
+
+    status: str
+    message: str
+    seconds: float | None = None
+
+
+_active: dict[str, set[subprocess.Popen]] = {}  # batch -> children running on this worker
+_stopped: dict[str, str] = {}  # batch -> why it was stopped
+_guard = threading.Lock()
+
+
+def stop_batch(batch_id: str, why: str) -> None:
+    """On a worker: start no more runs of the batch; stop its children (their tasks record
+    their runs as ``interrupted``)."""
+    with _guard:
+        _stopped[batch_id] = why
+        procs = list(_active.get(batch_id, ()))
+    threading.Thread(target=children.stop, args=(procs,), daemon=True).start()
+
+
+def execute_run(
+    run: Run,
+    needed: dict[str, Outcome],
+    force: bool,
+    runs_dir: Path,
+    threads: int,
+    batch_id: str,
+    number: str = "",
+) -> Outcome:
+    """The task of one run, on a worker: ``needed`` holds the outcomes of its needs in the batch
+    (by full name)."""
+
+    def say(text: str) -> None:
+        print(f"{number} {run.full_name} ... {text}".strip(), flush=True)
+
+    if batch_id in _stopped:
+        return Outcome(NOT_STARTED, NOT_STARTED)
+    unseen = next((p for p in (runs_dir, run.notebook) if not p.exists()), None)
+    if unseen is not None:
+        return Outcome(
+            R.FAILED,
+            f"failed: {socket.gethostname()} cannot see {unseen} (every worker must see the "
+            "repository and the runs folder at the same paths)",
+        )
+    blocker = _blocker(run, needed, runs_dir, say)
+    if blocker:
+        return Outcome(R.BLOCKED, blocker)
+    settled = None if force else _done_before(run)
+    if settled is not None:
+        return settled
+    try:
+        with _locked(run, say):
+            settled = None if force else _done_before(run)  # another batch may have run it
+            if settled is not None:
+                return settled
+            say("started")
+            return _execute(run, force, threads, batch_id)
+    except OSError as error:
+        return Outcome(R.FAILED, f"failed: {error}")
+
+
+@contextlib.contextmanager
+def _locked(run: Run, say):
+    """Hold the run's folder; when another process holds it, say so and wait for it."""
+    try:
+        with run_lock(run.run_dir):
+            yield
+        return
+    except RunLockedError as error:
+        say(f"waiting: in use by {describe_holder(error.holder)}")
+    with _off_slot(), run_lock(run.run_dir, wait=True):
+        pass  # the other process is done with it
+    with run_lock(run.run_dir, wait=True):
+        yield
+
+
+@contextlib.contextmanager
+def _off_slot():
+    """Wait without holding a task slot of the worker (Dask's ``secede``/``rejoin``): other
+    runs go on meanwhile."""
+    try:
+        distributed.secede()
+    except ValueError:  # not on a worker
+        yield
+        return
+    try:
+        yield
+    finally:
+        distributed.rejoin()
+
+
+def _blocker(run: Run, needed: dict[str, Outcome], runs_dir: Path, say) -> str:
+    """Why ``run`` cannot start, or an empty string; needs outside the batch are read on disk,
+    after waiting for another process that runs one."""
+    for need in run.needs:
+        if need in needed:
+            if needed[need].status not in R.FINISHED:
+                return f"blocked by {need} ({needed[need].status})"
+            continue
+        folder = runs_dir / need
+        if read_record(folder).get("status") == R.DONE:
+            continue
+        holder = lock_holder(folder)
+        if holder is not None:
+            say(f"waiting for {need}, in use by {describe_holder(holder)}")
+        with _off_slot():
+            while lock_holder(folder) is not None:
+                time.sleep(NEED_POLL_S)
+        if read_record(folder).get("status") != R.DONE:
+            return f"blocked by {need}: not in this selection and not done ({display_path(folder)})"
+    return ""
+
+
+def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
+    """Prepare the folder, run the child, record how it ended."""
+    _prepare(run, force)
+    started, start = now(), time.monotonic()
+    write_record(run.run_dir, {**record_of(run), "status": R.RUNNING, "started": started})
+    env = children.child_env(_slots(), threads)
+    cwd = None
+    if run.launcher == R.TORCHRUN:  # from the repository root, like the notebooks
+        env, cwd = children.shared_threads(env, run.nproc), C.REPO_ROOT
+    with open(run.log_file, "w") as log:
+        with _guard:
+            if batch_id in _stopped:
+                return Outcome(NOT_STARTED, NOT_STARTED)
+            proc = children.start(_command(run), log, env, cwd)
+            _active.setdefault(batch_id, set()).add(proc)
+        try:
+            code = proc.wait()
+        finally:
+            with _guard:
+                _active[batch_id].discard(proc)
+    seconds = round(time.monotonic() - start, 1)
+    if batch_id in _stopped:
+        why = _stopped[batch_id]
+        write_record(run.run_dir, {
+            **record_of(run), "status": R.INTERRUPTED, "started": started, "finished": now(),
+            "seconds": seconds, "error": why,
+        })  # fmt: skip
+        return Outcome(R.INTERRUPTED, why, seconds)
+    return _finish(run, code, started, seconds)
+
+
+def _slots() -> int:
+    """Task slots of this worker (1 outside one)."""
+    try:
+        return distributed.get_worker().state.nthreads
+    except ValueError:
+        return 1
+
+
+def _done_before(run: Run) -> Outcome | None:
+    """``skipped`` or ``conflict`` when ``run.json`` says done, else None."""
+    previous = read_record(run.run_dir)
+    if previous.get("status") != R.DONE:
+        return None
+    difference = changes(previous, record_of(run))
+    if not difference:
+        return Outcome(R.SKIPPED, "skip (done)")
+    return Outcome(
+        R.CONFLICT,
+        f"conflict: done before with other {difference} "
+        f"(see {display_path(run.run_dir / R.RECORD)}); "
+        "use --force to redo it, or give the run another name",
+    )
+
+
+def _prepare(run: Run, force: bool) -> None:
+    """Make the folder, drop what writers killed there left (the notebook papermill was writing,
+    temporary files of atomic writes: nobody else writes there while the folder is held), write
+    ``params.yaml``. (The executed notebook of an earlier run stays until this one's replaces
+    it: a run that cannot start loses nothing.)"""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    run.partial.unlink(missing_ok=True)
+    for leftover in run.run_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    parameters = dict(run.parameters)
+    if force and "overwrite" in papermill.inspect_notebook(str(run.notebook)):
+        parameters["overwrite"] = True
+    write_text(run.run_dir / R.PARAMS, yaml.safe_dump(parameters, sort_keys=False))
+
+
+def _finish(run: Run, code: int, started: str, seconds: float) -> Outcome:
+    """Put the executed notebook in place, then write ``run.json``."""
+    if code == 0:
+        outcome = Outcome(R.DONE, f"done in {seconds:.1f} s", seconds)
+    else:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+        log = display_path(run.log_file)
+        outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
+    partial = run.partial
+    if run.launcher == R.PAPERMILL and partial.is_file() and partial.stat().st_size:
+        with atomic_path(run.executed) as tmp:
+            os.replace(partial, tmp)
+    error = None if code == 0 else tail(run.log_file)
+    end = {"status": outcome.status, "finished": now(), "seconds": seconds, "error": error}
+    write_record(run.run_dir, {**record_of(run), "started": started, **end})
+    return outcome
+
+
+def _command(run: Run) -> list[str]:
+    """The command line of a run."""
+    params = str(run.run_dir / R.PARAMS)
+    if run.launcher == R.TORCHRUN:
+        return children.torchrun_command(
+            run.nproc, "krypto.pipeline.launch", "-f", str(Path(params).absolute())
+        )
+    return [
+        sys.executable, "-m", "papermill", str(run.notebook), str(run.partial),
+        "-f", params, "--cwd", str(C.REPO_ROOT),
+        "--kernel", "python3", "--log-output", "--no-progress-bar",
+    ]  # fmt: skip
