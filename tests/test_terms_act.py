@@ -62,9 +62,9 @@ def _assert_each_term_acts(logs: dict, config: TrainConfig, what: str) -> None:
         assert logs["loss_fake"] > 0, f"{what}: the fake term is zero"
     if config.head != "none":
         assert logs["n_head"] > 0 and logs["loss_head"] > 0, f"{what}: the head does nothing"
-    if config.fake_head > 0:
-        assert logs["n_fake_head"] > 0 and logs["loss_fake_head"] > 0, (
-            f"{what}: the real/fake head's term is zero"
+    if config.fake_head > 0 or config.forgery > 0:
+        assert logs["n_detector"] > 0 and logs["loss_detector"] > 0, (
+            f"{what}: the fake detector's term is zero"
         )
 
 

@@ -6,13 +6,14 @@ Command line::
         [--opset 17] [--checkpoint best.pt] [--overwrite]
 
 The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1], resized to
-``S = image_size`` of the run with bilinear interpolation (the normalisation is inside the model),
-with a dynamic batch axis; and one output ``embeddings``: float32 ``[batch, D]``, not normalised
-(compare with the cosine similarity). ``<out>.json`` beside it records the image size, embedding
-size, backbone, input range, the run and checkpoint it came from, and the largest difference
-between onnxruntime's and PyTorch's embeddings measured at export time. For a run with a
-real/fake head (``fake_head`` > 0), the sidecar also holds the head (one linear layer over the
-unit embedding) and its fusion, which the pair score needs (:mod:`krypto.learning.fake_head`).
+``S = input_size`` of the run with bilinear interpolation (the normalisation, and the resize to
+the backbone's size under a forgery branch, are inside the model), with a dynamic batch axis;
+its output ``embeddings``: float32 ``[batch, D]``, not normalised (compare with the cosine
+similarity), and for a run with a fake detector (a real/fake head or a forgery branch) a second
+output ``fake_logits``: float32 ``[batch]``, P(fake) = sigmoid(logit). ``<out>.json`` beside it
+records the image size, embedding size, backbone, input range, the run and checkpoint it came
+from, the largest difference between onnxruntime's and PyTorch's outputs measured at export
+time, and with a detector the fusion the pair score needs (:mod:`krypto.learning.fusion`).
 """
 
 from __future__ import annotations
@@ -33,14 +34,35 @@ from krypto import constants as C
 from krypto import run_folder as RF
 from krypto.files import atomic_path, write_text
 from krypto.learning.checkpoint import load_model, read_checkpoint
+from krypto.learning.fusion import get_fusion
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
+FAKE_OUTPUT_NAME = "fake_logits"
 DEFAULT_OPSET = 17
-FAKE_HEAD_SCORE = (
-    "p = sigmoid(weight . e / |e| + bias) per photo; pair score = (1 + cos) * (1 - fusion_weight "
-    "* P) - 1, P = max(p_a, p_b) (rule max) or their mean (rule mean)"
+FUSED_SCORE = (
+    "p = sigmoid(fake_logits) per photo; pair score = (1 + cos) * (1 - fusion_weight * P) - 1, "
+    "P = max(p_a, p_b) (rule max) or their mean (rule mean)"
 )
+
+
+class _Outputs(torch.nn.Module):
+    """The model with its outputs named: ``embeddings`` ``[B, D]``, then ``fake_logits`` ``[B]``
+    when it has a fake detector."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model, self.dim = model, model.embedding_dim
+
+    def forward(self, images: torch.Tensor):
+        out = self.model(images)
+        if self.model.detector is None:
+            return out
+        return out[:, : self.dim], out[:, self.dim]
+
+
+def output_names(model: torch.nn.Module) -> list[str]:
+    return [OUTPUT_NAME] + ([FAKE_OUTPUT_NAME] if model.detector is not None else [])
 
 
 def sidecar_path(onnx_path: str | Path) -> Path:
@@ -51,10 +73,11 @@ def sidecar_path(onnx_path: str | Path) -> Path:
 def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> None:
     """``torch.onnx.export`` with the TorchScript-based exporter (``dynamo=False`` where the
     installed torch has that argument)."""
+    names = output_names(model)
     kwargs = dict(
         input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        output_names=names,
+        dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *names]},
         opset_version=opset,
         do_constant_folding=True,
     )
@@ -63,12 +86,12 @@ def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opse
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # "legacy TorchScript-based export"
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(model, (example,), str(out), **kwargs)
+        torch.onnx.export(_Outputs(model).eval(), (example,), str(out), **kwargs)
 
 
 def _export_checked(model: torch.nn.Module, size: int, out: Path, opset: int) -> float:
     """Export ``model`` to ``out`` (atomically, once ``onnx.checker`` and onnxruntime accept it);
-    returns the largest difference between onnxruntime's and PyTorch's embeddings."""
+    returns the largest difference between onnxruntime's and PyTorch's outputs."""
     import onnx
 
     generator = torch.Generator().manual_seed(0)
@@ -79,7 +102,7 @@ def _export_checked(model: torch.nn.Module, size: int, out: Path, opset: int) ->
         check = torch.rand(3, 3, size, size, generator=generator)
         with torch.no_grad():
             expected = model(check).numpy()
-        got = onnx_embed(tmp, check.numpy())
+        got = onnx_outputs(tmp, check.numpy())
         if got.shape != expected.shape:
             raise RuntimeError(f"exported model gives {got.shape}, PyTorch {expected.shape}")
     return float(np.abs(got - expected).max())
@@ -131,7 +154,7 @@ def export_onnx(
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
     run = RF.best_seed(run_dir)
     model, config = load_model(run, checkpoint, "cpu")
-    size = int(config.image_size)
+    size = int(config.input_size)
     parity = _export_checked(model, size, out, opset)
     metrics = RF.read_metrics(run) if RF.is_finished(run) else {}
     info = {
@@ -147,15 +170,15 @@ def export_onnx(
         "onnx_version": onnx.__version__,
         "parity_max_abs_diff": parity,
     }
-    head = model.fake_head
-    if head is not None:  # the pair score needs the head: it is small, so it is here
-        info["output"]["compare_with"] = "fake_head.score (cosine fused with the real/fake head)"
-        info["fake_head"] = {
-            "weight": head.linear.weight.detach().reshape(-1).tolist(),
-            "bias": float(head.linear.bias.detach()),
-            "fusion_rule": head.fusion.rule,
-            "fusion_weight": head.fusion.weight,
-            "score": FAKE_HEAD_SCORE,
+    if model.detector is not None:  # the pair score fuses the fake logits as validated
+        fusion = get_fusion(model.detector)
+        info["output"]["compare_with"] = "fused score (cosine fused with the fake probability)"
+        info["fake_logits"] = {
+            "name": FAKE_OUTPUT_NAME,
+            "detector": type(model.detector).__name__,
+            "fusion_rule": fusion.rule,
+            "fusion_weight": fusion.weight,
+            "score": FUSED_SCORE,
         }
     write_text(sidecar_path(out), json.dumps(info, indent=2) + "\n")
     return out
@@ -174,8 +197,9 @@ def onnx_session(onnx_path: str | Path, num_threads: int = 0):
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
-def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
-    """Embeddings float32 ``[N, D]`` of images ``[N, 3, S, S]`` by the exported model on
+def onnx_outputs(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
+    """The exported model's outputs float32 ``[N, D (+ 1)]`` (embeddings, then the fake logit of a
+    model with a detector, as PyTorch's model gives them) of images ``[N, 3, S, S]`` on
     onnxruntime's CPU provider. ``images_uint8``: uint8 (divided by 255 here) or floats already in
     [0, 1]; numpy or torch. ``onnx_path`` may also be a session from :func:`onnx_session`."""
     session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
@@ -188,11 +212,19 @@ def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
         x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
-        out.append(session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x)})[0])
+        results = session.run(None, {INPUT_NAME: np.ascontiguousarray(x)})
+        out.append(np.concatenate([r.reshape(len(x), -1) for r in results], 1))
     if not out:
-        dim = session.get_outputs()[0].shape[1]
-        return np.zeros((0, dim if isinstance(dim, int) else 0), dtype=np.float32)
+        dims = [o.shape[1] if len(o.shape) > 1 else 1 for o in session.get_outputs()]
+        return np.zeros((0, sum(d if isinstance(d, int) else 0 for d in dims)), dtype=np.float32)
     return np.concatenate(out)
+
+
+def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
+    """The embeddings float32 ``[N, D]`` alone (see :func:`onnx_outputs`)."""
+    session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
+    dim = session.get_outputs()[0].shape[1]
+    return onnx_outputs(session, images_uint8, batch_size)[:, :dim]
 
 
 # --- command line --------------------------------------------------------------------------------

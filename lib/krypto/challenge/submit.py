@@ -8,12 +8,12 @@ Command line::
         [--workers N] [--prefetch N] [--decoder auto|pil]
 
 Every distinct image file (by its bytes: one photo in several pairs counts once) is embedded
-once, decoded as training decoded it (the run's ``image_size``, bilinear, RGB, [0, 1];
+once, decoded as training decoded it (the run's ``input_size``, bilinear, RGB, [0, 1];
 :mod:`krypto.challenge.image_decoding`), on the worker processes of a
 ``torch.utils.data.DataLoader`` ahead of the forward (:mod:`krypto.challenge.batch_embedding`),
 and each pair scored by the cosine similarity of its two embeddings (``--tta``: of the sums of
 the unit embeddings of an image and of its mirror image), fused with the fake probabilities of
-its two photos when the run trained a real/fake head (:mod:`krypto.learning.fake_head`). Rows
+its two photos when the run trained a fake detector (:mod:`krypto.learning.fusion`). Rows
 are sorted by ``pair_id``, the pair folder's name exactly as on disk (zero padding kept).
 
 A pair folder without both images or with an unreadable image is an error naming it; with
@@ -47,7 +47,7 @@ from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
 from krypto.files import atomic_path, write_text
 from krypto.learning.checkpoint import load_model
 from krypto.learning.device import pick_device, set_threads
-from krypto.learning.fake_head import pair_similarity
+from krypto.learning.fusion import pair_similarity
 from krypto.learning.models import memory_format
 from krypto.paths import display_path
 
@@ -181,7 +181,7 @@ def make_submission(
     run, model, config, dev = _model(run_dir, checkpoint, device)
     root = Path(pairs_dir).expanduser().resolve()
     failures: list[tuple[int, str]] = []
-    sizes = dict(image_size=config.image_size, batch_size=batch_size, device=dev, decoder=decoder)
+    sizes = dict(image_size=config.input_size, batch_size=batch_size, device=dev, decoder=decoder)
     options = dict(tta=tta, amp=amp, progress=progress, workers=workers, prefetch=prefetch)
     embed = functools.partial(embed_paths, model, **sizes, **options)
     with _hint_skip_bad():

@@ -36,9 +36,7 @@ def read_checkpoint(file: Path, device="cpu") -> dict:
 def initial_model(config: TrainConfig):
     """The model as training starts (same seed, same weights): 'before training'."""
     seed_everything(config.seed)
-    return build_model(
-        config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
-    )
+    return build_model(pretrained=config.pretrained_weights(), **config.model_args())
 
 
 def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
@@ -52,6 +50,6 @@ def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device=
         raise FileNotFoundError(f"no checkpoint {file}: is {run} a 02_train run folder?")
     state = read_checkpoint(file, device)
     config = TrainConfig(**state["config"])  # its pretrained: where training started
-    model = build_model(config.backbone, False, config.embedding_dim, config.fake_head > 0)
+    model = build_model(**config.model_args())
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

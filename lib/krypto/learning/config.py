@@ -45,6 +45,8 @@ class TrainConfig:
     head: str = "none"  # none | cosine | arcface
     fakes_as_class: bool = False
     fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
+    forgery: float = 0.0  # weight of a forgery branch's cross-entropy, fused into the pair score
+    forgery_size: int = 64  # pixels of the photos the forgery branch sees
     epochs: int = 30  # chosen on sets of three renderers: see "Choosing the defaults" in the README
     lr: float = 1e-3
     optimizer: str = "adam"  # adam | adamw | sgd
@@ -84,8 +86,24 @@ class TrainConfig:
             self.mining,
             self.head,
             fakes_as_class=self.fakes_as_class,
-            fake_head=self.fake_head,
+            detector=self.fake_head or self.forgery,
         )
+
+    @property
+    def input_size(self) -> int:
+        """The size of the photos the model takes: ``forgery_size`` with a forgery branch (the
+        backbone gets them resized to ``image_size``), else ``image_size``."""
+        return self.forgery_size if self.forgery > 0 else self.image_size
+
+    def model_args(self) -> dict:
+        """The arguments of :func:`~krypto.learning.models.build_model` but the weights."""
+        return {
+            "name": self.backbone,
+            "embedding_dim": self.embedding_dim,
+            "fake_head": self.fake_head > 0,
+            "forgery_size": self.forgery_size if self.forgery > 0 else 0,
+            "image_size": self.image_size,
+        }
 
     def validate(self) -> None:
         """Stop at once, saying what is allowed, on a bad parameter."""
@@ -102,12 +120,22 @@ class TrainConfig:
         choose("optimizer", OPTIMIZERS)
         choose("schedule", SCHEDULES)
         choose("select_by", SELECT_BY)
+        for name in ("fake_head", "forgery"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"{name} is a loss weight >= 0 (0: none), got {getattr(self, name)}"
+                )
+        if self.fake_head > 0 and self.forgery > 0:
+            raise ValueError("fake_head and forgery are two fake detectors: choose one")
+        if self.forgery > 0 and self.forgery_size < self.image_size:
+            raise ValueError(
+                f"forgery_size={self.forgery_size} is below image_size={self.image_size}: the "
+                f"forgery branch sees the photo at least as large as the identity network does"
+            )
         self.loss_config().validate()
-        for name in ("epochs", "P", "K", "image_size", "embedding_dim"):
+        for name in ("epochs", "P", "K", "image_size", "embedding_dim", "forgery_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.fake_head < 0:
-            raise ValueError(f"fake_head is a loss weight >= 0 (0: no head), got {self.fake_head}")
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise ValueError(
                 f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}"

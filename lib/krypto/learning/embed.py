@@ -155,7 +155,8 @@ def input_format(model: torch.nn.Module) -> torch.memory_format:
 def embed_batch(
     model: torch.nn.Module, images, device: torch.device, amp: bool = False, flip_tta: bool = False
 ) -> torch.Tensor:
-    """Embeddings ``[B, D]`` (float32, on CPU) of one batch, ``model`` in the mode it is in:
+    """Outputs ``[B, D (+ 1)]`` (float32, on CPU) of one batch (embeddings, then a fake
+    detector's logit when the model has one), ``model`` in the mode it is in:
     uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
     ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
     fmt = input_format(model)
@@ -164,12 +165,14 @@ def embed_batch(
     else:
         x = to_model_input(images, device, fmt)
     with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-        e = model(x).float()
-        if flip_tta:
-            e = torch.nn.functional.normalize(e, dim=1) + torch.nn.functional.normalize(
-                model(x.flip(-1)).float(), dim=1
-            )
-    return e.cpu()
+        out = model(x).float()
+        if flip_tta:  # unit embeddings summed; a fake detector's logits (past D) averaged
+            mirrored = model(x.flip(-1)).float()
+            dim = getattr(model, "embedding_dim", out.shape[1])
+            unit = torch.nn.functional.normalize
+            embeddings = unit(out[:, :dim], dim=1) + unit(mirrored[:, :dim], dim=1)
+            out = torch.cat([embeddings, (out[:, dim:] + mirrored[:, dim:]) / 2], 1)
+    return out.cpu()
 
 
 # images per forward when embedding: on a CPU, 64 run faster than 256 (they stay in its caches)

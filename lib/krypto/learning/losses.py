@@ -10,8 +10,8 @@
   ``arcface`` (open-metric-learning's ``ArcFaceLoss``).
 * ``pairwise``: binary cross-entropy with an adaptive margin on explicit pairs of the batch
   (:mod:`krypto.learning.pairs`), its own-fake negatives weighted by ``lam``.
-* ``fake_head`` > 0: a real/fake head's binary cross-entropy over every photo of the batch,
-  added with that weight (the head: :mod:`krypto.learning.fake_head`).
+* ``detector`` > 0: a fake detector's binary cross-entropy over every photo of the batch, added
+  with that weight (a real/fake head or a forgery branch: :mod:`krypto.learning.detectors`).
 * ``fakes_as_class``: each identity's fakes become a class of their own before any of the above
   (with ``quadruplet``, the metric term is then the triplet loss over every photo by those
   classes, and the fake term is added to it; with ``pairwise``, the own-fake pairs stay
@@ -59,7 +59,7 @@ class LossConfig:
     head: str = "none"
     head_weight: float = 1.0
     fakes_as_class: bool = False
-    fake_head: float = 0.0  # weight of the real/fake head's binary cross-entropy
+    detector: float = 0.0  # weight of the fake detector's binary cross-entropy
 
     def validate(self) -> None:
         if self.loss not in LOSSES:
@@ -70,8 +70,8 @@ class LossConfig:
             raise ValueError(f"unknown mining {self.mining!r}; choose one of {STRATEGIES}")
         if self.lam < 0:
             raise ValueError(f"lam must be >= 0, got {self.lam}")
-        if self.fake_head < 0:
-            raise ValueError(f"fake_head must be >= 0, got {self.fake_head}")
+        if self.detector < 0:
+            raise ValueError(f"detector must be >= 0, got {self.detector}")
         if self.margin is not None and self.margin <= 0:
             raise ValueError(f"margin must be > 0 or None (soft margin), got {self.margin}")
 
@@ -132,9 +132,9 @@ class VerificationLoss(nn.Module):
         is_fake: torch.Tensor,
         fake_logits: torch.Tensor | None = None,
     ):
-        """``fake_logits`` ``[B]``: the real/fake head's logits of the batch, when the model has
-        one (:mod:`krypto.learning.fake_head`); its cross-entropy is added with weight
-        ``fake_head``."""
+        """``fake_logits`` ``[B]``: the fake detector's logits of the batch, when the model has
+        one (:mod:`krypto.learning.detectors`); its cross-entropy is added with weight
+        ``detector``."""
         cfg = self.config
         e = F.normalize(embeddings.float(), dim=1)
         with torch.no_grad():
@@ -176,9 +176,9 @@ class VerificationLoss(nn.Module):
             )
             loss = loss + cfg.head_weight * loss_head
             logs.update(loss_head=loss_head.item(), n_head=int(keep.sum()))
-        if fake_logits is not None and cfg.fake_head > 0:
+        if fake_logits is not None and cfg.detector > 0:
             loss_detector = F.binary_cross_entropy_with_logits(fake_logits.float(), is_fake.float())
-            loss = loss + cfg.fake_head * loss_detector
-            logs.update(loss_fake_head=loss_detector.item(), n_fake_head=len(fake_logits))
+            loss = loss + cfg.detector * loss_detector
+            logs.update(loss_detector=loss_detector.item(), n_detector=len(fake_logits))
         logs["loss"] = loss.item()
         return loss, logs

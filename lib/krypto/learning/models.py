@@ -2,9 +2,10 @@
 
 ``build_model(name, pretrained=False, embedding_dim=128)`` returns an :class:`EmbeddingModel`:
 images ``[B, 3, H, W]`` as floats in [0, 1] -> embeddings ``[B, embedding_dim]`` (not normalised;
-losses and metrics normalise); ``model.fake_head``, when built with one, reads P(fake) off an
-embedding. The input normalisation and colour order (:data:`INPUTS`) live inside the model, so
-an exported model takes plain [0, 1] RGB images; :data:`INPUT_SIZE`: the sizes some require.
+losses and metrics normalise), followed by a fake detector's logit (``[B, embedding_dim + 1]``)
+when the model has one (:mod:`krypto.learning.detectors`). The input normalisation and colour
+order (:data:`INPUTS`) live inside the model, so an exported model takes plain [0, 1] RGB images;
+:data:`INPUT_SIZE`: the sizes some require.
 
 ``pretrained`` is ``False`` (random weights), ``True`` (the library's weights: downloaded once
 into the torch cache, or read from it offline) or a path to a local weights file (a state dict
@@ -20,10 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from krypto.learning.detectors import FakeDetector, FakeHead, ForgeryBranch
 from krypto.learning.face_backbones import ir_net, iresnet
-from krypto.learning.fake_head import FakeHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,9 +48,20 @@ class PretrainedWeightsError(RuntimeError):
     """Weights asked for cannot be had; the message says which file to put where."""
 
 
+def resize_matrix(size_in: int, size_out: int) -> torch.Tensor:
+    """``[size_out, size_in]``: ``R @ x @ R.T`` resizes ``[..., size_in, size_in]`` images as
+    ``F.interpolate(mode="bilinear", antialias=True)`` does (separable, so exact), in two matrix
+    products that export to ONNX (the antialiased resize itself does not)."""
+    eye = torch.eye(size_in).view(size_in, 1, 1, size_in)
+    rows = F.interpolate(eye, size=(1, size_out), mode="bilinear", antialias=True)
+    return rows.view(size_in, size_out).T.contiguous()
+
+
 class EmbeddingModel(nn.Module):
-    """Reorder the colours to BGR when ``bgr``, normalise, run a backbone that gives features
-    ``[B, F]``, project to ``[B, D]``."""
+    """Resize to the backbone's ``image_size`` when the input is larger (a model whose forgery
+    branch sees the photo at its own size), reorder the colours to BGR when ``bgr``, normalise,
+    run a backbone that gives features ``[B, F]``, project to ``[B, D]``; with a ``detector``,
+    append its logit: ``[B, D + 1]``."""
 
     def __init__(
         self,
@@ -64,14 +77,20 @@ class EmbeddingModel(nn.Module):
         self.backbone = backbone
         self.head = nn.Linear(feature_dim, embedding_dim) if embedding_dim else nn.Identity()
         self.embedding_dim = embedding_dim or feature_dim
-        self.fake_head: FakeHead | None = None  # a real/fake head on the embedding, if any
+        self.detector: FakeDetector | None = None
+        self.register_buffer("resize", None)  # [image_size, input size], when they differ
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images if self.resize is None else self.resize @ images @ self.resize.T
         if self.bgr:
-            images = images.flip(1)
-        return self.head(self.backbone((images - self.mean) / self.std))
+            x = x.flip(1)
+        embeddings = self.head(self.backbone((x - self.mean) / self.std))
+        if self.detector is None:
+            return embeddings
+        logits = self.detector(images, embeddings)
+        return torch.cat([embeddings, logits[:, None].to(embeddings.dtype)], 1)
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -140,8 +159,9 @@ def _read_weights(path: str | os.PathLike) -> dict:
 
 
 CLASSIFIER_PREFIXES = ("logits.", "fc.", "classifier.")  # published heads a backbone drops
-# an embedding model's projection, real/fake head and input normalisation (set by the backbone)
-OPTIONAL_PARTS = ("head.", "fake_head.", "mean", "std")
+# an embedding model's projection, fake detector, resize and input normalisation (set by the
+# backbone and the run's sizes)
+OPTIONAL_PARTS = ("head.", "detector.", "resize", "mean", "std")
 # a Lightning module's state laid out as AdaFace's .ckpt: the network under "model.", AdaFace's
 # margin classifier (class centres, running norm statistics) under "head."
 LIGHTNING_NETWORK = "model."
@@ -306,10 +326,17 @@ def memory_format(backbone: str, device: torch.device | str) -> torch.memory_for
 
 
 def build_model(
-    name: str = DEFAULT_BACKBONE, pretrained=False, embedding_dim: int = 128, fake_head=False
+    name: str = DEFAULT_BACKBONE,
+    pretrained=False,
+    embedding_dim: int = 128,
+    fake_head: bool = False,
+    forgery_size: int = 0,
+    image_size: int | None = None,
 ) -> EmbeddingModel:
-    """The embedding model ``name`` (one of :data:`BACKBONES`), with a real/fake head on its
-    embedding when ``fake_head`` (:mod:`krypto.learning.fake_head`)."""
+    """The embedding model ``name`` (one of :data:`BACKBONES`), with a fake detector when asked
+    (:mod:`krypto.learning.detectors`): a real/fake head on its embedding (``fake_head``), or a
+    forgery branch that sees ``forgery_size`` px photos (``forgery_size`` > 0; the model then
+    takes photos of that size and resizes them to ``image_size`` for the backbone)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if pretrained is True and name == "small_cnn":
@@ -320,6 +347,8 @@ def build_model(
             f"{name} has no library download: download {file} from {where} "
             "and pass pretrained='/path/to/file'"
         )
+    if fake_head and forgery_size:
+        raise ValueError("a model has one fake detector: a real/fake head or a forgery branch")
     if isinstance(pretrained, str) and pretrained.lower() in ("", "false", "none"):
         pretrained = False
     local_file = pretrained if pretrained not in (True, False, None) else None
@@ -327,7 +356,11 @@ def build_model(
     mean, std, bgr = INPUTS.get(name, (IMAGENET_MEAN, IMAGENET_STD, False))
     model = EmbeddingModel(backbone, feature_dim, embedding_dim, mean, std, bgr)
     if fake_head:
-        model.fake_head = FakeHead(model.embedding_dim)
+        model.detector = FakeHead(model.embedding_dim)
+    if forgery_size:
+        model.detector = ForgeryBranch(forgery_size)
+        if image_size is not None and image_size != forgery_size:
+            model.resize = resize_matrix(forgery_size, image_size)
     if local_file is not None:
         _load_local(model, local_file)
     return model

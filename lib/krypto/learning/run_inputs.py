@@ -18,7 +18,7 @@ from krypto.learning.checkpoint import load_model
 from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device
 from krypto.learning.embed import cached_images, embed
-from krypto.learning.fake_head import pair_similarity
+from krypto.learning.fusion import pair_similarity, split_outputs
 
 
 def run_data(config: TrainConfig) -> PreparedData:
@@ -43,11 +43,11 @@ class RunInputs:
         model, config = load_model(run_dir, device=device)
         data = run_data(config)
         points = index_landmarks(data.index) if config.align else None
-        images = cached_images(data.index[C.PATH], config.image_size, data.folder, False, points)
+        images = cached_images(data.index[C.PATH], config.input_size, data.folder, False, points)
         return cls(model, config, data, images, device)
 
     def embed_rows(self, rows, model: torch.nn.Module | None = None) -> torch.Tensor:
-        """Embeddings ``[len(rows), D]`` of index rows (best checkpoint, or ``model``)."""
+        """Outputs ``[len(rows), D (+ 1)]`` of index rows (best checkpoint, or ``model``)."""
         return embed(model or self.model, self.images[torch.as_tensor(rows)], device=self.device)
 
 
@@ -62,7 +62,9 @@ def validation_embeddings(
     inputs = inputs or RunInputs.load(run_dir, device)
     index = inputs.data.index
     rows = np.flatnonzero(index[C.SPLIT].to_numpy() == C.VALID)
-    return inputs.embed_rows(rows, model), index.iloc[rows].reset_index(drop=True)
+    outputs = inputs.embed_rows(rows, model)
+    embeddings, _ = split_outputs(model or inputs.model, outputs)
+    return embeddings, index.iloc[rows].reset_index(drop=True)
 
 
 def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.DataFrame:

@@ -39,7 +39,7 @@ from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device, seed_everything, set_threads
 from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images, to_model_input
-from krypto.learning.fake_head import pair_similarity
+from krypto.learning.fusion import pair_similarity
 from krypto.learning.losses import VerificationLoss
 from krypto.learning.model_health import (
     COLLAPSED_STD,
@@ -104,7 +104,7 @@ class Trainer:
             data = prepared or prepare(**config.prepare_args(), progress=progress)
             points = index_landmarks(data.index) if config.align else None
             return data, cached_images(
-                data.index[C.PATH], config.image_size, data.folder, progress, points
+                data.index[C.PATH], config.input_size, data.folder, progress, points
             )
 
         self.data, self.images = self.dist.main_first(load)
@@ -135,9 +135,7 @@ class Trainer:
     def _build_training(self) -> None:
         """The model, the loss, the optimiser and its schedule, as the seed draws them."""
         config, index = self.config, self.data.index
-        self.model = build_model(
-            config.backbone, config.pretrained_weights(), config.embedding_dim, config.fake_head > 0
-        )
+        self.model = build_model(pretrained=config.pretrained_weights(), **config.model_args())
         self.memory_format = memory_format(config.backbone, self.device)
         self.model.to(self.device, memory_format=self.memory_format)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -286,10 +284,10 @@ class Trainer:
         x = to_model_input(images, self.device, self.memory_format)
         labels, is_fake = self.labels[rows].to(self.device), self.is_fake[rows].to(self.device)
         with torch.autocast(self.device.type, enabled=self.use_amp):
-            embeddings = self.net(x)
-        head = self.model.fake_head
-        fake_logits = head(embeddings.float()) if head is not None else None
-        loss, logs = self.criterion(embeddings.float(), labels, is_fake, fake_logits)
+            outputs = self.net(x).float()
+        dim = self.model.embedding_dim
+        fake_logits = outputs[:, dim] if self.model.detector is not None else None
+        loss, logs = self.criterion(outputs[:, :dim], labels, is_fake, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

@@ -8,43 +8,39 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from krypto.evaluation.metrics import cosine_pair_scores, kind_eers
-from krypto.learning.fake_head import choose_fusion, pair_similarity
-
-
-def _choose_fusion(model, emb: torch.Tensor, cos, pairs: pd.DataFrame, a, b, is_fake) -> dict:
-    """With a real/fake head: choose its fusion on the validation pairs (kept in the head, so
-    the epoch's checkpoint scores as validated); the head's own quality as logs."""
-    head = model.fake_head
-    p = head.probability(emb).numpy()
-    fusion = choose_fusion(pairs, cos, p[a], p[b])
-    head.set_fusion(fusion)
-    auc = roc_auc_score(is_fake, p) if 0 < is_fake.sum() < len(is_fake) else float("nan")
-    return {
-        "eer_cosine": kind_eers(pairs, cos)["eer"],
-        "fake_auc": float(auc),
-        "fusion_rule": fusion.rule,
-        "fusion_weight": fusion.weight,
-    }
+from krypto.learning.fusion import choose_fusion, pair_similarity, set_fusion, split_outputs
 
 
 def validation_eers(
     model: torch.nn.Module,
-    emb: torch.Tensor,
+    outputs: torch.Tensor,
     pairs: pd.DataFrame,
     a: np.ndarray,
     b: np.ndarray,
     is_fake: np.ndarray,
 ) -> dict:
-    """EERs of ``model`` on the validation ``pairs`` from the embeddings ``emb`` ``[N, D]`` of
-    the validation photos (pair ``i`` is ``emb[a[i]]`` and ``emb[b[i]]``; ``is_fake`` ``[N]``),
-    with the spread of their cosine similarities and, with a real/fake head, the fusion chosen
-    on them (set in the head)."""
-    cos = cosine_pair_scores(emb, a, b)
-    has_head = model.fake_head is not None
-    fused = _choose_fusion(model, emb, cos, pairs, a, b, is_fake) if has_head else {}
-    result = kind_eers(pairs, pair_similarity(model, emb, a, b))
+    """EERs of ``model`` on the validation ``pairs`` from its outputs ``[N, D (+ 1)]`` on the
+    validation photos (pair ``i`` is photos ``a[i]`` and ``b[i]``; ``is_fake`` ``[N]``), with the
+    spread of their cosine similarities. With a fake detector, its fusion is chosen on these
+    pairs first (and set in the detector, so that the epoch's checkpoint scores as validated),
+    and the unfused EER (``eer_cosine``), the detector's ROC AUC on the photos (``fake_auc``)
+    and the fusion are logged."""
+    embeddings, p = split_outputs(model, outputs)
+    cos = cosine_pair_scores(embeddings, a, b)
+    logged = {}
+    if p is not None:
+        fusion = choose_fusion(pairs, cos, p[a], p[b])
+        set_fusion(model.detector, fusion)
+        auc = roc_auc_score(is_fake, p) if 0 < is_fake.sum() < len(is_fake) else float("nan")
+        logged = {
+            "eer_cosine": kind_eers(pairs, cos)["eer"],
+            "fake_auc": float(auc),
+            "fusion_rule": fusion.rule,
+            "fusion_weight": fusion.weight,
+        }
+    result = kind_eers(pairs, pair_similarity(model, outputs, a, b))
     result["eer_mean"] = (result["eer_real"] + result["eer_fake"]) / 2
-    result.update(fused)
-    result["n_val_images"] = len(emb)
+    result.update(logged)
+    result["n_val_images"] = len(outputs)
     result["similarity_std"] = float(np.std(cos))
     return result

@@ -14,7 +14,7 @@ from krypto.evaluation.plots import fn_fp_curve, training_curves
 from krypto.learning.checkpoint import load_model
 from krypto.learning.config import TrainConfig
 from krypto.learning.embed import embed
-from krypto.learning.fake_head import pair_similarity
+from krypto.learning.fusion import pair_similarity
 from krypto.learning.train import Trainer
 
 SUMMARY_KEYS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "seconds")
