@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
+import pytest
+from PIL import Image
 
 from krypto import constants as C
-from krypto.challenge.heldout import heldout_pairs
+from krypto.challenge.heldout import VARIANTS, degrade, heldout_pairs, variant_pairs
 from krypto.challenge.score import score_files
 from krypto.data.index import prepare
 from krypto.learning.config import TrainConfig
@@ -76,3 +79,45 @@ def test_a_reused_run_reads_its_test_back_and_a_longer_one_is_scored_again(tiny_
     longer = _train_and_finish(tmp_path / "run", tiny_prepared, epochs=2)
     assert file.stat().st_mtime_ns != before  # trained on: its test is the new best's
     assert json.loads(file.read_text())["eer"] == longer["test_eer"]
+
+
+def test_each_variant_degrades_every_photo_once_and_keeps_the_pairs(tiny_prepared, tmp_path):
+    pairs = tiny_prepared.root
+    one = sorted((pairs / C.TEST_DIR).iterdir())[0] / C.PAIR_IMAGES[0]
+    original = Image.open(one)
+    for variant in VARIANTS:
+        copy = variant_pairs(pairs, variant, tmp_path)
+        assert (copy / C.GT_FILE).read_bytes() == (pairs / C.GT_FILE).read_bytes()
+        assert sorted(p.name for p in (copy / C.TEST_DIR).iterdir()) == sorted(
+            p.name for p in (pairs / C.TEST_DIR).iterdir()
+        )
+        degraded = copy / C.TEST_DIR / one.parent.name / one.name
+        assert degraded.read_bytes() != one.read_bytes()
+        size = Image.open(degraded).size
+        half = (original.width // 2, original.height // 2)
+        assert size == (half if variant == "half" else original.size)
+        before = degraded.stat().st_mtime_ns
+        assert variant_pairs(pairs, variant, tmp_path) == copy  # written once
+        assert degraded.stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="unknown test variant"):
+        degrade(one.read_bytes(), "blur")
+
+
+def test_robustness_scores_each_variant_beside_the_clean_test(tiny_prepared, tmp_path):
+    results = _train_and_finish(tmp_path / "run", tiny_prepared, robustness=True)
+    stored = json.loads((tmp_path / "run" / C.TEST_METRICS_FILE).read_text())
+    for variant in VARIANTS:
+        submission = tmp_path / "run" / f"test_submission-{variant}.csv"
+        copy = variant_pairs(tiny_prepared.root, variant, tiny_prepared.folder)
+        rescored = score_files(copy / C.GT_FILE, submission)
+        assert {k: stored[f"{variant}_{k}"] for k in rescored} == rescored
+        assert results[f"test_{variant}_eer"] == stored[f"{variant}_eer"]
+    # the variants' photos differ, so their scores do (the same pairs, other similarities)
+    clean = pd.read_csv(tmp_path / "run" / C.TEST_SUBMISSION_FILE)[C.SIMILARITY]
+    half = pd.read_csv(tmp_path / "run" / "test_submission-half.csv")[C.SIMILARITY]
+    assert not np.allclose(clean, half)
+    # a reused run asked for the variants only now scores them then
+    plain = _train_and_finish(tmp_path / "plain", tiny_prepared)
+    assert "test_jpeg75_eer" not in plain
+    again = _train_and_finish(tmp_path / "plain", tiny_prepared, robustness=True)
+    assert again["test_eer"] == plain["test_eer"] and "test_jpeg75_eer" in again

@@ -7,17 +7,79 @@ The test pairs are never used for any choice (the best epoch is chosen on the va
 pairs): those of the data set itself (``<data_dir>/test_public`` with ``<data_dir>/gt.csv``, as
 the embedded synthetic set has), else the identity-disjoint test split that
 :func:`krypto.data.index.prepare` writes with ``test_ratio`` > 0.
+
+With ``robustness``, the same pairs are also scored with every photo degraded as photos are on
+the way to a verifier (:data:`VARIANTS`): re-saved as JPEG at quality 75, and at half
+resolution. Image-level forgery cues are fragile under both, so a detector that only reads them
+shows it there. Each variant is written once, beside the prepared data, keyed by the pairs'
+ground truth.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import shutil
 from pathlib import Path
+
+from PIL import Image
 
 from krypto import constants as C
 from krypto import run_folder as RF
 from krypto.challenge.score import score_files
 from krypto.challenge.submit import make_submission
+from krypto.files import file_lock
 from krypto.paths import display_path
+
+HALF_QUALITY = 95  # the half-size photos are saved as JPEG of this quality (little loss)
+# name -> what is done to every photo of the held-out pairs
+VARIANTS = {
+    "jpeg75": "every photo re-saved as JPEG at quality 75",
+    "half": f"every photo at half its width and height (bilinear), JPEG quality {HALF_QUALITY}",
+}
+
+
+def degrade(data: bytes, variant: str) -> bytes:
+    """A photo's bytes as the ``variant`` of :data:`VARIANTS` has it (RGB JPEG)."""
+    with Image.open(io.BytesIO(data)) as img:
+        img = img.convert("RGB")
+        quality = 75
+        if variant == "half":
+            img = img.resize(
+                (max(1, img.width // 2), max(1, img.height // 2)), Image.Resampling.BILINEAR
+            )
+            quality = HALF_QUALITY
+        elif variant != "jpeg75":
+            raise ValueError(f"unknown test variant {variant!r}; choose one of {list(VARIANTS)}")
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def variant_pairs(pairs_root: Path, variant: str, folder: Path) -> Path:
+    """The held-out pairs of ``pairs_root`` (``test_public/`` and ``gt.csv``) with every photo
+    degraded as ``variant`` says, written once under ``folder`` (a half-written copy is written
+    again); returns the copy's root."""
+    gt = (pairs_root / C.GT_FILE).read_bytes()
+    key = hashlib.sha1(gt + str(pairs_root.resolve()).encode()).hexdigest()[:12]
+    out = folder / f"heldout-{variant}-{key}"
+    with file_lock(out.with_name(out.name + ".lock")):
+        if (out / C.GT_FILE).is_file():
+            return out
+        tmp = out.with_name(out.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        done: dict[bytes, bytes] = {}  # a photo in several pairs is degraded once
+        for pair in sorted(p for p in (pairs_root / C.TEST_DIR).iterdir() if p.is_dir()):
+            (tmp / C.TEST_DIR / pair.name).mkdir(parents=True)
+            for name in C.PAIR_IMAGES:
+                data = (pair / name).read_bytes()
+                if data not in done:
+                    done[data] = degrade(data, variant)
+                (tmp / C.TEST_DIR / pair.name / name).write_bytes(done[data])
+        (tmp / C.GT_FILE).write_bytes(gt)  # last: a copy with gt.csv is complete
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    return out
 
 
 def heldout_pairs(data_root: Path, prepared_folder: Path) -> Path | None:
@@ -28,25 +90,39 @@ def heldout_pairs(data_root: Path, prepared_folder: Path) -> Path | None:
     return None
 
 
+def _score(run_dir: Path, pairs: Path, out: Path, device: str, progress: bool) -> dict:
+    make_submission(
+        run_dir, pairs / C.TEST_DIR, out, device=device, progress=progress, overwrite=True
+    )
+    return score_files(pairs / C.GT_FILE, out)
+
+
 def evaluate_heldout(
     run_dir: str | Path,
     data_root: Path,
     prepared_folder: Path,
     device: str = "auto",
     progress: bool = False,
+    robustness: bool = False,
 ) -> dict | None:
     """Score the best checkpoint of ``run_dir`` on the held-out test pairs; writes
-    ``test_submission.csv`` and ``test_metrics.json`` (``eer``, ``eer_real``, ``eer_fake``,
-    ``eer_fake_other``, ``n_pairs``, ``source``) in the run folder and returns the metrics, or
-    None when the data set has no held-out test."""
+    ``test_submission.csv`` and ``test_metrics.json`` (``eer``, ``eer_<kind>`` of each negative
+    kind, ``n_pairs``, ``source``; with ``robustness``, the same for each of :data:`VARIANTS`
+    under ``<variant>_<key>``, from ``test_submission-<variant>.csv``) in the run folder and
+    returns the metrics, or None when the data set has no held-out test."""
     run_dir = Path(run_dir)
     pairs = heldout_pairs(data_root, prepared_folder)
     if pairs is None:
         return None
     submission = run_dir / C.TEST_SUBMISSION_FILE
-    make_submission(
-        run_dir, pairs / C.TEST_DIR, submission, device=device, progress=progress, overwrite=True
-    )
-    metrics = {**score_files(pairs / C.GT_FILE, submission), "source": display_path(pairs)}
+    metrics = {
+        **_score(run_dir, pairs, submission, device, progress),
+        "source": display_path(pairs),
+    }
+    for variant in VARIANTS if robustness else ():
+        copy = variant_pairs(pairs, variant, Path(prepared_folder))
+        out = submission.with_name(f"{submission.stem}-{variant}{submission.suffix}")
+        scored = _score(run_dir, copy, out, device, progress)
+        metrics.update({f"{variant}_{key}": value for key, value in scored.items()})
     RF.write_test_metrics(run_dir, metrics)
     return metrics

@@ -26,7 +26,7 @@ DEFAULT_RUNS_SUBDIR = "train"  # default run folders: <runs>/train/<name>
 RUNS_DIR_VARIABLE = "KRYPTO_RUNS_DIR"  # <runs>: this variable when set, else runs/
 # Fields that do not change what is trained: a finished run is reused whatever their values,
 # and they stay out of the default run folder name.
-NOT_TRAINING = ("run_dir", "overwrite", "progress", "num_threads", "device")
+NOT_TRAINING = ("run_dir", "overwrite", "progress", "num_threads", "device", "robustness")
 
 
 @dataclass
@@ -71,6 +71,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # mixed precision on CUDA
     num_threads: int = 0  # torch CPU threads; 0 = KRYPTO_NUM_THREADS or torch's default
+    robustness: bool = False  # also score the held-out test re-saved as JPEG 75 and at half size
     overwrite: bool = False  # replace a finished run in run_dir
     progress: bool = True
 

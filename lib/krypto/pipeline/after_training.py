@@ -8,7 +8,7 @@ import pandas as pd
 
 from krypto import constants as C
 from krypto import run_folder as RF
-from krypto.challenge.heldout import evaluate_heldout
+from krypto.challenge.heldout import VARIANTS, evaluate_heldout
 from krypto.evaluation.metrics import eer_curve
 from krypto.evaluation.plots import fn_fp_curve, training_curves
 from krypto.learning.checkpoint import load_model
@@ -23,10 +23,13 @@ SUMMARY_KEYS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "
 def heldout_metrics(trainer: Trainer) -> dict | None:
     """The official EERs of the run's best checkpoint on the held-out test pairs
     (``test_metrics.json``): scored now, or read back for a finished run that was reused."""
-    run = trainer.run_dir
+    run, robustness = trainer.run_dir, trainer.config.robustness
     if trainer.finished is not None and (run / C.TEST_METRICS_FILE).is_file():
-        return RF.read_test_metrics(run)
-    return evaluate_heldout(run, trainer.data.root, trainer.data.folder, str(trainer.device))
+        stored = RF.read_test_metrics(run)
+        if not robustness or all(f"{v}_eer" in stored for v in VARIANTS):
+            return stored
+    data, device = trainer.data, str(trainer.device)
+    return evaluate_heldout(run, data.root, data.folder, device, robustness=robustness)
 
 
 def draw_training(trainer: Trainer) -> None:
@@ -55,11 +58,11 @@ def draw_training(trainer: Trainer) -> None:
 def finish_training(trainer: Trainer, metrics: dict) -> dict:
     """After :meth:`Trainer.fit` returned ``metrics``: score the held-out test, draw the
     figures and write ``results.json`` (the best epoch's validation EERs and the test's as
-    ``test_<kind>``); returns what it wrote."""
+    ``test_<metric>``, each variant's as ``test_<variant>_<metric>``); returns what it wrote."""
     test = heldout_metrics(trainer) or {}
     draw_training(trainer)
     summary = {k: metrics.get(k) for k in SUMMARY_KEYS}
-    tested = {f"test_{k}": v for k, v in test.items() if k.startswith("eer")}
+    tested = {f"test_{k}": v for k, v in test.items() if "eer" in k}
     return RF.record_results(trainer.run_dir, **summary, **tested)
 
 
