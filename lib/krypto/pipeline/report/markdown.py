@@ -1,26 +1,26 @@
 """The report as markdown: report.md.j2 rendered from a results.json dict and the parameter
-values its prose quotes (:func:`~.parameters.prose_parameters`), and the results in words, every
-sentence generated from the verdicts results.json holds."""
+values its prose quotes (:func:`~.parameters.prose_parameters`), every sentence about the
+results generated (sentences.j2) from the verdicts results.json holds; and the README's block
+of it: its marker lines, replacing it, and the check that it agrees with a results.json."""
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
 from pathlib import Path
 
 import jinja2
 
-import krypto.pipeline.report.sections as S
-import krypto.pipeline.report.values as V
+import krypto.pipeline.report.spec as S
+import krypto.pipeline.report.tables as V
 from krypto.evaluation import verdicts as VR
-from krypto.evaluation.verdicts import A, B, LowestVerdict, Verdict, join_names
-from krypto.pipeline.report.findings import VERSUS_METRICS, beyond_summary
+from krypto.pipeline.report.findings import VERSUS_METRICS
 from krypto.pipeline.report.parameters import prose_parameters
-from krypto.pipeline.report.values import as_list, table, to_number
 
 # REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
-REPORT_HEADING_LEVEL = 2
-README_HEADING_LEVEL = 3
-RESULTS_TITLE = "Results"
-NAMES = {"triplet": S.TRIPLET, "triplet_fake": S.TRIPLET_FAKE, "cos_head": S.COS_HEAD}
+REPORT_HEADING_LEVEL, README_HEADING_LEVEL = 2, 3
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 TEMPLATE = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent),
     trim_blocks=True,
@@ -30,75 +30,13 @@ TEMPLATE = jinja2.Environment(
 )
 TEMPLATE.filters["repr"] = repr
 TEMPLATE.globals.update(S=S, V=V, VR=VR)
-SENTENCES = TEMPLATE.get_template("sentences.j2").module
-
-
-def beyond_summary_of(values: dict) -> dict | None:
-    """The summary of a table of methods results.json holds (made from its table if need be)."""
-    summary = values.get("summary")
-    if isinstance(summary, dict) and "clear" in summary:
-        return summary
-    return beyond_summary(values.get("table") or {})
-
-
-def versus_sentence(name: str, verdicts: dict) -> str:
-    """``name`` against a reference on each metric: `` `x` is clearly lower on eer_fake and
-    eer, clearly higher on eer_real, with undecided on eer_fake_other``."""
-    groups = {A: [], B: [], None: []}
-    for metric, verdict in verdicts.items():
-        groups[Verdict.from_dict(verdict).lower].append(metric)
-    return str(SENTENCES.versus_sentence(name, groups[A], groups[B], groups[None]))
-
-
-def beyond_sentence(summary: dict | None) -> str:
-    """The sentence under a table of methods (:func:`~.findings.beyond_summary`)."""
-    return str(SENTENCES.beyond_sentence(summary))
-
-
-def reading_lines(results: dict) -> list[str]:
-    """One bullet per training section (its rows against the reference, its lowest), then the
-    findings in a line."""
-    sections, lines = results.get("sections") or {}, []
-    for key in S.TRAINING_SECTIONS:
-        values = sections.get(key) or {}
-        parts = []
-        reference, versus = values.get("reference"), values.get("versus") or {}
-        if reference and versus:
-            compared = "; ".join(versus_sentence(name, v) for name, v in versus.items())
-            parts.append(S.say("against", reference=reference, compared=compared))
-        if key in S.METHOD_SECTIONS:
-            parts.append(beyond_sentence(beyond_summary_of(values)))
-        elif values.get("lowest"):
-            parts.append(LowestVerdict.from_dict(values["lowest"]).sentence("eer"))
-        if parts:
-            text = ". ".join(p.rstrip(".") for p in parts) + "."
-            title = S.SECTIONS_BY_KEY[key].title
-            lines.append(S.say("reading_section", title=title, text=text[0].lower() + text[1:]))
-    findings = results.get("findings") or []
-    if findings:
-        verdicts = join_names([f"({f.get('id')}) {f.get('verdict')}" for f in findings])
-        lines.append(S.say("reading_findings", verdicts=verdicts))
-    return lines
-
-
-def _ticked(values, sep: str = ", ", unique: bool = False) -> str:
-    """``values`` in backticks, joined by ``sep`` (each once with ``unique``)."""
-    ticked = [f"`{value}`" for value in values or []]
-    return sep.join(dict.fromkeys(ticked) if unique else ticked)
-
-
-def _recipe_rows(sections: dict) -> dict:
-    """The seed's recipe and plain triplet on every data set of the method comparisons."""
-    rows = {}
-    for key in S.METHOD_SECTIONS:
-        found = (sections.get(key) or {}).get("table") or {}
-        rows.update({f"{key}: {n}": found[n] for n in (S.SEED_RECIPE, S.TRIPLET) if n in found})
-    return rows
+SENTENCES = TEMPLATE.get_template("sentences.j2").module  # its macros, callable from Python
 
 
 def _epochs_of(rows: dict) -> str:
-    runs = [e for row in rows.values() for e in as_list(row.get("epochs_run"))]
-    return ", ".join(map(str, sorted({int(e) for e in map(to_number, runs) if e is not None})))
+    """The epochs the rows' seeds ran, each once, in order."""
+    runs = [e for row in rows.values() for e in V.as_list(row.get("epochs_run"))]
+    return ", ".join(map(str, sorted({int(e) for e in map(V.to_number, runs) if e is not None})))
 
 
 def render_markdown(
@@ -110,34 +48,17 @@ def render_markdown(
     """The markdown of every section from a results.json dict; figures are linked as
     ``figure_prefix + name``. The parameter values the prose quotes come from ``parameters``
     (default: :func:`~.parameters.prose_parameters`, the batch files)."""
-    quoted = parameters if parameters is not None else prose_parameters()
     sections = results.get("sections") or {}
-    fields = {**quoted, **NAMES, "method_sections": S.METHOD_SECTIONS}
     text = TEMPLATE.get_template("report.md.j2").render(
         results=results,
         h="#" * heading_level,
         prefix=figure_prefix,
-        quoted=quoted,
+        quoted=parameters if parameters is not None else prose_parameters(),
         seed=results.get("seed") or S.seed_results(),
         provenance=results.get("provenance") or {},
-        intros={key: intro.format_map(fields) for key, intro in S.DATA["intros"].items()},
         section=lambda key: sections.get(key) or {},
         versus_columns=[(m, f"{m} ↓", "text") for m in VERSUS_METRICS],
-        seed_counts=lambda n_seeds: sorted({int(n) for n in n_seeds or []}),
-        table=lambda *args: "\n".join(table(*args)),
-        pair_rows=lambda pairs: {
-            kind: {"pairs": n, "what": S.DATA["pair_kinds"].get(kind, "")}
-            for kind, n in pairs.items()
-        },
-        shorts=lambda versus: {
-            name: {m: Verdict.from_dict(v).short() for m, v in metrics.items()}
-            for name, metrics in versus.items()
-        },
-        lowest_sentence=lambda low: LowestVerdict.from_dict(low).sentence("eer"),
-        recipe_rows=lambda: _recipe_rows(sections),
         epochs_of=_epochs_of,
-        ticked=_ticked,
-        **{f.__name__: f for f in (beyond_sentence, beyond_summary_of, reading_lines)},
     )
     return text.rstrip() + "\n"
 
@@ -150,6 +71,59 @@ def titled_markdown(
 ) -> str:
     """:func:`render_markdown` under a "Results" heading one level up: the README block
     (``heading_level`` 3, the default) and REPORT.md (2)."""
-    return f"{'#' * (heading_level - 1)} {RESULTS_TITLE}\n\n" + render_markdown(
-        results, figure_prefix, heading_level=heading_level, parameters=parameters
-    )
+    title = f"{'#' * (heading_level - 1)} Results\n\n"
+    return title + render_markdown(results, figure_prefix, heading_level, parameters)
+
+
+def marker_lines(text: str) -> tuple[list[str], int, int]:
+    """The lines of ``text`` and the indices of its one begin and, below, one end marker."""
+    lines = text.split("\n")
+    begins, ends = ([i for i, line in enumerate(lines) if line.strip() == m] for m in (BEGIN, END))
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        order = ", in the wrong order" if len(begins) == len(ends) == 1 else ""
+        raise S.ReportError(
+            f"the README needs exactly one line {BEGIN} and, below it, one line {END} (found "
+            f"{len(begins)} and {len(ends)}{order}): put them where the results go"
+        )
+    return lines, begins[0], ends[0]
+
+
+def readme_block(readme_text: str) -> str:
+    """The text between the marker lines (without them)."""
+    lines, begin, end = marker_lines(readme_text)
+    return "\n".join(lines[begin + 1 : end])
+
+
+def replace_readme_block(readme_text: str, block: str) -> str:
+    """``readme_text`` with the text between the marker lines replaced by ``block``."""
+    lines, begin, end = marker_lines(readme_text)
+    return "\n".join(lines[: begin + 1] + block.rstrip("\n").split("\n") + lines[end:])
+
+
+def figure_links(markdown: str) -> list[str]:
+    """Targets of the markdown images ``![alt](target)``."""
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown)
+
+
+def check_readme(
+    readme_path: str | Path,
+    results_path: str | Path,
+    figure_prefix: str,
+    heading_level: int = README_HEADING_LEVEL,
+) -> list[str]:
+    """Lines where the README's block and the render of ``results_path`` differ, then the
+    figures it links that do not exist; empty when they agree."""
+    readme_path = Path(readme_path)
+    try:
+        block = readme_block(readme_path.read_text())
+    except S.ReportError as error:
+        return [f"{readme_path}: {error}"]
+    results = json.loads(Path(results_path).read_text())
+    expected = titled_markdown(results, figure_prefix, heading_level)
+    differences = [
+        f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
+        for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))
+        if line[:2] in ("- ", "+ ")
+    ]
+    missing = [link for link in figure_links(block) if not (readme_path.parent / link).is_file()]
+    return differences + [f"missing figure: {link}" for link in missing]

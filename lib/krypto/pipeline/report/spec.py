@@ -1,5 +1,5 @@
-"""What the report reads (report.yaml: which run feeds which section, its figures, every
-sentence), the row names the prose and the findings refer to, and the seed's published numbers."""
+"""What the report reads: report.yaml (its sections, the columns of its tables, the seed's
+findings, its sentences), the commands and files it names, and the seed's published numbers."""
 
 from __future__ import annotations
 
@@ -19,51 +19,41 @@ BATCH_COMMAND = f"python -m krypto.pipeline.batch {BATCH_FILE}"
 REPORT_COMMAND = "python -m krypto.pipeline.report"
 FIGURES_DIR = "figures"  # <out>/figures/: the copies of the figures the README shows
 SEED_FILE = "params/seed_results.yaml"  # the seed's numbers, keyed by our row names
-SEED_COLUMNS = ("eer_real", "eer_fake", "eer")  # the seed's README gave eer_real and eer_fake
-
-# Row names of the batch files (the keys of `train_runs` of their compare runs, params/*.yaml).
-TRIPLET, TRIPLET_FAKE = "triplet", "triplet + fake"  # loss_selection.yaml
-LAMBDAS = ("0.01", "0.1", "1")  # lambda.yaml, lam growing
-COS_HEAD = "1 + cos head"  # lambda.yaml
-NO_CUTOUT = "no cutout"  # cutout.yaml
-SEED_RECIPE = "seed: triplet + fake (lam 1)"  # beyond.yaml, portrait.yaml, eigenfaces.yaml
-
-METHOD_SECTIONS = DATA["method_sections"]  # section key -> its data set in words
-TRAINING_SECTIONS = ("loss_selection", "model_selection", "lambda", "cutout", *METHOD_SECTIONS)
-REFERENCES = {  # the row each other row of a training table is tested against
-    "loss_selection": TRIPLET,
-    "lambda": LAMBDAS[-1],
-    "cutout": NO_CUTOUT,
-    **dict.fromkeys(METHOD_SECTIONS, SEED_RECIPE),
-}
+METRICS = tuple(DATA["metrics"])  # the test EERs a training table shows, in column order
+SEED_COLUMNS = tuple(m["key"] for m in METRICS if m.get("seed"))  # the seed's README gave these
 
 
-class _Fields(dict):
-    def __missing__(self, key: str) -> None:
-        return None
-
-
-def say(name: str, /, **fields: Any) -> str:
-    """The sentence ``name`` of report.yaml's ``text`` filled in (a missing field reads None)."""
-    return DATA["text"][name].format_map(_Fields(**fields))
+class ReportError(Exception):
+    """A run's output is missing or a README cannot take the report."""
 
 
 @dataclass(frozen=True)
 class Section:
-    key: str  # key in results.json "sections"
+    """One entry of report.yaml's ``sections`` (its fields are described there)."""
+
+    key: str
     title: str
-    batch: str  # runs/<batch>/<run>
-    run: str
-    figure_prefix: str = ""  # its figures are copied to <out>/figures/<figure_prefix><file>
+    run: str  # <batch>/<run>, under the runs folder
+    kind: str
+    keep: tuple = ("title", "table", "test_pairs")
+    figure_prefix: str = ""
     figures: dict = field(default_factory=dict)  # role -> (file in the run folder, alt text)
+    page: str | None = None
+    reference: str | None = None
+    index: str = "run"
+    seeded: bool = False
+    intro: str | None = None
+    quote: dict = field(default_factory=dict)
 
     @property
-    def full_name(self) -> str:
-        return f"{self.batch}/{self.run}"
+    def trained(self) -> bool:
+        """A table of trained configurations, with verdicts."""
+        return self.kind in ("training", "methods")
 
 
 SECTIONS = tuple(Section(**section) for section in DATA["sections"])
 SECTIONS_BY_KEY = {section.key: section for section in SECTIONS}
+TRAINING_SECTIONS = tuple(section.key for section in SECTIONS if section.trained)
 
 
 def train_refs(parameters: dict) -> dict[str, str]:
@@ -77,10 +67,6 @@ def train_refs(parameters: dict) -> dict[str, str]:
     if parameters.get("train_run"):
         return {"train_run": str(parameters["train_run"])}
     return {}
-
-
-class ReportError(Exception):
-    """A run's output is missing or a README cannot take the report."""
 
 
 @functools.cache
@@ -108,8 +94,3 @@ def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
     """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
     not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
     return copy.deepcopy(_load_seed(file))
-
-
-def seed_metric(key: str, run: str, metric: str) -> float | None:
-    """One of the seed's numbers: ``metric`` of row ``run`` of section ``key``."""
-    return _load_seed(SEED_FILE)[key]["rows"][run][metric]
