@@ -21,9 +21,9 @@ from krypto import constants as C
 from krypto.code_version import code_files, code_hash
 from krypto.evaluation.verdicts import RULE, compare, mean_std
 from krypto.pipeline.batch import load_batch
-from krypto.pipeline.report import cli, findings, markdown, spec, tables
+from krypto.pipeline.report import agreement, cli, findings, markdown, spec, tables
 from krypto.pipeline.report.collect import collect
-from krypto.pipeline.report.parameters import prose_parameters
+from krypto.pipeline.report.markdown import prose_parameters
 from krypto.run_folder import SEED_FOLDER
 
 REPO_ROOT = C.REPO_ROOT
@@ -402,7 +402,7 @@ def test_render_sections_in_order_from_results_alone(results):
     ]
     positions = [text.index(t + "\n") for t in titles]
     assert positions == sorted(positions)
-    assert markdown.figure_links(text) == [
+    assert cli.figure_links(text) == [
         "figs/data_contact_sheet.png",
         "figs/loss_selection_distance_curves.png",
         "figs/loss_selection_similarity_histograms.png",
@@ -552,6 +552,81 @@ def test_beyond_sentence_flips_to_undecided_when_the_seeds_overlap():
         "hard mining": row(0.1, 0.02, 0.09, spread=0.04),
     }
     assert beyond(recipe_ties)[1].endswith("but undecided from hard mining.")
+
+
+# --- columns declared in report.yaml --------------------------------------------------------
+
+SEEDED_HEADER = (
+    "| run | eer_real ↓ | seed eer_real ↓ | eer_fake ↓ | seed eer_fake ↓ | eer_fake_other ↓ | "
+    "{anchor}eer ↓ | seed eer ↓ | seeds | best epoch | epochs | seconds |"
+)
+METHODS_HEADER = (
+    "| method | eer_real ↓ | eer_fake ↓ | eer_fake_other ↓ | {anchor}eer ↓ | {robust}seeds | "
+    "best epoch | epochs | seconds |"
+)
+
+
+def with_metrics(table: dict, **metrics: float) -> dict:
+    """``table`` with more test metrics in every row, as a run that has them records them."""
+    return {
+        name: {**r, **{m: cell(seeds(v)) for m, v in metrics.items()}} for name, r in table.items()
+    }
+
+
+def layout(extra: bool) -> dict:
+    """A small results.json: the data set and every training table; ``extra``: with a fifth pair
+    kind and the robustness variants of the test pairs in every row."""
+    anchor = {"eer_fake_on_anchor": 0.2} if extra else {}
+    robust = {"jpeg75_eer": 0.15, "half_eer": 0.17} if extra else {}
+    pairs = {"same": 10, "different": 10, "fake_same": 8, "fake_other": 8}
+    sections = {
+        key: {"table": with_metrics(table, **anchor, **robust)} for key, table in TABLES.items()
+    }
+    sections["data"] = {"pairs": {**pairs, **({"fake_on_anchor": 8} if extra else {})}}
+    verdicts, found, _ = findings.all_verdicts(sections)
+    for key, values in verdicts.items():
+        sections[key].update(values)
+    return {"sections": sections, "findings": found}
+
+
+def header_of(text: str, index: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"| {index} |")]
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_metric_columns_show_when_the_runs_have_them(extra):
+    results = layout(extra)
+    text = markdown.render_markdown(results, "x/", parameters=OTHER_PARAMETERS)
+    anchor = "eer_fake_on_anchor ↓ | " if extra else ""
+    robust = "eer (JPEG 75) ↓ | eer (half size) ↓ | " if extra else ""
+    assert header_of(text, "run") == [SEEDED_HEADER.format(anchor=anchor)] * 3
+    assert header_of(text, "method") == [METHODS_HEADER.format(anchor=anchor, robust=robust)] * 3
+    # the robustness columns belong to the tables of methods, and to the recipes' table
+    backbones = header_of(text, "backbone")[0]
+    assert ("eer_fake_on_anchor ↓" in backbones) is extra and "JPEG" not in backbones
+    assert (
+        "| eer (JPEG 75) ↓ | eer (half size) ↓ |" in header_of(text, "data set: recipe")[0]
+    ) is (extra)
+    line = next(x for x in text.splitlines() if x.startswith("| hard mining |"))
+    cells = "0.050 ± 0.002 | 0.200 ± 0.002 | 0.110 ± 0.002 | 0.150 ± 0.002 | 0.170 ± 0.002 | 3 |"
+    assert (cells in line) is extra
+    # the data set's validation pairs: each kind present, with its description
+    described = "| fake_on_anchor | 8 | a person and a deepfake of another person made on a photo"
+    assert (described in text) is extra
+    kinds = "five pair kinds (same, different, fake_same, fake_other, fake_on_anchor)"
+    assert (kinds in text) is extra
+    assert ("four pair kinds (same, different, fake_same, fake_other)" in text) is not extra
+    # a reproduction is checked on every metric the tables hold
+    means = agreement.table_means(results)
+    assert ("beyond / hard mining / jpeg75_eer" in means) is extra
+    assert ("loss_selection / triplet / eer_fake_on_anchor" in means) is extra
+
+
+def test_every_declared_metric_has_a_header_and_a_description():
+    keys = [m["key"] for m in spec.METRICS]
+    assert len(set(keys)) == len(keys) and spec.SEED_COLUMNS == ("eer_real", "eer_fake", "eer")
+    assert all(m["header"] and m["what"] for m in spec.METRICS)
+    assert set(spec.DATA["pair_kinds"]) >= {"same", "different", "fake_same", "fake_on_anchor"}
 
 
 # --- findings --------------------------------------------------------------------------------
@@ -795,13 +870,13 @@ def test_versus_sentence():
 
 
 def test_replace_readme_block_keeps_markers_and_outside_text():
-    new = markdown.replace_readme_block(README, "line 1\nline 2\n")
-    assert markdown.readme_block(new) == "line 1\nline 2"
+    new = cli.replace_readme_block(README, "line 1\nline 2\n")
+    assert cli.readme_block(new) == "line 1\nline 2"
     before = README.split("<!-- results:begin -->")[0]
     after = README.split("<!-- results:end -->")[1]
     assert new.startswith(before + "<!-- results:begin -->\nline 1\nline 2\n<!-- results:end -->")
     assert new.endswith("<!-- results:end -->" + after)
-    assert markdown.replace_readme_block(new, "old") == README  # and back
+    assert cli.replace_readme_block(new, "old") == README  # and back
 
 
 @pytest.mark.parametrize(
@@ -815,9 +890,9 @@ def test_replace_readme_block_keeps_markers_and_outside_text():
 )
 def test_readme_markers_are_required(text):
     with pytest.raises(spec.ReportError, match="results:begin"):
-        markdown.readme_block(text)
+        cli.readme_block(text)
     with pytest.raises(spec.ReportError):
-        markdown.replace_readme_block(text, "x")
+        cli.replace_readme_block(text, "x")
 
 
 def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
@@ -832,18 +907,18 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     assert text.endswith("<!-- results:end -->\n\n## Tail\nkept\n")
     assert "](report/figures/cutout_eer.png)" in text and "\n### Findings\n" in text
     assert "<!-- results:begin -->\n## Results\n\n_Made by" in text
-    assert markdown.check_readme(readme, out / "results.json", "report/figures/") == []
+    assert cli.check_readme(readme, out / "results.json", "report/figures/") == []
 
     drifted = text.replace("| triplet + fake | 0.123 ± 0.002", "| triplet + fake | 0.129 ± 0.002")
     readme.write_text(drifted)
-    differences = markdown.check_readme(readme, out / "results.json", "report/figures/")
+    differences = cli.check_readme(readme, out / "results.json", "report/figures/")
     assert any(d.startswith("README: | triplet + fake | 0.129 ± 0.002") for d in differences)
     assert any(d.startswith("expected: | triplet + fake | 0.123 ± 0.002") for d in differences)
     assert "\n### Reading the results\n" in text and RULE in text
 
     (out / "figures" / "cutout_eer.png").unlink()
     readme.write_text(text)
-    assert markdown.check_readme(readme, out / "results.json", "report/figures/") == [
+    assert cli.check_readme(readme, out / "results.json", "report/figures/") == [
         "missing figure: report/figures/cutout_eer.png"
     ]
 
@@ -961,9 +1036,9 @@ def test_readme_agrees_with_committed_results():
     if not results.is_file():
         pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
     readme = REPO_ROOT / "README.md"
-    assert markdown.check_readme(readme, results, "runs/report/figures/") == []
-    block = markdown.readme_block(readme.read_text())
-    links = markdown.figure_links(block)
+    assert cli.check_readme(readme, results, "runs/report/figures/") == []
+    block = cli.readme_block(readme.read_text())
+    links = cli.figure_links(block)
     assert links, "the README's results block shows no figure"
     missing = [link for link in links if not (REPO_ROOT / link).is_file()]
     assert not missing, f"figures the README shows are missing: {missing}"

@@ -19,16 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from krypto import constants as C
+from krypto.evaluation import verdicts as VR
 from krypto.evaluation.plots import metric_bars, metric_per_epoch
-from krypto.evaluation.verdicts import (
-    LowestVerdict,
-    compare,
-    decided_together,
-    format_mean_std,
-    lowest,
-    mean_std,
-    single_model,
-)
 from krypto.paths import display_path, resolve_path
 from krypto.run_folder import read_metrics, read_results, read_test_metrics, seed_runs
 
@@ -83,14 +75,14 @@ class Comparison:
         for name, values in self.values.items():
             row = {}
             for metric in self.metrics:
-                mean, std = mean_std(values.get(metric, []))
-                row.update({metric: format_mean_std(mean, std), f"{metric}_mean": mean})
+                mean, std = VR.mean_std(values.get(metric, []))
+                row.update({metric: VR.format_mean_std(mean, std), f"{metric}_mean": mean})
                 row[f"{metric}_std"] = std
             row["n_seeds"] = len(self.seeds[name])
             for column in ("best_epoch", "epochs_run"):
                 texts = ["-" if v is None else str(int(v)) for v in values[column]]
                 row[column] = texts[0] if len(set(texts)) == 1 else ", ".join(texts)
-            row["seconds"] = mean_std(values["seconds"])[0]
+            row["seconds"] = VR.mean_std(values["seconds"])[0]
             rows[name] = row
         table = pd.DataFrame.from_dict(rows, orient="index")
         numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))] + ["seconds"]
@@ -107,9 +99,9 @@ class Comparison:
         """``{name: per-seed values of metric}``."""
         return {name: list(values.get(metric, [])) for name, values in self.values.items()}
 
-    def lowest(self, metric: str = "eer") -> LowestVerdict:
+    def lowest(self, metric: str = "eer") -> VR.LowestVerdict:
         """:func:`~krypto.evaluation.verdicts.lowest` over the per-seed test values."""
-        return lowest(self.metric_values(metric))
+        return VR.lowest(self.metric_values(metric))
 
     def versus(self, reference: str, metrics=EER_METRICS) -> pd.DataFrame:
         """Every other configuration against ``reference`` on each of ``metrics``: ``lower``,
@@ -118,7 +110,7 @@ class Comparison:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
         values = {m: self.metric_values(m) for m in metrics}
         rows = {
-            name: {m: compare(values[m][name], values[m][reference]).short() for m in metrics}
+            name: {m: VR.compare(values[m][name], values[m][reference]).short() for m in metrics}
             for name in self.values
             if name != reference
         }
@@ -126,17 +118,17 @@ class Comparison:
         table.index.name = f"against {reference}"
         return table
 
-    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, LowestVerdict]:
+    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
         """:meth:`versus` ``reference`` on ``metrics`` and :meth:`lowest` on ``eer``, decided
         together (Holm's adjustment over their distinct comparisons)."""
-        return decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
+        return VR.decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
 
     def one_model(self, name: str) -> bool:
         """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and
         their values are identical; it counts as one model, not as seeds."""
         values = self.values[name]
         best = values.get("best_epoch") or []
-        return len(best) >= 2 and all(b == 0 for b in best) and single_model(values["eer"])
+        return len(best) >= 2 and all(b == 0 for b in best) and VR.single_model(values["eer"])
 
     def records(self) -> dict[str, dict]:
         """The table as results.json keeps it: per configuration ``n_seeds``, ``seeds`` (folder
@@ -147,7 +139,7 @@ class Comparison:
         for name, values in self.values.items():
             row = {"n_seeds": len(self.seeds[name]), "seeds": [r.name for r in self.seeds[name]]}
             for metric in (m for m in self.metrics if m in values):
-                mean, std = mean_std(values[metric])
+                mean, std = VR.mean_std(values[metric])
                 row[metric] = {"mean": mean, "std": std, "values": list(values[metric])}
             row.update({c: list(values[c]) for c in (*RUN_COLUMNS, "n_pairs")})
             out[name] = {**row, "one_model": self.one_model(name)}

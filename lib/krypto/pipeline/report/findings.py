@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import math
 
-from krypto.evaluation.verdicts import (
-    NO_CLEAR,
-    B,
-    Family,
-    compare,
-    decided_together,
-    format_mean_std,
-    join_names,
-    lowest,
-    ratio_of,
-)
+from krypto.evaluation import verdicts as VR
 from krypto.pipeline.report.spec import DATA, SECTIONS_BY_KEY, TRAINING_SECTIONS, seed_results
 from krypto.pipeline.report.tables import round_values, seed_values
 
 HOLDS, DIFFERS, UNKNOWN = "holds", "differs", "n/a"
-VERDICTS = (HOLDS, DIFFERS, NO_CLEAR, UNKNOWN)  # what a finding's verdict can be
+VERDICTS = (HOLDS, DIFFERS, VR.NO_CLEAR, UNKNOWN)  # what a finding's verdict can be
 TEXT = DATA["text"]
 VERSUS_METRICS = ("eer",)  # each row against its section's reference: the official EER
 
@@ -39,13 +29,13 @@ def section_verdicts(key: str, table: dict) -> dict:
     reference = reference if reference in table else None
     versus = {
         name: {
-            m: compare(seed_values(row, m), seed_values(table[reference], m)).to_dict()
+            m: VR.compare(seed_values(row, m), seed_values(table[reference], m)).to_dict()
             for m in VERSUS_METRICS
         }
         for name, row in table.items()
         if reference is not None and name != reference
     }
-    low = lowest(values).to_dict() if values else None
+    low = VR.lowest(values).to_dict() if values else None
     return round_values({"lowest": low, "reference": reference, "versus": versus})
 
 
@@ -59,7 +49,7 @@ def _pairs(spec: dict, rows: dict) -> list[tuple[str, str]]:
 
 def _ratio(a: float | None, b: float | None, lower: str) -> float | None:
     """The mean expected higher over the one expected ``lower`` (``a`` or ``b``)."""
-    return None if None in (a, b) else ratio_of(a, b) if lower == B else ratio_of(b, a)
+    return None if None in (a, b) else VR.ratio_of(a, b) if lower == VR.B else VR.ratio_of(b, a)
 
 
 def _phrase(metric: str, a: str, b: str, values: list[str], ratio: float | None) -> str:
@@ -84,15 +74,15 @@ def _comparison(spec: dict, a: str, b: str, metric: str, values: dict) -> tuple[
     ``fold`` where given; DIFFERS: the other side clearly lower, or under ``fold``; else
     NO_CLEAR), its numbers and its phrase."""
     lower, fold = spec["lower"], spec.get("fold")
-    verdict = compare(values[a, metric], values[b, metric])
+    verdict = VR.compare(values[a, metric], values[b, metric])
     ratio = _ratio(verdict.a_mean, verdict.b_mean, lower)
     under = fold is not None and verdict.lower == lower and (ratio is None or ratio < fold)
     if verdict.lower is None:
-        outcome = NO_CLEAR
+        outcome = VR.NO_CLEAR
     else:
         outcome = HOLDS if verdict.lower == lower and not under else DIFFERS
-    sides = [format_mean_std(verdict.a_mean, verdict.a_std)]
-    sides.append(format_mean_std(verdict.b_mean, verdict.b_std))
+    sides = [VR.format_mean_std(verdict.a_mean, verdict.a_std)]
+    sides.append(VR.format_mean_std(verdict.b_mean, verdict.b_std))
     phrase = _phrase(metric, a, b, sides, ratio)
     phrase += f": {TEXT['outcome'][verdict.lower]} ({verdict.reason})"
     phrase += TEXT["under_fold"].format(fold=fold) if under else ""
@@ -111,10 +101,10 @@ def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
     values = {(r, m): seed_values(table.get(r), m) for p in pairs for r in p for m in metrics}
     if not pairs or not all(values.values()):
         rows = [repr(r) if r != "*" else TEXT["other_rows"] for p in spec["pairs"] for r in p]
-        needed = f"{join_names(metrics)} of {join_names(list(dict.fromkeys(rows)))}"
+        needed = f"{VR.join_names(metrics)} of {VR.join_names(list(dict.fromkeys(rows)))}"
         detail = TEXT["missing"].format(needed=needed)
         return {**found, "verdict": UNKNOWN, "numbers": {}, "detail": detail}
-    numbers, phrases, holds, verdict = {}, [], [], NO_CLEAR
+    numbers, phrases, holds, verdict = {}, [], [], VR.NO_CLEAR
     for a, b in pairs:
         outcomes = set()
         for m in metrics:
@@ -125,12 +115,12 @@ def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
         verdict = DIFFERS if DIFFERS in outcomes else verdict
     verdict = HOLDS if verdict != DIFFERS and all(holds) else verdict
     counts = list(dict.fromkeys(len(v) for v in values.values()))
-    seeds = f"{join_names([str(c) for c in counts])} seed{'s' if max(counts) != 1 else ''}"
+    seeds = f"{VR.join_names([str(c) for c in counts])} seed{'s' if max(counts) != 1 else ''}"
     detail = "; ".join(phrases) + f" ({seeds})"
     return {**found, "verdict": verdict, "numbers": round_values(numbers), "detail": detail}
 
 
-def all_verdicts(sections: dict, seed: dict | None = None) -> tuple[dict, list[dict], Family]:
+def all_verdicts(sections: dict, seed: dict | None = None) -> tuple[dict, list[dict], VR.Family]:
     """Every verdict the README states, decided together over ``sections`` (their tables, as in
     results.json): per training section :func:`section_verdicts`, every finding checked against
     the seed's numbers (default :func:`~.spec.seed_results`), and the family of comparisons."""
@@ -141,5 +131,5 @@ def all_verdicts(sections: dict, seed: dict | None = None) -> tuple[dict, list[d
         verdicts = {k: section_verdicts(k, t) for k, t in tables.items() if t is not None}
         return verdicts, [check_finding(spec, sections, seed) for spec in DATA["findings"]]
 
-    (verdicts, findings), family = decided_together(compute)
+    (verdicts, findings), family = VR.decided_together(compute)
     return verdicts, findings, family

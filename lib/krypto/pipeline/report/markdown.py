@@ -1,26 +1,26 @@
-"""The report as markdown: report.md.j2 rendered from a results.json dict and the parameter
-values its prose quotes (:func:`~.parameters.prose_parameters`), every sentence about the
-results generated (sentences.j2) from the verdicts results.json holds; and the README's block
-of it: its marker lines, replacing it, and the check that it agrees with a results.json."""
+"""The report as markdown: report.md.j2 rendered from a results.json dict, every sentence about
+the results generated (sentences.j2) from the verdicts results.json holds, and the parameter
+values the pages' intros quote (report.yaml's ``quote``), read from the batch files over the
+defaults of :class:`~krypto.learning.config.TrainConfig`."""
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
+import functools
+from dataclasses import asdict
 from pathlib import Path
 
 import jinja2
 
 import krypto.pipeline.report.spec as S
 import krypto.pipeline.report.tables as V
+from krypto import constants as C
 from krypto.evaluation import verdicts as VR
+from krypto.learning.config import TrainConfig
+from krypto.pipeline.batch_file import TRAIN_NOTEBOOK, BatchError, load_batch
 from krypto.pipeline.report.findings import VERSUS_METRICS
-from krypto.pipeline.report.parameters import prose_parameters
 
 # REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
 REPORT_HEADING_LEVEL, README_HEADING_LEVEL = 2, 3
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 TEMPLATE = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent),
     trim_blocks=True,
@@ -31,6 +31,72 @@ TEMPLATE = jinja2.Environment(
 TEMPLATE.filters["repr"] = repr
 TEMPLATE.globals.update(S=S, V=V, VR=VR)
 SENTENCES = TEMPLATE.get_template("sentences.j2").module  # its macros, callable from Python
+
+
+@functools.cache
+def train_parameters(key: str, batch_file: str = S.BATCH_FILE) -> dict[str, dict]:
+    """The training runs of section ``key`` (its run's ``train_runs``): row name -> every
+    parameter of that training; a row naming a folder of seeds gets its first seed's."""
+    try:
+        runs = {run.full_name: run for run in load_batch(C.REPO_ROOT / batch_file)}
+    except BatchError as error:
+        raise S.ReportError(f"cannot read the parameters of the runs: {error}") from error
+    section = S.SECTIONS_BY_KEY[key]
+    if section.run not in runs:
+        raise S.ReportError(f"{batch_file} has no run {section.run} ({section.title})")
+    out = {}
+    for row, ref in S.train_refs(runs[section.run].parameters).items():
+        run = runs.get(ref)
+        if run is None:  # a configuration whose seeds are runs of their own, in its folder
+            run = next((r for r in runs.values() if r.run_dir.parent == C.RUNS_DIR / ref), None)
+        if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
+            raise S.ReportError(
+                f"{section.run} reads {ref} ({row}), which {batch_file} "
+                f"does not train with {TRAIN_NOTEBOOK}"
+            )
+        out[row] = asdict(TrainConfig.from_dict(run.parameters))
+    return out
+
+
+def _quoted(rows: dict[str, dict], name: str) -> str:
+    """The values of parameter ``name`` in ``rows`` as the prose quotes them (``1.0`` as ``1``),
+    joined by "or" when they differ."""
+    values = [row[name] for row in rows.values()]
+    return " or ".join(dict.fromkeys(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
+
+
+def quote(spec: dict, runs: dict[str, dict]) -> str:
+    """One field of report.yaml's ``quote`` (see there) over the training runs ``runs`` of its
+    section (:func:`train_parameters`)."""
+    rows = {
+        name: row
+        for name, row in runs.items()
+        if name in spec.get("rows", runs) and name not in spec.get("except", [])
+    }
+    missing = [row for row in spec.get("rows", []) if row not in runs]
+    if missing or not rows:
+        raise S.ReportError(f"report.yaml quotes {spec} of rows its batch lacks: {missing}")
+    name, say = spec["parameter"], spec.get("say")
+    text = _quoted(rows, name)
+    if say is not None and text not in say:
+        values = [row[name] for row in rows.values()]
+        hits = [v == spec["equals"] if "equals" in spec else bool(v) for v in values]
+        text = "all" if all(hits) else "some" if any(hits) else "none"
+    fields = {key: _quoted(rows, key) for key in next(iter(rows.values()))}
+    return text if say is None else say[text].format(**fields)
+
+
+@functools.cache
+def prose_parameters(batch_file: str = S.BATCH_FILE) -> dict[str, dict[str, str]]:
+    """Per section, the fields its intro quotes, as text."""
+    return {
+        section.key: {
+            field: quote(spec, train_parameters(spec.get("of", section.key), batch_file))
+            for field, spec in section.quote.items()
+        }
+        for section in S.SECTIONS
+        if section.quote
+    }
 
 
 def _epochs_of(rows: dict) -> str:
@@ -47,7 +113,7 @@ def render_markdown(
 ) -> str:
     """The markdown of every section from a results.json dict; figures are linked as
     ``figure_prefix + name``. The parameter values the prose quotes come from ``parameters``
-    (default: :func:`~.parameters.prose_parameters`, the batch files)."""
+    (default: :func:`prose_parameters`, the batch files)."""
     sections = results.get("sections") or {}
     text = TEMPLATE.get_template("report.md.j2").render(
         results=results,
@@ -64,66 +130,9 @@ def render_markdown(
 
 
 def titled_markdown(
-    results: dict,
-    figure_prefix: str,
-    heading_level: int = README_HEADING_LEVEL,
-    parameters: dict | None = None,
+    results: dict, figure_prefix: str, heading_level: int = README_HEADING_LEVEL
 ) -> str:
     """:func:`render_markdown` under a "Results" heading one level up: the README block
     (``heading_level`` 3, the default) and REPORT.md (2)."""
     title = f"{'#' * (heading_level - 1)} Results\n\n"
-    return title + render_markdown(results, figure_prefix, heading_level, parameters)
-
-
-def marker_lines(text: str) -> tuple[list[str], int, int]:
-    """The lines of ``text`` and the indices of its one begin and, below, one end marker."""
-    lines = text.split("\n")
-    begins, ends = ([i for i, line in enumerate(lines) if line.strip() == m] for m in (BEGIN, END))
-    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
-        order = ", in the wrong order" if len(begins) == len(ends) == 1 else ""
-        raise S.ReportError(
-            f"the README needs exactly one line {BEGIN} and, below it, one line {END} (found "
-            f"{len(begins)} and {len(ends)}{order}): put them where the results go"
-        )
-    return lines, begins[0], ends[0]
-
-
-def readme_block(readme_text: str) -> str:
-    """The text between the marker lines (without them)."""
-    lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[begin + 1 : end])
-
-
-def replace_readme_block(readme_text: str, block: str) -> str:
-    """``readme_text`` with the text between the marker lines replaced by ``block``."""
-    lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[: begin + 1] + block.rstrip("\n").split("\n") + lines[end:])
-
-
-def figure_links(markdown: str) -> list[str]:
-    """Targets of the markdown images ``![alt](target)``."""
-    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown)
-
-
-def check_readme(
-    readme_path: str | Path,
-    results_path: str | Path,
-    figure_prefix: str,
-    heading_level: int = README_HEADING_LEVEL,
-) -> list[str]:
-    """Lines where the README's block and the render of ``results_path`` differ, then the
-    figures it links that do not exist; empty when they agree."""
-    readme_path = Path(readme_path)
-    try:
-        block = readme_block(readme_path.read_text())
-    except S.ReportError as error:
-        return [f"{readme_path}: {error}"]
-    results = json.loads(Path(results_path).read_text())
-    expected = titled_markdown(results, figure_prefix, heading_level)
-    differences = [
-        f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
-        for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))
-        if line[:2] in ("- ", "+ ")
-    ]
-    missing = [link for link in figure_links(block) if not (readme_path.parent / link).is_file()]
-    return differences + [f"missing figure: {link}" for link in missing]
+    return title + render_markdown(results, figure_prefix, heading_level)

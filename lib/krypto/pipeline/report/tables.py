@@ -96,13 +96,15 @@ def columns_of(rows: dict, kind: str) -> list[tuple[str, str, str]]:
 
 def training_columns(rows: dict, kinds: set[str], seeded: bool = False) -> list[tuple]:
     """The columns of a table of trained configurations from sections of ``kinds``: each test
-    EER of report.yaml's ``metrics`` that a row has and those kinds show, as mean ± std (with
-    ``seeded``, the seed's number after ours where it gave one), then ``run_columns``."""
+    EER of report.yaml's ``metrics`` that a row has (ours or, ``seeded``, the seed's) and those
+    kinds show, as mean ± std (``seeded``: the seed's number after ours where it gave one), then
+    ``run_columns``."""
     present = {key for row in rows.values() for key in row or {}}
     columns = []
     for metric in METRICS:
         key, header = metric["key"], metric["header"]
-        if key in present and set(kinds) <= set(metric.get("kinds", kinds)):
+        shown = key in present or (seeded and f"seed {key}" in present)
+        if shown and set(kinds) <= set(metric.get("kinds", kinds)):
             columns.append((key, f"{header} ↓", "mean_std"))
             if seeded and key in SEED_COLUMNS:
                 columns.append((f"seed {key}", f"seed {header} ↓", "eer"))
