@@ -66,12 +66,6 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
     return {key: (math.sqrt(ss / df), int(df)) for key, (ss, df) in sums.items() if df}
 
 
-def _samples(cell: dict) -> int:
-    """Independent samples behind a mean: its seeds, or 1 for a single model."""
-    values = cell.get("values") or [cell.get("mean")]
-    return 1 if single_model(values) else len(values)
-
-
 def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[str, float]:
     """``"section / row / metric" -> tolerance`` of every mean both results have (see the
     module's docstring)."""
@@ -79,16 +73,15 @@ def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[
     ours, theirs = _cells(reproduced), _cells(committed)
     shared = [key for key in theirs if key in ours]
     out = {}
-    for section, row, metric in shared:
-        (cell, pairs), (other, other_pairs) = (
-            theirs[section, row, metric],
-            ours[section, row, metric],
-        )
-        std, df = spread.get((section, metric), (0.0, 0))
+    for key in shared:
+        (cell, pairs), (other, other_pairs) = theirs[key], ours[key]
+        std, df = spread.get((key[0], key[2]), (0.0, 0))
         quantile = stats.t.ppf(1 - alpha / (2 * len(shared)), max(df, 1))
-        seeds = quantile * std * math.sqrt(1 / _samples(cell) + 1 / _samples(other))
+        values = [c.get("values") or [c["mean"]] for c in (cell, other)]
+        n = [1 if single_model(v) else len(v) for v in values]  # a single model: one sample
+        seeds = quantile * std * math.sqrt(1 / n[0] + 1 / n[1])
         per_kind = min((p for p in (pairs, other_pairs) if p), default=4) / 4
-        out[f"{section} / {row} / {metric}"] = max(seeds, quantile / per_kind)
+        out[" / ".join(key)] = max(seeds, quantile / per_kind)
     return out
 
 

@@ -99,12 +99,6 @@ def prose_parameters(batch_file: str = S.BATCH_FILE) -> dict[str, dict[str, str]
     }
 
 
-def _epochs_of(rows: dict) -> str:
-    """The epochs the rows' seeds ran, each once, in order."""
-    runs = [e for row in rows.values() for e in V.as_list(row.get("epochs_run"))]
-    return ", ".join(map(str, sorted({int(e) for e in map(V.to_number, runs) if e is not None})))
-
-
 def render_markdown(
     results: dict,
     figure_prefix: str,
@@ -124,7 +118,6 @@ def render_markdown(
         provenance=results.get("provenance") or {},
         section=lambda key: sections.get(key) or {},
         versus_columns=[(m, f"{m} ↓", "text") for m in VERSUS_METRICS],
-        epochs_of=_epochs_of,
     )
     return text.rstrip() + "\n"
 

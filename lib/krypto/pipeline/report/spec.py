@@ -3,8 +3,6 @@ findings, its sentences), the commands and files it names, and the seed's publis
 
 from __future__ import annotations
 
-import copy
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +67,9 @@ def train_refs(parameters: dict) -> dict[str, str]:
     return {}
 
 
-@functools.cache
-def _load_seed(file: str) -> dict[str, Any]:
+def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
+    """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
+    not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
     try:
         seed = yaml.safe_load((C.REPO_ROOT / file).read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -78,19 +77,11 @@ def _load_seed(file: str) -> dict[str, Any]:
     if not isinstance(seed, dict):
         raise ReportError(f"{file} holds no mapping of the seed's numbers")
     for key, value in seed.items():
-        if key == "source":
-            continue
         rows = value.get("rows") if isinstance(value, dict) else None
-        if not isinstance(rows, dict) or "epochs" not in value:
+        if key != "source" and (not isinstance(rows, dict) or "epochs" not in value):
             raise ReportError(f"{file}: {key!r} needs `epochs` and `rows`")
-        for name, row in rows.items():
+        for name, row in (rows or {}).items():
             missing = [c for c in SEED_COLUMNS if c not in (row or {})]
             if missing:
                 raise ReportError(f"{file}: {key}/{name} lacks {', '.join(missing)}")
     return seed
-
-
-def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
-    """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
-    not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
-    return copy.deepcopy(_load_seed(file))

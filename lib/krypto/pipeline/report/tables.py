@@ -3,7 +3,7 @@ columns of those tables (report.yaml's ``metrics`` and ``run_columns``)."""
 
 from __future__ import annotations
 
-import math
+import json
 from typing import Any
 
 from krypto.evaluation.verdicts import DECIMALS, finite_values, format_mean_std
@@ -13,17 +13,11 @@ KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECI
 
 
 def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
-    """Floats rounded (NaN and infinities become None), recursively through dicts and lists."""
-    if isinstance(value, dict):
-        return {str(k): round_values(v, decimals) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [round_values(v, decimals) for v in value]
-    if isinstance(value, (bool, int, str)) or value is None:
-        return value
-    if hasattr(value, "__float__"):  # float and numpy numbers
-        number = float(value)
-        return round(number, decimals) if math.isfinite(number) else None
-    return value
+    """Floats rounded (NaN and infinities become None), through dicts and lists, as JSON."""
+    text = json.dumps(value, default=float)  # numpy numbers as floats
+    return json.loads(
+        text, parse_float=lambda n: round(float(n), decimals), parse_constant=lambda _: None
+    )
 
 
 def as_list(value: Any) -> list:
