@@ -2,13 +2,11 @@
 (mean ± std), the per-epoch validation curves, and the verdicts of
 :mod:`krypto.evaluation.verdicts` between them.
 
-A configuration is a folder: either one finished 02_train run (it holds ``metrics.json``: one
-seed) or a folder of them, one per seed, ``seed0/``, ``seed1/``, ... Every finished run holds
-``metrics.json`` (the best epoch, chosen on the validation pairs), ``epochs.csv`` (validation
-EERs per epoch) and ``test_metrics.json`` (the EERs on the held-out test pairs, never used for
-any choice; ``results.json`` may add ``test_<metric>``): tables report every test EER the runs
-have (:data:`EER_METRICS`, and those of other pair kinds or of altered test pairs), curves show
-validation.
+A configuration is one finished 02_train run (one seed) or a folder of them, ``seed0/``,
+``seed1/``, ... Each holds ``metrics.json`` (the best epoch, chosen on the validation pairs),
+``epochs.csv`` (validation EERs per epoch) and ``test_metrics.json`` (the EERs on the held-out
+test pairs, never used for any choice; ``results.json`` may add ``test_<metric>``): tables
+report every test EER the runs have, curves show validation.
 """
 
 from __future__ import annotations

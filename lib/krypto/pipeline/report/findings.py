@@ -104,16 +104,17 @@ def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
         needed = f"{VR.join_names(metrics)} of {VR.join_names(list(dict.fromkeys(rows)))}"
         detail = TEXT["missing"].format(needed=needed)
         return {**found, "verdict": UNKNOWN, "numbers": {}, "detail": detail}
-    numbers, phrases, holds, verdict = {}, [], [], VR.NO_CLEAR
+    numbers, phrases, outcomes = {}, [], []  # outcomes: per pair, those of its comparisons
     for a, b in pairs:
-        outcomes = set()
+        outcomes.append(set())
         for m in metrics:
             outcome, numbers[f"{a} -> {b} on {m}"], phrase = _comparison(spec, a, b, m, values)
-            outcomes.add(outcome)
+            outcomes[-1].add(outcome)
             phrases.append(phrase)
-        holds.append(HOLDS in outcomes)
-        verdict = DIFFERS if DIFFERS in outcomes else verdict
-    verdict = HOLDS if verdict != DIFFERS and all(holds) else verdict
+    if any(DIFFERS in pair for pair in outcomes):
+        verdict = DIFFERS
+    else:
+        verdict = HOLDS if all(HOLDS in pair for pair in outcomes) else VR.NO_CLEAR
     counts = list(dict.fromkeys(len(v) for v in values.values()))
     seeds = f"{VR.join_names([str(c) for c in counts])} seed{'s' if max(counts) != 1 else ''}"
     detail = "; ".join(phrases) + f" ({seeds})"
