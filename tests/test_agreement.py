@@ -9,7 +9,6 @@ import pytest
 from scipy import stats
 
 from krypto import constants as C
-from krypto.pipeline.report import all_verdicts
 from krypto.pipeline.report.agreement import (
     RESULTS,
     claims,
@@ -19,6 +18,7 @@ from krypto.pipeline.report.agreement import (
     table_means,
     tolerances,
 )
+from krypto.pipeline.report.findings import all_verdicts
 
 COMMITTED = C.REPO_ROOT / RESULTS
 EERS = ("eer_real", "eer_fake", "eer_fake_other", "eer")

@@ -110,7 +110,8 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
     assert table.loc["c", "eer"] == "0.250"
     assert table.loc["a", "best_epoch"] == "2, 1, 2"
     assert table.loc["a", "seconds"] == pytest.approx(11.0)
-    assert list(comparison.shown.columns) == list(CMP.SHOWN_COLUMNS)
+    shown = [*EERS, "n_seeds", "best_epoch", "epochs_run", "seconds"]
+    assert list(comparison.shown.columns) == shown
     # the per-seed values, in the order of the seeds, are the test values (not validation)
     assert comparison.values["a"]["eer_fake"] == [0.10, 0.12, 0.14]
     assert comparison.values["b"]["eer_real"] == [0.1, 0.11]
@@ -122,7 +123,6 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
     assert sorted(epochs["seed"].unique()) == ["seed0", "seed1", "seed2"]
     assert len(epochs) == 9 and set(EERS) <= set(epochs.columns)
     assert list(comparison.epochs["c"]["seed"].unique()) == ["c"]
-    assert CMP.best_row(table) == "a" and CMP.best_row(table, "eer_fake") == "a"
 
 
 def test_records_keep_mean_std_and_values(tmp_path):
@@ -174,6 +174,35 @@ def test_missing_test_metrics_is_an_error(tmp_path):
         CMP.compare_runs({"a": a})
     with pytest.raises(ValueError):
         CMP.compare_runs({})
+
+
+def test_every_test_eer_the_runs_have_is_read_and_recorded(tmp_path):
+    """A fifth pair kind and the altered test pairs: test_metrics.json's eer_<kind>, results.json's
+    test_<variant>_<metric>; non-EER values (counts, the source) are not metrics."""
+    extra = {"eer_fake_on_anchor": 0.3, "n_fake_on_anchor": 100}
+    a = tmp_path / "a"
+    for i in range(2):
+        run = make_run(a / f"seed{i}", {**dict.fromkeys(EERS, 0.1 + i / 10), **extra})
+        RF.record_results(run, test_eer=0.9, test_jpeg75_eer=0.2 + i / 10, eer_half=0.5)
+    comparison = CMP.compare_runs({"a": a, "b": make_configuration(tmp_path / "b", [0.1, 0.2])})
+    assert comparison.metrics == [*EERS, "eer_fake_on_anchor", "jpeg75_eer"]
+    assert comparison.values["a"]["jpeg75_eer"] == pytest.approx([0.2, 0.3])
+    assert comparison.values["a"]["eer"] == pytest.approx([0.1, 0.2])  # test_metrics.json first
+    assert "eer_half" not in comparison.values["a"]  # not a test_ key: a validation value
+    records = comparison.records()
+    assert records["a"]["eer_fake_on_anchor"]["values"] == [0.3, 0.3]
+    assert records["a"]["jpeg75_eer"]["mean"] == pytest.approx(0.25)
+    assert "jpeg75_eer" not in records["b"] and "n_fake_on_anchor" not in records["a"]
+    assert comparison.table.loc["a", "jpeg75_eer"] == "0.250 ± 0.071"
+    assert comparison.table.loc["b", "jpeg75_eer"] == "-"
+    assert list(comparison.shown.columns)[:6] == comparison.metrics
+
+
+def test_seeds_with_other_test_eers_are_an_error(tmp_path):
+    a = make_configuration(tmp_path / "a", [0.1, 0.2])
+    RF.record_results(a / "seed1", test_half_eer=0.3)
+    with pytest.raises(ValueError, match="seeds of 'a' have other test EERs.*half_eer"):
+        CMP.compare_runs({"a": a})
 
 
 def test_comparison_figures_show_the_spread(tmp_path):

@@ -19,12 +19,15 @@ from scipy import stats
 
 from krypto import constants as C
 from krypto.code_version import code_files, code_hash
-from krypto.evaluation.verdicts import RULE, mean_std
-from krypto.pipeline import report as R
+from krypto.evaluation.verdicts import RULE, compare, mean_std
 from krypto.pipeline.batch import load_batch
+from krypto.pipeline.report import agreement, cli, findings, markdown, spec, tables
+from krypto.pipeline.report.collect import collect
+from krypto.pipeline.report.markdown import prose_parameters
 from krypto.run_folder import SEED_FOLDER
 
 REPO_ROOT = C.REPO_ROOT
+RECIPE = spec.SECTIONS_BY_KEY["beyond"].reference  # the seed's recipe, in every table of methods
 PNG = b"\x89PNG\r\n\x1a\n fake"
 COMPARE_FIGURES = {
     "eer_real": "eer_real_per_epoch.png",
@@ -243,7 +246,7 @@ def runs(tmp_path) -> Path:
 
 @pytest.fixture
 def results(runs) -> dict:
-    return R.collect(runs, runs / "report")
+    return collect(runs, runs / "report")
 
 
 README = (
@@ -259,7 +262,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     out = runs / "report"
     assert json.loads((out / "results.json").read_text()) == results
     sections = results["sections"]
-    assert list(sections) == [s.key for s in R.SECTIONS]
+    assert list(sections) == [s.key for s in spec.SECTIONS]
     assert sections["loss_selection"]["table"]["triplet + fake"]["eer_real"] == {
         "mean": 0.1235,
         "std": 0.002,
@@ -301,7 +304,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     embeddings = results["provenance"]["embeddings"]["train_runs"]["train_run"]
     assert [seed["epochs_run"] for seed in embeddings["seeds"]] == [4] * SEEDS
     assert "train_runs" not in results["provenance"]["data"]
-    assert results["sections"]["beyond"]["summary"]["best"] == "fakes as class + fake term"
+    assert results["sections"]["beyond"]["lowest"]["name"] == "fakes as class + fake term"
     assert re.fullmatch("[0-9a-f]{64}", results["code_hash"])  # code_hash() of the tree
     # the rule, the seeds and the test pairs the tables come from
     about = results["about"]
@@ -328,19 +331,19 @@ def test_collect_adds_the_verdicts_of_every_training_table(results):
     assert lam["versus"]["0.01"]["eer"]["family_size"] == family["stated"] > 20
     assert 0 < family["decided"] <= family["stated"]
     assert sections["cutout"]["reference"] == "no cutout"
-    assert sections["beyond"]["reference"] == R.SEED_RECIPE
+    assert sections["beyond"]["reference"] == RECIPE
     assert sections["loss_selection"]["reference"] == "triplet"
 
 
 def test_seed_numbers_come_from_their_data_file(results):
     published = yaml.safe_load((REPO_ROOT / "params" / "seed_results.yaml").read_text())
-    assert results["seed"] == published == R.seed_results()
+    assert results["seed"] == published == spec.seed_results()
     assert published["loss_selection"]["rows"]["triplet + fake"]["as"] == "triplet real + fake"
 
 
 def test_collect_names_quick_runs(tmp_path):
     runs = make_runs(tmp_path / "runs", quick=True)
-    results = R.collect(runs)
+    results = collect(runs)
     command = results["provenance"]["cutout"]["command"]
     assert (
         command == f"python -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir {runs}"
@@ -349,8 +352,8 @@ def test_collect_names_quick_runs(tmp_path):
 
 def test_missing_results_names_the_folder_and_command(runs):
     (runs / "cutout" / "ablation" / "results.json").unlink()
-    with pytest.raises(R.ReportError) as error:
-        R.collect(runs, runs / "report")
+    with pytest.raises(spec.ReportError) as error:
+        collect(runs, runs / "report")
     message = str(error.value)
     assert str(runs / "cutout" / "ablation") in message
     assert "python -m krypto.pipeline.batch params/readme.yaml" in message
@@ -362,19 +365,19 @@ def test_missing_results_of_a_failed_run_points_to_its_log(runs):
     (folder / "results.json").unlink()
     record = json.loads((folder / "run.json").read_text())
     (folder / "run.json").write_text(json.dumps({**record, "status": "blocked"}))
-    with pytest.raises(R.ReportError, match="blocked.*papermill.log"):
-        R.collect(runs)
+    with pytest.raises(spec.ReportError, match="blocked.*papermill.log"):
+        collect(runs)
 
 
 def test_missing_figure_is_an_error(runs):
     (runs / "loss_selection" / "pca" / "pca_real_fake.png").unlink()
-    with pytest.raises(R.ReportError, match="pca_real_fake.png"):
-        R.collect(runs)
+    with pytest.raises(spec.ReportError, match="pca_real_fake.png"):
+        collect(runs)
     assert not (runs / "report").exists()  # nothing written before everything is checked
 
 
 def test_round_values():
-    assert R.round_values({"a": [0.123456, 2, None, float("nan")], "b": True, "c": "x"}) == {
+    assert tables.round_values({"a": [0.123456, 2, None, float("nan")], "b": True, "c": "x"}) == {
         "a": [0.1235, 2, None, None],
         "b": True,
         "c": "x",
@@ -385,7 +388,7 @@ def test_round_values():
 
 
 def test_render_sections_in_order_from_results_alone(results):
-    text = R.render_markdown(json.loads(json.dumps(results)), "figs/")
+    text = markdown.render_markdown(json.loads(json.dumps(results)), "figs/")
     titles = [
         "## Data set",
         "## Loss selection",
@@ -399,7 +402,7 @@ def test_render_sections_in_order_from_results_alone(results):
     ]
     positions = [text.index(t + "\n") for t in titles]
     assert positions == sorted(positions)
-    assert R.figure_links(text) == [
+    assert cli.figure_links(text) == [
         "figs/data_contact_sheet.png",
         "figs/loss_selection_distance_curves.png",
         "figs/loss_selection_similarity_histograms.png",
@@ -451,7 +454,7 @@ def test_render_sections_in_order_from_results_alone(results):
         "every other one."
     ) in text
     assert "- (a) The fake term cuts eer_fake at least fivefold: **holds**." in text
-    assert "20.0x; clearly lower (p < 0.001; Holm over 25: adjusted p < 0.001)" in text
+    assert "20.00x: clearly lower (p < 0.001; Holm over 25: adjusted p < 0.001) (3 seeds)" in text
     assert "- (b) eer_fake falls as lam grows (0.01 -> 0.1 -> 1): **undecided**." in text
     # the interpretation, generated from the verdicts, closes the report
     reading = text[text.index("## Reading the results\n") :]
@@ -460,7 +463,7 @@ def test_render_sections_in_order_from_results_alone(results):
     ) in reading
     assert "- The seed's findings: (a) holds, (b) undecided, (c) holds and (d) holds." in reading
     # pure: the same dict renders the same text; no file is read
-    assert R.render_markdown(copy.deepcopy(results), "figs/") == text
+    assert markdown.render_markdown(copy.deepcopy(results), "figs/") == text
 
 
 OTHER_PARAMETERS = {
@@ -476,16 +479,16 @@ def test_prose_quotes_the_parameters_of_the_batch_files(results):
     runs = {}  # a configuration's parameters, from its first seed's run
     for run in load_batch(REPO_ROOT / "params/readme.yaml"):
         runs.setdefault(run.full_name.rsplit("/seed", 1)[0], run.parameters)
-    quoted = R.prose_parameters()
+    quoted = prose_parameters()
     assert quoted["cutout"]["cutout_p"] == f"{runs['cutout/mouth']['cutout_p']:g}"
     assert quoted["loss_selection"]["lam"] == f"{runs['loss_selection/quadruplet']['lam']:g}"
     assert quoted["lambda"]["cos_head_lam"] == f"{runs['lambda/lam1_cos_head']['lam']:g}"
-    text = R.render_markdown(results, "figs/")
+    text = markdown.render_markdown(results, "figs/")
     assert (
         f"with probability {quoted['cutout']['cutout_p']} during training, "
         f"{quoted['cutout']['fake_term']}."
     ) in text
-    text = R.render_markdown(results, "figs/", parameters=OTHER_PARAMETERS)
+    text = markdown.render_markdown(results, "figs/", parameters=OTHER_PARAMETERS)
     assert "triplet(a, p, n_real) + lam * triplet(a, p, fake), lam = 2." in text
     assert "Backbones trained from pretrained weights without the fake term." in text
     assert "`1 + cos head`: lam = 3 with the cosine head" in text
@@ -497,48 +500,133 @@ def test_prose_quotes_the_parameters_of_the_batch_files(results):
 
 
 def test_render_with_heading_level(results):
-    text = R.render_markdown(results, "x/", heading_level=3)
+    text = markdown.render_markdown(results, "x/", heading_level=3)
     assert "\n### Cutout\n" in text and "\n## Cutout\n" not in text
 
 
+def beyond(table: dict) -> tuple[dict, str]:
+    """The verdicts of a table of methods (its reference the seed's recipe), and the sentence
+    under it."""
+    verdicts = findings.section_verdicts("beyond", table)
+    cell = (table.get(RECIPE) or {}).get("eer")
+    return verdicts, str(markdown.SENTENCES.beyond_sentence(verdicts["lowest"], RECIPE, cell))
+
+
 def test_beyond_sentence_when_the_seed_recipe_wins():
-    table = {R.SEED_RECIPE: row(0.1, 0.02, 0.05), "hard mining": row(0.1, 0.02, 0.07)}
-    summary = R.beyond_summary(table)
-    assert summary["best"] == R.SEED_RECIPE and summary["absolute"] == 0 and summary["clear"]
-    assert summary["versus_recipe"] is None
-    assert R.beyond_sentence(summary) == (
-        f"The seed's recipe `{R.SEED_RECIPE}` keeps the lowest combined `eer` (0.050 ± 0.002), "
+    table = {RECIPE: row(0.1, 0.02, 0.05), "hard mining": row(0.1, 0.02, 0.07)}
+    verdicts, sentence = beyond(table)
+    assert verdicts["lowest"]["name"] == RECIPE and verdicts["lowest"]["clear"]
+    assert verdicts["reference"] == RECIPE
+    assert sentence == (
+        f"The seed's recipe `{RECIPE}` keeps the lowest combined `eer` (0.050 ± 0.002), "
         f"clearly lower than every other method."
     )
-    assert R.beyond_summary({}) is None
+    assert beyond({}) == (
+        {"lowest": None, "reference": None, "versus": {}},
+        "No method has a combined `eer`.",
+    )
+    only = beyond({"hard mining": row(0.1, 0.02, 0.07)})[1]
+    assert only.endswith(f"the only one; the seed's recipe `{RECIPE}` is not in the table.")
 
 
 def test_beyond_sentence_flips_to_undecided_when_the_seeds_overlap():
-    clear = {R.SEED_RECIPE: row(0.1, 0.02, 0.09), "hard mining": row(0.1, 0.02, 0.06)}
-    assert "clearly lower than the seed's recipe" in R.beyond_sentence(R.beyond_summary(clear))
+    clear = {RECIPE: row(0.1, 0.02, 0.09), "hard mining": row(0.1, 0.02, 0.06)}
+    assert "clearly lower than the seed's recipe" in beyond(clear)[1]
     overlap = {
-        R.SEED_RECIPE: row(0.1, 0.02, 0.09, spread=0.04),
+        RECIPE: row(0.1, 0.02, 0.09, spread=0.04),
         "hard mining": row(0.1, 0.02, 0.06, spread=0.04),
     }
-    summary = R.beyond_summary(overlap)
-    assert summary["best"] == "hard mining" and not summary["clear"]
-    assert summary["ties"] == [R.SEED_RECIPE]
-    sentence = R.beyond_sentence(summary)
+    verdicts, sentence = beyond(overlap)
+    assert verdicts["lowest"]["name"] == "hard mining" and not verdicts["lowest"]["clear"]
+    assert verdicts["lowest"]["ties"] == [RECIPE]
     assert sentence.startswith(
         "Lowest mean combined `eer`: **hard mining** (0.060 ± 0.040), "
         "against 0.090 ± 0.040 for the seed's recipe"
     )
     p = stats.ttest_ind(seeds(0.06, spread=0.04), seeds(0.09, spread=0.04), equal_var=False)
     assert sentence.endswith(f": undecided (p = {p.pvalue:.3f}).")
-    one_seed = {R.SEED_RECIPE: row(0.1, 0.02, 0.09, n=1), "hard mining": row(0.1, 0.02, 0.06, n=1)}
-    assert R.beyond_sentence(R.beyond_summary(one_seed)).endswith("undecided (1 seed: no test).")
+    one_seed = {RECIPE: row(0.1, 0.02, 0.09, n=1), "hard mining": row(0.1, 0.02, 0.06, n=1)}
+    assert beyond(one_seed)[1].endswith("undecided (1 seed: no test).")
     recipe_ties = {
-        R.SEED_RECIPE: row(0.1, 0.02, 0.06, spread=0.04),
+        RECIPE: row(0.1, 0.02, 0.06, spread=0.04),
         "hard mining": row(0.1, 0.02, 0.09, spread=0.04),
     }
-    assert R.beyond_sentence(R.beyond_summary(recipe_ties)).endswith(
-        "but undecided from hard mining."
-    )
+    assert beyond(recipe_ties)[1].endswith("but undecided from hard mining.")
+
+
+# --- columns declared in report.yaml --------------------------------------------------------
+
+SEEDED_HEADER = (
+    "| run | eer_real ↓ | seed eer_real ↓ | eer_fake ↓ | seed eer_fake ↓ | eer_fake_other ↓ | "
+    "{anchor}eer ↓ | seed eer ↓ | seeds | best epoch | epochs | seconds |"
+)
+METHODS_HEADER = (
+    "| method | eer_real ↓ | eer_fake ↓ | eer_fake_other ↓ | {anchor}eer ↓ | {robust}seeds | "
+    "best epoch | epochs | seconds |"
+)
+
+
+def with_metrics(table: dict, **metrics: float) -> dict:
+    """``table`` with more test metrics in every row, as a run that has them records them."""
+    return {
+        name: {**r, **{m: cell(seeds(v)) for m, v in metrics.items()}} for name, r in table.items()
+    }
+
+
+def layout(extra: bool) -> dict:
+    """A small results.json: the data set and every training table; ``extra``: with a fifth pair
+    kind and the robustness variants of the test pairs in every row."""
+    anchor = {"eer_fake_on_anchor": 0.2} if extra else {}
+    robust = {"jpeg75_eer": 0.15, "half_eer": 0.17} if extra else {}
+    pairs = {"same": 10, "different": 10, "fake_same": 8, "fake_other": 8}
+    sections = {
+        key: {"table": with_metrics(table, **anchor, **robust)} for key, table in TABLES.items()
+    }
+    sections["data"] = {"pairs": {**pairs, **({"fake_on_anchor": 8} if extra else {})}}
+    verdicts, found, _ = findings.all_verdicts(sections)
+    for key, values in verdicts.items():
+        sections[key].update(values)
+    return {"sections": sections, "findings": found}
+
+
+def header_of(text: str, index: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"| {index} |")]
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_metric_columns_show_when_the_runs_have_them(extra):
+    results = layout(extra)
+    text = markdown.render_markdown(results, "x/", parameters=OTHER_PARAMETERS)
+    anchor = "eer_fake_on_anchor ↓ | " if extra else ""
+    robust = "eer (JPEG 75) ↓ | eer (half size) ↓ | " if extra else ""
+    assert header_of(text, "run") == [SEEDED_HEADER.format(anchor=anchor)] * 3
+    assert header_of(text, "method") == [METHODS_HEADER.format(anchor=anchor, robust=robust)] * 3
+    # the robustness columns belong to the tables of methods, and to the recipes' table
+    backbones = header_of(text, "backbone")[0]
+    assert ("eer_fake_on_anchor ↓" in backbones) is extra and "JPEG" not in backbones
+    assert (
+        "| eer (JPEG 75) ↓ | eer (half size) ↓ |" in header_of(text, "data set: recipe")[0]
+    ) is (extra)
+    line = next(x for x in text.splitlines() if x.startswith("| hard mining |"))
+    cells = "0.050 ± 0.002 | 0.200 ± 0.002 | 0.110 ± 0.002 | 0.150 ± 0.002 | 0.170 ± 0.002 | 3 |"
+    assert (cells in line) is extra
+    # the data set's validation pairs: each kind present, with its description
+    described = "| fake_on_anchor | 8 | a person and a deepfake of another person made on a photo"
+    assert (described in text) is extra
+    kinds = "five pair kinds (same, different, fake_same, fake_other, fake_on_anchor)"
+    assert (kinds in text) is extra
+    assert ("four pair kinds (same, different, fake_same, fake_other)" in text) is not extra
+    # a reproduction is checked on every metric the tables hold
+    means = agreement.table_means(results)
+    assert ("beyond / hard mining / jpeg75_eer" in means) is extra
+    assert ("loss_selection / triplet / eer_fake_on_anchor" in means) is extra
+
+
+def test_every_declared_metric_has_a_header_and_a_description():
+    keys = [m["key"] for m in spec.METRICS]
+    assert len(set(keys)) == len(keys) and spec.SEED_COLUMNS == ("eer_real", "eer_fake", "eer")
+    assert all(m["header"] and m["what"] for m in spec.METRICS)
+    assert set(spec.DATA["pair_kinds"]) >= {"same", "different", "fake_same", "fake_on_anchor"}
 
 
 # --- findings --------------------------------------------------------------------------------
@@ -557,7 +645,18 @@ def findings_for(loss=None, lam=None, cutout=None) -> dict:
             "table": cutout or {"mouth": row(0.2, 0.03, 0.2), "no cutout": row(0.1, 0.01, 0.1)}
         },
     }
-    return {f["id"]: f for f in R.compute_findings(sections)}
+    return checked(sections)
+
+
+def checked(sections: dict) -> dict:
+    """Every finding checked on ``sections`` alone (outside a family: the raw p-values)."""
+    seed = spec.seed_results()
+    return {f["id"]: findings.check_finding(f, sections, seed) for f in spec.DATA["findings"]}
+
+
+def compared(finding: dict, a: str, b: str, metric: str) -> dict:
+    """One comparison of a finding (a Verdict dict, and the ratio), as its numbers hold it."""
+    return finding["numbers"][f"{a} -> {b} on {metric}"]
 
 
 def fake_rows(triplet: list[float], fake: list[float]) -> dict:
@@ -580,17 +679,21 @@ def fake_rows(triplet: list[float], fake: list[float]) -> dict:
 def test_finding_a_fivefold_and_clear(triplet, fake, verdict):
     f = findings_for(loss=fake_rows(triplet, fake))["a"]
     assert f["verdict"] == verdict
-    assert f["numbers"]["verdict"]["differ"] is (verdict != "undecided")
+    assert compared(f, "triplet", "triplet + fake", "eer_fake")["differ"] is (
+        verdict != "undecided"
+    )
 
 
 def test_finding_a_detail():
     f = findings_for(loss=fake_rows([0.39, 0.40, 0.41], [0.019, 0.02, 0.021]))["a"]
     assert f["detail"] == (
-        "eer_fake 0.400 ± 0.010 -> 0.020 ± 0.001 (3 seeds), 20.0x; clearly lower (p < 0.001)"
+        "eer_fake `triplet` 0.400 ± 0.010 -> `triplet + fake` 0.020 ± 0.001, 20.00x: "
+        "clearly lower (p < 0.001) (3 seeds)"
     )
-    assert f["numbers"]["ratio"] == 20.0 and f["numbers"]["seed ratio"] == 17.0
+    assert f["seed"] == "eer_fake `triplet` 0.4250 -> `triplet + fake` 0.0250, 17.00x"
+    assert compared(f, "triplet", "triplet + fake", "eer_fake")["ratio"] == 20.0
     under = findings_for(loss=fake_rows([0.099, 0.1, 0.101], [0.0209, 0.021, 0.0211]))["a"]
-    assert under["detail"].endswith("but under 5-fold")
+    assert under["detail"].endswith("4.76x: clearly lower (p < 0.001), but under 5-fold (3 seeds)")
 
 
 def lam_rows(*values: list[float]) -> dict:
@@ -611,18 +714,27 @@ def lam_rows(*values: list[float]) -> dict:
 def test_finding_b_each_step_clear(values, verdict):
     f = findings_for(lam=lam_rows(*values))["b"]
     assert f["verdict"] == verdict
-    assert f["numbers"]["monotone"] is (verdict == "holds")
+    steps = [compared(f, "0.01", "0.1", "eer_fake"), compared(f, "0.1", "1", "eer_fake")]
+    assert all(step["lower"] == "b" for step in steps) is (verdict == "holds")
 
 
 def test_finding_b_names_the_steps_that_are_not_clear():
     f = findings_for(lam=lam_rows([0.069, 0.07, 0.071], [0.01, 0.03, 0.02], [0.005, 0.025, 0.015]))[
         "b"
     ]
-    assert f["numbers"]["steps"]["0.01 -> 0.1"]["verdict"] == "falls"
-    assert f["numbers"]["steps"]["0.1 -> 1"]["verdict"] == "undecided"
-    assert "clear falls: 0.01 -> 0.1 (p = " in f["detail"]
+    assert compared(f, "0.01", "0.1", "eer_fake")["lower"] == "b"
+    assert compared(f, "0.1", "1", "eer_fake")["lower"] is None
+    assert (
+        "eer_fake `0.01` 0.070 ± 0.001 -> `0.1` 0.020 ± 0.010, 3.50x: clearly lower (p = "
+        in (f["detail"])
+    )
     p = stats.ttest_ind([0.01, 0.03, 0.02], [0.005, 0.025, 0.015], equal_var=False).pvalue
-    assert f"not clear: 0.1 -> 1 (p = {p:.3f})" in f["detail"]
+    assert (
+        f"`0.1` 0.020 ± 0.010 -> `1` 0.015 ± 0.010, 1.33x: undecided (p = {p:.3f})" in (f["detail"])
+    )
+    assert f["seed"] == (
+        "eer_fake `0.01` 0.0670 -> `0.1` 0.0160, 4.19x; eer_fake `0.1` 0.0160 -> `1` 0.0070, 2.29x"
+    )
 
 
 def test_finding_c_cutout():
@@ -630,7 +742,8 @@ def test_finding_c_cutout():
     worse = seeded(eer=[0.199, 0.2, 0.201], eer_fake=[0.019, 0.02, 0.021])
     holds = findings_for(cutout={"mouth": worse, "no cutout": base})["c"]
     assert holds["verdict"] == "holds"  # clearly higher eer, no part clearly lower
-    assert holds["numbers"]["higher eer"] == ["mouth"]
+    assert compared(holds, "mouth", "no cutout", "eer")["lower"] == "b"
+    assert compared(holds, "mouth", "no cutout", "eer_fake")["lower"] is None
     lower_eer = findings_for(
         cutout={
             "nose": seeded(eer=[0.079, 0.08, 0.081], eer_fake=[0.029, 0.03, 0.031]),
@@ -638,8 +751,8 @@ def test_finding_c_cutout():
         }
     )["c"]
     assert lower_eer["verdict"] == "differs"
-    assert lower_eer["numbers"]["lower eer"] == ["nose"]
-    assert lower_eer["numbers"]["lower eer_fake"] == []
+    assert compared(lower_eer, "nose", "no cutout", "eer")["lower"] == "a"
+    assert compared(lower_eer, "nose", "no cutout", "eer_fake")["lower"] == "b"
     lower_fake = findings_for(
         cutout={
             "eyes": seeded(eer=[0.199, 0.2, 0.201], eer_fake=[0.009, 0.01, 0.011]),
@@ -647,7 +760,7 @@ def test_finding_c_cutout():
         }
     )["c"]
     assert lower_fake["verdict"] == "differs"
-    assert lower_fake["numbers"]["lower eer_fake"] == ["eyes"]
+    assert compared(lower_fake, "eyes", "no cutout", "eer_fake")["lower"] == "a"
     overlap = findings_for(
         cutout={
             "nose": seeded(eer=[0.06, 0.14, 0.09], eer_fake=[0.01, 0.03, 0.015]),
@@ -655,7 +768,9 @@ def test_finding_c_cutout():
         }
     )["c"]
     assert overlap["verdict"] == "undecided"
-    assert overlap["detail"].endswith("; undecided: nose (eer, eer_fake)")
+    assert overlap["detail"].count(": undecided (p = ") == 2
+    assert overlap["detail"].startswith("eer `nose` 0.097 ± 0.040 -> `no cutout` 0.100 ± 0.001")
+    assert holds["seed"].startswith("eer_real `mouth` 0.1780 -> `no cutout` 0.1290, 1.38x; ")
 
 
 @pytest.mark.parametrize(
@@ -675,43 +790,50 @@ def test_finding_d_cost_in_eer_real(real_triplet, real_fake, verdict):
         }
     )["d"]
     assert f["verdict"] == verdict
-    assert f["numbers"]["ratio"] == round(np.mean(real_fake) / np.mean(real_triplet), 4)
-    assert f["numbers"]["seed ratio"] == round(0.1374 / 0.1041, 4)
+    ratio = compared(f, "triplet", "triplet + fake", "eer_real")["ratio"]
+    assert ratio == round(np.mean(real_fake) / np.mean(real_triplet), 4)
+    assert f["seed"].endswith(f"`triplet + fake` 0.1374, {0.1374 / 0.1041:.2f}x")
 
 
 def test_findings_without_rows_are_not_checked():
-    f = {x["id"]: x for x in R.compute_findings({})}
+    f = checked({})
     assert {x["verdict"] for x in f.values()} == {"n/a"}
+    assert f["c"]["detail"] == (
+        "not checked: the tables lack eer and eer_fake of the other rows and 'no cutout'"
+    )
+    assert f["b"]["detail"] == "not checked: the tables lack eer_fake of '0.01', '0.1' and '1'"
+    partial = checked({"lambda": {"table": lam_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1])}})
+    assert partial["b"]["verdict"] == "undecided" and partial["d"]["verdict"] == "n/a"
 
 
 def test_a_finding_flips_to_undecided_in_the_report_when_the_seeds_overlap(results):
-    text = R.render_markdown(results, "figs/")
+    text = markdown.render_markdown(results, "figs/")
     assert "- (d) The fake term costs some eer_real: **holds**." in text
-    assert "clearly higher with the fake term (p = 0.002; Holm over " in text
+    assert "-> `triplet + fake` 0.123 ± 0.002, 1.11x: clearly higher (p = 0.002; Holm over " in text
     wide = copy.deepcopy(results)
     sections = wide["sections"]
     loss = sections["loss_selection"]["table"]
     loss["triplet"]["eer_real"] = cell([0.05, 0.1111, 0.17])
     loss["triplet + fake"]["eer_real"] = cell([0.07, 0.1235, 0.18])
-    verdicts, wide["findings"], _ = R.all_verdicts(sections)
+    verdicts, wide["findings"], _ = findings.all_verdicts(sections)
     sections["loss_selection"].update(verdicts["loss_selection"])
-    text = R.render_markdown(wide, "figs/")
+    text = markdown.render_markdown(wide, "figs/")
     assert "- (d) The fake term costs some eer_real: **undecided**." in text
     assert "(d) undecided" in text[text.index("Reading the results") :]
     assert "`triplet + fake` is clearly lower on eer" in text
 
 
 def test_lowest_line_flips_to_undecided_when_the_seeds_overlap():
-    clear = R.section_verdicts(
+    clear = findings.section_verdicts(
         "model_selection", {"a": row(0.1, 0.02, 0.05), "b": row(0.1, 0.02, 0.07)}
     )
     assert clear["lowest"]["clear"]
-    overlap = R.section_verdicts(
+    overlap = findings.section_verdicts(
         "model_selection",
         {"a": row(0.1, 0.02, 0.05, spread=0.03), "b": row(0.1, 0.02, 0.07, spread=0.03)},
     )
     assert not overlap["lowest"]["clear"] and overlap["lowest"]["ties"] == ["b"]
-    text = R.render_markdown(
+    text = markdown.render_markdown(
         {"sections": {"model_selection": {"table": {}, **overlap}}},
         "x/",
         parameters=OTHER_PARAMETERS,
@@ -719,32 +841,42 @@ def test_lowest_line_flips_to_undecided_when_the_seeds_overlap():
     assert ("Lowest mean combined `eer`: **a** (0.050 ± 0.030), but undecided from b.") in text
 
 
+def versus(row_a: dict, row_b: dict, metrics=("eer",)) -> dict:
+    """``row_a`` against ``row_b`` on each of ``metrics``, as results.json holds it."""
+    return {
+        m: compare(tables.seed_values(row_a, m), tables.seed_values(row_b, m)).to_dict()
+        for m in metrics
+    }
+
+
 def test_versus_sentence():
-    table = {"ref": row(0.1, 0.02, 0.05), "x": row(0.2, 0.02, 0.01)}
-    assert R.versus_sentence("x", R.versus_reference(table, "ref")["x"]) == (
-        "`x` is clearly lower on eer"
-    )
+    sentence = markdown.SENTENCES.versus_sentence
+    ref, x = row(0.1, 0.02, 0.05), row(0.2, 0.02, 0.01)
+    assert sentence("x", versus(x, ref)) == "`x` is clearly lower on eer"
     metrics = ("eer_real", "eer_fake", "eer_fake_other", "eer")
-    assert R.versus_sentence("x", R.versus_reference(table, "ref", metrics)["x"]) == (
+    assert sentence("x", versus(x, ref, metrics)) == (
         "`x` is clearly lower on eer, clearly higher on eer_real, with undecided on "
         "eer_fake and eer_fake_other"
     )
-    same = R.versus_reference({"ref": row(0.1, 0.02, 0.05), "x": row(0.1, 0.02, 0.05)}, "ref")
-    assert R.versus_sentence("x", same["x"]) == "`x`: undecided on eer"
-    assert R.versus_reference({"x": row(0.1, 0.1, 0.1)}, "ref") == {}
+    assert sentence("x", versus(ref, ref)) == "`x`: undecided on eer"
+    # in a table: every row against the section's reference, none without it
+    cutout = findings.section_verdicts("cutout", {"no cutout": ref, "x": x})
+    expected = {"x": tables.round_values(versus(x, ref))}
+    assert cutout["reference"] == "no cutout" and cutout["versus"] == expected
+    assert findings.section_verdicts("cutout", {"x": x})["versus"] == {}
 
 
 # --- README ----------------------------------------------------------------------------------
 
 
 def test_replace_readme_block_keeps_markers_and_outside_text():
-    new = R.replace_readme_block(README, "line 1\nline 2\n")
-    assert R.readme_block(new) == "line 1\nline 2"
+    new = cli.replace_readme_block(README, "line 1\nline 2\n")
+    assert cli.readme_block(new) == "line 1\nline 2"
     before = README.split("<!-- results:begin -->")[0]
     after = README.split("<!-- results:end -->")[1]
     assert new.startswith(before + "<!-- results:begin -->\nline 1\nline 2\n<!-- results:end -->")
     assert new.endswith("<!-- results:end -->" + after)
-    assert R.replace_readme_block(new, "old") == README  # and back
+    assert cli.replace_readme_block(new, "old") == README  # and back
 
 
 @pytest.mark.parametrize(
@@ -757,17 +889,17 @@ def test_replace_readme_block_keeps_markers_and_outside_text():
     ],
 )
 def test_readme_markers_are_required(text):
-    with pytest.raises(R.ReportError, match="results:begin"):
-        R.readme_block(text)
-    with pytest.raises(R.ReportError):
-        R.replace_readme_block(text, "x")
+    with pytest.raises(spec.ReportError, match="results:begin"):
+        cli.readme_block(text)
+    with pytest.raises(spec.ReportError):
+        cli.replace_readme_block(text, "x")
 
 
 def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(README)
     out = tmp_path / "report"
-    assert R.main(["--runs-dir", str(runs), "--out", str(out), "--readme", str(readme)]) == 0
+    assert cli.main(["--runs-dir", str(runs), "--out", str(out), "--readme", str(readme)]) == 0
     report = (out / "REPORT.md").read_text()
     assert report.startswith("# Results\n") and "](figures/cutout_eer.png)" in report
     text = readme.read_text()
@@ -775,18 +907,18 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     assert text.endswith("<!-- results:end -->\n\n## Tail\nkept\n")
     assert "](report/figures/cutout_eer.png)" in text and "\n### Findings\n" in text
     assert "<!-- results:begin -->\n## Results\n\n_Made by" in text
-    assert R.check_readme(readme, out / "results.json", "report/figures/") == []
+    assert cli.check_readme(readme, out / "results.json", "report/figures/") == []
 
     drifted = text.replace("| triplet + fake | 0.123 ± 0.002", "| triplet + fake | 0.129 ± 0.002")
     readme.write_text(drifted)
-    differences = R.check_readme(readme, out / "results.json", "report/figures/")
+    differences = cli.check_readme(readme, out / "results.json", "report/figures/")
     assert any(d.startswith("README: | triplet + fake | 0.129 ± 0.002") for d in differences)
     assert any(d.startswith("expected: | triplet + fake | 0.123 ± 0.002") for d in differences)
     assert "\n### Reading the results\n" in text and RULE in text
 
     (out / "figures" / "cutout_eer.png").unlink()
     readme.write_text(text)
-    assert R.check_readme(readme, out / "results.json", "report/figures/") == [
+    assert cli.check_readme(readme, out / "results.json", "report/figures/") == [
         "missing figure: report/figures/cutout_eer.png"
     ]
 
@@ -795,10 +927,10 @@ def test_main_no_readme_and_readme_without_markers(runs, tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("# krypto\n")
     out = tmp_path / "report"
-    assert R.main(["--runs-dir", str(runs), "--out", str(out), "--readme", str(readme)]) == 2
+    assert cli.main(["--runs-dir", str(runs), "--out", str(out), "--readme", str(readme)]) == 2
     assert "results:begin" in capsys.readouterr().err
     assert not out.exists() and readme.read_text() == "# krypto\n"
-    assert R.main(["--runs-dir", str(runs), "--out", str(out), "--no-readme"]) == 0
+    assert cli.main(["--runs-dir", str(runs), "--out", str(out), "--no-readme"]) == 0
     assert (out / "REPORT.md").is_file() and readme.read_text() == "# krypto\n"
 
 
@@ -814,7 +946,7 @@ def test_runs_as_a_module():
 
 def test_main_missing_run_is_an_error(runs, capsys):
     (runs / "readme" / "preprocess" / "results.json").unlink()
-    assert R.main(["--runs-dir", str(runs), "--no-readme"]) == 2
+    assert cli.main(["--runs-dir", str(runs), "--no-readme"]) == 2
     assert str(runs / "readme" / "preprocess") in capsys.readouterr().err
 
 
@@ -904,9 +1036,9 @@ def test_readme_agrees_with_committed_results():
     if not results.is_file():
         pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
     readme = REPO_ROOT / "README.md"
-    assert R.check_readme(readme, results, "runs/report/figures/") == []
-    block = R.readme_block(readme.read_text())
-    links = R.figure_links(block)
+    assert cli.check_readme(readme, results, "runs/report/figures/") == []
+    block = cli.readme_block(readme.read_text())
+    links = cli.figure_links(block)
     assert links, "the README's results block shows no figure"
     missing = [link for link in links if not (REPO_ROOT / link).is_file()]
     assert not missing, f"figures the README shows are missing: {missing}"
@@ -931,7 +1063,7 @@ def test_the_report_data_files_ship_with_the_package():
 
 
 def test_the_report_says_how_many_comparisons_are_decided_and_marks_single_models(results):
-    text = R.render_markdown(results, "figs/")
+    text = markdown.render_markdown(results, "figs/")
     family = results["about"]["comparisons"]
     assert (
         f"The README states {family['stated']} distinct comparisons; the rule decides "
@@ -941,7 +1073,7 @@ def test_the_report_says_how_many_comparisons_are_decided_and_marks_single_model
     assert "is one model: no epoch improved" not in text
     marked = copy.deepcopy(results)
     marked["sections"]["loss_selection"]["table"]["triplet"]["one_model"] = True
-    text = R.render_markdown(marked, "figs/")
+    text = markdown.render_markdown(marked, "figs/")
     assert (
         "`triplet` is one model: no epoch improved on the model it started from (best epoch 0 "
         "in each of its 3 seeds, identical values); it counts as one model in every comparison."

@@ -2,11 +2,11 @@
 (mean ± std), the per-epoch validation curves, and the verdicts of
 :mod:`krypto.evaluation.verdicts` between them.
 
-A configuration is a folder: either one finished 02_train run (it holds ``metrics.json``: one
-seed) or a folder of them, one per seed, ``seed0/``, ``seed1/``, ... Every finished run holds
-``metrics.json`` (the best epoch, chosen on the validation pairs), ``epochs.csv`` (validation
-EERs per epoch) and ``test_metrics.json`` (the official EERs on the held-out test pairs, never
-used for any choice): tables report the test EERs, curves show validation.
+A configuration is one finished 02_train run (one seed) or a folder of them, ``seed0/``,
+``seed1/``, ... Each holds ``metrics.json`` (the best epoch, chosen on the validation pairs),
+``epochs.csv`` (validation EERs per epoch) and ``test_metrics.json`` (the EERs on the held-out
+test pairs, never used for any choice; ``results.json`` may add ``test_<metric>``): tables
+report every test EER the runs have, curves show validation.
 """
 
 from __future__ import annotations
@@ -17,59 +17,70 @@ from pathlib import Path
 import pandas as pd
 
 from krypto import constants as C
+from krypto.evaluation import verdicts as VR
 from krypto.evaluation.plots import metric_bars, metric_per_epoch
-from krypto.evaluation.verdicts import (
-    LowestVerdict,
-    compare,
-    decided_together,
-    format_mean_std,
-    lowest,
-    mean_std,
-    single_model,
-)
 from krypto.paths import display_path, resolve_path
-from krypto.run_folder import read_metrics, read_test_metrics, seed_runs
+from krypto.run_folder import read_metrics, read_results, read_test_metrics, seed_runs
 
-EER_METRICS = ("eer_real", "eer_fake", "eer_fake_other", "eer")  # test_metrics.json; lower: better
+EER_METRICS = ("eer_real", "eer_fake", "eer_fake_other", "eer")  # every run has; lower: better
 RUN_COLUMNS = ("best_epoch", "epochs_run", "seconds")  # metrics.json, per seed
-SHOWN_COLUMNS = (*EER_METRICS, "n_seeds", *RUN_COLUMNS)  # Comparison.shown
+TEST_COLUMNS = ("n_pairs", "source")  # test_metrics.json, per seed
+
+
+def eer_keys(scores: dict) -> list[str]:
+    """The EERs of a run's test scores: ``eer``, ``eer_<kind>``, ``<variant>_eer[_<kind>]``."""
+    return [k for k, v in scores.items() if "eer" in k.split("_") and v is not None]
+
+
+def heldout_scores(run: Path) -> dict:
+    """A finished run's ``test_metrics.json``, and its ``results.json``'s ``test_<metric>`` that
+    it lacks; a ``KeyError`` naming the file when one of :data:`EER_METRICS` lacks."""
+    scores = read_test_metrics(run)
+    recorded = read_results(run) if (run / C.RESULTS_FILE).is_file() else {}
+    for key, value in recorded.items():
+        if key.startswith("test_"):
+            scores.setdefault(key.removeprefix("test_"), value)
+    missing = [m for m in EER_METRICS if m not in scores]
+    if missing:
+        raise KeyError(f"{display_path(run / C.TEST_METRICS_FILE)} lacks {', '.join(missing)}")
+    return scores
 
 
 @dataclass
 class Comparison:
-    """What :func:`compare_runs` reads, per configuration name.
-
-    ``values``: ``{name: {metric: [per-seed value]}}`` for :data:`EER_METRICS` (test) and
-    :data:`RUN_COLUMNS` (training); ``seeds``: ``{name: [seed run folder]}``; ``epochs``:
-    ``{name: epochs.csv of every seed, with a "seed" column (the seed's folder name)}``;
-    ``test``: ``{name: [per-seed {"n_pairs", "source"}]}``; ``table``: one row per configuration
-    (see :meth:`make_table`)."""
+    """What :func:`compare_runs` reads, per configuration name: ``values``, ``{name: {column:
+    [per-seed value]}}`` of its test EERs, :data:`RUN_COLUMNS` and :data:`TEST_COLUMNS`;
+    ``seeds``, ``{name: [seed run folder]}``; ``epochs``, ``{name: epochs.csv of every seed,
+    with a "seed" column (the seed's folder name)}``."""
 
     values: dict[str, dict[str, list]]
     seeds: dict[str, list[Path]]
     epochs: dict[str, pd.DataFrame]
-    test: dict[str, list[dict]]
-    table: pd.DataFrame
 
-    @staticmethod
-    def make_table(values: dict[str, dict[str, list]]) -> pd.DataFrame:
-        """Per configuration: each metric as ``mean ± std`` text (for display), then numeric
+    @property
+    def metrics(self) -> list[str]:
+        """The test EERs of the configurations, :data:`EER_METRICS` first."""
+        found = (m for values in self.values.values() for m in eer_keys(values))
+        return list(dict.fromkeys([*EER_METRICS, *found]))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Per configuration: each test EER as ``mean ± std`` text (for display), then numeric
         ``<metric>_mean`` and ``<metric>_std`` (ddof=1; NaN for one seed), ``n_seeds``, the best
         epoch and epochs run of each seed (text; one number when the seeds agree) and the mean
         ``seconds`` of a seed."""
         rows = {}
-        for name, metrics in values.items():
+        for name, values in self.values.items():
             row = {}
-            for metric in EER_METRICS:
-                mean, std = mean_std(metrics.get(metric, []))
-                row[metric] = format_mean_std(mean, std)
-                row[f"{metric}_mean"] = mean
+            for metric in self.metrics:
+                mean, std = VR.mean_std(values.get(metric, []))
+                row.update({metric: VR.format_mean_std(mean, std), f"{metric}_mean": mean})
                 row[f"{metric}_std"] = std
-            row["n_seeds"] = len(metrics.get("eer", []))
+            row["n_seeds"] = len(self.seeds[name])
             for column in ("best_epoch", "epochs_run"):
-                texts = ["-" if v is None else str(int(v)) for v in metrics.get(column, [])]
+                texts = ["-" if v is None else str(int(v)) for v in values[column]]
                 row[column] = texts[0] if len(set(texts)) == 1 else ", ".join(texts)
-            row["seconds"] = mean_std(metrics.get("seconds", []))[0]
+            row["seconds"] = VR.mean_std(values["seconds"])[0]
             rows[name] = row
         table = pd.DataFrame.from_dict(rows, orient="index")
         numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))] + ["seconds"]
@@ -80,26 +91,24 @@ class Comparison:
     @property
     def shown(self) -> pd.DataFrame:
         """The table as the notebooks display it: ``mean ± std`` per metric, seeds, epochs."""
-        return self.table[list(SHOWN_COLUMNS)]
+        return self.table[[*self.metrics, "n_seeds", *RUN_COLUMNS]]
 
     def metric_values(self, metric: str = "eer") -> dict[str, list]:
         """``{name: per-seed values of metric}``."""
-        return {name: list(metrics[metric]) for name, metrics in self.values.items()}
+        return {name: list(values.get(metric, [])) for name, values in self.values.items()}
 
-    def lowest(self, metric: str = "eer") -> LowestVerdict:
+    def lowest(self, metric: str = "eer") -> VR.LowestVerdict:
         """:func:`~krypto.evaluation.verdicts.lowest` over the per-seed test values."""
-        return lowest(self.metric_values(metric))
+        return VR.lowest(self.metric_values(metric))
 
     def versus(self, reference: str, metrics=EER_METRICS) -> pd.DataFrame:
         """Every other configuration against ``reference`` on each of ``metrics``: ``lower``,
         ``higher`` or ``undecided`` by the rule (:meth:`~.verdicts.Verdict.short`)."""
         if reference not in self.values:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
+        values = {m: self.metric_values(m) for m in metrics}
         rows = {
-            name: {
-                metric: compare(self.values[name][metric], self.values[reference][metric]).short()
-                for metric in metrics
-            }
+            name: {m: VR.compare(values[m][name], values[m][reference]).short() for m in metrics}
             for name in self.values
             if name != reference
         }
@@ -107,83 +116,62 @@ class Comparison:
         table.index.name = f"against {reference}"
         return table
 
-    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, LowestVerdict]:
+    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
         """:meth:`versus` ``reference`` on ``metrics`` and :meth:`lowest` on ``eer``, decided
         together (Holm's adjustment over their distinct comparisons)."""
-        return decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
+        return VR.decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
 
     def one_model(self, name: str) -> bool:
         """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and
         their values are identical; it counts as one model, not as seeds."""
         values = self.values[name]
         best = values.get("best_epoch") or []
-        return len(best) >= 2 and all(b == 0 for b in best) and single_model(values["eer"])
+        return len(best) >= 2 and all(b == 0 for b in best) and VR.single_model(values["eer"])
 
     def records(self) -> dict[str, dict]:
         """The table as results.json keeps it: per configuration ``n_seeds``, ``seeds`` (folder
-        names), each EER as ``{mean, std, values}`` (values per seed, in the order of
-        ``seeds``), ``best_epoch``, ``epochs_run`` and ``seconds`` per seed, ``n_pairs`` (test
-        pairs per seed) and ``one_model`` (:meth:`one_model`)."""
+        names), each test EER it has as ``{mean, std, values}`` (values per seed, in the order of
+        ``seeds``), ``best_epoch``, ``epochs_run``, ``seconds`` and ``n_pairs`` (test pairs) per
+        seed, and ``one_model`` (:meth:`one_model`)."""
         out = {}
-        for name, metrics in self.values.items():
-            folder = self.seeds[name]
-            row = {"n_seeds": len(folder), "seeds": [run.name for run in folder]}
-            for metric in EER_METRICS:
-                mean, std = mean_std(metrics[metric])
-                row[metric] = {"mean": mean, "std": std, "values": list(metrics[metric])}
-            for column in RUN_COLUMNS:
-                row[column] = list(metrics[column])
-            row["n_pairs"] = [t.get("n_pairs") for t in self.test[name]]
-            row["one_model"] = self.one_model(name)
-            out[name] = row
+        for name, values in self.values.items():
+            row = {"n_seeds": len(self.seeds[name]), "seeds": [r.name for r in self.seeds[name]]}
+            for metric in (m for m in self.metrics if m in values):
+                mean, std = VR.mean_std(values[metric])
+                row[metric] = {"mean": mean, "std": std, "values": list(values[metric])}
+            row.update({c: list(values[c]) for c in (*RUN_COLUMNS, "n_pairs")})
+            out[name] = {**row, "one_model": self.one_model(name)}
         return out
 
     def test_pairs(self) -> list[str]:
-        """The test pairs folders the EERs come from (``source`` of test_metrics.json), each
-        once."""
-        sources = (t.get("source") for runs in self.test.values() for t in runs)
+        """The test pairs folders the EERs come from (``source``), each once."""
+        sources = (s for values in self.values.values() for s in values["source"])
         return list(dict.fromkeys(str(s) for s in sources if s is not None))
 
 
 def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
     """Read ``{name: configuration folder}`` (a 02_train run folder, or a folder of its seeds):
-    every seed's test EERs, best epoch, epochs run and seconds, and its per-epoch validation
-    EERs; see :class:`Comparison`."""
+    every seed's test EERs (a ``ValueError`` when its seeds have other ones), best epoch, epochs
+    run and seconds, and its per-epoch validation EERs; see :class:`Comparison`."""
     if not train_runs:
         raise ValueError("train_runs is empty: give {name: 02_train run folder}")
-    values, seeds, epochs, test = {}, {}, {}, {}
+    values, seeds, epochs = {}, {}, {}
     for name, folder in train_runs.items():
-        folder = resolve_path(folder)
-        runs = seed_runs(folder)
-        seeds[name] = runs
-        metrics = {k: [] for k in (*EER_METRICS, *RUN_COLUMNS)}
-        frames, tests = [], []
-        for run in runs:
-            scores = read_test_metrics(run)
-            missing = [m for m in EER_METRICS if m not in scores]
-            if missing:
-                raise KeyError(
-                    f"{display_path(run / C.TEST_METRICS_FILE)} lacks {', '.join(missing)}"
-                )
-            trained = read_metrics(run)
-            for metric in EER_METRICS:
-                metrics[metric].append(scores[metric])
-            for column in RUN_COLUMNS:
-                metrics[column].append(trained.get(column))
-            tests.append({"n_pairs": scores.get("n_pairs"), "source": scores.get("source")})
-            frames.append(pd.read_csv(run / C.EPOCHS_FILE).assign(seed=run.name))
-        values[name], test[name] = metrics, tests
+        seeds[name] = runs = seed_runs(resolve_path(folder))
+        scores = [heldout_scores(run) for run in runs]
+        eers = [eer_keys(score) for score in scores]
+        if any(set(e) != set(eers[0]) for e in eers):
+            found = {display_path(run): sorted(e) for run, e in zip(runs, eers)}
+            raise ValueError(f"the seeds of {name!r} have other test EERs: {found}")
+        trained = [read_metrics(run) for run in runs]
+        values[name] = {
+            k: [s[k] for s in scores] for k in sorted(eers[0], key=list(scores[0]).index)
+        }
+        values[name].update({c: [t.get(c) for t in trained] for c in RUN_COLUMNS})
+        values[name].update({c: [s.get(c) for s in scores] for c in TEST_COLUMNS})
+        frames = [pd.read_csv(run / C.EPOCHS_FILE).assign(seed=run.name) for run in runs]
         epochs[name] = pd.concat(frames, ignore_index=True)
-    return Comparison(
-        values=values, seeds=seeds, epochs=epochs, test=test, table=Comparison.make_table(values)
-    )
-
-
-def best_row(table: pd.DataFrame, metric: str = "eer") -> str:
-    """The configuration with the lowest mean ``metric`` (``<metric>_mean`` when the table has
-    it); whether it is clearly lowest is :meth:`Comparison.lowest`'s to say."""
-    column = f"{metric}_mean" if f"{metric}_mean" in table else metric
-    return str(pd.to_numeric(table[column]).idxmin())
+    return Comparison(values=values, seeds=seeds, epochs=epochs)
 
 
 def comparison_figures(

@@ -4,15 +4,11 @@ Each comparison gets a two-sided p-value from the per-seed test values: Welch's 
 configurations vary over their seeds; a one-sample t-test against the other's value when one of
 them is a single model (its seeds are identical: no epoch improved on the model it started from);
 none when both are, or with fewer than 2 seeds on either side. The comparisons stated together
-(a notebook's table, the README's every verdict) are decided together: a difference is claimed
-only when its p-value, adjusted by Holm's method over the family of distinct comparisons, is
-below :data:`ALPHA`; otherwise it is *undecided*. Each comes with the difference of the means
-and its 95% interval.
-
-:func:`compare` and :func:`lowest` apply the rule, :func:`decided_together` and
-:func:`replication_rule` say how a family is decided; the verdicts come back as plain dicts
-(``to_dict``/``from_dict``) for results.json, and their ``sentence`` methods are the wording the
-notebooks and the report share.
+(a notebook's table, the README's every verdict: :func:`decided_together`) are decided together:
+a difference is claimed only when its p-value, adjusted by Holm's method over the family of
+distinct comparisons, is below :data:`ALPHA`; otherwise it is *undecided*. Each comes with the
+difference of the means and its 95% interval. The verdicts come back as plain dicts
+(``to_dict``/``from_dict``) for results.json.
 """
 
 from __future__ import annotations
@@ -39,37 +35,27 @@ RULE = (
     f"below {ALPHA:g}; otherwise the comparison is {NO_CLEAR}. Two single models, or fewer "
     f"than 2 seeds on either side, are never tested."
 )
-
 A, B = "a", "b"
 T = TypeVar("T")
 
 
+@dataclass
 class Family:
     """The distinct comparisons decided together: their raw p-values, keyed by the two
-    configurations' values, and Holm's adjustment of each."""
+    configurations' values (the same two count once); with ``replication``, none is adjusted."""
 
-    def __init__(self, p_values: dict | None = None, replication: bool = False):
-        self.p_values = dict(p_values or {})
-        self.replication = replication
+    p_values: dict = field(default_factory=dict)
+    replication: bool = False
 
     @property
     def size(self) -> int:
         return len(self.p_values)
 
-    def record(self, key: tuple, p: float) -> None:
-        """One comparison of the family (the same two configurations count once)."""
-        self.p_values[key] = p
-
     def adjusted(self, p: float) -> float:
         """Holm's adjusted p-value of ``p``, one of the family's: the largest ``(m - j) p_(j)``
         (capped at 1) over the family's sorted p-values up to ``p``."""
         ordered = sorted(self.p_values.values())
-        running = 0.0
-        for rank, q in enumerate(ordered):
-            if q > p:
-                break
-            running = max(running, min(1.0, (len(ordered) - rank) * q))
-        return running
+        return min(1.0, max((len(ordered) - j) * q for j, q in enumerate(ordered) if q <= p))
 
 
 _FAMILY: contextvars.ContextVar[Family | None] = contextvars.ContextVar("family", default=None)
@@ -93,7 +79,7 @@ def decided_together(compute: Callable[[], T]) -> tuple[T, Family]:
         return compute(), outer
     with _in_family(Family()) as collecting:
         compute()
-    with _in_family(Family(collecting.p_values)) as family:
+    with _in_family(Family(dict(collecting.p_values))) as family:
         return compute(), family
 
 
@@ -120,10 +106,8 @@ def mean_std(values: Iterable) -> tuple[float | None, float | None]:
     """Mean and standard deviation (ddof=1) of the finite ``values``; None where undefined (no
     value; one value for the std)."""
     v = finite_values(values)
-    if not v:
-        return None, None
-    if len(v) == 1:
-        return v[0], None
+    if len(v) < 2:
+        return (v[0] if v else None), None
     if np.ptp(v) == 0:  # exactly: no rounding noise for equal values
         return v[0], 0.0
     return float(np.mean(v)), float(np.std(v, ddof=1))
@@ -142,8 +126,8 @@ def ratio_of(numerator: float, denominator: float) -> float | None:
 
 
 def format_p(p: float | None) -> str:
-    """A p-value as the text shows it: ``p = 0.012``, ``p < 0.001``; ``p < 0.05`` for one
-    just under :data:`ALPHA` that 3 decimals would round up to it."""
+    """``p = 0.012``, ``p < 0.001``; ``p < 0.05`` for one just under :data:`ALPHA` that 3
+    decimals would round up to it."""
     if p is None:
         return "no test"
     if p < 0.001:
@@ -162,13 +146,11 @@ def format_mean_std(mean: float | None, std: float | None, decimals: int = DECIM
 
 @dataclass(frozen=True)
 class Verdict:
-    """The rule applied to two configurations ``a`` and ``b`` on one metric.
-
-    ``lower`` is ``"a"`` or ``"b"`` when they differ (the one with the lower mean), None when
-    undecided; ``p_value`` is the comparison's own two-sided p-value, ``p_adjusted`` Holm's over
-    its ``family_size`` comparisons (None outside a family), ``ci_low``/``ci_high`` the 95%
-    interval of ``a_mean - b_mean``, ``test`` which test made them; ``reason`` says it in
-    words."""
+    """The rule applied to two configurations ``a`` and ``b`` on one metric: ``lower`` is ``"a"``
+    or ``"b"`` when they differ (the one with the lower mean), None when undecided;
+    ``p_value`` the two-sided p-value, ``p_adjusted`` Holm's over ``family_size`` comparisons
+    (None outside a family), ``ci_low``/``ci_high`` the 95% interval of ``a_mean - b_mean``,
+    ``test`` which test made them; ``reason`` says it in words."""
 
     a_mean: float | None
     b_mean: float | None
@@ -197,35 +179,21 @@ class Verdict:
     @property
     def gap(self) -> float | None:
         """``a_mean - b_mean`` (positive: ``a`` is higher)."""
-        if self.a_mean is None or self.b_mean is None:
-            return None
-        return self.a_mean - self.b_mean
+        return None if None in (self.a_mean, self.b_mean) else self.a_mean - self.b_mean
 
     @property
     def ratio(self) -> float | None:
         """``a_mean / b_mean`` by :func:`ratio_of`; None when a mean is missing."""
-        if self.a_mean is None or self.b_mean is None:
-            return None
-        return ratio_of(self.a_mean, self.b_mean)
+        return None if None in (self.a_mean, self.b_mean) else ratio_of(self.a_mean, self.b_mean)
 
     def lower_is(self, side: str) -> bool:
         """``side`` (``"a"`` or ``"b"``) is clearly lower by the rule."""
         return self.lower == side
 
-    def effect(self) -> str:
-        """``a - b = -0.036 (95% CI -0.051 to -0.021)``, or the difference alone."""
-        if self.gap is None:
-            return "no difference to state"
-        text = f"difference {self.gap:+.{DECIMALS}f}"
-        if self.ci_low is None or self.ci_high is None:
-            return text
-        return f"{text} (95% CI {self.ci_low:+.{DECIMALS}f} to {self.ci_high:+.{DECIMALS}f})"
-
     def short(self) -> str:
         """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
         ``undecided (p = 0.310)``, ``undecided (one model each: no test)``."""
-        word = {A: "lower", B: "higher", None: NO_CLEAR}[self.lower]
-        return f"{word} ({self.reason})"
+        return f"{ {A: 'lower', B: 'higher', None: NO_CLEAR}[self.lower] } ({self.reason})"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "gap": self.gap, "differ": self.differ}
@@ -234,39 +202,18 @@ class Verdict:
     def from_dict(cls, values: dict) -> Verdict:
         return cls(**{k: values.get(k) for k in cls.__dataclass_fields__})
 
-    def sentence(self, a_name: str, b_name: str, metric: str) -> str:
-        """E.g. ``hard mining is clearly lower than seed on eer (0.031 ± 0.002 vs 0.067 ±
-        0.004, difference -0.036 (95% CI ...), p = 0.003, ...)`` or ``undecided between ...``."""
-        first, second = (B, A) if self.lower == B else (A, B)
-        side = {A: (self.a_mean, self.a_std), B: (self.b_mean, self.b_std)}
-        numbers = (
-            f"{format_mean_std(*side[first])} vs {format_mean_std(*side[second])}, "
-            f"{self.effect()}, {self.reason}"
-        )
-        if self.lower is None:
-            return f"{NO_CLEAR} between {a_name} and {b_name} on {metric} ({numbers})"
-        low, high = (a_name, b_name) if self.lower == A else (b_name, a_name)
-        return f"{low} is clearly lower than {high} on {metric} ({numbers})"
-
 
 def _test(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
     """Two-sided p-value, 95% interval of ``mean(a) - mean(b)`` and the test's name, for two
-    sides of which at most one is a single model."""
-    if single_model(a) or single_model(b):  # the single model is a fixed value to test against
-        fixed, varying = (a[0], b) if single_model(a) else (b[0], a)
-        p = stats.ttest_1samp(varying, fixed).pvalue
-        se = np.std(varying, ddof=1) / math.sqrt(len(varying))
-        df = len(varying) - 1
-        name = "one-sample t"
-    else:
-        p = stats.ttest_ind(a, b, equal_var=False).pvalue
-        va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-        se = math.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-        name = "Welch's t"
-    half = float(stats.t.ppf(0.975, df) * se)
-    gap = float(np.mean(a) - np.mean(b))
-    return float(p), gap - half, gap + half, name
+    sides of which at most one is a single model (then a fixed value to test the other against)."""
+    if single_model(a) or single_model(b):
+        fixed, varying, sign = (a[0], b, -1) if single_model(a) else (b[0], a, 1)
+        result = stats.ttest_1samp(varying, fixed)
+        low, high = sorted(sign * (end - fixed) for end in result.confidence_interval())
+        return float(result.pvalue), float(low), float(high), "one-sample t"
+    result = stats.ttest_ind(a, b, equal_var=False)
+    low, high = result.confidence_interval()
+    return float(result.pvalue), float(low), float(high), "Welch's t"
 
 
 def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Verdict:
@@ -275,8 +222,7 @@ def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Ver
     the verdict is decided on its adjustment; within :func:`replication_rule` on the one-sided
     p-value; elsewhere on the p-value alone."""
     a, b = finite_values(a_values), finite_values(b_values)
-    a_mean, a_std = mean_std(a)
-    b_mean, b_std = mean_std(b)
+    (a_mean, a_std), (b_mean, b_std) = mean_std(a), mean_std(b)
     common = dict(a_mean=a_mean, b_mean=b_mean, a_std=a_std, b_std=b_std, n_a=len(a), n_b=len(b))
     if min(len(a), len(b)) < 2 or (single_model(a) and single_model(b)):
         n = min(len(a), len(b))
@@ -293,7 +239,7 @@ def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Ver
     if family is not None and family.replication:
         decided_on, reason = p / 2, f"one-sided {format_p(p / 2)}"
     elif family is not None:
-        family.record(tuple(sorted((tuple(a), tuple(b)))), p)
+        family.p_values[tuple(sorted((tuple(a), tuple(b))))] = p
         decided_on = family.adjusted(p)
         common.update(p_adjusted=decided_on, family_size=family.size)
         reason = f"{format_p(p)}; Holm over {family.size}: adjusted {format_p(decided_on)}"
@@ -320,18 +266,12 @@ class LowestVerdict:
 
     @classmethod
     def from_dict(cls, values: dict) -> LowestVerdict:
-        return cls(
-            name=values["name"],
-            mean=values.get("mean"),
-            std=values.get("std"),
-            n=values.get("n") or 0,
-            clear=bool(values.get("clear")),
-            ties=list(values.get("ties") or []),
-            versus={k: Verdict.from_dict(v) for k, v in (values.get("versus") or {}).items()},
-        )
+        versus = {k: Verdict.from_dict(v) for k, v in (values.get("versus") or {}).items()}
+        head = (values["name"], values.get("mean"), values.get("std"), values.get("n") or 0)
+        return cls(*head, bool(values.get("clear")), list(values.get("ties") or []), versus)
 
     def sentence(self, metric: str = "eer") -> str:
-        """E.g. ``Lowest combined `eer`: **nose** (0.063 ± 0.003), clearly lower than every
+        """E.g. ``Lowest mean combined `eer`: **nose** (0.063 ± 0.003), clearly lower than every
         other one.`` or ``..., but undecided from mouth and no cutout.``"""
         what = "combined `eer`" if metric == "eer" else f"`{metric}`"
         head = f"Lowest mean {what}: **{self.name}** ({format_mean_std(self.mean, self.std)})"
@@ -346,36 +286,23 @@ class LowestVerdict:
 
 
 def lowest(table_values: dict[str, Sequence], alpha: float = ALPHA) -> LowestVerdict:
-    """The configuration of ``{name: per-seed values}`` with the lowest mean, and whether it is
-    clearly lowest: it differs from every other one by the rule; else ``ties`` names the ones it
-    cannot be told from. Configurations without a finite value are left out; a ``ValueError``
-    when none has one."""
+    """The configuration of ``{name: per-seed values}`` with the lowest mean (the first of equal
+    ones) and whether it is clearly lowest: it differs from every other one by the rule; else
+    ``ties`` names the ones it cannot be told from. Configurations without a finite value are
+    left out; a ``ValueError`` when none has one."""
     means = {name: mean_std(values)[0] for name, values in table_values.items()}
     means = {name: m for name, m in means.items() if m is not None}
     if not means:
         raise ValueError("no configuration has a value")
-    best = min(means, key=means.get)  # the first of equal means, in the table's order
-    versus = {
-        name: compare(table_values[best], table_values[name], alpha)
-        for name in means
-        if name != best
-    }
+    best = min(means, key=means.get)
+    versus = {n: compare(table_values[best], table_values[n], alpha) for n in means if n != best}
     ties = [name for name, verdict in versus.items() if not verdict.lower_is(A)]
     mean, std = mean_std(table_values[best])
-    return LowestVerdict(
-        name=best,
-        mean=mean,
-        std=std,
-        n=len(finite_values(table_values[best])),
-        clear=not ties,
-        ties=ties,
-        versus=versus,
-    )
+    n = len(finite_values(table_values[best]))
+    return LowestVerdict(best, mean, std, n, clear=not ties, ties=ties, versus=versus)
 
 
 def join_names(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]

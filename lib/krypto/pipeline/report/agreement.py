@@ -1,24 +1,20 @@
-"""How close a reproduction must come to the committed results, and the check.
-
-A reproduction on another machine, with other seeds or another thread count, is another draw of
-the training noise; what must survive it is derived from the measured spread:
+"""How close a reproduction must come to the committed results, and the check
+(``make check-reproduction``). A reproduction on another machine, with other seeds or another
+thread count, is another draw of the training noise; what must survive it is derived from the
+measured spread:
 
 * **Means.** Each table mean lies within its tolerance of the committed one:
   ``t(1 - alpha / 2M, df) * s * sqrt(1/n_committed + 1/n_reproduced)``, where ``s`` pools the
   per-seed standard deviations of the section's rows on that metric (both results, ``df`` their
   degrees of freedom), ``n`` counts the seeds of a mean (1 for a single model: one sample) and
-  ``M`` is the number of means checked (Bonferroni: a faithful reproduction fails with
-  probability below ``alpha``); never tighter than the same quantile times the test set's
-  resolution (one pair of a kind: a quarter of the test pairs).
+  ``M`` is the number of means checked (Bonferroni); never tighter than the same quantile times
+  the test set's resolution (one pair of a kind: a quarter of the test pairs).
 * **Claims.** Every claim of the committed results (a decided comparison, a finding that holds
   or differs, a clearly lowest row) is made again by the reproduction, each tested as the
-  replication of that one claim (:func:`krypto.evaluation.verdicts.replication_rule`: the
-  observed direction, one-sided p < alpha). A claim reversed or lost is a disagreement; a
-  comparison the committed results leave undecided and the reproduction decides is listed only.
+  replication of that one claim (:func:`krypto.evaluation.verdicts.replication_rule`). A claim
+  reversed or lost is a disagreement; one only the reproduction decides is listed only.
 
-Bit-identical results on one CPU (same seeds, ``THREADS=1``) are a separate property, not this
-check's. ``python -m krypto.pipeline.report.agreement [REPRODUCED] [--committed FILE]``: exit 0
-when they agree, 1 when not, 2 on a missing file."""
+Bit-identical results on one CPU (same seeds, ``THREADS=1``) are a separate property."""
 
 from __future__ import annotations
 
@@ -34,25 +30,26 @@ from scipy import stats
 from krypto import constants as C
 from krypto.evaluation.verdicts import ALPHA, replication_rule, single_model
 from krypto.pipeline.report.findings import all_verdicts
-from krypto.pipeline.report.values import EER_COLUMNS
 
 RESULTS = C.REPORT_DIR.relative_to(C.REPO_ROOT) / C.RESULTS_FILE  # the committed results
 
 
-def _cells(results: dict):
-    """``(section, row, metric, cell, n_pairs)`` of every table cell with a mean."""
+def _cells(results: dict) -> dict[tuple[str, str, str], tuple[dict, int | None]]:
+    """``(section, row, metric) -> (cell, n_pairs)`` of every table cell with a mean (each
+    test metric of a training table, whichever the runs have)."""
+    out = {}
     for name, section in (results.get("sections") or {}).items():
         for row, cells in (section.get("table") or {}).items():
             pairs = [n for n in cells.get("n_pairs") or [] if isinstance(n, int)]
-            for metric in EER_COLUMNS:
-                cell = cells.get(metric)
+            for metric, cell in cells.items():
                 if isinstance(cell, dict) and cell.get("mean") is not None:
-                    yield name, row, metric, cell, min(pairs) if pairs else None
+                    out[name, row, metric] = cell, min(pairs) if pairs else None
+    return out
 
 
 def table_means(results: dict) -> dict[str, float]:
     """``"section / row / metric" -> mean`` for every table cell of ``results`` that has one."""
-    return {f"{s} / {r} / {m}": float(c["mean"]) for s, r, m, c, _ in _cells(results)}
+    return {" / ".join(key): float(cell["mean"]) for key, (cell, _) in _cells(results).items()}
 
 
 def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
@@ -60,7 +57,7 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
     ``results`` whose seeds vary."""
     sums: dict[tuple[str, str], list[float]] = {}
     for result in results:
-        for section, _, metric, cell, _ in _cells(result):
+        for (section, _, metric), (cell, _) in _cells(result).items():
             values = cell.get("values") or []
             if len(values) >= 2 and cell.get("std"):
                 acc = sums.setdefault((section, metric), [0.0, 0])
@@ -69,28 +66,22 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
     return {key: (math.sqrt(ss / df), int(df)) for key, (ss, df) in sums.items() if df}
 
 
-def _samples(cell: dict) -> int:
-    """Independent samples behind a mean: its seeds, or 1 for a single model (identical
-    values: the seeds never left the model they started from)."""
-    values = cell.get("values") or [cell.get("mean")]
-    return 1 if single_model(values) else len(values)
-
-
 def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[str, float]:
     """``"section / row / metric" -> tolerance`` of every mean both results have (see the
     module's docstring)."""
     spread = pooled_spread(committed, reproduced)
-    ours = {(s, r, m): (c, n) for s, r, m, c, n in _cells(reproduced)}
-    shared = [(key, c, n) for *key, c, n in _cells(committed) if tuple(key) in ours]
+    ours, theirs = _cells(reproduced), _cells(committed)
+    shared = [key for key in theirs if key in ours]
     out = {}
-    for (section, row, metric), cell, pairs in shared:
-        other, other_pairs = ours[section, row, metric]
-        n_a, n_b = _samples(cell), _samples(other)
-        std, df = spread.get((section, metric), (0.0, 0))
+    for key in shared:
+        (cell, pairs), (other, other_pairs) = theirs[key], ours[key]
+        std, df = spread.get((key[0], key[2]), (0.0, 0))
         quantile = stats.t.ppf(1 - alpha / (2 * len(shared)), max(df, 1))
-        seeds = quantile * std * math.sqrt(1 / n_a + 1 / n_b)
+        values = [c.get("values") or [c["mean"]] for c in (cell, other)]
+        n = [1 if single_model(v) else len(v) for v in values]  # a single model: one sample
+        seeds = quantile * std * math.sqrt(1 / n[0] + 1 / n[1])
         per_kind = min((p for p in (pairs, other_pairs) if p), default=4) / 4
-        out[f"{section} / {row} / {metric}"] = max(seeds, quantile / per_kind)
+        out[" / ".join(key)] = max(seeds, quantile / per_kind)
     return out
 
 
@@ -99,17 +90,17 @@ def claims(results: dict) -> dict[str, str | None]:
     other row, each row against the reference, each finding."""
     out = {}
     for name, section in (results.get("sections") or {}).items():
-        lowest = section.get("lowest")
-        if lowest:
-            out[f"{name}: lowest"] = lowest.get("name") if lowest.get("clear") else None
-            for other, verdict in (lowest.get("versus") or {}).items():
-                said = {"a": lowest.get("name"), "b": other}.get(verdict.get("lower"))
-                out[f"{name}: {lowest.get('name')} vs {other} on eer"] = said and f"{said} lower"
+        low = section.get("lowest") or {}
+        if low:
+            out[f"{name}: lowest"] = low.get("name") if low.get("clear") else None
+        for other, verdict in (low.get("versus") or {}).items():  # a: the lowest
+            said = {"a": low.get("name"), "b": other}.get(verdict.get("lower"))
+            out[f"{name}: {low.get('name')} vs {other} on eer"] = said and f"{said} lower"
         reference = section.get("reference")
         for row, metrics in (section.get("versus") or {}).items():
             for metric, verdict in metrics.items():  # a: the row, b: the reference
-                lower = {"a": row, "b": reference}.get(verdict.get("lower"))
-                out[f"{name}: {row} vs {reference} on {metric}"] = lower and f"{lower} lower"
+                said = {"a": row, "b": reference}.get(verdict.get("lower"))
+                out[f"{name}: {row} vs {reference} on {metric}"] = said and f"{said} lower"
     for finding in results.get("findings") or []:
         verdict = str(finding.get("verdict"))
         out[f"finding ({finding.get('id')})"] = verdict if verdict in ("holds", "differs") else None
@@ -132,16 +123,17 @@ def disagreements(committed: dict, reproduced: dict) -> tuple[list[str], list[st
     means_a, means_b = table_means(committed), table_means(reproduced)
     allowed = tolerances(committed, reproduced)
     for key in sorted(means_a.keys() | means_b.keys()):
-        if key not in means_a or key not in means_b:
-            where = "committed" if key in means_a else "reproduced"
+        a, b = means_a.get(key), means_b.get(key)
+        if a is None or b is None:
+            where = "committed" if b is None else "reproduced"
             problems.append(f"{key}: only in the {where} results")
-        elif abs(means_a[key] - means_b[key]) > allowed[key] + 1e-12:
+        elif abs(a - b) > allowed[key] + 1e-12:
             problems.append(
-                f"{key}: mean {means_b[key]:.4f}, committed {means_a[key]:.4f} "
-                f"(|difference| {abs(means_a[key] - means_b[key]):.4f} > {allowed[key]:.4f})"
+                f"{key}: mean {b:.4f}, committed {a:.4f} "
+                f"(|difference| {abs(a - b):.4f} > {allowed[key]:.4f})"
             )
-    stated, again = claims(committed), replicated_claims(reproduced)
-    for key, claim in stated.items():
+    again = replicated_claims(reproduced)
+    for key, claim in claims(committed).items():
         if claim is not None and again.get(key) != claim:
             how = "lost" if again.get(key) is None else f"reversed: {again[key]!r}"
             problems.append(f"{key}: claim {claim!r} {how}")
@@ -152,39 +144,23 @@ def disagreements(committed: dict, reproduced: dict) -> tuple[list[str], list[st
 
 def committed_results(path: Path = RESULTS, revision: str = "HEAD") -> dict:
     """``path`` as committed at ``revision`` (``git show``), read from the repository root."""
-    shown = subprocess.run(
-        ["git", "show", f"{revision}:{path.as_posix()}"],
-        cwd=C.REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
+    where = f"{revision}:{path.as_posix()}"
+    shown = subprocess.run(["git", "show", where], cwd=C.REPO_ROOT, capture_output=True, text=True)
     if shown.returncode != 0:
-        raise FileNotFoundError(
-            f"git show {revision}:{path.as_posix()} failed: {shown.stderr.strip()}; "
-            f"pass --committed FILE"
-        )
+        message = f"git show {where} failed: {shown.stderr.strip()}; pass --committed FILE"
+        raise FileNotFoundError(message)
     return json.loads(shown.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The check on the command line: 0 when the two agree, 1 when not, 2 on a missing file."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.pipeline.report.agreement",
         description="Check a reproduction against the committed results: every table mean "
         "within a tolerance derived from the seeds' spread, every claim made again.",
     )
-    parser.add_argument(
-        "reproduced",
-        nargs="?",
-        type=Path,
-        default=C.REPO_ROOT / RESULTS,
-        help=f"the reproduced results (default {RESULTS})",
-    )
-    parser.add_argument(
-        "--committed",
-        type=Path,
-        default=None,
-        help=f"the results to match (default: the committed {RESULTS}, from git)",
-    )
+    parser.add_argument("reproduced", nargs="?", type=Path, default=C.REPO_ROOT / RESULTS)
+    parser.add_argument("--committed", type=Path, help="default: the committed one, from git")
     args = parser.parse_args(argv)
     try:
         reproduced = json.loads(args.reproduced.read_text())
@@ -196,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     problems, new = disagreements(committed, reproduced)
     a, b = table_means(committed), table_means(reproduced)
-    allowed = tolerances(committed, reproduced)
-    stated = claims(committed)
+    allowed, stated = tolerances(committed, reproduced), claims(committed)
     worst = max((abs(a[k] - b[k]) / allowed[k] for k in allowed if allowed[k]), default=0.0)
     print(
         f"{len(a)} table means (largest |difference| / tolerance {worst:.2f}), "
@@ -205,10 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if committed.get("code_hash") != reproduced.get("code_hash"):
         print("note: the two were made by different code (code_hash differs)")
-    for problem in problems:
-        print(f"  {problem}")
-    for line in new:
-        print(f"  new: {line}")
+    for line in [f"  {p}" for p in problems] + [f"  new: {line}" for line in new]:
+        print(line)
     print("agree" if not problems else f"{len(problems)} disagreement(s)")
     return 0 if not problems else 1
 

@@ -7,15 +7,15 @@ import json
 import shutil
 from pathlib import Path
 
-import krypto.pipeline.report.sections as S
+import krypto.pipeline.report.spec as S
 from krypto import constants as C
 from krypto.code_version import code_hash
-from krypto.evaluation.verdicts import ALPHA, RULE, Family
+from krypto.evaluation.verdicts import ALPHA, RULE
 from krypto.files import atomic_path, write_text
 from krypto.paths import display_path, resolve_path
 from krypto.pipeline.batch_file import load_batch
 from krypto.pipeline.report.findings import all_verdicts
-from krypto.pipeline.report.values import round_values
+from krypto.pipeline.report.tables import round_values
 from krypto.pipeline.run_record import LOG, TORCHRUN, TORCHRUN_LOG, read_record
 from krypto.run_folder import read_metrics, read_results, resolve_run, seed_runs
 
@@ -55,8 +55,8 @@ def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
             seeds = {run: read_metrics(run) for run in seed_runs(configuration)}
         except FileNotFoundError as error:
             raise S.ReportError(
-                f"{section.full_name} read {ref} ({name}), which has no "
-                f"{C.METRICS_FILE} any more: {error}"
+                f"{section.run} read {ref} ({name}), which has no {C.METRICS_FILE} any more: "
+                f"{error}"
             ) from error
         train_runs[name] = {
             "run_dir": display_path(configuration),
@@ -65,17 +65,10 @@ def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
                 for run, m in seeds.items()
             ],
         }
-    return round_values(
-        {
-            "run_dir": display_path(folder),
-            "notebook": record.get("notebook"),
-            "command": command,
-            "status": record.get("status", "no run.json"),
-            "finished": record.get("finished"),
-            "seconds": record.get("seconds"),
-            **({"train_runs": train_runs} if train_runs else {}),
-        }
-    )
+    keys = ("notebook", "finished", "seconds")
+    provenance = {"run_dir": display_path(folder), **{k: record.get(k) for k in keys}}
+    provenance.update(command=command, status=record.get("status", "no run.json"))
+    return round_values({**provenance, **({"train_runs": train_runs} if train_runs else {})})
 
 
 def made_by_other_code(provenance: dict) -> list[str]:
@@ -95,14 +88,15 @@ def made_by_other_code(provenance: dict) -> list[str]:
 
 
 def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dict, Path]:
-    folder = runs_dir / section.batch / section.run
+    """What results.json keeps of a section's run (report.yaml's ``keep``), and its folder."""
+    folder = runs_dir / section.run
     try:
-        return read_results(folder), folder
+        results = read_results(folder)
     except FileNotFoundError:
         message = (
             f"no {C.RESULTS_FILE} in {display_path(folder)} ({section.title} section): make it "
-            f"with `{command}` (or `{command} --only {section.full_name}` once the runs it "
-            f"needs are done)"
+            f"with `{command}` (or `{command} --only {section.run}` once the runs it needs "
+            f"are done)"
         )
         record = read_record(folder)
         if record.get("status") and record.get("status") != "done":
@@ -112,17 +106,11 @@ def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dic
     except ValueError as error:
         raise S.ReportError(
             f"{display_path(folder / C.RESULTS_FILE)} is not valid JSON ({error}): rerun it "
-            f"with `{command} --only {section.full_name} --force`"
+            f"with `{command} --only {section.run} --force`"
         ) from error
-
-
-def _section_values(section: S.Section, results: dict) -> dict:
-    """What results.json keeps of a run's results (the verdicts are :func:`all_verdicts`')."""
-    keep = S.DATA["kept"].get(section.key, S.DATA["kept"]["training"])
-    values = round_values({k: results[k] for k in keep if k in results})
-    if "table" not in values and section.key != "data":
-        raise S.ReportError(f"{section.full_name}/{C.RESULTS_FILE} has no table")
-    return values
+    if "table" in section.keep and "table" not in results:
+        raise S.ReportError(f"{section.run}/{C.RESULTS_FILE} has no table")
+    return round_values({k: results[k] for k in section.keep if k in results}), folder
 
 
 def _about_seeds(sections: dict) -> dict:
@@ -143,12 +131,6 @@ def _about_seeds(sections: dict) -> dict:
     }
 
 
-def comparison_counts(family: Family) -> dict:
-    """How many distinct comparisons the README states and how many of them the rule decides."""
-    decided = sum(family.adjusted(p) < ALPHA for p in family.p_values.values())
-    return {"stated": family.size, "decided": int(decided)}
-
-
 def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) -> dict:
     """Read every section's results, copy its figures and write ``<out>/results.json`` (default
     ``<runs_dir>/report``); returns it: ``about``, ``sections`` (tables and verdicts), ``seed``,
@@ -156,21 +138,18 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     runs_dir = Path(runs_dir).absolute()
     out = Path(out).absolute() if out is not None else runs_dir / "report"
     command = batch_command(runs_dir)
-    read = {section.key: _read_section(section, runs_dir, command) for section in S.SECTIONS}
     sections, provenance, copies = {}, {}, []
     for section in S.SECTIONS:  # everything is read and checked before anything is written
-        results, folder = read[section.key]
-        values = _section_values(section, results)
+        values, folder = _read_section(section, runs_dir, command)
         values["figures"] = {}
         for role, (name, _) in section.figures.items():
-            target = section.figure_prefix + name
             if not (folder / name).is_file():
                 raise S.ReportError(
                     f"no {name} in {display_path(folder)} ({section.title}): "
-                    f"rerun `{command} --only {section.full_name} --force`"
+                    f"rerun `{command} --only {section.run} --force`"
                 )
-            copies.append((folder / name, target))
-            values["figures"][role] = target
+            copies.append((folder / name, section.figure_prefix + name))
+            values["figures"][role] = section.figure_prefix + name
         sections[section.key] = values
         provenance[section.key] = run_provenance(section, folder, command)
     for source, target in copies:
@@ -179,12 +158,16 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     verdicts, findings, family = all_verdicts(sections)
     for key, values in verdicts.items():
         sections[key].update(values)
-    about = {"runs_dir": display_path(runs_dir), "out": display_path(out)}
-    about.update(
-        command=S.REPORT_COMMAND, eer=S.DATA["eer_note"], test=S.DATA["test_note"], rule=RULE
-    )
+    decided = sum(family.adjusted(p) < ALPHA for p in family.p_values.values())
     report = {
-        "about": {**about, **_about_seeds(sections), "comparisons": comparison_counts(family)},
+        "about": {
+            "runs_dir": display_path(runs_dir),
+            "out": display_path(out),
+            "command": S.REPORT_COMMAND,
+            "rule": RULE,
+            **_about_seeds(sections),
+            "comparisons": {"stated": family.size, "decided": int(decided)},
+        },
         "sections": sections,
         "seed": S.seed_results(),
         "findings": findings,

@@ -1,30 +1,23 @@
-"""Numbers as results.json keeps them (rounded) and the markdown tables show them."""
+"""Numbers as results.json keeps them (rounded) and as the markdown tables show them, and the
+columns of those tables (report.yaml's ``metrics`` and ``run_columns``)."""
 
 from __future__ import annotations
 
-import math
+import json
 from typing import Any
 
 from krypto.evaluation.verdicts import DECIMALS, finite_values, format_mean_std
-from krypto.pipeline.report.sections import DATA, SEED_COLUMNS
+from krypto.pipeline.report.spec import DATA, METRICS, SEED_COLUMNS
 
 KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECIMALS
-# The test EERs of the training tables (krypto.evaluation.compare.EER_METRICS); lower is better.
-EER_COLUMNS = ("eer_real", "eer_fake", "eer_fake_other", "eer")
 
 
 def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
-    """Floats rounded (NaN and infinities become None), recursively through dicts and lists."""
-    if isinstance(value, dict):
-        return {str(k): round_values(v, decimals) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [round_values(v, decimals) for v in value]
-    if isinstance(value, (bool, int, str)) or value is None:
-        return value
-    if hasattr(value, "__float__"):  # float and numpy numbers
-        number = float(value)
-        return round(number, decimals) if math.isfinite(number) else None
-    return value
+    """Floats rounded (NaN and infinities become None), through dicts and lists, as JSON."""
+    text = json.dumps(value, default=float)  # numpy numbers as floats
+    return json.loads(
+        text, parse_float=lambda n: round(float(n), decimals), parse_constant=lambda _: None
+    )
 
 
 def as_list(value: Any) -> list:
@@ -57,15 +50,15 @@ def _int(value: Any) -> str:
     return "-" if number is None else str(int(number))
 
 
-def _seconds(value: Any) -> str:
-    numbers = finite_values(as_list(value.get("mean") if isinstance(value, dict) else value))
-    return format_number(sum(numbers) / len(numbers) if numbers else None, 1)
-
-
 def _mean_std(value: Any) -> str:
     if not isinstance(value, dict):
         return format_number(value)
     return format_mean_std(to_number(value.get("mean")), to_number(value.get("std")), DECIMALS)
+
+
+def _seconds(value: Any) -> str:
+    numbers = finite_values(as_list(value.get("mean") if isinstance(value, dict) else value))
+    return format_number(sum(numbers) / len(numbers) if numbers else None, 1)
 
 
 CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
@@ -78,7 +71,7 @@ CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
 }
 
 
-def table(rows: dict[str, dict], columns: list[tuple[str, str, str]], index: str) -> list[str]:
+def table(rows: dict[str, dict], columns: list[tuple[str, str, str]], index: str) -> str:
     """A markdown table: one line per row; ``columns`` are (key, header, kind of :data:`CELLS`)."""
     lines = [
         "| " + " | ".join([index] + [header for _, header, _ in columns]) + " |",
@@ -87,7 +80,7 @@ def table(rows: dict[str, dict], columns: list[tuple[str, str, str]], index: str
     for name, row in rows.items():
         cells = [CELLS["text"](name)] + [CELLS[k]((row or {}).get(key)) for key, _, k in columns]
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return "\n".join(lines)
 
 
 def columns_of(rows: dict, kind: str) -> list[tuple[str, str, str]]:
@@ -95,14 +88,20 @@ def columns_of(rows: dict, kind: str) -> list[tuple[str, str, str]]:
     return [(c, c, kind) for c in dict.fromkeys(k for row in rows.values() for k in row)]
 
 
-def run_columns(with_seed: bool) -> list[tuple[str, str, str]]:
-    """The columns of a training table: each test EER as mean ± std over the seeds (with
-    ``with_seed``, the seed's number after ours), then report.yaml's ``run_columns``."""
+def training_columns(rows: dict, kinds: set[str], seeded: bool = False) -> list[tuple]:
+    """The columns of a table of trained configurations from sections of ``kinds``: each test
+    EER of report.yaml's ``metrics`` that a row has (ours or, ``seeded``, the seed's) and those
+    kinds show, as mean ± std (``seeded``: the seed's number after ours where it gave one), then
+    ``run_columns``."""
+    present = {key for row in rows.values() for key in row or {}}
     columns = []
-    for column in EER_COLUMNS:
-        columns.append((column, f"{column} ↓", "mean_std"))
-        if with_seed and column in SEED_COLUMNS:
-            columns.append((f"seed {column}", f"seed {column} ↓", "eer"))
+    for metric in METRICS:
+        key, header = metric["key"], metric["header"]
+        shown = key in present or (seeded and f"seed {key}" in present)
+        if shown and set(kinds) <= set(metric.get("kinds", kinds)):
+            columns.append((key, f"{header} ↓", "mean_std"))
+            if seeded and key in SEED_COLUMNS:
+                columns.append((f"seed {key}", f"seed {header} ↓", "eer"))
     return columns + [tuple(column) for column in DATA["run_columns"]]
 
 

@@ -1,0 +1,87 @@
+"""What the report reads: report.yaml (its sections, the columns of its tables, the seed's
+findings, its sentences), the commands and files it names, and the seed's published numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from krypto import constants as C
+
+DATA = yaml.safe_load(Path(__file__).with_name("report.yaml").read_text(encoding="utf-8"))
+BATCH_FILE = "params/readme.yaml"
+BATCH_COMMAND = f"python -m krypto.pipeline.batch {BATCH_FILE}"
+REPORT_COMMAND = "python -m krypto.pipeline.report"
+FIGURES_DIR = "figures"  # <out>/figures/: the copies of the figures the README shows
+SEED_FILE = "params/seed_results.yaml"  # the seed's numbers, keyed by our row names
+METRICS = tuple(DATA["metrics"])  # the test EERs a training table shows, in column order
+SEED_COLUMNS = tuple(m["key"] for m in METRICS if m.get("seed"))  # the seed's README gave these
+
+
+class ReportError(Exception):
+    """A run's output is missing or a README cannot take the report."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One entry of report.yaml's ``sections`` (its fields are described there)."""
+
+    key: str
+    title: str
+    run: str  # <batch>/<run>, under the runs folder
+    kind: str
+    keep: tuple = ("title", "table", "test_pairs")
+    figure_prefix: str = ""
+    figures: dict = field(default_factory=dict)  # role -> (file in the run folder, alt text)
+    page: str | None = None
+    reference: str | None = None
+    index: str = "run"
+    seeded: bool = False
+    intro: str | None = None
+    quote: dict = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        """A table of trained configurations, with verdicts."""
+        return self.kind in ("training", "methods")
+
+
+SECTIONS = tuple(Section(**section) for section in DATA["sections"])
+SECTIONS_BY_KEY = {section.key: section for section in SECTIONS}
+TRAINING_SECTIONS = tuple(section.key for section in SECTIONS if section.trained)
+
+
+def train_refs(parameters: dict) -> dict[str, str]:
+    """The training runs a notebook's parameters name (``train_runs`` or ``train_run``): row
+    name -> run reference (``batch/run``)."""
+    refs = parameters.get("train_runs")
+    if isinstance(refs, dict):
+        return {str(k): str(v) for k, v in refs.items()}
+    if isinstance(refs, (list, tuple)):
+        return {str(v): str(v) for v in refs}
+    if parameters.get("train_run"):
+        return {"train_run": str(parameters["train_run"])}
+    return {}
+
+
+def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
+    """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
+    not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
+    try:
+        seed = yaml.safe_load((C.REPO_ROOT / file).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ReportError(f"cannot read the seed's numbers from {file}: {error}") from error
+    if not isinstance(seed, dict):
+        raise ReportError(f"{file} holds no mapping of the seed's numbers")
+    for key, value in seed.items():
+        rows = value.get("rows") if isinstance(value, dict) else None
+        if key != "source" and (not isinstance(rows, dict) or "epochs" not in value):
+            raise ReportError(f"{file}: {key!r} needs `epochs` and `rows`")
+        for name, row in (rows or {}).items():
+            missing = [c for c in SEED_COLUMNS if c not in (row or {})]
+            if missing:
+                raise ReportError(f"{file}: {key}/{name} lacks {', '.join(missing)}")
+    return seed
