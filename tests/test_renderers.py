@@ -26,7 +26,7 @@ TINY = dict(identities=6, image_size=32, n_real=3, n_fake=2, n_test_pairs=8, tes
 
 
 def _write(name, folder, **overrides):
-    return MODULES[name].write_dataset(folder, **{**TINY, **overrides})
+    return renderers.write_dataset(folder, name, RenderConfig(**{**TINY, **overrides}))
 
 
 def _pixels(data: bytes) -> np.ndarray:
@@ -189,13 +189,13 @@ def test_spec_and_slug():
 
 def test_dataset_path_writes_once_for_parallel_callers(tmp_path, monkeypatch):
     calls = []
-    real = renderers.renderer("eigenfaces")
+    real = renderers.write_dataset
 
-    def counting(out, **kwargs):
+    def counting(out, name, cfg):
         calls.append(out)
-        return real(out, **kwargs)
+        return real(out, name, cfg)
 
-    monkeypatch.setitem(renderers.RENDERERS, "eigenfaces", counting)
+    monkeypatch.setattr(renderers, "write_dataset", counting)
     spec = "eigenfaces:identities=4,size=24,real=2,fake=1,pairs=4,test_identities=2"
     paths = []
 
@@ -233,7 +233,8 @@ def test_data_dir_names_a_rendered_data_set(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_command_line(name, tmp_path):
-    MODULES[name].main(
+    renderers.main(
+        name,
         [
             str(tmp_path),
             "--identities",
@@ -252,7 +253,7 @@ def test_command_line(name, tmp_path):
             "0.2",
             "--seed",
             "3",
-        ]
+        ],
     )
     config = json.loads((tmp_path / "renderer.json").read_text())
     assert config == {

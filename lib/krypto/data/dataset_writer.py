@@ -10,16 +10,17 @@
 
 The index files are written through :mod:`krypto.files`; the photos, thousands of small files,
 directly (:func:`write_once` writes a whole set into a temporary folder and renames it when
-complete).
+complete). :func:`run_command_line` is the generators' command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,26 @@ def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
 def decode_jpeg(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img.convert("RGB"))
+
+
+def lookalike_hosts(
+    rng: np.random.Generator, features: np.ndarray, pools: list[range], n_fake: int, nearest: int
+) -> np.ndarray:
+    """The host of every fake ``[n_people, n_fake]``: the person on whose head a face swap is
+    made, another person of the same pool (``pools``: ranges of people, train and test) among
+    the ``nearest`` whose ``features`` (``[n_people, F]``) are closest, so a fake resembles the
+    person it shows."""
+    out = np.empty((len(features), n_fake), dtype=np.int64)
+    for pool in pools:
+        for person in pool:
+            others = np.delete(np.arange(pool.start, pool.stop), person - pool.start)
+            others = others[None].repeat(n_fake, 0)
+            dist = ((features[others] - features[person]) ** 2).sum(-1)
+            k = min(nearest, others.shape[1])
+            best = np.argsort(dist, axis=1, kind="stable")[:, :k]
+            pick = best[np.arange(n_fake), rng.integers(0, k, n_fake)]
+            out[person] = others[np.arange(n_fake), pick]
+    return out
 
 
 @dataclass(frozen=True)
@@ -181,3 +202,21 @@ def write_once(
             out.rmdir()
         tmp.rename(out)
     return out
+
+
+def run_command_line(
+    config_class, write: Callable, prog: str, doc: str, argv=None, aliases: dict | None = None
+) -> None:
+    """``prog OUT [--field-name VALUE ...]``: one option per field of the dataclass
+    ``config_class`` (also ``--<alias>`` for each of ``aliases``, alias -> field), then
+    ``write(OUT, config)``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="folder to write (official layout)")
+    for f in fields(config_class):
+        names = [f.name] + [alias for alias, name in (aliases or {}).items() if name == f.name]
+        kind = float if isinstance(f.default, float) else int
+        flags = ["--" + name.replace("_", "-") for name in names]
+        parser.add_argument(*flags, dest=f.name, type=kind, default=f.default, help="%(default)s")
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    print(f"wrote {write(out, config_class(**args))}")

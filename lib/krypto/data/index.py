@@ -49,10 +49,7 @@ def split_by_identity(
                 f"{name} ratio {ratio} leaves {n} identities out of {n_ids}; "
                 f"at least 2 are needed for pairs of two people"
             )
-        if name == C.TEST and ratio == 0:
-            held[name] = ids[:0]
-            continue
-        held[name] = rng.choice(ids, n, replace=False)
+        held[name] = rng.choice(ids, n, replace=False) if ratio > 0 else ids[:0]
         ids = np.setdiff1d(ids, held[name])
     split = np.full(len(labels), C.TRAIN, dtype=object)
     split[np.isin(labels, held[C.VALID])] = C.VALID
@@ -300,71 +297,41 @@ def prepare(
         key["align"] = True  # likewise
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
-    with file_lock(out.with_name(out.name + ".lock")):
-        return _prepare(
-            root,
-            out,
-            key,
-            val_ratio,
-            seed,
-            landmarks,
-            pairs_per_kind,
-            device,
-            progress,
-            overwrite,
-            test_ratio,
-            align,
-        )
-
-
-def _prepare(
-    root: Path,
-    out: Path,
-    key: dict,
-    val_ratio: float,
-    seed: int,
-    landmarks: str,
-    pairs_per_kind: int,
-    device: str,
-    progress: bool,
-    overwrite: bool,
-    test_ratio: float,
-    align: bool,
-) -> PreparedData:
-    manifest = out / "prepared.json"
+    manifest, report_file = out / "prepared.json", out / "data_report.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
-    if manifest.is_file():
-        stored = json.loads(manifest.read_text())
-        if stored == key:
-            index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
-            pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
-            report = DataReport(**json.loads((out / "data_report.json").read_text()))
-            return PreparedData(index, pairs, report, out, root)
-        if not overwrite:
-            raise FileExistsError(
-                f"{out} was prepared with other arguments ({stored}); pass "
-                f"overwrite=True to replace it, or choose another folder"
-            )
-
-    report = DataReport()
-    index = build_index(
-        root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
-    )
-    pairs = (
-        validation_pairs(index, pairs_per_kind, seed)
-        if val_ratio > 0
-        else pd.DataFrame(
-            columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
+    with file_lock(out.with_name(out.name + ".lock")):
+        if manifest.is_file():
+            stored = json.loads(manifest.read_text())
+            if stored == key:
+                index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
+                pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
+                report = DataReport(**json.loads(report_file.read_text()))
+                return PreparedData(index, pairs, report, out, root)
+            if not overwrite:
+                raise FileExistsError(
+                    f"{out} was prepared with other arguments ({stored}); pass "
+                    f"overwrite=True to replace it, or choose another folder"
+                )
+        report = DataReport()
+        index = build_index(
+            root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
         )
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    if test_ratio > 0:
-        heldout = out / C.HELDOUT_DIR
-        shutil.rmtree(heldout, ignore_errors=True)
-        write_pairs_layout(validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST), heldout)
-    write_csv(index_file, index)
-    write_csv(pairs_file, pairs)
-    write_text(out / "data_report.json", json.dumps(vars(report), indent=1))
-    write_text(manifest, json.dumps(key, indent=1))  # last: it marks the folder complete
+        pairs = (
+            validation_pairs(index, pairs_per_kind, seed)
+            if val_ratio > 0
+            else pd.DataFrame(
+                columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
+            )
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        if test_ratio > 0:
+            heldout = out / C.HELDOUT_DIR
+            shutil.rmtree(heldout, ignore_errors=True)
+            test_pairs = validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST)
+            write_pairs_layout(test_pairs, heldout)
+        write_csv(index_file, index)
+        write_csv(pairs_file, pairs)
+        write_text(report_file, json.dumps(vars(report), indent=1))
+        write_text(manifest, json.dumps(key, indent=1))  # last: it marks the folder complete
     report.warn()
     return PreparedData(index, pairs, report, out, root)

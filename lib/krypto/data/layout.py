@@ -17,7 +17,7 @@ import os
 import shutil
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -37,15 +37,22 @@ class IncompletePairError(DataLayoutError):
         super().__init__(f"{problem} ({hint})")
 
 
+def _problems(text: str):
+    """A list field of :class:`DataReport`; ``text`` says what its items are."""
+    return field(default_factory=list, metadata={"text": text})
+
+
 @dataclass
 class DataReport:
     """What was wrong with the input, file by file. Nothing here stops a run."""
 
-    missing_in_meta: list[str] = field(default_factory=list)  # images meta.json does not list
-    missing_images: list[str] = field(default_factory=list)  # meta.json keys without an image
-    corrupt: list[str] = field(default_factory=list)  # files that do not decode
-    few_reals: list[str] = field(default_factory=list)  # identities with < 2 real photos
-    no_landmarks: list[str] = field(default_factory=list)  # photos where no face was found
+    missing_in_meta: list[str] = _problems("images not listed in meta.json (left out)")
+    missing_images: list[str] = _problems("meta.json keys without an image file (ignored)")
+    corrupt: list[str] = _problems("unreadable images (left out)")
+    few_reals: list[str] = _problems(
+        "identities with fewer than two real photos (kept, never an anchor)"
+    )
+    no_landmarks: list[str] = _problems("photos where no face was found (landmarks missing)")
 
     def table(self) -> pd.DataFrame:
         rows = [(problem, item) for problem, items in vars(self).items() for item in items]
@@ -53,20 +60,12 @@ class DataReport:
 
     def warn(self) -> None:
         """One warning per kind of problem, naming the first files."""
-        texts = {
-            "missing_in_meta": "images not listed in meta.json (left out)",
-            "missing_images": "meta.json keys without an image file (ignored)",
-            "corrupt": "unreadable images (left out)",
-            "few_reals": "identities with fewer than two real photos (kept, never an anchor)",
-            "no_landmarks": "photos where no face was found (landmarks missing)",
-        }
-        for name, text in texts.items():
-            items = getattr(self, name)
+        for problem in fields(self):
+            items = getattr(self, problem.name)
             if items:
-                shown = ", ".join(items[:5]) + (
-                    f" and {len(items) - 5} more" if len(items) > 5 else ""
-                )
-                warnings.warn(f"{len(items)} {text}: {shown}", stacklevel=2)
+                more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+                shown = ", ".join(items[:5]) + more
+                warnings.warn(f"{len(items)} {problem.metadata['text']}: {shown}", stacklevel=2)
 
 
 def _id_key(name: str):

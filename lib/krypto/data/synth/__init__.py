@@ -1,36 +1,35 @@
 """A synthetic stand-in for the challenge data, written in the official layout.
 
 Real face data cannot ship with the repository, so this generator draws cartoon faces whose
-statistics mimic the task:
-
-* an identity is a set of stable traits: head shape, skin, hair colour and style, eye spacing,
-  size and colour, brows, nose, mouth and marks (moles);
-* real photos of one identity vary in nuisance factors: pose (roll, yaw), scale, shift,
-  lighting, expression (mouth, eye opening), background, sensor noise and JPEG quality;
-* a fake of identity X is a face swap: X's inner face (brows, eyes, nose, mouth, marks and, with
-  ``fake_strength``, its skin tone) rendered onto the head of another person chosen to look
-  like X (``lookalike``), resampled (blurred), with a blend seam at the edge of the swapped
-  region, a faint upsampling checkerboard and less sensor noise than the rest of the photo. A
-  model that learns identity alone sees X in it.
-
-Run ``python -m krypto.data.synth OUT --identities 200`` or call :func:`write_dataset`; the
-layout is :mod:`krypto.data.dataset_writer`'s, with ``OUT/synth_config.json``.
+statistics mimic the task: an identity is a set of stable traits (head shape, skin, hair, eyes,
+brows, nose, mouth, moles); its real photos vary in pose, scale, shift, lighting, expression,
+background, sensor noise and JPEG quality; a fake of identity X is a face swap: X's inner face
+on the head of another person chosen to look like X, with the traces swaps leave (resampling
+blur, a blend seam, a faint upsampling checkerboard, less sensor noise), scaled by
+``fake_strength``. A model that learns identity alone sees X in it.
 
 :mod:`.traits` samples identities and photo conditions, :mod:`.render` draws real photos and
-face swaps; this module holds :class:`SynthConfig`, the data set on disk and the named sets
-(``data_dir="synthetic:<name>"``), generated once and reused.
+face swaps; this module holds :class:`SynthConfig`, the data set on disk (written by
+:mod:`krypto.data.dataset_writer`, with ``OUT/synth_config.json``) and the named sets
+(``data_dir="synthetic:<name>"``), generated once and reused. Command line:
+``python -m krypto.data.synth OUT --identities 200``.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from krypto import constants as C
-from krypto.data.dataset_writer import Layout, encode_jpeg, write_layout, write_once
+from krypto.data.dataset_writer import (
+    Layout,
+    encode_jpeg,
+    run_command_line,
+    write_layout,
+    write_once,
+)
 from krypto.data.synth.render import render_fake, render_real
 from krypto.data.synth.traits import lookalike_heads, sample_identities, sample_nuisance, take
 
@@ -178,31 +177,7 @@ def ensure_default_dataset(
     )
 
 
-def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    """The command line: ``python -m krypto.data.synth OUT [--identities N ...]``, one option per
-    field of :class:`SynthConfig`."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("out", type=Path, help="folder to write (official layout)")
-    defaults = SynthConfig()
-    for f in fields(SynthConfig):
-        value = getattr(defaults, f.name)
-        kind = int if f.name in ("meta_id_width",) else type(value)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=value)
-    args = parser.parse_args(argv)
-    cfg = SynthConfig(**{f.name: getattr(args, f.name) for f in fields(SynthConfig)})
-    out = write_dataset(args.out, cfg)
-    print(f"wrote {out}")
-
-
-__all__ = [
-    "PRESETS",
-    "SynthConfig",
-    "ensure_default_dataset",
-    "main",
-    "preset_dataset",
-    "write_dataset",
-]
+def main(argv: list[str] | None = None) -> None:
+    """``python -m krypto.data.synth OUT [--identities N ...]``, one option per field of
+    :class:`SynthConfig`."""
+    run_command_line(SynthConfig, write_dataset, "python -m krypto.data.synth", __doc__, argv)
