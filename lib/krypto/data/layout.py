@@ -5,6 +5,8 @@
     train/<id>/<n>.jpg        photos, real and fake, of identity <id>
     train/meta.json           {"<id>/<n>.jpg": 0 | 1}, 1 = fake
     test_public/<pair_id>/0.jpg, 1.jpg
+    hosts.csv                 path,host: only in generated sets (:mod:`krypto.data.dataset_writer`),
+                              the identity on whose photo each fake of train/ was made
 
 Identity ids are zero-padded, and not always to the same width in folder names and in meta.json
 keys: they are matched by integer value, and the user's files are never rewritten.
@@ -172,6 +174,42 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
             f"keys are '<id>/<file>' with the folder names' ids"
         )
     return frame
+
+
+def read_hosts(data_dir: str | Path, train: pd.DataFrame) -> pd.Series:
+    """The host of every photo of ``train`` (:func:`read_train`'s frame of ``data_dir``): the
+    folder name of the identity on whose photo a fake was made, "" for a real photo, read from
+    ``data_dir/hosts.csv`` (``path,host``: each fake of train/, its path relative to
+    ``data_dir``, and its host's id). Without the file (the challenge's data), "" for every photo.
+
+    A fake without an entry, an entry that names no photo of train/ or a real one, a host that
+    is no other identity of train/, and an entry given twice are errors naming the entry."""
+    path = Path(data_dir).expanduser().resolve() / C.HOSTS_FILE
+    hosts = pd.Series("", index=train.index, dtype=object)
+    if not path.is_file():
+        return hosts
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(table.columns) != [C.PATH, C.HOST]:
+        raise DataLayoutError(f"{path} has columns {list(table.columns)}, not {C.PATH},{C.HOST}")
+    row_of = dict(zip(train[C.PATH], train.index))
+    folders = {_id_key(name): name for name in train[C.IDENTITY].unique()}
+    for line, (photo, host) in enumerate(table.itertuples(index=False), start=2):
+        where = f"{path}, line {line} ({photo},{host})"
+        row = row_of.get(str(path.parent / photo))
+        if row is None and (path.parent / photo).is_file():
+            continue  # a photo that meta.json does not list: left out, reported by read_train
+        if row is None or not train.at[row, C.IS_FAKE] or hosts[row]:
+            raise DataLayoutError(f"{where}: not a fake photo of train/ named once")
+        name = folders.get(_id_key(host))
+        if name is None or name == train.at[row, C.IDENTITY]:
+            raise DataLayoutError(f"{where}: the host {host!r} is no other identity of train/")
+        hosts[row] = name
+    missing = train.loc[train[C.IS_FAKE] & (hosts == ""), C.PATH]
+    if len(missing):
+        raise DataLayoutError(
+            f"{path} names no host of {len(missing)} fakes: {missing.iloc[0]}, ..."
+        )
+    return hosts
 
 
 def read_pairs(

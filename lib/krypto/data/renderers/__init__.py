@@ -7,7 +7,8 @@ generator's quirks: each has its own drawing, its own look and its own kind of f
   a person's inner-face coefficients onto another's head, drawn by a generator.
 
 A renderer's ``render_all(cfg)`` turns a :class:`RenderConfig` into photos, one list per identity
-(reals first, then fakes), each a JPEG (bytes) with its five landmarks and whether it is fake;
+(reals first, then fakes), each a JPEG (bytes) with its five landmarks and, for a fake, its host
+(the person whose photo or head it was made on, of the same pool: training or held-out);
 :func:`write_dataset` writes them with :mod:`krypto.data.dataset_writer`.
 ``dataset_path("portrait:identities=200,size=64")`` writes a data set once under
 ``data/renderers/<slug>``; ``python -m krypto.data.renderers.<name> OUT --identities 200 --size
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from krypto import constants as C
-from krypto.data.dataset_writer import Layout, run_command_line, write_layout, write_once
+from krypto.data.dataset_writer import run_command_line, write_layout, write_once
 
 CONFIG_FILE = "renderer.json"
 RENDERERS_DIR = C.DATA_DIR / "renderers"
@@ -38,9 +39,9 @@ RENDERERS = {
 @dataclass(frozen=True)
 class RenderConfig:
     """Parameters of a rendered data set. ``fake_strength`` scales the traces a fake carries
-    (0: almost invisible, 1: strong). ``n_test_pairs`` is split evenly over the four pair kinds;
-    the test pairs come from ``test_identities`` held-out people (default: a fifth of
-    ``identities``, at least 8)."""
+    (0: almost invisible, 1: strong). The test pairs, ``test_pairs_per_kind`` of each of the five
+    kinds, come from ``test_identities`` held-out people (default: a fifth of ``identities``, at
+    least 8)."""
 
     identities: int = 200
     image_size: int = 64
@@ -48,14 +49,14 @@ class RenderConfig:
     n_fake: int = 3
     fake_strength: float = 0.5
     seed: int = 0
-    n_test_pairs: int = 400
+    test_pairs_per_kind: int = 100
     test_identities: int | None = None
 
     def __post_init__(self):
-        smallest = {"identities": 2, "n_real": 2, "n_fake": 1, "n_test_pairs": 4}
-        why = {"n_real": " (a positive pair needs two)", "n_test_pairs": " (one of each kind)"}
+        smallest = {"identities": 2, "n_real": 2, "n_fake": 1, "test_pairs_per_kind": 1}
+        why = {"n_real": " (a positive pair needs two)", "test_identities": " (fake_other needs 3)"}
         if self.test_identities is not None:
-            smallest["test_identities"] = 2
+            smallest["test_identities"] = 3
         for name, low in smallest.items():
             if getattr(self, name) < low:
                 raise ValueError(
@@ -78,7 +79,7 @@ class RenderConfig:
 
     @property
     def pools(self) -> list[range]:
-        """The training people and the held-out ones: a fake's host is of its own pool."""
+        """The training people and the held-out ones: a fake's host is of the fake's pool."""
         return [range(self.identities), range(self.identities, self.n_all)]
 
 
@@ -88,8 +89,8 @@ ALIASES = {
     "real": "n_real",
     "fake": "n_fake",
     "strength": "fake_strength",
-    "pairs": "n_test_pairs",
-    "test_pairs": "n_test_pairs",
+    "pairs": "test_pairs_per_kind",
+    "test_pairs": "test_pairs_per_kind",
 }
 _FIELDS = {f.name for f in fields(RenderConfig)}
 
@@ -123,11 +124,13 @@ def parse_spec(spec: str) -> tuple[str, RenderConfig]:
 
 
 def slug(name: str, cfg: RenderConfig) -> str:
-    """A folder name that spells every parameter, so that equal data sets share a folder."""
+    """A folder name that spells every parameter, so that equal data sets share a folder
+    (``pairs<n>x<kinds>``: n pairs of each kind)."""
     test_ids = "auto" if cfg.test_identities is None else cfg.test_identities
+    pairs = f"{cfg.test_pairs_per_kind}x{len(C.PAIR_KINDS)}"
     return (
         f"{name}-id{cfg.identities}-px{cfg.image_size}-real{cfg.n_real}-fake{cfg.n_fake}"
-        f"-strength{cfg.fake_strength:g}-pairs{cfg.n_test_pairs}-test{test_ids}-seed{cfg.seed}"
+        f"-strength{cfg.fake_strength:g}-pairs{pairs}-test{test_ids}-seed{cfg.seed}"
     )
 
 
@@ -135,10 +138,10 @@ def write_dataset(out_dir: str | Path, name: str, cfg: RenderConfig) -> Path:
     """Render the data set ``cfg`` with the renderer ``name`` and write it in the official layout
     into ``out_dir`` (with ``renderer.json``); deterministic for ``cfg.seed``."""
     module = importlib.import_module(RENDERERS[name])
-    pairs = (np.random.default_rng([cfg.seed, 1009]), cfg.n_test_pairs // 4)
+    pairs = (np.random.default_rng([cfg.seed, 1009]), cfg.test_pairs_per_kind)
     config = (CONFIG_FILE, {"renderer": name, **asdict(cfg)})
-    layout = Layout(*module.FOLDER_WIDTHS)
-    return write_layout(out_dir, module.render_all(cfg), cfg.identities, layout, pairs, config)
+    photos = module.render_all(cfg)
+    return write_layout(out_dir, photos, cfg.identities, module.FOLDER_WIDTHS, pairs, config)
 
 
 def dataset_path(spec: str, root: str | Path | None = None) -> Path:

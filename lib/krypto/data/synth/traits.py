@@ -89,15 +89,6 @@ def sample_nuisance(rng: np.random.Generator, n: int, difficulty: float) -> dict
     }
 
 
-def lookalike_heads(source: dict, other: dict, lookalike: float) -> dict:
-    """Target heads for face swaps: ``other``'s head traits pulled towards ``source``'s by
-    ``lookalike`` (swaps are made onto targets that resemble the source)."""
-    return {
-        k: (source[k] + (1 - lookalike) * (other[k] - source[k])) if k in HEAD_TRAITS else v
-        for k, v in other.items()
-    }
-
-
 def take(arrays: dict[str, np.ndarray], rows) -> dict[str, np.ndarray]:
     """The rows ``rows`` of every array of a traits or nuisance dict."""
     return {k: v[rows] for k, v in arrays.items()}

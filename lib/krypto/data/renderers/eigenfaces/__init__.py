@@ -141,24 +141,24 @@ BATCH = 48  # photos rendered at once
 
 
 def render_all(cfg: RenderConfig) -> list[list[tuple]]:
-    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, is_fake), ...]``."""
+    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, host or None), ...]``."""
     rng = np.random.default_rng([cfg.seed, 0xE16E])
     people = sample_people(rng, cfg.n_all)
     # swaps are made onto heads that resemble the source: skin, hair colour and style, outline
     col = {k: people[k][:, None] for k in ("hair_vol", "hair_end", "hairline", "face_w")}
     look = [people["skin"] * 4, people["hair"] * 4, col["hair_vol"] * 10]
     look += [np.clip(col["hair_end"], -0.2, 0.4) * 2, col["hairline"] * 2, col["face_w"] * 6]
-    targets = lookalike_hosts(rng, np.concatenate(look, 1), cfg.pools, cfg.n_fake, nearest=3)
+    hosts = lookalike_hosts(rng, np.concatenate(look, 1), cfg.pools, cfg.n_fake, nearest=3)
     per, size, strength = cfg.n_real + cfg.n_fake, cfg.image_size, cfg.fake_strength
     nz_all = sample_nuisance(rng, cfg.n_all * per)
     photos: list[list[tuple]] = [[] for _ in range(cfg.n_all)]
     chunk = max(1, BATCH // per)
     for first in range(0, cfg.n_all, chunk):
         ids = np.arange(first, min(first + chunk, cfg.n_all))
-        # heads: each identity's own, then one per fake (the identity's inner face on a target)
+        # heads: each identity's own, then one per fake (the identity's inner face on a host's)
         source = np.concatenate([ids, np.repeat(ids, cfg.n_fake)])
-        target = np.concatenate([ids, targets[ids].reshape(-1)])
-        coeffs = swap(take(people, source), take(people, target))
+        host = np.concatenate([ids, hosts[ids].reshape(-1)])
+        coeffs = swap(take(people, source), take(people, host))
         heads = render_heads(coeffs, size)
         k = np.arange(len(ids))
         own = np.repeat(k, cfg.n_real).reshape(len(ids), cfg.n_real)
@@ -170,5 +170,5 @@ def render_all(cfg: RenderConfig) -> list[list[tuple]]:
         nz = take(nz_all, rows)
         data, lms = render_photos(heads, h, take(coeffs, h), nz, batch_rng, size, strength, fake)
         for j, (d, lm) in enumerate(zip(data, lms)):
-            photos[ids[j // per]].append((d, lm, bool(fake[j])))
+            photos[ids[j // per]].append((d, lm, int(host[h[j]]) if fake[j] else None))
     return photos

@@ -149,10 +149,8 @@ def _finish(pixels: np.ndarray, shot: dict, rng: np.random.Generator) -> bytes:
     return encode_jpeg(np.clip(noisy + 0.5, 0, 255).astype(np.uint8), shot["quality"])
 
 
-def render_identity(
-    people: list[dict], ident: int, targets: np.ndarray, cfg: RenderConfig
-) -> list[tuple]:
-    """The photos of identity ``ident``: reals, then fakes onto ``targets``."""
+def render_identity(people: list[dict], ident: int, hosts: np.ndarray, cfg: RenderConfig) -> list:
+    """The photos of identity ``ident``: reals, then fakes made on photos of ``hosts``."""
     rng = np.random.default_rng([cfg.seed, 0x9047, ident])
     p, size = people[ident], cfg.image_size
     texture = person_texture(p, size)
@@ -160,13 +158,13 @@ def render_identity(
     for _ in range(cfg.n_real):
         shot = sample_shot(rng, p)
         pixels, lms, _ = render_photo(p, shot, size, rng, texture=texture)
-        out.append((_finish(pixels, shot, rng), lms, False))
-    for t in targets:
-        head = people[int(t)]
+        out.append((_finish(pixels, shot, rng), lms, None))
+    for host in hosts.tolist():
+        head = people[host]
         shot = sample_shot(rng, head)
         own = sample_shot(rng, p)
         pixels, lms = render_fake(p, head, shot, own, size, cfg.fake_strength, rng, texture)
-        out.append((_finish(pixels, shot, rng), lms, True))
+        out.append((_finish(pixels, shot, rng), lms, host))
     return out
 
 
@@ -178,9 +176,9 @@ def _look(q: dict) -> list:
 
 
 def render_all(cfg: RenderConfig) -> list[list[tuple]]:
-    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, is_fake), ...]``."""
+    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, host or None), ...]``."""
     rng = np.random.default_rng([cfg.seed, 0x9047])
     people = [sample_person(rng) for _ in range(cfg.n_all)]
     look = np.array([_look(q) for q in people])
-    targets = lookalike_hosts(rng, look, cfg.pools, cfg.n_fake, nearest=2)
-    return [render_identity(people, i, targets[i], cfg) for i in range(cfg.n_all)]
+    hosts = lookalike_hosts(rng, look, cfg.pools, cfg.n_fake, nearest=2)
+    return [render_identity(people, i, hosts[i], cfg) for i in range(cfg.n_all)]
