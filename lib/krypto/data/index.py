@@ -170,7 +170,7 @@ def validation_pairs(
     with_fakes = [a for a in anchors if index.at[a, C.LABEL] in fake_rows]
     rows += [(a, rng.choice(fake_rows[index.at[a, C.LABEL]]), C.FAKE_SAME) for a in with_fakes]
     rows += other(fake, C.FAKE_OTHER)
-    hosted = fake[fake[C.HOST].isin(real_rows)]  # made on a photo of an identity of the split
+    hosted = fake[fake[C.HOST].isin(list(real_rows))]  # made on a photo of one of the split
     on_anchor = [(a, f) for f, h in zip(hosted.index, hosted[C.HOST]) for a in real_rows[h]]
     if len(on_anchor) > n:
         on_anchor = [on_anchor[i] for i in rng.choice(len(on_anchor), n, replace=False)]
