@@ -3,11 +3,14 @@ and its own traits, not with :mod:`krypto.data.synth`, in the official layout.
 
 A person is a face outline, hair, two eyes, a nose and a mouth of their own colours and sizes;
 photos vary in position, size, light and JPEG quality. A fake of person X pastes a blurred,
-slightly recoloured crop of a photo of X over a photo of another person with X-like hair and
-skin, through a soft elliptic mask.
+slightly recoloured crop of a photo of X over a photo of its host: another person of the set
+(of train/ for a fake in train/, of the held-out people for a test pair), one of the three
+whose hair, skin and face size are closest to X's.
 
 ``python -m tests.external_faces OUT [--identities 160]`` writes ``OUT/train`` (with
-``meta.json``), ``OUT/test_public`` and ``OUT/gt.csv``.
+``meta.json``), ``OUT/hosts.csv`` (``path,host`` of every fake of train/), ``OUT/test_public``
+and ``OUT/gt.csv`` (the five pair kinds, ``pairs_per_kind`` of each; a ``fake_other`` pair's
+fake is not made on the anchor's photo unless two held-out people leave no other).
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ def _photo(p: dict, rng: random.Random) -> Image.Image:
     return img
 
 
-def _fake(x: dict, lookalike: dict, rng: random.Random) -> Image.Image:
+def _fake(x: dict, host: dict, rng: random.Random) -> Image.Image:
     source = _photo(x, rng).filter(ImageFilter.GaussianBlur(1.2))
     source = ImageEnhance.Color(source).enhance(rng.uniform(0.6, 1.4))
-    target = _photo(lookalike, rng)
+    target = _photo(host, rng)
     mask = Image.new("L", (SIZE, SIZE), 0)
     ImageDraw.Draw(mask).ellipse(
         [SIZE // 2 - 15, SIZE // 2 - 14, SIZE // 2 + 15, SIZE // 2 + 19], fill=255
@@ -86,36 +89,52 @@ def write(
     rng = random.Random(seed)
     out = Path(out)
     people = [_person(rng) for _ in range(identities + test_identities)]
+    pools = [range(identities), range(identities, len(people))]
 
-    def lookalike_of(p):
-        other = dict(_person(rng))
-        other.update(skin=p["skin"], hair=p["hair"], face=p["face"])
-        return other
+    def look(p):
+        return [*p["skin"], *p["hair"], *(4 * v for v in p["face"])]
 
-    meta, test = {}, {}
+    def host_of(i):  # one of the three people of i's pool who look most like i
+        others = [j for j in pools[i >= identities] if j != i]
+        others.sort(
+            key=lambda j: sum((a - b) ** 2 for a, b in zip(look(people[i]), look(people[j])))
+        )
+        return rng.choice(others[:3])
+
+    meta, test, hosts = {}, {}, ["path,host"]
     for i, p in enumerate(people):
-        photos = [(_photo(p, rng), 0) for _ in range(real)]
-        photos += [(_fake(p, lookalike_of(p), rng), 1) for _ in range(fake)]
+        photos = [(_photo(p, rng), None) for _ in range(real)]
+        for _ in range(fake):
+            host = host_of(i)
+            photos.append((_fake(p, people[host], rng), host))
         if i < identities:
             folder = out / "train" / f"{i:06d}"  # six digits here, another width in meta.json
             folder.mkdir(parents=True, exist_ok=True)
-            for n, (img, is_fake) in enumerate(photos):
+            for n, (img, host) in enumerate(photos):
                 img.save(folder / f"{n}.jpg", quality=rng.randint(60, 95))
-                meta[f"{i}/{n}.jpg"] = is_fake
+                meta[f"{i}/{n}.jpg"] = int(host is not None)
+                if host is not None:
+                    hosts.append(f"train/{i:06d}/{n}.jpg,{host}")
         else:
             test[i] = photos
     (out / "train" / "meta.json").write_text(json.dumps(meta))
+    (out / "hosts.csv").write_text("\n".join(hosts) + "\n")
+    reals = {i: [img for img, host in photos if host is None] for i, photos in test.items()}
+    fakes = {
+        i: [(img, host) for img, host in photos if host is not None] for i, photos in test.items()
+    }
+    hosted = {i: [img for j in test for img, host in fakes[j] if host == i] for i in test}
     rows, ids = [], sorted(test)
     for k in range(pairs_per_kind):
         a, b = rng.sample(ids, 2)
-        reals_a = [img for img, f in test[a] if not f]
-        fakes = {i: [img for img, f in test[i] if f] for i in (a, b)}
-        real_b = [img for img, f in test[b] if not f]
+        fake_b = [img for img, host in fakes[b] if host != a] or [img for img, _ in fakes[b]]
+        anchor = rng.choice([i for i in ids if hosted[i]])
         rows += [
-            (reals_a[0], reals_a[1 + k % (real - 1)], 1, "same"),
-            (reals_a[0], real_b[0], 0, "different"),
-            (reals_a[k % real], rng.choice(fakes[a]), 0, "fake_same"),
-            (reals_a[k % real], rng.choice(fakes[b]), 0, "fake_other"),
+            (reals[a][0], reals[a][1 + k % (real - 1)], 1, "same"),
+            (reals[a][0], reals[b][0], 0, "different"),
+            (reals[a][k % real], rng.choice(fakes[a])[0], 0, "fake_same"),
+            (reals[a][k % real], rng.choice(fake_b), 0, "fake_other"),
+            (rng.choice(reals[anchor]), rng.choice(hosted[anchor]), 0, "fake_on_anchor"),
         ]
     rng.shuffle(rows)
     gt = ["pair_id,label,kind"]

@@ -11,14 +11,17 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
+from krypto.data.dataset_writer import lookalike_hosts, write_layout
 from krypto.data.index import (
     build_index,
     prepare,
     split_by_identity,
+    validation_pairs,
     write_pairs_layout,
 )
 from krypto.data.landmarks import detect_mtcnn
 from krypto.data.layout import DataLayoutError, DataReport, read_pairs, read_train
+from tests.external_faces import write as write_external
 
 
 @pytest.fixture
@@ -135,6 +138,7 @@ def test_index_columns_and_split_by_identity(tiny_prepared):
         C.IS_QUERY,
         C.IS_GALLERY,
         C.IS_FAKE,
+        C.HOST,
         *C.LANDMARK_COLUMNS,
     ):
         assert column in index.columns
@@ -201,9 +205,160 @@ def test_validation_pairs_obey_their_kinds(tiny_prepared):
     assert (same_id & ~fake_b)[kind == C.SAME].all()
     assert (~same_id & ~fake_b)[kind == C.DIFFERENT].all()
     assert (same_id & fake_b)[kind == C.FAKE_SAME].all()
-    assert (~same_id & fake_b)[kind == C.FAKE_OTHER].all()
+    on_anchor = b[C.HOST].to_numpy() == a[C.LABEL].to_numpy()
+    assert (~same_id & fake_b & ~on_anchor)[kind == C.FAKE_OTHER].all()
+    assert (~same_id & fake_b & on_anchor)[kind == C.FAKE_ON_ANCHOR].all()
     assert (pairs[C.PAIR_LABEL] == (kind == C.SAME)).all()
     assert (pairs["row_a"] != pairs["row_b"]).all()
+    counts = pairs[C.KIND].value_counts()
+    assert 0 < counts[C.FAKE_ON_ANCHOR] <= counts[C.SAME] == counts[C.DIFFERENT]
+    assert not pairs[kind == C.FAKE_ON_ANCHOR].duplicated(["row_a", "row_b"]).any()
+
+
+def test_fake_on_anchor_pairs_are_all_the_data_allows(tiny_prepared, tiny_data):
+    """Every validation fake made on a photo of a validation identity makes a pair with each
+    real photo of its host (as many as there are, below the others' count), and the hosts are
+    those of hosts.csv."""
+    index, pairs = tiny_prepared.index, tiny_prepared.pairs
+    hosts = pd.read_csv(tiny_data / C.HOSTS_FILE, dtype=str)
+    label_of = dict(zip(index[C.IDENTITY], index[C.LABEL]))
+    row_of = {Path(p).relative_to(tiny_data).as_posix(): i for i, p in index[C.PATH].items()}
+    for path, host in zip(hosts[C.PATH], hosts[C.HOST]):
+        assert index.at[row_of[path], C.HOST] == label_of[host]
+    val = index[index[C.SPLIT] == C.VALID]
+    real = val[~val[C.IS_FAKE]]
+    hosted = val[val[C.IS_FAKE] & val[C.HOST].isin(real[C.LABEL])]
+    expected = {(a, f) for f, h in hosted[C.HOST].items() for a in real.index[real[C.LABEL] == h]}
+    made = pairs[pairs[C.KIND] == C.FAKE_ON_ANCHOR]
+    assert set(zip(made["row_a"], made["row_b"])) == expected
+
+
+def test_fake_other_is_never_made_on_the_anchor_photo():
+    """Four validation identities, five real photos and one fake each, the fakes of 1 and 2
+    made on photos of 0: a fake_other pair anchored on 0 takes the fake of 3, those are the
+    fake_on_anchor pairs of 0."""
+    rows = [(lab, f"{lab}-{n}", False, -1) for lab in range(4) for n in range(5)]
+    rows += [(1, "1-fake", True, 0), (2, "2-fake", True, 0), (3, "3-fake", True, 1)]
+    rows += [(0, "0-fake", True, 2)]
+    index = pd.DataFrame(rows, columns=[C.LABEL, C.PATH, C.IS_FAKE, C.HOST]).assign(split=C.VALID)
+    pairs = validation_pairs(index, pairs_per_kind=100, seed=0)
+    second = index.loc[pairs["row_b"], C.PATH].to_numpy()
+    anchor = index.loc[pairs["row_a"], C.LABEL].to_numpy()
+    kind = pairs[C.KIND].to_numpy()
+    assert set(second[(kind == C.FAKE_OTHER) & (anchor == 0)]) == {"3-fake"}
+    assert (kind == C.FAKE_OTHER).sum() > 0
+    on_anchor = {(a, b) for a, b, k in zip(anchor, second, kind) if k == C.FAKE_ON_ANCHOR}
+    expected = {(0, "1-fake"), (0, "2-fake"), (1, "3-fake"), (2, "0-fake")}
+    assert on_anchor == expected and (kind == C.FAKE_ON_ANCHOR).sum() == 4 * 5  # each real
+
+
+def test_a_set_without_hosts_has_no_fake_on_anchor_pairs(data_copy, tmp_path):
+    """The challenge's data has no hosts.csv: its fakes' hosts are unknown (-1), no pair of the
+    new kind is made, and fake_other pairs are drawn as before."""
+    (data_copy / C.HOSTS_FILE).unlink()
+    prepared = prepare(data_copy, out_dir=tmp_path / "p", val_ratio=0.25, progress=False)
+    assert (prepared.index[C.HOST] == -1).all()
+    assert set(prepared.pairs[C.KIND]) == set(C.PAIR_KINDS) - {C.FAKE_ON_ANCHOR}
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda t: t.iloc[1:], "names no host of 1 fakes"),
+        (lambda t: t.assign(host=t[C.HOST].where(t.index > 0, "99999")), "no other identity"),
+        (lambda t: t.assign(host=t[C.HOST].where(t.index > 0, t[C.PATH].str[6:14])), "no other"),
+        (lambda t: t.assign(path=t[C.PATH].where(t.index > 0, "train/00000000/0.jpg")), "line 2"),
+        (lambda t: pd.concat([t, t.iloc[:1]]), "named once"),
+        (lambda t: t.rename(columns={C.HOST: "owner"}), "has columns"),
+    ],
+)
+def test_a_bad_hosts_entry_is_an_error_naming_it(data_copy, edit, message):
+    path = data_copy / C.HOSTS_FILE
+    edit(pd.read_csv(path, dtype=str)).to_csv(path, index=False)
+    with pytest.raises(DataLayoutError, match=message) as error:
+        build_index(data_copy, val_ratio=0.25, progress=False)
+    assert C.HOSTS_FILE in str(error.value)
+
+
+def _named_photos(people: int, real: int, hosts: list[list[int]]) -> list[list[tuple]]:
+    """Photos whose bytes name them ("<person> <host or None> <n>"), for the writer."""
+    lms = np.full((5, 2), 0.5)
+    return [
+        [(f"{p} None {n}".encode(), lms, None) for n in range(real)]
+        + [(f"{p} {h} {n}".encode(), lms, h) for n, h in enumerate(hosts[p], real)]
+        for p in range(people)
+    ]
+
+
+def test_test_pairs_of_the_five_kinds(tmp_path):
+    """The writer's test pairs: as many of each kind, no pair twice, each kind what it says
+    (a fake_on_anchor pair: a real photo of a and a fake of another person made on a's photo;
+    a fake_other pair's fake is not made on the anchor's photo); hosts.csv: train's fakes."""
+    train, test = 4, 5
+    hosts = [[(p + 1) % train, (p + 2) % train] for p in range(train)]
+    hosts += [[train + (p + 1) % test, train + (p + 3) % test] for p in range(test)]
+    photos = _named_photos(train + test, 3, hosts)
+    rng = np.random.default_rng(0)
+    out = write_layout(tmp_path, photos, train, (2, 0), (rng, 6), ("config.json", {}))
+    table = pd.read_csv(out / C.HOSTS_FILE, dtype=str)
+    assert list(table[C.HOST]) == [f"{h:02d}" for p in range(train) for h in hosts[p]]
+    gt = pd.read_csv(out / C.GT_FILE, dtype={C.PAIR_ID: str})
+    assert gt[C.KIND].value_counts().to_dict() == {kind: 6 for kind in C.PAIR_KINDS}
+    seen = set()
+    for pair_id, kind in zip(gt[C.PAIR_ID], gt[C.KIND]):
+        names = [(out / C.TEST_DIR / pair_id / f).read_text().split() for f in C.PAIR_IMAGES]
+        assert frozenset(map(tuple, names)) not in seen
+        seen.add(frozenset(map(tuple, names)))
+        (a, a_host, _), (b, b_host, _) = sorted(names, key=lambda name: name[1] != "None")
+        assert a_host == "None" and int(a) >= train and int(b) >= train
+        kinds = {
+            C.SAME: b == a and b_host == "None",
+            C.DIFFERENT: b != a and b_host == "None",
+            C.FAKE_SAME: b == a and b_host != "None",
+            C.FAKE_OTHER: b != a and b_host not in ("None", a),
+            C.FAKE_ON_ANCHOR: b != a and b_host == a,
+        }
+        assert [k for k, holds in kinds.items() if holds] == [kind]
+
+
+def test_too_few_people_or_a_host_of_another_pool_is_an_error(tmp_path):
+    hosts = [[1], [0]] + [[3], [4], [2]]
+    photos = _named_photos(5, 2, hosts)
+    # three held-out people with two real photos each make three distinct "same" pairs
+    with pytest.raises(ValueError, match="too few held-out people .3. for 4 distinct pairs"):
+        write_layout(tmp_path / "a", photos, 2, (2, 0), (np.random.default_rng(0), 4), ("c", {}))
+    write_layout(tmp_path / "a3", photos, 2, (2, 0), (np.random.default_rng(0), 3), ("c", {}))
+    photos = _named_photos(5, 2, [[1], [0]] + [[3], [0], [2]])
+    with pytest.raises(ValueError, match="host 0 of a fake of 3 is not another held-out"):
+        write_layout(tmp_path / "b", photos, 2, (2, 0), (np.random.default_rng(0), 1), ("c", {}))
+    photos = _named_photos(5, 2, [[1], [3]] + [[3], [4], [2]])
+    with pytest.raises(ValueError, match="host 3 of train/01/2.jpg is not another training"):
+        write_layout(tmp_path / "c", photos, 2, (2, 0), (np.random.default_rng(0), 1), ("c", {}))
+
+
+def test_lookalike_hosts_are_the_nearest_of_the_pool():
+    features = np.arange(10.0)[:, None] ** 2  # person i's nearest: i - 1 or i + 1
+    pools = [range(0, 6), range(6, 10)]
+    hosts = lookalike_hosts(np.random.default_rng(0), features, pools, 3, nearest=1)
+    assert hosts.shape == (10, 3)
+    for pool in pools:
+        for person in pool:
+            others = [q for q in pool if q != person]
+            best = min(others, key=lambda q: abs(features[q, 0] - features[person, 0]))
+            assert (hosts[person] == best).all()
+    wide = lookalike_hosts(np.random.default_rng(0), features, pools, 50, nearest=2)
+    assert {int(h) for h in wide[0]} == {1, 2} and {int(h) for h in wide[9]} == {8, 7}
+
+
+def test_external_faces_have_hosts_and_five_kinds(tmp_path):
+    out = write_external(tmp_path / "ext", 12, 4, real=3, fake=2, pairs_per_kind=3)
+    gt = pd.read_csv(out / C.GT_FILE)
+    assert gt[C.KIND].value_counts().to_dict() == {kind: 3 for kind in C.PAIR_KINDS}
+    prepared = prepare(out, tmp_path / "p", val_ratio=0.5, landmarks="none", progress=False)
+    index = prepared.index
+    fakes = index[index[C.IS_FAKE]]
+    assert (fakes[C.HOST] >= 0).all() and (fakes[C.HOST] != fakes[C.LABEL]).all()
+    assert C.FAKE_ON_ANCHOR in set(prepared.pairs[C.KIND])
 
 
 def test_pairs_layout_with_gt(tiny_prepared, tmp_path):

@@ -12,12 +12,10 @@ assertion is made there; every run's EER fell from about 0.4 at epoch 0 to 0.17-
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 
 from krypto.data.index import prepare
-from krypto.data.renderers import parse_spec, renderer
+from krypto.data.renderers import parse_spec, write_dataset
 from krypto.learning.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.slow
@@ -39,7 +37,7 @@ def trained(tmp_path_factory):
     def run(data: str, loss: str) -> dict:
         if data not in prepared:
             name, config = parse_spec(RENDERED[data])
-            folder = renderer(name)(root / data, **asdict(config))
+            folder = write_dataset(root / data, name, config)
             prepared[data] = prepare(
                 folder, out_dir=root / f"{data}-prepared", progress=False, pairs_per_kind=200
             )

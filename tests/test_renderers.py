@@ -22,11 +22,13 @@ from krypto.data.renderers import RenderConfig, eigenfaces, portrait
 MODULES = {"portrait": portrait, "eigenfaces": eigenfaces}
 # folder-name width, meta.json key width (0: no padding)
 PADDING = {"portrait": (6, 0), "eigenfaces": (8, 8)}
-TINY = dict(identities=6, image_size=32, n_real=3, n_fake=2, n_test_pairs=8, test_identities=4)
+TINY = dict(
+    identities=6, image_size=32, n_real=3, n_fake=2, test_pairs_per_kind=2, test_identities=4
+)
 
 
 def _write(name, folder, **overrides):
-    return MODULES[name].write_dataset(folder, **{**TINY, **overrides})
+    return renderers.write_dataset(folder, name, RenderConfig(**{**TINY, **overrides}))
 
 
 def _pixels(data: bytes) -> np.ndarray:
@@ -65,7 +67,7 @@ def test_official_layout(name, tmp_path):
 
     gt = read_gt(out / "gt.csv")
     assert list(gt.columns) == [C.PAIR_ID, C.PAIR_LABEL, C.KIND]
-    per_kind = TINY["n_test_pairs"] // 4
+    per_kind = TINY["test_pairs_per_kind"]
     assert gt[C.KIND].value_counts().to_dict() == {k: per_kind for k in C.PAIR_KINDS}
     assert (gt[C.PAIR_LABEL] == (gt[C.KIND] == C.SAME)).all()
     pairs = read_pairs(out / "test_public")
@@ -80,6 +82,18 @@ def test_official_layout(name, tmp_path):
     values = landmarks[list(C.LANDMARK_COLUMNS)].to_numpy()
     assert np.isfinite(values).all() and (values > 0).all() and (values < 1).all()
     assert json.loads((out / "renderer.json").read_text())["renderer"] == name
+
+    # every fake of train/ and its host, another training identity
+    hosts = pd.read_csv(out / C.HOSTS_FILE, dtype=str)
+    fakes = sorted(
+        f"train/{key.split('/')[0]:0>{folder_width}}/{key.split('/')[1]}"
+        for key, fake in meta.items()
+        if fake
+    )
+    assert sorted(hosts[C.PATH]) == fakes
+    own = hosts[C.PATH].str.split("/").str[1]
+    assert (hosts[C.HOST] != own).all()
+    assert set(hosts[C.HOST]) <= set(folders)
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -96,6 +110,20 @@ def test_test_identities_are_held_out(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
+def test_fakes_are_made_on_hosts_of_their_own_pool(name):
+    """Every fake has a host: another person of its pool (training or held-out)."""
+    photos = MODULES[name].render_all(RenderConfig(**TINY))
+    n_train, n_all = TINY["identities"], TINY["identities"] + TINY["test_identities"]
+    for person, own in enumerate(photos):
+        hosts = [host for _, _, host in own]
+        assert hosts[: TINY["n_real"]] == [None] * TINY["n_real"]
+        fakes = hosts[TINY["n_real"] :]
+        assert len(fakes) == TINY["n_fake"] and person not in fakes
+        pool = range(n_train) if person < n_train else range(n_train, n_all)
+        assert all(host in pool for host in fakes)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
 def test_deterministic_for_a_seed(name, tmp_path):
     a, b = _write(name, tmp_path / "a"), _write(name, tmp_path / "b")
     c = _write(name, tmp_path / "c", seed=1)
@@ -105,12 +133,12 @@ def test_deterministic_for_a_seed(name, tmp_path):
     assert _digest(a) != _digest(c)
 
 
-# sha256 of every file of a TINY data set, as the code that made the README's numbers wrote it
-# (with requirements.txt's pillow, numpy and opencv; test pairs distinct): any change to the
+# sha256 of every file of a TINY data set, as this code writes it (with requirements.txt's
+# pillow, numpy and opencv; five kinds of test pairs, distinct; hosts.csv): any change to the
 # drawing, the random draws or the writer shows here
 DIGESTS = {
-    "portrait": "f69008047e84443c6f32fb1e2a214975afa43dfdfede2555ef8f7df786862c22",
-    "eigenfaces": "0a8451f16ebfefa3c12e8909d2f53239f8033d9bc0d406c2143909fd1bb88225",
+    "portrait": "2ec9c72adedfaffa32f13b2c8a32624956b8cdd0c0b3aa44962cfa78c1e2af23",
+    "eigenfaces": "061d02d1312b0d209511ec7f8a7aaf1e9fcef25e6299d710a6ee65c7d525d18e",
 }
 
 
@@ -124,10 +152,10 @@ def test_identity_shows_in_the_pixels(name):
     """Two real photos of one person are closer (mean absolute pixel difference) than photos of
     two people, on the whole photo and more clearly on its centre, the face."""
     cfg = RenderConfig(
-        identities=10, image_size=32, n_real=4, n_fake=1, n_test_pairs=4, test_identities=2
+        identities=10, image_size=32, n_real=4, n_fake=1, test_pairs_per_kind=1, test_identities=3
     )
     reals = [
-        np.stack([_pixels(d) for d, _, fake in person if not fake])
+        np.stack([_pixels(d) for d, _, host in person if host is None])
         for person in MODULES[name].render_all(cfg)
     ]
     for crop in (slice(None), slice(8, 24)):
@@ -156,8 +184,8 @@ def test_fake_strength_changes_only_the_fakes(name):
         return [p for person in MODULES[name].render_all(cfg) for p in person]
 
     weak, mid, strong = render(0.0), render(0.5), render(1.0)
-    for (dw, _, fake), (dm, _, _), (ds, _, _) in zip(weak, mid, strong):
-        if not fake:
+    for (dw, _, host), (dm, _, _), (ds, _, _) in zip(weak, mid, strong):
+        if host is None:
             assert dw == dm == ds
         else:
             to_mid = np.abs(_pixels(dw) - _pixels(dm)).mean()
@@ -171,7 +199,8 @@ def test_spec_and_slug():
     assert cfg == RenderConfig(identities=200, image_size=64, fake_strength=0.5)
     assert renderers.parse_spec("portrait") == ("portrait", RenderConfig())
     _, short = renderers.parse_spec("eigenfaces: real=4, fake=2, strength=1, pairs=40")
-    assert (short.n_real, short.n_fake, short.fake_strength, short.n_test_pairs) == (4, 2, 1.0, 40)
+    assert (short.n_real, short.n_fake, short.fake_strength) == (4, 2, 1.0)
+    assert short.test_pairs_per_kind == 40  # pairs of each of the five kinds
     same = renderers.parse_spec("portrait:size=64")
     assert renderers.slug("portrait", cfg) == renderers.slug(*same)
     assert renderers.slug("portrait", cfg) != renderers.slug("portrait", RenderConfig(seed=1))
@@ -181,22 +210,24 @@ def test_spec_and_slug():
         "portrait:size",
         "portrait:size=big",
         "portrait:size=8",
+        "portrait:test_identities=2",
     ):
         with pytest.raises(ValueError):
             renderers.parse_spec(bad)
     assert set(renderers.RENDERERS) == {"portrait", "eigenfaces"}
+    assert "-pairs1500x5-" in renderers.slug(*renderers.parse_spec("portrait:pairs=1500"))
 
 
 def test_dataset_path_writes_once_for_parallel_callers(tmp_path, monkeypatch):
     calls = []
-    real = renderers.renderer("eigenfaces")
+    real = renderers.write_dataset
 
-    def counting(out, **kwargs):
+    def counting(out, name, cfg):
         calls.append(out)
-        return real(out, **kwargs)
+        return real(out, name, cfg)
 
-    monkeypatch.setitem(renderers.RENDERERS, "eigenfaces", counting)
-    spec = "eigenfaces:identities=4,size=24,real=2,fake=1,pairs=4,test_identities=2"
+    monkeypatch.setattr(renderers, "write_dataset", counting)
+    spec = "eigenfaces:identities=4,size=24,real=2,fake=1,pairs=1,test_identities=3"
     paths = []
 
     def ask():
@@ -222,7 +253,7 @@ def test_data_dir_names_a_rendered_data_set(tmp_path, monkeypatch):
     from krypto.data.index import resolve_data_dir
 
     monkeypatch.setattr(renderers, "RENDERERS_DIR", tmp_path)
-    spec = "portrait:identities=4,size=24,real=2,fake=1,pairs=4,test_identities=2"
+    spec = "portrait:identities=4,size=24,real=2,fake=1,pairs=1,test_identities=3"
     folder = resolve_data_dir(spec)
     assert folder.parent == tmp_path and folder.name.startswith("portrait-id4-px24")
     assert len(read_train(folder)) == 4 * 3 and (folder / C.GT_FILE).is_file()
@@ -233,7 +264,8 @@ def test_data_dir_names_a_rendered_data_set(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_command_line(name, tmp_path):
-    MODULES[name].main(
+    renderers.main(
+        name,
         [
             str(tmp_path),
             "--identities",
@@ -244,15 +276,15 @@ def test_command_line(name, tmp_path):
             "2",
             "--n-fake",
             "1",
-            "--test-pairs",
-            "4",
+            "--pairs",
+            "1",
             "--test-identities",
-            "2",
+            "3",
             "--fake-strength",
             "0.2",
             "--seed",
             "3",
-        ]
+        ],
     )
     config = json.loads((tmp_path / "renderer.json").read_text())
     assert config == {
@@ -263,7 +295,7 @@ def test_command_line(name, tmp_path):
         "n_fake": 1,
         "fake_strength": 0.2,
         "seed": 3,
-        "n_test_pairs": 4,
-        "test_identities": 2,
+        "test_pairs_per_kind": 1,
+        "test_identities": 3,
     }
     assert len(read_train(tmp_path)) == 3 * 3

@@ -11,15 +11,15 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
-from krypto.data.synth import SynthConfig, ensure_default_dataset, main, write_dataset
-from krypto.data.synth.render import render_fake, render_real
-from krypto.data.synth.traits import (
-    HEAD_TRAITS,
-    lookalike_heads,
-    sample_identities,
-    sample_nuisance,
-    take,
+from krypto.data.synth import (
+    NEAREST_HOSTS,
+    SynthConfig,
+    ensure_default_dataset,
+    main,
+    write_dataset,
 )
+from krypto.data.synth.render import render_fake, render_real
+from krypto.data.synth.traits import HEAD_TRAITS, sample_identities, sample_nuisance, take
 from tests.conftest import TINY
 
 
@@ -35,7 +35,8 @@ def test_official_layout(tiny_data):
         assert (tiny_data / "train" / ident / name).is_file()
     gt = pd.read_csv(tiny_data / "gt.csv", dtype={"pair_id": str})
     assert list(gt.columns) == ["pair_id", "label", "kind"]
-    assert set(gt["kind"]) == set(C.PAIR_KINDS)
+    per_kind = {kind: TINY.test_pairs_per_kind for kind in C.PAIR_KINDS}
+    assert gt["kind"].value_counts().to_dict() == per_kind
     assert (gt["label"] == (gt["kind"] == "same")).all()
     for pid in gt["pair_id"]:
         assert (tiny_data / "test_public" / pid / "0.jpg").is_file()
@@ -49,7 +50,7 @@ def test_official_layout(tiny_data):
 
 
 def test_deterministic_for_a_seed(tmp_path):
-    cfg = SynthConfig(identities=4, test_identities=2, test_pairs_per_kind=2, image_size=24)
+    cfg = SynthConfig(identities=4, test_identities=3, test_pairs_per_kind=2, image_size=24)
     a, b = write_dataset(tmp_path / "a", cfg, False), write_dataset(tmp_path / "b", cfg, False)
     c = write_dataset(tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 5}), False)
     file = "train/00000001/3.jpg"
@@ -58,9 +59,8 @@ def test_deterministic_for_a_seed(tmp_path):
 
 
 def test_data_set_is_byte_for_byte_the_same(tmp_path):
-    """sha256 of every file of a small set, as the code that made the README's numbers wrote it
-    (with requirements.txt's pillow and numpy): any change to the drawing, the random draws or
-    the writer shows here."""
+    """sha256 of every file of a small set, as this code writes it (with requirements.txt's
+    pillow and numpy): any change to the drawing, the random draws or the writer shows here."""
     cfg = SynthConfig(
         identities=6,
         test_identities=4,
@@ -74,13 +74,13 @@ def test_data_set_is_byte_for_byte_the_same(tmp_path):
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         h.update(str(path.relative_to(out)).encode())
         h.update(path.read_bytes())
-    assert h.hexdigest() == "7264d0a0d47e6efdf7448d6dee58a3f3a4f7ffbd6e50c6d4683a5312937b1648"
+    assert h.hexdigest() == "264ab173822f2c174a2d667c0eedfb70fbae4cdaa4caa90b965a77b69baa5626"
 
 
 def test_meta_keys_with_another_padding(tmp_path):
     cfg = SynthConfig(
         identities=3,
-        test_identities=2,
+        test_identities=3,
         test_pairs_per_kind=1,
         image_size=16,
         id_width=8,
@@ -123,15 +123,69 @@ def test_fake_keeps_inner_face_and_leaves_traces():
     assert diffs[0] < diffs[1] < diffs[2]
 
 
-def test_lookalike_heads_interpolate_head_traits_only():
-    traits = sample_identities(np.random.default_rng(0), 2)
-    src, other = take(traits, [0]), take(traits, [1])
-    same = lookalike_heads(src, other, 1.0)
-    for key in HEAD_TRAITS:
-        np.testing.assert_allclose(same[key], src[key])
-    np.testing.assert_allclose(same["eye_dx"], other["eye_dx"])  # inner traits: not touched here
-    far = lookalike_heads(src, other, 0.0)
-    np.testing.assert_allclose(far["face_w"], other["face_w"])
+def _hosts(root) -> dict[str, int]:
+    """hosts.csv: the path of each fake of train/ -> its host's number."""
+    table = pd.read_csv(root / C.HOSTS_FILE, dtype=str)
+    return {path: int(host) for path, host in zip(table[C.PATH], table[C.HOST])}
+
+
+def test_hosts_of_every_fake(tiny_data):
+    """hosts.csv names every fake of train/ once, with another training identity as its host."""
+    meta = json.loads((tiny_data / "train" / "meta.json").read_text())
+    hosts = _hosts(tiny_data)
+    assert sorted(hosts) == sorted(f"train/{key}" for key, fake in meta.items() if fake)
+    for path, host in hosts.items():
+        assert 0 <= host < TINY.identities and host != int(path.split("/")[1])
+
+
+def test_a_fake_is_made_on_its_host_head(tmp_path):
+    """Without nuisance (difficulty 0: one pose, light and scale), the forehead and hair of a
+    fake are those of its recorded host's real photos, and of no other identity's."""
+    cfg = SynthConfig(
+        identities=12,
+        test_identities=3,
+        real_per_identity=2,
+        fake_per_identity=2,
+        image_size=48,
+        difficulty=0.0,
+        test_pairs_per_kind=1,
+    )
+    out = write_dataset(tmp_path, cfg, False)
+
+    def forehead(path):  # face units v in [-0.55, -0.42], u in [-0.25, 0.25]: above the swap
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), np.float32)[10:14, 18:30]
+
+    reals = [forehead(out / f"train/{i:08d}/0.jpg") for i in range(cfg.identities)]
+    hosts = _hosts(out)
+    assert len(hosts) == cfg.identities * cfg.fake_per_identity
+    for path, host in hosts.items():
+        diffs = [np.abs(forehead(out / path) - real).mean() for real in reals]
+        assert int(np.argmin(diffs)) == host and diffs[host] < 8, (path, host, diffs)
+
+
+def test_hosts_are_lookalikes(tmp_path):
+    """A fake's host is one of the NEAREST_HOSTS people of its pool whose head traits
+    (standardised over all people) are nearest its own: a fake still resembles the person it
+    shows."""
+    cfg = SynthConfig(
+        identities=30,
+        test_identities=3,
+        real_per_identity=2,
+        fake_per_identity=3,
+        image_size=16,
+        test_pairs_per_kind=1,
+    )
+    out = write_dataset(tmp_path, cfg, False)
+    n_all = cfg.identities + cfg.test_identities
+    traits = sample_identities(np.random.default_rng(cfg.seed), n_all)  # write_dataset's first draw
+    head = np.concatenate([traits[k].reshape(n_all, -1) for k in HEAD_TRAITS], 1)
+    head /= head.std(0)
+    for path, host in _hosts(out).items():
+        person = int(path.split("/")[1])
+        dist = ((head[: cfg.identities] - head[person]) ** 2).sum(1)
+        dist[person] = np.inf
+        assert host in np.argsort(dist)[:NEAREST_HOSTS], (path, host)
 
 
 def test_config_rejects_bad_values():
@@ -139,10 +193,12 @@ def test_config_rejects_bad_values():
         SynthConfig(fake_strength=2)
     with pytest.raises(ValueError, match="real_per_identity"):
         SynthConfig(real_per_identity=1)
+    with pytest.raises(ValueError, match="test_identities 3"):
+        SynthConfig(test_identities=2)
 
 
 def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
-    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16)
+    cfg = SynthConfig(identities=3, test_identities=3, test_pairs_per_kind=1, image_size=16)
     out = ensure_default_dataset(tmp_path / "syn", cfg)
     stamp = (out / "gt.csv").stat().st_mtime_ns
     assert ensure_default_dataset(tmp_path / "syn", cfg) == out
@@ -150,13 +206,13 @@ def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
     with pytest.raises(FileExistsError, match="another configuration"):
         ensure_default_dataset(
             tmp_path / "syn",
-            SynthConfig(identities=4, test_identities=2, test_pairs_per_kind=1, image_size=16),
+            SynthConfig(identities=4, test_identities=3, test_pairs_per_kind=1, image_size=16),
         )
 
 
 def test_ensure_default_dataset_refuses_a_folder_without_a_finished_set(tmp_path):
     """A folder holding anything but a finished set (the user's own files) is never replaced."""
-    cfg = SynthConfig(identities=3, test_identities=2, test_pairs_per_kind=1, image_size=16)
+    cfg = SynthConfig(identities=3, test_identities=3, test_pairs_per_kind=1, image_size=16)
     mine = tmp_path / "syn" / "notes.txt"
     mine.parent.mkdir()
     mine.write_text("keep")
@@ -172,7 +228,7 @@ def test_command_line(tmp_path):
             "--identities",
             "3",
             "--test-identities",
-            "2",
+            "3",
             "--test-pairs-per-kind",
             "1",
             "--image-size",
@@ -195,7 +251,7 @@ def test_runs_as_a_module(tmp_path):
             "--identities",
             "2",
             "--test-identities",
-            "2",
+            "3",
             "--test-pairs-per-kind",
             "1",
             "--image-size",

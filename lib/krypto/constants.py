@@ -25,6 +25,7 @@ TEST_DIR = "test_public"
 META_FILE = "meta.json"
 GT_FILE = "gt.csv"
 LANDMARKS_FILE = "landmarks.csv"
+HOSTS_FILE = "hosts.csv"  # of a generated set: path,host of every fake of train/ (its host's id)
 PAIR_IMAGES = ("0.jpg", "1.jpg")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 REAL, FAKE = 0, 1  # values of meta.json
@@ -37,10 +38,12 @@ IS_QUERY = "is_query"
 IS_GALLERY = "is_gallery"
 IS_FAKE = "is_fake"
 IDENTITY = "identity"  # the identity folder name as written on disk
+HOST = "host"  # of a fake: the identity on whose photo it was made (index: its label, -1 unknown)
 TRAIN, VALID, TEST = "train", "validation", "test"  # splits by identity
 LANDMARK_POINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 LANDMARK_COLUMNS = tuple(f"{p}_{axis}" for p in LANDMARK_POINTS for axis in ("x", "y"))
-INDEX_COLUMNS = (LABEL, PATH, SPLIT, IS_QUERY, IS_GALLERY, IS_FAKE, IDENTITY, *LANDMARK_COLUMNS)
+INDEX_COLUMNS = (LABEL, PATH, SPLIT, IS_QUERY, IS_GALLERY, IS_FAKE, IDENTITY, HOST)
+INDEX_COLUMNS += LANDMARK_COLUMNS
 
 # --- pairs ---------------------------------------------------------------------------------------
 PAIR_ID = "pair_id"
@@ -52,7 +55,9 @@ SAME = "same"  # two real photos of one person: label 1
 DIFFERENT = "different"  # real photos of two people: label 0
 FAKE_SAME = "fake_same"  # a person and a deepfake of that person: label 0
 FAKE_OTHER = "fake_other"  # a person and a deepfake of another person: label 0
-PAIR_KINDS = (SAME, DIFFERENT, FAKE_SAME, FAKE_OTHER)
+# a person and a deepfake of another person made on a photo of that person: label 0
+FAKE_ON_ANCHOR = "fake_on_anchor"
+PAIR_KINDS = (SAME, DIFFERENT, FAKE_SAME, FAKE_OTHER, FAKE_ON_ANCHOR)
 NEGATIVE_KINDS = PAIR_KINDS[1:]
 
 # --- run folders ---------------------------------------------------------------------------------

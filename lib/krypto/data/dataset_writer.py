@@ -3,23 +3,27 @@
 
     OUT/train/<id>/<n>.jpg        identities 0 .. identities-1, reals first, then fakes
     OUT/train/meta.json           {"<id>/<n>.jpg": 0 real | 1 fake}
+    OUT/hosts.csv                 path,host: every fake of train/ and the id of its host, the
+                                  person on whose photo it was made (another training identity)
     OUT/test_public/<pair>/0.jpg, 1.jpg   pairs of the held-out identities
-    OUT/gt.csv                    pair_id,label,kind (the four kinds, as many pairs of each)
+    OUT/gt.csv                    pair_id,label,kind (the five kinds, as many pairs of each)
     OUT/landmarks.csv             path,<5 points x, y> normalised to [0, 1]
     OUT/<config file>             the parameters it was made with
 
-The index files are written through :mod:`krypto.files`; the photos, thousands of small files,
-directly (:func:`write_once` writes a whole set into a temporary folder and renames it when
-complete).
+Paths in hosts.csv and landmarks.csv are relative to OUT. The index files are written through
+:mod:`krypto.files`; the photos, thousands of small files, directly (:func:`write_once` writes a
+whole set into a temporary folder and renames it when complete). :func:`run_command_line` is the
+generators' command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +33,7 @@ from PIL import Image
 from krypto import constants as C
 from krypto.files import file_lock, write_csv, write_json, write_text
 
-Photo = tuple  # (jpeg bytes, landmarks [5, 2] in [0, 1], is_fake)
+Photo = tuple  # (jpeg bytes, landmarks [5, 2] in [0, 1], host: a fake's host's number, or None)
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -44,89 +48,117 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How a generator spells the layout: zero padding of folder names and pair ids
-    (``folder_width``) and of the ids in meta.json keys (``meta_width``, 0: none), the indent of
-    meta.json, the format of landmark values (None: rounded to 5 digits) and the partner of a
-    "different" pair (``random_partner``: any real photo of the other person, drawn, with the
-    second photo of the "same" pair anchoring "different" and "fake_other"; else the other
-    person's photo of that second photo's number, with the first anchoring them)."""
-
-    folder_width: int
-    meta_width: int
-    meta_indent: int = 2
-    landmark_format: str | None = None
-    random_partner: bool = True
+def lookalike_hosts(
+    rng: np.random.Generator, features: np.ndarray, pools: list[range], n_fake: int, nearest: int
+) -> np.ndarray:
+    """The host of every fake ``[n_people, n_fake]``: the person on whose head a face swap is
+    made, another person of the same pool (``pools``: ranges of people, train and test) among
+    the ``nearest`` whose ``features`` (``[n_people, F]``) are closest, so a fake resembles the
+    person it shows."""
+    out = np.empty((len(features), n_fake), dtype=np.int64)
+    for pool in pools:
+        for person in pool:
+            others = np.delete(np.arange(pool.start, pool.stop), person - pool.start)
+            others = others[None].repeat(n_fake, 0)
+            dist = ((features[others] - features[person]) ** 2).sum(-1)
+            k = min(nearest, others.shape[1])
+            best = np.argsort(dist, axis=1, kind="stable")[:, :k]
+            pick = best[np.arange(n_fake), rng.integers(0, k, n_fake)]
+            out[person] = others[np.arange(n_fake), pick]
+    return out
 
 
 def write_layout(
     out_dir: str | Path,
     photos: list[list[Photo]],
     identities: int,
-    layout: Layout,
+    widths: tuple[int, int],
     pairs: tuple[np.random.Generator, int],
     config: tuple[str, dict],
 ) -> Path:
-    """Write ``photos[identity]`` in the official layout (see the module's docstring): the first
+    """Write ``photos[person]`` in the official layout (see the module's docstring): the first
     ``identities`` people in train/, the others in the test pairs, drawn with ``pairs`` (a
-    generator and the pairs of each kind). ``config`` is the config file's name and content."""
-    out = Path(out_dir)
+    generator and the pairs of each kind). ``widths``: the zero padding of folder names and pair
+    ids, and of the ids in meta.json keys (0: none). ``config``: the config file's name and
+    content."""
+    out, (folder_width, meta_width) = Path(out_dir), widths
     train_dir, test_dir = out / C.TRAIN_DIR, out / C.TEST_DIR
     train_dir.mkdir(parents=True, exist_ok=True)
     test_dir.mkdir(parents=True, exist_ok=True)
     meta: dict[str, int] = {}
     landmark_rows: list[tuple[str, np.ndarray]] = []
-    for ident in range(identities):
-        folder = train_dir / f"{ident:0{layout.folder_width}d}"
+    hosts: list[tuple[str, str]] = []
+    for person in range(identities):
+        folder = train_dir / f"{person:0{folder_width}d}"
         folder.mkdir(exist_ok=True)
-        for number, (data, lms, is_fake) in enumerate(photos[ident]):
+        for number, (data, lms, host) in enumerate(photos[person]):
             (folder / f"{number}.jpg").write_bytes(data)
-            meta[f"{ident:0{layout.meta_width}d}/{number}.jpg"] = C.FAKE if is_fake else C.REAL
-            landmark_rows.append((f"{C.TRAIN_DIR}/{folder.name}/{number}.jpg", lms))
-    write_text(train_dir / C.META_FILE, json.dumps(meta, indent=layout.meta_indent))
+            meta[f"{person:0{meta_width}d}/{number}.jpg"] = C.REAL if host is None else C.FAKE
+            path = f"{C.TRAIN_DIR}/{folder.name}/{number}.jpg"
+            landmark_rows.append((path, lms))
+            if host is not None:
+                if not 0 <= host < identities or host == person:
+                    raise ValueError(f"the host {host} of {path} is not another training identity")
+                hosts.append((path, f"{host:0{folder_width}d}"))
+    write_text(train_dir / C.META_FILE, json.dumps(meta, indent=0))
+    write_csv(out / C.HOSTS_FILE, pd.DataFrame(hosts, columns=[C.PATH, C.HOST]))
 
     rng, per_kind = pairs
-    chosen = _draw_pairs(rng, photos[identities:], per_kind, layout.random_partner)
-    gt = _write_pairs(test_dir, rng, chosen, landmark_rows, layout.folder_width)
+    chosen = _draw_pairs(rng, photos[identities:], identities, per_kind)
+    gt = _write_pairs(test_dir, rng, chosen, landmark_rows, folder_width)
     write_csv(out / C.GT_FILE, pd.DataFrame(gt, columns=[C.PAIR_ID, C.PAIR_LABEL, C.KIND]))
-    values = np.stack([lms.reshape(-1) for _, lms in landmark_rows])
     table = pd.DataFrame(
-        values if layout.landmark_format else values.round(5), columns=list(C.LANDMARK_COLUMNS)
+        np.stack([lms.reshape(-1) for _, lms in landmark_rows]), columns=list(C.LANDMARK_COLUMNS)
     )
     table.insert(0, C.PATH, [path for path, _ in landmark_rows])
-    write_csv(out / C.LANDMARKS_FILE, table, float_format=layout.landmark_format)
+    write_csv(out / C.LANDMARKS_FILE, table, float_format="%.5f")
     write_json(out / config[0], config[1])
     return out
 
 
-def _draw_pairs(rng, people: list[list[Photo]], per_kind: int, random_partner: bool) -> list:
-    """As many pairs of each kind, each anchored on a real photo of a held-out person, no two
-    alike: a draw of four that repeats a pair (the same two photos) is drawn again."""
-    reals = [[p for p in person if not p[2]] for person in people]
-    fakes = [[p for p in person if p[2]] for person in people]
+def _draw_pairs(rng, people: list[list[Photo]], first: int, per_kind: int) -> list:
+    """``per_kind`` pairs of each kind among the held-out ``people`` (numbered from ``first``),
+    each a real photo of a person ``a`` and a photo drawn from the kind's partners (below), no
+    pair twice: a draw that repeats a pair is drawn again."""
+    reals = [[p for p in person if p[2] is None] for person in people]
+    fakes = [[p for p in person if p[2] is not None] for person in people]
+    hosted: list[list] = [[] for _ in people]  # the fakes made on a photo of each person
+    for person, own in enumerate(fakes):
+        for fake in own:
+            if not 0 <= fake[2] - first < len(people) or fake[2] - first == person:
+                raise ValueError(
+                    f"the host {fake[2]} of a fake of {person + first} is not another held-out "
+                    f"identity"
+                )
+            hosted[fake[2] - first].append(fake)
+    partners = {  # kind -> the second photo's candidates for people a and b (a != b)
+        C.SAME: lambda a, b: reals[a],
+        C.DIFFERENT: lambda a, b: reals[b],
+        C.FAKE_SAME: lambda a, b: fakes[a],
+        C.FAKE_OTHER: lambda a, b: [f for f in fakes[b] if f[2] != a + first],
+        C.FAKE_ON_ANCHOR: lambda a, b: hosted[a],
+    }
     pairs: list = []
-    seen: set = set()  # the two photos of each pair (they tell its kind)
-    tries = 20 * per_kind + 100  # plenty unless the people are too few for distinct pairs
-    while len(pairs) < 4 * per_kind:
-        if (tries := tries - 1) < 0:
-            raise ValueError(f"too few held-out people for {per_kind} distinct pairs of each kind")
-        a, b = rng.choice(len(people), 2, replace=False)
-        i, j = rng.choice(len(reals[a]), 2, replace=False)
-        partner = reals[b][rng.integers(len(reals[b])) if random_partner else j]
-        p, q = (j, i) if random_partner else (i, j)  # a's photos in the other three kinds
-        fake_a = fakes[a][rng.integers(len(fakes[a]))]
-        fake_b = fakes[b][rng.integers(len(fakes[b]))]
-        draw = [
-            (reals[a][i], reals[a][j], 1, C.SAME),
-            (reals[a][p], partner, 0, C.DIFFERENT),
-            (reals[a][q], fake_a, 0, C.FAKE_SAME),
-            (reals[a][p], fake_b, 0, C.FAKE_OTHER),
-        ]
-        keys = [frozenset((id(first), id(second))) for first, second, *_ in draw]
-        if seen.isdisjoint(keys):
-            seen.update(keys)
-            pairs += draw
+    seen: set = set()  # the two photos of each pair
+    for kind, candidates in partners.items():
+        drawn, tries = 0, 20 * per_kind + 100  # plenty unless too few people for distinct pairs
+        while drawn < per_kind:
+            if (tries := tries - 1) < 0:
+                raise ValueError(
+                    f"too few held-out people ({len(people)}) for {per_kind} distinct pairs "
+                    f"of the kind {kind}"
+                )
+            a, b = rng.choice(len(people), 2, replace=False)
+            anchor = reals[a][rng.integers(len(reals[a]))]
+            options = [p for p in candidates(a, b) if p is not anchor]
+            if not options:
+                continue
+            second = options[rng.integers(len(options))]
+            key = frozenset((id(anchor), id(second)))
+            if key not in seen:
+                seen.add(key)
+                pairs.append((anchor, second, int(kind == C.SAME), kind))
+                drawn += 1
     return pairs
 
 
@@ -181,3 +213,21 @@ def write_once(
             out.rmdir()
         tmp.rename(out)
     return out
+
+
+def run_command_line(
+    config_class, write: Callable, prog: str, doc: str, argv=None, aliases: dict | None = None
+) -> None:
+    """``prog OUT [--field-name VALUE ...]``: one option per field of the dataclass
+    ``config_class`` (also ``--<alias>`` for each of ``aliases``, alias -> field), then
+    ``write(OUT, config)``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="folder to write (official layout)")
+    for f in fields(config_class):
+        names = [f.name] + [alias for alias, name in (aliases or {}).items() if name == f.name]
+        kind = float if isinstance(f.default, float) else int
+        flags = ["--" + name.replace("_", "-") for name in names]
+        parser.add_argument(*flags, dest=f.name, type=kind, default=f.default, help="%(default)s")
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    print(f"wrote {write(out, config_class(**args))}")

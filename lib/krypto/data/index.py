@@ -1,7 +1,8 @@
 """The index table of a data set, its identity-wise split and its validation pairs.
 
 The index has open-metric-learning's columns (``label, path, split, is_query, is_gallery``) plus
-``is_fake``, ``identity`` and the five landmarks, one row per decodable photo. ``prepare`` builds
+``is_fake``, ``identity``, ``host`` (a fake's host's label from a generated set's hosts.csv, -1
+unknown) and the five landmarks, one row per decodable photo. ``prepare`` builds
 all of it once per (data set, seed, val_ratio, landmarks) and caches it.
 """
 
@@ -20,7 +21,7 @@ from krypto import constants as C
 from krypto.data.alignment import detect_faces
 from krypto.data.images import decode_many
 from krypto.data.landmarks import detect_mtcnn, read_ground_truth
-from krypto.data.layout import DataReport, read_train
+from krypto.data.layout import DataReport, read_hosts, read_train
 from krypto.files import file_lock, write_csv, write_text
 from krypto.paths import resolve_path
 
@@ -49,10 +50,7 @@ def split_by_identity(
                 f"{name} ratio {ratio} leaves {n} identities out of {n_ids}; "
                 f"at least 2 are needed for pairs of two people"
             )
-        if name == C.TEST and ratio == 0:
-            held[name] = ids[:0]
-            continue
-        held[name] = rng.choice(ids, n, replace=False)
+        held[name] = rng.choice(ids, n, replace=False) if ratio > 0 else ids[:0]
         ids = np.setdiff1d(ids, held[name])
     split = np.full(len(labels), C.TRAIN, dtype=object)
     split[np.isin(labels, held[C.VALID])] = C.VALID
@@ -84,6 +82,7 @@ def build_index(
     report = report if report is not None else DataReport()
     root = Path(data_dir).expanduser().resolve()
     frame = read_train(root, report)
+    frame[C.HOST] = read_hosts(root, frame)
 
     # decode every photo once: a file that does not decode is reported here, never mid-epoch
     _, failures = decode_many(frame[C.PATH], size=16, progress=progress, desc="checking images")
@@ -92,6 +91,8 @@ def build_index(
         frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
 
     frame[C.LABEL] = pd.factorize(frame[C.IDENTITY])[0]
+    labels = dict(zip(frame[C.IDENTITY], frame[C.LABEL]))
+    frame[C.HOST] = frame[C.HOST].map(labels).fillna(-1).astype(int)
     frame[C.SPLIT] = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed, test_ratio)
     frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
     frame[C.IS_GALLERY] = frame[C.IS_QUERY]
@@ -125,13 +126,15 @@ def _landmarks(root: Path, paths, mode: str, device: str, progress: bool, align:
 def validation_pairs(
     index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0, split: str = C.VALID
 ) -> pd.DataFrame:
-    """Pairs of the four kinds among the photos of ``split`` (the validation photos): columns
+    """Pairs of the five kinds among the photos of ``split`` (the validation photos): columns
     ``pair_id, path_a, path_b, label, kind`` and the row numbers ``row_a, row_b`` in ``index``.
 
     ``same``: every pair of real photos of one identity (sampled down to ``pairs_per_kind``);
     then as many pairs of each negative kind, each anchored on a real photo: ``different`` (a
     real photo of another identity), ``fake_same`` (a fake of the anchor's identity),
-    ``fake_other`` (a fake of another identity)."""
+    ``fake_other`` (a fake of another identity, not made on the anchor's photo);
+    ``fake_on_anchor``: a real photo of an identity and a fake of another identity of ``split``
+    made on its photo (``host``), as many as there are up to the others' count."""
     rng = np.random.default_rng(seed)
     val = index[index[C.SPLIT] == split]
     real = val[~val[C.IS_FAKE]]
@@ -153,19 +156,25 @@ def validation_pairs(
     anchors = rng.choice(real.index.to_numpy(), n)
     anchor_label = index.loc[anchors, C.LABEL].to_numpy()
 
-    def other(pool: pd.DataFrame, labels) -> np.ndarray:
-        picks = np.empty(len(labels), dtype=int)
-        for i, lab in enumerate(labels):
-            candidates = pool.index[pool[C.LABEL].to_numpy() != lab]
-            picks[i] = rng.choice(candidates)
-        return picks
+    def other(pool: pd.DataFrame, kind: str) -> list:
+        """A pair of ``kind`` for each anchor: a row of ``pool`` of another identity, not made
+        on the anchor's identity's photo (no pair where there is none)."""
+        pairs = []
+        for anchor, lab in zip(anchors, anchor_label):
+            keep = (pool[C.LABEL].to_numpy() != lab) & (pool[C.HOST].to_numpy() != lab)
+            if keep.any():
+                pairs.append((anchor, rng.choice(pool.index[keep]), kind))
+        return pairs
 
-    rows = [(a, b, C.SAME) for a, b in same]
-    rows += [(a, b, C.DIFFERENT) for a, b in zip(anchors, other(real, anchor_label))]
+    rows = [(a, b, C.SAME) for a, b in same] + other(real, C.DIFFERENT)
     with_fakes = [a for a in anchors if index.at[a, C.LABEL] in fake_rows]
     rows += [(a, rng.choice(fake_rows[index.at[a, C.LABEL]]), C.FAKE_SAME) for a in with_fakes]
-    if len(fake):
-        rows += [(a, b, C.FAKE_OTHER) for a, b in zip(anchors, other(fake, anchor_label))]
+    rows += other(fake, C.FAKE_OTHER)
+    hosted = fake[fake[C.HOST].isin(list(real_rows))]  # made on a photo of one of the split
+    on_anchor = [(a, f) for f, h in zip(hosted.index, hosted[C.HOST]) for a in real_rows[h]]
+    if len(on_anchor) > n:
+        on_anchor = [on_anchor[i] for i in rng.choice(len(on_anchor), n, replace=False)]
+    rows += [(a, f, C.FAKE_ON_ANCHOR) for a, f in on_anchor]
     pairs = pd.DataFrame(rows, columns=["row_a", "row_b", C.KIND])
     pairs[C.PAIR_LABEL] = (pairs[C.KIND] == C.SAME).astype(int)
     pairs[C.PATH_A] = index.loc[pairs["row_a"], C.PATH].to_numpy()
@@ -298,73 +307,45 @@ def prepare(
         key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
     if align:
         key["align"] = True  # likewise
+    if (root / C.HOSTS_FILE).is_file():  # a generated set: its fakes' hosts
+        key["hosts"] = hashlib.sha1((root / C.HOSTS_FILE).read_bytes()).hexdigest()[:12]
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = Path(out_dir) if out_dir else C.CACHE_DIR / f"{root.name}-{digest}"
-    with file_lock(out.with_name(out.name + ".lock")):
-        return _prepare(
-            root,
-            out,
-            key,
-            val_ratio,
-            seed,
-            landmarks,
-            pairs_per_kind,
-            device,
-            progress,
-            overwrite,
-            test_ratio,
-            align,
-        )
-
-
-def _prepare(
-    root: Path,
-    out: Path,
-    key: dict,
-    val_ratio: float,
-    seed: int,
-    landmarks: str,
-    pairs_per_kind: int,
-    device: str,
-    progress: bool,
-    overwrite: bool,
-    test_ratio: float,
-    align: bool,
-) -> PreparedData:
-    manifest = out / "prepared.json"
+    manifest, report_file = out / "prepared.json", out / "data_report.json"
     index_file, pairs_file = out / C.INDEX_FILE, out / C.PAIRS_FILE
-    if manifest.is_file():
-        stored = json.loads(manifest.read_text())
-        if stored == key:
-            index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
-            pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
-            report = DataReport(**json.loads((out / "data_report.json").read_text()))
-            return PreparedData(index, pairs, report, out, root)
-        if not overwrite:
-            raise FileExistsError(
-                f"{out} was prepared with other arguments ({stored}); pass "
-                f"overwrite=True to replace it, or choose another folder"
-            )
-
-    report = DataReport()
-    index = build_index(
-        root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
-    )
-    pairs = (
-        validation_pairs(index, pairs_per_kind, seed)
-        if val_ratio > 0
-        else pd.DataFrame(
-            columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
+    with file_lock(out.with_name(out.name + ".lock")):
+        if manifest.is_file():
+            stored = json.loads(manifest.read_text())
+            if stored == key:
+                index = pd.read_csv(index_file, dtype={C.IDENTITY: str})
+                pairs = pd.read_csv(pairs_file, dtype={C.PAIR_ID: str})
+                report = DataReport(**json.loads(report_file.read_text()))
+                return PreparedData(index, pairs, report, out, root)
+            if not overwrite:
+                raise FileExistsError(
+                    f"{out} was prepared with other arguments ({stored}); pass "
+                    f"overwrite=True to replace it, or choose another folder"
+                )
+        report = DataReport()
+        index = build_index(
+            root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
         )
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    if test_ratio > 0:
-        heldout = out / C.HELDOUT_DIR
-        shutil.rmtree(heldout, ignore_errors=True)
-        write_pairs_layout(validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST), heldout)
-    write_csv(index_file, index)
-    write_csv(pairs_file, pairs)
-    write_text(out / "data_report.json", json.dumps(vars(report), indent=1))
-    write_text(manifest, json.dumps(key, indent=1))  # last: it marks the folder complete
+        pairs = (
+            validation_pairs(index, pairs_per_kind, seed)
+            if val_ratio > 0
+            else pd.DataFrame(
+                columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
+            )
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        if test_ratio > 0:
+            heldout = out / C.HELDOUT_DIR
+            shutil.rmtree(heldout, ignore_errors=True)
+            test_pairs = validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST)
+            write_pairs_layout(test_pairs, heldout)
+        write_csv(index_file, index)
+        write_csv(pairs_file, pairs)
+        write_text(report_file, json.dumps(vars(report), indent=1))
+        write_text(manifest, json.dumps(key, indent=1))  # last: it marks the folder complete
     report.warn()
     return PreparedData(index, pairs, report, out, root)

@@ -5,6 +5,8 @@
     train/<id>/<n>.jpg        photos, real and fake, of identity <id>
     train/meta.json           {"<id>/<n>.jpg": 0 | 1}, 1 = fake
     test_public/<pair_id>/0.jpg, 1.jpg
+    hosts.csv                 path,host: only in generated sets (:mod:`krypto.data.dataset_writer`),
+                              the identity on whose photo each fake of train/ was made
 
 Identity ids are zero-padded, and not always to the same width in folder names and in meta.json
 keys: they are matched by integer value, and the user's files are never rewritten.
@@ -17,7 +19,7 @@ import os
 import shutil
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -37,15 +39,22 @@ class IncompletePairError(DataLayoutError):
         super().__init__(f"{problem} ({hint})")
 
 
+def _problems(text: str):
+    """A list field of :class:`DataReport`; ``text`` says what its items are."""
+    return field(default_factory=list, metadata={"text": text})
+
+
 @dataclass
 class DataReport:
     """What was wrong with the input, file by file. Nothing here stops a run."""
 
-    missing_in_meta: list[str] = field(default_factory=list)  # images meta.json does not list
-    missing_images: list[str] = field(default_factory=list)  # meta.json keys without an image
-    corrupt: list[str] = field(default_factory=list)  # files that do not decode
-    few_reals: list[str] = field(default_factory=list)  # identities with < 2 real photos
-    no_landmarks: list[str] = field(default_factory=list)  # photos where no face was found
+    missing_in_meta: list[str] = _problems("images not listed in meta.json (left out)")
+    missing_images: list[str] = _problems("meta.json keys without an image file (ignored)")
+    corrupt: list[str] = _problems("unreadable images (left out)")
+    few_reals: list[str] = _problems(
+        "identities with fewer than two real photos (kept, never an anchor)"
+    )
+    no_landmarks: list[str] = _problems("photos where no face was found (landmarks missing)")
 
     def table(self) -> pd.DataFrame:
         rows = [(problem, item) for problem, items in vars(self).items() for item in items]
@@ -53,20 +62,12 @@ class DataReport:
 
     def warn(self) -> None:
         """One warning per kind of problem, naming the first files."""
-        texts = {
-            "missing_in_meta": "images not listed in meta.json (left out)",
-            "missing_images": "meta.json keys without an image file (ignored)",
-            "corrupt": "unreadable images (left out)",
-            "few_reals": "identities with fewer than two real photos (kept, never an anchor)",
-            "no_landmarks": "photos where no face was found (landmarks missing)",
-        }
-        for name, text in texts.items():
-            items = getattr(self, name)
+        for problem in fields(self):
+            items = getattr(self, problem.name)
             if items:
-                shown = ", ".join(items[:5]) + (
-                    f" and {len(items) - 5} more" if len(items) > 5 else ""
-                )
-                warnings.warn(f"{len(items)} {text}: {shown}", stacklevel=2)
+                more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+                shown = ", ".join(items[:5]) + more
+                warnings.warn(f"{len(items)} {problem.metadata['text']}: {shown}", stacklevel=2)
 
 
 def _id_key(name: str):
@@ -173,6 +174,42 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
             f"keys are '<id>/<file>' with the folder names' ids"
         )
     return frame
+
+
+def read_hosts(data_dir: str | Path, train: pd.DataFrame) -> pd.Series:
+    """The host of every photo of ``train`` (:func:`read_train`'s frame of ``data_dir``): the
+    folder name of the identity on whose photo a fake was made, "" for a real photo, read from
+    ``data_dir/hosts.csv`` (``path,host``: each fake of train/, its path relative to
+    ``data_dir``, and its host's id). Without the file (the challenge's data), "" for every photo.
+
+    A fake without an entry, an entry that names no photo of train/ or a real one, a host that
+    is no other identity of train/, and an entry given twice are errors naming the entry."""
+    path = Path(data_dir).expanduser().resolve() / C.HOSTS_FILE
+    hosts = pd.Series("", index=train.index, dtype=object)
+    if not path.is_file():
+        return hosts
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(table.columns) != [C.PATH, C.HOST]:
+        raise DataLayoutError(f"{path} has columns {list(table.columns)}, not {C.PATH},{C.HOST}")
+    row_of = dict(zip(train[C.PATH], train.index))
+    folders = {_id_key(name): name for name in train[C.IDENTITY].unique()}
+    for line, (photo, host) in enumerate(table.itertuples(index=False), start=2):
+        where = f"{path}, line {line} ({photo},{host})"
+        row = row_of.get(str(path.parent / photo))
+        if row is None and (path.parent / photo).is_file():
+            continue  # a photo that meta.json does not list: left out, reported by read_train
+        if row is None or not train.at[row, C.IS_FAKE] or hosts[row]:
+            raise DataLayoutError(f"{where}: not a fake photo of train/ named once")
+        name = folders.get(_id_key(host))
+        if name is None or name == train.at[row, C.IDENTITY]:
+            raise DataLayoutError(f"{where}: the host {host!r} is no other identity of train/")
+        hosts[row] = name
+    missing = train.loc[train[C.IS_FAKE] & (hosts == ""), C.PATH]
+    if len(missing):
+        raise DataLayoutError(
+            f"{path} names no host of {len(missing)} fakes: {missing.iloc[0]}, ..."
+        )
+    return hosts
 
 
 def read_pairs(

@@ -1,40 +1,41 @@
 """A synthetic stand-in for the challenge data, written in the official layout.
 
 Real face data cannot ship with the repository, so this generator draws cartoon faces whose
-statistics mimic the task:
-
-* an identity is a set of stable traits: head shape, skin, hair colour and style, eye spacing,
-  size and colour, brows, nose, mouth and marks (moles);
-* real photos of one identity vary in nuisance factors: pose (roll, yaw), scale, shift,
-  lighting, expression (mouth, eye opening), background, sensor noise and JPEG quality;
-* a fake of identity X is a face swap: X's inner face (brows, eyes, nose, mouth, marks and, with
-  ``fake_strength``, its skin tone) rendered onto the head of another person chosen to look
-  like X (``lookalike``), resampled (blurred), with a blend seam at the edge of the swapped
-  region, a faint upsampling checkerboard and less sensor noise than the rest of the photo. A
-  model that learns identity alone sees X in it.
-
-Run ``python -m krypto.data.synth OUT --identities 200`` or call :func:`write_dataset`; the
-layout is :mod:`krypto.data.dataset_writer`'s, with ``OUT/synth_config.json``.
+statistics mimic the task: an identity is a set of stable traits (head shape, skin, hair, eyes,
+brows, nose, mouth, moles); its real photos vary in pose, scale, shift, lighting, expression,
+background, sensor noise and JPEG quality; a fake of identity X is a face swap: X's inner face
+on the exact head of another identity of its pool (the host, one of the :data:`NEAREST_HOSTS`
+whose head traits are nearest X's), with the traces swaps leave (resampling blur, a blend seam,
+a faint upsampling checkerboard, less sensor noise), scaled by ``fake_strength``. A model that
+learns identity alone sees X in it; one that trusts the head sees the host.
 
 :mod:`.traits` samples identities and photo conditions, :mod:`.render` draws real photos and
-face swaps; this module holds :class:`SynthConfig`, the data set on disk and the named sets
-(``data_dir="synthetic:<name>"``), generated once and reused.
+face swaps; this module holds :class:`SynthConfig`, the data set on disk (written by
+:mod:`krypto.data.dataset_writer`, with ``OUT/synth_config.json``) and the named sets
+(``data_dir="synthetic:<name>"``), generated once and reused. Command line:
+``python -m krypto.data.synth OUT --identities 200``.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from krypto import constants as C
-from krypto.data.dataset_writer import Layout, encode_jpeg, write_layout, write_once
+from krypto.data.dataset_writer import (
+    encode_jpeg,
+    lookalike_hosts,
+    run_command_line,
+    write_layout,
+    write_once,
+)
 from krypto.data.synth.render import render_fake, render_real
-from krypto.data.synth.traits import lookalike_heads, sample_identities, sample_nuisance, take
+from krypto.data.synth.traits import HEAD_TRAITS, sample_identities, sample_nuisance, take
 
 CONFIG_FILE = "synth_config.json"
+NEAREST_HOSTS = 3  # a fake's host: one of the identities whose head traits are nearest its own
 
 
 @dataclass(frozen=True)
@@ -49,37 +50,39 @@ class SynthConfig:
     image_size: int = 48
     difficulty: float = 0.6
     fake_strength: float = 0.7
-    lookalike: float = 0.8  # how much a swap's target head resembles the source (0: any person)
     test_pairs_per_kind: int = 1500
     id_width: int = 8  # zero padding of folder names
     meta_id_width: int | None = None  # zero padding of ids in meta.json keys (None: as folders)
     seed: int = 0
 
     def __post_init__(self):
-        if self.identities < 2 or self.test_identities < 2:
-            raise ValueError("identities and test_identities must be at least 2")
+        if self.identities < 2 or self.test_identities < 3:
+            raise ValueError(
+                "identities must be at least 2 and test_identities 3 (a fake of another person "
+                "not made on the anchor's photo needs a third)"
+            )
         if self.real_per_identity < 2:
             raise ValueError("real_per_identity must be at least 2 (a positive pair needs two)")
         if self.fake_per_identity < 1:
             raise ValueError("fake_per_identity must be at least 1")
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16, got {self.image_size}")
-        for name in ("difficulty", "fake_strength", "lookalike"):
+        for name in ("difficulty", "fake_strength"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
 
 
-def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng, batch=256, on_batch=None):
+def render_photos(cfg: SynthConfig, traits: dict, sources, hosts, rng, batch=256, on_batch=None):
     """JPEG bytes and landmarks ``[5, 2]`` of photos of identities ``sources``; a photo whose
-    ``targets`` entry is >= 0 is a face swap onto that identity's head, a real photo otherwise.
+    ``hosts`` entry is >= 0 is a face swap onto that identity's head, a real photo otherwise.
     ``on_batch(n)`` is called after each batch of ``n`` photos."""
-    sources, targets = np.asarray(sources), np.asarray(targets)
+    sources, hosts = np.asarray(sources), np.asarray(hosts)
     out: list = [None] * len(sources)
     for start in range(0, len(sources), batch):
         rows = np.arange(start, min(start + batch, len(sources)))
         nz = sample_nuisance(rng, len(rows), cfg.difficulty)
-        fake = targets[rows] >= 0
+        fake = hosts[rows] >= 0
         for is_fake in (False, True):
             keep = fake == is_fake
             if not keep.any():
@@ -87,7 +90,7 @@ def render_photos(cfg: SynthConfig, traits: dict, sources, targets, rng, batch=2
             part, part_nz = rows[keep], take(nz, keep)
             src = take(traits, sources[part])
             if is_fake:
-                heads = lookalike_heads(src, take(traits, targets[part]), cfg.lookalike)
+                heads = take(traits, hosts[part])
                 pixels, lms = render_fake(
                     src, heads, part_nz, cfg.image_size, cfg.fake_strength, rng
                 )
@@ -114,27 +117,25 @@ def write_dataset(
     n_all = cfg.identities + cfg.test_identities
     traits = sample_identities(rng, n_all)
 
-    # every photo: (identity, number, target head or -1); fakes swap onto a head of the same pool
+    # every photo: (identity, number, host or -1); a fake is made on the head of its host
     per_identity = cfg.real_per_identity + cfg.fake_per_identity
     sources = np.repeat(np.arange(n_all), per_identity)
-    numbers = np.tile(np.arange(per_identity), n_all)
-    targets = np.full(len(sources), -1)
-    for i in np.flatnonzero(numbers >= cfg.real_per_identity):
-        lo, hi = (0, cfg.identities) if sources[i] < cfg.identities else (cfg.identities, n_all)
-        t = int(rng.integers(lo, hi - 1))
-        targets[i] = t + (t >= sources[i])
+    hosts = np.full((n_all, per_identity), -1)
+    pools = [range(cfg.identities), range(cfg.identities, n_all)]
+    features = np.concatenate([traits[k].reshape(n_all, -1) for k in HEAD_TRAITS], 1)
+    features = features / features.std(0)
+    nearest = lookalike_hosts(rng, features, pools, cfg.fake_per_identity, NEAREST_HOSTS)
+    hosts[:, cfg.real_per_identity :] = nearest
+    hosts = hosts.reshape(-1)
 
     with tqdm(total=len(sources), desc="synthesising", unit="img", disable=not progress) as bar:
-        photos = render_photos(cfg, traits, sources, targets, rng, on_batch=bar.update)
+        photos = render_photos(cfg, traits, sources, hosts, rng, on_batch=bar.update)
     people: list[list] = [[] for _ in range(n_all)]
-    for ident, target, (data, lms) in zip(sources, targets, photos):
-        people[ident].append((data, lms, target >= 0))
-    width = cfg.meta_id_width or cfg.id_width
-    layout = Layout(
-        cfg.id_width, width, meta_indent=0, landmark_format="%.5f", random_partner=False
-    )
+    for ident, host, (data, lms) in zip(sources, hosts.tolist(), photos):
+        people[ident].append((data, lms, host if host >= 0 else None))
+    widths = (cfg.id_width, cfg.meta_id_width or cfg.id_width)
     pairs = (np.random.default_rng([cfg.seed, 7]), cfg.test_pairs_per_kind)
-    return write_layout(out_dir, people, cfg.identities, layout, pairs, (CONFIG_FILE, asdict(cfg)))
+    return write_layout(out_dir, people, cfg.identities, widths, pairs, (CONFIG_FILE, asdict(cfg)))
 
 
 # named data sets that `data_dir="synthetic:<name>"` asks for; "synthetic" alone is "default"
@@ -178,31 +179,7 @@ def ensure_default_dataset(
     )
 
 
-def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    """The command line: ``python -m krypto.data.synth OUT [--identities N ...]``, one option per
-    field of :class:`SynthConfig`."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("out", type=Path, help="folder to write (official layout)")
-    defaults = SynthConfig()
-    for f in fields(SynthConfig):
-        value = getattr(defaults, f.name)
-        kind = int if f.name in ("meta_id_width",) else type(value)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=value)
-    args = parser.parse_args(argv)
-    cfg = SynthConfig(**{f.name: getattr(args, f.name) for f in fields(SynthConfig)})
-    out = write_dataset(args.out, cfg)
-    print(f"wrote {out}")
-
-
-__all__ = [
-    "PRESETS",
-    "SynthConfig",
-    "ensure_default_dataset",
-    "main",
-    "preset_dataset",
-    "write_dataset",
-]
+def main(argv: list[str] | None = None) -> None:
+    """``python -m krypto.data.synth OUT [--identities N ...]``, one option per field of
+    :class:`SynthConfig`."""
+    run_command_line(SynthConfig, write_dataset, "python -m krypto.data.synth", __doc__, argv)

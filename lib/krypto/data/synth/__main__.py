@@ -2,5 +2,4 @@
 
 from krypto.data.synth import main
 
-if __name__ == "__main__":
-    main(prog="python -m krypto.data.synth")
+main()

@@ -13,7 +13,21 @@ _SKIN = np.array([[0.98, 0.85, 0.74], [0.92, 0.74, 0.60], [0.80, 0.60, 0.45],
 _HAIR = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.10], [0.55, 0.38, 0.20],
                   [0.85, 0.70, 0.40], [0.60, 0.25, 0.10], [0.65, 0.65, 0.65]])
 _IRIS = np.array([[0.25, 0.15, 0.08], [0.20, 0.35, 0.60], [0.25, 0.45, 0.30], [0.10, 0.08, 0.06]])
+# traits drawn uniformly in [low, high), in this order: the head (what a face swap keeps from
+# the host) and the inner face (what it carries from the person it shows)
+_FACE = {"face_w": (0.46, 0.62), "face_h": (0.62, 0.76)}
+_HAIR_SHAPE = {"hair_len": (0.0, 0.5), "fringe": (-0.62, -0.28), "hair_volume": (0.03, 0.12)}
+_EYES = {
+    "eye_dx": (0.15, 0.27), "eye_y": (-0.16, -0.02), "eye_w": (0.06, 0.1), "eye_h": (0.03, 0.05),
+}
+_FEATURES = {
+    "brow_gap": (0.08, 0.14), "brow_w": (0.07, 0.12), "brow_h": (0.012, 0.03),
+    "brow_tilt": (-0.35, 0.35), "nose_y": (0.1, 0.22), "nose_w": (0.04, 0.09),
+    "nose_len": (0.08, 0.18), "mouth_y": (0.3, 0.42), "mouth_w": (0.1, 0.19),
+    "lip_h": (0.02, 0.045),
+}
 # fmt: on
+HEAD_TRAITS = (*_FACE, "skin", "hair", *_HAIR_SHAPE)
 MAX_MARKS = 2
 
 
@@ -28,32 +42,18 @@ def sample_identities(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]
     def u(lo, hi):
         return rng.uniform(lo, hi, n)
 
+    def uniform(ranges):
+        return {name: u(low, high) for name, (low, high) in ranges.items()}
+
     skin = _palette(rng, _SKIN, n, 0.04)
     traits = {
-        # head (outer face): what a face swap keeps from the target
-        "face_w": u(0.46, 0.62),
-        "face_h": u(0.62, 0.76),
+        **uniform(_FACE),
         "skin": skin,
         "hair": _palette(rng, _HAIR, n, 0.05),
-        "hair_len": u(0.0, 0.5),
-        "fringe": u(-0.62, -0.28),
-        "hair_volume": u(0.03, 0.12),
-        # inner face: what a face swap carries from the source
-        "eye_dx": u(0.15, 0.27),
-        "eye_y": u(-0.16, -0.02),
-        "eye_w": u(0.06, 0.1),
-        "eye_h": u(0.03, 0.05),
+        **uniform(_HAIR_SHAPE),
+        **uniform(_EYES),
         "iris": _palette(rng, _IRIS, n, 0.05),
-        "brow_gap": u(0.08, 0.14),
-        "brow_w": u(0.07, 0.12),
-        "brow_h": u(0.012, 0.03),
-        "brow_tilt": u(-0.35, 0.35),
-        "nose_y": u(0.1, 0.22),
-        "nose_w": u(0.04, 0.09),
-        "nose_len": u(0.08, 0.18),
-        "mouth_y": u(0.3, 0.42),
-        "mouth_w": u(0.1, 0.19),
-        "lip_h": u(0.02, 0.045),
+        **uniform(_FEATURES),
         "lips": np.clip(skin * [0.85, 0.55, 0.55] + rng.normal(0, 0.04, (n, 3)), 0, 1),
     }
     n_marks = rng.integers(0, MAX_MARKS + 1, n)
@@ -86,18 +86,6 @@ def sample_nuisance(rng: np.random.Generator, n: int, difficulty: float) -> dict
         "noise": u(0.005, 0.04) * d,
         "jpeg": np.round(95 - u(0, 50) * d).astype(int),
         "hair_shift": rng.normal(0, 0.02 * d, (n, 3)),
-    }
-
-
-HEAD_TRAITS = ("face_w", "face_h", "skin", "hair", "hair_len", "fringe", "hair_volume")
-
-
-def lookalike_heads(source: dict, other: dict, lookalike: float) -> dict:
-    """Target heads for face swaps: ``other``'s head traits pulled towards ``source``'s by
-    ``lookalike`` (swaps are made onto targets that resemble the source)."""
-    return {
-        k: (source[k] + (1 - lookalike) * (other[k] - source[k])) if k in HEAD_TRAITS else v
-        for k, v in other.items()
     }
 
 

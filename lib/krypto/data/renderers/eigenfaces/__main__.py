@@ -1,5 +1,5 @@
 """``python -m krypto.data.renderers.eigenfaces OUT --identities 200 --size 64``."""
 
-from krypto.data.renderers.eigenfaces import main
+from krypto.data.renderers import main
 
-main()
+main("eigenfaces")

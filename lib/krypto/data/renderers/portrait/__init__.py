@@ -1,41 +1,30 @@
 """Portrait: faces drawn with PIL shapes as a painter would, on cluttered rooms, with face
 swaps pasted in.
 
-A person is a set of drawn traits: face outline (cheek and jaw width, chin, squareness), skin
-tone with its own texture (blotches and grain, a noise field of that person), hair style (crop,
-side part, long, bob, curls, bun, buzz, bald) and colour, eye shape (almond size, slant,
-spacing), iris colour, brows (thickness, arch), nose, lips, ears, freckles and moles, and
-accessories: glasses (round or square frames of a colour), a beard (full, goatee, moustache or
-stubble) and earrings.
+A person is a face outline, a skin tone with its own texture, a hair style and colour, eyes,
+brows, nose, lips, ears, freckles and moles, and accessories (glasses, beard, earrings). A photo
+varies pose, light, exposure, colour temperature, expression, clothes, the room behind, sensor
+noise and JPEG quality.
 
-Per photo (nuisance): pose (roll, scale, shift and a yaw that moves the inner face sideways),
-the direction and strength of the light (a shading gradient across the head, darker on the far
-side), exposure and colour temperature, expression (smile, open mouth, raised brows, eye
-opening, gaze), glasses worn or not, clothes, a room behind (wall, frames, shelves, lamps,
-plants, out of focus), sensor noise and JPEG quality.
+A fake of person A is A's face region (brows to chin, cheek to cheek) cut from a photo of A and
+blended onto a photo of another person (the host: a head with the same hair style and a close
+hair colour, skin tone and face width), aligned to that head's pose. With ``fake_strength`` the
+paste shows: a colour mismatch, resampling blur and a blending seam.
 
-A fake of person A is A's face region (brows to chin, cheek to cheek) cut from a photo of A
-and blended onto a photo of another person (a head with the same hair style and a close hair
-colour, skin tone and face width), aligned to that head's pose. With ``fake_strength`` the paste
-shows: a colour mismatch (A's region keeps the light and white balance of its own photo instead
-of being matched to the target's), resampling blur (the region went through a lower resolution)
-and a blending seam (a narrower feather and a bright or dark ring along the region's edge).
-
-``python -m krypto.data.renderers.portrait OUT --identities 200 --size 64`` or
-:func:`write_dataset`. Folder names are 6-digit zero-padded ids, meta.json keys unpadded.
+Folder names are 6-digit zero-padded ids, meta.json keys unpadded.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from krypto.data.dataset_writer import encode_jpeg
-from krypto.data.renderers import RenderConfig, lookalike_targets, run_cli, write_rendered
+from krypto.data.dataset_writer import encode_jpeg, lookalike_hosts
+from krypto.data.renderers import RenderConfig
 from krypto.data.renderers.portrait.photo import person_texture, render_fake, render_photo
 
+FOLDER_WIDTHS = (6, 0)  # zero padding of folder names and of meta.json keys (0: none)
 HAIR_STYLES = ("crop", "side_part", "long", "bob", "curls", "bun", "buzz", "bald")
 _HAIR_P = (0.18, 0.16, 0.18, 0.12, 0.1, 0.08, 0.1, 0.08)
 # fmt: off
@@ -44,11 +33,30 @@ _HAIR_COLOURS = np.array([[25, 20, 18], [60, 38, 22], [105, 70, 40], [150, 110, 
 _HAIR_COLOUR_P = np.array([0.26, 0.22, 0.16, 0.1, 0.08, 0.07, 0.07, 0.04])
 _SKIN = np.array([[250, 222, 200], [236, 196, 165], [214, 168, 130], [186, 136, 98],
                   [146, 100, 68], [104, 70, 48], [72, 48, 34]])
-# fmt: on
-_IRIS = np.array(
-    [[80, 50, 30], [60, 100, 150], [70, 110, 70], [40, 30, 25], [120, 100, 70], [100, 110, 120]]
-)
+_IRIS = np.array([[80, 50, 30], [60, 100, 150], [70, 110, 70], [40, 30, 25], [120, 100, 70],
+                  [100, 110, 120]])
 _FRAMES = np.array([[20, 20, 20], [120, 70, 30], [180, 180, 190], [150, 20, 30], [30, 40, 120]])
+# traits drawn uniformly in [low, high), in this order
+_HEAD = {
+    "face_w": (0.32, 0.40), "face_h": (0.42, 0.50), "jaw": (0.55, 0.95), "chin": (0.0, 0.6),
+    "square": (2.0, 3.2), "cheek_y": (-0.1, 0.15), "hair_vol": (0.03, 0.12),
+    "hair_len": (0.2, 0.75), "parting": (-0.6, 0.6), "fringe": (0.0, 1.0),
+}
+_EYES = {
+    "eye_gap": (0.095, 0.14), "eye_y": (-0.08, 0.0), "eye_w": (0.055, 0.08),
+    "eye_h": (0.022, 0.038), "eye_slant": (-0.25, 0.25),
+}
+_BROWS_NOSE_MOUTH = {
+    "brow_h": (0.012, 0.03), "brow_arch": (-0.01, 0.035), "brow_len": (0.07, 0.11),
+    "brow_gap": (0.045, 0.075), "nose_len": (0.09, 0.16), "nose_w": (0.03, 0.06),
+    "mouth_gap": (0.07, 0.12), "mouth_w": (0.06, 0.11), "lip_top": (0.008, 0.02),
+    "lip_bottom": (0.012, 0.028),
+}
+# fmt: on
+
+
+def _uniform(rng: np.random.Generator, ranges: dict) -> dict:
+    return {name: rng.uniform(low, high) for name, (low, high) in ranges.items()}
 
 
 def sample_person(rng: np.random.Generator) -> dict:
@@ -69,34 +77,12 @@ def sample_person(rng: np.random.Generator) -> dict:
         "tone": tone,
         "hair": hair,
         "style": style,
-        "face_w": u(0.32, 0.40),
-        "face_h": u(0.42, 0.50),
-        "jaw": u(0.55, 0.95),
-        "chin": u(0.0, 0.6),
-        "square": u(2.0, 3.2),
-        "cheek_y": u(-0.1, 0.15),
-        "hair_vol": u(0.03, 0.12),
-        "hair_len": u(0.2, 0.75),
-        "parting": u(-0.6, 0.6),
-        "fringe": u(0.0, 1.0),
+        **_uniform(rng, _HEAD),
         "curls": rng.uniform(0, 1, (22, 3)),
-        "eye_gap": u(0.095, 0.14),
-        "eye_y": u(-0.08, 0.0),
-        "eye_w": u(0.055, 0.08),
-        "eye_h": u(0.022, 0.038),
-        "eye_slant": u(-0.25, 0.25),
+        **_uniform(rng, _EYES),
         "iris": _IRIS[rng.integers(len(_IRIS))] + rng.normal(0, 8, 3),
         "lashes": rng.random() < 0.45,
-        "brow_h": u(0.012, 0.03),
-        "brow_arch": u(-0.01, 0.035),
-        "brow_len": u(0.07, 0.11),
-        "brow_gap": u(0.045, 0.075),
-        "nose_len": u(0.09, 0.16),
-        "nose_w": u(0.03, 0.06),
-        "mouth_gap": u(0.07, 0.12),
-        "mouth_w": u(0.06, 0.11),
-        "lip_top": u(0.008, 0.02),
-        "lip_bottom": u(0.012, 0.028),
+        **_uniform(rng, _BROWS_NOSE_MOUTH),
         "lips": np.clip(skin * [0.85, 0.58, 0.58] + rng.normal(0, 8, 3) + [u(0, 30), 0, 0], 0, 255),
         "ear": u(0.8, 1.25),
         "freckles": rng.uniform(-1, 1, (int(rng.random() < 0.25) * rng.integers(8, 20), 2)),
@@ -158,18 +144,13 @@ def _outline(p: dict, n: int = 36) -> list[tuple[float, float]]:
     return pts
 
 
-NAME = "portrait"
-
-
 def _finish(pixels: np.ndarray, shot: dict, rng: np.random.Generator) -> bytes:
     noisy = pixels + rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(shot["noise"])
     return encode_jpeg(np.clip(noisy + 0.5, 0, 255).astype(np.uint8), shot["quality"])
 
 
-def render_identity(
-    people: list[dict], ident: int, targets: np.ndarray, cfg: RenderConfig
-) -> list[tuple]:
-    """The photos of identity ``ident``: reals, then fakes onto ``targets``."""
+def render_identity(people: list[dict], ident: int, hosts: np.ndarray, cfg: RenderConfig) -> list:
+    """The photos of identity ``ident``: reals, then fakes made on photos of ``hosts``."""
     rng = np.random.default_rng([cfg.seed, 0x9047, ident])
     p, size = people[ident], cfg.image_size
     texture = person_texture(p, size)
@@ -177,13 +158,13 @@ def render_identity(
     for _ in range(cfg.n_real):
         shot = sample_shot(rng, p)
         pixels, lms, _ = render_photo(p, shot, size, rng, texture=texture)
-        out.append((_finish(pixels, shot, rng), lms, False))
-    for t in targets:
-        head = people[int(t)]
+        out.append((_finish(pixels, shot, rng), lms, None))
+    for host in hosts.tolist():
+        head = people[host]
         shot = sample_shot(rng, head)
         own = sample_shot(rng, p)
         pixels, lms = render_fake(p, head, shot, own, size, cfg.fake_strength, rng, texture)
-        out.append((_finish(pixels, shot, rng), lms, True))
+        out.append((_finish(pixels, shot, rng), lms, host))
     return out
 
 
@@ -195,25 +176,9 @@ def _look(q: dict) -> list:
 
 
 def render_all(cfg: RenderConfig) -> list[list[tuple]]:
-    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, is_fake), ...]``."""
+    """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, host or None), ...]``."""
     rng = np.random.default_rng([cfg.seed, 0x9047])
     people = [sample_person(rng) for _ in range(cfg.n_all)]
     look = np.array([_look(q) for q in people])
-    targets = lookalike_targets(rng, cfg, look, nearest=2)
-    return [render_identity(people, i, targets[i], cfg) for i in range(cfg.n_all)]
-
-
-def write_dataset(out_dir: str | Path, **params) -> Path:
-    """Render a data set of :class:`~krypto.data.renderers.RenderConfig` ``params`` in the
-    official layout into ``out_dir`` (6-digit folder names, unpadded ids in meta.json keys);
-    deterministic for ``seed``. Returns ``out_dir``."""
-    cfg = RenderConfig(**params)
-    return write_rendered(out_dir, NAME, cfg, render_all(cfg), (6, 0))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The command line (see the module's docstring)."""
-    run_cli(NAME, write_dataset, __doc__, argv)
-
-
-__all__ = ["NAME", "main", "render_all", "write_dataset"]
+    hosts = lookalike_hosts(rng, look, cfg.pools, cfg.n_fake, nearest=2)
+    return [render_identity(people, i, hosts[i], cfg) for i in range(cfg.n_all)]
