@@ -17,7 +17,7 @@ from krypto import constants as C
 from krypto.challenge.score import ScoringError, check_gt, main, name_ids, read_submission, score
 from krypto.evaluation.metrics import eer_curve, kind_eers, official_eer
 
-KINDS = [C.SAME, C.DIFFERENT, C.FAKE_SAME, C.FAKE_OTHER]
+KINDS = list(C.PAIR_KINDS)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -34,7 +34,7 @@ def reference_eer(labels, scores) -> float:
 def make_gt(n: int = 40, seed: int = 0, with_kind: bool = True) -> pd.DataFrame:
     """A ground truth of ``n`` pairs with zero-padded ids, every kind present."""
     rng = np.random.default_rng(seed)
-    kinds = [KINDS[i % 4] for i in range(n)]
+    kinds = [KINDS[i % len(KINDS)] for i in range(n)]
     rng.shuffle(kinds)
     gt = pd.DataFrame(
         {C.PAIR_ID: [f"{i:08d}" for i in range(n)], C.PAIR_LABEL: [int(k == C.SAME) for k in kinds]}
@@ -144,11 +144,12 @@ def test_kind_eers_keys_all_kinds():
     gt = make_gt()
     sub = make_submission(gt)
     out = kind_eers(gt, sub[C.SIMILARITY].to_numpy())
-    assert set(out) == {"eer", "eer_real", "eer_fake", "eer_fake_other"}
+    assert set(out) == {"eer", "eer_real", "eer_fake", "eer_fake_other", "eer_fake_on_anchor"}
     for name, kind in (
         ("eer_real", C.DIFFERENT),
         ("eer_fake", C.FAKE_SAME),
         ("eer_fake_other", C.FAKE_OTHER),
+        ("eer_fake_on_anchor", C.FAKE_ON_ANCHOR),
     ):
         keep = gt[C.KIND].isin([C.SAME, kind]).to_numpy()
         assert out[name] == reference_eer(gt[C.PAIR_LABEL][keep], sub[C.SIMILARITY][keep])
@@ -291,7 +292,7 @@ def test_score_hand_computed():
 
 
 def test_score_kind_keys_and_counts():
-    gt = make_gt(n=40)
+    gt = make_gt(n=50)
     result = score(gt, make_submission(gt))
     assert set(result) == {
         "eer",
@@ -299,14 +300,20 @@ def test_score_kind_keys_and_counts():
         "eer_real",
         "eer_fake",
         "eer_fake_other",
+        "eer_fake_on_anchor",
         "n_same",
         "n_different",
         "n_fake_same",
         "n_fake_other",
+        "n_fake_on_anchor",
     }
-    assert result["n_pairs"] == 40
-    assert [result[f"n_{k}"] for k in KINDS] == [10, 10, 10, 10]
+    assert result["n_pairs"] == 50
+    assert [result[f"n_{k}"] for k in KINDS] == [10, 10, 10, 10, 10]
     assert all(isinstance(result[f"n_{k}"], int) for k in KINDS)
+    # a kind absent from the ground truth is counted 0 and has no EER
+    four = gt[gt[C.KIND] != C.FAKE_ON_ANCHOR]
+    result = score(four, make_submission(four))
+    assert result["n_fake_on_anchor"] == 0 and "eer_fake_on_anchor" not in result
 
 
 def test_score_without_kind_has_no_kind_keys():
@@ -483,9 +490,9 @@ def test_main_bad_input_exit_2_clean_message(tmp_path, capsys, case):
 def test_score_accepts_any_kind_names_one_eer_per_negative_kind():
     """A ground truth of the challenge's shape with its own grouping names scores: positives are
     label 1, and each negative kind gets its EER against all positives."""
-    gt = make_gt(n=40)
+    gt = make_gt(n=50)
     gt[C.KIND] = gt[C.KIND].replace(C.DIFFERENT, "other")
-    assert set(gt[C.KIND]) == {"same", "other", "fake_same", "fake_other"}
+    assert set(gt[C.KIND]) == {"same", "other", "fake_same", "fake_other", "fake_on_anchor"}
     sub = make_submission(gt)
     result = score(gt, sub)
     negatives = {"eer_other", "eer_fake", "eer_fake_other"}
