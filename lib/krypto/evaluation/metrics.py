@@ -63,7 +63,12 @@ def official_eer(y_true, y_score) -> float:
     return eer_curve(y_true, y_score).eer
 
 
-KIND_EER_NAMES = {C.DIFFERENT: "eer_real", C.FAKE_SAME: "eer_fake", C.FAKE_OTHER: "eer_fake_other"}
+KIND_EER_NAMES = {
+    C.DIFFERENT: "eer_real",
+    C.FAKE_SAME: "eer_fake",
+    C.FAKE_OTHER: "eer_fake_other",
+    C.FAKE_ON_ANCHOR: "eer_fake_on_anchor",
+}
 
 
 def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:

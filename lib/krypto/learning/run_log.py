@@ -19,8 +19,8 @@ from krypto import constants as C
 from krypto.files import write_csv
 
 TRAIN_SCALARS = ("loss", "loss_real", "loss_fake", "loss_head", "dist_pos", "dist_neg", "dist_fake")
-VAL_SCALARS = ("eer", "eer_real", "eer_fake", "eer_fake_other")
-BEST_KEYS = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_mean")
+VAL_SCALARS = ("eer", "eer_real", "eer_fake", "eer_fake_other", "eer_fake_on_anchor")
+BEST_KEYS = (*VAL_SCALARS, "eer_mean")
 HEAD_KEYS = ("eer_cosine", "fake_auc", "fusion_rule", "fusion_weight")  # with a real/fake head
 
 

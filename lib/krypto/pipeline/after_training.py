@@ -17,7 +17,15 @@ from krypto.learning.embed import embed
 from krypto.learning.fusion import pair_similarity
 from krypto.learning.train import Trainer
 
-SUMMARY_KEYS = ("eer_real", "eer_fake", "eer_fake_other", "eer", "best_epoch", "seconds")
+SUMMARY_KEYS = (
+    "eer_real",
+    "eer_fake",
+    "eer_fake_other",
+    "eer_fake_on_anchor",
+    "eer",
+    "best_epoch",
+    "seconds",
+)
 
 
 def heldout_metrics(trainer: Trainer) -> dict | None:
