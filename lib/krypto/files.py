@@ -1,5 +1,5 @@
 """Writing files so that a kill at any moment leaves the old file or the new one, never half of
-one, and advisory locks between processes (``fcntl.flock``).
+one; reading JSON records; advisory locks between processes (``fcntl.flock``).
 
 Every file this package writes goes through :func:`atomic_path` (or one of the small writers
 built on it): the content is written to a temporary file in the same folder, flushed to disk
@@ -23,18 +23,31 @@ class WriteError(OSError):
     """A file could not be written; the message names it and the previous content is intact."""
 
 
+def write_error(path: str | Path, err: OSError) -> WriteError:
+    """``err`` as a :class:`WriteError` naming ``path`` (and a full disk as such)."""
+    hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
+    return WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}")
+
+
+def open_lock_file(path: str | Path) -> int:
+    """A descriptor of ``path`` for ``fcntl.flock`` (created, with its folder, if missing)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise write_error(path, err) from err
+
+
 @contextlib.contextmanager
 def file_lock(path: str | Path):
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block, waiting
     for any other holder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fd = open_lock_file(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # lets go of the lock
 
 
 @contextlib.contextmanager
@@ -47,7 +60,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as err:
-        raise WriteError(err.errno, f"cannot write {path}: {err.strerror or err}") from err
+        raise write_error(path, err) from err
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -59,11 +72,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         if isinstance(err, WriteError):
             raise
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
+        raise write_error(path, err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: str | Path) -> dict:
+    """The JSON object in ``path``; an empty dict when it is missing, unreadable, half-written or
+    not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def write_text(path: str | Path, text: str) -> Path:

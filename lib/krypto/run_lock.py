@@ -13,21 +13,17 @@ papermill child's kernel trains into it, and the kernel enters too. Anyone else 
 command line) that the holder writes into the lock file.
 
 The operating system releases a flock when its holder's process ends, however it ends, so the
-lock of a killed process is free at once (a stale lock is simply taken). Processes that entered
-as descendants do not hold the flock; they hold a shared flock on ``run_dir/.lock.guests``
-instead, and whoever takes the folder next first waits until no such process is left (one
-orphaned by a killed holder stops within a second or two, see
-:mod:`krypto.pipeline.batch`), so a new writer never writes beside an old one.
-
-The lock file is written in place, never replaced by a rename (the lock lives on its inode); it
-is emptied when its holder lets go, and readers treat an empty or half-written one as unknown.
+lock of a killed process is free at once. Descendants that entered hold a shared flock on
+``run_dir/.lock.guests``; whoever takes the folder next first waits until none is left (one
+orphaned by a killed holder stops within a second or two, see :mod:`krypto.pipeline.children`),
+so a new writer never writes beside an old one. The lock file is written in place (the lock
+lives on its inode) and emptied when its holder lets go; an empty one names nobody.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import fcntl
 import json
 import os
@@ -40,7 +36,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from krypto.files import WriteError
+import psutil
+
+from krypto.files import open_lock_file, read_json, write_error
+from krypto.paths import resolve_path
 
 LOCK_FILE = ".lock"
 GUESTS_FILE = ".lock.guests"
@@ -73,16 +72,15 @@ def describe_holder(holder: dict | None) -> str:
 class _Held:
     """A folder this process is in: as the flock holder, or as a descendant (guest)."""
 
-    pid: int
-    fd: int  # the lock file (holder) or the guests file (guest)
+    pid: int  # tells a registry inherited through fork from this process's own
+    fd: int  # the lock file (holder) or the guests file (guest); closing it lets go
     guest: bool
     count: int = 1
-    forever: bool = False
 
 
 _held: dict[Path, _Held] = {}
-_mutexes: dict[Path, threading.Lock] = {}
-_registry = threading.Lock()  # guards _mutexes
+_forever: set[Path] = set()  # folders held by hold_run_folder
+_mutexes: dict[Path, threading.Lock] = {}  # one thread of this process at a time per folder
 
 
 @contextlib.contextmanager
@@ -101,17 +99,21 @@ def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[Path]:
         _release(folder)
 
 
-def hold_run_folder(run_dir: str | Path, wait: bool = False) -> Path:
+def hold_run_folder(run_dir: str | Path) -> Path:
     """Take ``run_dir`` as :func:`run_lock` does, for the rest of this process's life (what a
     notebook kernel does for its run folder); calling it again for the same folder does nothing.
     Returns the folder."""
-    return _acquire(run_dir, wait, forever=True)
+    folder = _key(run_dir)
+    if folder not in _forever or not holds(folder):
+        _acquire(folder, wait=False)  # never released
+        _forever.add(folder)
+    return folder
 
 
 def lock_holder(run_dir: str | Path) -> dict | None:
     """The record of the process holding ``run_dir`` when one is written and it is alive, else
     None (for messages; whether the lock is free is only known by taking it)."""
-    holder = _read_record(_key(run_dir) / LOCK_FILE)
+    holder = _read_holder(_key(run_dir))
     return holder if holder and _alive(holder) else None
 
 
@@ -125,93 +127,65 @@ def holds(run_dir: str | Path) -> bool:
 
 
 def _key(run_dir: str | Path) -> Path:
-    from krypto.paths import resolve_path
-
     return resolve_path(run_dir).resolve()
 
 
-def _acquire(run_dir: str | Path, wait: bool, forever: bool = False) -> Path:
+def _acquire(run_dir: str | Path, wait: bool) -> Path:
     key = _key(run_dir)
-    with _folder_mutex(key):  # one thread of this process at a time per folder
-        held = _held.get(key)
-        if held is not None and held.pid != os.getpid():
-            del _held[key]  # inherited through fork: the parent's, not ours
-            held = None
-        if held is not None:
-            if not (forever and held.forever):  # hold_run_folder again: nothing to do
-                held.count += 1
-            held.forever = held.forever or forever
+    with _mutexes.setdefault(key, threading.Lock()):
+        if holds(key):
+            _held[key].count += 1
             return key
-        fd = _open(key / LOCK_FILE)
+        fd = open_lock_file(key / LOCK_FILE)
         try:
-            guest = _take(fd, key, wait)
+            guests = _take(fd, key, wait)
         except BaseException:
             os.close(fd)
             raise
-        if guest is not None:
+        if guests is not None:
             os.close(fd)
-            _held[key] = _Held(os.getpid(), guest, guest=True, forever=forever)
-        else:
-            _held[key] = _Held(os.getpid(), fd, guest=False, forever=forever)
+        _held[key] = _Held(os.getpid(), fd if guests is None else guests, guests is not None)
         return key
-
-
-def _folder_mutex(key: Path) -> threading.Lock:
-    with _registry:
-        return _mutexes.setdefault(key, threading.Lock())
 
 
 def _take(fd: int, key: Path, wait: bool) -> int | None:
     """Take the flock on ``fd`` (returns None), or enter as a descendant of the holder (returns
     the guests file's descriptor, shared-locked)."""
-    told = False
-    while True:
-        if _try_flock(fd, fcntl.LOCK_EX):
-            break
-        holder = _read_record(key / LOCK_FILE, settle=True)
+    while not _try_flock(fd, fcntl.LOCK_EX):
+        holder = _read_holder(key, settle=True)
         if holder and _is_ancestor(holder):
-            guest = _enter_as_guest(fd, key, holder)
-            if guest is not None:
-                return guest
-            continue  # the holder changed meanwhile: look again
-        if not wait:
+            guests = _enter_as_guest(fd, key, holder)
+            if guests is not None:
+                return guests
+        elif not wait:
             raise RunLockedError(key, holder)
-        if not told:
-            print(
-                f"waiting for {key}, in use by {describe_holder(holder)}",
-                file=sys.stderr,
-                flush=True,
-            )
-            told = True
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        break
-    previous = _read_record(key / LOCK_FILE)  # what a holder killed before letting go left
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    previous = _read_holder(key)  # what a holder killed before letting go left
     try:
-        _write_record(fd, key / LOCK_FILE)
+        _write_holder(fd, key / LOCK_FILE)
         _wait_for_guests(key, wait, previous)
     except BaseException:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
         raise
     return None
 
 
 def _enter_as_guest(fd: int, key: Path, holder: dict) -> int | None:
     """Hold the guests file shared while ``holder`` (an ancestor) holds the folder; None if it
-    no longer does."""
-    guests = _open(key / GUESTS_FILE)
+    no longer does (and if the probe took the flock, :func:`_take` keeps it)."""
+    guests = open_lock_file(key / GUESTS_FILE)
     fcntl.flock(guests, fcntl.LOCK_SH)
-    if not _try_flock(fd, fcntl.LOCK_EX) and _read_record(key / LOCK_FILE, settle=True) == holder:
+    if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key, settle=True) == holder:
         return guests
-    fcntl.flock(guests, fcntl.LOCK_UN)  # (if the probe took the flock, _take keeps it)
     os.close(guests)
     return None
 
 
 def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
     """Wait until no descendant of an earlier holder (one killed before them) is left."""
-    guests = _open(key / GUESTS_FILE)
+    guests = open_lock_file(key / GUESTS_FILE)
     try:
         deadline = time.monotonic() + GUEST_GRACE_S
         while not _try_flock(guests, fcntl.LOCK_EX):
@@ -222,41 +196,23 @@ def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
                     reason=" (processes it started still write there, though it has ended)",
                 )
             time.sleep(POLL_S)
-        fcntl.flock(guests, fcntl.LOCK_UN)
     finally:
         os.close(guests)
 
 
 def _release(key: Path) -> None:
-    with _folder_mutex(key):
-        held = _held.get(key)
-        if held is None or held.pid != os.getpid():
+    with _mutexes[key]:
+        if not holds(key):
             return
+        held = _held[key]
         held.count -= 1
-        if held.count > 0 or held.forever:
+        if held.count > 0:
             return
         del _held[key]
-        try:
-            if not held.guest:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(held.fd, 0)
-            fcntl.flock(held.fd, fcntl.LOCK_UN)
-        finally:
-            os.close(held.fd)
-
-
-# --- the lock file ------------------------------------------------------------------------------
-
-
-def _open(path: Path) -> int:
-    """A descriptor of ``path`` (created, with its folder, if missing); WriteError if it cannot
-    be."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as err:
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
+        if not held.guest:
+            with contextlib.suppress(OSError):
+                os.ftruncate(held.fd, 0)
+        os.close(held.fd)
 
 
 def _try_flock(fd: int, mode: int) -> bool:
@@ -267,78 +223,63 @@ def _try_flock(fd: int, mode: int) -> bool:
         return False
 
 
-def _record() -> dict:
-    """Who holds the folder: this process."""
-    import psutil
+# --- the holder's record --------------------------------------------------------------------
 
+
+def _write_holder(fd: int, path: Path) -> None:
+    """Write who holds the folder, this process, into the lock file ``fd`` at ``path``."""
     me = psutil.Process()
     try:
         command = shlex.join(me.cmdline())
     except psutil.Error:
         command = shlex.join(sys.argv)
-    return {
+    record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "created": me.create_time(),  # tells this process from a later one with its pid
         "command": command[:500],
     }
-
-
-def _write_record(fd: int, path: Path) -> None:
-    data = (json.dumps(_record()) + "\n").encode()
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         os.fsync(fd)
     except OSError as err:
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
+        raise write_error(path, err) from err
 
 
-def _read_record(path: Path, settle: bool = False) -> dict | None:
-    """The holder written in a lock file; None when missing, empty or half-written. With
-    ``settle``, an empty one is read again for a moment (its holder may be writing it)."""
-    for attempt in range(10 if settle else 1):
-        try:
-            record = json.loads(path.read_text())
-            if isinstance(record, dict) and "pid" in record:
-                return record
-        except (OSError, ValueError):
-            pass
-        if attempt < 9 and settle:
-            time.sleep(0.02)
+def _read_holder(key: Path, settle: bool = False) -> dict | None:
+    """The holder written in the lock file of ``key``; None when missing, empty or half-written.
+    With ``settle``, an empty one is read again for a moment (its holder may be writing it)."""
+    for _ in range(10 if settle else 1):
+        record = read_json(key / LOCK_FILE)
+        if "pid" in record:
+            return record
+        time.sleep(0.02 if settle else 0)
     return None
 
 
-def _alive(holder: dict) -> bool:
-    import psutil
+def _is(holder: dict, process: psutil.Process) -> bool:
+    """Whether ``process`` (on this host) is the one ``holder`` names; may raise psutil.Error."""
+    created = float(holder.get("created", 0))
+    return process.pid == holder.get("pid") and abs(process.create_time() - created) < 1.0
 
+
+def _alive(holder: dict) -> bool:
     if holder.get("host") != socket.gethostname():
         return True  # cannot tell: assume it is
     try:
-        process = psutil.Process(int(holder["pid"]))
-        return abs(process.create_time() - float(holder.get("created", 0))) < 1.0
+        return _is(holder, psutil.Process(int(holder["pid"])))
     except (psutil.Error, ValueError, TypeError):
         return False
 
 
 def _is_ancestor(holder: dict) -> bool:
     """Whether ``holder`` is this process or one of its ancestors, on this host."""
-    import psutil
-
     if holder.get("host") != socket.gethostname():
         return False
     try:
         me = psutil.Process()
-        family = [me, *me.parents()]
-    except psutil.Error:
+        return any(_is(holder, process) for process in [me, *me.parents()])
+    except (psutil.Error, ValueError, TypeError):
         return False
-    for process in family:
-        if process.pid == holder.get("pid"):
-            try:
-                created = process.create_time()
-            except psutil.Error:
-                return False
-            return "created" not in holder or abs(created - float(holder["created"])) < 1.0
-    return False

@@ -1,12 +1,5 @@
-"""Run notebooks with papermill as described by a batch YAML file.
-
-::
-
-    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--threads T]
-                                                       [--only NAME ...] [--quick]
-                                                       [--scheduler tcp://HOST:8786]
-
-A batch file::
+"""``python -m krypto.pipeline.batch FILE``: run notebooks with papermill as a batch YAML
+file describes them (``--help`` for the options). A batch file::
 
     batch: loss_selection              # folder name under runs/
     include: [lambda.yaml]             # optional; paths relative to this file
@@ -27,6 +20,7 @@ A batch file::
         nproc: 2                       # processes (one per GPU), with launcher torchrun
     quick:                             # optional; laid over every run of this file and of its
       notebooks/02_train.ipynb: {epochs: 1}     # includes with --quick
+    seeds: [0, 1, 2]                   # optional; each 02_train run once per seed, <run>/seed<k>
 
 Included files keep their own ``batch`` folder; a file included twice is loaded once. Parameters are
 merged key by key (not deeply), lowest to highest: ``base`` of the file that defines the run, the
@@ -61,15 +55,10 @@ import yaml
 
 from krypto import constants as C
 from krypto.paths import display_path
-from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
+from krypto.pipeline.batch_file import BatchError, Run, load_batch, select_runs
 from krypto.pipeline.children import Interrupted
 from krypto.pipeline.engine import run_batch
-from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, record_of
-from krypto.pipeline.run_task import _command  # noqa: F401  (_command: for tests)
-
-__all__ = ["BatchError", "Run", "load_batch", "main", "order_runs", "run_batch", "select_runs"]
-
-_changes, _record = changes, record_of  # their names before the split (and _command)
+from krypto.pipeline.run_record import FINISHED, PAPERMILL
 
 
 def _print_plan(runs: list[Run]) -> None:
@@ -81,9 +70,6 @@ def _print_plan(runs: list[Run]) -> None:
         print(f"    parameters: {flow.strip()}")
         if run.needs:
             print(f"    needs: {', '.join(run.needs)}")
-
-
-# --- command line ------------------------------------------------------------------------------
 
 
 def _positive(text: str) -> int:

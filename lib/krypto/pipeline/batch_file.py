@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,9 @@ from krypto.paths import display_path
 from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, Run
 
 FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
-TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # the notebook whose runs ``seeds`` repeats
-SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 RUN_KEYS = {"notebook", "parameters", "needs", "launcher", "nproc"}
-LAUNCHERS = (PAPERMILL, TORCHRUN)
-TORCHRUN_NOTEBOOKS = ("notebooks/02_train.ipynb",)  # notebooks krypto.pipeline.launch stands in for
+TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # what ``seeds`` repeats and torchrun stands in for
+SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -44,7 +42,8 @@ def load_batch(
     ``run.json`` under ``runs_dir``; a 02_train run whose ``pretrained`` names a run of the files
     needs it. Raises ``BatchError`` on any mistake, before anything runs.
     """
-    loader = _Loader(quick=quick, runs_dir=Path(runs_dir), seeds=_seeds(Path(path), seeds))
+    runs_dir = Path(runs_dir).absolute()
+    loader = _Loader(quick=quick, runs_dir=runs_dir, seeds=_seeds(Path(path), seeds))
     runs = loader.load(Path(path))
     for run in runs:
         run.parameters["run_dir"] = display_path(run.run_dir)
@@ -55,8 +54,15 @@ def load_batch(
             run.needs.append(start)
         # a need on a configuration trained with several seeds is a need on all of them
         run.needs = [member for need in run.needs for member in loader.members(need)]
-        _check_needs(run, loader.defined, Path(runs_dir))
-        _check_launch(run, loader.defined)
+        where = f"{loader.defined[run.full_name]}: runs.{run.name}"
+        for need in run.needs:
+            if need not in loader.defined and not (runs_dir / need / RECORD).is_file():
+                raise BatchError(
+                    f"{where}.needs: unknown run {need} (not defined in the batch files, "
+                    f"and no {runs_dir / need / RECORD})"
+                )
+        if run.launcher == TORCHRUN:
+            _check_training_parameters(run, where)
     try:
         return order_runs(runs)
     except BatchError as error:
@@ -96,65 +102,48 @@ class _Loader:
         runs = [run for include in _includes(path, data) for run in self.load(include)]
         base = _per_notebook(path, data, "base")
         seeds = _seeds(path, data.get("seeds"))
-        if seeds and self.seeds:
-            seeds = self.seeds
-        if self.quick and seeds:
-            seeds = seeds[:1]  # a smoke test: one seed
+        if seeds:  # a replication's seeds instead; one seed for a smoke test
+            seeds = (self.seeds or seeds)[: 1 if self.quick else None]
         for name, spec in _mapping(path, "runs", data.get("runs")).items():
-            runs += self._repeated(path, batch, name, spec, base, seeds)
+            runs += self._entry(path, batch, name, spec, base, seeds)
         if self.quick:
             overrides = _per_notebook(path, data, "quick")
             for run in runs:
                 run.parameters.update(overrides.get(run.notebook, {}))
         return runs
 
-    def _repeated(
+    def _entry(
         self, path: Path, batch: str, name: Any, spec: Any, base: dict, seeds: list[int] | None
     ) -> list[Run]:
-        """The run of an entry, or with ``seeds``, one training run per seed: ``<run>/seed<k>``
-        with the parameter ``seed`` = k (the identity split stays fixed: ``split_seed``)."""
-        notebook = _mapping(path, f"runs.{name}", spec).get("notebook")
-        if not seeds or notebook != TRAIN_NOTEBOOK:
-            return [self._run(path, batch, name, spec, base)]
-        if "seed" in (spec.get("parameters") or {}):
-            raise BatchError(f"{path}: runs.{name}.parameters.seed: the file's 'seeds' sets it")
-        group = f"{batch}/{_name(path, f'runs.{name}', name)}"
-        runs = []
-        for seed in seeds:
-            seeded = {**spec, "parameters": {**(spec.get("parameters") or {}), "seed": seed}}
-            run = self._run(path, batch, f"{name}/{SEED_FOLDER.format(seed)}", seeded, base)
-            runs.append(run)
-        self.groups[group] = [run.full_name for run in runs]
-        return runs
-
-    def _run(self, path: Path, batch: str, name: Any, spec: Any, base: dict) -> Run:
-        """One entry of ``runs`` (``name`` may be ``<run>/seed<k>``)."""
+        """The run of an entry of ``runs``, or with ``seeds``, one training run per seed:
+        ``<run>/seed<k>`` with the parameter ``seed`` = k (the identity split stays fixed:
+        ``split_seed``)."""
         key = f"runs.{name}"
-        name = (
-            "/".join(_name(path, key, part) for part in str(name).split("/"))
-            if isinstance(name, str)
-            else _name(path, key, name)
-        )
-        spec = _mapping(path, key, spec)
+        name, spec = _name(path, key, name), _mapping(path, key, spec)
         _known_keys(path, key, spec, RUN_KEYS)
         if "notebook" not in spec:
             raise BatchError(f"{path}: {key} has no 'notebook'")
         notebook = _notebook(path, f"{key}.notebook", spec["notebook"])
         parameters = _mapping(path, f"{key}.parameters", spec.get("parameters"))
-        run = Run(
-            name=name,
-            batch=batch,
-            notebook=notebook,
-            parameters={**base.get(notebook, {}), **parameters},
-            needs=_needs(path, f"{key}.needs", batch, spec.get("needs")),
-            run_dir=self.runs_dir / batch / name,
-            **_launch(path, key, spec, notebook),
-        )
-        if run.full_name in self.defined:
-            other = self.defined[run.full_name]
-            raise BatchError(f"{path}: {key}: run {run.full_name} is also defined in {other}")
-        self.defined[run.full_name] = path
-        return run
+        variants = {name: {**base.get(notebook, {}), **parameters}}
+        if seeds and spec["notebook"] == TRAIN_NOTEBOOK:
+            if "seed" in parameters:
+                raise BatchError(f"{path}: {key}.parameters.seed: the file's 'seeds' sets it")
+            seeded = {f"{name}/{SEED_FOLDER.format(s)}": s for s in seeds}
+            variants = {member: {**variants[name], "seed": s} for member, s in seeded.items()}
+            self.groups[f"{batch}/{name}"] = [f"{batch}/{member}" for member in variants]
+        needs = _needs(path, f"{key}.needs", batch, spec.get("needs"))
+        launch = _launch(path, key, spec, notebook)
+        runs = []
+        for member, merged in variants.items():
+            run_dir = self.runs_dir / batch / member
+            run = Run(member, batch, notebook, merged, list(needs), run_dir, *launch)
+            if run.full_name in self.defined:
+                other = self.defined[run.full_name]
+                raise BatchError(f"{path}: {key}: run {run.full_name} is also defined in {other}")
+            self.defined[run.full_name] = path
+            runs.append(run)
+        return runs
 
 
 def _read_yaml(path: Path) -> dict:
@@ -162,10 +151,9 @@ def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise BatchError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = _mapping(path, "top level", yaml.safe_load(path.read_text()))
     except yaml.YAMLError as error:
         raise BatchError(f"{path}: not valid YAML: {error}") from None
-    data = _mapping(path, "top level", data)
     _known_keys(path, "top level", data, FILE_KEYS)
     return data
 
@@ -175,19 +163,17 @@ def _includes(path: Path, data: dict) -> list[Path]:
     includes = data.get("include") or []
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
         raise BatchError(f"{path}: include must be a list of file names")
-    paths = [path.parent / include for include in includes]
-    for include, target in zip(includes, paths):
-        if not target.is_file():
-            raise BatchError(f"{path}: include: {include} not found ({target})")
-    return paths
+    for include in includes:
+        if not (path.parent / include).is_file():
+            raise BatchError(f"{path}: include: {include} not found ({path.parent / include})")
+    return [path.parent / include for include in includes]
 
 
 def _per_notebook(path: Path, data: dict, key: str) -> dict[Path, dict]:
     """A ``base`` or ``quick`` section: notebook path -> parameters."""
-    section = _mapping(path, key, data.get(key))
     return {
         _notebook(path, f"{key}.{nb}", nb): _mapping(path, f"{key}.{nb}", params)
-        for nb, params in section.items()
+        for nb, params in _mapping(path, key, data.get(key)).items()
     }
 
 
@@ -201,48 +187,40 @@ def _notebook(path: Path, key: str, value: Any) -> Path:
     return notebook.resolve()
 
 
-def _launch(path: Path, key: str, spec: dict, notebook: Path) -> dict[str, Any]:
+def _launch(path: Path, key: str, spec: dict, notebook: Path) -> tuple[str, int]:
     """``launcher`` and ``nproc`` of a run: torchrun only for the training notebook."""
-    launcher = spec.get("launcher", PAPERMILL)
-    if launcher not in LAUNCHERS:
-        raise BatchError(f"{path}: {key}.launcher: {launcher!r} is not one of {list(LAUNCHERS)}")
-    nproc = spec.get("nproc", 1)
+    launcher, nproc = spec.get("launcher", PAPERMILL), spec.get("nproc", 1)
+    if launcher not in (PAPERMILL, TORCHRUN):
+        known = [PAPERMILL, TORCHRUN]
+        raise BatchError(f"{path}: {key}.launcher: {launcher!r} is not one of {known}")
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise BatchError(f"{path}: {key}.nproc must be a positive integer, not {nproc!r}")
     if launcher == PAPERMILL and "nproc" in spec:
         raise BatchError(f"{path}: {key}: nproc needs launcher: {TORCHRUN}")
-    allowed = [(C.REPO_ROOT / nb).resolve() for nb in TORCHRUN_NOTEBOOKS]
-    if launcher == TORCHRUN and notebook not in allowed:
+    if launcher == TORCHRUN and notebook != (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve():
         raise BatchError(
-            f"{path}: {key}: launcher {TORCHRUN} runs only {', '.join(TORCHRUN_NOTEBOOKS)} "
+            f"{path}: {key}: launcher {TORCHRUN} runs only {TRAIN_NOTEBOOK} "
             f"(through krypto.pipeline.launch), not {display_path(notebook)}"
         )
-    return {"launcher": launcher, "nproc": nproc}
+    return launcher, nproc
 
 
-def _check_launch(run: Run, defined: dict[str, Path]) -> None:
-    """A torchrun run's merged parameters are all training parameters (krypto.pipeline.launch takes
-    nothing else, where papermill would only warn)."""
-    if run.launcher != TORCHRUN:
-        return
-    from dataclasses import fields
-
-    from krypto.learning.train import TrainConfig  # imports torch: only for torchrun runs
+def _check_training_parameters(run: Run, where: str) -> None:
+    """A torchrun run's merged parameters are all training parameters (krypto.pipeline.launch
+    takes nothing else, where papermill would only warn)."""
+    from krypto.learning.config import TrainConfig  # imports torch: only for torchrun runs
 
     unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
     if unknown:
         raise BatchError(
-            f"{defined[run.full_name]}: runs.{run.name}: parameters {unknown} are "
-            f"not training parameters (krypto.learning.train.TrainConfig); launcher "
-            f"{TORCHRUN} passes only those"
+            f"{where}: parameters {unknown} are not training parameters "
+            f"(krypto.learning.config.TrainConfig); launcher {TORCHRUN} passes only those"
         )
 
 
 def _seeds(path: Path, value: Any) -> list[int] | None:
     """``seeds``: a list of distinct training seeds, or None when the file has none."""
-    if value is None:
-        return None
-    if (
+    if value is not None and (
         not isinstance(value, list)
         or not value
         or len(set(value)) != len(value)
@@ -260,16 +238,6 @@ def _needs(path: Path, key: str, batch: str, value: Any) -> list[str]:
     if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
         raise BatchError(f"{path}: {key} must be a list of run names")
     return [need if "/" in need else f"{batch}/{need}" for need in needs]
-
-
-def _check_needs(run: Run, defined: dict[str, Path], runs_dir: Path) -> None:
-    """Every need is a run of the files or one already under ``runs_dir``."""
-    for need in run.needs:
-        if need not in defined and not (runs_dir / need / RECORD).is_file():
-            raise BatchError(
-                f"{defined[run.full_name]}: runs.{run.name}.needs: unknown run {need} "
-                f"(not defined in the batch files, and no {runs_dir / need / RECORD})"
-            )
 
 
 def _name(path: Path, key: str, value: Any) -> str:
@@ -299,12 +267,11 @@ def _known_keys(path: Path, key: str, data: dict, known: set[str]) -> None:
 def order_runs(runs: list[Run]) -> list[Run]:
     """``runs`` ordered so that each comes after the runs it needs; raises on cycles."""
     by_name = {run.full_name: run for run in runs}
-    ordered: list[Run] = []
-    placed: set[str] = set()
+    ordered: dict[str, Run] = {}
     path: list[str] = []
 
     def visit(run: Run) -> None:
-        if run.full_name in placed:
+        if run.full_name in ordered:
             return
         if run.full_name in path:
             cycle = path[path.index(run.full_name) :] + [run.full_name]
@@ -313,13 +280,11 @@ def order_runs(runs: list[Run]) -> list[Run]:
         for need in run.needs:
             if need in by_name:
                 visit(by_name[need])
-        path.pop()
-        placed.add(run.full_name)
-        ordered.append(run)
+        ordered[path.pop()] = run
 
     for run in runs:
         visit(run)
-    return ordered
+    return list(ordered.values())
 
 
 def select_runs(runs: list[Run], only: Iterable[str]) -> list[Run]:

@@ -24,7 +24,6 @@ from krypto.pipeline.batch_file import BatchError, Run, order_runs
 from krypto.pipeline.run_record import FAILED, FINISHED
 from krypto.pipeline.run_task import NOT_STARTED, Outcome, execute_run, stop_batch
 
-POLL_S = 0.2  # how often the batch looks for signals while it waits for its tasks
 STOP_WAIT_S = 30.0  # after a signal, how long the batch waits for its stopped runs' records
 CONNECT_TIMEOUT = "10s"  # how long the batch tries to reach a scheduler
 GPU = "GPU"  # the Dask resource a run on CUDA asks for, one per process
@@ -66,7 +65,7 @@ def run_batch(
                 resources={GPU: gpus_asked(run)} if gpus_asked(run) else None,
             )  # fmt: skip
         try:
-            _follow(client, runs, futures, outcomes, batch_id)
+            _follow(client, futures, outcomes, batch_id)
         finally:
             _summary(runs, outcomes)
     return {name: outcome.status for name, outcome in outcomes.items()}
@@ -122,50 +121,46 @@ def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | No
 
 def _follow(
     client: distributed.Client,
-    runs: list[Run],
     futures: dict[str, distributed.Future],
     outcomes: dict[str, Outcome],
     batch_id: str,
 ) -> None:
     """Print each run's end as it comes; on a signal, stop the batch (see :func:`run_batch`)."""
-    by_future = {future: run for run, future in zip(runs, futures.values())}
-    numbers = {run.full_name: f"[{number}/{len(runs)}]" for number, run in enumerate(runs, 1)}
-    pending = set(by_future)
-    with children.catch_signals() as caught:
+    names = {future.key: name for name, future in futures.items()}
+    numbers = {name: f"[{number}/{len(futures)}]" for number, name in enumerate(futures, 1)}
+
+    def end(future: distributed.Future) -> None:
+        name = names[future.key]
+        outcome = outcomes[name] = _outcome(future)
+        if outcome.status != NOT_STARTED:
+            print(f"{numbers[name]} {name} ... {outcome.message}", flush=True)
+
+    with children.raise_on_signals():
         try:
-            while pending:
-                if caught:
-                    raise children.Interrupted(caught[0])
-                with contextlib.suppress(distributed.TimeoutError):
-                    done = distributed.wait(pending, POLL_S, "FIRST_COMPLETED").done
-                    for future in done:
-                        pending.discard(future)
-                        _record_outcome(by_future[future], future, outcomes, numbers)
+            for future in distributed.as_completed(futures.values()):
+                end(future)
         except BaseException as error:
             why = str(error) if isinstance(error, children.Interrupted) else repr(error)
+            pending = [future for name, future in futures.items() if name not in outcomes]
             with contextlib.suppress(Exception):
                 client.run(stop_batch, batch_id, why)
             with contextlib.suppress(Exception):
                 distributed.wait(pending, STOP_WAIT_S)
             for future in pending:
                 if future.done():
-                    _record_outcome(by_future[future], future, outcomes, numbers)
+                    end(future)
                 else:
-                    outcomes[by_future[future].full_name] = Outcome(NOT_STARTED, NOT_STARTED)
-            client.cancel(list(pending))
+                    outcomes[names[future.key]] = Outcome(NOT_STARTED, NOT_STARTED)
+            client.cancel(pending)
             raise
 
 
-def _record_outcome(
-    run: Run, future: distributed.Future, outcomes: dict[str, Outcome], numbers: dict[str, str]
-) -> None:
+def _outcome(future: distributed.Future) -> Outcome:
+    """The outcome a finished task returned, or its failure."""
     if future.status == "finished":
-        outcome = future.result()
-    else:  # lost its worker too often, or an error outside execute_run's own handling
-        outcome = Outcome(FAILED, f"failed: {future.exception()!r}")
-    outcomes[run.full_name] = outcome
-    if outcome.status != NOT_STARTED:
-        print(f"{numbers[run.full_name]} {run.full_name} ... {outcome.message}", flush=True)
+        return future.result()
+    # lost its worker too often, or an error outside execute_run's own handling
+    return Outcome(FAILED, f"failed: {future.exception()!r}")
 
 
 def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:

@@ -1,36 +1,32 @@
-"""A run of a batch (:class:`Run`), ``run.json``, the record the batch runner keeps in each run
-folder, and what it says.
+"""A run of a batch (:class:`Run`), and ``run.json``, the record the batch runner keeps in each
+run folder.
 
 A run's status is read from its folder alone, so it survives any kill: ``done`` (written,
 atomically, only after the executed notebook is in place), ``failed``, ``interrupted`` (the
-batch was stopped by a signal) or ``running``. A ``running`` record whose folder no live process
-holds (:mod:`krypto.run_lock`) is a run whose batch was killed: :func:`run_status` calls it
-``interrupted``. Anything but ``done`` is run again by the next batch.
+batch was stopped by a signal) or ``running`` (while it runs, or, when no live process holds the
+folder (:func:`krypto.run_lock.lock_holder`), after its batch was killed). Anything but ``done``
+is run again by the next batch.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from krypto.code_version import current_code_hash
-from krypto.files import write_json
+from krypto.files import read_json, write_json
 from krypto.paths import display_path
-from krypto.run_lock import lock_holder
 
 DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflict", "blocked"
 RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
-RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
-TORCHRUN_LOG = "torchrun.log"
+RECORD, PARAMS, LOG, TORCHRUN_LOG = "run.json", "params.yaml", "papermill.log", "torchrun.log"
 RECORD_FIELDS = ("notebook", "parameters", "code_hash", "status", "started", "finished")
 RECORD_FIELDS += ("seconds", "error")
 LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
-ERROR_LINES = 30  # lines of the log kept in run.json on failure
 
 
 @dataclass
@@ -84,11 +80,7 @@ def record_of(run: Run) -> dict[str, Any]:
 
 def read_record(run_dir: Path) -> dict:
     """``run.json`` of a run folder, or an empty dict."""
-    try:
-        record = json.loads((Path(run_dir) / RECORD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json(Path(run_dir) / RECORD)
 
 
 def write_record(run_dir: Path, record: dict) -> None:
@@ -98,15 +90,6 @@ def write_record(run_dir: Path, record: dict) -> None:
     write_json(Path(run_dir) / RECORD, fields, default=str)
 
 
-def run_status(run_dir: Path) -> str | None:
-    """The status of the run in ``run_dir`` as its folder tells it (None: never started); a
-    ``running`` one that no live process holds is ``interrupted``."""
-    status = read_record(run_dir).get("status")
-    if status == RUNNING and lock_holder(run_dir) is None:
-        return INTERRUPTED
-    return status
-
-
 def changes(previous: dict, current: dict) -> str:
     """What differs between two records, e.g. ``parameters lam: 1.0 -> 2.0``."""
     if previous.get("notebook") != current["notebook"]:
@@ -114,7 +97,7 @@ def changes(previous: dict, current: dict) -> str:
     if previous.get("code_hash") != current.get("code_hash"):
         before = (previous.get("code_hash") or "not recorded")[:12]
         return f"code (code_hash {before} -> {(current.get('code_hash') or '?')[:12]})"
-    before, after = launched(previous), launched(current)
+    before, after = _launched(previous), _launched(current)
     if before != after:
         return f"launcher {before} -> {after}"
     old, new = previous.get("parameters") or {}, current["parameters"]
@@ -127,20 +110,7 @@ def changes(previous: dict, current: dict) -> str:
     return f"parameters {', '.join(changed)}" if changed else ""
 
 
-def launched(record: dict) -> str:
+def _launched(record: dict) -> str:
     """How a record's run was launched: ``papermill`` or ``torchrun xN``."""
     launcher = record.get("launcher") or PAPERMILL
     return launcher if launcher == PAPERMILL else f"{launcher} x{record.get('nproc') or 1}"
-
-
-def tail(path: Path, lines: int = ERROR_LINES) -> str:
-    """The last lines of a text file (empty if it cannot be read)."""
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def now() -> str:
-    """Local time, to the second."""
-    return datetime.datetime.now().isoformat(timespec="seconds")
