@@ -1,10 +1,6 @@
-"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``.
-
-::
-
-    with run_lock(run_dir):          # stops at once with RunLockedError when another process
-        ...                          # holds the folder; run_lock(run_dir, wait=True) waits
-    hold_run_folder(run_dir)         # the same, for the rest of the process (notebook kernels)
+"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``:
+``with run_lock(run_dir):`` (stops at once with RunLockedError when another process holds the
+folder; ``wait=True`` waits), or ``hold_run_folder(run_dir)`` for the rest of the process.
 
 Who may enter a locked folder: the process that holds it (the lock is reentrant within a
 process) and its descendants (``psutil`` parents): the batch runner holds the folder while its
@@ -73,8 +69,7 @@ class _Held:
     """A folder this process is in: as the flock holder, or as a descendant (guest)."""
 
     pid: int  # tells a registry inherited through fork from this process's own
-    fd: int  # the lock file (holder) or the guests file (guest); closing it lets go
-    guest: bool
+    fd: int  # the lock file (holder) or the guests file (guest): emptied and closed to let go
     count: int = 1
 
 
@@ -138,25 +133,26 @@ def _acquire(run_dir: str | Path, wait: bool) -> Path:
             return key
         fd = open_lock_file(key / LOCK_FILE)
         try:
-            guests = _take(fd, key, wait)
+            _held[key] = _Held(os.getpid(), _take(fd, key, wait))
         except BaseException:
             os.close(fd)
             raise
-        if guests is not None:
+        if _held[key].fd != fd:
             os.close(fd)
-        _held[key] = _Held(os.getpid(), fd if guests is None else guests, guests is not None)
         return key
 
 
-def _take(fd: int, key: Path, wait: bool) -> int | None:
-    """Take the flock on ``fd`` (returns None), or enter as a descendant of the holder (returns
-    the guests file's descriptor, shared-locked)."""
+def _take(fd: int, key: Path, wait: bool) -> int:
+    """Take the flock on ``fd`` (returns ``fd``), or enter as a descendant of the holder (returns
+    the guests file's descriptor, shared-locked while the holder holds the folder)."""
     while not _try_flock(fd, fcntl.LOCK_EX):
         holder = _read_holder(key, settle=True)
         if holder and _is_ancestor(holder):
-            guests = _enter_as_guest(fd, key, holder)
-            if guests is not None:
+            guests = open_lock_file(key / GUESTS_FILE)
+            fcntl.flock(guests, fcntl.LOCK_SH)
+            if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key, settle=True) == holder:
                 return guests
+            os.close(guests)  # the holder let go meanwhile: take the flock (or look again)
         elif not wait:
             raise RunLockedError(key, holder)
         else:
@@ -169,18 +165,7 @@ def _take(fd: int, key: Path, wait: bool) -> int | None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         raise
-    return None
-
-
-def _enter_as_guest(fd: int, key: Path, holder: dict) -> int | None:
-    """Hold the guests file shared while ``holder`` (an ancestor) holds the folder; None if it
-    no longer does (and if the probe took the flock, :func:`_take` keeps it)."""
-    guests = open_lock_file(key / GUESTS_FILE)
-    fcntl.flock(guests, fcntl.LOCK_SH)
-    if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key, settle=True) == holder:
-        return guests
-    os.close(guests)
-    return None
+    return fd
 
 
 def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
@@ -209,9 +194,8 @@ def _release(key: Path) -> None:
         if held.count > 0:
             return
         del _held[key]
-        if not held.guest:
-            with contextlib.suppress(OSError):
-                os.ftruncate(held.fd, 0)
+        with contextlib.suppress(OSError):
+            os.ftruncate(held.fd, 0)  # (the guests file is empty anyway)
         os.close(held.fd)
 
 

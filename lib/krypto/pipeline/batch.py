@@ -32,17 +32,12 @@ Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NO
 runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done
 with the same notebook, parameters and code is skipped; done with others, it is a conflict unless
 ``--force`` is given (which also passes ``overwrite: true`` to notebooks that have it).
-``launcher: torchrun`` (``nproc: N``; 02_train only) trains in N processes through
-:mod:`krypto.pipeline.launch` instead of executing the notebook.
 
-The runs execute on Dask distributed (:mod:`krypto.pipeline.engine`, a cluster in this process
-by default, ``--scheduler`` for a running one) as tasks of :mod:`krypto.pipeline.run_task`, which
-holds each run's folder while it runs, so two batches on one folder run each run once. On
+The runs are tasks on Dask distributed (:mod:`krypto.pipeline.engine`, :mod:`.run_task`). On
 SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker, records their runs as
 ``interrupted`` and exits with 128 + the signal number; killed outright, its children die with it
 (:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
-whatever is not ``done``: a training cut short resumes from its last checkpoint. The README's
-"Running experiments" and "Batches on a cluster" say more.
+whatever is not ``done``. The README's "Running experiments" and "Batches on a cluster" say more.
 """
 
 from __future__ import annotations
@@ -72,66 +67,52 @@ def _print_plan(runs: list[Run]) -> None:
             print(f"    needs: {', '.join(run.needs)}")
 
 
-def _positive(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _seed_list(text: str) -> list[int]:
     """An argparse type: comma-separated seeds."""
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}"
-        ) from None
+        message = f"not a comma-separated list of integers: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m krypto.pipeline.batch",
-        description="Run notebooks with papermill from a batch file.",
-    )
-    parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
-    parser.add_argument("--force", action="store_true", help="redo runs that are already done")
-    parser.add_argument(
-        "--jobs", type=_positive, default=1, help="runs at the same time (default 1)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
+OPTIONS = {  # the command line after the batch file
+    "--force": dict(action="store_true", help="redo runs that are already done"),
+    "--jobs": dict(type=int, default=1, help="runs at the same time (default 1)"),
+    "--threads": dict(
+        type=int, default=0,
         help="torch CPU threads of each run (default 0: the cores shared among the jobs); the "
         "results depend on it, not on --jobs",
-    )
-    parser.add_argument(
-        "--only", action="append", default=[], metavar="NAME",
+    ),
+    "--only": dict(
+        action="append", default=[], metavar="NAME",
         help="run only NAME (batch/run or run); repeatable",
-    )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="apply the `quick` parameters")
-    parser.add_argument(
-        "--seeds", type=_seed_list, default=None, metavar="K,K,...",
+    ),
+    "--quick": dict(action="store_true", help="apply the `quick` parameters"),
+    "--seeds": dict(
+        type=_seed_list, default=None, metavar="K,K,...",
         help="train with these seeds instead of each file's `seeds` (a replication: e.g. 3,4,5)",
-    )  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true", help="print the plan without executing")
-    parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS",
+    ),
+    "--dry-run": dict(action="store_true", help="print the plan without executing"),
+    "--scheduler": dict(
+        default=None, metavar="ADDRESS",
         help="a running Dask scheduler, e.g. tcp://HOST:8786 (default: a cluster in this process)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
-    )
-    return parser
+    ),
+    "--runs-dir": dict(type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"),
+}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns 0 when every run is done, 1 if any is not, 2 on errors,
     128 + N when stopped by signal N."""
-    args = _parser().parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.pipeline.batch",
+        description="Run notebooks with papermill from a batch file.",
+    )
+    parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
+    for flag, settings in OPTIONS.items():
+        parser.add_argument(flag, **settings)
+    args = parser.parse_args(argv)
     runs_dir = args.runs_dir.absolute()
     try:
         runs = load_batch(args.file, quick=args.quick, runs_dir=runs_dir, seeds=args.seeds)
@@ -140,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             _print_plan(runs)
             return 0
+        if args.jobs < 1:
+            raise BatchError(f"--jobs must be at least 1, not {args.jobs}")
         if args.threads < 0:
             raise BatchError(f"--threads must be 0 (automatic) or more, not {args.threads}")
         statuses = run_batch(

@@ -54,15 +54,17 @@ def load_batch(
             run.needs.append(start)
         # a need on a configuration trained with several seeds is a need on all of them
         run.needs = [member for need in run.needs for member in loader.members(need)]
-        where = f"{loader.defined[run.full_name]}: runs.{run.name}"
+        file, key = loader.defined[run.full_name], f"runs.{run.name}"
         for need in run.needs:
-            if need not in loader.defined and not (runs_dir / need / RECORD).is_file():
-                raise BatchError(
-                    f"{where}.needs: unknown run {need} (not defined in the batch files, "
-                    f"and no {runs_dir / need / RECORD})"
-                )
-        if run.launcher == TORCHRUN:
-            _check_training_parameters(run, where)
+            known = need in loader.defined or (runs_dir / need / RECORD).is_file()
+            why = f"not defined in the batch files, and no {runs_dir / need / RECORD}"
+            _require(known, file, f"{key}.needs: unknown run {need} ({why})")
+        if run.launcher == TORCHRUN:  # launch takes training parameters only (papermill warns)
+            from krypto.learning.config import TrainConfig  # imports torch: for torchrun runs
+
+            unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
+            why = f"(krypto.learning.config.TrainConfig); launcher {TORCHRUN} passes only those"
+            _require(not unknown, file, f"{key}: parameters {unknown} are not training {why}")
     try:
         return order_runs(runs)
     except BatchError as error:
@@ -95,15 +97,24 @@ class _Loader:
         if path.resolve() in self.files:
             return []
         self.files.add(path.resolve())
-        data = _read_yaml(path)
+        _require(path.is_file(), path, "file not found")
+        try:
+            data = _mapping(path, "top level", yaml.safe_load(path.read_text()), FILE_KEYS)
+        except yaml.YAMLError as error:
+            raise BatchError(f"{path}: not valid YAML: {error}") from None
         batch = _name(path, "batch", data.get("batch"))
-        if "runs" not in data and "include" not in data:
-            raise BatchError(f"{path}: missing key 'runs'")
-        runs = [run for include in _includes(path, data) for run in self.load(include)]
-        base = _per_notebook(path, data, "base")
+        _require("runs" in data or "include" in data, path, "missing key 'runs'")
+        includes = data.get("include") or []
+        _require(_strings(includes), path, "include must be a list of file names")
+        runs = []
+        for include in includes:
+            found = (path.parent / include).is_file()
+            _require(found, path, f"include: {include} not found ({path.parent / include})")
+            runs += self.load(path.parent / include)
         seeds = _seeds(path, data.get("seeds"))
         if seeds:  # a replication's seeds instead; one seed for a smoke test
             seeds = (self.seeds or seeds)[: 1 if self.quick else None]
+        base = _per_notebook(path, data, "base")
         for name, spec in _mapping(path, "runs", data.get("runs")).items():
             runs += self._entry(path, batch, name, spec, base, seeds)
         if self.quick:
@@ -119,54 +130,35 @@ class _Loader:
         ``<run>/seed<k>`` with the parameter ``seed`` = k (the identity split stays fixed:
         ``split_seed``)."""
         key = f"runs.{name}"
-        name, spec = _name(path, key, name), _mapping(path, key, spec)
-        _known_keys(path, key, spec, RUN_KEYS)
-        if "notebook" not in spec:
-            raise BatchError(f"{path}: {key} has no 'notebook'")
+        name, spec = _name(path, key, name), _mapping(path, key, spec, RUN_KEYS)
+        _require("notebook" in spec, path, f"{key} has no 'notebook'")
         notebook = _notebook(path, f"{key}.notebook", spec["notebook"])
         parameters = _mapping(path, f"{key}.parameters", spec.get("parameters"))
         variants = {name: {**base.get(notebook, {}), **parameters}}
         if seeds and spec["notebook"] == TRAIN_NOTEBOOK:
-            if "seed" in parameters:
-                raise BatchError(f"{path}: {key}.parameters.seed: the file's 'seeds' sets it")
+            unset = "seed" not in parameters
+            _require(unset, path, f"{key}.parameters.seed: the file's 'seeds' sets it")
             seeded = {f"{name}/{SEED_FOLDER.format(s)}": s for s in seeds}
             variants = {member: {**variants[name], "seed": s} for member, s in seeded.items()}
             self.groups[f"{batch}/{name}"] = [f"{batch}/{member}" for member in variants]
-        needs = _needs(path, f"{key}.needs", batch, spec.get("needs"))
+        needs = spec.get("needs") or []
+        _require(_strings(needs), path, f"{key}.needs must be a list of run names")
+        needs = [need if "/" in need else f"{batch}/{need}" for need in needs]
         launch = _launch(path, key, spec, notebook)
         runs = []
         for member, merged in variants.items():
             run_dir = self.runs_dir / batch / member
             run = Run(member, batch, notebook, merged, list(needs), run_dir, *launch)
-            if run.full_name in self.defined:
-                other = self.defined[run.full_name]
-                raise BatchError(f"{path}: {key}: run {run.full_name} is also defined in {other}")
-            self.defined[run.full_name] = path
+            other = self.defined.setdefault(run.full_name, path)
+            _require(other == path, path, f"{key}: run {run.full_name} is also defined in {other}")
             runs.append(run)
         return runs
 
 
-def _read_yaml(path: Path) -> dict:
-    """The top-level mapping of a batch file."""
-    if not path.is_file():
-        raise BatchError(f"{path}: file not found")
-    try:
-        data = _mapping(path, "top level", yaml.safe_load(path.read_text()))
-    except yaml.YAMLError as error:
-        raise BatchError(f"{path}: not valid YAML: {error}") from None
-    _known_keys(path, "top level", data, FILE_KEYS)
-    return data
-
-
-def _includes(path: Path, data: dict) -> list[Path]:
-    """Included files, relative to ``path``; each must exist."""
-    includes = data.get("include") or []
-    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise BatchError(f"{path}: include must be a list of file names")
-    for include in includes:
-        if not (path.parent / include).is_file():
-            raise BatchError(f"{path}: include: {include} not found ({path.parent / include})")
-    return [path.parent / include for include in includes]
+def _require(condition: bool, path: Path, message: str) -> None:
+    """Raise ``BatchError("<path>: <message>")`` unless ``condition``."""
+    if not condition:
+        raise BatchError(f"{path}: {message}")
 
 
 def _per_notebook(path: Path, data: dict, key: str) -> dict[Path, dict]:
@@ -179,111 +171,82 @@ def _per_notebook(path: Path, data: dict, key: str) -> dict[Path, dict]:
 
 def _notebook(path: Path, key: str, value: Any) -> Path:
     """An existing notebook, relative to the repository root unless absolute."""
-    if not isinstance(value, str):
-        raise BatchError(f"{path}: {key} must be a notebook path, not {value!r}")
+    _require(isinstance(value, str), path, f"{key} must be a notebook path, not {value!r}")
     notebook = C.REPO_ROOT / value
-    if not notebook.is_file():
-        raise BatchError(f"{path}: {key}: notebook {value} does not exist ({notebook})")
+    _require(notebook.is_file(), path, f"{key}: notebook {value} does not exist ({notebook})")
     return notebook.resolve()
 
 
 def _launch(path: Path, key: str, spec: dict, notebook: Path) -> tuple[str, int]:
     """``launcher`` and ``nproc`` of a run: torchrun only for the training notebook."""
     launcher, nproc = spec.get("launcher", PAPERMILL), spec.get("nproc", 1)
-    if launcher not in (PAPERMILL, TORCHRUN):
-        known = [PAPERMILL, TORCHRUN]
-        raise BatchError(f"{path}: {key}.launcher: {launcher!r} is not one of {known}")
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise BatchError(f"{path}: {key}.nproc must be a positive integer, not {nproc!r}")
-    if launcher == PAPERMILL and "nproc" in spec:
-        raise BatchError(f"{path}: {key}: nproc needs launcher: {TORCHRUN}")
-    if launcher == TORCHRUN and notebook != (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve():
-        raise BatchError(
-            f"{path}: {key}: launcher {TORCHRUN} runs only {TRAIN_NOTEBOOK} "
-            f"(through krypto.pipeline.launch), not {display_path(notebook)}"
-        )
+    launchers = [PAPERMILL, TORCHRUN]
+    _require(launcher in launchers, path, f"{key}.launcher: {launcher!r} is not one of {launchers}")
+    positive = isinstance(nproc, int) and not isinstance(nproc, bool) and nproc >= 1
+    _require(positive, path, f"{key}.nproc must be a positive integer, not {nproc!r}")
+    alone = launcher == PAPERMILL and "nproc" in spec
+    _require(not alone, path, f"{key}: nproc needs launcher: {TORCHRUN}")
+    trains = notebook == (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve()
+    how = f"{TRAIN_NOTEBOOK} (through krypto.pipeline.launch), not {display_path(notebook)}"
+    _require(launcher == PAPERMILL or trains, path, f"{key}: launcher {TORCHRUN} runs only {how}")
     return launcher, nproc
-
-
-def _check_training_parameters(run: Run, where: str) -> None:
-    """A torchrun run's merged parameters are all training parameters (krypto.pipeline.launch
-    takes nothing else, where papermill would only warn)."""
-    from krypto.learning.config import TrainConfig  # imports torch: only for torchrun runs
-
-    unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
-    if unknown:
-        raise BatchError(
-            f"{where}: parameters {unknown} are not training parameters "
-            f"(krypto.learning.config.TrainConfig); launcher {TORCHRUN} passes only those"
-        )
 
 
 def _seeds(path: Path, value: Any) -> list[int] | None:
     """``seeds``: a list of distinct training seeds, or None when the file has none."""
-    if value is not None and (
-        not isinstance(value, list)
-        or not value
-        or len(set(value)) != len(value)
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
-    ):
-        raise BatchError(
-            f"{path}: seeds must be a list of distinct non-negative integers, not {value!r}"
-        )
+    whole = isinstance(value, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value
+    )
+    _require(
+        value is None or (whole and 0 < len(set(value)) == len(value)),
+        path,
+        f"seeds must be a list of distinct non-negative integers, not {value!r}",
+    )
     return value
 
 
-def _needs(path: Path, key: str, batch: str, value: Any) -> list[str]:
-    """Full names of the runs in ``needs``: ``run`` means ``batch/run`` of this batch."""
-    needs = value or []
-    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
-        raise BatchError(f"{path}: {key} must be a list of run names")
-    return [need if "/" in need else f"{batch}/{need}" for need in needs]
+def _strings(value: Any) -> bool:
+    """Whether ``value`` is a list of strings."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _name(path: Path, key: str, value: Any) -> str:
     """A folder name: letters, digits, ``_``, ``.``, ``-``."""
-    if not isinstance(value, str) or not NAME.fullmatch(value):
-        what = "missing key" if value is None else f"bad name {value!r} for"
-        raise BatchError(f"{path}: {what} '{key}' (a folder name: letters, digits, _ . -)")
+    what = "missing key" if value is None else f"bad name {value!r} for"
+    fine = isinstance(value, str) and NAME.fullmatch(value) is not None
+    _require(fine, path, f"{what} '{key}' (a folder name: letters, digits, _ . -)")
     return value
 
 
-def _mapping(path: Path, key: str, value: Any) -> dict:
-    """``value`` if it is a mapping; an empty one if it is missing."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BatchError(f"{path}: {key} must be a mapping, not {value!r}")
+def _mapping(path: Path, key: str, value: Any, known: set[str] | None = None) -> dict:
+    """``value`` if it is a mapping (an empty one if it is missing) whose keys are ``known``
+    (any, if None): typos such as ``parameter:`` are refused."""
+    value = {} if value is None else value
+    _require(isinstance(value, dict), path, f"{key} must be a mapping, not {value!r}")
+    unknown = sorted(set(map(str, value)) - known) if known else []
+    _require(not unknown, path, f"{key}: unknown keys {unknown}; known: {sorted(known or ())}")
     return value
-
-
-def _known_keys(path: Path, key: str, data: dict, known: set[str]) -> None:
-    """Reject typos such as ``parameter:``."""
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise BatchError(f"{path}: {key}: unknown keys {unknown}; known: {sorted(known)}")
 
 
 def order_runs(runs: list[Run]) -> list[Run]:
-    """``runs`` ordered so that each comes after the runs it needs; raises on cycles."""
+    """``runs`` in their order, each moved after the runs it needs (depth first); raises on
+    cycles."""
     by_name = {run.full_name: run for run in runs}
     ordered: dict[str, Run] = {}
-    path: list[str] = []
+    path: list[str] = []  # the needs being followed
 
-    def visit(run: Run) -> None:
-        if run.full_name in ordered:
-            return
-        if run.full_name in path:
-            cycle = path[path.index(run.full_name) :] + [run.full_name]
-            raise BatchError(f"cycle in needs: {' -> '.join(cycle)}")
-        path.append(run.full_name)
-        for need in run.needs:
-            if need in by_name:
-                visit(by_name[need])
-        ordered[path.pop()] = run
+    def visit(name: str) -> None:
+        if name in path:
+            raise BatchError(f"cycle in needs: {' -> '.join(path[path.index(name) :] + [name])}")
+        if name not in ordered:
+            path.append(name)
+            for need in by_name[name].needs:
+                if need in by_name:
+                    visit(need)
+            ordered[path.pop()] = by_name[name]
 
     for run in runs:
-        visit(run)
+        visit(run.full_name)
     return list(ordered.values())
 
 

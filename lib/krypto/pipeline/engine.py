@@ -131,7 +131,10 @@ def _follow(
 
     def end(future: distributed.Future) -> None:
         name = names[future.key]
-        outcome = outcomes[name] = _outcome(future)
+        if future.status == "finished":
+            outcome = outcomes[name] = future.result()
+        else:  # lost its worker too often, or an error outside execute_run's own handling
+            outcome = outcomes[name] = Outcome(FAILED, f"failed: {future.exception()!r}")
         if outcome.status != NOT_STARTED:
             print(f"{numbers[name]} {name} ... {outcome.message}", flush=True)
 
@@ -155,25 +158,16 @@ def _follow(
             raise
 
 
-def _outcome(future: distributed.Future) -> Outcome:
-    """The outcome a finished task returned, or its failure."""
-    if future.status == "finished":
-        return future.result()
-    # lost its worker too often, or an error outside execute_run's own handling
-    return Outcome(FAILED, f"failed: {future.exception()!r}")
-
-
 def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
     """A table of every run, then the runs that did not finish and why."""
     width = max([len("run")] + [len(run.full_name) for run in runs])
     print(f"\n{'run':<{width}}  {'status':<11}  seconds")
+    failures = []
     for run in runs:
         outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
         seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
         print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
-    ended = [run for run in runs if run.full_name in outcomes]
-    failures = [run for run in ended if outcomes[run.full_name].status not in FINISHED]
+        if run.full_name in outcomes and outcome.status not in FINISHED:
+            failures.append(f"  {run.full_name}: {outcome.message}")
     if failures:
-        print(f"\n{len(failures)} of {len(runs)} runs did not finish:")
-        for run in failures:
-            print(f"  {run.full_name}: {outcomes[run.full_name].message}")
+        print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")

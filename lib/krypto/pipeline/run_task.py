@@ -14,7 +14,6 @@ means that everything else is in place.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import signal
@@ -115,20 +114,10 @@ def _wait_while_held(folder: Path, say, what: str) -> None:
     if holder is None:
         return
     say(f"{what} in use by {describe_holder(holder)}")
-    with _off_slot(), run_lock(folder, wait=True):
-        pass
-
-
-@contextlib.contextmanager
-def _off_slot():
-    """Wait without holding a task slot of the worker (Dask's ``secede``/``rejoin``)."""
+    distributed.secede()  # off the worker's task slot
     try:
-        distributed.secede()
-    except ValueError:  # not on a worker
-        yield
-        return
-    try:
-        yield
+        with run_lock(folder, wait=True):
+            pass
     finally:
         distributed.rejoin()
 
@@ -155,7 +144,7 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
     start = time.monotonic()
     began = {**record_of(run), "started": _now()}
     write_record(run.run_dir, {**began, "status": R.RUNNING})
-    env = children.child_env(_slots(), threads, run.nproc)
+    env = children.child_env(distributed.get_worker().state.nthreads, threads, run.nproc)
     with open(run.log_file, "w") as log:
         with _guard:
             if batch_id in _stopped:
@@ -176,7 +165,7 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
         log = display_path(run.log_file)
         outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
-        error = _tail(run.log_file)
+        error = "\n".join(run.log_file.read_text(errors="replace").splitlines()[-ERROR_LINES:])
     if outcome.status != R.INTERRUPTED:
         _keep_executed_notebook(run)
     end = {"status": outcome.status, "finished": _now(), "seconds": seconds, "error": error}
@@ -192,25 +181,9 @@ def _keep_executed_notebook(run: Run) -> None:
             os.replace(partial, tmp)
 
 
-def _tail(path: Path) -> str:
-    """The last lines of a log (empty if it cannot be read)."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-ERROR_LINES:])
-    except OSError:
-        return ""
-
-
 def _now() -> str:
     """Local time, to the second."""
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _slots() -> int:
-    """Task slots of this worker (1 outside one)."""
-    try:
-        return distributed.get_worker().state.nthreads
-    except ValueError:
-        return 1
 
 
 def _done_before(run: Run) -> Outcome | None:
