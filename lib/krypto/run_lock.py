@@ -74,7 +74,6 @@ class _Held:
 
 
 _held: dict[Path, _Held] = {}
-_forever: set[Path] = set()  # folders held by hold_run_folder
 _mutexes: dict[Path, threading.Lock] = {}  # one thread of this process at a time per folder
 
 
@@ -98,11 +97,7 @@ def hold_run_folder(run_dir: str | Path) -> Path:
     """Take ``run_dir`` as :func:`run_lock` does, for the rest of this process's life (what a
     notebook kernel does for its run folder); calling it again for the same folder does nothing.
     Returns the folder."""
-    folder = _key(run_dir)
-    if folder not in _forever or not holds(folder):
-        _acquire(folder, wait=False)  # never released
-        _forever.add(folder)
-    return folder
+    return _acquire(run_dir, wait=False)  # never released
 
 
 def lock_holder(run_dir: str | Path) -> dict | None:
@@ -112,12 +107,6 @@ def lock_holder(run_dir: str | Path) -> dict | None:
     return holder if holder and _alive(holder) else None
 
 
-def holds(run_dir: str | Path) -> bool:
-    """Whether this process is in ``run_dir`` (as holder or as a descendant of the holder)."""
-    held = _held.get(_key(run_dir))
-    return held is not None and held.pid == os.getpid()
-
-
 # --- taking and letting go ------------------------------------------------------------------
 
 
@@ -125,10 +114,15 @@ def _key(run_dir: str | Path) -> Path:
     return resolve_path(run_dir).resolve()
 
 
+def _holds(key: Path) -> bool:
+    """Whether this process is in the folder (as holder or as a descendant of the holder)."""
+    return key in _held and _held[key].pid == os.getpid()
+
+
 def _acquire(run_dir: str | Path, wait: bool) -> Path:
     key = _key(run_dir)
     with _mutexes.setdefault(key, threading.Lock()):
-        if holds(key):
+        if _holds(key):
             _held[key].count += 1
             return key
         fd = open_lock_file(key / LOCK_FILE)
@@ -187,7 +181,7 @@ def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
 
 def _release(key: Path) -> None:
     with _mutexes[key]:
-        if not holds(key):
+        if not _holds(key):
             return
         held = _held[key]
         held.count -= 1

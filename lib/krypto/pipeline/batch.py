@@ -1,32 +1,7 @@
 """``python -m krypto.pipeline.batch FILE``: run notebooks with papermill as a batch YAML
-file describes them (``--help`` for the options). A batch file::
-
-    batch: loss_selection              # folder name under runs/
-    include: [lambda.yaml]             # optional; paths relative to this file
-    base:                              # optional; parameters shared by every run of this file,
-      notebooks/02_train.ipynb: {epochs: 2}     # per notebook
-    runs:                              # required unless the file has `include`
-      triplet:
-        notebook: notebooks/02_train.ipynb      # relative to the repository root
-        parameters: {loss: triplet}
-      distances:
-        notebook: notebooks/03_distances.ipynb
-        parameters: {train_runs: [loss_selection/triplet]}
-        needs: [triplet]               # runs of this batch, or "batch/run" of another one
-      triplet_2gpu:
-        notebook: notebooks/02_train.ipynb
-        parameters: {loss: triplet}
-        launcher: torchrun             # optional; default papermill
-        nproc: 2                       # processes (one per GPU), with launcher torchrun
-    quick:                             # optional; laid over every run of this file and of its
-      notebooks/02_train.ipynb: {epochs: 1}     # includes with --quick
-    seeds: [0, 1, 2]                   # optional; each 02_train run once per seed, <run>/seed<k>
-
-Included files keep their own ``batch`` folder; a file included twice is loaded once. Parameters are
-merged key by key (not deeply), lowest to highest: ``base`` of the file that defines the run, the
-run's ``parameters``, the ``quick`` sections (with ``--quick``; an including file's over an
-included file's), and last ``run_dir``, the run's folder ``runs/<batch>/<run>`` (relative to the
-repository root, where notebooks run). Values are passed as they are.
+file describes them (``--help`` for the options; the README's "Running experiments" shows the
+format): runs of notebooks with their parameters (``base`` < the run's ``parameters`` <
+``quick``), the runs each needs, includes of other batch files, training seeds.
 
 Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NOTEBOOK OUT -f
 runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done

@@ -1,6 +1,6 @@
 """Reading batch files: parameters layered per run, ``needs`` checked and ordered.
 
-See :mod:`krypto.pipeline.batch` for the format. Everything here is checked before anything
+The README's "Running experiments" shows the format. Everything here is checked before anything
 runs; a mistake raises :class:`BatchError` naming the file and the key.
 """
 

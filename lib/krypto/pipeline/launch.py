@@ -1,17 +1,11 @@
-"""Train from the command line, in one process or under torchrun (DistributedDataParallel).
+"""Train from the command line, in one process or under torchrun (DistributedDataParallel):
+``python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1``, or
+``torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml``.
 
-::
-
-    python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
-    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml
-    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f params.yaml \
-        --epochs 8 --margin null
-
-``-f FILE`` reads parameters from a YAML mapping (the ``params.yaml`` the batch runner writes for
-notebooks/02_train.ipynb: its parameters are :class:`krypto.learning.train.TrainConfig` fields);
-``--key value`` (or ``--key=value``; a bare ``--key`` means true) sets one field, over the
-file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written ``1e-3`` are
-numbers too.
+``-f FILE`` reads :class:`krypto.learning.config.TrainConfig` fields from a YAML mapping (the
+``params.yaml`` the batch runner writes for 02_train); ``--key value`` (``--key=value``; a bare
+``--key`` means true) sets one over the files. Values are read as YAML (``null``, ``[1, 2]``);
+``1e-3`` is a number too.
 
 What it writes is what 02_train writes, by rank 0 only: the run folder of
 :mod:`krypto.learning.train`, then what :func:`krypto.pipeline.after_training.finish_training`

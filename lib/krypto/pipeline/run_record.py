@@ -1,11 +1,8 @@
-"""A run of a batch (:class:`Run`), and ``run.json``, the record the batch runner keeps in each
-run folder.
-
-A run's status is read from its folder alone, so it survives any kill: ``done`` (written,
-atomically, only after the executed notebook is in place), ``failed``, ``interrupted`` (the
-batch was stopped by a signal) or ``running`` (while it runs, or, when no live process holds the
-folder (:func:`krypto.run_lock.lock_holder`), after its batch was killed). Anything but ``done``
-is run again by the next batch.
+"""A run of a batch (:class:`Run`) and ``run.json``, the record the batch runner keeps in each
+run folder. The status is read from the folder alone, so it survives any kill: ``done`` (written
+last, atomically), ``failed``, ``interrupted`` (by a signal) or ``running`` (while it runs, or
+after its batch was killed: then no live process holds the folder, see
+:func:`krypto.run_lock.lock_holder`). The next batch runs again anything but ``done``.
 """
 
 from __future__ import annotations
@@ -23,10 +20,9 @@ DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflic
 RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG, TORCHRUN_LOG = "run.json", "params.yaml", "papermill.log", "torchrun.log"
-RECORD_FIELDS = ("notebook", "parameters", "code_hash", "status", "started", "finished")
-RECORD_FIELDS += ("seconds", "error")
-LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
+STATE_FIELDS = ("status", "started", "finished", "seconds", "error")  # after record_of's
+LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only, last
 
 
 @dataclass
@@ -51,11 +47,6 @@ class Run:
     def log_file(self) -> Path:
         """Where the run's output goes."""
         return self.run_dir / (TORCHRUN_LOG if self.launcher == TORCHRUN else LOG)
-
-    @property
-    def executed(self) -> Path:
-        """The executed notebook."""
-        return self.run_dir / self.notebook.name
 
     @property
     def partial(self) -> Path:
@@ -83,11 +74,12 @@ def read_record(run_dir: Path) -> dict:
     return read_json(Path(run_dir) / RECORD)
 
 
-def write_record(run_dir: Path, record: dict) -> None:
-    """Write ``run.json`` (atomically) with every field present."""
-    fields = {key: record.get(key) for key in RECORD_FIELDS}
-    fields.update({key: record[key] for key in LAUNCH_FIELDS if key in record})
-    write_json(Path(run_dir) / RECORD, fields, default=str)
+def write_record(run: Run, **state) -> None:
+    """Write ``run.json`` (atomically): :func:`record_of` and the ``state`` fields (None when
+    not given)."""
+    record = record_of(run)
+    launch = {key: record.pop(key) for key in LAUNCH_FIELDS if key in record}
+    write_json(run.run_dir / RECORD, {**record, **dict.fromkeys(STATE_FIELDS), **state, **launch})
 
 
 def changes(previous: dict, current: dict) -> str:

@@ -1,15 +1,12 @@
 """The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
 
 A run done before with the same notebook, parameters and code is skipped, one done with others
-is a conflict; one writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
+is a conflict. One writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
 batch holds waits for it off its task slot, then skips the run if it is done. The run executes
 as a child process of the worker (papermill, or torchrun with ``launcher: torchrun``) that dies
-with the worker (:mod:`krypto.pipeline.children`), so a worker killed in the middle of a
-training leaves a ``running`` record that no live process holds, and the task run again on
-another worker trains the run again, resuming from its ``last.pt``.
-
-What the task writes is written atomically (:mod:`krypto.files`), ``run.json`` last: ``done``
-means that everything else is in place.
+with the worker (:mod:`krypto.pipeline.children`): a worker killed during a training leaves a
+``running`` record that no live process holds, and the task, run again on another worker,
+resumes the training from its ``last.pt``. Everything is written atomically, ``run.json`` last.
 """
 
 from __future__ import annotations
@@ -84,11 +81,8 @@ def execute_run(
         return Outcome(NOT_STARTED, NOT_STARTED)
     unseen = next((p for p in (runs_dir, run.notebook) if not p.exists()), None)
     if unseen is not None:
-        return Outcome(
-            R.FAILED,
-            f"failed: {socket.gethostname()} cannot see {unseen} (every worker must see the "
-            "repository and the runs folder at the same paths)",
-        )
+        where = "every worker must see the repository and the runs folder at the same paths"
+        return Outcome(R.FAILED, f"failed: {socket.gethostname()} cannot see {unseen} ({where})")
     blocker = _blocker(run, needed, runs_dir, say)
     if blocker:
         return Outcome(R.BLOCKED, blocker)
@@ -107,21 +101,6 @@ def execute_run(
         return Outcome(R.FAILED, f"failed: {error}")
 
 
-def _wait_while_held(folder: Path, say, what: str) -> None:
-    """While another process holds ``folder``, say so (``what`` first) and wait for it to let go,
-    off the task slot: other runs go on meanwhile."""
-    holder = lock_holder(folder)
-    if holder is None:
-        return
-    say(f"{what} in use by {describe_holder(holder)}")
-    distributed.secede()  # off the worker's task slot
-    try:
-        with run_lock(folder, wait=True):
-            pass
-    finally:
-        distributed.rejoin()
-
-
 def _blocker(run: Run, needed: dict[str, Outcome], runs_dir: Path, say) -> str:
     """Why ``run`` cannot start, or an empty string; needs outside the batch are read on disk,
     after waiting for another process that runs one."""
@@ -138,12 +117,41 @@ def _blocker(run: Run, needed: dict[str, Outcome], runs_dir: Path, say) -> str:
     return ""
 
 
+def _wait_while_held(folder: Path, say, what: str) -> None:
+    """While another process holds ``folder``, say so (``what`` first) and wait for it to let go,
+    off the worker's task slot (Dask's ``secede``): other runs go on meanwhile."""
+    holder = lock_holder(folder)
+    if holder is not None:
+        say(f"{what} in use by {describe_holder(holder)}")
+        distributed.secede()
+        try:
+            with run_lock(folder, wait=True):
+                pass
+        finally:
+            distributed.rejoin()
+
+
+def _done_before(run: Run) -> Outcome | None:
+    """``skipped`` or ``conflict`` when ``run.json`` says done, else None."""
+    previous = read_record(run.run_dir)
+    if previous.get("status") != R.DONE:
+        return None
+    difference = changes(previous, record_of(run))
+    if not difference:
+        return Outcome(R.SKIPPED, "skip (done)")
+    return Outcome(
+        R.CONFLICT,
+        f"conflict: done before with other {difference} (see "
+        f"{display_path(run.run_dir / R.RECORD)}); use --force to redo it, or give the run "
+        "another name",
+    )
+
+
 def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
     """Prepare the folder, run the child, record how it ended."""
     _prepare(run, force)
-    start = time.monotonic()
-    began = {**record_of(run), "started": _now()}
-    write_record(run.run_dir, {**began, "status": R.RUNNING})
+    start, started = time.monotonic(), _now()
+    write_record(run, status=R.RUNNING, started=started)
     env = children.child_env(distributed.get_worker().state.nthreads, threads, run.nproc)
     with open(run.log_file, "w") as log:
         with _guard:
@@ -158,7 +166,8 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
                 _active[batch_id].discard(proc)
     seconds = round(time.monotonic() - start, 1)
     if batch_id in _stopped:
-        outcome, error = Outcome(R.INTERRUPTED, _stopped[batch_id], seconds), _stopped[batch_id]
+        outcome = Outcome(R.INTERRUPTED, _stopped[batch_id], seconds)
+        error = outcome.message
     elif code == 0:
         outcome, error = Outcome(R.DONE, f"done in {seconds:.1f} s", seconds), None
     else:
@@ -166,40 +175,18 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
         log = display_path(run.log_file)
         outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
         error = "\n".join(run.log_file.read_text(errors="replace").splitlines()[-ERROR_LINES:])
-    if outcome.status != R.INTERRUPTED:
-        _keep_executed_notebook(run)
-    end = {"status": outcome.status, "finished": _now(), "seconds": seconds, "error": error}
-    write_record(run.run_dir, {**began, **end})
-    return outcome
-
-
-def _keep_executed_notebook(run: Run) -> None:
-    """Put the notebook papermill wrote as it went in place of the executed notebook."""
-    partial = run.partial
-    if run.launcher == R.PAPERMILL and partial.is_file() and partial.stat().st_size:
-        with atomic_path(run.executed) as tmp:
+    partial = run.partial  # the executed notebook, put in place unless stopped
+    if outcome.status != R.INTERRUPTED and partial.is_file() and partial.stat().st_size:
+        with atomic_path(run.run_dir / run.notebook.name) as tmp:
             os.replace(partial, tmp)
+    write_record(run, status=outcome.status, started=started, finished=_now(), seconds=seconds,
+                 error=error)  # fmt: skip
+    return outcome
 
 
 def _now() -> str:
     """Local time, to the second."""
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _done_before(run: Run) -> Outcome | None:
-    """``skipped`` or ``conflict`` when ``run.json`` says done, else None."""
-    previous = read_record(run.run_dir)
-    if previous.get("status") != R.DONE:
-        return None
-    difference = changes(previous, record_of(run))
-    if not difference:
-        return Outcome(R.SKIPPED, "skip (done)")
-    return Outcome(
-        R.CONFLICT,
-        f"conflict: done before with other {difference} "
-        f"(see {display_path(run.run_dir / R.RECORD)}); "
-        "use --force to redo it, or give the run another name",
-    )
 
 
 def _prepare(run: Run, force: bool) -> None:
