@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import subprocess
 from pathlib import Path
 
 from krypto import constants as C
 
-# What code_hash covers: every file of these folders and these files (git-tracked ones when git
-# can list them), relative to the repository root.
 CODE_FOLDERS = ("lib", "notebooks", "params")
 CODE_FILES = ("requirements.txt", "environment.yml")
 _SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints"})  # folders never part of the code
@@ -34,11 +31,8 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
     if git:
         listed = _git(root, "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES).split("\0")
     else:
-        listed = list(CODE_FILES)
-        for folder in CODE_FOLDERS:
-            for dirpath, dirnames, filenames in os.walk(root / folder):
-                dirnames[:] = [d for d in dirnames if d not in _SKIPPED]
-                listed += [Path(dirpath, f).relative_to(root).as_posix() for f in filenames]
+        walked = [path for folder in CODE_FOLDERS for path in (root / folder).rglob("*")]
+        listed = [*CODE_FILES, *(path.relative_to(root).as_posix() for path in walked)]
     return sorted(
         name
         for name in set(listed)

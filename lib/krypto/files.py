@@ -1,10 +1,8 @@
 """Writing files so that a kill at any moment leaves the old file or the new one, never half of
-one; reading JSON records; advisory locks between processes (``fcntl.flock``).
-
-Every file this package writes goes through :func:`atomic_path` (or one of the small writers
-built on it): the content is written to a temporary file in the same folder, flushed to disk
-and renamed over the target, which POSIX makes atomic. A failed write (a full disk, a folder
-that cannot be written) raises :class:`WriteError` naming the path, and the old file stays.
+one: every file this package writes goes through :func:`atomic_path` (a temporary file in the
+same folder, flushed and renamed over the target). A failed write (a full disk, a folder that
+cannot be written) raises :class:`WriteError` naming the path, and the old file stays. Also:
+reading JSON records, and advisory locks between processes (``fcntl.flock``).
 """
 
 from __future__ import annotations
@@ -68,13 +66,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         tmp.replace(path)
-    except OSError as err:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
-        if isinstance(err, WriteError):
-            raise
-        raise write_error(path, err) from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise write_error(path, err) from err
         raise
 
 
@@ -102,18 +97,15 @@ def write_json(path: str | Path, value, **kwargs) -> Path:
 
 def write_csv(path: str | Path, frame, **kwargs) -> Path:
     """A pandas DataFrame as CSV (``index=False`` unless given), atomically."""
-    kwargs.setdefault("index", False)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, **kwargs)
+        frame.to_csv(tmp, **{"index": False, **kwargs})
     return Path(path)
 
 
 def save_figure(figure, path: str | Path, **kwargs) -> Path:
     """A matplotlib figure as PNG (or the format of ``path``'s suffix), atomically."""
     path = Path(path)
-    kwargs.setdefault("dpi", 120)
-    kwargs.setdefault("bbox_inches", "tight")
-    kwargs.setdefault("format", path.suffix.lstrip(".") or "png")
+    kwargs = {"dpi": 120, "bbox_inches": "tight", "format": path.suffix[1:] or "png", **kwargs}
     with atomic_path(path) as tmp:
         figure.savefig(tmp, **kwargs)
     return path
@@ -128,10 +120,8 @@ def plain(value):
         return {(k.item() if isinstance(k, np.generic) else k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, np.generic)):
         return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, Path):
         return str(value)
     return value

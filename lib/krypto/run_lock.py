@@ -1,12 +1,11 @@
-"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``:
-``with run_lock(run_dir):`` (stops at once with RunLockedError when another process holds the
-folder; ``wait=True`` waits), or ``hold_run_folder(run_dir)`` for the rest of the process.
+"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``,
+taken by ``with run_lock(run_dir):`` or, for the rest of the process, ``hold_run_folder(run_dir)``.
 
 Who may enter a locked folder: the process that holds it (the lock is reentrant within a
 process) and its descendants (``psutil`` parents): the batch runner holds the folder while its
-papermill child's kernel trains into it, and the kernel enters too. Anyone else waits or gets
-:class:`RunLockedError`, whose message names the folder and the holder (pid, host, start time,
-command line) that the holder writes into the lock file.
+papermill child's kernel trains into it, and the kernel enters too. Anyone else waits
+(``wait=True``) or gets :class:`RunLockedError`, whose message names the folder and the holder
+(pid, host, start time, command line) that the holder writes into the lock file.
 
 The operating system releases a flock when its holder's process ends, however it ends, so the
 lock of a killed process is free at once. Descendants that entered hold a shared flock on
@@ -37,15 +36,13 @@ import psutil
 from krypto.files import open_lock_file, read_json, write_error
 from krypto.paths import resolve_path
 
-LOCK_FILE = ".lock"
-GUESTS_FILE = ".lock.guests"
+LOCK_FILE, GUESTS_FILE = ".lock", ".lock.guests"
 GUEST_GRACE_S = 30.0  # how long a new holder waits for processes left by a killed one
 POLL_S = 0.1
 
 
 class RunLockedError(RuntimeError):
-    """Another process holds the run folder; ``holder`` is its record (pid, host, started,
-    command), empty when unknown."""
+    """Another process holds the run folder; ``holder`` is its record (empty when unknown)."""
 
     def __init__(self, run_dir: str | Path, holder: dict | None, reason: str = ""):
         self.run_dir = Path(run_dir)
@@ -79,13 +76,10 @@ _mutexes: dict[Path, threading.Lock] = {}  # one thread of this process at a tim
 
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[Path]:
-    """Be the only writer of ``run_dir`` (created if missing) for the ``with`` block.
-
-    Enters at once when this process or one of its ancestors holds the folder. Otherwise takes
-    the lock, or, when another process holds it, raises :class:`RunLockedError` (``wait=False``)
-    or waits for it to end (``wait=True``). Raises :class:`krypto.files.WriteError` naming the
-    lock file when the folder cannot be written. Yields the folder.
-    """
+    """Be the only writer of ``run_dir`` (created if missing) for the ``with`` block; enters at
+    once when this process or one of its ancestors holds it, else takes the lock, or raises
+    :class:`RunLockedError` (or waits, with ``wait``). Raises :class:`krypto.files.WriteError`
+    naming the lock file when the folder cannot be written. Yields the folder."""
     folder = _acquire(run_dir, wait)
     try:
         yield folder
@@ -95,8 +89,7 @@ def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[Path]:
 
 def hold_run_folder(run_dir: str | Path) -> Path:
     """Take ``run_dir`` as :func:`run_lock` does, for the rest of this process's life (what a
-    notebook kernel does for its run folder); calling it again for the same folder does nothing.
-    Returns the folder."""
+    notebook kernel does for its run folder; again for the same folder: nothing more)."""
     return _acquire(run_dir, wait=False)  # never released
 
 
@@ -105,9 +98,6 @@ def lock_holder(run_dir: str | Path) -> dict | None:
     None (for messages; whether the lock is free is only known by taking it)."""
     holder = _read_holder(_key(run_dir))
     return holder if holder and _alive(holder) else None
-
-
-# --- taking and letting go ------------------------------------------------------------------
 
 
 def _key(run_dir: str | Path) -> Path:
@@ -154,29 +144,21 @@ def _take(fd: int, key: Path, wait: bool) -> int:
     previous = _read_holder(key)  # what a holder killed before letting go left
     try:
         _write_holder(fd, key / LOCK_FILE)
-        _wait_for_guests(key, wait, previous)
+        guests = open_lock_file(key / GUESTS_FILE)
+        try:  # wait until no descendant of an earlier holder (one killed before them) is left
+            deadline = time.monotonic() + GUEST_GRACE_S
+            while not _try_flock(guests, fcntl.LOCK_EX):
+                if not wait and time.monotonic() > deadline:
+                    why = " (processes it started still write there, though it has ended)"
+                    raise RunLockedError(key, previous, why)
+                time.sleep(POLL_S)
+        finally:
+            os.close(guests)
     except BaseException:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         raise
     return fd
-
-
-def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
-    """Wait until no descendant of an earlier holder (one killed before them) is left."""
-    guests = open_lock_file(key / GUESTS_FILE)
-    try:
-        deadline = time.monotonic() + GUEST_GRACE_S
-        while not _try_flock(guests, fcntl.LOCK_EX):
-            if not wait and time.monotonic() > deadline:
-                raise RunLockedError(
-                    key,
-                    previous,
-                    reason=" (processes it started still write there, though it has ended)",
-                )
-            time.sleep(POLL_S)
-    finally:
-        os.close(guests)
 
 
 def _release(key: Path) -> None:
@@ -185,12 +167,11 @@ def _release(key: Path) -> None:
             return
         held = _held[key]
         held.count -= 1
-        if held.count > 0:
-            return
-        del _held[key]
-        with contextlib.suppress(OSError):
-            os.ftruncate(held.fd, 0)  # (the guests file is empty anyway)
-        os.close(held.fd)
+        if held.count == 0:
+            del _held[key]
+            with contextlib.suppress(OSError):
+                os.ftruncate(held.fd, 0)  # (the guests file is empty anyway)
+            os.close(held.fd)
 
 
 def _try_flock(fd: int, mode: int) -> bool:
@@ -199,9 +180,6 @@ def _try_flock(fd: int, mode: int) -> bool:
         return True
     except BlockingIOError:
         return False
-
-
-# --- the holder's record --------------------------------------------------------------------
 
 
 def _write_holder(fd: int, path: Path) -> None:

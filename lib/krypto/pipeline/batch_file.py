@@ -1,7 +1,5 @@
-"""Reading batch files: parameters layered per run, ``needs`` checked and ordered.
-
-The README's "Running experiments" shows the format. Everything here is checked before anything
-runs; a mistake raises :class:`BatchError` naming the file and the key.
+"""Reading batch files (the README's "Running experiments" shows the format): parameters
+layered per run, ``needs`` checked and ordered, a mistake refused naming the file and the key.
 """
 
 from __future__ import annotations
@@ -35,13 +33,10 @@ def load_batch(
     runs_dir: Path = C.RUNS_DIR,
     seeds: list[int] | None = None,
 ) -> list[Run]:
-    """Read a batch file and its includes; runs come in an order that satisfies ``needs``;
-    ``seeds`` replaces the ``seeds`` of every file that has them (a replication).
-
-    A ``batch/run`` in ``needs`` must be defined by the files or already have a folder with a
-    ``run.json`` under ``runs_dir``; a 02_train run whose ``pretrained`` names a run of the files
-    needs it. Raises ``BatchError`` on any mistake, before anything runs.
-    """
+    """Read a batch file and its includes; runs come in an order that satisfies ``needs`` (each
+    defined by the files or with a ``run.json`` under ``runs_dir``; a training ``pretrained``
+    from a run of the files needs it); ``seeds`` replaces the ``seeds`` of every file that has
+    them (a replication). Raises ``BatchError`` on any mistake."""
     runs_dir = Path(runs_dir).absolute()
     loader = _Loader(quick=quick, runs_dir=runs_dir, seeds=_seeds(Path(path), seeds))
     runs = loader.load(Path(path))

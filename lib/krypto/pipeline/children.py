@@ -1,15 +1,10 @@
 """The batch runner's child processes (papermill, torchrun) end with it, however it ends.
 
-* Each child starts in a session of its own (so a Ctrl-C in the terminal reaches the batch
-  only, which then stops its children in order) and, on Linux, with a parent-death signal
-  (``prctl(PR_SET_PDEATHSIG, SIGTERM)``): when the batch process dies, even by SIGKILL, the
-  kernel sends its children SIGTERM. A notebook kernel, the child's child, stops within a
-  second once its papermill is gone (ipykernel polls its parent); torchrun stops its workers
-  on SIGTERM.
-* On SIGINT, SIGTERM or SIGHUP the batch raises :class:`Interrupted` (:func:`raise_on_signals`),
-  sends SIGTERM to every process of every child's tree (the kernels included), SIGKILL to what
-  is left after a grace period (:func:`stop`), and records the runs it stopped as
-  ``interrupted``.
+Each child starts in a session of its own (a Ctrl-C in the terminal reaches the batch only,
+which then stops its children in order: :func:`stop`) and, on Linux, with a parent-death signal
+(``prctl(PR_SET_PDEATHSIG, SIGTERM)``): when the batch dies, even by SIGKILL, the kernel sends
+its children SIGTERM. A notebook kernel, the child's child, stops within a second once its
+papermill is gone (ipykernel polls its parent); torchrun stops its workers on SIGTERM.
 """
 
 from __future__ import annotations
@@ -31,10 +26,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 5.0  # between SIGTERM and SIGKILL when stopping children
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KRYPTO_NUM_THREADS")
 
-_LIBC = None
-if sys.platform.startswith("linux"):
-    with contextlib.suppress(OSError):
-        _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: nothing is loaded after fork
+_PRCTL = getattr(ctypes.CDLL(None), "prctl", None)  # Linux; loaded here, not after fork
 
 
 class Interrupted(Exception):
@@ -59,8 +51,8 @@ def start(command: list[str], log, env: dict[str, str], cwd=None) -> subprocess.
     parent = os.getpid()
 
     def die_with_parent() -> None:  # the parent-death signal, and an exit if it is gone already
-        if _LIBC is not None:
-            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
 

@@ -1,12 +1,9 @@
 """Executing a batch on Dask distributed: each run is a task (:mod:`krypto.pipeline.run_task`),
-its ``needs`` the task's dependencies.
-
-By default the tasks run on a cluster started inside the batch process (one worker with ``jobs``
-threads: a ``LocalCluster`` with ``processes=False``); with ``scheduler`` they go to a running
-cluster (``tcp://HOST:8786``), whose workers must see the repository and the runs folder at the
-same paths. Dask places the tasks, runs a task again on another worker when its worker is lost
-(up to ``distributed.scheduler.allowed-failures`` times) and shows them on its dashboard. A run
-whose ``device`` is CUDA asks for one resource ``GPU`` per process.
+its ``needs`` the task's dependencies, on a cluster inside the batch process (a ``LocalCluster``
+of one worker with ``jobs`` threads) or a running one, whose workers see the repository and the
+runs folder at the same paths. Dask places the tasks, runs a task again on another worker when
+its worker is lost (up to ``distributed.scheduler.allowed-failures`` times) and shows them on
+its dashboard. A run whose ``device`` is CUDA asks for one resource ``GPU`` per process.
 """
 
 from __future__ import annotations
@@ -37,23 +34,17 @@ def run_batch(
     threads: int = 0,
     scheduler: str | None = None,
 ) -> dict[str, str]:
-    """Execute ``runs`` as Dask tasks, each with ``threads`` torch CPU threads (0: the worker's
-    cores shared among its task slots); returns full name -> final status.
-
-    ``scheduler`` None: an in-process cluster with ``jobs`` task slots; else the address of a
-    running scheduler (``jobs`` is then the workers' business: ``dask worker --nthreads``). A
-    run's numbers depend on its thread count, not on ``jobs`` nor on the worker.
-
-    Statuses: ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done before with
-    other parameters) and ``blocked`` (a needed run is not done). ``runs_dir`` is where needed
-    runs that are not in ``runs`` are looked for. On SIGINT, SIGTERM or SIGHUP the running
-    children are stopped, their runs recorded as ``interrupted``, and
-    :class:`krypto.pipeline.children.Interrupted` is raised.
-    """
+    """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
+    with ``jobs`` task slots), each run with ``threads`` torch CPU threads (0: the worker's cores
+    shared among its slots); needed runs not in ``runs`` are looked for under ``runs_dir``.
+    Returns full name -> ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done
+    before with other parameters) or ``blocked`` (a needed run is not done). On SIGINT, SIGTERM
+    or SIGHUP the running children are stopped, their runs recorded as ``interrupted``, and
+    :class:`krypto.pipeline.children.Interrupted` is raised."""
     runs = order_runs(runs)
     outcomes: dict[str, Outcome] = {}
     Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see
-    with _client(scheduler, jobs, max(map(gpus_asked, runs), default=0)) as client:
+    with _client(scheduler, jobs, any(map(_gpus, runs))) as client:
         _check_gpus(client, runs, scheduler)
         batch_id = uuid.uuid4().hex
         futures: dict[str, distributed.Future] = {}
@@ -62,7 +53,7 @@ def run_batch(
             futures[run.full_name] = client.submit(
                 execute_run, run, needed, force, Path(runs_dir), threads, batch_id,
                 f"[{number}/{len(runs)}]", key=f"{run.full_name}-{batch_id[:8]}", pure=False,
-                resources={GPU: gpus_asked(run)} if gpus_asked(run) else None,
+                resources={GPU: _gpus(run)} if _gpus(run) else None,
             )  # fmt: skip
         try:
             _follow(client, futures, outcomes, batch_id)
@@ -71,14 +62,15 @@ def run_batch(
     return {name: outcome.status for name, outcome in outcomes.items()}
 
 
-def gpus_asked(run: Run) -> int:
+def _gpus(run: Run) -> int:
     """GPUs a run asks for: one per process when its ``device`` is CUDA, else none."""
     return run.nproc if str(run.parameters.get("device", "")).startswith("cuda") else 0
 
 
 @contextlib.contextmanager
-def _client(scheduler: str | None, jobs: int, gpus: int):
-    """A Dask client of the running cluster at ``scheduler``, or of one started here."""
+def _client(scheduler: str | None, jobs: int, gpus: bool):
+    """A Dask client of the running cluster at ``scheduler``, or of one started here (with this
+    machine's GPUs as resources when ``gpus``)."""
     if scheduler:
         try:
             client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -87,7 +79,11 @@ def _client(scheduler: str | None, jobs: int, gpus: int):
         with client:
             yield client
         return
-    resources = {GPU: _local_gpus()} if gpus else None
+    resources = None
+    if gpus:
+        import torch  # only when a run asks for a GPU
+
+        resources = {GPU: torch.cuda.device_count()}
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
@@ -98,22 +94,16 @@ def _client(scheduler: str | None, jobs: int, gpus: int):
         yield client
 
 
-def _local_gpus() -> int:
-    import torch  # only when a run asks for a GPU
-
-    return torch.cuda.device_count()
-
-
 def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | None) -> None:
     """Refuse runs asking for more GPUs than any worker has (Dask would wait for one forever)."""
     workers = client.scheduler_info().get("workers", {}).values()
     most = max((worker.get("resources", {}).get(GPU, 0) for worker in workers), default=0)
     for run in runs:
-        if gpus_asked(run) > most:
+        if _gpus(run) > most:
             where = f"no worker of {scheduler} has" if scheduler else "this machine has"
             hint = f" (start workers with `dask worker {scheduler} --resources GPU=N`)"
             raise BatchError(
-                f"{run.full_name} asks for {gpus_asked(run)} GPU(s) (device: "
+                f"{run.full_name} asks for {_gpus(run)} GPU(s) (device: "
                 f"{run.parameters['device']}, {run.nproc} process(es)); {where} "
                 f"{most:g}{hint if scheduler else ''}"
             )

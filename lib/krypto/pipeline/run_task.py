@@ -190,10 +190,9 @@ def _now() -> str:
 
 
 def _prepare(run: Run, force: bool) -> None:
-    """Make the folder, drop what writers killed there left (the notebook papermill was writing,
-    temporary files of atomic writes: nobody else writes there while the folder is held), write
-    ``params.yaml``. (The executed notebook of an earlier run stays until this one's replaces
-    it: a run that cannot start loses nothing.)"""
+    """Make the folder, drop what writers killed there left (papermill's notebook, temporary
+    files: nobody else writes there while the folder is held), write ``params.yaml``. (An
+    earlier executed notebook stays until this one's replaces it.)"""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     run.partial.unlink(missing_ok=True)
     for leftover in run.run_dir.glob(".*.tmp"):
