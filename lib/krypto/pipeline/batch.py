@@ -8,27 +8,40 @@ runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json
 with the same notebook, parameters and code is skipped; done with others, it is a conflict unless
 ``--force`` is given (which also passes ``overwrite: true`` to notebooks that have it).
 
-The runs are tasks on Dask distributed (:mod:`krypto.pipeline.engine`, :mod:`.run_task`). On
+The runs are tasks on Dask distributed (:func:`run_batch`, :mod:`.run_task`), their ``needs``
+the tasks' dependencies, on a cluster inside the batch process (a ``LocalCluster`` of one worker
+with ``--jobs`` threads) or a running one (``--scheduler``) whose workers see the repository and
+the runs folder at the same paths. Dask places the tasks, runs a task again on another worker
+when its worker is lost (up to ``distributed.scheduler.allowed-failures`` times) and shows them
+on its dashboard. A run whose ``device`` is CUDA asks for one resource ``GPU`` per process. On
 SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker, records their runs as
-``interrupted`` and exits with 128 + the signal number; killed outright, its children die with it
-(:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
+``interrupted`` and exits with 128 + the signal number; killed outright, its children die with
+it (:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
 whatever is not ``done``. The README's "Running experiments" and "Batches on a cluster" say more.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+import uuid
 from pathlib import Path
 
+import distributed
 import yaml
 
 from krypto import constants as C
 from krypto.paths import display_path
-from krypto.pipeline.batch_file import BatchError, Run, load_batch, select_runs
-from krypto.pipeline.children import Interrupted
-from krypto.pipeline.engine import run_batch
-from krypto.pipeline.run_record import FINISHED, PAPERMILL
+from krypto.pipeline import children
+from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
+from krypto.pipeline.run_record import FAILED, FINISHED, PAPERMILL
+from krypto.pipeline.run_task import NOT_STARTED, Outcome, execute_run, stop_batch
+
+STOP_WAIT_S = 30.0  # after a signal, how long the batch waits for its stopped runs' records
+CONNECT_TIMEOUT = "10s"  # how long the batch tries to reach a scheduler
+GPU = "GPU"  # the Dask resource a run on CUDA asks for, one per process
 
 
 def _print_plan(runs: list[Run]) -> None:
@@ -107,13 +120,142 @@ def main(argv: list[str] | None = None) -> int:
     except BatchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Interrupted as error:
+    except children.Interrupted as error:
         print(
             f"\n{error}: the runs above that are not done run again with the same command",
             file=sys.stderr,
         )
         return 128 + error.signum
     return 0 if all(status in FINISHED for status in statuses.values()) else 1
+
+
+def run_batch(
+    runs: list[Run],
+    jobs: int = 1,
+    force: bool = False,
+    runs_dir: Path = C.RUNS_DIR,
+    threads: int = 0,
+    scheduler: str | None = None,
+) -> dict[str, str]:
+    """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
+    with ``jobs`` task slots), each run with ``threads`` torch CPU threads (0: the worker's cores
+    shared among its slots); needed runs not in ``runs`` are looked for under ``runs_dir``.
+    Returns full name -> ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done
+    before with other parameters) or ``blocked`` (a needed run is not done). On SIGINT, SIGTERM
+    or SIGHUP the running children are stopped, their runs recorded as ``interrupted``, and
+    :class:`krypto.pipeline.children.Interrupted` is raised."""
+    runs = order_runs(runs)
+    outcomes: dict[str, Outcome] = {}
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see
+    with _client(scheduler, jobs, any(map(_gpus, runs))) as client:
+        _check_gpus(client, runs, scheduler)
+        batch_id = uuid.uuid4().hex
+        futures: dict[str, distributed.Future] = {}
+        for number, run in enumerate(runs, 1):
+            needed = {need: futures[need] for need in run.needs if need in futures}
+            futures[run.full_name] = client.submit(
+                execute_run, run, needed, force, Path(runs_dir), threads, batch_id,
+                f"[{number}/{len(runs)}]", key=f"{run.full_name}-{batch_id[:8]}", pure=False,
+                resources={GPU: _gpus(run)} if _gpus(run) else None,
+            )  # fmt: skip
+        try:
+            _follow(client, futures, outcomes, batch_id)
+        finally:
+            _summary(runs, outcomes)
+    return {name: outcome.status for name, outcome in outcomes.items()}
+
+
+def _gpus(run: Run) -> int:
+    """GPUs a run asks for: one per process when its ``device`` is CUDA, else none."""
+    return run.nproc if str(run.parameters.get("device", "")).startswith("cuda") else 0
+
+
+def _client(scheduler: str | None, jobs: int, gpus: bool) -> distributed.Client:
+    """A Dask client of the running cluster at ``scheduler``, or of one started here (closed
+    with the client; with this machine's GPUs as resources when ``gpus``)."""
+    if scheduler:
+        try:
+            return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as error:
+            raise BatchError(f"no Dask scheduler answers at {scheduler}: {error}") from None
+    resources = None
+    if gpus:
+        import torch  # only when a run asks for a GPU
+
+        resources = {GPU: torch.cuda.device_count()}
+    return distributed.Client(
+        n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
+        resources=resources, silence_logs=logging.ERROR,
+    )  # fmt: skip
+
+
+def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | None) -> None:
+    """Refuse runs asking for more GPUs than any worker has (Dask would wait for one forever)."""
+    workers = client.scheduler_info().get("workers", {}).values()
+    most = max((worker.get("resources", {}).get(GPU, 0) for worker in workers), default=0)
+    for run in runs:
+        if _gpus(run) > most:
+            where = f"no worker of {scheduler} has" if scheduler else "this machine has"
+            hint = f" (start workers with `dask worker {scheduler} --resources GPU=N`)"
+            raise BatchError(
+                f"{run.full_name} asks for {_gpus(run)} GPU(s) (device: "
+                f"{run.parameters['device']}, {run.nproc} process(es)); {where} "
+                f"{most:g}{hint if scheduler else ''}"
+            )
+
+
+def _follow(
+    client: distributed.Client,
+    futures: dict[str, distributed.Future],
+    outcomes: dict[str, Outcome],
+    batch_id: str,
+) -> None:
+    """Print each run's end as it comes; on a signal, stop the batch (see :func:`run_batch`)."""
+    names = {future.key: name for name, future in futures.items()}
+    numbers = {name: f"[{number}/{len(futures)}]" for number, name in enumerate(futures, 1)}
+
+    def end(future: distributed.Future) -> None:
+        name = names[future.key]
+        if future.status == "finished":
+            outcome = outcomes[name] = future.result()
+        else:  # lost its worker too often, or an error outside execute_run's own handling
+            outcome = outcomes[name] = Outcome(FAILED, f"failed: {future.exception()!r}")
+        if outcome.status != NOT_STARTED:
+            print(f"{numbers[name]} {name} ... {outcome.message}", flush=True)
+
+    with children.raise_on_signals():
+        try:
+            for future in distributed.as_completed(futures.values()):
+                end(future)
+        except BaseException as error:
+            why = str(error) if isinstance(error, children.Interrupted) else repr(error)
+            pending = [future for name, future in futures.items() if name not in outcomes]
+            with contextlib.suppress(Exception):
+                client.run(stop_batch, batch_id, why)
+            with contextlib.suppress(Exception):
+                distributed.wait(pending, STOP_WAIT_S)
+            for future in pending:
+                if future.done():
+                    end(future)
+                else:
+                    outcomes[names[future.key]] = Outcome(NOT_STARTED, NOT_STARTED)
+            client.cancel(pending)
+            raise
+
+
+def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
+    """A table of every run, then the runs that did not finish and why."""
+    width = max([len("run")] + [len(run.full_name) for run in runs])
+    print(f"\n{'run':<{width}}  {'status':<11}  seconds")
+    failures = []
+    for run in runs:
+        outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
+        seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
+        print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
+        if run.full_name in outcomes and outcome.status not in FINISHED:
+            failures.append(f"  {run.full_name}: {outcome.message}")
+    if failures:
+        print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")
 
 
 if __name__ == "__main__":
