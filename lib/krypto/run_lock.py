@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -185,16 +184,12 @@ def _try_flock(fd: int, mode: int) -> bool:
 def _write_holder(fd: int, path: Path) -> None:
     """Write who holds the folder, this process, into the lock file ``fd`` at ``path``."""
     me = psutil.Process()
-    try:
-        command = shlex.join(me.cmdline())
-    except psutil.Error:
-        command = shlex.join(sys.argv)
     record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "created": me.create_time(),  # tells this process from a later one with its pid
-        "command": command[:500],
+        "command": shlex.join(me.cmdline())[:500],
     }
     try:
         os.ftruncate(fd, 0)

@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("KRYPTO_CACHE_DIR"):
         C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
 
-    params = parse_params(sys.argv[1:] if argv is None else argv)
-    config = TrainConfig.from_dict(params)
+    config = TrainConfig.from_dict(parse_params(sys.argv[1:] if argv is None else argv))
     config.validate()
     dist = Distributed.from_environment(config.device)
     if dist.is_main:  # the only writer: stops here if another process holds the folder
