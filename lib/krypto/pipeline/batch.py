@@ -1,7 +1,6 @@
 """``python -m krypto.pipeline.batch FILE``: run notebooks with papermill as a batch YAML
 file describes them (``--help`` for the options; the README's "Running experiments" shows the
-format): runs of notebooks with their parameters (``base`` < the run's ``parameters`` <
-``quick``), the runs each needs, includes of other batch files, training seeds.
+format, "Batches on a cluster" the cluster).
 
 Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NOTEBOOK OUT -f
 runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done
@@ -10,14 +9,11 @@ with the same notebook, parameters and code is skipped; done with others, it is 
 
 The runs are tasks on Dask distributed (:func:`run_batch`, :mod:`.run_task`), their ``needs``
 the tasks' dependencies, on a cluster inside the batch process (a ``LocalCluster`` of one worker
-with ``--jobs`` threads) or a running one (``--scheduler``) whose workers see the repository and
-the runs folder at the same paths. Dask places the tasks, runs a task again on another worker
-when its worker is lost (up to ``distributed.scheduler.allowed-failures`` times) and shows them
-on its dashboard. A run whose ``device`` is CUDA asks for one resource ``GPU`` per process. On
-SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker, records their runs as
-``interrupted`` and exits with 128 + the signal number; killed outright, its children die with
-it (:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
-whatever is not ``done``. The README's "Running experiments" and "Batches on a cluster" say more.
+with ``--jobs`` threads) or a running one (``--scheduler``). Dask places the tasks, runs a task
+again on another worker when its worker is lost and shows them on its dashboard. A run whose
+``device`` is CUDA asks for one resource ``GPU`` per process. On SIGINT, SIGTERM or SIGHUP the
+batch stops its children on every worker, records their runs as ``interrupted`` and exits with
+128 + the signal number; killed outright, its children die with it (:mod:`.children`).
 """
 
 from __future__ import annotations
@@ -27,6 +23,7 @@ import contextlib
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import distributed
@@ -170,23 +167,31 @@ def _gpus(run: Run) -> int:
     return run.nproc if str(run.parameters.get("device", "")).startswith("cuda") else 0
 
 
-def _client(scheduler: str | None, jobs: int, gpus: bool) -> distributed.Client:
-    """A Dask client of the running cluster at ``scheduler``, or of one started here (closed
-    with the client; with this machine's GPUs as resources when ``gpus``)."""
+@contextlib.contextmanager
+def _client(scheduler: str | None, jobs: int, gpus: bool) -> Iterator[distributed.Client]:
+    """A Dask client of the running cluster at ``scheduler``, or of one started here (with this
+    machine's GPUs as resources when ``gpus``)."""
     if scheduler:
         try:
-            return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as error:
             raise BatchError(f"no Dask scheduler answers at {scheduler}: {error}") from None
+        with client:
+            yield client
+        return
     resources = None
     if gpus:
         import torch  # only when a run asks for a GPU
 
         resources = {GPU: torch.cuda.device_count()}
-    return distributed.Client(
-        n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
-        resources=resources, silence_logs=logging.ERROR,
-    )  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
+            resources=resources, silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
 
 
 def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | None) -> None:
@@ -234,11 +239,8 @@ def _follow(
                 client.run(stop_batch, batch_id, why)
             with contextlib.suppress(Exception):
                 distributed.wait(pending, STOP_WAIT_S)
-            for future in pending:
-                if future.done():
-                    end(future)
-                else:
-                    outcomes[names[future.key]] = Outcome(NOT_STARTED, NOT_STARTED)
+            for future in filter(distributed.Future.done, pending):
+                end(future)  # the others are not started
             client.cancel(pending)
             raise
 
@@ -252,7 +254,7 @@ def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
         outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
         seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
         print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
-        if run.full_name in outcomes and outcome.status not in FINISHED:
+        if outcome.status not in FINISHED:
             failures.append(f"  {run.full_name}: {outcome.message}")
     if failures:
         print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")
