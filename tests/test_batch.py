@@ -236,6 +236,13 @@ def test_only_with_an_unknown_name_is_an_error(tmp_path, nb, runs_dir, capsys):
     assert "--only: no run named nobody" in capsys.readouterr().err
 
 
+def test_no_jobs_is_an_error(tmp_path, nb, runs_dir, capsys):
+    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
+    assert batch(file, runs_dir, "--jobs", "0") == 2
+    assert "--jobs must be at least 1, not 0" in capsys.readouterr().err
+    assert not runs_dir.exists()
+
+
 # --- running -----------------------------------------------------------------------------------
 
 

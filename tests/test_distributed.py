@@ -512,3 +512,5 @@ def test_launch_reads_files_and_key_value_pairs(tmp_path):
     TrainConfig.from_dict(got).validate()
     with pytest.raises(SystemExit):
         parse_params(["epochs", "1"])
+    with pytest.raises(SystemExit):  # not a training parameter
+        parse_params(["--epoch", "1"])
