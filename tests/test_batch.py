@@ -236,6 +236,13 @@ def test_only_with_an_unknown_name_is_an_error(tmp_path, nb, runs_dir, capsys):
     assert "--only: no run named nobody" in capsys.readouterr().err
 
 
+def test_no_jobs_is_an_error(tmp_path, nb, runs_dir, capsys):
+    file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
+    assert batch(file, runs_dir, "--jobs", "0") == 2
+    assert "--jobs must be at least 1, not 0" in capsys.readouterr().err
+    assert not runs_dir.exists()
+
+
 # --- running -----------------------------------------------------------------------------------
 
 
@@ -394,7 +401,7 @@ def test_a_run_held_by_another_process_waits_and_runs_once_it_is_free(
 def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(
     tmp_path, nb, runs_dir, capsys
 ):
-    from krypto.pipeline.run_record import run_status
+    from krypto.run_lock import lock_holder
 
     file = write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": {"r": {"notebook": nb}}})
     assert batch(file, runs_dir) == 0
@@ -403,7 +410,7 @@ def test_a_run_whose_batch_was_killed_runs_again_and_leaves_no_partial_file(
     (run / "run.json").write_text(json.dumps({**record(runs_dir, "b/r"), "status": "running"}))
     (run / ".nb.partial.ipynb").write_text('{"cells": [')
     (run / ".out.json.x1y2z3.tmp").write_text('{"x"')
-    assert run_status(run) == "interrupted"  # running, but nobody holds the folder
+    assert lock_holder(run) is None  # running, but nobody holds the folder: interrupted
     capsys.readouterr()
     assert batch(file, runs_dir) == 0
     assert "[1/1] b/r ... started" in capsys.readouterr().out

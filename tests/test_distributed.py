@@ -443,7 +443,9 @@ def test_torchrun_launcher_is_checked_when_loading(tmp_path, run, message):
 
 
 def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
-    from krypto.pipeline.batch import _changes, _command, _record, load_batch, main
+    from krypto.pipeline.batch import load_batch, main
+    from krypto.pipeline.run_record import changes, record_of
+    from krypto.pipeline.run_task import command
 
     run = {
         "notebook": TRAIN_NOTEBOOK,
@@ -453,8 +455,8 @@ def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
     }
     [loaded] = load_batch(_batch_file(tmp_path, run), runs_dir=tmp_path / "runs")
     assert (loaded.launcher, loaded.nproc) == ("torchrun", 3)
-    command = _command(loaded)
-    assert command[1:] == [
+    line = command(loaded)
+    assert line[1:] == [
         "-m",
         "torch.distributed.run",
         "--standalone",
@@ -465,12 +467,12 @@ def test_torchrun_launcher_command_record_and_conflict(tmp_path, capsys):
         "-f",
         str((tmp_path / "runs" / "b" / "r" / "params.yaml").absolute()),
     ]
-    record = _record(loaded)
+    record = record_of(loaded)
     assert (record["launcher"], record["nproc"]) == ("torchrun", 3)
     papermill = {k: v for k, v in record.items() if k not in ("launcher", "nproc")}
-    assert _changes(record, record) == ""
-    assert _changes(papermill, record) == "launcher papermill -> torchrun x3"
-    assert _changes({**record, "nproc": 2}, record) == "launcher torchrun x2 -> torchrun x3"
+    assert changes(record, record) == ""
+    assert changes(papermill, record) == "launcher papermill -> torchrun x3"
+    assert changes({**record, "nproc": 2}, record) == "launcher torchrun x2 -> torchrun x3"
     assert main([str(tmp_path / "b.yaml"), "--runs-dir", str(tmp_path / "runs"), "--dry-run"]) == 0
     assert "(torchrun, 3 processes)" in capsys.readouterr().out
 
@@ -510,3 +512,5 @@ def test_launch_reads_files_and_key_value_pairs(tmp_path):
     TrainConfig.from_dict(got).validate()
     with pytest.raises(SystemExit):
         parse_params(["epochs", "1"])
+    with pytest.raises(SystemExit):  # not a training parameter
+        parse_params(["--epoch", "1"])

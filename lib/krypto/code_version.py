@@ -6,62 +6,44 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import subprocess
 from pathlib import Path
 
 from krypto import constants as C
 
-# What code_hash covers: every file of these folders and these files (git-tracked ones when git
-# can list them), relative to the repository root.
 CODE_FOLDERS = ("lib", "notebooks", "params")
 CODE_FILES = ("requirements.txt", "environment.yml")
 _SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints"})  # folders never part of the code
 
 
-def _git_files(root: Path) -> list[str] | None:
-    """The git-tracked files of the code under ``root``, or None when git cannot tell (no git,
-    or ``root`` is not the top of a work tree)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, check=True, text=True
-        ).stdout
-
-    try:
-        top = git("rev-parse", "--show-toplevel").strip()
-        if Path(top).resolve() != root.resolve():
-            return None
-        listed = git("ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return [name for name in listed.split("\0") if name]
-
-
-def _walked_files(root: Path) -> list[str]:
-    """The files of the code under ``root``, found by walking its folders (without git)."""
-    files = [name for name in CODE_FILES if (root / name).is_file()]
-    for folder in CODE_FOLDERS:
-        for dirpath, dirnames, filenames in os.walk(root / folder):
-            dirnames[:] = [d for d in dirnames if d not in _SKIPPED]
-            files += [Path(dirpath, f).relative_to(root).as_posix() for f in filenames]
-    return files
-
-
 def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
     """The files :func:`code_hash` covers, sorted, relative to ``root`` (posix): the git-tracked
     files under lib/, notebooks/ and params/ plus requirements.txt and environment.yml, as they
-    are in the working tree (a tracked file deleted there is left out); without git, every file
-    there. ``__pycache__`` and ``.ipynb_checkpoints`` folders are left out either way."""
+    are in the working tree (a tracked file deleted there is left out); without git (or when
+    ``root`` is not the top of a work tree), every file there. ``__pycache__`` and
+    ``.ipynb_checkpoints`` folders are left out either way."""
     root = Path(root)
-    listed = _git_files(root)
-    if listed is None:
-        listed = _walked_files(root)
+    try:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+        git = top.resolve() == root.resolve()
+    except (OSError, subprocess.CalledProcessError):
+        git = False
+    if git:
+        listed = _git(root, "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES).split("\0")
+    else:
+        walked = [path for folder in CODE_FOLDERS for path in (root / folder).rglob("*")]
+        listed = [*CODE_FILES, *(path.relative_to(root).as_posix() for path in walked)]
     return sorted(
         name
         for name in set(listed)
-        if not _SKIPPED.intersection(Path(name).parts) and (root / name).is_file()
+        if name and not _SKIPPED.intersection(Path(name).parts) and (root / name).is_file()
     )
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, check=True, text=True
+    ).stdout
 
 
 def code_hash(root: str | Path = C.REPO_ROOT) -> str:

@@ -1,10 +1,8 @@
 """Writing files so that a kill at any moment leaves the old file or the new one, never half of
-one, and advisory locks between processes (``fcntl.flock``).
-
-Every file this package writes goes through :func:`atomic_path` (or one of the small writers
-built on it): the content is written to a temporary file in the same folder, flushed to disk
-and renamed over the target, which POSIX makes atomic. A failed write (a full disk, a folder
-that cannot be written) raises :class:`WriteError` naming the path, and the old file stays.
+one: every file this package writes goes through :func:`atomic_path` (a temporary file in the
+same folder, flushed and renamed over the target). A failed write (a full disk, a folder that
+cannot be written) raises :class:`WriteError` naming the path, and the old file stays. Also:
+reading JSON records, and advisory locks between processes (``fcntl.flock``).
 """
 
 from __future__ import annotations
@@ -23,18 +21,31 @@ class WriteError(OSError):
     """A file could not be written; the message names it and the previous content is intact."""
 
 
+def write_error(path: str | Path, err: OSError) -> WriteError:
+    """``err`` as a :class:`WriteError` naming ``path`` (and a full disk as such)."""
+    hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
+    return WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}")
+
+
+def open_lock_file(path: str | Path) -> int:
+    """A descriptor of ``path`` for ``fcntl.flock`` (created, with its folder, if missing)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise write_error(path, err) from err
+
+
 @contextlib.contextmanager
 def file_lock(path: str | Path):
     """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block, waiting
     for any other holder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fd = open_lock_file(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # lets go of the lock
 
 
 @contextlib.contextmanager
@@ -47,7 +58,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as err:
-        raise WriteError(err.errno, f"cannot write {path}: {err.strerror or err}") from err
+        raise write_error(path, err) from err
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -55,15 +66,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         tmp.replace(path)
-    except OSError as err:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
-        if isinstance(err, WriteError):
-            raise
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise write_error(path, err) from err
         raise
+
+
+def read_json(path: str | Path) -> dict:
+    """The JSON object in ``path``; an empty dict when it is missing, unreadable, half-written or
+    not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -80,18 +97,15 @@ def write_json(path: str | Path, value, **kwargs) -> Path:
 
 def write_csv(path: str | Path, frame, **kwargs) -> Path:
     """A pandas DataFrame as CSV (``index=False`` unless given), atomically."""
-    kwargs.setdefault("index", False)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, **kwargs)
+        frame.to_csv(tmp, **{"index": False, **kwargs})
     return Path(path)
 
 
 def save_figure(figure, path: str | Path, **kwargs) -> Path:
     """A matplotlib figure as PNG (or the format of ``path``'s suffix), atomically."""
     path = Path(path)
-    kwargs.setdefault("dpi", 120)
-    kwargs.setdefault("bbox_inches", "tight")
-    kwargs.setdefault("format", path.suffix.lstrip(".") or "png")
+    kwargs = {"dpi": 120, "bbox_inches": "tight", "format": path.suffix[1:] or "png", **kwargs}
     with atomic_path(path) as tmp:
         figure.savefig(tmp, **kwargs)
     return path
@@ -106,10 +120,8 @@ def plain(value):
         return {(k.item() if isinstance(k, np.generic) else k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, np.generic)):
         return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, Path):
         return str(value)
     return value

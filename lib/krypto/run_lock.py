@@ -1,56 +1,47 @@
-"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``.
-
-::
-
-    with run_lock(run_dir):          # stops at once with RunLockedError when another process
-        ...                          # holds the folder; run_lock(run_dir, wait=True) waits
-    hold_run_folder(run_dir)         # the same, for the rest of the process (notebook kernels)
+"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``,
+taken by ``with run_lock(run_dir):`` or, for the rest of the process, ``hold_run_folder(run_dir)``.
 
 Who may enter a locked folder: the process that holds it (the lock is reentrant within a
 process) and its descendants (``psutil`` parents): the batch runner holds the folder while its
-papermill child's kernel trains into it, and the kernel enters too. Anyone else waits or gets
-:class:`RunLockedError`, whose message names the folder and the holder (pid, host, start time,
-command line) that the holder writes into the lock file.
+papermill child's kernel trains into it, and the kernel enters too. Anyone else waits
+(``wait=True``) or gets :class:`RunLockedError`, whose message names the folder and the holder
+(pid, host, start time, command line) that the holder writes into the lock file.
 
 The operating system releases a flock when its holder's process ends, however it ends, so the
-lock of a killed process is free at once (a stale lock is simply taken). Processes that entered
-as descendants do not hold the flock; they hold a shared flock on ``run_dir/.lock.guests``
-instead, and whoever takes the folder next first waits until no such process is left (one
-orphaned by a killed holder stops within a second or two, see
-:mod:`krypto.pipeline.batch`), so a new writer never writes beside an old one.
-
-The lock file is written in place, never replaced by a rename (the lock lives on its inode); it
-is emptied when its holder lets go, and readers treat an empty or half-written one as unknown.
+lock of a killed process is free at once. Descendants that entered hold a shared flock on
+``run_dir/.lock.guests``; whoever takes the folder next first waits until none is left (one
+orphaned by a killed holder stops within a second or two, see :mod:`krypto.pipeline.children`),
+so a new writer never writes beside an old one. The lock file is written in place (the lock
+lives on its inode) and emptied when its holder lets go; an empty one names nobody.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import fcntl
 import json
 import os
 import shlex
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from krypto.files import WriteError
+import psutil
 
-LOCK_FILE = ".lock"
-GUESTS_FILE = ".lock.guests"
+from krypto.files import open_lock_file, read_json, write_error
+from krypto.paths import resolve_path
+
+LOCK_FILE, GUESTS_FILE = ".lock", ".lock.guests"
 GUEST_GRACE_S = 30.0  # how long a new holder waits for processes left by a killed one
 POLL_S = 0.1
 
 
 class RunLockedError(RuntimeError):
-    """Another process holds the run folder; ``holder`` is its record (pid, host, started,
-    command), empty when unknown."""
+    """Another process holds the run folder; ``holder`` is its record (empty when unknown)."""
 
     def __init__(self, run_dir: str | Path, holder: dict | None, reason: str = ""):
         self.run_dir = Path(run_dir)
@@ -73,27 +64,21 @@ def describe_holder(holder: dict | None) -> str:
 class _Held:
     """A folder this process is in: as the flock holder, or as a descendant (guest)."""
 
-    pid: int
-    fd: int  # the lock file (holder) or the guests file (guest)
-    guest: bool
+    pid: int  # tells a registry inherited through fork from this process's own
+    fd: int  # the lock file (holder) or the guests file (guest): emptied and closed to let go
     count: int = 1
-    forever: bool = False
 
 
 _held: dict[Path, _Held] = {}
-_mutexes: dict[Path, threading.Lock] = {}
-_registry = threading.Lock()  # guards _mutexes
+_mutexes: dict[Path, threading.Lock] = {}  # one thread of this process at a time per folder
 
 
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[Path]:
-    """Be the only writer of ``run_dir`` (created if missing) for the ``with`` block.
-
-    Enters at once when this process or one of its ancestors holds the folder. Otherwise takes
-    the lock, or, when another process holds it, raises :class:`RunLockedError` (``wait=False``)
-    or waits for it to end (``wait=True``). Raises :class:`krypto.files.WriteError` naming the
-    lock file when the folder cannot be written. Yields the folder.
-    """
+    """Be the only writer of ``run_dir`` (created if missing) for the ``with`` block; enters at
+    once when this process or one of its ancestors holds it, else takes the lock, or raises
+    :class:`RunLockedError` (or waits, with ``wait``). Raises :class:`krypto.files.WriteError`
+    naming the lock file when the folder cannot be written. Yields the folder."""
     folder = _acquire(run_dir, wait)
     try:
         yield folder
@@ -101,162 +86,91 @@ def run_lock(run_dir: str | Path, wait: bool = False) -> Iterator[Path]:
         _release(folder)
 
 
-def hold_run_folder(run_dir: str | Path, wait: bool = False) -> Path:
+def hold_run_folder(run_dir: str | Path) -> Path:
     """Take ``run_dir`` as :func:`run_lock` does, for the rest of this process's life (what a
-    notebook kernel does for its run folder); calling it again for the same folder does nothing.
-    Returns the folder."""
-    return _acquire(run_dir, wait, forever=True)
+    notebook kernel does for its run folder; again for the same folder: nothing more)."""
+    return _acquire(run_dir, wait=False)  # never released
 
 
 def lock_holder(run_dir: str | Path) -> dict | None:
     """The record of the process holding ``run_dir`` when one is written and it is alive, else
     None (for messages; whether the lock is free is only known by taking it)."""
-    holder = _read_record(_key(run_dir) / LOCK_FILE)
+    holder = _read_holder(_key(run_dir))
     return holder if holder and _alive(holder) else None
 
 
-def holds(run_dir: str | Path) -> bool:
-    """Whether this process is in ``run_dir`` (as holder or as a descendant of the holder)."""
-    held = _held.get(_key(run_dir))
-    return held is not None and held.pid == os.getpid()
-
-
-# --- taking and letting go ------------------------------------------------------------------
-
-
 def _key(run_dir: str | Path) -> Path:
-    from krypto.paths import resolve_path
-
     return resolve_path(run_dir).resolve()
 
 
-def _acquire(run_dir: str | Path, wait: bool, forever: bool = False) -> Path:
+def _holds(key: Path) -> bool:
+    """Whether this process is in the folder (as holder or as a descendant of the holder)."""
+    return key in _held and _held[key].pid == os.getpid()
+
+
+def _acquire(run_dir: str | Path, wait: bool) -> Path:
     key = _key(run_dir)
-    with _folder_mutex(key):  # one thread of this process at a time per folder
-        held = _held.get(key)
-        if held is not None and held.pid != os.getpid():
-            del _held[key]  # inherited through fork: the parent's, not ours
-            held = None
-        if held is not None:
-            if not (forever and held.forever):  # hold_run_folder again: nothing to do
-                held.count += 1
-            held.forever = held.forever or forever
+    with _mutexes.setdefault(key, threading.Lock()):
+        if _holds(key):
+            _held[key].count += 1
             return key
-        fd = _open(key / LOCK_FILE)
+        fd = open_lock_file(key / LOCK_FILE)
         try:
-            guest = _take(fd, key, wait)
+            _held[key] = _Held(os.getpid(), _take(fd, key, wait))
         except BaseException:
             os.close(fd)
             raise
-        if guest is not None:
+        if _held[key].fd != fd:
             os.close(fd)
-            _held[key] = _Held(os.getpid(), guest, guest=True, forever=forever)
-        else:
-            _held[key] = _Held(os.getpid(), fd, guest=False, forever=forever)
         return key
 
 
-def _folder_mutex(key: Path) -> threading.Lock:
-    with _registry:
-        return _mutexes.setdefault(key, threading.Lock())
-
-
-def _take(fd: int, key: Path, wait: bool) -> int | None:
-    """Take the flock on ``fd`` (returns None), or enter as a descendant of the holder (returns
-    the guests file's descriptor, shared-locked)."""
-    told = False
-    while True:
-        if _try_flock(fd, fcntl.LOCK_EX):
-            break
-        holder = _read_record(key / LOCK_FILE, settle=True)
+def _take(fd: int, key: Path, wait: bool) -> int:
+    """Take the flock on ``fd`` (returns ``fd``), or enter as a descendant of the holder (returns
+    the guests file's descriptor, shared-locked while the holder holds the folder)."""
+    while not _try_flock(fd, fcntl.LOCK_EX):
+        holder = _read_holder(key, settle=True)
         if holder and _is_ancestor(holder):
-            guest = _enter_as_guest(fd, key, holder)
-            if guest is not None:
-                return guest
-            continue  # the holder changed meanwhile: look again
-        if not wait:
+            guests = open_lock_file(key / GUESTS_FILE)
+            fcntl.flock(guests, fcntl.LOCK_SH)
+            if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key, settle=True) == holder:
+                return guests
+            os.close(guests)  # the holder let go meanwhile: take the flock (or look again)
+        elif not wait:
             raise RunLockedError(key, holder)
-        if not told:
-            print(
-                f"waiting for {key}, in use by {describe_holder(holder)}",
-                file=sys.stderr,
-                flush=True,
-            )
-            told = True
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        break
-    previous = _read_record(key / LOCK_FILE)  # what a holder killed before letting go left
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    previous = _read_holder(key)  # what a holder killed before letting go left
     try:
-        _write_record(fd, key / LOCK_FILE)
-        _wait_for_guests(key, wait, previous)
+        _write_holder(fd, key / LOCK_FILE)
+        guests = open_lock_file(key / GUESTS_FILE)
+        try:  # wait until no descendant of an earlier holder (one killed before them) is left
+            deadline = time.monotonic() + GUEST_GRACE_S
+            while not _try_flock(guests, fcntl.LOCK_EX):
+                if not wait and time.monotonic() > deadline:
+                    why = " (processes it started still write there, though it has ended)"
+                    raise RunLockedError(key, previous, why)
+                time.sleep(POLL_S)
+        finally:
+            os.close(guests)
     except BaseException:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
         raise
-    return None
-
-
-def _enter_as_guest(fd: int, key: Path, holder: dict) -> int | None:
-    """Hold the guests file shared while ``holder`` (an ancestor) holds the folder; None if it
-    no longer does."""
-    guests = _open(key / GUESTS_FILE)
-    fcntl.flock(guests, fcntl.LOCK_SH)
-    if not _try_flock(fd, fcntl.LOCK_EX) and _read_record(key / LOCK_FILE, settle=True) == holder:
-        return guests
-    fcntl.flock(guests, fcntl.LOCK_UN)  # (if the probe took the flock, _take keeps it)
-    os.close(guests)
-    return None
-
-
-def _wait_for_guests(key: Path, wait: bool, previous: dict | None) -> None:
-    """Wait until no descendant of an earlier holder (one killed before them) is left."""
-    guests = _open(key / GUESTS_FILE)
-    try:
-        deadline = time.monotonic() + GUEST_GRACE_S
-        while not _try_flock(guests, fcntl.LOCK_EX):
-            if not wait and time.monotonic() > deadline:
-                raise RunLockedError(
-                    key,
-                    previous,
-                    reason=" (processes it started still write there, though it has ended)",
-                )
-            time.sleep(POLL_S)
-        fcntl.flock(guests, fcntl.LOCK_UN)
-    finally:
-        os.close(guests)
+    return fd
 
 
 def _release(key: Path) -> None:
-    with _folder_mutex(key):
-        held = _held.get(key)
-        if held is None or held.pid != os.getpid():
+    with _mutexes[key]:
+        if not _holds(key):
             return
+        held = _held[key]
         held.count -= 1
-        if held.count > 0 or held.forever:
-            return
-        del _held[key]
-        try:
-            if not held.guest:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(held.fd, 0)
-            fcntl.flock(held.fd, fcntl.LOCK_UN)
-        finally:
+        if held.count == 0:
+            del _held[key]
+            with contextlib.suppress(OSError):
+                os.ftruncate(held.fd, 0)  # (the guests file is empty anyway)
             os.close(held.fd)
-
-
-# --- the lock file ------------------------------------------------------------------------------
-
-
-def _open(path: Path) -> int:
-    """A descriptor of ``path`` (created, with its folder, if missing); WriteError if it cannot
-    be."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as err:
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
 
 
 def _try_flock(fd: int, mode: int) -> bool:
@@ -267,78 +181,56 @@ def _try_flock(fd: int, mode: int) -> bool:
         return False
 
 
-def _record() -> dict:
-    """Who holds the folder: this process."""
-    import psutil
-
+def _write_holder(fd: int, path: Path) -> None:
+    """Write who holds the folder, this process, into the lock file ``fd`` at ``path``."""
     me = psutil.Process()
-    try:
-        command = shlex.join(me.cmdline())
-    except psutil.Error:
-        command = shlex.join(sys.argv)
-    return {
+    record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
         "created": me.create_time(),  # tells this process from a later one with its pid
-        "command": command[:500],
+        "command": shlex.join(me.cmdline())[:500],
     }
-
-
-def _write_record(fd: int, path: Path) -> None:
-    data = (json.dumps(_record()) + "\n").encode()
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         os.fsync(fd)
     except OSError as err:
-        hint = " (no space left on the device)" if err.errno == errno.ENOSPC else ""
-        raise WriteError(err.errno, f"cannot write {path}{hint}: {err.strerror or err}") from err
+        raise write_error(path, err) from err
 
 
-def _read_record(path: Path, settle: bool = False) -> dict | None:
-    """The holder written in a lock file; None when missing, empty or half-written. With
-    ``settle``, an empty one is read again for a moment (its holder may be writing it)."""
-    for attempt in range(10 if settle else 1):
-        try:
-            record = json.loads(path.read_text())
-            if isinstance(record, dict) and "pid" in record:
-                return record
-        except (OSError, ValueError):
-            pass
-        if attempt < 9 and settle:
-            time.sleep(0.02)
+def _read_holder(key: Path, settle: bool = False) -> dict | None:
+    """The holder written in the lock file of ``key``; None when missing, empty or half-written.
+    With ``settle``, an empty one is read again for a moment (its holder may be writing it)."""
+    for _ in range(10 if settle else 1):
+        record = read_json(key / LOCK_FILE)
+        if "pid" in record:
+            return record
+        time.sleep(0.02 if settle else 0)
     return None
 
 
-def _alive(holder: dict) -> bool:
-    import psutil
+def _is(holder: dict, process: psutil.Process) -> bool:
+    """Whether ``process`` (on this host) is the one ``holder`` names; may raise psutil.Error."""
+    created = float(holder.get("created", 0))
+    return process.pid == holder.get("pid") and abs(process.create_time() - created) < 1.0
 
+
+def _alive(holder: dict) -> bool:
     if holder.get("host") != socket.gethostname():
         return True  # cannot tell: assume it is
     try:
-        process = psutil.Process(int(holder["pid"]))
-        return abs(process.create_time() - float(holder.get("created", 0))) < 1.0
+        return _is(holder, psutil.Process(int(holder["pid"])))
     except (psutil.Error, ValueError, TypeError):
         return False
 
 
 def _is_ancestor(holder: dict) -> bool:
     """Whether ``holder`` is this process or one of its ancestors, on this host."""
-    import psutil
-
     if holder.get("host") != socket.gethostname():
         return False
     try:
         me = psutil.Process()
-        family = [me, *me.parents()]
-    except psutil.Error:
+        return any(_is(holder, process) for process in [me, *me.parents()])
+    except (psutil.Error, ValueError, TypeError):
         return False
-    for process in family:
-        if process.pid == holder.get("pid"):
-            try:
-                created = process.create_time()
-            except psutil.Error:
-                return False
-            return "created" not in holder or abs(created - float(holder["created"])) < 1.0
-    return False

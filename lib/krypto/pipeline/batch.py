@@ -1,75 +1,44 @@
-"""Run notebooks with papermill as described by a batch YAML file.
-
-::
-
-    python -m krypto.pipeline.batch params/readme.yaml [--force] [--jobs N] [--threads T]
-                                                       [--only NAME ...] [--quick]
-                                                       [--scheduler tcp://HOST:8786]
-
-A batch file::
-
-    batch: loss_selection              # folder name under runs/
-    include: [lambda.yaml]             # optional; paths relative to this file
-    base:                              # optional; parameters shared by every run of this file,
-      notebooks/02_train.ipynb: {epochs: 2}     # per notebook
-    runs:                              # required unless the file has `include`
-      triplet:
-        notebook: notebooks/02_train.ipynb      # relative to the repository root
-        parameters: {loss: triplet}
-      distances:
-        notebook: notebooks/03_distances.ipynb
-        parameters: {train_runs: [loss_selection/triplet]}
-        needs: [triplet]               # runs of this batch, or "batch/run" of another one
-      triplet_2gpu:
-        notebook: notebooks/02_train.ipynb
-        parameters: {loss: triplet}
-        launcher: torchrun             # optional; default papermill
-        nproc: 2                       # processes (one per GPU), with launcher torchrun
-    quick:                             # optional; laid over every run of this file and of its
-      notebooks/02_train.ipynb: {epochs: 1}     # includes with --quick
-
-Included files keep their own ``batch`` folder; a file included twice is loaded once. Parameters are
-merged key by key (not deeply), lowest to highest: ``base`` of the file that defines the run, the
-run's ``parameters``, the ``quick`` sections (with ``--quick``; an including file's over an
-included file's), and last ``run_dir``, the run's folder ``runs/<batch>/<run>`` (relative to the
-repository root, where notebooks run). Values are passed as they are.
+"""``python -m krypto.pipeline.batch FILE``: run notebooks with papermill as a batch YAML
+file describes them (``--help`` for the options; the README's "Running experiments" shows the
+format, "Batches on a cluster" the cluster).
 
 Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NOTEBOOK OUT -f
 runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done
 with the same notebook, parameters and code is skipped; done with others, it is a conflict unless
 ``--force`` is given (which also passes ``overwrite: true`` to notebooks that have it).
-``launcher: torchrun`` (``nproc: N``; 02_train only) trains in N processes through
-:mod:`krypto.pipeline.launch` instead of executing the notebook.
 
-The runs execute on Dask distributed (:mod:`krypto.pipeline.engine`, a cluster in this process
-by default, ``--scheduler`` for a running one) as tasks of :mod:`krypto.pipeline.run_task`, which
-holds each run's folder while it runs, so two batches on one folder run each run once. On
-SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker, records their runs as
-``interrupted`` and exits with 128 + the signal number; killed outright, its children die with it
-(:mod:`krypto.pipeline.children`). Either way the next batch, without ``--force``, runs again
-whatever is not ``done``: a training cut short resumes from its last checkpoint. The README's
-"Running experiments" and "Batches on a cluster" say more.
+The runs are tasks on Dask distributed (:func:`run_batch`, :mod:`.run_task`), their ``needs``
+the tasks' dependencies, on a cluster inside the batch process (a ``LocalCluster`` of one worker
+with ``--jobs`` threads) or a running one (``--scheduler``). Dask places the tasks, runs a task
+again on another worker when its worker is lost and shows them on its dashboard. A run whose
+``device`` is CUDA asks for one resource ``GPU`` per process. On SIGINT, SIGTERM or SIGHUP the
+batch stops its children on every worker, records their runs as ``interrupted`` and exits with
+128 + the signal number; killed outright, its children die with it (:mod:`.children`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import distributed
 import yaml
 
 from krypto import constants as C
 from krypto.paths import display_path
+from krypto.pipeline import children
 from krypto.pipeline.batch_file import BatchError, Run, load_batch, order_runs, select_runs
-from krypto.pipeline.children import Interrupted
-from krypto.pipeline.engine import run_batch
-from krypto.pipeline.run_record import FINISHED, PAPERMILL, changes, record_of
-from krypto.pipeline.run_task import _command  # noqa: F401  (_command: for tests)
+from krypto.pipeline.run_record import FAILED, FINISHED, PAPERMILL
+from krypto.pipeline.run_task import NOT_STARTED, Outcome, execute_run, stop_batch
 
-__all__ = ["BatchError", "Run", "load_batch", "main", "order_runs", "run_batch", "select_runs"]
-
-_changes, _record = changes, record_of  # their names before the split (and _command)
+STOP_WAIT_S = 30.0  # after a signal, how long the batch waits for its stopped runs' records
+CONNECT_TIMEOUT = "10s"  # how long the batch tries to reach a scheduler
+GPU = "GPU"  # the Dask resource a run on CUDA asks for, one per process
 
 
 def _print_plan(runs: list[Run]) -> None:
@@ -83,69 +52,52 @@ def _print_plan(runs: list[Run]) -> None:
             print(f"    needs: {', '.join(run.needs)}")
 
 
-# --- command line ------------------------------------------------------------------------------
-
-
-def _positive(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _seed_list(text: str) -> list[int]:
     """An argparse type: comma-separated seeds."""
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}"
-        ) from None
+        message = f"not a comma-separated list of integers: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m krypto.pipeline.batch",
-        description="Run notebooks with papermill from a batch file.",
-    )
-    parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
-    parser.add_argument("--force", action="store_true", help="redo runs that are already done")
-    parser.add_argument(
-        "--jobs", type=_positive, default=1, help="runs at the same time (default 1)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
+OPTIONS = {  # the command line after the batch file
+    "--force": dict(action="store_true", help="redo runs that are already done"),
+    "--jobs": dict(type=int, default=1, help="runs at the same time (default 1)"),
+    "--threads": dict(
+        type=int, default=0,
         help="torch CPU threads of each run (default 0: the cores shared among the jobs); the "
         "results depend on it, not on --jobs",
-    )
-    parser.add_argument(
-        "--only", action="append", default=[], metavar="NAME",
+    ),
+    "--only": dict(
+        action="append", default=[], metavar="NAME",
         help="run only NAME (batch/run or run); repeatable",
-    )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="apply the `quick` parameters")
-    parser.add_argument(
-        "--seeds", type=_seed_list, default=None, metavar="K,K,...",
+    ),
+    "--quick": dict(action="store_true", help="apply the `quick` parameters"),
+    "--seeds": dict(
+        type=_seed_list, default=None, metavar="K,K,...",
         help="train with these seeds instead of each file's `seeds` (a replication: e.g. 3,4,5)",
-    )  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true", help="print the plan without executing")
-    parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS",
+    ),
+    "--dry-run": dict(action="store_true", help="print the plan without executing"),
+    "--scheduler": dict(
+        default=None, metavar="ADDRESS",
         help="a running Dask scheduler, e.g. tcp://HOST:8786 (default: a cluster in this process)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--runs-dir", type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"
-    )
-    return parser
+    ),
+    "--runs-dir": dict(type=Path, default=C.RUNS_DIR, help="folder of run folders (default runs/)"),
+}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns 0 when every run is done, 1 if any is not, 2 on errors,
     128 + N when stopped by signal N."""
-    args = _parser().parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.pipeline.batch",
+        description="Run notebooks with papermill from a batch file.",
+    )
+    parser.add_argument("file", type=Path, help="batch YAML file, e.g. params/readme.yaml")
+    for flag, settings in OPTIONS.items():
+        parser.add_argument(flag, **settings)
+    args = parser.parse_args(argv)
     runs_dir = args.runs_dir.absolute()
     try:
         runs = load_batch(args.file, quick=args.quick, runs_dir=runs_dir, seeds=args.seeds)
@@ -154,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             _print_plan(runs)
             return 0
+        if args.jobs < 1:
+            raise BatchError(f"--jobs must be at least 1, not {args.jobs}")
         if args.threads < 0:
             raise BatchError(f"--threads must be 0 (automatic) or more, not {args.threads}")
         statuses = run_batch(
@@ -163,13 +117,147 @@ def main(argv: list[str] | None = None) -> int:
     except BatchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Interrupted as error:
+    except children.Interrupted as error:
         print(
             f"\n{error}: the runs above that are not done run again with the same command",
             file=sys.stderr,
         )
         return 128 + error.signum
     return 0 if all(status in FINISHED for status in statuses.values()) else 1
+
+
+def run_batch(
+    runs: list[Run],
+    jobs: int = 1,
+    force: bool = False,
+    runs_dir: Path = C.RUNS_DIR,
+    threads: int = 0,
+    scheduler: str | None = None,
+) -> dict[str, str]:
+    """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
+    with ``jobs`` task slots), each run with ``threads`` torch CPU threads (0: the worker's cores
+    shared among its slots); needed runs not in ``runs`` are looked for under ``runs_dir``.
+    Returns full name -> ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done
+    before with other parameters) or ``blocked`` (a needed run is not done). On SIGINT, SIGTERM
+    or SIGHUP the running children are stopped, their runs recorded as ``interrupted``, and
+    :class:`krypto.pipeline.children.Interrupted` is raised."""
+    runs = order_runs(runs)
+    outcomes: dict[str, Outcome] = {}
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see
+    with _client(scheduler, jobs, any(map(_gpus, runs))) as client:
+        _check_gpus(client, runs, scheduler)
+        batch_id = uuid.uuid4().hex
+        futures: dict[str, distributed.Future] = {}
+        for number, run in enumerate(runs, 1):
+            needed = {need: futures[need] for need in run.needs if need in futures}
+            futures[run.full_name] = client.submit(
+                execute_run, run, needed, force, Path(runs_dir), threads, batch_id,
+                f"[{number}/{len(runs)}]", key=f"{run.full_name}-{batch_id[:8]}", pure=False,
+                resources={GPU: _gpus(run)} if _gpus(run) else None,
+            )  # fmt: skip
+        try:
+            _follow(client, futures, outcomes, batch_id)
+        finally:
+            _summary(runs, outcomes)
+    return {name: outcome.status for name, outcome in outcomes.items()}
+
+
+def _gpus(run: Run) -> int:
+    """GPUs a run asks for: one per process when its ``device`` is CUDA, else none."""
+    return run.nproc if str(run.parameters.get("device", "")).startswith("cuda") else 0
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, jobs: int, gpus: bool) -> Iterator[distributed.Client]:
+    """A Dask client of the running cluster at ``scheduler``, or of one started here (with this
+    machine's GPUs as resources when ``gpus``)."""
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as error:
+            raise BatchError(f"no Dask scheduler answers at {scheduler}: {error}") from None
+        with client:
+            yield client
+        return
+    resources = None
+    if gpus:
+        import torch  # only when a run asks for a GPU
+
+        resources = {GPU: torch.cuda.device_count()}
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=jobs, processes=False, dashboard_address=None,
+            resources=resources, silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | None) -> None:
+    """Refuse runs asking for more GPUs than any worker has (Dask would wait for one forever)."""
+    workers = client.scheduler_info().get("workers", {}).values()
+    most = max((worker.get("resources", {}).get(GPU, 0) for worker in workers), default=0)
+    for run in runs:
+        if _gpus(run) > most:
+            where = f"no worker of {scheduler} has" if scheduler else "this machine has"
+            hint = f" (start workers with `dask worker {scheduler} --resources GPU=N`)"
+            raise BatchError(
+                f"{run.full_name} asks for {_gpus(run)} GPU(s) (device: "
+                f"{run.parameters['device']}, {run.nproc} process(es)); {where} "
+                f"{most:g}{hint if scheduler else ''}"
+            )
+
+
+def _follow(
+    client: distributed.Client,
+    futures: dict[str, distributed.Future],
+    outcomes: dict[str, Outcome],
+    batch_id: str,
+) -> None:
+    """Print each run's end as it comes; on a signal, stop the batch (see :func:`run_batch`)."""
+    names = {future.key: name for name, future in futures.items()}
+    numbers = {name: f"[{number}/{len(futures)}]" for number, name in enumerate(futures, 1)}
+
+    def end(future: distributed.Future) -> None:
+        name = names[future.key]
+        if future.status == "finished":
+            outcome = outcomes[name] = future.result()
+        else:  # lost its worker too often, or an error outside execute_run's own handling
+            outcome = outcomes[name] = Outcome(FAILED, f"failed: {future.exception()!r}")
+        if outcome.status != NOT_STARTED:
+            print(f"{numbers[name]} {name} ... {outcome.message}", flush=True)
+
+    with children.raise_on_signals():
+        try:
+            for future in distributed.as_completed(futures.values()):
+                end(future)
+        except BaseException as error:
+            why = str(error) if isinstance(error, children.Interrupted) else repr(error)
+            pending = [future for name, future in futures.items() if name not in outcomes]
+            with contextlib.suppress(Exception):
+                client.run(stop_batch, batch_id, why)
+            with contextlib.suppress(Exception):
+                distributed.wait(pending, STOP_WAIT_S)
+            for future in filter(distributed.Future.done, pending):
+                end(future)  # the others are not started
+            client.cancel(pending)
+            raise
+
+
+def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
+    """A table of every run, then the runs that did not finish and why."""
+    width = max([len("run")] + [len(run.full_name) for run in runs])
+    print(f"\n{'run':<{width}}  {'status':<11}  seconds")
+    failures = []
+    for run in runs:
+        outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
+        seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
+        print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
+        if outcome.status not in FINISHED:
+            failures.append(f"  {run.full_name}: {outcome.message}")
+    if failures:
+        print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")
 
 
 if __name__ == "__main__":

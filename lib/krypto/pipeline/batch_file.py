@@ -1,14 +1,12 @@
-"""Reading batch files: parameters layered per run, ``needs`` checked and ordered.
-
-See :mod:`krypto.pipeline.batch` for the format. Everything here is checked before anything
-runs; a mistake raises :class:`BatchError` naming the file and the key.
+"""Reading batch files (the README's "Running experiments" shows the format): parameters
+layered per run, ``needs`` checked and ordered, a mistake refused naming the file and the key.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,9 @@ from krypto.paths import display_path
 from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, Run
 
 FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
-TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # the notebook whose runs ``seeds`` repeats
-SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 RUN_KEYS = {"notebook", "parameters", "needs", "launcher", "nproc"}
-LAUNCHERS = (PAPERMILL, TORCHRUN)
-TORCHRUN_NOTEBOOKS = ("notebooks/02_train.ipynb",)  # notebooks krypto.pipeline.launch stands in for
+TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # what ``seeds`` repeats and torchrun stands in for
+SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -37,14 +33,12 @@ def load_batch(
     runs_dir: Path = C.RUNS_DIR,
     seeds: list[int] | None = None,
 ) -> list[Run]:
-    """Read a batch file and its includes; runs come in an order that satisfies ``needs``;
-    ``seeds`` replaces the ``seeds`` of every file that has them (a replication).
-
-    A ``batch/run`` in ``needs`` must be defined by the files or already have a folder with a
-    ``run.json`` under ``runs_dir``; a 02_train run whose ``pretrained`` names a run of the files
-    needs it. Raises ``BatchError`` on any mistake, before anything runs.
-    """
-    loader = _Loader(quick=quick, runs_dir=Path(runs_dir), seeds=_seeds(Path(path), seeds))
+    """Read a batch file and its includes; runs come in an order that satisfies ``needs`` (each
+    defined by the files or with a ``run.json`` under ``runs_dir``; a training ``pretrained``
+    from a run of the files needs it); ``seeds`` replaces the ``seeds`` of every file that has
+    them (a replication). Raises ``BatchError`` on any mistake."""
+    runs_dir = Path(runs_dir).absolute()
+    loader = _Loader(quick=quick, runs_dir=runs_dir, seeds=_seeds(Path(path), seeds))
     runs = loader.load(Path(path))
     for run in runs:
         run.parameters["run_dir"] = display_path(run.run_dir)
@@ -55,8 +49,17 @@ def load_batch(
             run.needs.append(start)
         # a need on a configuration trained with several seeds is a need on all of them
         run.needs = [member for need in run.needs for member in loader.members(need)]
-        _check_needs(run, loader.defined, Path(runs_dir))
-        _check_launch(run, loader.defined)
+        file, key = loader.defined[run.full_name], f"runs.{run.name}"
+        for need in run.needs:
+            known = need in loader.defined or (runs_dir / need / RECORD).is_file()
+            why = f"not defined in the batch files, and no {runs_dir / need / RECORD}"
+            _require(known, file, f"{key}.needs: unknown run {need} ({why})")
+        if run.launcher == TORCHRUN:  # launch takes training parameters only (papermill warns)
+            from krypto.learning.config import TrainConfig  # imports torch: for torchrun runs
+
+            unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
+            why = f"(krypto.learning.config.TrainConfig); launcher {TORCHRUN} passes only those"
+            _require(not unknown, file, f"{key}: parameters {unknown} are not training {why}")
     try:
         return order_runs(runs)
     except BatchError as error:
@@ -89,237 +92,157 @@ class _Loader:
         if path.resolve() in self.files:
             return []
         self.files.add(path.resolve())
-        data = _read_yaml(path)
+        _require(path.is_file(), path, "file not found")
+        try:
+            data = _mapping(path, "top level", yaml.safe_load(path.read_text()), FILE_KEYS)
+        except yaml.YAMLError as error:
+            raise BatchError(f"{path}: not valid YAML: {error}") from None
         batch = _name(path, "batch", data.get("batch"))
-        if "runs" not in data and "include" not in data:
-            raise BatchError(f"{path}: missing key 'runs'")
-        runs = [run for include in _includes(path, data) for run in self.load(include)]
-        base = _per_notebook(path, data, "base")
+        _require("runs" in data or "include" in data, path, "missing key 'runs'")
+        includes = data.get("include") or []
+        _require(_strings(includes), path, "include must be a list of file names")
+        runs = []
+        for include in includes:
+            found = (path.parent / include).is_file()
+            _require(found, path, f"include: {include} not found ({path.parent / include})")
+            runs += self.load(path.parent / include)
         seeds = _seeds(path, data.get("seeds"))
-        if seeds and self.seeds:
-            seeds = self.seeds
-        if self.quick and seeds:
-            seeds = seeds[:1]  # a smoke test: one seed
+        if seeds:  # a replication's seeds instead; one seed for a smoke test
+            seeds = (self.seeds or seeds)[: 1 if self.quick else None]
+        base = _per_notebook(path, data, "base")
         for name, spec in _mapping(path, "runs", data.get("runs")).items():
-            runs += self._repeated(path, batch, name, spec, base, seeds)
+            runs += self._entry(path, batch, name, spec, base, seeds)
         if self.quick:
             overrides = _per_notebook(path, data, "quick")
             for run in runs:
                 run.parameters.update(overrides.get(run.notebook, {}))
         return runs
 
-    def _repeated(
+    def _entry(
         self, path: Path, batch: str, name: Any, spec: Any, base: dict, seeds: list[int] | None
     ) -> list[Run]:
-        """The run of an entry, or with ``seeds``, one training run per seed: ``<run>/seed<k>``
-        with the parameter ``seed`` = k (the identity split stays fixed: ``split_seed``)."""
-        notebook = _mapping(path, f"runs.{name}", spec).get("notebook")
-        if not seeds or notebook != TRAIN_NOTEBOOK:
-            return [self._run(path, batch, name, spec, base)]
-        if "seed" in (spec.get("parameters") or {}):
-            raise BatchError(f"{path}: runs.{name}.parameters.seed: the file's 'seeds' sets it")
-        group = f"{batch}/{_name(path, f'runs.{name}', name)}"
-        runs = []
-        for seed in seeds:
-            seeded = {**spec, "parameters": {**(spec.get("parameters") or {}), "seed": seed}}
-            run = self._run(path, batch, f"{name}/{SEED_FOLDER.format(seed)}", seeded, base)
-            runs.append(run)
-        self.groups[group] = [run.full_name for run in runs]
-        return runs
-
-    def _run(self, path: Path, batch: str, name: Any, spec: Any, base: dict) -> Run:
-        """One entry of ``runs`` (``name`` may be ``<run>/seed<k>``)."""
+        """The run of an entry of ``runs``, or with ``seeds``, one training run per seed:
+        ``<run>/seed<k>`` with the parameter ``seed`` = k (the identity split stays fixed:
+        ``split_seed``)."""
         key = f"runs.{name}"
-        name = (
-            "/".join(_name(path, key, part) for part in str(name).split("/"))
-            if isinstance(name, str)
-            else _name(path, key, name)
-        )
-        spec = _mapping(path, key, spec)
-        _known_keys(path, key, spec, RUN_KEYS)
-        if "notebook" not in spec:
-            raise BatchError(f"{path}: {key} has no 'notebook'")
+        name, spec = _name(path, key, name), _mapping(path, key, spec, RUN_KEYS)
+        _require("notebook" in spec, path, f"{key} has no 'notebook'")
         notebook = _notebook(path, f"{key}.notebook", spec["notebook"])
         parameters = _mapping(path, f"{key}.parameters", spec.get("parameters"))
-        run = Run(
-            name=name,
-            batch=batch,
-            notebook=notebook,
-            parameters={**base.get(notebook, {}), **parameters},
-            needs=_needs(path, f"{key}.needs", batch, spec.get("needs")),
-            run_dir=self.runs_dir / batch / name,
-            **_launch(path, key, spec, notebook),
-        )
-        if run.full_name in self.defined:
-            other = self.defined[run.full_name]
-            raise BatchError(f"{path}: {key}: run {run.full_name} is also defined in {other}")
-        self.defined[run.full_name] = path
-        return run
+        variants = {name: {**base.get(notebook, {}), **parameters}}
+        if seeds and spec["notebook"] == TRAIN_NOTEBOOK:
+            unset = "seed" not in parameters
+            _require(unset, path, f"{key}.parameters.seed: the file's 'seeds' sets it")
+            seeded = {f"{name}/{SEED_FOLDER.format(s)}": s for s in seeds}
+            variants = {member: {**variants[name], "seed": s} for member, s in seeded.items()}
+            self.groups[f"{batch}/{name}"] = [f"{batch}/{member}" for member in variants]
+        needs = spec.get("needs") or []
+        _require(_strings(needs), path, f"{key}.needs must be a list of run names")
+        needs = [need if "/" in need else f"{batch}/{need}" for need in needs]
+        launch = _launch(path, key, spec, notebook)
+        runs = []
+        for member, merged in variants.items():
+            run_dir = self.runs_dir / batch / member
+            run = Run(member, batch, notebook, merged, list(needs), run_dir, *launch)
+            other = self.defined.setdefault(run.full_name, path)
+            _require(other == path, path, f"{key}: run {run.full_name} is also defined in {other}")
+            runs.append(run)
+        return runs
 
 
-def _read_yaml(path: Path) -> dict:
-    """The top-level mapping of a batch file."""
-    if not path.is_file():
-        raise BatchError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise BatchError(f"{path}: not valid YAML: {error}") from None
-    data = _mapping(path, "top level", data)
-    _known_keys(path, "top level", data, FILE_KEYS)
-    return data
-
-
-def _includes(path: Path, data: dict) -> list[Path]:
-    """Included files, relative to ``path``; each must exist."""
-    includes = data.get("include") or []
-    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise BatchError(f"{path}: include must be a list of file names")
-    paths = [path.parent / include for include in includes]
-    for include, target in zip(includes, paths):
-        if not target.is_file():
-            raise BatchError(f"{path}: include: {include} not found ({target})")
-    return paths
+def _require(condition: bool, path: Path, message: str) -> None:
+    """Raise ``BatchError("<path>: <message>")`` unless ``condition``."""
+    if not condition:
+        raise BatchError(f"{path}: {message}")
 
 
 def _per_notebook(path: Path, data: dict, key: str) -> dict[Path, dict]:
     """A ``base`` or ``quick`` section: notebook path -> parameters."""
-    section = _mapping(path, key, data.get(key))
     return {
         _notebook(path, f"{key}.{nb}", nb): _mapping(path, f"{key}.{nb}", params)
-        for nb, params in section.items()
+        for nb, params in _mapping(path, key, data.get(key)).items()
     }
 
 
 def _notebook(path: Path, key: str, value: Any) -> Path:
     """An existing notebook, relative to the repository root unless absolute."""
-    if not isinstance(value, str):
-        raise BatchError(f"{path}: {key} must be a notebook path, not {value!r}")
+    _require(isinstance(value, str), path, f"{key} must be a notebook path, not {value!r}")
     notebook = C.REPO_ROOT / value
-    if not notebook.is_file():
-        raise BatchError(f"{path}: {key}: notebook {value} does not exist ({notebook})")
+    _require(notebook.is_file(), path, f"{key}: notebook {value} does not exist ({notebook})")
     return notebook.resolve()
 
 
-def _launch(path: Path, key: str, spec: dict, notebook: Path) -> dict[str, Any]:
+def _launch(path: Path, key: str, spec: dict, notebook: Path) -> tuple[str, int]:
     """``launcher`` and ``nproc`` of a run: torchrun only for the training notebook."""
-    launcher = spec.get("launcher", PAPERMILL)
-    if launcher not in LAUNCHERS:
-        raise BatchError(f"{path}: {key}.launcher: {launcher!r} is not one of {list(LAUNCHERS)}")
-    nproc = spec.get("nproc", 1)
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise BatchError(f"{path}: {key}.nproc must be a positive integer, not {nproc!r}")
-    if launcher == PAPERMILL and "nproc" in spec:
-        raise BatchError(f"{path}: {key}: nproc needs launcher: {TORCHRUN}")
-    allowed = [(C.REPO_ROOT / nb).resolve() for nb in TORCHRUN_NOTEBOOKS]
-    if launcher == TORCHRUN and notebook not in allowed:
-        raise BatchError(
-            f"{path}: {key}: launcher {TORCHRUN} runs only {', '.join(TORCHRUN_NOTEBOOKS)} "
-            f"(through krypto.pipeline.launch), not {display_path(notebook)}"
-        )
-    return {"launcher": launcher, "nproc": nproc}
-
-
-def _check_launch(run: Run, defined: dict[str, Path]) -> None:
-    """A torchrun run's merged parameters are all training parameters (krypto.pipeline.launch takes
-    nothing else, where papermill would only warn)."""
-    if run.launcher != TORCHRUN:
-        return
-    from dataclasses import fields
-
-    from krypto.learning.train import TrainConfig  # imports torch: only for torchrun runs
-
-    unknown = sorted(set(map(str, run.parameters)) - {f.name for f in fields(TrainConfig)})
-    if unknown:
-        raise BatchError(
-            f"{defined[run.full_name]}: runs.{run.name}: parameters {unknown} are "
-            f"not training parameters (krypto.learning.train.TrainConfig); launcher "
-            f"{TORCHRUN} passes only those"
-        )
+    launcher, nproc = spec.get("launcher", PAPERMILL), spec.get("nproc", 1)
+    launchers = [PAPERMILL, TORCHRUN]
+    _require(launcher in launchers, path, f"{key}.launcher: {launcher!r} is not one of {launchers}")
+    positive = isinstance(nproc, int) and not isinstance(nproc, bool) and nproc >= 1
+    _require(positive, path, f"{key}.nproc must be a positive integer, not {nproc!r}")
+    alone = launcher == PAPERMILL and "nproc" in spec
+    _require(not alone, path, f"{key}: nproc needs launcher: {TORCHRUN}")
+    trains = notebook == (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve()
+    how = f"{TRAIN_NOTEBOOK} (through krypto.pipeline.launch), not {display_path(notebook)}"
+    _require(launcher == PAPERMILL or trains, path, f"{key}: launcher {TORCHRUN} runs only {how}")
+    return launcher, nproc
 
 
 def _seeds(path: Path, value: Any) -> list[int] | None:
     """``seeds``: a list of distinct training seeds, or None when the file has none."""
-    if value is None:
-        return None
-    if (
-        not isinstance(value, list)
-        or not value
-        or len(set(value)) != len(value)
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
-    ):
-        raise BatchError(
-            f"{path}: seeds must be a list of distinct non-negative integers, not {value!r}"
-        )
+    whole = isinstance(value, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value
+    )
+    _require(
+        value is None or (whole and 0 < len(set(value)) == len(value)),
+        path,
+        f"seeds must be a list of distinct non-negative integers, not {value!r}",
+    )
     return value
 
 
-def _needs(path: Path, key: str, batch: str, value: Any) -> list[str]:
-    """Full names of the runs in ``needs``: ``run`` means ``batch/run`` of this batch."""
-    needs = value or []
-    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
-        raise BatchError(f"{path}: {key} must be a list of run names")
-    return [need if "/" in need else f"{batch}/{need}" for need in needs]
-
-
-def _check_needs(run: Run, defined: dict[str, Path], runs_dir: Path) -> None:
-    """Every need is a run of the files or one already under ``runs_dir``."""
-    for need in run.needs:
-        if need not in defined and not (runs_dir / need / RECORD).is_file():
-            raise BatchError(
-                f"{defined[run.full_name]}: runs.{run.name}.needs: unknown run {need} "
-                f"(not defined in the batch files, and no {runs_dir / need / RECORD})"
-            )
+def _strings(value: Any) -> bool:
+    """Whether ``value`` is a list of strings."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _name(path: Path, key: str, value: Any) -> str:
     """A folder name: letters, digits, ``_``, ``.``, ``-``."""
-    if not isinstance(value, str) or not NAME.fullmatch(value):
-        what = "missing key" if value is None else f"bad name {value!r} for"
-        raise BatchError(f"{path}: {what} '{key}' (a folder name: letters, digits, _ . -)")
+    what = "missing key" if value is None else f"bad name {value!r} for"
+    fine = isinstance(value, str) and NAME.fullmatch(value) is not None
+    _require(fine, path, f"{what} '{key}' (a folder name: letters, digits, _ . -)")
     return value
 
 
-def _mapping(path: Path, key: str, value: Any) -> dict:
-    """``value`` if it is a mapping; an empty one if it is missing."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BatchError(f"{path}: {key} must be a mapping, not {value!r}")
+def _mapping(path: Path, key: str, value: Any, known: set[str] | None = None) -> dict:
+    """``value`` if it is a mapping (an empty one if it is missing) whose keys are ``known``
+    (any, if None): typos such as ``parameter:`` are refused."""
+    value = {} if value is None else value
+    _require(isinstance(value, dict), path, f"{key} must be a mapping, not {value!r}")
+    unknown = sorted(set(map(str, value)) - known) if known else []
+    _require(not unknown, path, f"{key}: unknown keys {unknown}; known: {sorted(known or ())}")
     return value
-
-
-def _known_keys(path: Path, key: str, data: dict, known: set[str]) -> None:
-    """Reject typos such as ``parameter:``."""
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise BatchError(f"{path}: {key}: unknown keys {unknown}; known: {sorted(known)}")
 
 
 def order_runs(runs: list[Run]) -> list[Run]:
-    """``runs`` ordered so that each comes after the runs it needs; raises on cycles."""
+    """``runs`` in their order, each moved after the runs it needs (depth first); raises on
+    cycles."""
     by_name = {run.full_name: run for run in runs}
-    ordered: list[Run] = []
-    placed: set[str] = set()
-    path: list[str] = []
+    ordered: dict[str, Run] = {}
+    path: list[str] = []  # the needs being followed
 
-    def visit(run: Run) -> None:
-        if run.full_name in placed:
-            return
-        if run.full_name in path:
-            cycle = path[path.index(run.full_name) :] + [run.full_name]
-            raise BatchError(f"cycle in needs: {' -> '.join(cycle)}")
-        path.append(run.full_name)
-        for need in run.needs:
-            if need in by_name:
-                visit(by_name[need])
-        path.pop()
-        placed.add(run.full_name)
-        ordered.append(run)
+    def visit(name: str) -> None:
+        if name in path:
+            raise BatchError(f"cycle in needs: {' -> '.join(path[path.index(name) :] + [name])}")
+        if name not in ordered:
+            path.append(name)
+            for need in by_name[name].needs:
+                if need in by_name:
+                    visit(need)
+            ordered[path.pop()] = by_name[name]
 
     for run in runs:
-        visit(run)
-    return ordered
+        visit(run.full_name)
+    return list(ordered.values())
 
 
 def select_runs(runs: list[Run], only: Iterable[str]) -> list[Run]:

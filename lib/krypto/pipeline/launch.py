@@ -1,26 +1,18 @@
-"""Train from the command line, in one process or under torchrun (DistributedDataParallel).
+"""Train from the command line, in one process or under torchrun (DistributedDataParallel):
+``python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1``, or
+``torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml``.
 
-::
-
-    python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1 --run_dir runs/try
-    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml
-    torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f params.yaml \
-        --epochs 8 --margin null
-
-``-f FILE`` reads parameters from a YAML mapping (the ``params.yaml`` the batch runner writes for
-notebooks/02_train.ipynb: its parameters are :class:`krypto.learning.train.TrainConfig` fields);
-``--key value`` (or ``--key=value``; a bare ``--key`` means true) sets one field, over the
-file. Values are read as YAML (``null``, ``true``, ``[1, 2]``); numbers written ``1e-3`` are
-numbers too.
+``-f FILE`` reads :class:`krypto.learning.config.TrainConfig` fields from a YAML mapping (the
+``params.yaml`` the batch runner writes for 02_train); ``--key value`` (``--key=value``; a bare
+``--key`` means true) sets one over the files. Values are read as YAML (``null``, ``[1, 2]``);
+``1e-3`` is a number too.
 
 What it writes is what 02_train writes, by rank 0 only: the run folder of
 :mod:`krypto.learning.train`, then what :func:`krypto.pipeline.after_training.finish_training`
-writes (``test_metrics.json``, ``training_curves.png``, ``fn_fp_curve.png``, ``results.json``).
-Under torchrun, rank 0 prepares the data set and the decoded-image
-cache first, the other processes then read them.
-Rank 0 holds the run folder (:func:`krypto.run_lock.hold_run_folder`) from the start to its
-end: another process writing there stops it at once with ``RunLockedError`` (under the batch
-runner, which holds the folder itself, rank 0 enters as its descendant).
+writes. Under torchrun, rank 0 prepares the data set and the decoded-image cache first, the
+other processes then read them. Rank 0 holds the run folder
+(:func:`krypto.run_lock.hold_run_folder`) to its end: another process writing there stops it
+at once with ``RunLockedError`` (under the batch runner, rank 0 enters as its descendant).
 
 ``KRYPTO_CACHE_DIR``: where prepared data sets are cached (default ``data/cache``).
 """
@@ -55,57 +47,42 @@ def parse_params(argv: list[str]) -> dict:
         epilog="Under torchrun: torchrun --nproc_per_node N -m krypto.pipeline.launch "
         "-f params.yaml",
     )
-    parser.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        default=[],
-        type=Path,
-        help="YAML file of parameters (e.g. runs/<batch>/<run>/params.yaml)",
-    )
-    args, rest = parser.parse_known_args(argv)
+    example = "runs/<batch>/<run>/params.yaml"
+    parser.add_argument("-f", "--file", action="append", default=[], type=Path,
+                        help=f"YAML file of parameters (e.g. {example})")  # fmt: skip
+    for name in (f.name for f in fields(TrainConfig)):  # --key value, --key=value, --key (true)
+        flags = dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"])
+        parser.add_argument(*flags, dest=name, nargs="?", const=True, type=_value,
+                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # fmt: skip
+    given = vars(parser.parse_args(argv))
     params: dict = {}
-    for file in args.file:
+    for file in given.pop("file"):
         if not file.is_file():
             parser.error(f"-f {file}: no such file")
         data = yaml.safe_load(file.read_text()) or {}
         if not isinstance(data, dict):
             parser.error(f"-f {file}: not a YAML mapping of parameters")
         params.update(data)
-    i = 0
-    while i < len(rest):
-        item = rest[i]
-        if not item.startswith("--") or len(item) == 2:
-            parser.error(f"expected --key value, got {item!r}")
-        key, eq, text = item[2:].partition("=")
-        if not eq:
-            if i + 1 < len(rest) and not rest[i + 1].startswith("--"):
-                text, i = rest[i + 1], i + 1
-            else:
-                text = "true"
-        # papermill's -p reads None, True and False as Python does: so does this
-        value = {"None": None, "True": True, "False": False}.get(text, text)
-        params[key.replace("-", "_")] = (
-            yaml.safe_load(value) if isinstance(value, str) and value != "" else value
-        )
-        i += 1
-    return _numbers(params, TrainConfig)
+    return _numbers({**params, **given})
 
 
-def _numbers(params: dict, cls) -> dict:
+def _value(text: str):
+    """A value as YAML reads it, and None, True and False as papermill's -p (Python) does."""
+    if text in ("None", "True", "False", ""):
+        return {"None": None, "True": True, "False": False}.get(text, text)
+    return yaml.safe_load(text)
+
+
+def _numbers(params: dict) -> dict:
     """``"1e-3"`` (PyYAML reads it as text) becomes a number where the field is a number."""
-    defaults = {f.name: f.default for f in fields(cls)}
-    out = dict(params)
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    numbers = {}
     for key, value in params.items():
-        default = defaults.get(key)
-        if (
-            isinstance(value, str)
-            and isinstance(default, (int, float))
-            and not isinstance(default, bool)
-        ):
+        kind = type(defaults.get(key))
+        if isinstance(value, str) and kind in (int, float):
             with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
-                out[key] = float(value) if isinstance(default, float) else int(value)
-    return out
+                numbers[key] = kind(value)
+    return {**params, **numbers}
 
 
 @record
@@ -114,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("KRYPTO_CACHE_DIR"):
         C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
 
-    params = parse_params(sys.argv[1:] if argv is None else argv)
-    config = TrainConfig.from_dict(params)
+    config = TrainConfig.from_dict(parse_params(sys.argv[1:] if argv is None else argv))
     config.validate()
     dist = Distributed.from_environment(config.device)
     if dist.is_main:  # the only writer: stops here if another process holds the folder

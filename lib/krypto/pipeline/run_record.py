@@ -1,36 +1,28 @@
-"""A run of a batch (:class:`Run`), ``run.json``, the record the batch runner keeps in each run
-folder, and what it says.
-
-A run's status is read from its folder alone, so it survives any kill: ``done`` (written,
-atomically, only after the executed notebook is in place), ``failed``, ``interrupted`` (the
-batch was stopped by a signal) or ``running``. A ``running`` record whose folder no live process
-holds (:mod:`krypto.run_lock`) is a run whose batch was killed: :func:`run_status` calls it
-``interrupted``. Anything but ``done`` is run again by the next batch.
+"""A run of a batch (:class:`Run`) and ``run.json``, the record the batch runner keeps in each
+run folder. The status is read from the folder alone, so it survives any kill: ``done`` (written
+last, atomically), ``failed``, ``interrupted`` (by a signal) or ``running`` (while it runs, or
+after its batch was killed: then no live process holds the folder, see
+:func:`krypto.run_lock.lock_holder`). The next batch runs again anything but ``done``.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from krypto.code_version import current_code_hash
-from krypto.files import write_json
+from krypto.files import read_json, write_json
 from krypto.paths import display_path
-from krypto.run_lock import lock_holder
 
 DONE, SKIPPED, FAILED, CONFLICT, BLOCKED = "done", "skipped", "failed", "conflict", "blocked"
 RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
-RECORD, PARAMS, LOG = "run.json", "params.yaml", "papermill.log"
-TORCHRUN_LOG = "torchrun.log"
-RECORD_FIELDS = ("notebook", "parameters", "code_hash", "status", "started", "finished")
-RECORD_FIELDS += ("seconds", "error")
-LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only
+RECORD, PARAMS, LOG, TORCHRUN_LOG = "run.json", "params.yaml", "papermill.log", "torchrun.log"
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
-ERROR_LINES = 30  # lines of the log kept in run.json on failure
+STATE_FIELDS = ("status", "started", "finished", "seconds", "error")  # after record_of's
+LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only, last
 
 
 @dataclass
@@ -57,11 +49,6 @@ class Run:
         return self.run_dir / (TORCHRUN_LOG if self.launcher == TORCHRUN else LOG)
 
     @property
-    def executed(self) -> Path:
-        """The executed notebook."""
-        return self.run_dir / self.notebook.name
-
-    @property
     def partial(self) -> Path:
         """Where papermill writes the executed notebook as it goes."""
         return self.run_dir / f".{self.notebook.stem}.partial.ipynb"
@@ -84,27 +71,15 @@ def record_of(run: Run) -> dict[str, Any]:
 
 def read_record(run_dir: Path) -> dict:
     """``run.json`` of a run folder, or an empty dict."""
-    try:
-        record = json.loads((Path(run_dir) / RECORD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json(Path(run_dir) / RECORD)
 
 
-def write_record(run_dir: Path, record: dict) -> None:
-    """Write ``run.json`` (atomically) with every field present."""
-    fields = {key: record.get(key) for key in RECORD_FIELDS}
-    fields.update({key: record[key] for key in LAUNCH_FIELDS if key in record})
-    write_json(Path(run_dir) / RECORD, fields, default=str)
-
-
-def run_status(run_dir: Path) -> str | None:
-    """The status of the run in ``run_dir`` as its folder tells it (None: never started); a
-    ``running`` one that no live process holds is ``interrupted``."""
-    status = read_record(run_dir).get("status")
-    if status == RUNNING and lock_holder(run_dir) is None:
-        return INTERRUPTED
-    return status
+def write_record(run: Run, **state) -> None:
+    """Write ``run.json`` (atomically): :func:`record_of` and the ``state`` fields (None when
+    not given)."""
+    record = record_of(run)
+    launch = {key: record.pop(key) for key in LAUNCH_FIELDS if key in record}
+    write_json(run.run_dir / RECORD, {**record, **dict.fromkeys(STATE_FIELDS), **state, **launch})
 
 
 def changes(previous: dict, current: dict) -> str:
@@ -114,7 +89,7 @@ def changes(previous: dict, current: dict) -> str:
     if previous.get("code_hash") != current.get("code_hash"):
         before = (previous.get("code_hash") or "not recorded")[:12]
         return f"code (code_hash {before} -> {(current.get('code_hash') or '?')[:12]})"
-    before, after = launched(previous), launched(current)
+    before, after = _launched(previous), _launched(current)
     if before != after:
         return f"launcher {before} -> {after}"
     old, new = previous.get("parameters") or {}, current["parameters"]
@@ -127,20 +102,7 @@ def changes(previous: dict, current: dict) -> str:
     return f"parameters {', '.join(changed)}" if changed else ""
 
 
-def launched(record: dict) -> str:
+def _launched(record: dict) -> str:
     """How a record's run was launched: ``papermill`` or ``torchrun xN``."""
     launcher = record.get("launcher") or PAPERMILL
     return launcher if launcher == PAPERMILL else f"{launcher} x{record.get('nproc') or 1}"
-
-
-def tail(path: Path, lines: int = ERROR_LINES) -> str:
-    """The last lines of a text file (empty if it cannot be read)."""
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def now() -> str:
-    """Local time, to the second."""
-    return datetime.datetime.now().isoformat(timespec="seconds")

@@ -1,20 +1,17 @@
 """The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
 
 A run done before with the same notebook, parameters and code is skipped, one done with others
-is a conflict; one writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
+is a conflict. One writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
 batch holds waits for it off its task slot, then skips the run if it is done. The run executes
 as a child process of the worker (papermill, or torchrun with ``launcher: torchrun``) that dies
-with the worker (:mod:`krypto.pipeline.children`), so a worker killed in the middle of a
-training leaves a ``running`` record that no live process holds, and the task run again on
-another worker trains the run again, resuming from its ``last.pt``.
-
-What the task writes is written atomically (:mod:`krypto.files`), ``run.json`` last: ``done``
-means that everything else is in place.
+with the worker (:mod:`krypto.pipeline.children`): a worker killed during a training leaves a
+``running`` record that no live process holds, and the task, run again on another worker,
+resumes the training from its ``last.pt``. Everything is written atomically, ``run.json`` last.
 """
 
 from __future__ import annotations
 
-import contextlib
+import datetime
 import os
 import signal
 import socket
@@ -22,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +32,11 @@ from krypto.files import atomic_path, write_text
 from krypto.paths import display_path
 from krypto.pipeline import children
 from krypto.pipeline import run_record as R
-from krypto.pipeline.run_record import Run, changes, now, read_record, record_of, tail, write_record
-from krypto.run_lock import RunLockedError, describe_holder, lock_holder, run_lock
+from krypto.pipeline.run_record import Run, changes, read_record, record_of, write_record
+from krypto.run_lock import describe_holder, lock_holder, run_lock
 
 NOT_STARTED = "not started"  # a run the batch was stopped before
-NEED_POLL_S = 1.0  # how often a need that another process runs is looked at again
+ERROR_LINES = 30  # lines of the log kept in run.json on failure
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Outcome:
     seconds: float | None = None
 
 
-_active: dict[str, set[subprocess.Popen]] = {}  # batch -> children running on this worker
+_active: dict[str, set[subprocess.Popen]] = defaultdict(set)  # batch -> children running here
 _stopped: dict[str, str] = {}  # batch -> why it was stopped
 _guard = threading.Lock()
 
@@ -60,7 +58,7 @@ def stop_batch(batch_id: str, why: str) -> None:
     their runs as ``interrupted``)."""
     with _guard:
         _stopped[batch_id] = why
-        procs = list(_active.get(batch_id, ()))
+        procs = list(_active[batch_id])
     threading.Thread(target=children.stop, args=(procs,), daemon=True).start()
 
 
@@ -83,11 +81,8 @@ def execute_run(
         return Outcome(NOT_STARTED, NOT_STARTED)
     unseen = next((p for p in (runs_dir, run.notebook) if not p.exists()), None)
     if unseen is not None:
-        return Outcome(
-            R.FAILED,
-            f"failed: {socket.gethostname()} cannot see {unseen} (every worker must see the "
-            "repository and the runs folder at the same paths)",
-        )
+        where = "every worker must see the repository and the runs folder at the same paths"
+        return Outcome(R.FAILED, f"failed: {socket.gethostname()} cannot see {unseen} ({where})")
     blocker = _blocker(run, needed, runs_dir, say)
     if blocker:
         return Outcome(R.BLOCKED, blocker)
@@ -95,7 +90,8 @@ def execute_run(
     if settled is not None:
         return settled
     try:
-        with _locked(run, say):
+        _wait_while_held(run.run_dir, say, "waiting:")
+        with run_lock(run.run_dir, wait=True):
             settled = None if force else _done_before(run)  # another batch may have run it
             if settled is not None:
                 return settled
@@ -103,36 +99,6 @@ def execute_run(
             return _execute(run, force, threads, batch_id)
     except OSError as error:
         return Outcome(R.FAILED, f"failed: {error}")
-
-
-@contextlib.contextmanager
-def _locked(run: Run, say):
-    """Hold the run's folder; when another process holds it, say so and wait for it."""
-    try:
-        with run_lock(run.run_dir):
-            yield
-        return
-    except RunLockedError as error:
-        say(f"waiting: in use by {describe_holder(error.holder)}")
-    with _off_slot(), run_lock(run.run_dir, wait=True):
-        pass  # the other process is done with it
-    with run_lock(run.run_dir, wait=True):
-        yield
-
-
-@contextlib.contextmanager
-def _off_slot():
-    """Wait without holding a task slot of the worker (Dask's ``secede``/``rejoin``): other
-    runs go on meanwhile."""
-    try:
-        distributed.secede()
-    except ValueError:  # not on a worker
-        yield
-        return
-    try:
-        yield
-    finally:
-        distributed.rejoin()
 
 
 def _blocker(run: Run, needed: dict[str, Outcome], runs_dir: Path, say) -> str:
@@ -144,56 +110,25 @@ def _blocker(run: Run, needed: dict[str, Outcome], runs_dir: Path, say) -> str:
                 return f"blocked by {need} ({needed[need].status})"
             continue
         folder = runs_dir / need
-        if read_record(folder).get("status") == R.DONE:
-            continue
-        holder = lock_holder(folder)
-        if holder is not None:
-            say(f"waiting for {need}, in use by {describe_holder(holder)}")
-        with _off_slot():
-            while lock_holder(folder) is not None:
-                time.sleep(NEED_POLL_S)
+        if read_record(folder).get("status") != R.DONE:
+            _wait_while_held(folder, say, f"waiting for {need},")
         if read_record(folder).get("status") != R.DONE:
             return f"blocked by {need}: not in this selection and not done ({display_path(folder)})"
     return ""
 
 
-def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
-    """Prepare the folder, run the child, record how it ended."""
-    _prepare(run, force)
-    started, start = now(), time.monotonic()
-    write_record(run.run_dir, {**record_of(run), "status": R.RUNNING, "started": started})
-    env = children.child_env(_slots(), threads)
-    cwd = None
-    if run.launcher == R.TORCHRUN:  # from the repository root, like the notebooks
-        env, cwd = children.shared_threads(env, run.nproc), C.REPO_ROOT
-    with open(run.log_file, "w") as log:
-        with _guard:
-            if batch_id in _stopped:
-                return Outcome(NOT_STARTED, NOT_STARTED)
-            proc = children.start(_command(run), log, env, cwd)
-            _active.setdefault(batch_id, set()).add(proc)
+def _wait_while_held(folder: Path, say, what: str) -> None:
+    """While another process holds ``folder``, say so (``what`` first) and wait for it to let go,
+    off the worker's task slot (Dask's ``secede``): other runs go on meanwhile."""
+    holder = lock_holder(folder)
+    if holder is not None:
+        say(f"{what} in use by {describe_holder(holder)}")
+        distributed.secede()
         try:
-            code = proc.wait()
+            with run_lock(folder, wait=True):
+                pass
         finally:
-            with _guard:
-                _active[batch_id].discard(proc)
-    seconds = round(time.monotonic() - start, 1)
-    if batch_id in _stopped:
-        why = _stopped[batch_id]
-        write_record(run.run_dir, {
-            **record_of(run), "status": R.INTERRUPTED, "started": started, "finished": now(),
-            "seconds": seconds, "error": why,
-        })  # fmt: skip
-        return Outcome(R.INTERRUPTED, why, seconds)
-    return _finish(run, code, started, seconds)
-
-
-def _slots() -> int:
-    """Task slots of this worker (1 outside one)."""
-    try:
-        return distributed.get_worker().state.nthreads
-    except ValueError:
-        return 1
+            distributed.rejoin()
 
 
 def _done_before(run: Run) -> Outcome | None:
@@ -206,17 +141,58 @@ def _done_before(run: Run) -> Outcome | None:
         return Outcome(R.SKIPPED, "skip (done)")
     return Outcome(
         R.CONFLICT,
-        f"conflict: done before with other {difference} "
-        f"(see {display_path(run.run_dir / R.RECORD)}); "
-        "use --force to redo it, or give the run another name",
+        f"conflict: done before with other {difference} (see "
+        f"{display_path(run.run_dir / R.RECORD)}); use --force to redo it, or give the run "
+        "another name",
     )
 
 
+def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
+    """Prepare the folder, run the child, record how it ended."""
+    _prepare(run, force)
+    start, started = time.monotonic(), _now()
+    write_record(run, status=R.RUNNING, started=started)
+    env = children.child_env(distributed.get_worker().state.nthreads, threads, run.nproc)
+    with open(run.log_file, "w") as log:
+        with _guard:
+            if batch_id in _stopped:
+                return Outcome(NOT_STARTED, NOT_STARTED)
+            proc = children.start(command(run), log, env, cwd=C.REPO_ROOT)
+            _active[batch_id].add(proc)
+        try:
+            code = proc.wait()
+        finally:
+            with _guard:
+                _active[batch_id].discard(proc)
+    seconds = round(time.monotonic() - start, 1)
+    if batch_id in _stopped:
+        outcome = Outcome(R.INTERRUPTED, _stopped[batch_id], seconds)
+        error = outcome.message
+    elif code == 0:
+        outcome, error = Outcome(R.DONE, f"done in {seconds:.1f} s", seconds), None
+    else:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+        log = display_path(run.log_file)
+        outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
+        error = "\n".join(run.log_file.read_text(errors="replace").splitlines()[-ERROR_LINES:])
+    partial = run.partial  # the executed notebook, put in place unless stopped
+    if outcome.status != R.INTERRUPTED and partial.is_file() and partial.stat().st_size:
+        with atomic_path(run.run_dir / run.notebook.name) as tmp:
+            os.replace(partial, tmp)
+    write_record(run, status=outcome.status, started=started, finished=_now(), seconds=seconds,
+                 error=error)  # fmt: skip
+    return outcome
+
+
+def _now() -> str:
+    """Local time, to the second."""
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
 def _prepare(run: Run, force: bool) -> None:
-    """Make the folder, drop what writers killed there left (the notebook papermill was writing,
-    temporary files of atomic writes: nobody else writes there while the folder is held), write
-    ``params.yaml``. (The executed notebook of an earlier run stays until this one's replaces
-    it: a run that cannot start loses nothing.)"""
+    """Make the folder, drop what writers killed there left (papermill's notebook, temporary
+    files: nobody else writes there while the folder is held), write ``params.yaml``. (An
+    earlier executed notebook stays until this one's replaces it.)"""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     run.partial.unlink(missing_ok=True)
     for leftover in run.run_dir.glob(".*.tmp"):
@@ -227,33 +203,13 @@ def _prepare(run: Run, force: bool) -> None:
     write_text(run.run_dir / R.PARAMS, yaml.safe_dump(parameters, sort_keys=False))
 
 
-def _finish(run: Run, code: int, started: str, seconds: float) -> Outcome:
-    """Put the executed notebook in place, then write ``run.json``."""
-    if code == 0:
-        outcome = Outcome(R.DONE, f"done in {seconds:.1f} s", seconds)
-    else:
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
-        log = display_path(run.log_file)
-        outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
-    partial = run.partial
-    if run.launcher == R.PAPERMILL and partial.is_file() and partial.stat().st_size:
-        with atomic_path(run.executed) as tmp:
-            os.replace(partial, tmp)
-    error = None if code == 0 else tail(run.log_file)
-    end = {"status": outcome.status, "finished": now(), "seconds": seconds, "error": error}
-    write_record(run.run_dir, {**record_of(run), "started": started, **end})
-    return outcome
-
-
-def _command(run: Run) -> list[str]:
-    """The command line of a run."""
-    params = str(run.run_dir / R.PARAMS)
+def command(run: Run) -> list[str]:
+    """The command line of a run (run from the repository root)."""
+    params = str((run.run_dir / R.PARAMS).absolute())
     if run.launcher == R.TORCHRUN:
-        return children.torchrun_command(
-            run.nproc, "krypto.pipeline.launch", "-f", str(Path(params).absolute())
-        )
+        return children.torchrun_command(run.nproc, "krypto.pipeline.launch", "-f", params)
     return [
-        sys.executable, "-m", "papermill", str(run.notebook), str(run.partial),
+        sys.executable, "-m", "papermill", str(run.notebook), str(run.partial.absolute()),
         "-f", params, "--cwd", str(C.REPO_ROOT),
         "--kernel", "python3", "--log-output", "--no-progress-bar",
     ]  # fmt: skip
