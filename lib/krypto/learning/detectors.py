@@ -101,8 +101,12 @@ def band_means(n: int) -> torch.Tensor:
 
 class ForgeryBranch(FakeDetector):
     """A small CNN over the photo at ``size`` px (``[B, 3, size, size]`` in [0, 1]): its colours,
-    NPR and SRM residuals (9 channels) through five 3x3 stages (the first at full resolution),
-    pooled, beside an MLP over the DCT band profile, then one linear layer: logits ``[B]``."""
+    NPR and SRM residuals (9 channels, computed at full resolution) through four 3x3 stages of
+    stride 2, 2, 1, 2, pooled, beside an MLP over the DCT band profile, then one linear layer:
+    logits ``[B]``. About 6 M multiply-adds a photo at 64 px, a third of the small CNN's at
+    48 px. Trained alone on portraits with weak fakes (strength 0.5, 1,440 training photos, one
+    seed), a first stage at full resolution (17 M) reached no higher validation AUC after 30
+    epochs: 0.88 against 0.91; both fit their training photos far better."""
 
     def __init__(self, size: int, width: int = 16):
         super().__init__()
@@ -114,11 +118,10 @@ class ForgeryBranch(FakeDetector):
         self.register_buffer("bands", band_means(size))
         w = width
         self.stages = nn.Sequential(
-            _conv(9, w),
+            _conv(9, w, 2),
             _conv(w, 2 * w, 2),
             _conv(2 * w, 2 * w),
             _conv(2 * w, 4 * w, 2),
-            _conv(4 * w, 4 * w, 2),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
