@@ -21,11 +21,6 @@ from krypto.learning.embed import cached_images, embed
 from krypto.learning.fusion import pair_similarity, split_outputs
 
 
-def run_data(config: TrainConfig) -> PreparedData:
-    """The prepared data set a run was trained on (from the preparation cache)."""
-    return prepare(**config.prepare_args(), progress=False)
-
-
 @dataclass
 class RunInputs:
     """What a finished run needs to be evaluated again: its best model, its configuration, its
@@ -41,7 +36,7 @@ class RunInputs:
     def load(cls, run_dir: str | Path, device: str = "auto") -> RunInputs:
         device = pick_device(device)
         model, config = load_model(run_dir, device=device)
-        data = run_data(config)
+        data = prepare(**config.prepare_args(), progress=False)  # from the preparation cache
         points = index_landmarks(data.index) if config.align else None
         images = cached_images(data.index[C.PATH], config.input_size, data.folder, False, points)
         return cls(model, config, data, images, device)
