@@ -105,12 +105,8 @@ def read_metrics(run: str | Path) -> dict:
 
 def read_test_metrics(run: str | Path) -> dict:
     """``test_metrics.json``: the official EERs of a finished run on the held-out test pairs."""
-    return _read_json(
-        run,
-        C.TEST_METRICS_FILE,
-        "the tables report the EERs on the held-out test pairs, which 02_train writes there "
-        "when it finishes; rerun that run",
-    )
+    what = "02_train writes the EERs on the held-out test pairs there as it ends; rerun that run"
+    return _read_json(run, C.TEST_METRICS_FILE, what)
 
 
 def write_metrics(run: str | Path, metrics: dict) -> None:

@@ -17,7 +17,7 @@ from krypto.learning.augment import CUTOUT_PARTS, cutout
 from krypto.learning.checkpoint import load_model
 from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device
-from krypto.learning.embed import cached_images, embed
+from krypto.learning.embed import ImageCache, cached_images, embed
 from krypto.learning.fusion import pair_similarity, split_outputs
 
 
@@ -29,7 +29,7 @@ class RunInputs:
     model: torch.nn.Module
     config: TrainConfig
     data: PreparedData
-    images: torch.Tensor
+    images: ImageCache
     device: torch.device
 
     @classmethod
@@ -77,6 +77,6 @@ def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
     ``{part: uint8 image [3, S, S]}``."""
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
-    image = torch.as_tensor(np.asarray(inputs.images[row : row + 1]))
+    image = torch.from_numpy(inputs.images[row : row + 1])
     landmarks = torch.tensor(crop_landmarks(index.iloc[[row]], inputs.config.align))
     return {part: cutout(image.clone(), landmarks, part, p=1.0)[0] for part in CUTOUT_PARTS}
