@@ -111,9 +111,9 @@ class Distributed:
 
     def embed_rows(self, model, images: torch.Tensor, rows: np.ndarray, device, amp: bool):
         """Embeddings ``[len(rows), D]`` (on CPU) of ``images[rows]``, every ``world_size``-th
-        row on each process with rank 0's parameters and buffers (BatchNorm statistics drift
-        apart in training), gathered in the order of ``rows`` on every process. A collective:
-        every process calls it with the same ``rows``."""
+        row on each process with rank 0's parameters and buffers (copied into ``model``: the
+        BatchNorm statistics drift apart in training), gathered in the order of ``rows`` on
+        every process. A collective: every process calls it with the same ``rows``."""
         rows = np.asarray(rows)
         if self.enabled:
             with torch.no_grad():
