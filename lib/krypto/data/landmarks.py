@@ -24,9 +24,8 @@ def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -
     root = Path(data_root).resolve()
     table.index = [str((root / p).resolve()) for p in table[C.PATH]]
     table = table[~table.index.duplicated()]
-    return table.reindex([str(Path(p).resolve()) for p in paths])[
-        list(C.LANDMARK_COLUMNS)
-    ].to_numpy(dtype=np.float32)
+    rows = table.reindex([str(Path(p).resolve()) for p in paths])
+    return rows[list(C.LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
 
 
 def detect_mtcnn(
