@@ -3,14 +3,12 @@
 A 02_train run writes into its folder::
 
     config.json        the parameters (the only copy)
-    metrics.json       the best epoch's validation EERs and the run's record (written last of
-                       training: a run is finished when it is there)
+    metrics.json       the best epoch's validation EERs and the run's record (written last)
     test_metrics.json  the official EERs on the held-out test pairs (the only copy)
     epochs.csv, history.csv, best.pt, last.pt, tb/
     results.json       what the notebook's last cell recorded (every notebook writes one)
 
 A configuration trained with several seeds is a folder of such runs, ``seed0/``, ``seed1/``, ...
-(as a batch file's ``seeds`` writes them). Every other module asks this one.
 """
 
 from __future__ import annotations
@@ -18,19 +16,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from krypto import constants as C
-from krypto.files import write_json
+from krypto.files import plain, write_json
 from krypto.paths import display_path, resolve_path
 from krypto.run_lock import hold_run_folder
 
 SEED_FOLDER = C.SEED_FOLDER  # seed<k>
-
-
-def seed_folder_name(seed: int) -> str:
-    """The folder of one seed of a configuration: ``seed3``."""
-    return f"seed{int(seed)}"
 
 
 def seed_number(folder: str | Path) -> int | None:
@@ -114,12 +105,8 @@ def read_metrics(run: str | Path) -> dict:
 
 def read_test_metrics(run: str | Path) -> dict:
     """``test_metrics.json``: the official EERs of a finished run on the held-out test pairs."""
-    return _read_json(
-        run,
-        C.TEST_METRICS_FILE,
-        "the tables report the EERs on the held-out test pairs, which 02_train writes there "
-        "when it finishes; rerun that run",
-    )
+    what = "02_train writes the EERs on the held-out test pairs there as it ends; rerun that run"
+    return _read_json(run, C.TEST_METRICS_FILE, what)
 
 
 def write_metrics(run: str | Path, metrics: dict) -> None:
@@ -135,23 +122,9 @@ def write_test_metrics(run: str | Path, metrics: dict) -> None:
 
 
 # --- the results a notebook records ---------------------------------------------------------
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def record_results(run_dir: str | Path, **values) -> dict:
     """Write ``values`` to ``run_dir/results.json`` (atomically) and return them."""
-    values = _plain(values)
+    values = plain(values)
     write_json(Path(run_dir, C.RESULTS_FILE), values)
     return values
 

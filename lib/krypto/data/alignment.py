@@ -1,21 +1,18 @@
 """Five-point face alignment: each photo warped by the similarity (rotation, uniform scale,
 translation) that brings its five landmarks nearest, in least squares, to the standard template
 of 112 x 112 face crops (insightface's ``arcface_dst``, the input of AdaFace and ArcFace models),
-scaled by ``size / 112`` for other sizes.
+scaled by ``size / 112`` for other sizes. A photo without landmarks (no face found) falls back
+to its centre crop, and :func:`warn_unaligned` names it.
 
-A photo without landmarks (no face found) falls back to its centre crop: the largest central
-square, resized; :func:`warn_unaligned` counts and names those photos, and nothing stops.
-
-The transform is Umeyama's closed-form least-squares similarity over all five points: exact and
-deterministic, where ``cv2.estimateAffinePartial2D`` fits by RANSAC or LMedS and may leave a
-point out of the fit. Warping is OpenCV's (bilinear, black outside the photo), whose pixel
-convention (integer coordinates at pixel centres) the template was defined in.
+The transform is Umeyama's closed-form least-squares fit over all five points (exact, where
+``cv2.estimateAffinePartial2D`` fits by RANSAC or LMedS and may leave a point out). Warping is
+OpenCV's (bilinear, black outside the photo), in the pixel convention of the template (integer
+coordinates at pixel centres).
 """
 
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,7 @@ import pandas as pd
 from PIL import Image
 
 from krypto import constants as C
-from krypto.data.images import CorruptImageError, read_rgb
+from krypto.data.images import decode_many, read_rgb
 from krypto.data.landmarks import detect_mtcnn
 
 TEMPLATE_SIZE = 112
@@ -44,8 +41,7 @@ DETECT_MARGIN = 0.25  # black border (share of the longer side) for faces that c
 
 def detect_faces(paths, device: str = "cpu", progress: bool = True) -> np.ndarray:
     """Landmarks ``[n, 10]`` (normalised, NaN: no face) of ``paths`` for alignment: MTCNN, a
-    face box that crosses its photo's border detected again with a black border
-    (:func:`krypto.data.landmarks.detect_mtcnn`)."""
+    face box that crosses its photo's border detected again with a black border."""
     return detect_mtcnn(paths, device=device, progress=progress, margin=DETECT_MARGIN)
 
 
@@ -76,86 +72,53 @@ def alignable(landmarks: np.ndarray) -> np.ndarray:
     return finite & spread
 
 
-def to_pixels(points, width: int, height: int) -> np.ndarray:
-    """Normalised landmarks (ten values; 0 and 1: the photo's edges) as pixel coordinates
-    ``[5, 2]`` with integer values at pixel centres, the template's and OpenCV's convention."""
-    return np.asarray(points, np.float64).reshape(5, 2) * [width, height] - 0.5
-
-
-def centre_crop_matrix(width: int, height: int, size: int) -> np.ndarray:
-    """The ``[2, 3]`` transform of the largest central square of a ``width x height`` photo
-    onto a ``size x size`` crop (pixel areas mapped, not just their centres)."""
-    side = min(width, height)
-    scale = size / side
-    x0, y0 = (width - side) / 2, (height - side) / 2
-    return np.array(
-        [
-            [scale, 0.0, scale * (0.5 - x0) - 0.5],
-            [0.0, scale, scale * (0.5 - y0) - 0.5],
-        ]
-    )
-
-
 def alignment_matrix(points, width: int, height: int, size: int) -> np.ndarray:
     """The ``[2, 3]`` transform of a ``width x height`` photo with landmarks ``points`` (ten
     values, normalised to [0, 1] by width and height) onto the template of a ``size`` crop;
-    the centre crop's when the points are missing (NaN) or degenerate."""
+    where the points are missing (NaN) or degenerate, that of the largest central square
+    (pixel areas mapped, not just their centres)."""
     points = np.asarray(points, np.float64).reshape(1, 10)
-    if not alignable(points)[0]:
-        return centre_crop_matrix(width, height, size)
-    return similarity_transform(to_pixels(points, width, height), template(size))
+    if alignable(points)[0]:
+        pixels = points.reshape(5, 2) * [width, height] - 0.5  # integers at pixel centres
+        return similarity_transform(pixels, template(size))
+    side = min(width, height)
+    scale = size / side
+    shift = scale * (0.5 - np.array([width - side, height - side]) / 2) - 0.5
+    return np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
 
 
-def align_image(image: np.ndarray, points, size: int) -> np.ndarray:
-    """``[size, size, 3]`` uint8 aligned crop of an RGB photo ``[H, W, 3]`` with normalised
-    landmarks ``points`` (ten values; NaN: the centre crop, its edge pixels repeated where
-    bilinear sampling reaches past the photo, as a resize does)."""
+def read_aligned(path: str | Path, points, size: int) -> np.ndarray:
+    """``[3, size, size]`` uint8 aligned crop of the photo at ``path`` with normalised landmarks
+    ``points`` (ten values; NaN: the centre crop, its edge pixels repeated where bilinear
+    sampling reaches past the photo, as a resize does); raises
+    :class:`~krypto.data.images.CorruptImageError` naming the file."""
     import cv2
 
+    image = np.ascontiguousarray(np.asarray(read_rgb(path), dtype=np.uint8))
     height, width = image.shape[:2]
     matrix = alignment_matrix(points, width, height, size)
     aligned = alignable(np.asarray(points, np.float64).reshape(1, 10))[0]
     border = cv2.BORDER_CONSTANT if aligned else cv2.BORDER_REPLICATE
-    image = np.ascontiguousarray(image)
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
-
-
-def read_aligned(path: str | Path, points, size: int) -> np.ndarray:
-    """``[3, size, size]`` uint8 aligned crop of the photo at ``path`` (channels first, as
-    :func:`krypto.data.images.read_uint8`); raises :class:`CorruptImageError` naming it."""
-    image = np.asarray(read_rgb(path), dtype=np.uint8)
-    return align_image(image, points, size).transpose(2, 0, 1)
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    return crop.transpose(2, 0, 1)
 
 
 def align_photos(paths, landmarks: np.ndarray, size: int, workers: int = 4, progress=True):
     """Aligned crops ``[n, 3, size, size]`` uint8 of ``paths`` with their landmarks
-    ``[n, 10]`` (normalised; NaN rows: centre crops), decoded on ``workers`` threads. Returns
-    (array, list of (index, error message)): a file that does not decode is left as zeros and
-    reported, never fatal."""
-    from tqdm.auto import tqdm
-
+    ``[n, 10]`` (normalised; NaN rows: centre crops), with the files that do not decode, as
+    :func:`krypto.data.images.decode_many` returns them."""
     paths = [str(p) for p in paths]
     landmarks = np.asarray(landmarks, np.float64).reshape(len(paths), 10)
-    out = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
-    failures: list[tuple[int, str]] = []
 
-    def load(i):
-        try:
-            out[i] = read_aligned(paths[i], landmarks[i], size)
-        except CorruptImageError as error:
-            failures.append((i, str(error)))
+    def read(i: int) -> np.ndarray:
+        return read_aligned(paths[i], landmarks[i], size)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = pool.map(load, range(len(paths)))
-        for _ in tqdm(jobs, total=len(paths), desc="aligning", unit="img", disable=not progress):
-            pass
-    return out, sorted(failures)
+    return decode_many(paths, size, workers, progress, "aligning", read)
 
 
 def aligned_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks ``[n, 10]`` (normalised) of the aligned crops of photos with ``landmarks``
-    ``[n, 10]``: the template's, up to the fit's residual, where a photo is aligned; NaN for a
-    centre crop (its face is not located)."""
+    ``[n, 10]``: the template's where a photo is aligned, NaN for a centre crop."""
     out = np.full((len(landmarks), 10), np.nan, dtype=np.float32)
     out[alignable(landmarks)] = ((TEMPLATE + 0.5) / TEMPLATE_SIZE).reshape(-1)
     return out
@@ -167,10 +130,9 @@ def warn_unaligned(names, landmarks: np.ndarray, what: str) -> list[str]:
     missing = [str(n) for n, ok in zip(names, alignable(landmarks)) if not ok]
     if missing:
         more = f" and {len(missing) - MAX_NAMED} more" if len(missing) > MAX_NAMED else ""
+        named = ", ".join(missing[:MAX_NAMED]) + more
         warnings.warn(
-            f"no face found in {len(missing)} {what}, centre-cropped instead of aligned: "
-            + ", ".join(missing[:MAX_NAMED])
-            + more,
+            f"no face found in {len(missing)} {what}, centre-cropped instead of aligned: {named}",
             stacklevel=2,
         )
     return missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,30 +35,33 @@ def read_uint8(path: str | Path, size: int) -> np.ndarray:
     return np.asarray(read_rgb(path, size), dtype=np.uint8).transpose(2, 0, 1)
 
 
-def decode_many(paths, size: int, workers: int = 4, progress: bool = True, desc="decoding"):
-    """Decode ``paths`` into one ``[n, 3, size, size]`` uint8 array (threads: PIL releases the
-    GIL while decoding). Returns (array, list of (index, error message)) with failed images left
-    as zeros, so one bad file is reported, never fatal."""
+def decode_many(
+    paths,
+    size: int,
+    workers: int = 4,
+    progress: bool = True,
+    desc: str = "decoding",
+    read: Callable[[int], np.ndarray] | None = None,
+):
+    """Decode ``paths`` into one ``[n, 3, size, size]`` uint8 array on ``workers`` threads (PIL
+    releases the GIL while decoding); ``read(i)`` decodes the ``i``-th (default
+    :func:`read_uint8`). Returns (array, list of (index, error message)) with failed images
+    left as zeros, so one bad file is reported, never fatal."""
     from tqdm.auto import tqdm
 
     paths = list(paths)
+    read = read or (lambda i: read_uint8(paths[i], size))
     out = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
     failures: list[tuple[int, str]] = []
 
     def load(i):
         try:
-            out[i] = read_uint8(paths[i], size)
+            out[i] = read(i)
         except CorruptImageError as error:
             failures.append((i, str(error)))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for _ in tqdm(
-            pool.map(load, range(len(paths))),
-            total=len(paths),
-            desc=desc,
-            unit="img",
-            disable=not progress,
-            mininterval=1.0,
-        ):
+        jobs = pool.map(load, range(len(paths)))
+        for _ in tqdm(jobs, total=len(paths), desc=desc, unit="img", disable=not progress):
             pass
     return out, sorted(failures)

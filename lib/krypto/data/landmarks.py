@@ -24,34 +24,26 @@ def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -
     root = Path(data_root).resolve()
     table.index = [str((root / p).resolve()) for p in table[C.PATH]]
     table = table[~table.index.duplicated()]
-    return table.reindex([str(Path(p).resolve()) for p in paths])[
-        list(C.LANDMARK_COLUMNS)
-    ].to_numpy(dtype=np.float32)
+    rows = table.reindex([str(Path(p).resolve()) for p in paths])
+    return rows[list(C.LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
 
 
 def detect_mtcnn(
-    paths,
-    device: str = "cpu",
-    batch_size: int = 32,
-    progress: bool = True,
-    mtcnn=None,
-    margin: float = 0.0,
+    paths, device: str = "cpu", batch_size: int = 32, progress: bool = True, margin: float = 0.0
 ) -> np.ndarray:
     """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
     confident face of each photo, NaN where no face is found or the file does not decode.
 
-    Photos are batched by size (MTCNN batches only equal-sized images), read from the file
-    headers, and decoded one batch at a time, so memory holds one batch whatever the data set's
-    size; a photo without a face is recorded as missing and never stops its batch.
-
-    ``margin`` > 0: a photo whose face box crosses its border is detected again, padded with
-    black by that share of its longer side (facenet-pytorch stretches a box cut by the border
-    instead of padding it, which misplaces the landmarks of a face that fills its photo)."""
+    MTCNN batches only equal-sized photos: they are grouped by the size in their headers and
+    decoded one batch at a time. ``margin`` > 0: a photo whose face box crosses its border is
+    detected again, padded with black by that share of its longer side (facenet-pytorch
+    stretches a box cut by the border, which misplaces the landmarks of a face that fills its
+    photo)."""
     from facenet_pytorch import MTCNN
     from tqdm.auto import tqdm
 
     paths = list(paths)
-    detector = mtcnn or MTCNN(keep_all=True, device=device)
+    detector = MTCNN(keep_all=True, device=device)
     out = np.full((len(paths), 10), np.nan, dtype=np.float32)
     by_size = defaultdict(list)
     for i, path in enumerate(paths):
@@ -80,16 +72,16 @@ def _detect_group(detector, paths, members, size, pad: int, batch_size: int, bar
     width, height = size
     found = {}
     for start in range(0, len(members), batch_size):
-        chunk, images = [], []
-        for i in members[start : start + batch_size]:
+        batch, chunk, images = members[start : start + batch_size], [], []
+        for i in batch:
             try:
                 image = read_rgb(paths[i])
-                images.append(ImageOps.expand(image, pad) if pad else image)
-                chunk.append(i)
             except CorruptImageError:
                 continue
+            images.append(ImageOps.expand(image, pad) if pad else image)
+            chunk.append(i)
         if bar is not None:
-            bar.update(len(members[start : start + batch_size]))
+            bar.update(len(batch))
         if not images:
             continue
         boxes, probs, points = detector.detect(images, landmarks=True)

@@ -1,7 +1,5 @@
-"""The challenge's EER and the per-kind EERs of this task.
-
-open-metric-learning ships retrieval metrics (CMC, precision, mAP) but no verification EER, and
-the challenge's EER is a specific formula, so it is written here:
+"""The challenge's EER and the per-kind EERs of this task (open-metric-learning has retrieval
+metrics but no verification EER, and the challenge's EER is a specific formula):
 
 1. ``fpr, tpr, thr = sklearn.metrics.roc_curve(y_true, y_score)``;
 2. the first threshold (infinite) is replaced by ``max(thr[1:]) + 1e-3``;
@@ -34,22 +32,15 @@ def eer_curve(y_true, y_score) -> EERResult:
     """The official EER with its ROC curve. ``y_true``: 1 same person, 0 not; ``y_score``:
     similarity, higher = more alike. Both of shape ``[n_pairs]``."""
     y_true = np.asarray(y_true).reshape(-1)
-    if not np.isin(y_true, (0, 1)).all():
-        raise ValueError(
-            f"EER needs labels 0 and 1 only (both positive and negative pairs); got "
-            f"values {sorted(set(np.unique(y_true).tolist()))}"
-        )
+    labels = sorted(set(np.unique(y_true).tolist()))
+    if labels != [0, 1]:
+        raise ValueError(f"EER needs both positive (1) and negative (0) pairs only; got {labels}")
     y_true = y_true.astype(int)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     if y_true.shape != y_score.shape:
         raise ValueError(f"y_true has {y_true.size} values, y_score {y_score.size}")
     if not np.isfinite(y_score).all():
         raise ValueError(f"{int((~np.isfinite(y_score)).sum())} scores are not finite numbers")
-    classes = set(np.unique(y_true).tolist())
-    if classes != {0, 1}:
-        raise ValueError(
-            f"EER needs both positive (1) and negative (0) pairs; got labels {classes}"
-        )
     fpr, tpr, thresholds = roc_curve(y_true, y_score)
     thresholds = thresholds.copy()
     thresholds[0] = thresholds[1:].max() + 1e-3
@@ -72,13 +63,11 @@ KIND_EER_NAMES = {
 
 
 def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
-    """EERs of a scored pair table with a ``kind`` column.
-
-    Returns ``eer`` (all kinds together, as the challenge mixes them) and, for every negative
-    kind (label 0), the EER of its pairs against all positive pairs (label 1): ``eer_real``
-    (two people), ``eer_fake`` (a person and a deepfake of that person), ``eer_fake_other`` (a
-    person and a deepfake of another) for this package's kind names, ``eer_<kind>`` for any
-    other name."""
+    """EERs of a scored pair table with a ``kind`` column: ``eer`` (all kinds together, as the
+    challenge mixes them) and, for every negative kind (label 0), the EER of its pairs against
+    all positive pairs (label 1), named as :data:`KIND_EER_NAMES` says (``eer_real``: two
+    people, ``eer_fake``: a person and a deepfake of that person, ...; ``eer_<kind>`` for a
+    kind not named there)."""
     scores = np.asarray(scores, dtype=np.float64)
     kinds = pairs[C.KIND].to_numpy()
     labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)
@@ -102,6 +91,5 @@ def cosine_pair_scores(embeddings, index_a, index_b) -> np.ndarray:
     import torch
 
     e = torch.nn.functional.normalize(torch.as_tensor(embeddings, dtype=torch.float32), dim=1)
-    ia = torch.tensor(np.asarray(index_a), dtype=torch.long)
-    ib = torch.tensor(np.asarray(index_b), dtype=torch.long)
-    return np.round((e[ia] * e[ib]).sum(1).numpy().astype(np.float64), SCORE_DECIMALS)
+    a, b = (torch.tensor(np.asarray(i), dtype=torch.long) for i in (index_a, index_b))
+    return np.round((e[a] * e[b]).sum(1).numpy().astype(np.float64), SCORE_DECIMALS)

@@ -10,25 +10,24 @@ import torch
 
 from krypto import constants as C
 
-CUTOUT_PARTS = ("none", "mouth", "nose", "eyes")
+PART_POINTS = {  # the two landmarks a part's box spans
+    "mouth": ("mouth_left", "mouth_right"),
+    "nose": ("nose", "nose"),
+    "eyes": ("left_eye", "right_eye"),
+}
+CUTOUT_PARTS = ("none", *PART_POINTS)
 _POINT = {name: i for i, name in enumerate(C.LANDMARK_POINTS)}
 
 
 def part_boxes(landmarks: torch.Tensor, part: str) -> torch.Tensor:
-    """Boxes ``[B, 4]`` (x0, y0, x1, y1 in [0, 1]) around a face part, sized by the eye distance.
-
-    mouth: the two corners, widened; nose: around the tip; eyes: a band over both eyes."""
+    """Boxes ``[B, 4]`` (x0, y0, x1, y1 in [0, 1]) around a face part: the box of its two
+    points (:data:`PART_POINTS`) widened on every side by 0.3 times the eye distance."""
+    if part not in PART_POINTS:
+        raise ValueError(f"unknown cutout part {part!r}; choose one of {CUTOUT_PARTS}")
     pts = landmarks.view(-1, 5, 2)
+    a, b = (pts[:, _POINT[name]] for name in PART_POINTS[part])
     eye_dist = (pts[:, _POINT["right_eye"]] - pts[:, _POINT["left_eye"]]).norm(dim=1)
     pad = (0.3 * eye_dist)[:, None]
-    if part == "mouth":
-        a, b = pts[:, _POINT["mouth_left"]], pts[:, _POINT["mouth_right"]]
-    elif part == "nose":
-        a = b = pts[:, _POINT["nose"]]
-    elif part == "eyes":
-        a, b = pts[:, _POINT["left_eye"]], pts[:, _POINT["right_eye"]]
-    else:
-        raise ValueError(f"unknown cutout part {part!r}; choose one of {CUTOUT_PARTS}")
     lo, hi = torch.minimum(a, b) - pad, torch.maximum(a, b) + pad
     return torch.cat([lo, hi], dim=1)
 

@@ -14,14 +14,12 @@ from krypto.files import atomic_path, file_lock
 
 
 class ImageCache:
-    """Read-only uint8 images ``[N, 3, S, S]``, usually memory-mapped from a ``.npy`` file.
+    """Read-only uint8 images ``[N, 3, S, S]``, usually memory-mapped from a ``.npy`` file (the
+    processes of a machine that open it share one copy in memory).
 
-    The processes of one machine that open the same cache share its pages (one copy of the
-    images in memory, however many processes train). Indexing copies the selected images out
-    into a new, writable numpy array (a batch, free to augment in place); the cache itself is
-    never written. Indices may be ints, slices, numpy arrays or torch tensors: a torch tensor of
-    one element selects one image *as a batch of one*, as torch indexing does (numpy alone would
-    take it for a scalar index)."""
+    Indexing (ints, slices, numpy arrays or torch tensors) copies the selected images out into
+    a new, writable numpy array: a batch, free to augment in place. A torch tensor of one
+    element selects one image *as a batch of one*, as torch indexing does."""
 
     def __init__(self, array: np.ndarray):
         if array.ndim != 4 or array.dtype != np.uint8:
@@ -30,38 +28,16 @@ class ImageCache:
             array = array.view()
             array.flags.writeable = False
         self.array = array
+        self.shape, self.dtype, self.nbytes = array.shape, array.dtype, int(array.nbytes)
+        self.memory_mapped = isinstance(array, np.memmap)
 
     def __len__(self) -> int:
         return len(self.array)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.array.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.array.dtype
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.array.nbytes)
-
-    @property
-    def memory_mapped(self) -> bool:
-        return isinstance(self.array, np.memmap)
-
     def __getitem__(self, index) -> np.ndarray:
         if isinstance(index, torch.Tensor):
             index = index.cpu().numpy()
-        out = self.array[index]
-        # fancy indexing has copied already; a slice or an int is a view of the cache: copy it
-        if isinstance(out, np.memmap) or not (out.flags.owndata and out.flags.writeable):
-            out = np.array(out, copy=True)
-        return out
-
-    def __repr__(self) -> str:
-        kind = "memory-mapped" if self.memory_mapped else "in memory"
-        return f"ImageCache({len(self)} images {self.shape[1:]}, {kind})"
+        return np.array(self.array[index])  # a copy, never a view of the cache
 
 
 def _cache_key(paths: list[str], size: int, landmarks: np.ndarray | None = None) -> str:
@@ -85,13 +61,10 @@ def cached_images(
     landmarks: np.ndarray | None = None,
 ) -> ImageCache:
     """All ``paths`` decoded and resized once: read-only uint8 images ``[N, 3, size, size]``
-    (:class:`ImageCache`; index it to copy a batch out). With ``landmarks`` ``[N, 10]``
-    (normalised), each photo is aligned to the five-point template instead
-    (:mod:`krypto.data.alignment`; a centre crop where they are NaN, named in a warning).
-
-    With ``cache_dir``, the array is stored there as ``.npy`` (keyed by the paths, size and
-    landmarks) and memory-mapped, read-only, by this and later runs: no JPEG is decoded twice,
-    and the processes of a machine share one copy of the images in memory."""
+    (:class:`ImageCache`), or with ``landmarks`` ``[N, 10]`` (normalised) aligned to the
+    five-point template (:mod:`krypto.data.alignment`; centre crops where they are NaN, named
+    in a warning). With ``cache_dir``, the array is stored there as ``.npy`` (see
+    :func:`_cache_key`) and memory-mapped by this and later runs: no JPEG is decoded twice."""
     paths = [str(p) for p in paths]
     if landmarks is not None:
         warn_unaligned(paths, landmarks, "indexed photo(s)")
@@ -122,33 +95,15 @@ def _decode_all(paths: list[str], size: int, progress: bool, landmarks) -> np.nd
     return array
 
 
-def as_tensor(images) -> torch.Tensor:
-    """uint8 images as a torch tensor that owns (or may alias) writable memory: a tensor as it
-    is, a writable numpy array without a copy, a read-only one (a view of a cache) copied."""
-    if isinstance(images, torch.Tensor):
-        return images
-    if isinstance(images, ImageCache):
-        return torch.from_numpy(images[:])
-    array = np.asarray(images)
-    if not array.flags.writeable:
-        array = np.array(array, copy=True)
-    return torch.from_numpy(array)
-
-
 def to_model_input(
     images, device: torch.device | str, memory_format=torch.contiguous_format
 ) -> torch.Tensor:
     """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``, in
     ``memory_format`` (:func:`krypto.learning.models.memory_format`)."""
-    x = as_tensor(images).to(device, non_blocking=True).float().div_(255)
+    if not isinstance(images, torch.Tensor):
+        images = torch.from_numpy(np.require(images, requirements="W"))  # copied if read-only
+    x = images.to(device, non_blocking=True).float().div_(255)
     return x.contiguous(memory_format=memory_format)
-
-
-def input_format(model: torch.nn.Module) -> torch.memory_format:
-    """channels_last when ``model``'s first convolution is (it was placed so), else contiguous."""
-    conv = next((p for p in model.parameters() if p.dim() == 4), None)
-    placed = conv is not None and not conv.is_contiguous()
-    return torch.channels_last if placed else torch.contiguous_format
 
 
 @torch.no_grad()
@@ -159,7 +114,9 @@ def embed_batch(
     detector's logit when the model has one), ``model`` in the mode it is in:
     uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
     ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
-    fmt = input_format(model)
+    first_conv = next((p for p in model.parameters() if p.dim() == 4), None)
+    placed = first_conv is not None and not first_conv.is_contiguous()  # as channels_last
+    fmt = torch.channels_last if placed else torch.contiguous_format
     if isinstance(images, torch.Tensor) and images.is_floating_point():
         x = images.to(device, non_blocking=True).contiguous(memory_format=fmt)
     else:
@@ -188,27 +145,20 @@ def embed(
     device: torch.device | str = "cpu",
     amp: bool = False,
     flip_tta: bool = False,
-    progress: bool = False,
 ) -> torch.Tensor:
-    """Embeddings ``[N, D]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]``: a tensor, a
-    numpy array or an :class:`ImageCache` (read batch by batch), ``batch_size`` at a time
-    (default :data:`EMBED_BATCH` of the device's type).
-
-    ``flip_tta`` averages the embeddings of each image and its mirror image."""
-    from tqdm.auto import tqdm
-
+    """Outputs ``[N, D (+ 1)]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]`` (a tensor, a
+    numpy array or an :class:`ImageCache`, read batch by batch), ``batch_size`` at a time
+    (default :data:`EMBED_BATCH` of the device's type), the model in eval mode; ``flip_tta``
+    as in :func:`embed_batch`."""
     was_training = model.training
     model.eval()
     device = torch.device(device)
     batch_size = batch_size or EMBED_BATCH.get(device.type, EMBED_BATCH["cuda"])
-    out = []
+    starts = range(0, len(images), batch_size)
     try:
-        for start in tqdm(
-            range(0, len(images), batch_size), desc="embedding", disable=not progress
-        ):
-            out.append(
-                embed_batch(model, images[start : start + batch_size], device, amp, flip_tta)
-            )
+        out = [
+            embed_batch(model, images[i : i + batch_size], device, amp, flip_tta) for i in starts
+        ]
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

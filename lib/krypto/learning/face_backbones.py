@@ -1,17 +1,12 @@
-"""Face-recognition backbones in the layouts their published weights come in.
+"""Face-recognition backbones in the layouts their published weights come in: insightface
+arcface_torch's IResNet (:func:`iresnet`, ``backbone.pth``) and AdaFace's IR network
+(:func:`ir_net`, the ``model.`` part of its ``.ckpt``).
 
-- :func:`iresnet`: insightface arcface_torch's IResNet (``backbone.pth``: keys ``conv1``, ``bn1``,
-  ``prelu``, ``layer1`` .. ``layer4``, ``bn2``, ``fc``, ``features``);
-- :func:`ir_net`: AdaFace's IR network (the ``model.`` part of its ``.ckpt``: keys
-  ``input_layer``, ``body``, ``output_layer``).
-
-Both are the same network: a 3x3 stem at full resolution, four stages of pre-activation
-residual units (widths 64, 128, 256, 512; the first unit of each halves the resolution) and a
-linear layer over the last ``512 x 7 x 7`` feature map. Both take aligned faces
-``[B, 3, 112, 112]`` normalised as (x - 0.5) / 0.5 (the colour order is set by
-:mod:`krypto.learning.models`) and give features ``[B, 512]``, not normalised. The last feature
-map is average-pooled to 7x7 before the linear layer: the identity at 112 px, so that the
-network also runs, untrained, at other sizes.
+Both are the same network: a 3x3 stem, four stages of pre-activation residual units (widths
+64, 128, 256, 512; the first unit of each halves the resolution) and a linear layer over the
+last ``512 x 7 x 7`` feature map, average-pooled to 7x7 first (the identity at 112 px, so that
+the network also runs at other sizes). Both take aligned faces ``[B, 3, 112, 112]`` normalised
+as (x - 0.5) / 0.5 and give features ``[B, 512]``, not normalised.
 """
 
 from __future__ import annotations

@@ -28,18 +28,15 @@ def calibrate_normalisation(
     seed: int,
     device: torch.device,
 ) -> None:
-    """Set the normalisation statistics of a randomly initialised ``model`` from training photos
-    ``images[train_rows]`` (no weight changes): with the default statistics (mean 0, variance 1)
-    a random network in eval mode embeds every photo alike, so epoch 0 ("before training") would
-    show a collapse that training never sees (its batch statistics are the data's). The batches
-    come from their own generator seeded with ``seed``, and training normalises by batch
-    statistics: the weights train exactly as without it; the running statistics that evaluation
-    uses start from the data instead of (0, 1)."""
+    """Set the BatchNorm running statistics of a randomly initialised ``model`` from training
+    photos ``images[train_rows]``: with the defaults (mean 0, variance 1) a random network in
+    eval mode embeds every photo alike, a collapse at epoch 0 that training (by batch
+    statistics) never sees. The weights are untouched and the photos drawn from their own
+    generator seeded with ``seed``, so training goes exactly as without it."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms or not len(train_rows):
         return
-    rng = np.random.default_rng(seed)
-    rows = rng.permutation(train_rows)[:CALIBRATION_IMAGES]
+    rows = np.random.default_rng(seed).permutation(train_rows)[:CALIBRATION_IMAGES]
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()

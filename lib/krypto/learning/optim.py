@@ -23,11 +23,12 @@ def build_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
     """The rate's factor per step: a linear warm-up over the first ``warmup_epochs`` (of
     ``total_steps / epochs`` steps each), then a cosine decay to 0 at ``total_steps``
     (``schedule="cosine"``) or a constant rate."""
-    total = total_steps
     warm = cfg.warmup_epochs * total_steps / cfg.epochs
-    if cfg.schedule == "cosine":
-        decay = lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-    else:
-        decay = lambda step: 1.0
-    rate = (lambda step: min(1.0, (step + 1) / warm) * decay(step)) if warm else decay
+
+    def rate(step: int) -> float:
+        decay = 1.0
+        if cfg.schedule == "cosine":
+            decay = 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        return min(1.0, (step + 1) / warm) * decay if warm else decay
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, rate)

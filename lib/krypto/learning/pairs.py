@@ -2,10 +2,9 @@
 challenge): binary cross-entropy on ``scale * (cos - margin * y)``, where the margin of a
 positive pair grows as the pair gets harder, ``0.35 + 0.1 * (1 - cos)``.
 
-The pairs come from the batch (P identities x K photos, fakes included): every pair of two real
-photos of one identity is a positive; as negatives, real photos of two identities and a real
-photo with a fake of its own identity, each drawn down to half the number of positives. Drawn
-on the CPU from the run's seeded generator, so every device makes the same pairs.
+From a batch, every pair of two real photos of one identity is a positive; the negatives (real
+photos of two identities; a real photo with a fake of its own identity) are drawn down to half
+the number of positives each, on the CPU from the run's seeded generator.
 """
 
 from __future__ import annotations
@@ -29,21 +28,15 @@ def mine_pairs(
     labels, is_fake = labels.cpu(), is_fake.cpu()
     same = labels[:, None] == labels[None, :]
     real = ~is_fake
-    upper = torch.ones_like(same).triu(1)
-    groups = {
-        POSITIVE: same & real[:, None] & real[None, :] & upper,
-        NEGATIVE_REAL: ~same & real[:, None] & real[None, :] & upper,
-        NEGATIVE_FAKE: same & real[:, None] & is_fake[None, :],
-    }
-    pos = torch.nonzero(groups[POSITIVE])
-    n_neg = int(len(pos) * NEGATIVES_PER_POSITIVE) if len(pos) else 0
+    both_real = real[:, None] & real[None, :] & torch.ones_like(same).triu(1)
+    pos = torch.nonzero(same & both_real)
+    n_neg = max(int(len(pos) * NEGATIVES_PER_POSITIVE), 1) if len(pos) else 0
     picked = [(pos, POSITIVE)]
-    for kind in (NEGATIVE_REAL, NEGATIVE_FAKE):
-        pairs = torch.nonzero(groups[kind])
-        order = torch.randperm(len(pairs), generator=generator)[: max(n_neg, 1 if len(pos) else 0)]
-        picked.append((pairs[order], kind))
-    a = torch.cat([p[:, 0] for p, _ in picked])
-    b = torch.cat([p[:, 1] for p, _ in picked])
+    negatives = {NEGATIVE_REAL: ~same & both_real, NEGATIVE_FAKE: same & real[:, None] & is_fake}
+    for kind, mask in negatives.items():
+        pairs = torch.nonzero(mask)
+        picked.append((pairs[torch.randperm(len(pairs), generator=generator)[:n_neg]], kind))
+    a, b = torch.cat([p for p, _ in picked]).unbind(1)
     kind = torch.cat([torch.full((len(p),), k, dtype=torch.long) for p, k in picked])
     return a, b, kind
 

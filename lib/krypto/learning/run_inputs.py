@@ -17,13 +17,8 @@ from krypto.learning.augment import CUTOUT_PARTS, cutout
 from krypto.learning.checkpoint import load_model
 from krypto.learning.config import TrainConfig
 from krypto.learning.device import pick_device
-from krypto.learning.embed import cached_images, embed
+from krypto.learning.embed import ImageCache, cached_images, embed
 from krypto.learning.fusion import pair_similarity, split_outputs
-
-
-def run_data(config: TrainConfig) -> PreparedData:
-    """The prepared data set a run was trained on (from the preparation cache)."""
-    return prepare(**config.prepare_args(), progress=False)
 
 
 @dataclass
@@ -34,14 +29,14 @@ class RunInputs:
     model: torch.nn.Module
     config: TrainConfig
     data: PreparedData
-    images: torch.Tensor
+    images: ImageCache
     device: torch.device
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto") -> RunInputs:
         device = pick_device(device)
         model, config = load_model(run_dir, device=device)
-        data = run_data(config)
+        data = prepare(**config.prepare_args(), progress=False)  # from the preparation cache
         points = index_landmarks(data.index) if config.align else None
         images = cached_images(data.index[C.PATH], config.input_size, data.folder, False, points)
         return cls(model, config, data, images, device)
@@ -82,6 +77,6 @@ def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
     ``{part: uint8 image [3, S, S]}``."""
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
-    image = torch.as_tensor(np.asarray(inputs.images[row : row + 1]))
+    image = torch.from_numpy(inputs.images[row : row + 1])
     landmarks = torch.tensor(crop_landmarks(index.iloc[[row]], inputs.config.align))
     return {part: cutout(image.clone(), landmarks, part, p=1.0)[0] for part in CUTOUT_PARTS}

@@ -1,10 +1,8 @@
 """What a training run records as it goes: one row per iteration (``history.csv``), one row
-per epoch (``epochs.csv``) and TensorBoard scalars (``tb/``); and its summary at the end (the
-content of ``metrics.json``).
+per epoch (``epochs.csv``), TensorBoard scalars (``tb/``), and its summary (``metrics.json``).
 
-Both CSV files are rewritten whole and atomically at the end of every epoch, so a kill leaves
-the previous epoch's file, never half a row; on resume the history is cut back to the
-iterations of the checkpoint, so no iteration is logged twice.
+Both CSV files are rewritten whole and atomically at the end of every epoch; on resume the
+history is cut back to the iterations of the checkpoint, so no iteration is logged twice.
 """
 
 from __future__ import annotations
@@ -64,11 +62,10 @@ class RunLog:
         from torch.utils.tensorboard import SummaryWriter
 
         history = self.run_dir / C.HISTORY_FILE
+        self.iterations = []
         if resume_from_iteration is not None and history.exists():
             rows = pd.read_csv(history)
             self.iterations = rows[rows["iteration"] < resume_from_iteration].to_dict("records")
-        else:
-            self.iterations = []
         self.writer = SummaryWriter(
             str(self.run_dir / "tb"), purge_step=resume_from_iteration or None
         )

@@ -1,11 +1,10 @@
 """Batches of P identities x K photos, each identity's fakes included.
 
-open-metric-learning's ``BalanceSampler`` draws K photos of a label at random, so a batch may hold
-no fake of an identity (and then no quadruplet for it), it draws from numpy's global random
-state and it refuses labels with one photo. :class:`IdentityBatchSampler` keeps its P x K shape,
-but puts ``n_fake`` fakes of each identity in the batch
-(where it has them), is seeded per epoch (resuming reproduces the same batches), and can give
-each of several processes its own identities.
+open-metric-learning's ``BalanceSampler`` draws K photos of a label at random (maybe no fake,
+then no quadruplet), from numpy's global random state, and refuses labels with one photo.
+:class:`IdentityBatchSampler` keeps its P x K shape but puts ``n_fake`` fakes of each identity
+in the batch (where it has them), is seeded per epoch (a resumed run gets the same batches),
+and can give each of several processes its own identities.
 """
 
 from __future__ import annotations
