@@ -97,21 +97,21 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
         seconds=7.0,
     )
     comparison = CMP.compare_runs({"a": a, "b": b, "c": str(single)})
+    records = comparison.records()
+    assert records["a"]["eer_fake"]["mean"] == pytest.approx(0.12)
+    assert records["a"]["eer_fake"]["std"] == pytest.approx(0.02)  # ddof=1
+    assert records["b"]["eer"]["mean"] == pytest.approx(0.4)
+    assert records["b"]["eer"]["std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
+    assert records["a"]["eer"]["std"] == 0.0
+    assert records["c"]["eer"]["std"] is None  # one seed: no std
     table = comparison.table
-    assert list(table.index) == ["a", "b", "c"]
-    assert table.loc["a", "eer_fake_mean"] == pytest.approx(0.12)
-    assert table.loc["a", "eer_fake_std"] == pytest.approx(0.02)  # ddof=1
-    assert table.loc["b", "eer_mean"] == pytest.approx(0.4)
-    assert table.loc["b", "eer_std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
-    assert table.loc["a", "eer_std"] == 0.0
-    assert np.isnan(table.loc["c", "eer_std"])  # one seed: no std
+    assert list(table.index) == ["a", "b", "c"] and table.index.name == "run"
+    assert list(table.columns) == [*EERS, "n_seeds", "best_epoch", "epochs_run", "seconds"]
     assert list(table["n_seeds"]) == [3, 2, 1]
     assert table.loc["a", "eer_fake"] == "0.120 ± 0.020"  # display text
-    assert table.loc["c", "eer"] == "0.250"
+    assert table.loc["b", "eer"] == "0.400 ± 0.141" and table.loc["c", "eer"] == "0.250"
     assert table.loc["a", "best_epoch"] == "2, 1, 2"
     assert table.loc["a", "seconds"] == pytest.approx(11.0)
-    shown = [*EERS, "n_seeds", "best_epoch", "epochs_run", "seconds"]
-    assert list(comparison.shown.columns) == shown
     # the per-seed values, in the order of the seeds, are the test values (not validation)
     assert comparison.values["a"]["eer_fake"] == [0.10, 0.12, 0.14]
     assert comparison.values["b"]["eer_real"] == [0.1, 0.11]
@@ -195,7 +195,7 @@ def test_every_test_eer_the_runs_have_is_read_and_recorded(tmp_path):
     assert "jpeg75_eer" not in records["b"] and "n_fake_on_anchor" not in records["a"]
     assert comparison.table.loc["a", "jpeg75_eer"] == "0.250 ± 0.071"
     assert comparison.table.loc["b", "jpeg75_eer"] == "-"
-    assert list(comparison.shown.columns)[:6] == comparison.metrics
+    assert list(comparison.table.columns)[:6] == comparison.metrics
 
 
 def test_seeds_with_other_test_eers_are_an_error(tmp_path):

@@ -1,11 +1,8 @@
-"""The batch runner's child processes (papermill, torchrun) end with it, however it ends.
-
-Each child starts in a session of its own (a Ctrl-C in the terminal reaches the batch only,
-which then stops its children in order: :func:`stop`) and, on Linux, with a parent-death signal
-(``prctl(PR_SET_PDEATHSIG, SIGTERM)``): when the batch dies, even by SIGKILL, the kernel sends
-its children SIGTERM. A notebook kernel, the child's child, stops within a second once its
-papermill is gone (ipykernel polls its parent); torchrun stops its workers on SIGTERM.
-"""
+"""The batch runner's child processes (papermill, torchrun) end with it, however it ends: each
+starts in a session of its own (a Ctrl-C reaches the batch only, which then stops its children:
+:func:`stop`) and, on Linux, with a parent-death signal (``PR_SET_PDEATHSIG``): when the batch
+dies, even by SIGKILL, the kernel sends its children SIGTERM. A notebook kernel, the child's
+child, stops within a second once its papermill is gone; torchrun stops its workers on SIGTERM."""
 
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
 """The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
-
-A run done before with the same notebook, parameters and code is skipped, one done with others
-is a conflict. One writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
-batch holds waits for it off its task slot, then skips the run if it is done. The run executes
-as a child process of the worker (papermill, or torchrun with ``launcher: torchrun``) that dies
-with the worker (:mod:`krypto.pipeline.children`): a worker killed during a training leaves a
-``running`` record that no live process holds, and the task, run again on another worker,
-resumes the training from its ``last.pt``. Everything is written atomically, ``run.json`` last.
-"""
+A finished run is reused or is a conflict, one writer per run folder (:mod:`krypto.run_lock`),
+the run a child process of the worker that dies with it (:mod:`krypto.pipeline.children`), and
+every file written atomically, ``run.json`` last: a task run again after its worker was killed
+resumes the training from its ``last.pt``."""
 
 from __future__ import annotations
 

@@ -16,29 +16,21 @@ from krypto.paths import display_path, resolve_path
 from krypto.pipeline.batch_file import load_batch
 from krypto.pipeline.report.findings import all_verdicts
 from krypto.pipeline.report.tables import round_values
-from krypto.pipeline.run_record import LOG, TORCHRUN, TORCHRUN_LOG, read_record
+from krypto.pipeline.run_record import LOG, read_record
 from krypto.run_folder import read_metrics, read_results, resolve_run, seed_runs
-
-
-def _plan(runs_dir: Path, quick: bool) -> dict[str, dict]:
-    try:
-        runs = load_batch(C.REPO_ROOT / S.BATCH_FILE, quick=quick, runs_dir=runs_dir)
-    except Exception:  # an unreadable batch file only costs the exact command
-        return {}
-    return {run.full_name: run.parameters for run in runs}
 
 
 def batch_command(runs_dir: Path) -> str:
     """The batch command that made the runs (``--quick`` when some run has the quick parameters
     and not the full ones, ``--runs-dir`` when not ``runs/``)."""
-    runs_dir = Path(runs_dir).absolute()
-    full = _plan(runs_dir, quick=False)
-    quick = any(
-        parameters != full.get(name)
-        and read_record(runs_dir / name).get("parameters") == parameters
-        for name, parameters in _plan(runs_dir, quick=True).items()
+    full, quick = (load_batch(C.REPO_ROOT / S.BATCH_FILE, q, runs_dir) for q in (False, True))
+    plain = {run.full_name: run.parameters for run in full}
+    made_quick = any(
+        run.parameters != plain.get(run.full_name)
+        and read_record(run.run_dir).get("parameters") == run.parameters
+        for run in quick
     )
-    command = S.BATCH_COMMAND + (" --quick" if quick else "")
+    command = S.BATCH_COMMAND + (" --quick" if made_quick else "")
     if runs_dir != C.RUNS_DIR.absolute():
         command += f" --runs-dir {display_path(runs_dir)}"
     return command
@@ -99,9 +91,8 @@ def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dic
             f"are done)"
         )
         record = read_record(folder)
-        if record.get("status") and record.get("status") != "done":
-            log = TORCHRUN_LOG if record.get("launcher") == TORCHRUN else LOG
-            message += f"; its last run is {record['status']!r}, see {display_path(folder / log)}"
+        if record.get("status") and record.get("status") != "done":  # a notebook's run
+            message += f"; its last run is {record['status']!r}, see {display_path(folder / LOG)}"
         raise S.ReportError(message) from None
     except ValueError as error:
         raise S.ReportError(
@@ -166,7 +157,7 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
             "command": S.REPORT_COMMAND,
             "rule": RULE,
             **_about_seeds(sections),
-            "comparisons": {"stated": family.size, "decided": int(decided)},
+            "comparisons": {"stated": len(family.p_values), "decided": int(decided)},
         },
         "sections": sections,
         "seed": S.seed_results(),
