@@ -208,8 +208,7 @@ def _is_one_of(holder: dict, processes: Callable[[], list[psutil.Process]]) -> b
     try:
         created = float(holder.get("created", 0))
         return any(
-            p.pid == holder.get("pid") and abs(p.create_time() - created) < 1.0
-            for p in processes()
+            p.pid == holder.get("pid") and abs(p.create_time() - created) < 1.0 for p in processes()
         )
     except (psutil.Error, ValueError, TypeError):
         return False
