@@ -138,22 +138,21 @@ def test_records_keep_mean_std_and_values(tmp_path):
     json.dumps(records)  # plain values
 
 
-def test_lowest_and_versus_use_the_rule(tmp_path):
+def test_decide_uses_the_rule_over_the_comparisons_together(tmp_path):
     a = make_configuration(tmp_path / "a", [0.10, 0.11, 0.12])
     b = make_configuration(tmp_path / "b", [0.30, 0.31, 0.29])
     c = make_configuration(tmp_path / "c", [0.09, 0.20, 0.15])
     comparison = CMP.compare_runs({"a": a, "b": b, "c": c})
-    low = comparison.lowest("eer_fake")
-    assert low.name == "a" and not low.clear and low.ties == ["c"]
-    versus = comparison.versus("b", metrics=("eer_fake", "eer_fake_other"))
-    assert list(versus.index) == ["a", "c"]
+    versus, low = comparison.decide("b", metrics=("eer_fake", "eer_fake_other"))
+    assert low.name == "a" and not low.clear and low.ties == ["c"]  # on eer (here = eer_fake)
+    assert list(versus.index) == ["a", "c"] and versus.index.name == "against b"
     assert versus.loc["a", "eer_fake"].startswith("lower (p")
     assert versus.loc["a", "eer_fake_other"] == "undecided (one model each: no test)"
     with pytest.raises(KeyError, match="no configuration 'x'"):
-        comparison.versus("x")
-    # decided together: the same comparisons, adjusted by Holm over the three distinct ones
-    together, low_together = comparison.decide("b", metrics=("eer_fake",))
-    assert low_together.name == "a" and "Holm over 3" in together.loc["a", "eer_fake"]
+        comparison.decide("x")
+    # decided together: the distinct comparisons (a-b, c-b, a-c) adjusted by Holm over the three
+    assert "Holm over 3" in versus.loc["a", "eer_fake"]
+    assert "Holm over 3" in low.versus["c"].reason
 
 
 def test_a_configuration_whose_seeds_never_left_their_start_is_one_model(tmp_path):

@@ -250,6 +250,12 @@ def results(runs) -> dict:
     return collect(runs, runs / "report")
 
 
+def readme_block(readme_text: str) -> str:
+    """The text between the README's marker lines (without them)."""
+    lines, begin, end = cli.marker_lines(readme_text)
+    return "\n".join(lines[begin + 1 : end])
+
+
 def figure_links(markdown_text: str) -> list[str]:
     """Targets of the markdown images ``![alt](target)``."""
     return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown_text)
@@ -258,7 +264,7 @@ def figure_links(markdown_text: str) -> list[str]:
 def check_readme(readme: Path, results: Path, figure_prefix: str) -> list[str]:
     """Lines where the README's block and the render of ``results`` differ, then the figures the
     block links that do not exist; empty when they agree."""
-    block = cli.readme_block(readme.read_text())
+    block = readme_block(readme.read_text())
     expected = markdown.titled_markdown(json.loads(results.read_text()), figure_prefix)
     differences = [
         f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
@@ -891,7 +897,7 @@ def test_versus_sentence():
 
 def test_replace_readme_block_keeps_markers_and_outside_text():
     new = cli.replace_readme_block(README, "line 1\nline 2\n")
-    assert cli.readme_block(new) == "line 1\nline 2"
+    assert readme_block(new) == "line 1\nline 2"
     before = README.split("<!-- results:begin -->")[0]
     after = README.split("<!-- results:end -->")[1]
     assert new.startswith(before + "<!-- results:begin -->\nline 1\nline 2\n<!-- results:end -->")
@@ -910,7 +916,7 @@ def test_replace_readme_block_keeps_markers_and_outside_text():
 )
 def test_readme_markers_are_required(text):
     with pytest.raises(spec.ReportError, match="results:begin"):
-        cli.readme_block(text)
+        readme_block(text)
     with pytest.raises(spec.ReportError):
         cli.replace_readme_block(text, "x")
 
@@ -1057,7 +1063,7 @@ def test_readme_agrees_with_committed_results():
         pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
     readme = REPO_ROOT / "README.md"
     assert check_readme(readme, results, "runs/report/figures/") == []
-    block = cli.readme_block(readme.read_text())
+    block = readme_block(readme.read_text())
     links = figure_links(block)
     assert links, "the README's results block shows no figure"
     missing = [link for link in links if not (REPO_ROOT / link).is_file()]

@@ -21,8 +21,10 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
     files (every file outside a git work tree) under lib/, notebooks/ and params/, and the pins,
     as they are in the working tree; ``__pycache__`` and ``.ipynb_checkpoints`` left out."""
     root = Path(root)
+    command = ["git", "-C", str(root), "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES]
     try:
-        listed = _git(root, "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES).split("\0")
+        git = subprocess.run(command, capture_output=True, check=True, text=True)
+        listed = git.stdout.split("\0")
     except (OSError, subprocess.CalledProcessError):  # not in a git work tree
         walked = [path for folder in CODE_FOLDERS for path in (root / folder).rglob("*")]
         listed = [*CODE_FILES, *(path.relative_to(root).as_posix() for path in walked)]
@@ -31,12 +33,6 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
         for name in set(listed)
         if name and not _SKIPPED.intersection(Path(name).parts) and (root / name).is_file()
     )
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, check=True, text=True
-    ).stdout
 
 
 def code_hash(root: str | Path = C.REPO_ROOT) -> str:

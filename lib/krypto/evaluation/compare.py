@@ -75,29 +75,24 @@ class Comparison:
         """``{name: per-seed values of metric}``."""
         return {name: list(values.get(metric, [])) for name, values in self.values.items()}
 
-    def lowest(self, metric: str = "eer") -> VR.LowestVerdict:
-        """:func:`~krypto.evaluation.verdicts.lowest` over the per-seed test values."""
-        return VR.lowest(self.metric_values(metric))
-
-    def versus(self, reference: str, metrics=EER_METRICS) -> pd.DataFrame:
-        """Every other configuration against ``reference`` on each of ``metrics``: ``lower``,
-        ``higher`` or ``undecided`` by the rule (:meth:`~.verdicts.Verdict.short`)."""
+    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
+        """Every other configuration against ``reference`` on each of ``metrics`` (``lower``,
+        ``higher`` or ``undecided``: :meth:`~.verdicts.Verdict.short`) and the lowest on ``eer``,
+        decided together (Holm's adjustment over their distinct comparisons)."""
         if reference not in self.values:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
-        values = {m: self.metric_values(m) for m in metrics}
-        rows = {
-            name: {m: VR.compare(values[m][name], values[m][reference]).short() for m in metrics}
-            for name in self.values
-            if name != reference
-        }
-        table = pd.DataFrame.from_dict(rows, orient="index", columns=list(metrics))
-        table.index.name = f"against {reference}"
-        return table
+        values = {m: self.metric_values(m) for m in (*metrics, "eer")}
 
-    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
-        """:meth:`versus` ``reference`` on ``metrics`` and :meth:`lowest` on ``eer``, decided
-        together (Holm's adjustment over their distinct comparisons)."""
-        return VR.decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
+        def compute() -> tuple[pd.DataFrame, VR.LowestVerdict]:
+            others = [name for name in self.values if name != reference]
+            rows = {
+                n: {m: VR.compare(values[m][n], values[m][reference]).short() for m in metrics}
+                for n in others
+            }
+            table = pd.DataFrame.from_dict(rows, orient="index", columns=list(metrics))
+            return table.rename_axis(f"against {reference}"), VR.lowest(values["eer"])
+
+        return VR.decided_together(compute)[0]
 
     def one_model(self, name: str) -> bool:
         """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and

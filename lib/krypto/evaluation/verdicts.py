@@ -237,9 +237,8 @@ class LowestVerdict:
 
     @classmethod
     def from_dict(cls, values: dict) -> LowestVerdict:
-        versus = {k: Verdict.from_dict(v) for k, v in (values.get("versus") or {}).items()}
-        head = (values["name"], values.get("mean"), values.get("std"), values.get("n") or 0)
-        return cls(*head, bool(values.get("clear")), list(values.get("ties") or []), versus)
+        versus = {k: Verdict.from_dict(v) for k, v in values["versus"].items()}
+        return cls(**{**values, "versus": versus})
 
     def sentence(self, metric: str = "eer") -> str:
         """E.g. ``Lowest mean combined `eer`: **nose** (0.063 ± 0.003), clearly lower than every

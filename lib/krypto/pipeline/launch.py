@@ -1,14 +1,12 @@
 """Train from the command line, in one process or under torchrun (DistributedDataParallel), with
 the parameters of :class:`krypto.learning.config.TrainConfig` from YAML files (``-f``, layered)
 and ``--key value`` (the README's "Training on several GPUs and machines"). Rank 0 alone holds
-the run folder (:func:`krypto.run_lock.hold_run_folder`) and writes what 02_train writes;
-``KRYPTO_CACHE_DIR`` sets where prepared data sets are cached (default ``data/cache``)."""
+the run folder (:func:`krypto.run_lock.hold_run_folder`) and writes what 02_train writes."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -16,7 +14,6 @@ from pathlib import Path
 import yaml
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from krypto import constants as C
 from krypto.learning.config import TrainConfig
 from krypto.learning.distributed import Distributed
 from krypto.learning.train import Trainer
@@ -60,22 +57,17 @@ def _value(text: str):
 
 def _numbers(params: dict) -> dict:
     """``"1e-3"`` (PyYAML reads it as text) becomes a number where the field is a number."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    numbers = {}
-    for key, value in params.items():
-        kind = type(defaults.get(key))
-        if isinstance(value, str) and kind in (int, float):
+    kinds = {f.name: type(f.default) for f in fields(TrainConfig)}
+    for key, value in params.items():  # (values replaced, keys unchanged)
+        if isinstance(value, str) and kinds.get(key) in (int, float):
             with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
-                numbers[key] = kind(value)
-    return {**params, **numbers}
+                params[key] = kinds[key](value)
+    return params
 
 
 @record
 def main(argv: list[str] | None = None) -> int:
     """Train with the parameters of the command line; returns the exit code."""
-    if os.environ.get("KRYPTO_CACHE_DIR"):
-        C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
-
     config = TrainConfig.from_dict(parse_params(sys.argv[1:] if argv is None else argv))
     config.validate()
     dist = Distributed.from_environment(config.device)

@@ -185,10 +185,9 @@ def _now() -> str:
 
 
 def _prepare(run: Run, force: bool) -> None:
-    """Make the folder, drop what writers killed there left (papermill's notebook, temporary
-    files: nobody else writes there while the folder is held), write ``params.yaml``. (An
-    earlier executed notebook stays until this one's replaces it.)"""
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    """Drop what writers killed in the folder (held, so made) left: papermill's notebook and
+    temporary files (an earlier executed notebook stays until this one's replaces it); write
+    ``params.yaml``."""
     run.partial.unlink(missing_ok=True)
     for leftover in run.run_dir.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)

@@ -34,12 +34,6 @@ def marker_lines(text: str) -> tuple[list[str], int, int]:
     return lines, begins[0], ends[0]
 
 
-def readme_block(readme_text: str) -> str:
-    """The text between the marker lines (without them)."""
-    lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[begin + 1 : end])
-
-
 def replace_readme_block(readme_text: str, block: str) -> str:
     """``readme_text`` with the text between the marker lines replaced by ``block``."""
     lines, begin, end = marker_lines(readme_text)

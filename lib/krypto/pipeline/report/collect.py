@@ -66,17 +66,12 @@ def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
 def made_by_other_code(provenance: dict) -> list[str]:
     """The run folders of ``provenance`` (sections and training seeds) whose ``run.json`` records
     another code_hash than the code's now."""
-    current = code_hash()
     folders = set()
     for entry in provenance.values():
-        folders.add(entry.get("run_dir"))
-        for configuration in (entry.get("train_runs") or {}).values():
-            folders.update(seed.get("run_dir") for seed in configuration.get("seeds") or [])
-    return sorted(
-        folder
-        for folder in folders - {None}
-        if read_record(resolve_path(folder)).get("code_hash") != current
-    )
+        seeds = [seed for c in (entry.get("train_runs") or {}).values() for seed in c["seeds"]]
+        folders.update([entry["run_dir"], *(seed["run_dir"] for seed in seeds)])
+    current = code_hash()
+    return sorted(f for f in folders if read_record(resolve_path(f)).get("code_hash") != current)
 
 
 def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dict, Path]:
