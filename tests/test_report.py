@@ -265,7 +265,7 @@ def check_readme(readme: Path, results: Path, figure_prefix: str) -> list[str]:
     """Lines where the README's block and the render of ``results`` differ, then the figures the
     block links that do not exist; empty when they agree."""
     block = readme_block(readme.read_text())
-    expected = markdown.titled_markdown(json.loads(results.read_text()), figure_prefix)
+    expected = markdown.render_markdown(json.loads(results.read_text()), figure_prefix, 3)
     differences = [
         f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
         for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))

@@ -14,7 +14,7 @@ from krypto.paths import display_path
 from krypto.pipeline.batch_file import BatchError
 from krypto.pipeline.report.collect import collect
 from krypto.pipeline.report.markdown import README_HEADING_LEVEL as README_LEVEL
-from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, titled_markdown
+from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, render_markdown
 from krypto.pipeline.report.spec import FIGURES_DIR, REPORT_COMMAND, ReportError
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -43,10 +43,10 @@ def replace_readme_block(readme_text: str, block: str) -> str:
 def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
     """``<out>/REPORT.md`` and, with ``readme``, the README's results block (its figures linked
     relative to the README's folder)."""
-    write_text(out / REPORT_FILE, titled_markdown(results, FIGURES_DIR + "/", REPORT_HEADING_LEVEL))
+    write_text(out / REPORT_FILE, render_markdown(results, FIGURES_DIR + "/", REPORT_HEADING_LEVEL))
     if readme is not None:
         prefix = os.path.relpath(out.absolute() / FIGURES_DIR, readme.absolute().parent)
-        block = titled_markdown(results, Path(prefix).as_posix() + "/", README_LEVEL)
+        block = render_markdown(results, Path(prefix).as_posix() + "/", README_LEVEL)
         write_text(readme, replace_readme_block(readme.read_text(), block))
 
 

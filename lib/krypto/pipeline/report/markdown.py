@@ -102,9 +102,9 @@ def render_markdown(
     heading_level: int = REPORT_HEADING_LEVEL,
     parameters: dict | None = None,
 ) -> str:
-    """The markdown of every section from a results.json dict; figures are linked as
-    ``figure_prefix + name``. The parameter values the prose quotes come from ``parameters``
-    (default: :func:`prose_parameters`, the batch files)."""
+    """The markdown of every section from a results.json dict, under a "Results" heading one
+    level up; figures are linked as ``figure_prefix + name``. The parameter values the prose
+    quotes come from ``parameters`` (default: :func:`prose_parameters`, the batch files)."""
     sections = results.get("sections") or {}
     text = TEMPLATE.get_template("report.md.j2").render(
         results=results,
@@ -117,12 +117,3 @@ def render_markdown(
         versus_columns=[(m, f"{m} ↓", "text") for m in VERSUS_METRICS],
     )
     return text.rstrip() + "\n"
-
-
-def titled_markdown(
-    results: dict, figure_prefix: str, heading_level: int = README_HEADING_LEVEL
-) -> str:
-    """:func:`render_markdown` under a "Results" heading one level up: the README block
-    (``heading_level`` 3, the default) and REPORT.md (2)."""
-    title = f"{'#' * (heading_level - 1)} Results\n\n"
-    return title + render_markdown(results, figure_prefix, heading_level)
