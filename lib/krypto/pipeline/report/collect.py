@@ -75,7 +75,8 @@ def made_by_other_code(provenance: dict) -> list[str]:
 
 
 def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dict, Path]:
-    """What results.json keeps of a section's run (report.yaml's ``keep``), and its folder."""
+    """What results.json keeps of a section's run (report.yaml's ``keep``), and its folder (its
+    results.json, written atomically by its notebook, is whole when it is there)."""
     folder = runs_dir / section.run
     try:
         results = read_results(folder)
@@ -89,13 +90,6 @@ def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dic
         if record.get("status") and record.get("status") != "done":  # a notebook's run
             message += f"; its last run is {record['status']!r}, see {display_path(folder / LOG)}"
         raise S.ReportError(message) from None
-    except ValueError as error:
-        raise S.ReportError(
-            f"{display_path(folder / C.RESULTS_FILE)} is not valid JSON ({error}): rerun it "
-            f"with `{command} --only {section.run} --force`"
-        ) from error
-    if "table" in section.keep and "table" not in results:
-        raise S.ReportError(f"{section.run}/{C.RESULTS_FILE} has no table")
     return round_values({k: results[k] for k in section.keep if k in results}), folder
 
 
@@ -105,8 +99,7 @@ def _about_seeds(sections: dict) -> dict:
     for key in S.TRAINING_SECTIONS:
         values = sections.get(key) or {}
         for row in (values.get("table") or {}).values():
-            if isinstance(row.get("n_seeds"), int):
-                seeds.add(row["n_seeds"])
+            seeds.add(row["n_seeds"])
             pairs.update(n for n in row.get("n_pairs") or [] if isinstance(n, int))
         folders += values.get("test_pairs") or []
     return {

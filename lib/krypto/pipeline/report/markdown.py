@@ -43,9 +43,7 @@ def train_parameters(key: str) -> dict[str, dict]:
         raise S.ReportError(f"{S.BATCH_FILE} has no run {section.run} ({section.title})")
     out = {}
     for row, ref in S.train_refs(runs[section.run].parameters).items():
-        run = runs.get(ref)
-        if run is None:  # a configuration whose seeds are runs of their own, in its folder
-            run = next((r for r in runs.values() if r.run_dir.parent == C.RUNS_DIR / ref), None)
+        run = runs.get(ref) or next((r for n, r in runs.items() if n.startswith(f"{ref}/")), None)
         if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
             raise S.ReportError(
                 f"{section.run} reads {ref} ({row}), which {S.BATCH_FILE} "
