@@ -125,9 +125,8 @@ def run_batch(
     """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
     with ``jobs`` task slots), each with ``threads`` torch threads (0: the worker's cores shared
     among its slots); needs outside ``runs`` are read under ``runs_dir``. Returns full name ->
-    ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done before with other
-    parameters or code) or ``blocked``; on a stop signal, raises
-    :class:`krypto.pipeline.children.Interrupted` once the children are stopped."""
+    status (:mod:`.run_record`); on a stop signal, raises ``children.Interrupted`` once the
+    children are stopped."""
     runs = order_runs(runs)
     outcomes: dict[str, Outcome] = {}
     Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see

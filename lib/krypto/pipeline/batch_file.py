@@ -1,6 +1,5 @@
-"""Reading batch files (the README's "Running experiments" shows the format): parameters
-layered per run, ``needs`` checked and ordered, a mistake refused naming the file and the key.
-"""
+"""Reading batch files (the format: the README's "Running experiments"): parameters layered per
+run, ``needs`` checked and ordered, a mistake refused naming the file and the key."""
 
 from __future__ import annotations
 

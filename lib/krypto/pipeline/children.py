@@ -79,9 +79,8 @@ def stop(processes: list[subprocess.Popen], grace: float = GRACE_S) -> None:
 
 @contextlib.contextmanager
 def raise_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` (each time one
-    comes). Handlers are set only in the main thread, and restored after; a signal this process
-    ignores (a background job's SIGINT) stays ignored."""
+    """Within the block (in the main thread), SIGINT, SIGTERM and SIGHUP raise
+    :class:`Interrupted`; a signal this process ignores (a background job's SIGINT) stays so."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
