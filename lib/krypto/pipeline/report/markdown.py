@@ -15,7 +15,7 @@ import krypto.pipeline.report.tables as V
 from krypto import constants as C
 from krypto.evaluation import verdicts as VR
 from krypto.learning.config import TrainConfig
-from krypto.pipeline.batch_file import TRAIN_NOTEBOOK, load_batch
+from krypto.pipeline.batch_file import TRAIN_NOTEBOOK, TRAIN_PATH, load_batch
 from krypto.pipeline.report.findings import VERSUS_METRICS
 
 # REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
@@ -44,7 +44,7 @@ def train_parameters(key: str) -> dict[str, dict]:
     out = {}
     for row, ref in S.train_refs(runs[section.run].parameters).items():
         run = runs.get(ref) or next((r for n, r in runs.items() if n.startswith(f"{ref}/")), None)
-        if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
+        if run is None or run.notebook != TRAIN_PATH:
             raise S.ReportError(
                 f"{section.run} reads {ref} ({row}), which {S.BATCH_FILE} "
                 f"does not train with {TRAIN_NOTEBOOK}"
