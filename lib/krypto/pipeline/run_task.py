@@ -64,13 +64,13 @@ def execute_run(
     runs_dir: Path,
     threads: int,
     batch_id: str,
-    number: str = "",
+    number: str,
 ) -> Outcome:
-    """The task of one run, on a worker: ``needed`` holds the outcomes of its needs in the batch
-    (by full name)."""
+    """The task of one run (``number``: its place in the batch, ``[k/n]``), on a worker:
+    ``needed`` holds the outcomes of its needs in the batch (by full name)."""
 
     def say(text: str) -> None:
-        print(f"{number} {run.full_name} ... {text}".strip(), flush=True)
+        print(f"{number} {run.full_name} ... {text}", flush=True)
 
     if batch_id in _stopped:
         return Outcome(NOT_STARTED, NOT_STARTED)

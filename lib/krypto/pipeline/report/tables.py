@@ -12,11 +12,12 @@ from krypto.pipeline.report.spec import DATA, METRICS, SEED_COLUMNS
 KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECIMALS
 
 
-def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
-    """Floats rounded (NaN and infinities become None), through dicts and lists, as JSON."""
+def round_values(value: Any) -> Any:
+    """Floats rounded to :data:`KEPT_DECIMALS` (NaN and infinities become None), through dicts
+    and lists, as JSON."""
     text = json.dumps(value, default=float)  # numpy numbers as floats
     return json.loads(
-        text, parse_float=lambda n: round(float(n), decimals), parse_constant=lambda _: None
+        text, parse_float=lambda n: round(float(n), KEPT_DECIMALS), parse_constant=lambda _: None
     )
 
 
