@@ -97,21 +97,21 @@ def test_compare_runs_aggregates_the_test_eers_over_seeds(tmp_path):
         seconds=7.0,
     )
     comparison = CMP.compare_runs({"a": a, "b": b, "c": str(single)})
+    records = comparison.records()
+    assert records["a"]["eer_fake"]["mean"] == pytest.approx(0.12)
+    assert records["a"]["eer_fake"]["std"] == pytest.approx(0.02)  # ddof=1
+    assert records["b"]["eer"]["mean"] == pytest.approx(0.4)
+    assert records["b"]["eer"]["std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
+    assert records["a"]["eer"]["std"] == 0.0
+    assert records["c"]["eer"]["std"] is None  # one seed: no std
     table = comparison.table
-    assert list(table.index) == ["a", "b", "c"]
-    assert table.loc["a", "eer_fake_mean"] == pytest.approx(0.12)
-    assert table.loc["a", "eer_fake_std"] == pytest.approx(0.02)  # ddof=1
-    assert table.loc["b", "eer_mean"] == pytest.approx(0.4)
-    assert table.loc["b", "eer_std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
-    assert table.loc["a", "eer_std"] == 0.0
-    assert np.isnan(table.loc["c", "eer_std"])  # one seed: no std
+    assert list(table.index) == ["a", "b", "c"] and table.index.name == "run"
+    assert list(table.columns) == [*EERS, "n_seeds", "best_epoch", "epochs_run", "seconds"]
     assert list(table["n_seeds"]) == [3, 2, 1]
     assert table.loc["a", "eer_fake"] == "0.120 ± 0.020"  # display text
-    assert table.loc["c", "eer"] == "0.250"
+    assert table.loc["b", "eer"] == "0.400 ± 0.141" and table.loc["c", "eer"] == "0.250"
     assert table.loc["a", "best_epoch"] == "2, 1, 2"
     assert table.loc["a", "seconds"] == pytest.approx(11.0)
-    shown = [*EERS, "n_seeds", "best_epoch", "epochs_run", "seconds"]
-    assert list(comparison.shown.columns) == shown
     # the per-seed values, in the order of the seeds, are the test values (not validation)
     assert comparison.values["a"]["eer_fake"] == [0.10, 0.12, 0.14]
     assert comparison.values["b"]["eer_real"] == [0.1, 0.11]
@@ -138,22 +138,21 @@ def test_records_keep_mean_std_and_values(tmp_path):
     json.dumps(records)  # plain values
 
 
-def test_lowest_and_versus_use_the_rule(tmp_path):
+def test_decide_uses_the_rule_over_the_comparisons_together(tmp_path):
     a = make_configuration(tmp_path / "a", [0.10, 0.11, 0.12])
     b = make_configuration(tmp_path / "b", [0.30, 0.31, 0.29])
     c = make_configuration(tmp_path / "c", [0.09, 0.20, 0.15])
     comparison = CMP.compare_runs({"a": a, "b": b, "c": c})
-    low = comparison.lowest("eer_fake")
-    assert low.name == "a" and not low.clear and low.ties == ["c"]
-    versus = comparison.versus("b", metrics=("eer_fake", "eer_fake_other"))
-    assert list(versus.index) == ["a", "c"]
+    versus, low = comparison.decide("b", metrics=("eer_fake", "eer_fake_other"))
+    assert low.name == "a" and not low.clear and low.ties == ["c"]  # on eer (here = eer_fake)
+    assert list(versus.index) == ["a", "c"] and versus.index.name == "against b"
     assert versus.loc["a", "eer_fake"].startswith("lower (p")
     assert versus.loc["a", "eer_fake_other"] == "undecided (one model each: no test)"
     with pytest.raises(KeyError, match="no configuration 'x'"):
-        comparison.versus("x")
-    # decided together: the same comparisons, adjusted by Holm over the three distinct ones
-    together, low_together = comparison.decide("b", metrics=("eer_fake",))
-    assert low_together.name == "a" and "Holm over 3" in together.loc["a", "eer_fake"]
+        comparison.decide("x")
+    # decided together: the distinct comparisons (a-b, c-b, a-c) adjusted by Holm over the three
+    assert "Holm over 3" in versus.loc["a", "eer_fake"]
+    assert "Holm over 3" in low.versus["c"].reason
 
 
 def test_a_configuration_whose_seeds_never_left_their_start_is_one_model(tmp_path):
@@ -195,7 +194,7 @@ def test_every_test_eer_the_runs_have_is_read_and_recorded(tmp_path):
     assert "jpeg75_eer" not in records["b"] and "n_fake_on_anchor" not in records["a"]
     assert comparison.table.loc["a", "jpeg75_eer"] == "0.250 ± 0.071"
     assert comparison.table.loc["b", "jpeg75_eer"] == "-"
-    assert list(comparison.shown.columns)[:6] == comparison.metrics
+    assert list(comparison.table.columns)[:6] == comparison.metrics
 
 
 def test_seeds_with_other_test_eers_are_an_error(tmp_path):

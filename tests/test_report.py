@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import json
 import re
@@ -249,6 +250,31 @@ def results(runs) -> dict:
     return collect(runs, runs / "report")
 
 
+def readme_block(readme_text: str) -> str:
+    """The text between the README's marker lines (without them)."""
+    lines, begin, end = cli.marker_lines(readme_text)
+    return "\n".join(lines[begin + 1 : end])
+
+
+def figure_links(markdown_text: str) -> list[str]:
+    """Targets of the markdown images ``![alt](target)``."""
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown_text)
+
+
+def check_readme(readme: Path, results: Path, figure_prefix: str) -> list[str]:
+    """Lines where the README's block and the render of ``results`` differ, then the figures the
+    block links that do not exist; empty when they agree."""
+    block = readme_block(readme.read_text())
+    expected = markdown.render_markdown(json.loads(results.read_text()), figure_prefix, 3)
+    differences = [
+        f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
+        for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))
+        if line[:2] in ("- ", "+ ")
+    ]
+    missing = [link for link in figure_links(block) if not (readme.parent / link).is_file()]
+    return differences + [f"missing figure: {link}" for link in missing]
+
+
 README = (
     "# krypto\n\nIntro text.\n\n## Results\n\n<!-- results:begin -->\nold\n"
     "<!-- results:end -->\n\n## Tail\nkept\n"
@@ -402,7 +428,7 @@ def test_render_sections_in_order_from_results_alone(results):
     ]
     positions = [text.index(t + "\n") for t in titles]
     assert positions == sorted(positions)
-    assert cli.figure_links(text) == [
+    assert figure_links(text) == [
         "figs/data_contact_sheet.png",
         "figs/loss_selection_distance_curves.png",
         "figs/loss_selection_similarity_histograms.png",
@@ -871,7 +897,7 @@ def test_versus_sentence():
 
 def test_replace_readme_block_keeps_markers_and_outside_text():
     new = cli.replace_readme_block(README, "line 1\nline 2\n")
-    assert cli.readme_block(new) == "line 1\nline 2"
+    assert readme_block(new) == "line 1\nline 2"
     before = README.split("<!-- results:begin -->")[0]
     after = README.split("<!-- results:end -->")[1]
     assert new.startswith(before + "<!-- results:begin -->\nline 1\nline 2\n<!-- results:end -->")
@@ -890,7 +916,7 @@ def test_replace_readme_block_keeps_markers_and_outside_text():
 )
 def test_readme_markers_are_required(text):
     with pytest.raises(spec.ReportError, match="results:begin"):
-        cli.readme_block(text)
+        readme_block(text)
     with pytest.raises(spec.ReportError):
         cli.replace_readme_block(text, "x")
 
@@ -907,18 +933,18 @@ def test_main_writes_report_and_readme_then_check_agrees(runs, tmp_path):
     assert text.endswith("<!-- results:end -->\n\n## Tail\nkept\n")
     assert "](report/figures/cutout_eer.png)" in text and "\n### Findings\n" in text
     assert "<!-- results:begin -->\n## Results\n\n_Made by" in text
-    assert cli.check_readme(readme, out / "results.json", "report/figures/") == []
+    assert check_readme(readme, out / "results.json", "report/figures/") == []
 
     drifted = text.replace("| triplet + fake | 0.123 ± 0.002", "| triplet + fake | 0.129 ± 0.002")
     readme.write_text(drifted)
-    differences = cli.check_readme(readme, out / "results.json", "report/figures/")
+    differences = check_readme(readme, out / "results.json", "report/figures/")
     assert any(d.startswith("README: | triplet + fake | 0.129 ± 0.002") for d in differences)
     assert any(d.startswith("expected: | triplet + fake | 0.123 ± 0.002") for d in differences)
     assert "\n### Reading the results\n" in text and RULE in text
 
     (out / "figures" / "cutout_eer.png").unlink()
     readme.write_text(text)
-    assert cli.check_readme(readme, out / "results.json", "report/figures/") == [
+    assert check_readme(readme, out / "results.json", "report/figures/") == [
         "missing figure: report/figures/cutout_eer.png"
     ]
 
@@ -1036,9 +1062,9 @@ def test_readme_agrees_with_committed_results():
     if not results.is_file():
         pytest.skip("runs/report/results.json is not committed yet (make reproduce writes it)")
     readme = REPO_ROOT / "README.md"
-    assert cli.check_readme(readme, results, "runs/report/figures/") == []
-    block = cli.readme_block(readme.read_text())
-    links = cli.figure_links(block)
+    assert check_readme(readme, results, "runs/report/figures/") == []
+    block = readme_block(readme.read_text())
+    links = figure_links(block)
     assert links, "the README's results block shows no figure"
     missing = [link for link in links if not (REPO_ROOT / link).is_file()]
     assert not missing, f"figures the README shows are missing: {missing}"

@@ -18,19 +18,14 @@ _SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints"})  # folders never par
 
 def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
     """The files :func:`code_hash` covers, sorted, relative to ``root`` (posix): the git-tracked
-    files under lib/, notebooks/ and params/ plus requirements.txt and environment.yml, as they
-    are in the working tree (a tracked file deleted there is left out); without git (or when
-    ``root`` is not the top of a work tree), every file there. ``__pycache__`` and
-    ``.ipynb_checkpoints`` folders are left out either way."""
+    files (every file outside a git work tree) under lib/, notebooks/ and params/, and the pins,
+    as they are in the working tree; ``__pycache__`` and ``.ipynb_checkpoints`` left out."""
     root = Path(root)
+    command = ["git", "-C", str(root), "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES]
     try:
-        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
-        git = top.resolve() == root.resolve()
-    except (OSError, subprocess.CalledProcessError):
-        git = False
-    if git:
-        listed = _git(root, "ls-files", "-z", "--", *CODE_FOLDERS, *CODE_FILES).split("\0")
-    else:
+        git = subprocess.run(command, capture_output=True, check=True, text=True)
+        listed = git.stdout.split("\0")
+    except (OSError, subprocess.CalledProcessError):  # not in a git work tree
         walked = [path for folder in CODE_FOLDERS for path in (root / folder).rglob("*")]
         listed = [*CODE_FILES, *(path.relative_to(root).as_posix() for path in walked)]
     return sorted(
@@ -38,12 +33,6 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
         for name in set(listed)
         if name and not _SKIPPED.intersection(Path(name).parts) and (root / name).is_file()
     )
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, check=True, text=True
-    ).stdout
 
 
 def code_hash(root: str | Path = C.REPO_ROOT) -> str:

@@ -1,9 +1,7 @@
 """Writing files so that a kill at any moment leaves the old file or the new one, never half of
-one: every file this package writes goes through :func:`atomic_path` (a temporary file in the
-same folder, flushed and renamed over the target). A failed write (a full disk, a folder that
-cannot be written) raises :class:`WriteError` naming the path, and the old file stays. Also:
-reading JSON records, and advisory locks between processes (``fcntl.flock``).
-"""
+one: every file this package writes goes through :func:`atomic_path` (a temporary file beside
+it, flushed and renamed over it); a failed write raises :class:`WriteError` naming the path, and
+the old file stays. Also: reading JSON records, and locks between processes (``fcntl.flock``)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,12 @@
-"""One writer per run folder: an exclusive advisory lock (``fcntl.flock``) on ``run_dir/.lock``,
-taken by ``with run_lock(run_dir):`` or, for the rest of the process, ``hold_run_folder(run_dir)``.
+"""One writer per run folder: an exclusive ``fcntl.flock`` on ``run_dir/.lock``, taken by ``with
+run_lock(run_dir):`` or, for the rest of the process, ``hold_run_folder(run_dir)``, and written
+with the holder's pid, host, start time and command for :class:`RunLockedError`'s message.
 
-Who may enter a locked folder: the process that holds it (the lock is reentrant within a
-process) and its descendants (``psutil`` parents): the batch runner holds the folder while its
-papermill child's kernel trains into it, and the kernel enters too. Anyone else waits
-(``wait=True``) or gets :class:`RunLockedError`, whose message names the folder and the holder
-(pid, host, start time, command line) that the holder writes into the lock file.
-
-The operating system releases a flock when its holder's process ends, however it ends, so the
-lock of a killed process is free at once. Descendants that entered hold a shared flock on
-``run_dir/.lock.guests``; whoever takes the folder next first waits until none is left (one
-orphaned by a killed holder stops within a second or two, see :mod:`krypto.pipeline.children`),
-so a new writer never writes beside an old one. The lock file is written in place (the lock
-lives on its inode) and emptied when its holder lets go; an empty one names nobody.
-"""
+The holder may enter again (the lock is reentrant within a process), and so may its descendants
+(the batch runner holds the folder while its papermill child's kernel trains into it): they hold
+a shared flock on ``run_dir/.lock.guests``, and whoever takes the folder next waits until none
+is left, so a new writer never writes beside an old one. The operating system releases a flock
+when its process ends, however it ends: a killed holder's lock is free at once."""
 
 from __future__ import annotations
 
@@ -26,7 +19,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +36,10 @@ POLL_S = 0.1
 class RunLockedError(RuntimeError):
     """Another process holds the run folder; ``holder`` is its record (empty when unknown)."""
 
-    def __init__(self, run_dir: str | Path, holder: dict | None, reason: str = ""):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, holder: dict | None, reason: str = ""):
         self.holder = dict(holder or {})
         super().__init__(
-            f"{self.run_dir} is in use by {describe_holder(self.holder)}"
+            f"{run_dir} is in use by {describe_holder(self.holder)}"
             f"{reason}; wait for it to end (or stop it), or choose another run_dir"
         )
 
@@ -182,7 +174,8 @@ def _try_flock(fd: int, mode: int) -> bool:
 
 
 def _write_holder(fd: int, path: Path) -> None:
-    """Write who holds the folder, this process, into the lock file ``fd`` at ``path``."""
+    """Write who holds the folder, this process, into the lock file ``fd`` at ``path``: in place,
+    since the lock lives on the file's inode (emptied when the holder lets go)."""
     me = psutil.Process()
     record = {
         "pid": os.getpid(),
@@ -210,27 +203,24 @@ def _read_holder(key: Path, settle: bool = False) -> dict | None:
     return None
 
 
-def _is(holder: dict, process: psutil.Process) -> bool:
-    """Whether ``process`` (on this host) is the one ``holder`` names; may raise psutil.Error."""
-    created = float(holder.get("created", 0))
-    return process.pid == holder.get("pid") and abs(process.create_time() - created) < 1.0
+def _is_one_of(holder: dict, processes: Callable[[], list[psutil.Process]]) -> bool:
+    """Whether ``holder`` (on this host) is one of ``processes()``: the same pid, created then."""
+    try:
+        created = float(holder.get("created", 0))
+        return any(
+            p.pid == holder.get("pid") and abs(p.create_time() - created) < 1.0 for p in processes()
+        )
+    except (psutil.Error, ValueError, TypeError):
+        return False
 
 
 def _alive(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return True  # cannot tell: assume it is
-    try:
-        return _is(holder, psutil.Process(int(holder["pid"])))
-    except (psutil.Error, ValueError, TypeError):
-        return False
+    """Whether ``holder`` is alive; on another host, assumed to be (nothing can tell)."""
+    other_host = holder.get("host") != socket.gethostname()
+    return other_host or _is_one_of(holder, lambda: [psutil.Process(int(holder["pid"]))])
 
 
 def _is_ancestor(holder: dict) -> bool:
     """Whether ``holder`` is this process or one of its ancestors, on this host."""
-    if holder.get("host") != socket.gethostname():
-        return False
-    try:
-        me = psutil.Process()
-        return any(_is(holder, process) for process in [me, *me.parents()])
-    except (psutil.Error, ValueError, TypeError):
-        return False
+    here = holder.get("host") == socket.gethostname()
+    return here and _is_one_of(holder, lambda: [psutil.Process(), *psutil.Process().parents()])

@@ -1,13 +1,6 @@
-"""Training configurations side by side, over their seeds: the held-out test EERs of each seed
-(mean ± std), the per-epoch validation curves, and the verdicts of
-:mod:`krypto.evaluation.verdicts` between them.
-
-A configuration is one finished 02_train run (one seed) or a folder of them, ``seed0/``,
-``seed1/``, ... Each holds ``metrics.json`` (the best epoch, chosen on the validation pairs),
-``epochs.csv`` (validation EERs per epoch) and ``test_metrics.json`` (the EERs on the held-out
-test pairs, never used for any choice; ``results.json`` may add ``test_<metric>``): tables
-report every test EER the runs have, curves show validation.
-"""
+"""Training configurations side by side over their seeds (a configuration is one finished
+02_train run or a folder of them, ``seed<k>/``): every held-out test EER the runs have as mean ±
+std, the per-epoch validation curves, and the verdicts of :mod:`krypto.evaluation.verdicts`."""
 
 from __future__ import annotations
 
@@ -65,61 +58,41 @@ class Comparison:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Per configuration: each test EER as ``mean ± std`` text (for display), then numeric
-        ``<metric>_mean`` and ``<metric>_std`` (ddof=1; NaN for one seed), ``n_seeds``, the best
-        epoch and epochs run of each seed (text; one number when the seeds agree) and the mean
-        ``seconds`` of a seed."""
+        """The table as the notebooks show it, per configuration: each test EER as ``mean ± std``
+        (ddof=1), ``n_seeds``, the best epoch and epochs run of each seed (one number when the
+        seeds agree) and the mean ``seconds`` of a seed (the numbers: :meth:`records`)."""
         rows = {}
         for name, values in self.values.items():
-            row = {}
-            for metric in self.metrics:
-                mean, std = VR.mean_std(values.get(metric, []))
-                row.update({metric: VR.format_mean_std(mean, std), f"{metric}_mean": mean})
-                row[f"{metric}_std"] = std
+            row = {m: VR.format_mean_std(*VR.mean_std(values.get(m, []))) for m in self.metrics}
             row["n_seeds"] = len(self.seeds[name])
             for column in ("best_epoch", "epochs_run"):
                 texts = ["-" if v is None else str(int(v)) for v in values[column]]
                 row[column] = texts[0] if len(set(texts)) == 1 else ", ".join(texts)
-            row["seconds"] = VR.mean_std(values["seconds"])[0]
-            rows[name] = row
-        table = pd.DataFrame.from_dict(rows, orient="index")
-        numeric = [c for c in table.columns if c.endswith(("_mean", "_std"))] + ["seconds"]
-        table[numeric] = table[numeric].astype(float)
-        table.index.name = "run"
-        return table
-
-    @property
-    def shown(self) -> pd.DataFrame:
-        """The table as the notebooks display it: ``mean ± std`` per metric, seeds, epochs."""
-        return self.table[[*self.metrics, "n_seeds", *RUN_COLUMNS]]
+            rows[name] = {**row, "seconds": VR.mean_std(values["seconds"])[0]}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
 
     def metric_values(self, metric: str = "eer") -> dict[str, list]:
         """``{name: per-seed values of metric}``."""
         return {name: list(values.get(metric, [])) for name, values in self.values.items()}
 
-    def lowest(self, metric: str = "eer") -> VR.LowestVerdict:
-        """:func:`~krypto.evaluation.verdicts.lowest` over the per-seed test values."""
-        return VR.lowest(self.metric_values(metric))
-
-    def versus(self, reference: str, metrics=EER_METRICS) -> pd.DataFrame:
-        """Every other configuration against ``reference`` on each of ``metrics``: ``lower``,
-        ``higher`` or ``undecided`` by the rule (:meth:`~.verdicts.Verdict.short`)."""
+    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
+        """Every other configuration against ``reference`` on each of ``metrics`` (``lower``,
+        ``higher`` or ``undecided``: :meth:`~.verdicts.Verdict.short`) and the lowest on ``eer``,
+        decided together (Holm's adjustment over their distinct comparisons)."""
         if reference not in self.values:
             raise KeyError(f"no configuration {reference!r} (have {', '.join(self.values)})")
-        values = {m: self.metric_values(m) for m in metrics}
-        rows = {
-            name: {m: VR.compare(values[m][name], values[m][reference]).short() for m in metrics}
-            for name in self.values
-            if name != reference
-        }
-        table = pd.DataFrame.from_dict(rows, orient="index", columns=list(metrics))
-        table.index.name = f"against {reference}"
-        return table
+        values = {m: self.metric_values(m) for m in (*metrics, "eer")}
 
-    def decide(self, reference: str, metrics=("eer",)) -> tuple[pd.DataFrame, VR.LowestVerdict]:
-        """:meth:`versus` ``reference`` on ``metrics`` and :meth:`lowest` on ``eer``, decided
-        together (Holm's adjustment over their distinct comparisons)."""
-        return VR.decided_together(lambda: (self.versus(reference, metrics), self.lowest("eer")))[0]
+        def compute() -> tuple[pd.DataFrame, VR.LowestVerdict]:
+            others = [name for name in self.values if name != reference]
+            rows = {
+                n: {m: VR.compare(values[m][n], values[m][reference]).short() for m in metrics}
+                for n in others
+            }
+            table = pd.DataFrame.from_dict(rows, orient="index", columns=list(metrics))
+            return table.rename_axis(f"against {reference}"), VR.lowest(values["eer"])
+
+        return VR.decided_together(compute)[0]
 
     def one_model(self, name: str) -> bool:
         """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and

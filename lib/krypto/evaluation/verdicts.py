@@ -1,15 +1,8 @@
-"""Verdicts between configurations trained with several seeds, by one rule used everywhere.
-
-Each comparison gets a two-sided p-value from the per-seed test values: Welch's t-test when both
-configurations vary over their seeds; a one-sample t-test against the other's value when one of
-them is a single model (its seeds are identical: no epoch improved on the model it started from);
-none when both are, or with fewer than 2 seeds on either side. The comparisons stated together
-(a notebook's table, the README's every verdict: :func:`decided_together`) are decided together:
-a difference is claimed only when its p-value, adjusted by Holm's method over the family of
-distinct comparisons, is below :data:`ALPHA`; otherwise it is *undecided*. Each comes with the
-difference of the means and its 95% interval. The verdicts come back as plain dicts
-(``to_dict``/``from_dict``) for results.json.
-"""
+"""Verdicts between configurations trained with several seeds, by one rule used everywhere
+(:data:`RULE`), each with the difference of the means and its 95% interval. The comparisons
+stated together (a notebook's table, the README's every verdict) are decided together
+(:func:`decided_together`); a reproduction tests each claim alone (:func:`replication_rule`).
+Verdicts go to results.json as plain dicts (``to_dict``/``from_dict``)."""
 
 from __future__ import annotations
 
@@ -46,10 +39,6 @@ class Family:
 
     p_values: dict = field(default_factory=dict)
     replication: bool = False
-
-    @property
-    def size(self) -> int:
-        return len(self.p_values)
 
     def adjusted(self, p: float) -> float:
         """Holm's adjusted p-value of ``p``, one of the family's: the largest ``(m - j) p_(j)``
@@ -92,7 +81,7 @@ def replication_rule() -> contextlib.AbstractContextManager[Family]:
 def finite_values(values: Iterable) -> list[float]:
     """``values`` as floats, without missing, NaN or infinite ones."""
     out = []
-    for value in values if values is not None else ():
+    for value in values:
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -137,11 +126,11 @@ def format_p(p: float | None) -> str:
     return f"p = {p:.3f}"
 
 
-def format_mean_std(mean: float | None, std: float | None, decimals: int = DECIMALS) -> str:
-    """``0.123 ± 0.006``; the mean alone for one seed; ``-`` for none."""
+def format_mean_std(mean: float | None, std: float | None) -> str:
+    """``0.123 ± 0.006`` (:data:`DECIMALS`); the mean alone for one seed; ``-`` for none."""
     if mean is None:
         return "-"
-    return f"{mean:.{decimals}f}" + ("" if std is None else f" ± {std:.{decimals}f}")
+    return f"{mean:.{DECIMALS}f}" + ("" if std is None else f" ± {std:.{DECIMALS}f}")
 
 
 @dataclass(frozen=True)
@@ -168,27 +157,9 @@ class Verdict:
     test: str | None = None
 
     @property
-    def untested(self) -> bool:
-        """No test was possible: one model on each side, or fewer than 2 seeds on one."""
-        return self.p_value is None
-
-    @property
-    def differ(self) -> bool:
-        return self.lower is not None
-
-    @property
     def gap(self) -> float | None:
         """``a_mean - b_mean`` (positive: ``a`` is higher)."""
         return None if None in (self.a_mean, self.b_mean) else self.a_mean - self.b_mean
-
-    @property
-    def ratio(self) -> float | None:
-        """``a_mean / b_mean`` by :func:`ratio_of`; None when a mean is missing."""
-        return None if None in (self.a_mean, self.b_mean) else ratio_of(self.a_mean, self.b_mean)
-
-    def lower_is(self, side: str) -> bool:
-        """``side`` (``"a"`` or ``"b"``) is clearly lower by the rule."""
-        return self.lower == side
 
     def short(self) -> str:
         """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
@@ -196,7 +167,7 @@ class Verdict:
         return f"{ {A: 'lower', B: 'higher', None: NO_CLEAR}[self.lower] } ({self.reason})"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "gap": self.gap, "differ": self.differ}
+        return {**asdict(self), "gap": self.gap, "differ": self.lower is not None}
 
     @classmethod
     def from_dict(cls, values: dict) -> Verdict:
@@ -216,11 +187,10 @@ def _test(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
     return float(result.pvalue), float(low), float(high), "Welch's t"
 
 
-def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Verdict:
-    """The rule between the per-seed values of two configurations (non-finite values dropped):
-    see the module's docstring. Within :func:`decided_together` the p-value joins the family and
-    the verdict is decided on its adjustment; within :func:`replication_rule` on the one-sided
-    p-value; elsewhere on the p-value alone."""
+def compare(a_values: Sequence, b_values: Sequence) -> Verdict:
+    """The rule between the per-seed values of two configurations (non-finite values dropped),
+    decided on the p-value alone, or on its adjustment within :func:`decided_together`, or on
+    the one-sided p-value within :func:`replication_rule`."""
     a, b = finite_values(a_values), finite_values(b_values)
     (a_mean, a_std), (b_mean, b_std) = mean_std(a), mean_std(b)
     common = dict(a_mean=a_mean, b_mean=b_mean, a_std=a_std, b_std=b_std, n_a=len(a), n_b=len(b))
@@ -241,9 +211,10 @@ def compare(a_values: Sequence, b_values: Sequence, alpha: float = ALPHA) -> Ver
     elif family is not None:
         family.p_values[tuple(sorted((tuple(a), tuple(b))))] = p
         decided_on = family.adjusted(p)
-        common.update(p_adjusted=decided_on, family_size=family.size)
-        reason = f"{format_p(p)}; Holm over {family.size}: adjusted {format_p(decided_on)}"
-    lower = (A if a_mean < b_mean else B) if decided_on < alpha and a_mean != b_mean else None
+        size = len(family.p_values)
+        common.update(p_adjusted=decided_on, family_size=size)
+        reason = f"{format_p(p)}; Holm over {size}: adjusted {format_p(decided_on)}"
+    lower = (A if a_mean < b_mean else B) if decided_on < ALPHA and a_mean != b_mean else None
     return Verdict(**common, p_value=p, lower=lower, reason=reason)
 
 
@@ -266,9 +237,8 @@ class LowestVerdict:
 
     @classmethod
     def from_dict(cls, values: dict) -> LowestVerdict:
-        versus = {k: Verdict.from_dict(v) for k, v in (values.get("versus") or {}).items()}
-        head = (values["name"], values.get("mean"), values.get("std"), values.get("n") or 0)
-        return cls(*head, bool(values.get("clear")), list(values.get("ties") or []), versus)
+        versus = {k: Verdict.from_dict(v) for k, v in values["versus"].items()}
+        return cls(**{**values, "versus": versus})
 
     def sentence(self, metric: str = "eer") -> str:
         """E.g. ``Lowest mean combined `eer`: **nose** (0.063 ± 0.003), clearly lower than every
@@ -280,12 +250,12 @@ class LowestVerdict:
         if self.clear:
             return f"{head}, clearly lower than every other one."
         tail = f", but {NO_CLEAR} from {join_names(self.ties)}"
-        if self.ties and all(self.versus[n].untested for n in self.ties):
+        if self.ties and all(self.versus[n].p_value is None for n in self.ties):
             tail += " (no test possible)"
         return head + tail + "."
 
 
-def lowest(table_values: dict[str, Sequence], alpha: float = ALPHA) -> LowestVerdict:
+def lowest(table_values: dict[str, Sequence]) -> LowestVerdict:
     """The configuration of ``{name: per-seed values}`` with the lowest mean (the first of equal
     ones) and whether it is clearly lowest: it differs from every other one by the rule; else
     ``ties`` names the ones it cannot be told from. Configurations without a finite value are
@@ -295,8 +265,8 @@ def lowest(table_values: dict[str, Sequence], alpha: float = ALPHA) -> LowestVer
     if not means:
         raise ValueError("no configuration has a value")
     best = min(means, key=means.get)
-    versus = {n: compare(table_values[best], table_values[n], alpha) for n in means if n != best}
-    ties = [name for name, verdict in versus.items() if not verdict.lower_is(A)]
+    versus = {n: compare(table_values[best], table_values[n]) for n in means if n != best}
+    ties = [name for name, verdict in versus.items() if verdict.lower != A]
     mean, std = mean_std(table_values[best])
     n = len(finite_values(table_values[best]))
     return LowestVerdict(best, mean, std, n, clear=not ties, ties=ties, versus=versus)

@@ -9,7 +9,7 @@ import pandas as pd
 from krypto import constants as C
 from krypto import run_folder as RF
 from krypto.challenge.heldout import VARIANTS, evaluate_heldout
-from krypto.evaluation.metrics import eer_curve
+from krypto.evaluation.metrics import KIND_EER_NAMES, eer_curve
 from krypto.evaluation.plots import fn_fp_curve, training_curves
 from krypto.learning.checkpoint import load_model
 from krypto.learning.config import TrainConfig
@@ -17,15 +17,7 @@ from krypto.learning.embed import embed
 from krypto.learning.fusion import pair_similarity
 from krypto.learning.train import Trainer
 
-SUMMARY_KEYS = (
-    "eer_real",
-    "eer_fake",
-    "eer_fake_other",
-    "eer_fake_on_anchor",
-    "eer",
-    "best_epoch",
-    "seconds",
-)
+SUMMARY_KEYS = (*KIND_EER_NAMES.values(), "eer", "best_epoch", "seconds")  # of metrics.json
 
 
 def heldout_metrics(trainer: Trainer) -> dict | None:

@@ -1,20 +1,8 @@
-"""``python -m krypto.pipeline.batch FILE``: run notebooks with papermill as a batch YAML
-file describes them (``--help`` for the options; the README's "Running experiments" shows the
-format, "Batches on a cluster" the cluster).
-
-Each run's folder gets ``params.yaml`` (redo the run by hand with ``papermill NOTEBOOK OUT -f
-runs/<batch>/<run>/params.yaml``), the executed notebook, its log and ``run.json``. A run done
-with the same notebook, parameters and code is skipped; done with others, it is a conflict unless
-``--force`` is given (which also passes ``overwrite: true`` to notebooks that have it).
-
-The runs are tasks on Dask distributed (:func:`run_batch`, :mod:`.run_task`), their ``needs``
-the tasks' dependencies, on a cluster inside the batch process (a ``LocalCluster`` of one worker
-with ``--jobs`` threads) or a running one (``--scheduler``). Dask places the tasks, runs a task
-again on another worker when its worker is lost and shows them on its dashboard. A run whose
-``device`` is CUDA asks for one resource ``GPU`` per process. On SIGINT, SIGTERM or SIGHUP the
-batch stops its children on every worker, records their runs as ``interrupted`` and exits with
-128 + the signal number; killed outright, its children die with it (:mod:`.children`).
-"""
+"""``python -m krypto.pipeline.batch FILE``: run the notebooks of a batch file (the README's
+"Running experiments" and "Batches on a cluster"), each run a task on Dask distributed
+(:mod:`.run_task`) whose ``needs`` are its dependencies, on a cluster in this process or a running
+one (``--scheduler``). On SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker,
+records their runs as ``interrupted`` and exits with 128 + the signal number."""
 
 from __future__ import annotations
 
@@ -135,12 +123,10 @@ def run_batch(
     scheduler: str | None = None,
 ) -> dict[str, str]:
     """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
-    with ``jobs`` task slots), each run with ``threads`` torch CPU threads (0: the worker's cores
-    shared among its slots); needed runs not in ``runs`` are looked for under ``runs_dir``.
-    Returns full name -> ``done``, ``skipped`` (done before), ``failed``, ``conflict`` (done
-    before with other parameters) or ``blocked`` (a needed run is not done). On SIGINT, SIGTERM
-    or SIGHUP the running children are stopped, their runs recorded as ``interrupted``, and
-    :class:`krypto.pipeline.children.Interrupted` is raised."""
+    with ``jobs`` task slots), each with ``threads`` torch threads (0: the worker's cores shared
+    among its slots); needs outside ``runs`` are read under ``runs_dir``. Returns full name ->
+    status (:mod:`.run_record`); on a stop signal, raises ``children.Interrupted`` once the
+    children are stopped."""
     runs = order_runs(runs)
     outcomes: dict[str, Outcome] = {}
     Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see

@@ -1,6 +1,5 @@
-"""Reading batch files (the README's "Running experiments" shows the format): parameters
-layered per run, ``needs`` checked and ordered, a mistake refused naming the file and the key.
-"""
+"""Reading batch files (the format: the README's "Running experiments"): parameters layered per
+run, ``needs`` checked and ordered, a mistake refused naming the file and the key."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from krypto.pipeline.run_record import PAPERMILL, RECORD, TORCHRUN, Run
 FILE_KEYS = {"batch", "include", "base", "runs", "quick", "seeds"}
 RUN_KEYS = {"notebook", "parameters", "needs", "launcher", "nproc"}
 TRAIN_NOTEBOOK = "notebooks/02_train.ipynb"  # what ``seeds`` repeats and torchrun stands in for
+TRAIN_PATH = (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve()
 SEED_FOLDER = "seed{}"  # <run>/seed<k>: one training seed of a configuration
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -43,8 +43,7 @@ def load_batch(
     for run in runs:
         run.parameters["run_dir"] = display_path(run.run_dir)
         # a training that starts from another run of the files (pretrained=<batch>/<run>) needs it
-        trains = run.notebook.name == Path(TRAIN_NOTEBOOK).name
-        start = run.parameters.get("pretrained") if trains else None
+        start = run.parameters.get("pretrained") if run.notebook == TRAIN_PATH else None
         if isinstance(start, str) and start in loader.defined and start not in run.needs:
             run.needs.append(start)
         # a need on a configuration trained with several seeds is a need on all of them
@@ -130,7 +129,7 @@ class _Loader:
         notebook = _notebook(path, f"{key}.notebook", spec["notebook"])
         parameters = _mapping(path, f"{key}.parameters", spec.get("parameters"))
         variants = {name: {**base.get(notebook, {}), **parameters}}
-        if seeds and spec["notebook"] == TRAIN_NOTEBOOK:
+        if seeds and notebook == TRAIN_PATH:
             unset = "seed" not in parameters
             _require(unset, path, f"{key}.parameters.seed: the file's 'seeds' sets it")
             seeded = {f"{name}/{SEED_FOLDER.format(s)}": s for s in seeds}
@@ -181,7 +180,7 @@ def _launch(path: Path, key: str, spec: dict, notebook: Path) -> tuple[str, int]
     _require(positive, path, f"{key}.nproc must be a positive integer, not {nproc!r}")
     alone = launcher == PAPERMILL and "nproc" in spec
     _require(not alone, path, f"{key}: nproc needs launcher: {TORCHRUN}")
-    trains = notebook == (C.REPO_ROOT / TRAIN_NOTEBOOK).resolve()
+    trains = notebook == TRAIN_PATH
     how = f"{TRAIN_NOTEBOOK} (through krypto.pipeline.launch), not {display_path(notebook)}"
     _require(launcher == PAPERMILL or trains, path, f"{key}: launcher {TORCHRUN} runs only {how}")
     return launcher, nproc

@@ -1,11 +1,8 @@
-"""The batch runner's child processes (papermill, torchrun) end with it, however it ends.
-
-Each child starts in a session of its own (a Ctrl-C in the terminal reaches the batch only,
-which then stops its children in order: :func:`stop`) and, on Linux, with a parent-death signal
-(``prctl(PR_SET_PDEATHSIG, SIGTERM)``): when the batch dies, even by SIGKILL, the kernel sends
-its children SIGTERM. A notebook kernel, the child's child, stops within a second once its
-papermill is gone (ipykernel polls its parent); torchrun stops its workers on SIGTERM.
-"""
+"""The batch runner's child processes (papermill, torchrun) end with it, however it ends: each
+starts in a session of its own (a Ctrl-C reaches the batch only, which then stops its children:
+:func:`stop`) and, on Linux, with a parent-death signal (``PR_SET_PDEATHSIG``): when the batch
+dies, even by SIGKILL, the kernel sends its children SIGTERM. A notebook kernel, the child's
+child, stops within a second once its papermill is gone; torchrun stops its workers on SIGTERM."""
 
 from __future__ import annotations
 
@@ -46,8 +43,8 @@ def torchrun_command(nproc: int, module: str, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start(command: list[str], log, env: dict[str, str], cwd=None) -> subprocess.Popen:
-    """Start ``command`` writing to the open file ``log``, to die with this process."""
+def start(command: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """Start ``command`` in ``cwd`` writing to the open file ``log``, to die with this process."""
     parent = os.getpid()
 
     def die_with_parent() -> None:  # the parent-death signal, and an exit if it is gone already
@@ -62,9 +59,9 @@ def start(command: list[str], log, env: dict[str, str], cwd=None) -> subprocess.
     )  # fmt: skip
 
 
-def stop(processes: list[subprocess.Popen], grace: float = GRACE_S) -> None:
+def stop(processes: list[subprocess.Popen]) -> None:
     """SIGTERM to each process and all its descendants, then SIGKILL to those still there after
-    ``grace`` seconds; returns when they are gone."""
+    :data:`GRACE_S` seconds; returns when they are gone."""
     targets: list[psutil.Process] = []
     for proc in processes:
         with contextlib.suppress(psutil.Error):
@@ -74,17 +71,16 @@ def stop(processes: list[subprocess.Popen], grace: float = GRACE_S) -> None:
         for target in targets:
             with contextlib.suppress(psutil.Error):
                 getattr(target, how)()
-        targets = psutil.wait_procs(targets, timeout=grace)[1]
+        targets = psutil.wait_procs(targets, timeout=GRACE_S)[1]
     for proc in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
+            proc.wait(timeout=GRACE_S)
 
 
 @contextlib.contextmanager
 def raise_on_signals() -> Iterator[None]:
-    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` (each time one
-    comes). Handlers are set only in the main thread, and restored after; a signal this process
-    ignores (a background job's SIGINT) stays ignored."""
+    """Within the block (in the main thread), SIGINT, SIGTERM and SIGHUP raise
+    :class:`Interrupted`; a signal this process ignores (a background job's SIGINT) stays so."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -104,7 +100,7 @@ def raise_on_signals() -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def child_env(jobs: int, threads: int = 0, nproc: int = 1) -> dict[str, str]:
+def child_env(jobs: int, threads: int, nproc: int) -> dict[str, str]:
     """The environment of a run: the venv's bin first, ``threads`` torch threads per run (0: the
     cores shared among ``jobs``), shared among its ``nproc`` processes."""
     threads = threads if threads > 0 else max(1, (os.cpu_count() or 1) // jobs)

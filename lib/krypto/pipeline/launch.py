@@ -1,27 +1,12 @@
-"""Train from the command line, in one process or under torchrun (DistributedDataParallel):
-``python -m krypto.pipeline.launch --data_dir synthetic:tiny --epochs 1``, or
-``torchrun --standalone --nproc_per_node 2 -m krypto.pipeline.launch -f runs/x/params.yaml``.
-
-``-f FILE`` reads :class:`krypto.learning.config.TrainConfig` fields from a YAML mapping (the
-``params.yaml`` the batch runner writes for 02_train); ``--key value`` (``--key=value``; a bare
-``--key`` means true) sets one over the files. Values are read as YAML (``null``, ``[1, 2]``);
-``1e-3`` is a number too.
-
-What it writes is what 02_train writes, by rank 0 only: the run folder of
-:mod:`krypto.learning.train`, then what :func:`krypto.pipeline.after_training.finish_training`
-writes. Under torchrun, rank 0 prepares the data set and the decoded-image cache first, the
-other processes then read them. Rank 0 holds the run folder
-(:func:`krypto.run_lock.hold_run_folder`) to its end: another process writing there stops it
-at once with ``RunLockedError`` (under the batch runner, rank 0 enters as its descendant).
-
-``KRYPTO_CACHE_DIR``: where prepared data sets are cached (default ``data/cache``).
-"""
+"""Train from the command line, in one process or under torchrun (DistributedDataParallel), with
+the parameters of :class:`krypto.learning.config.TrainConfig` from YAML files (``-f``, layered)
+and ``--key value`` (the README's "Training on several GPUs and machines"). Rank 0 alone holds
+the run folder (:func:`krypto.run_lock.hold_run_folder`) and writes what 02_train writes."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -29,7 +14,6 @@ from pathlib import Path
 import yaml
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from krypto import constants as C
 from krypto.learning.config import TrainConfig
 from krypto.learning.distributed import Distributed
 from krypto.learning.train import Trainer
@@ -67,30 +51,23 @@ def parse_params(argv: list[str]) -> dict:
 
 
 def _value(text: str):
-    """A value as YAML reads it, and None, True and False as papermill's -p (Python) does."""
-    if text in ("None", "True", "False", ""):
-        return {"None": None, "True": True, "False": False}.get(text, text)
-    return yaml.safe_load(text)
+    """A value as YAML reads it, and None (YAML: the text) and "" as papermill's -p does."""
+    return None if text == "None" else text if text == "" else yaml.safe_load(text)
 
 
 def _numbers(params: dict) -> dict:
     """``"1e-3"`` (PyYAML reads it as text) becomes a number where the field is a number."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    numbers = {}
-    for key, value in params.items():
-        kind = type(defaults.get(key))
-        if isinstance(value, str) and kind in (int, float):
+    kinds = {f.name: type(f.default) for f in fields(TrainConfig)}
+    for key, value in params.items():  # (values replaced, keys unchanged)
+        if isinstance(value, str) and kinds.get(key) in (int, float):
             with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
-                numbers[key] = kind(value)
-    return {**params, **numbers}
+                params[key] = kinds[key](value)
+    return params
 
 
 @record
 def main(argv: list[str] | None = None) -> int:
     """Train with the parameters of the command line; returns the exit code."""
-    if os.environ.get("KRYPTO_CACHE_DIR"):
-        C.CACHE_DIR = Path(os.environ["KRYPTO_CACHE_DIR"]).expanduser().resolve()
-
     config = TrainConfig.from_dict(parse_params(sys.argv[1:] if argv is None else argv))
     config.validate()
     dist = Distributed.from_environment(config.device)

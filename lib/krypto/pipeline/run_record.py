@@ -1,9 +1,7 @@
 """A run of a batch (:class:`Run`) and ``run.json``, the record the batch runner keeps in each
-run folder. The status is read from the folder alone, so it survives any kill: ``done`` (written
-last, atomically), ``failed``, ``interrupted`` (by a signal) or ``running`` (while it runs, or
-after its batch was killed: then no live process holds the folder, see
-:func:`krypto.run_lock.lock_holder`). The next batch runs again anything but ``done``.
-"""
+run folder, so that a run's status survives any kill: ``done`` (written last), ``failed``,
+``interrupted`` (by a signal) or ``running`` (while it runs, or after its batch was killed: then
+no live process holds the folder). The next batch runs again anything but ``done``."""
 
 from __future__ import annotations
 
@@ -56,8 +54,7 @@ class Run:
 
 def record_of(run: Run) -> dict[str, Any]:
     """The part of ``run.json`` that decides whether a done run is the same run: the notebook,
-    its parameters, how it is launched and the code that runs it
-    (:func:`krypto.code_version.current_code_hash`)."""
+    its parameters, how it is launched and the code that runs it (its ``code_hash``)."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
     record = {
         "notebook": display_path(run.notebook),

@@ -1,13 +1,8 @@
 """The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
-
-A run done before with the same notebook, parameters and code is skipped, one done with others
-is a conflict. One writer per run folder (:mod:`krypto.run_lock`): a task whose folder another
-batch holds waits for it off its task slot, then skips the run if it is done. The run executes
-as a child process of the worker (papermill, or torchrun with ``launcher: torchrun``) that dies
-with the worker (:mod:`krypto.pipeline.children`): a worker killed during a training leaves a
-``running`` record that no live process holds, and the task, run again on another worker,
-resumes the training from its ``last.pt``. Everything is written atomically, ``run.json`` last.
-"""
+A finished run is reused or is a conflict, one writer per run folder (:mod:`krypto.run_lock`),
+the run a child process of the worker that dies with it (:mod:`krypto.pipeline.children`), and
+every file written atomically, ``run.json`` last: a task run again after its worker was killed
+resumes the training from its ``last.pt``."""
 
 from __future__ import annotations
 
@@ -69,13 +64,13 @@ def execute_run(
     runs_dir: Path,
     threads: int,
     batch_id: str,
-    number: str = "",
+    number: str,
 ) -> Outcome:
-    """The task of one run, on a worker: ``needed`` holds the outcomes of its needs in the batch
-    (by full name)."""
+    """The task of one run (``number``: its place in the batch, ``[k/n]``), on a worker:
+    ``needed`` holds the outcomes of its needs in the batch (by full name)."""
 
     def say(text: str) -> None:
-        print(f"{number} {run.full_name} ... {text}".strip(), flush=True)
+        print(f"{number} {run.full_name} ... {text}", flush=True)
 
     if batch_id in _stopped:
         return Outcome(NOT_STARTED, NOT_STARTED)
@@ -190,10 +185,9 @@ def _now() -> str:
 
 
 def _prepare(run: Run, force: bool) -> None:
-    """Make the folder, drop what writers killed there left (papermill's notebook, temporary
-    files: nobody else writes there while the folder is held), write ``params.yaml``. (An
-    earlier executed notebook stays until this one's replaces it.)"""
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    """Drop what writers killed in the folder (held, so made) left: papermill's notebook and
+    temporary files (an earlier executed notebook stays until this one's replaces it); write
+    ``params.yaml``."""
     run.partial.unlink(missing_ok=True)
     for leftover in run.run_dir.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)

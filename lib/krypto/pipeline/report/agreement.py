@@ -1,20 +1,16 @@
-"""How close a reproduction must come to the committed results, and the check
-(``make check-reproduction``). A reproduction on another machine, with other seeds or another
-thread count, is another draw of the training noise; what must survive it is derived from the
-measured spread:
+"""The check of a reproduction against the committed results (``make check-reproduction``). A
+reproduction on another machine, with other seeds or another thread count, is another draw of
+the training noise; what must survive it is derived from the measured spread:
 
-* **Means.** Each table mean lies within its tolerance of the committed one:
-  ``t(1 - alpha / 2M, df) * s * sqrt(1/n_committed + 1/n_reproduced)``, where ``s`` pools the
-  per-seed standard deviations of the section's rows on that metric (both results, ``df`` their
-  degrees of freedom), ``n`` counts the seeds of a mean (1 for a single model: one sample) and
-  ``M`` is the number of means checked (Bonferroni); never tighter than the same quantile times
-  the test set's resolution (one pair of a kind: a quarter of the test pairs).
+* **Means.** Each table mean lies within ``t(1 - alpha / 2M, df) * s * sqrt(1/n_committed +
+  1/n_reproduced)`` of the committed one: ``s`` pools the per-seed standard deviations of the
+  section's rows on that metric (both results; ``df`` their degrees of freedom), ``n`` counts the
+  seeds of a mean (1 for a single model), ``M`` the means checked (Bonferroni); never tighter
+  than the same quantile times the test set's resolution (one pair of a kind).
 * **Claims.** Every claim of the committed results (a decided comparison, a finding that holds
-  or differs, a clearly lowest row) is made again by the reproduction, each tested as the
-  replication of that one claim (:func:`krypto.evaluation.verdicts.replication_rule`). A claim
-  reversed or lost is a disagreement; one only the reproduction decides is listed only.
-
-Bit-identical results on one CPU (same seeds, ``THREADS=1``) are a separate property."""
+  or differs, a clearly lowest row) is made again, each tested alone
+  (:func:`krypto.evaluation.verdicts.replication_rule`): one reversed or lost is a disagreement,
+  one only the reproduction decides is listed."""
 
 from __future__ import annotations
 
@@ -66,7 +62,7 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
     return {key: (math.sqrt(ss / df), int(df)) for key, (ss, df) in sums.items() if df}
 
 
-def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[str, float]:
+def tolerances(committed: dict, reproduced: dict) -> dict[str, float]:
     """``"section / row / metric" -> tolerance`` of every mean both results have (see the
     module's docstring)."""
     spread = pooled_spread(committed, reproduced)
@@ -76,7 +72,7 @@ def tolerances(committed: dict, reproduced: dict, alpha: float = ALPHA) -> dict[
     for key in shared:
         (cell, pairs), (other, other_pairs) = theirs[key], ours[key]
         std, df = spread.get((key[0], key[2]), (0.0, 0))
-        quantile = stats.t.ppf(1 - alpha / (2 * len(shared)), max(df, 1))
+        quantile = stats.t.ppf(1 - ALPHA / (2 * len(shared)), max(df, 1))
         values = [c.get("values") or [c["mean"]] for c in (cell, other)]
         n = [1 if single_model(v) else len(v) for v in values]  # a single model: one sample
         seeds = quantile * std * math.sqrt(1 / n[0] + 1 / n[1])
@@ -142,9 +138,9 @@ def disagreements(committed: dict, reproduced: dict) -> tuple[list[str], list[st
     return problems, new
 
 
-def committed_results(path: Path = RESULTS, revision: str = "HEAD") -> dict:
-    """``path`` as committed at ``revision`` (``git show``), read from the repository root."""
-    where = f"{revision}:{path.as_posix()}"
+def committed_results() -> dict:
+    """The results.json committed at HEAD (``git show``)."""
+    where = f"HEAD:{RESULTS.as_posix()}"
     shown = subprocess.run(["git", "show", where], cwd=C.REPO_ROOT, capture_output=True, text=True)
     if shown.returncode != 0:
         message = f"git show {where} failed: {shown.stderr.strip()}; pass --committed FILE"

@@ -1,23 +1,20 @@
-"""``python -m krypto.pipeline.report``: collect the runs (:func:`~.collect.collect`), write
-REPORT.md and replace the README's results block; and the check that this block agrees with a
-results.json."""
+"""``python -m krypto.pipeline.report``: collect the runs, write REPORT.md and the README's
+results block."""
 
 from __future__ import annotations
 
 import argparse
-import difflib
-import json
 import os
-import re
 import sys
 from pathlib import Path
 
 from krypto import constants as C
 from krypto.files import write_text
 from krypto.paths import display_path
+from krypto.pipeline.batch_file import BatchError
 from krypto.pipeline.report.collect import collect
 from krypto.pipeline.report.markdown import README_HEADING_LEVEL as README_LEVEL
-from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, titled_markdown
+from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, render_markdown
 from krypto.pipeline.report.spec import FIGURES_DIR, REPORT_COMMAND, ReportError
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -37,55 +34,25 @@ def marker_lines(text: str) -> tuple[list[str], int, int]:
     return lines, begins[0], ends[0]
 
 
-def readme_block(readme_text: str) -> str:
-    """The text between the marker lines (without them)."""
-    lines, begin, end = marker_lines(readme_text)
-    return "\n".join(lines[begin + 1 : end])
-
-
 def replace_readme_block(readme_text: str, block: str) -> str:
     """``readme_text`` with the text between the marker lines replaced by ``block``."""
     lines, begin, end = marker_lines(readme_text)
     return "\n".join(lines[: begin + 1] + block.rstrip("\n").split("\n") + lines[end:])
 
 
-def figure_links(markdown: str) -> list[str]:
-    """Targets of the markdown images ``![alt](target)``."""
-    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown)
-
-
-def check_readme(
-    readme: str | Path, results: str | Path, figure_prefix: str, heading_level: int = README_LEVEL
-) -> list[str]:
-    """Lines where the README's block and the render of the results.json ``results`` differ,
-    then the figures it links that do not exist; empty when they agree."""
-    readme = Path(readme)
-    try:
-        block = readme_block(readme.read_text())
-    except ReportError as error:
-        return [f"{readme}: {error}"]
-    expected = titled_markdown(json.loads(Path(results).read_text()), figure_prefix, heading_level)
-    differences = [
-        f"{'README' if line[0] == '-' else 'expected'}: {line[2:]}"
-        for line in difflib.ndiff(block.strip("\n").split("\n"), expected.strip("\n").split("\n"))
-        if line[:2] in ("- ", "+ ")
-    ]
-    missing = [link for link in figure_links(block) if not (readme.parent / link).is_file()]
-    return differences + [f"missing figure: {link}" for link in missing]
-
-
 def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
     """``<out>/REPORT.md`` and, with ``readme``, the README's results block (its figures linked
     relative to the README's folder)."""
-    write_text(out / REPORT_FILE, titled_markdown(results, FIGURES_DIR + "/", REPORT_HEADING_LEVEL))
+    write_text(out / REPORT_FILE, render_markdown(results, FIGURES_DIR + "/", REPORT_HEADING_LEVEL))
     if readme is not None:
         prefix = os.path.relpath(out.absolute() / FIGURES_DIR, readme.absolute().parent)
-        block = titled_markdown(results, Path(prefix).as_posix() + "/", README_LEVEL)
+        block = render_markdown(results, Path(prefix).as_posix() + "/", README_LEVEL)
         write_text(readme, replace_readme_block(readme.read_text(), block))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; 0 on success, 2 on a missing run or README marker."""
+    """Command line entry point; 0 on success, 2 on a missing run, README marker or an unreadable
+    batch file."""
     parser = argparse.ArgumentParser(
         prog=REPORT_COMMAND,
         description="Collect the runs' results into <out>/results.json, REPORT.md and the README.",
@@ -107,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ReportError(f"no README at {readme}; pass --readme PATH or --no-readme")
             marker_lines(readme.read_text())
         write_report(collect(runs_dir, out), out, readme)
-    except ReportError as error:
+    except (ReportError, BatchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     written = f"report: {display_path(out / REPORT_FILE)}, {display_path(out / C.RESULTS_FILE)}"

@@ -16,29 +16,21 @@ from krypto.paths import display_path, resolve_path
 from krypto.pipeline.batch_file import load_batch
 from krypto.pipeline.report.findings import all_verdicts
 from krypto.pipeline.report.tables import round_values
-from krypto.pipeline.run_record import LOG, TORCHRUN, TORCHRUN_LOG, read_record
+from krypto.pipeline.run_record import LOG, read_record
 from krypto.run_folder import read_metrics, read_results, resolve_run, seed_runs
-
-
-def _plan(runs_dir: Path, quick: bool) -> dict[str, dict]:
-    try:
-        runs = load_batch(C.REPO_ROOT / S.BATCH_FILE, quick=quick, runs_dir=runs_dir)
-    except Exception:  # an unreadable batch file only costs the exact command
-        return {}
-    return {run.full_name: run.parameters for run in runs}
 
 
 def batch_command(runs_dir: Path) -> str:
     """The batch command that made the runs (``--quick`` when some run has the quick parameters
     and not the full ones, ``--runs-dir`` when not ``runs/``)."""
-    runs_dir = Path(runs_dir).absolute()
-    full = _plan(runs_dir, quick=False)
-    quick = any(
-        parameters != full.get(name)
-        and read_record(runs_dir / name).get("parameters") == parameters
-        for name, parameters in _plan(runs_dir, quick=True).items()
+    full, quick = (load_batch(C.REPO_ROOT / S.BATCH_FILE, q, runs_dir) for q in (False, True))
+    plain = {run.full_name: run.parameters for run in full}
+    made_quick = any(
+        run.parameters != plain.get(run.full_name)
+        and read_record(run.run_dir).get("parameters") == run.parameters
+        for run in quick
     )
-    command = S.BATCH_COMMAND + (" --quick" if quick else "")
+    command = S.BATCH_COMMAND + (" --quick" if made_quick else "")
     if runs_dir != C.RUNS_DIR.absolute():
         command += f" --runs-dir {display_path(runs_dir)}"
     return command
@@ -74,21 +66,17 @@ def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
 def made_by_other_code(provenance: dict) -> list[str]:
     """The run folders of ``provenance`` (sections and training seeds) whose ``run.json`` records
     another code_hash than the code's now."""
-    current = code_hash()
     folders = set()
     for entry in provenance.values():
-        folders.add(entry.get("run_dir"))
-        for configuration in (entry.get("train_runs") or {}).values():
-            folders.update(seed.get("run_dir") for seed in configuration.get("seeds") or [])
-    return sorted(
-        folder
-        for folder in folders - {None}
-        if read_record(resolve_path(folder)).get("code_hash") != current
-    )
+        seeds = [seed for c in (entry.get("train_runs") or {}).values() for seed in c["seeds"]]
+        folders.update([entry["run_dir"], *(seed["run_dir"] for seed in seeds)])
+    current = code_hash()
+    return sorted(f for f in folders if read_record(resolve_path(f)).get("code_hash") != current)
 
 
 def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dict, Path]:
-    """What results.json keeps of a section's run (report.yaml's ``keep``), and its folder."""
+    """What results.json keeps of a section's run (report.yaml's ``keep``), and its folder (its
+    results.json, written atomically by its notebook, is whole when it is there)."""
     folder = runs_dir / section.run
     try:
         results = read_results(folder)
@@ -99,17 +87,9 @@ def _read_section(section: S.Section, runs_dir: Path, command: str) -> tuple[dic
             f"are done)"
         )
         record = read_record(folder)
-        if record.get("status") and record.get("status") != "done":
-            log = TORCHRUN_LOG if record.get("launcher") == TORCHRUN else LOG
-            message += f"; its last run is {record['status']!r}, see {display_path(folder / log)}"
+        if record.get("status") and record.get("status") != "done":  # a notebook's run
+            message += f"; its last run is {record['status']!r}, see {display_path(folder / LOG)}"
         raise S.ReportError(message) from None
-    except ValueError as error:
-        raise S.ReportError(
-            f"{display_path(folder / C.RESULTS_FILE)} is not valid JSON ({error}): rerun it "
-            f"with `{command} --only {section.run} --force`"
-        ) from error
-    if "table" in section.keep and "table" not in results:
-        raise S.ReportError(f"{section.run}/{C.RESULTS_FILE} has no table")
     return round_values({k: results[k] for k in section.keep if k in results}), folder
 
 
@@ -119,8 +99,7 @@ def _about_seeds(sections: dict) -> dict:
     for key in S.TRAINING_SECTIONS:
         values = sections.get(key) or {}
         for row in (values.get("table") or {}).values():
-            if isinstance(row.get("n_seeds"), int):
-                seeds.add(row["n_seeds"])
+            seeds.add(row["n_seeds"])
             pairs.update(n for n in row.get("n_pairs") or [] if isinstance(n, int))
         folders += values.get("test_pairs") or []
     return {
@@ -166,7 +145,7 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
             "command": S.REPORT_COMMAND,
             "rule": RULE,
             **_about_seeds(sections),
-            "comparisons": {"stated": family.size, "decided": int(decided)},
+            "comparisons": {"stated": len(family.p_values), "decided": int(decided)},
         },
         "sections": sections,
         "seed": S.seed_results(),

@@ -1,8 +1,6 @@
-"""The report's verdicts, all by the rule of :mod:`krypto.evaluation.verdicts` over the per-seed
-test values and decided together (:func:`all_verdicts`: Holm's adjustment over every distinct
-comparison the README states): every training table's lowest ``eer`` and every row against its
-reference on ``eer``, and the seed's findings (report.yaml's ``findings``, each checked by the
-one rule of :func:`check_finding`)."""
+"""The report's verdicts, decided together by the rule of :mod:`krypto.evaluation.verdicts`
+(:func:`all_verdicts`): every training table's lowest ``eer`` and every row against its reference,
+and the seed's findings (report.yaml's ``findings``, each checked by :func:`check_finding`)."""
 
 from __future__ import annotations
 
@@ -12,8 +10,7 @@ from krypto.evaluation import verdicts as VR
 from krypto.pipeline.report.spec import DATA, SECTIONS_BY_KEY, TRAINING_SECTIONS, seed_results
 from krypto.pipeline.report.tables import round_values, seed_values
 
-HOLDS, DIFFERS, UNKNOWN = "holds", "differs", "n/a"
-VERDICTS = (HOLDS, DIFFERS, VR.NO_CLEAR, UNKNOWN)  # what a finding's verdict can be
+HOLDS, DIFFERS, UNKNOWN = "holds", "differs", "n/a"  # with VR.NO_CLEAR: a finding's verdicts
 TEXT = DATA["text"]
 VERSUS_METRICS = ("eer",)  # each row against its section's reference: the official EER
 
@@ -91,9 +88,9 @@ def _comparison(spec: dict, a: str, b: str, metric: str, values: dict) -> tuple[
 
 def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
     """One finding of report.yaml's ``findings`` checked on ``sections`` (as in results.json):
-    ``id``, ``claim``, ``seed`` (the seed's numbers, as text), ``verdict`` (one of
-    :data:`VERDICTS`: HOLDS when every pair holds on some metric, DIFFERS when a comparison
-    differs), ``numbers`` (each comparison's verdict and ratio) and ``detail``."""
+    ``id``, ``claim``, ``seed`` (the seed's numbers, as text), ``verdict`` (HOLDS when every pair
+    holds on some metric, DIFFERS when a comparison differs, else NO_CLEAR; UNKNOWN without the
+    rows), ``numbers`` (each comparison's verdict and ratio) and ``detail``."""
     table = (sections.get(spec["section"]) or {}).get("table") or {}
     seed_rows = (seed.get(spec["section"]) or {}).get("rows") or {}
     found = {"id": spec["id"], "claim": spec["claim"], "seed": _seed_text(spec, seed_rows)}
@@ -121,11 +118,11 @@ def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
     return {**found, "verdict": verdict, "numbers": round_values(numbers), "detail": detail}
 
 
-def all_verdicts(sections: dict, seed: dict | None = None) -> tuple[dict, list[dict], VR.Family]:
+def all_verdicts(sections: dict) -> tuple[dict, list[dict], VR.Family]:
     """Every verdict the README states, decided together over ``sections`` (their tables, as in
     results.json): per training section :func:`section_verdicts`, every finding checked against
-    the seed's numbers (default :func:`~.spec.seed_results`), and the family of comparisons."""
-    seed = seed_results() if seed is None else seed
+    the seed's numbers, and the family of comparisons."""
+    seed = seed_results()
 
     def compute() -> tuple[dict, list[dict]]:
         tables = {key: (sections.get(key) or {}).get("table") for key in TRAINING_SECTIONS}

@@ -1,7 +1,6 @@
-"""The report as markdown: report.md.j2 rendered from a results.json dict, every sentence about
-the results generated (sentences.j2) from the verdicts results.json holds, and the parameter
-values the pages' intros quote (report.yaml's ``quote``), read from the batch files over the
-defaults of :class:`~krypto.learning.config.TrainConfig`."""
+"""The report as markdown: report.md.j2 rendered from a results.json dict, its sentences
+(sentences.j2) from the verdicts results.json holds, and the parameter values the pages' intros
+quote (report.yaml's ``quote``), read from the batch files."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import krypto.pipeline.report.tables as V
 from krypto import constants as C
 from krypto.evaluation import verdicts as VR
 from krypto.learning.config import TrainConfig
-from krypto.pipeline.batch_file import TRAIN_NOTEBOOK, BatchError, load_batch
+from krypto.pipeline.batch_file import TRAIN_NOTEBOOK, TRAIN_PATH, load_batch
 from krypto.pipeline.report.findings import VERSUS_METRICS
 
 # REPORT.md: "# Results", then ## sections; the README block: "## Results", then ### sections.
@@ -34,24 +33,20 @@ SENTENCES = TEMPLATE.get_template("sentences.j2").module  # its macros, callable
 
 
 @functools.cache
-def train_parameters(key: str, batch_file: str = S.BATCH_FILE) -> dict[str, dict]:
+def train_parameters(key: str) -> dict[str, dict]:
     """The training runs of section ``key`` (its run's ``train_runs``): row name -> every
-    parameter of that training; a row naming a folder of seeds gets its first seed's."""
-    try:
-        runs = {run.full_name: run for run in load_batch(C.REPO_ROOT / batch_file)}
-    except BatchError as error:
-        raise S.ReportError(f"cannot read the parameters of the runs: {error}") from error
+    parameter of that training (:class:`~krypto.learning.config.TrainConfig`'s, its defaults
+    included); a row naming a folder of seeds gets its first seed's."""
+    runs = {run.full_name: run for run in load_batch(C.REPO_ROOT / S.BATCH_FILE)}
     section = S.SECTIONS_BY_KEY[key]
     if section.run not in runs:
-        raise S.ReportError(f"{batch_file} has no run {section.run} ({section.title})")
+        raise S.ReportError(f"{S.BATCH_FILE} has no run {section.run} ({section.title})")
     out = {}
     for row, ref in S.train_refs(runs[section.run].parameters).items():
-        run = runs.get(ref)
-        if run is None:  # a configuration whose seeds are runs of their own, in its folder
-            run = next((r for r in runs.values() if r.run_dir.parent == C.RUNS_DIR / ref), None)
-        if run is None or run.notebook != C.REPO_ROOT / TRAIN_NOTEBOOK:
+        run = runs.get(ref) or next((r for n, r in runs.items() if n.startswith(f"{ref}/")), None)
+        if run is None or run.notebook != TRAIN_PATH:
             raise S.ReportError(
-                f"{section.run} reads {ref} ({row}), which {batch_file} "
+                f"{section.run} reads {ref} ({row}), which {S.BATCH_FILE} "
                 f"does not train with {TRAIN_NOTEBOOK}"
             )
         out[row] = asdict(TrainConfig.from_dict(run.parameters))
@@ -87,11 +82,11 @@ def quote(spec: dict, runs: dict[str, dict]) -> str:
 
 
 @functools.cache
-def prose_parameters(batch_file: str = S.BATCH_FILE) -> dict[str, dict[str, str]]:
+def prose_parameters() -> dict[str, dict[str, str]]:
     """Per section, the fields its intro quotes, as text."""
     return {
         section.key: {
-            field: quote(spec, train_parameters(spec.get("of", section.key), batch_file))
+            field: quote(spec, train_parameters(spec.get("of", section.key)))
             for field, spec in section.quote.items()
         }
         for section in S.SECTIONS
@@ -105,9 +100,9 @@ def render_markdown(
     heading_level: int = REPORT_HEADING_LEVEL,
     parameters: dict | None = None,
 ) -> str:
-    """The markdown of every section from a results.json dict; figures are linked as
-    ``figure_prefix + name``. The parameter values the prose quotes come from ``parameters``
-    (default: :func:`prose_parameters`, the batch files)."""
+    """The markdown of every section from a results.json dict, under a "Results" heading one
+    level up; figures are linked as ``figure_prefix + name``. The parameter values the prose
+    quotes come from ``parameters`` (default: :func:`prose_parameters`, the batch files)."""
     sections = results.get("sections") or {}
     text = TEMPLATE.get_template("report.md.j2").render(
         results=results,
@@ -120,12 +115,3 @@ def render_markdown(
         versus_columns=[(m, f"{m} ↓", "text") for m in VERSUS_METRICS],
     )
     return text.rstrip() + "\n"
-
-
-def titled_markdown(
-    results: dict, figure_prefix: str, heading_level: int = README_HEADING_LEVEL
-) -> str:
-    """:func:`render_markdown` under a "Results" heading one level up: the README block
-    (``heading_level`` 3, the default) and REPORT.md (2)."""
-    title = f"{'#' * (heading_level - 1)} Results\n\n"
-    return title + render_markdown(results, figure_prefix, heading_level)

@@ -55,33 +55,29 @@ TRAINING_SECTIONS = tuple(section.key for section in SECTIONS if section.trained
 
 
 def train_refs(parameters: dict) -> dict[str, str]:
-    """The training runs a notebook's parameters name (``train_runs`` or ``train_run``): row
-    name -> run reference (``batch/run``)."""
-    refs = parameters.get("train_runs")
-    if isinstance(refs, dict):
-        return {str(k): str(v) for k, v in refs.items()}
-    if isinstance(refs, (list, tuple)):
-        return {str(v): str(v) for v in refs}
+    """The training runs a notebook's parameters name (``train_runs``, a dict, or
+    ``train_run``): row name -> run reference (``batch/run``)."""
     if parameters.get("train_run"):
         return {"train_run": str(parameters["train_run"])}
-    return {}
+    return {str(k): str(v) for k, v in (parameters.get("train_runs") or {}).items()}
 
 
-def seed_results(file: str = SEED_FILE) -> dict[str, Any]:
-    """The seed's numbers: ``source``, then per section ``epochs`` (None when its write-up does
-    not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's name of the row)."""
+def seed_results() -> dict[str, Any]:
+    """The seed's numbers (:data:`SEED_FILE`): ``source``, then per section ``epochs`` (None when
+    its write-up does not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's
+    name of the row)."""
     try:
-        seed = yaml.safe_load((C.REPO_ROOT / file).read_text())
+        seed = yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise ReportError(f"cannot read the seed's numbers from {file}: {error}") from error
+        raise ReportError(f"cannot read the seed's numbers from {SEED_FILE}: {error}") from error
     if not isinstance(seed, dict):
-        raise ReportError(f"{file} holds no mapping of the seed's numbers")
+        raise ReportError(f"{SEED_FILE} holds no mapping of the seed's numbers")
     for key, value in seed.items():
         rows = value.get("rows") if isinstance(value, dict) else None
         if key != "source" and (not isinstance(rows, dict) or "epochs" not in value):
-            raise ReportError(f"{file}: {key!r} needs `epochs` and `rows`")
+            raise ReportError(f"{SEED_FILE}: {key!r} needs `epochs` and `rows`")
         for name, row in (rows or {}).items():
             missing = [c for c in SEED_COLUMNS if c not in (row or {})]
             if missing:
-                raise ReportError(f"{file}: {key}/{name} lacks {', '.join(missing)}")
+                raise ReportError(f"{SEED_FILE}: {key}/{name} lacks {', '.join(missing)}")
     return seed

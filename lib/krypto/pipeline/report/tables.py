@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from krypto.evaluation.verdicts import DECIMALS, finite_values, format_mean_std
+from krypto.evaluation.verdicts import DECIMALS, finite_values, format_mean_std, mean_std
 from krypto.pipeline.report.spec import DATA, METRICS, SEED_COLUMNS
 
 KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECIMALS
 
 
-def round_values(value: Any, decimals: int = KEPT_DECIMALS) -> Any:
-    """Floats rounded (NaN and infinities become None), through dicts and lists, as JSON."""
+def round_values(value: Any) -> Any:
+    """Floats rounded to :data:`KEPT_DECIMALS` (NaN and infinities become None), through dicts
+    and lists, as JSON."""
     text = json.dumps(value, default=float)  # numpy numbers as floats
     return json.loads(
-        text, parse_float=lambda n: round(float(n), decimals), parse_constant=lambda _: None
+        text, parse_float=lambda n: round(float(n), KEPT_DECIMALS), parse_constant=lambda _: None
     )
 
 
@@ -51,14 +52,8 @@ def _int(value: Any) -> str:
 
 
 def _mean_std(value: Any) -> str:
-    if not isinstance(value, dict):
-        return format_number(value)
-    return format_mean_std(to_number(value.get("mean")), to_number(value.get("std")), DECIMALS)
-
-
-def _seconds(value: Any) -> str:
-    numbers = finite_values(as_list(value.get("mean") if isinstance(value, dict) else value))
-    return format_number(sum(numbers) / len(numbers) if numbers else None, 1)
+    cell = value if isinstance(value, dict) else {"mean": value}
+    return format_mean_std(to_number(cell.get("mean")), to_number(cell.get("std")))
 
 
 CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
@@ -66,7 +61,7 @@ CELLS = {  # a column's kind -> how its cells read; "-" for a missing value
     "mean_std": _mean_std,  # ``mean ± std`` of a {mean, std}; the mean alone for one seed
     "int": _int,
     "ints": lambda v: ", ".join(dict.fromkeys(map(_int, as_list(v)))) or "-",  # one per seed
-    "seconds": _seconds,  # the mean of the seeds', 1 decimal
+    "seconds": lambda v: format_number(mean_std(as_list(v))[0], 1),  # the seeds' mean
     "text": lambda v: "-" if v is None else str(v).replace("|", "\\|"),
 }
 
