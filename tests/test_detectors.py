@@ -222,3 +222,18 @@ def test_a_model_without_detector_scores_by_the_cosine():
     ):
         with pytest.raises(ValueError, match=match):
             TrainConfig(**bad).validate()
+
+
+def test_the_forgery_branch_learns_at_its_own_rate(tiny_prepared, tmp_path):
+    config = TrainConfig(
+        run_dir=str(tmp_path / "run"), epochs=1, lr=2e-3, **DETECTORS["forgery"], **TINY
+    )
+    trainer = Trainer(config, prepared=tiny_prepared)
+    groups = trainer.optimizer.param_groups
+    branch = {id(p) for p in trainer.model.detector.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == branch
+    assert (
+        groups[1]["lr"] == pytest.approx(2e-3 * ForgeryBranch.lr_scale) and groups[0]["lr"] == 2e-3
+    )
+    everything = {id(p) for p in [*trainer.model.parameters(), *trainer.criterion.parameters()]}
+    assert {id(p) for g in groups for p in g["params"]} == everything  # each parameter once

@@ -48,7 +48,10 @@ SPECTRUM_FEATURES = 32
 
 class FakeDetector(nn.Module):
     """Logits ``[B]`` of "this photo is a fake", with the fusion chosen on validation in its
-    buffers (``fusion_weight`` 0 until chosen: the pair score is then the plain cosine)."""
+    buffers (``fusion_weight`` 0 until chosen: the pair score is then the plain cosine). Its
+    parameters learn at ``lr_scale`` times the run's learning rate."""
+
+    lr_scale = 1.0
 
     def __init__(self):
         super().__init__()
@@ -102,11 +105,17 @@ def band_means(n: int) -> torch.Tensor:
 class ForgeryBranch(FakeDetector):
     """A small CNN over the photo at ``size`` px (``[B, 3, size, size]`` in [0, 1]): its colours,
     NPR and SRM residuals (9 channels, computed at full resolution) through four 3x3 stages of
-    stride 2, 2, 1, 2, pooled, beside an MLP over the DCT band profile, then one linear layer:
-    logits ``[B]``. About 6 M multiply-adds a photo at 64 px, a third of the small CNN's at
-    48 px. Trained alone on portraits with weak fakes (strength 0.5, 1,440 training photos, one
-    seed), a first stage at full resolution (17 M) reached no higher validation AUC after 30
-    epochs: 0.88 against 0.91; both fit their training photos far better."""
+    stride 2, 2, 1, 2, average- and max-pooled, beside an MLP over the DCT band profile, then one
+    linear layer: logits ``[B]``. About 6 M multiply-adds a photo at 64 px, a third of the small
+    CNN's at 48 px; it learns at ``lr_scale`` times the run's rate.
+
+    Measured alone on portraits with strong fakes (200 identities at 64 px, strength 1, 600
+    steps of 32 photos, a quarter of them fakes, as 30 epochs of 02_train give; one seed): the
+    validation AUC reached 0.56 with average pooling, 0.88 with the peak added, 0.75 with the
+    rate tripled and 0.99 with both; a first stage at full resolution and a fifth stage (27 M
+    multiply-adds, average pooling) reached 0.65."""
+
+    lr_scale = 3.0
 
     def __init__(self, size: int, width: int = 16):
         super().__init__()
@@ -118,15 +127,10 @@ class ForgeryBranch(FakeDetector):
         self.register_buffer("bands", band_means(size))
         w = width
         self.stages = nn.Sequential(
-            _conv(9, w, 2),
-            _conv(w, 2 * w, 2),
-            _conv(2 * w, 2 * w),
-            _conv(2 * w, 4 * w, 2),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
+            _conv(9, w, 2), _conv(w, 2 * w, 2), _conv(2 * w, 2 * w), _conv(2 * w, 4 * w, 2)
         )
         self.spectrum = nn.Sequential(nn.Linear(self.bands.shape[1], SPECTRUM_FEATURES), nn.ReLU())
-        self.linear = nn.Linear(4 * w + SPECTRUM_FEATURES, 1)
+        self.linear = nn.Linear(2 * 4 * w + SPECTRUM_FEATURES, 1)
 
     def cues(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The pixel-level cues ``[B, 9, S, S]`` and the spectral profile ``[B, bands]``."""
@@ -146,5 +150,6 @@ class ForgeryBranch(FakeDetector):
 
     def forward(self, images: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         pixels, profile = self.cues(images)
-        features = torch.cat([self.stages(pixels), self.spectrum(profile)], 1)
-        return self.linear(features).squeeze(1)
+        maps = self.stages(pixels)  # a trace covers a part of the photo: its mean and its peak
+        pooled = torch.cat([maps.mean((2, 3)), maps.amax((2, 3)), self.spectrum(profile)], 1)
+        return self.linear(pooled).squeeze(1)

@@ -146,12 +146,23 @@ class Trainer:
             self.generator,
         ).to(self.device)
         self.net = self.dist.wrap(self.model)
-        params = list(self.model.parameters()) + list(self.criterion.parameters())
-        self.optimizer = build_optimizer(params, config)
+        self.optimizer = build_optimizer(self._parameter_groups(), config)
         total = config.epochs * max(1, len(self.sampler))
         self.scheduler = build_scheduler(self.optimizer, config, total)
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def _parameter_groups(self) -> list[dict]:
+        """The model's and the loss's parameters; a fake detector's in a group of their own,
+        at its ``lr_scale`` times the rate."""
+        detector = self.model.detector
+        own = {id(p) for p in detector.parameters()} if detector is not None else set()
+        rest = [p for p in self.model.parameters() if id(p) not in own]
+        groups = [{"params": rest + list(self.criterion.parameters())}]
+        if detector is not None:
+            rate = self.config.lr * detector.lr_scale
+            groups.append({"params": list(detector.parameters()), "lr": rate})
+        return groups
 
     # -- run folder --------------------------------------------------------------------------
     def _finished_metrics(self) -> dict | None:
