@@ -311,7 +311,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     named = {name for s in sections.values() for name in s["figures"].values()}
     assert named == expected
     assert results["seed"]["cutout"]["rows"]["no cutout"]["eer_fake"] == 0.008
-    assert [f["id"] for f in results["findings"]] == ["a", "b", "c", "d"]
+    assert [f["id"] for f in results["findings"]] == list("abcdefgh")
 
     prov = results["provenance"]["lambda"]
     assert prov["run_dir"] == str(runs / "lambda" / "compare")
@@ -487,7 +487,11 @@ def test_render_sections_in_order_from_results_alone(results):
     assert (
         "- Lambda: against `1`, `0.01` is clearly higher on eer; `0.1` is clearly higher on eer;"
     ) in reading
-    assert "- The seed's findings: (a) holds, (b) undecided, (c) holds and (d) holds." in reading
+    assert (
+        "- The findings: (a) holds, (b) undecided, (c) holds, (d) holds, (e) n/a, (f) n/a, "
+        "(g) n/a and (h) n/a."
+    ) in reading  # (e)-(h) need the fifth kind and the forgery branch, which this data lacks
+    assert "Findings of our own" in text and "- (e) The fake term opens a hole" in text
     # pure: the same dict renders the same text; no file is read
     assert markdown.render_markdown(copy.deepcopy(results), "figs/") == text
 

@@ -88,12 +88,14 @@ def _comparison(spec: dict, a: str, b: str, metric: str, values: dict) -> tuple[
 
 def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
     """One finding of report.yaml's ``findings`` checked on ``sections`` (as in results.json):
-    ``id``, ``claim``, ``seed`` (the seed's numbers, as text), ``verdict`` (HOLDS when every pair
+    ``id``, ``claim``, ``seed`` (the seed's numbers, as text; None for a finding of ours),
+    ``verdict`` (HOLDS when every pair
     holds on some metric, DIFFERS when a comparison differs, else NO_CLEAR; UNKNOWN without the
     rows), ``numbers`` (each comparison's verdict and ratio) and ``detail``."""
     table = (sections.get(spec["section"]) or {}).get("table") or {}
     seed_rows = (seed.get(spec["section"]) or {}).get("rows") or {}
-    found = {"id": spec["id"], "claim": spec["claim"], "seed": _seed_text(spec, seed_rows)}
+    seed_text = None if spec.get("ours") else _seed_text(spec, seed_rows)
+    found = {"id": spec["id"], "claim": spec["claim"], "seed": seed_text}
     pairs, metrics = _pairs(spec, table), spec["metrics"]
     values = {(r, m): seed_values(table.get(r), m) for p in pairs for r in p for m in metrics}
     if not pairs or not all(values.values()):
