@@ -32,7 +32,7 @@ from krypto.files import write_text
 
 MAX_NAMED = 10  # how many offending pair ids an error message lists
 SUBMISSION_COLUMNS = (C.PAIR_ID, C.SIMILARITY)
-KIND_LABELS = {C.SAME: 1, C.DIFFERENT: 0, C.FAKE_SAME: 0, C.FAKE_OTHER: 0}
+KIND_LABELS = {kind: int(kind == C.SAME) for kind in C.PAIR_KINDS}
 
 
 class ScoringError(ValueError):

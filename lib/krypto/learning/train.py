@@ -1,22 +1,12 @@
-"""Training an embedding model with real/fake-aware metric learning.
-
-``train(TrainConfig(...))`` runs the whole loop and writes into ``run_dir``::
-
-    config.json      the parameters
-    history.csv      one row per iteration: losses, batch distances, learning rate
-    epochs.csv       one row per epoch (epoch 0: before training): EERs on the validation pairs
-    metrics.json     best-epoch eer_real, eer_fake, eer (all kinds), history, the run's record
-    best.pt          weights of the best epoch (by ``select_by``) with the config
-    last.pt          everything needed to resume after an interruption
-    tb/              TensorBoard logs
+"""Training an embedding model with real/fake-aware metric learning: ``train(TrainConfig(...))``
+runs the whole loop and writes the run folder (config.json, history.csv, epochs.csv with the
+validation EERs of every epoch, epoch 0 before training, metrics.json, best.pt, last.pt to resume
+from, tb/; :mod:`krypto.run_folder` owns them).
 
 The images are decoded once into a uint8 cache (beside the index), batches are indexed out of
-it and augmented on the device, so an epoch costs little more than the model itself. The pieces
-live beside this module: the parameters (:mod:`~krypto.learning.config`), checkpoints
-(:mod:`~krypto.learning.checkpoint`), logs (:mod:`~krypto.learning.run_log`) and the checks of
-the embeddings (:mod:`~krypto.learning.model_health`); the run folder's files are
-:mod:`krypto.run_folder`'s. What follows training (the held-out test, the figures, the results
-file) is :func:`krypto.pipeline.after_training.finish_training`.
+it and augmented on the device, so an epoch costs little more than the model itself. What
+follows training (the held-out test, the figures, the results file) is
+:func:`krypto.pipeline.after_training.finish_training`.
 """
 
 from __future__ import annotations
