@@ -1,17 +1,13 @@
-"""Images embedded from their paths, decoded on a pool of threads ahead of the forward pass.
+"""Images embedded from their paths: a dataset of the photos decoded as training decoded them
+(PIL), its batches decoded on a pool of threads ahead of the forward pass.
 
-Decoding runs batch by batch (:func:`krypto.challenge.image_decoding.decode_images`, which
-releases the GIL in its decoders), ``prefetch`` batches ahead of the forward pass (see
-:func:`default_prefetch`), so that a GPU embeds one batch while the next ones are decoded.
-Threads measured faster than a :class:`torch.utils.data.DataLoader`'s worker processes here:
-a batch of pixels needs no copy between processes, and on a CPU the last thread to finish a
-batch turns it into the model's float input off the thread that runs the forward.
-"""
+Threads, not a :class:`torch.utils.data.DataLoader`'s worker processes: starting and joining a
+worker process at each call and sending it the pixels cost more than decoding, at the size of a
+submission (PIL releases the GIL while it decodes)."""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +16,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from krypto.challenge.image_decoding import decode_images
-from krypto.data.images import CorruptImageError
-from krypto.learning.embed import embed_batch, to_model_input
+from krypto.data.alignment import read_aligned
+from krypto.data.images import CorruptImageError, read_uint8
+from krypto.learning.embed import embed_batch
 
 MAX_NAMED = 5  # failures an error message names
+MAX_WORKERS = 8
 
 
 def available_cores() -> int:
@@ -35,93 +32,64 @@ def available_cores() -> int:
 
 
 def default_workers(device) -> int:
-    """Decoding threads (at most 8): on a CPU whose cores torch does not all use, the cores it
-    leaves free (decoding beside the forward, not on its cores); otherwise every usable core
-    (on a GPU, or between two forwards that use them all)."""
+    """Decoding threads (at most 8): beside a CPU forward, the cores torch leaves free (none: each
+    batch is decoded before its forward, as on the forward's cores a decoding thread would make
+    torch's threads wait for it); beside a GPU, every usable core."""
     cores = available_cores()
-    if torch.device(device).type == "cpu" and torch.get_num_threads() < cores:
-        return max(1, min(8, cores - torch.get_num_threads()))
-    return max(1, min(8, cores))
+    if torch.device(device).type == "cpu":
+        cores -= torch.get_num_threads()
+    return max(0, min(MAX_WORKERS, cores))
 
 
-def default_prefetch(device) -> int:
-    """Batches decoded ahead of the forward pass: 2 on a GPU (decoding on the CPU overlaps the
-    forward on the GPU); on a CPU, 2 where torch leaves cores free, else 0: the forward already
-    keeps every core busy, and a decoding thread beside it would make torch's OpenMP threads wait
-    for a descheduled peer at each barrier (slower than decoding, on all cores, between two
-    forwards)."""
-    if torch.device(device).type != "cpu":
-        return 2
-    return 2 if torch.get_num_threads() < available_cores() else 0
+class PhotoFiles(torch.utils.data.Dataset):
+    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
+    ``size`` px, bilinear, RGB), or aligned with their ``landmarks`` ``[n, 10]``
+    (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre crops). Item ``i``:
+    ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message naming a file that
+    does not decode (its pixels zeros)."""
+
+    def __init__(self, paths: Sequence, size: int, landmarks: np.ndarray | None = None):
+        self.paths, self.size, self.landmarks = [str(p) for p in paths], size, landmarks
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str]:
+        try:
+            if self.landmarks is None:
+                pixels = read_uint8(self.paths[i], self.size)
+            else:
+                pixels = read_aligned(self.paths[i], self.landmarks[i], self.size)
+        except CorruptImageError as error:
+            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), str(error)
+        return torch.from_numpy(np.ascontiguousarray(pixels)), ""
 
 
-class _Batch:
-    """One batch being decoded on the pool in ``parts`` tasks: pixels ``[n, 3, S, S]`` (zeros
-    where a file does not decode) and ``(index in the batch, message)`` failures. With
-    ``as_input``, the task that finishes last turns the pixels into the model's float input;
-    with ``points`` (landmarks ``[n, 10]``), the photos are aligned."""
+def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int) -> Iterator:
+    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, each batch
+    decoded on one of ``workers`` threads, up to ``workers`` batches ahead of the one handed out
+    (0: each batch in the calling thread, when asked for)."""
 
-    def __init__(self, pool, start, paths: list[str], size, decoder, parts, as_input, points):
-        self.start, self.n, self.as_input = start, len(paths), as_input
-        self.images = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
-        self.failures: list[tuple[int, str]] = []
-        rows = [r for r in np.array_split(np.arange(len(paths)), min(parts, len(paths))) if len(r)]
-        self._left, self._lock = len(rows), threading.Lock()
-        self.futures = [pool.submit(self._part, paths, r, size, decoder, points) for r in rows]
+    def batch(start: int):
+        rows = range(start, min(start + batch_size, len(photos)))
+        return torch.utils.data.default_collate([photos[i] for i in rows])
 
-    def _part(self, paths: list[str], rows: np.ndarray, size: int, decoder: str, points) -> None:
-        points = None if points is None else points[rows]
-        images, failures = decode_images([paths[r] for r in rows], size, decoder, points)
-        self.images[rows] = images
-        with self._lock:
-            self.failures += [(int(rows[i]), message) for i, message in failures]
-            self._left -= 1
-            last = self._left == 0
-        if last and self.as_input:
-            self.images = to_model_input(self.images, "cpu")
-
-    def result(self):
-        """``(images, failures)``: uint8 pixels, or the float input tensor."""
-        for future in self.futures:
-            future.result()
-        return self.images, sorted(self.failures)
-
-
-def _decoded_batches(
-    paths, size, batch_size, decoder, workers, prefetch, as_input, landmarks=None
-) -> Iterator:
-    """``(start, images, failures)`` of each batch in order, decoded by ``workers`` threads,
-    ``prefetch`` batches ahead of the one handed out (each batch split so that the batches in
-    flight keep every thread busy; prefetch 0: one batch at a time, decoded by all of them);
-    aligned with ``landmarks`` ``[len(paths), 10]`` when given."""
-    starts = range(0, len(paths), batch_size)
-    parts = -(-workers // (prefetch + 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        pending: deque[_Batch] = deque()
+    starts = range(0, len(photos), batch_size)
+    if workers == 0:
+        yield from map(batch, starts)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+        pending: deque = deque()
         try:
             for start in starts:
-                pending.append(
-                    _Batch(
-                        pool,
-                        start,
-                        paths[start : start + batch_size],
-                        size,
-                        decoder,
-                        parts,
-                        as_input,
-                        None if landmarks is None else landmarks[start : start + batch_size],
-                    )
-                )
-                if len(pending) > prefetch:
-                    batch = pending.popleft()
-                    yield (batch.start, *batch.result())
+                pending.append(pool.submit(batch, start))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
             while pending:
-                batch = pending.popleft()
-                yield (batch.start, *batch.result())
+                yield pending.popleft().result()
         finally:
-            for batch in pending:
-                for future in batch.futures:
-                    future.cancel()
+            for future in pending:
+                future.cancel()
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
@@ -133,6 +101,7 @@ def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | 
     return f"{len(failures)} image(s) cannot be decoded: " + "; ".join(shown) + more
 
 
+@torch.no_grad()
 def embed_paths(
     model: torch.nn.Module,
     paths: Sequence,
@@ -145,51 +114,30 @@ def embed_paths(
     failures: list | None = None,
     labels: Sequence[str] | None = None,
     workers: int | None = None,
-    prefetch: int | None = None,
-    decoder: str = "auto",
     landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Decode ``paths`` (each once, as training did: ``image_size`` px, bilinear, RGB; see
-    :func:`~krypto.challenge.image_decoding.decode_images`) and embed them: float32
-    ``[len(paths), D]`` on the CPU, not normalised.
-
-    Batches of ``batch_size`` images are decoded by ``workers`` threads (default
-    :func:`default_workers`), ``prefetch`` batches ahead of the one being embedded (default
-    :func:`default_prefetch`; 0: decode a batch, then embed it). The embeddings do not depend on
-    ``workers`` nor ``prefetch``: the same batches reach the model. At most ``prefetch + 1``
-    batches of decoded images are held in memory.
+    """Embeddings float32 ``[len(paths), D]`` on the CPU (not normalised) of the photos at
+    ``paths``, each decoded once by :class:`PhotoFiles` (aligned with ``landmarks``) on
+    ``workers`` threads (default :func:`default_workers`; 0: in this thread), ``batch_size``
+    at a time (:func:`decoded_batches`). The embeddings do not depend on ``workers``: the same
+    batches reach the model.
 
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
     list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`).
-    ``landmarks`` ``[len(paths), 10]`` (normalised): each photo aligned to the five-point
-    template as aligned training photos were (a centre crop where NaN)."""
+    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
-    workers = default_workers(device) if workers is None else max(1, int(workers))
-    prefetch = default_prefetch(device) if prefetch is None else max(0, int(prefetch))
-    paths = [str(p) for p in paths]
-    # on a CPU forward beside the decoding, the threads also convert to floats (on a GPU, uint8
-    # travels: a quarter of the bytes, converted there)
-    as_input = prefetch > 0 and device.type == "cpu"
-    batches = _decoded_batches(
-        paths, image_size, batch_size, decoder, workers, prefetch, as_input, landmarks
-    )
+    workers = default_workers(device) if workers is None else max(0, int(workers))
+    batches = decoded_batches(PhotoFiles(paths, image_size, landmarks), batch_size, workers)
     was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []
-    bar = tqdm(
-        total=len(paths),
-        desc="decoding and embedding",
-        unit="img",
-        disable=not progress,
-        mininterval=1.0,
-    )
+    bar = tqdm(total=len(paths), desc="decoding and embedding", disable=not progress)
     try:
-        for start, images, failed in batches:
-            failed = [(start + i, message) for i, message in failed]
+        for start, (images, errors) in zip(range(0, len(paths), batch_size), batches):
+            failed = [(start + i, message) for i, message in enumerate(errors) if message]
             if failed and failures is None:
                 raise CorruptImageError(_describe_failures(failed, labels))
             emb = embed_batch(model, images, device, amp, tta)
