@@ -1,4 +1,4 @@
-"""Running the benchmark: every section asked for on every device, then the report files."""
+"""Running the benchmark: each section asked for on each device, then the report files."""
 
 from __future__ import annotations
 
@@ -13,16 +13,7 @@ from pathlib import Path
 
 import torch
 
-from krypto.bench.common import (
-    QUICK,
-    SECTIONS,
-    BenchConfig,
-    fit_once,
-    load_average,
-    machine_info,
-    prepared_data,
-    train_config,
-)
+from krypto.bench import common
 from krypto.bench.inference import measure_inference
 from krypto.bench.memory import measure_memory
 from krypto.bench.miner import measure_miner
@@ -44,26 +35,25 @@ class Context:
     """What the measurements on one device share: the data set of sections 1, 2 and 4 (written
     when first asked for) and a run trained on it (section 1's last, or one trained for 4)."""
 
-    def __init__(self, cfg: BenchConfig, device: torch.device, folder: Path, log):
+    def __init__(self, cfg: common.BenchConfig, device: torch.device, folder: Path, log):
         self.cfg, self.device, self.folder, self.log = cfg, device, folder, log
         self.run_dir: Path | None = None
 
     @functools.cached_property
     def data(self):
         """``(data folder, PreparedData)``."""
-        pairs = self.cfg.test_pairs_per_kind
-        return prepared_data(
-            self.folder / "main", self.cfg, self.cfg.identities, test_pairs_per_kind=pairs
-        )
+        sizes = dict(test_pairs_per_kind=self.cfg.test_pairs_per_kind)
+        return common.prepared_data(self.folder / "main", self.cfg, self.cfg.identities, **sizes)
 
     def trained_run(self) -> Path:
         if self.run_dir is None:
             self.run_dir = self.folder / "run"
-            fit_once(train_config(self.cfg, self.run_dir, str(self.device)), self.data[1])
+            config = common.train_config(self.cfg, self.run_dir, str(self.device))
+            common.fit_once(config, self.data[1])
         return self.run_dir
 
 
-def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dict:
+def run_device(cfg: common.BenchConfig, device: torch.device, folder: Path, log) -> dict:
     results: dict = {"device": str(device), "section_seconds": {}}
     ctx, t0 = Context(cfg, device, folder, log), time.perf_counter()
     for sections, measure, cpu_only in MEASUREMENTS:
@@ -76,33 +66,29 @@ def run_device(cfg: BenchConfig, device: torch.device, folder: Path, log) -> dic
     return results
 
 
-def run(cfg: BenchConfig, workdir: str | Path | None = None, log=print) -> dict:
+def run(cfg: common.BenchConfig, workdir: str | Path | None = None, log=print) -> dict:
     """Run the benchmark; returns the content of ``bench.json``."""
-    threads = cfg.resolved_threads()
+    threads, cuda = cfg.resolved_threads(), torch.cuda.is_available()
     torch.set_num_threads(threads)
-    config = {**asdict(cfg), "threads": threads}
-    report = {"command": None, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "config": config}
-    report.update(machine=machine_info(threads), cpu=None, cuda=None)
-    if cfg.device == "auto":
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    elif cfg.device.startswith("cuda") and not torch.cuda.is_available():
+    if cfg.device.startswith("cuda") and not cuda:
         raise ValueError(f"--device {cfg.device} but CUDA is not available; use auto or cpu")
-    else:
-        devices = [cfg.device]
-    root = Path(workdir or tempfile.mkdtemp(prefix="krypto-bench-"))
-    t0 = time.perf_counter()
+    devices = ["cpu", *(["cuda"] if cuda else [])] if cfg.device == "auto" else [cfg.device]
+    report = {"command": None, "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    report.update(config={**asdict(cfg), "threads": threads}, machine=common.machine_info(threads))
+    report.update(cpu=None, cuda=None)
+    root, t0 = Path(workdir or tempfile.mkdtemp(prefix="krypto-bench-")), time.perf_counter()
     try:
-        for name in devices:
-            device = torch.device(name)
+        for device in map(torch.device, devices):
             report[device.type] = run_device(cfg, device, root / device.type, log)
     finally:
         if not workdir:
             shutil.rmtree(root, ignore_errors=True)
     if report["cuda"] is None:
-        why = f"--device {cfg.device}" if torch.cuda.is_available() else "no CUDA device"
-        report["cuda_note"] = f"not measured: {why}"
+        report["cuda_note"] = (
+            f"not measured: {f'--device {cfg.device}' if cuda else 'no CUDA device'}"
+        )
     report["goals"] = verdicts(report)
-    report["machine"]["load_average_at_end"] = load_average()
+    report["machine"]["load_average_at_end"] = common.load_average()
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
 
@@ -118,18 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto (CPU, and GPU when present) | cpu | cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     p.add_argument("--repeats", type=int, help="median of this many (default 3; quick 1)")
-    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--only", nargs="+", choices=common.SECTIONS, help="run only these sections")
     p.add_argument("--workdir", help="keep the data and runs here (default: temporary, deleted)")
     args = p.parse_args(argv)
-    options = dict(device=args.device, threads=args.threads, sections=tuple(args.only or SECTIONS))
-    cfg = replace(QUICK if args.quick else BenchConfig(), **options)
-    cfg = replace(cfg, repeats=args.repeats or cfg.repeats)
+    cfg = common.QUICK if args.quick else common.BenchConfig()
+    cfg = replace(
+        cfg, device=args.device, threads=args.threads, repeats=args.repeats or cfg.repeats
+    )
+    cfg = replace(cfg, sections=tuple(args.only or common.SECTIONS))
     if cfg.repeats < 1:
         raise SystemExit("error: --repeats must be at least 1")
     report = run(cfg, args.workdir, log=lambda text: print(text, flush=True))
-    report["command"] = " ".join(
-        ["python -m krypto.bench", *(sys.argv[1:] if argv is None else argv)]
-    )
+    given = sys.argv[1:] if argv is None else argv
+    report["command"] = " ".join(["python -m krypto.bench", *given])
     paths = write_outputs(report, args.out)
     print(f"\n{text_table(report)}\n\nwrote {paths['json']}, {paths['md']}, {paths['txt']}")
     return 0

@@ -11,7 +11,7 @@ from dataclasses import replace
 import torch
 from oml.losses import TripletLoss
 from PIL import Image
-from torchvision import transforms
+from torchvision import transforms as T
 
 from krypto import constants as C
 from krypto.bench.common import (
@@ -73,16 +73,10 @@ class SeedPipeline(ComputeBound):
         index = prepared.index[prepared.index[C.SPLIT] == C.TRAIN]
         self.paths, labels, fake = (index[c].to_numpy() for c in (C.PATH, C.LABEL, C.IS_FAKE))
         self.sampler = IdentityBatchSampler(labels, fake, config.P, config.K, config.n_fake)
-        self.labels, self.is_fake = torch.as_tensor(labels), torch.as_tensor(fake)
+        self.labels, self.is_fake = torch.tensor(labels), torch.tensor(fake)
         size = (config.image_size, config.image_size)
-        self.transform = transforms.Compose(
-            [
-                transforms.Resize(size),
-                transforms.RandomHorizontalFlip(),
-                transforms.ToTensor(),
-                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-            ]
-        )
+        steps = [T.Resize(size), T.RandomHorizontalFlip(), T.ToTensor()]
+        self.transform = T.Compose([*steps, T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
         self.loader = torch.utils.data.DataLoader(self, batch_sampler=self.sampler)
         self.triplet, self.lam = TripletLoss(margin=config.margin), config.lam
         self.rng, self.epoch = random.Random(config.seed), 0
@@ -93,9 +87,9 @@ class SeedPipeline(ComputeBound):
 
     def loss(self, e: torch.Tensor, labels, is_fake) -> torch.Tensor:
         e = torch.nn.functional.normalize(e, dim=1)
-        a, p, n, f = python_loop_quadruplets(
-            labels, is_fake, torch.cdist(e, e).detach(), rng=self.rng
-        )
+        with torch.no_grad():
+            dist = torch.cdist(e, e)
+        a, p, n, f = python_loop_quadruplets(labels, is_fake, dist, rng=self.rng)
         return self.triplet(e[a], e[p], e[n]) + self.lam * self.triplet(e[a], e[p], e[f])
 
     def seed_forward(self, x: torch.Tensor) -> torch.Tensor:
