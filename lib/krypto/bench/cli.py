@@ -60,7 +60,7 @@ def run_device(cfg: common.BenchConfig, device: torch.device, folder: Path, log)
         if set(sections) & set(cfg.sections) and not (cpu_only and device.type != "cpu"):
             log(f"[{device}] {' and '.join(sections)}")
             lap = time.perf_counter()
-            results.update(measure(ctx))
+            results.update({k: v for k, v in measure(ctx).items() if k in cfg.sections})
             results["section_seconds"][sections[0]] = round(time.perf_counter() - lap, 1)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     return results

@@ -19,8 +19,8 @@ def measure_inference(ctx) -> dict:
     """make_submission on test_public (load the checkpoint, read the pairs, hash the files,
     decode each distinct photo once, embed, score; its default decoding threads) vs the model's
     forward in eval mode on an in-memory float batch, as many images as the distinct photos,
-    measured just before and just after each submission. serial: make_submission decoding each
-    batch before its forward (workers 0); decode: the submission's decoding alone."""
+    measured just before and just after each submission; then make_submission decoding each
+    batch before its forward (serial: workers 0), and the submission's decoding alone."""
     cfg, device, data = ctx.cfg, ctx.device, ctx.data[0]
     pairs_dir, run_dir, batch = data / C.TEST_DIR, ctx.trained_run(), cfg.inference_batch
     pairs = read_pairs(pairs_dir)
@@ -47,17 +47,12 @@ def measure_inference(ctx) -> dict:
         return n / seconds(batches, device)
 
     forward(), submission()  # warm-up
-    rates = {"serial": [], "decode": []}
-
-    def ours() -> float:
-        rates["serial"].append(submission(workers=0))
-        rates["decode"].append(decode())
-        return submission()
-
-    subs, forwards = bracketed(ours, forward, cfg.repeats)
+    subs, forwards = bracketed(submission, forward, cfg.repeats)
+    serial = [submission(workers=0) for _ in range(cfg.repeats)]
+    decodes = [decode() for _ in range(cfg.repeats)]
     ratios = [s / f for s, f in zip(subs, forwards)]
     median = statistics.median
-    f, d, serial = median(forwards), median(rates["decode"]), rates["serial"]
+    f, d = median(forwards), median(decodes)
     bound = "decoding" if d < f else "the forward"
     ctx.log(f"  make_submission {median(subs):.1f}, forward {f:.1f}, decoding {d:.1f} images/s")
     out = {
@@ -65,7 +60,7 @@ def measure_inference(ctx) -> dict:
         "forward_images_per_second": measure(f, "images/s", forwards, 2),
         "ratio_to_forward": measure(median(ratios), "ratio", ratios),
         "submission_serial_images_per_second": measure(median(serial), "images/s", serial, 2),
-        "decode_images_per_second": measure(d, "images/s", rates["decode"], 2),
+        "decode_images_per_second": measure(d, "images/s", decodes, 2),
         "decode_over_forward": measure(d / f, "ratio"),
         "bounded_by": f"{bound}: decoding alone {d:.0f} images/s on {workers} thread(s) "
         f"({'in turn with' if workers == 0 else 'beside'} the forward), the forward {f:.0f}",

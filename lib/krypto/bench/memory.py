@@ -59,6 +59,7 @@ def child(job_file: str, out_dir: str) -> None:
     figures = dict(imports=imports, held=held, peak=max(peak[0], held), cache=cache)
     figures["cache_bytes"] = trainer.images.nbytes
     write_json(Path(out_dir) / f"rank{dist.rank}.json", figures)
+    dist.close()
 
 
 def _run(n: int, job_file: Path, out: Path, threads: int) -> dict[str, float]:

@@ -23,12 +23,16 @@ STATUS = Path("/proc/self/status")
 @contextmanager
 def _stage(out: dict, name: str):
     """``out[name] = [seconds, peak resident MiB]`` of the block: the peak is the kernel's
-    high-water mark (VmHWM of /proc/self/status, reset before the block; None off Linux)."""
-    if STATUS.exists():
+    high-water mark (VmHWM of /proc/self/status, reset before the block; None where it cannot
+    be reset)."""
+    try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        reset = True
+    except OSError:  # not Linux, or not allowed
+        reset = False
     t0 = time.perf_counter()
     yield
-    lines = STATUS.read_text().splitlines() if STATUS.exists() else []
+    lines = STATUS.read_text().splitlines() if reset else []
     peak = [int(x.split()[1]) / 1024 for x in lines if x.startswith("VmHWM:")]
     out[name] = [time.perf_counter() - t0, peak[0] if peak else None]
 
