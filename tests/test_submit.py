@@ -248,13 +248,15 @@ def test_submission_is_identical_with_and_without_the_overlap(run_dir, tiny_data
 
 def test_decoding_threads_take_the_cores_torch_leaves_free(monkeypatch):
     """Beside a CPU forward, decoding runs on the free cores only (on its cores it would slow
-    the forward: none free, each batch is decoded before its forward); beside a GPU, on all."""
+    the forward); where none is free, on every core between forwards; beside a GPU, on all."""
     monkeypatch.setattr(batch_embedding, "available_cores", lambda: 8)
     with torch_threads(3):
         assert batch_embedding.default_workers("cpu") == 5
         assert batch_embedding.default_workers("cuda") == 8
+        assert not batch_embedding.busy_cpu("cpu")
     with torch_threads(8):
-        assert batch_embedding.default_workers("cpu") == 0
+        assert batch_embedding.default_workers("cpu") == 8
+        assert batch_embedding.busy_cpu("cpu") and not batch_embedding.busy_cpu("cuda")
 
 
 class _CountedPhotos(torch.utils.data.Dataset):
@@ -272,14 +274,14 @@ class _CountedPhotos(torch.utils.data.Dataset):
         return torch.tensor(i), ""
 
 
-@pytest.mark.parametrize("workers", [0, 1, 3])
-def test_batches_come_in_order_and_at_most_workers_ahead(workers):
+@pytest.mark.parametrize(("workers", "ahead"), [(0, 0), (1, 0), (1, 1), (3, 1), (3, 2)])
+def test_batches_come_in_order_and_at_most_ahead_batches_ahead(workers, ahead):
     photos = _CountedPhotos(40)
-    batches = decoded_batches(photos, 4, workers)
+    batches = decoded_batches(photos, 4, workers, ahead)
     first, errors = next(batches)
     assert first.tolist() == [0, 1, 2, 3] and list(errors) == [""] * 4
     time.sleep(0.1)  # time enough to decode every batch, were they all submitted
-    assert photos.decoded <= 4 * (workers + 1)  # the batch handed out and those decoded ahead
+    assert photos.decoded <= 4 * (1 + (ahead if workers else 0))  # handed out, and ahead
     rest = [b.tolist() for b, _ in batches]
     assert sum(rest, first.tolist()) == list(range(40))
 
@@ -319,6 +321,10 @@ def test_photo_files_give_the_training_pixels(tiny_data, tmp_path):
         assert got.dtype == torch.uint8 and got.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
         assert got.is_contiguous() and error == ""
         np.testing.assert_array_equal(got, read_uint8(file, IMAGE_SIZE), err_msg=file.name)
+    # torchvision decoded the JPEGs (its pixels were PIL's), not the CMYK one nor the PNG
+    decoded = [batch_embedding.jpeg_by_torchvision(str(f), IMAGE_SIZE) for f in files]
+    assert [d is not None for d in decoded] == [True] * 5 + [False] * 2
+    assert batch_embedding.AGREES == {"jpeg": True}
     points = np.array([[0.3, 0.4, 0.7, 0.4, 0.5, 0.6, 0.35, 0.8, 0.65, 0.8], [np.nan] * 10])
     aligned = PhotoFiles(files[1:3], IMAGE_SIZE, landmarks=points)
     for i, file in enumerate(files[1:3]):  # aligned, or centre-cropped where NaN
@@ -337,6 +343,20 @@ def test_photo_files_give_the_training_pixels(tiny_data, tmp_path):
     for i, file in enumerate(bad):  # zeros, and the message naming the file
         pixels, error = broken[i]
         assert not pixels.any() and error.startswith(f"cannot decode image {file}")
+
+
+def test_pil_decodes_where_torchvision_gives_other_pixels(tiny_data, monkeypatch):
+    """Compared once, on the first JPEG: where torchvision's pixels are not PIL's, PIL decodes
+    every photo from then on (with a warning), so the model still gets the training's pixels."""
+    file = str(next((tiny_data / C.TEST_DIR).glob("*/0.jpg")))
+    expected = read_uint8(file, IMAGE_SIZE)
+    monkeypatch.setattr(batch_embedding, "AGREES", {})
+    monkeypatch.setattr(batch_embedding, "read_uint8", lambda path, size: 255 - expected)
+    with pytest.warns(UserWarning, match="differently"):
+        assert batch_embedding.jpeg_by_torchvision(file, IMAGE_SIZE) is None
+    assert batch_embedding.AGREES == {"jpeg": False}
+    assert batch_embedding.jpeg_by_torchvision(file, IMAGE_SIZE) is None  # not tried again
+    np.testing.assert_array_equal(PhotoFiles([file], IMAGE_SIZE)[0][0], 255 - expected)  # PIL's
 
 
 def test_embed_paths_in_small_batches(run_dir, tiny_data, tmp_path):

@@ -1,27 +1,36 @@
-"""Images embedded from their paths: a dataset of the photos decoded as training decoded them
-(PIL), its batches decoded on a pool of threads ahead of the forward pass.
+"""Images embedded from their paths: a dataset of the photos decoded to the pixels training
+decoded (PIL's; JPEGs by torchvision's decoder where it gives them), its batches decoded on a
+pool of threads ahead of the forward pass.
 
 Threads, not a :class:`torch.utils.data.DataLoader`'s worker processes: starting and joining a
 worker process at each call and sending it the pixels cost more than decoding, at the size of a
-submission (PIL releases the GIL while it decodes)."""
+submission (the decoders release the GIL)."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from krypto.data.alignment import read_aligned
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.learning.embed import embed_batch
 
+try:  # deprecated in torchvision 0.29 in favour of TorchCodec, which is not a dependency here
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
+except ImportError:  # gone: PIL decodes everything
+    decode_jpeg = None
+
 MAX_NAMED = 5  # failures an error message names
 MAX_WORKERS = 8
+AGREES: dict[str, bool] = {}  # "jpeg": whether torchvision gives PIL's pixels here (checked once)
 
 
 def available_cores() -> int:
@@ -31,19 +40,52 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def busy_cpu(device) -> bool:
+    """Whether the forward runs on a CPU whose every core torch uses: photos are then decoded
+    between forwards (a decoding thread beside the forward would make torch's threads wait)."""
+    return torch.device(device).type == "cpu" and torch.get_num_threads() >= available_cores()
+
+
 def default_workers(device) -> int:
-    """Decoding threads (at most 8): beside a CPU forward, the cores torch leaves free (none: each
-    batch is decoded before its forward, as on the forward's cores a decoding thread would make
-    torch's threads wait for it); beside a GPU, every usable core."""
-    cores = available_cores()
-    if torch.device(device).type == "cpu":
-        cores -= torch.get_num_threads()
-    return max(0, min(MAX_WORKERS, cores))
+    """Decoding threads (at most 8): beside a CPU forward, the cores torch leaves free; between
+    forwards (:func:`busy_cpu`) and beside a GPU, every usable core."""
+    cores, cpu = available_cores(), torch.device(device).type == "cpu"
+    free = cores - torch.get_num_threads() if cpu and not busy_cpu(device) else cores
+    return max(1, min(MAX_WORKERS, free))
+
+
+def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
+    """:func:`krypto.data.images.read_uint8`'s pixels ``[3, size, size]`` by torchvision's JPEG
+    decoder (faster than PIL), or None where it does not decode the file (not a JPEG, CMYK,
+    corrupt: PIL decodes it or names it) or where its pixels are not PIL's here (compared once
+    per process, on the first JPEG)."""
+    if decode_jpeg is None or AGREES.get("jpeg") is False:
+        return None
+    try:
+        with warnings.catch_warnings():  # torchvision's deprecation notice at each call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            image = decode_jpeg(read_file(path), mode=ImageReadMode.UNCHANGED)
+    except RuntimeError:
+        return None
+    if image.shape[0] not in (1, 3):
+        return None
+    pixels = np.ascontiguousarray(image.expand(3, -1, -1).numpy())  # gray: as convert("RGB")
+    if pixels.shape[1:] != (size, size):  # resized as read_uint8 resizes (PIL, bilinear)
+        rgb = Image.fromarray(pixels.transpose(1, 2, 0)).resize((size, size), Image.BILINEAR)
+        pixels = np.asarray(rgb).transpose(2, 0, 1)
+    if "jpeg" not in AGREES:
+        AGREES["jpeg"] = bool(np.array_equal(pixels, read_uint8(path, size)))
+        if not AGREES["jpeg"]:
+            warnings.warn(
+                "torchvision and PIL decode JPEGs differently here: PIL decodes them", stacklevel=2
+            )
+    return pixels if AGREES["jpeg"] else None
 
 
 class PhotoFiles(torch.utils.data.Dataset):
     """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
-    ``size`` px, bilinear, RGB), or aligned with their ``landmarks`` ``[n, 10]``
+    ``size`` px, bilinear, RGB; JPEGs by :func:`jpeg_by_torchvision`), or aligned with their
+    ``landmarks`` ``[n, 10]``
     (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre crops). Item ``i``:
     ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message naming a file that
     does not decode (its pixels zeros)."""
@@ -55,38 +97,38 @@ class PhotoFiles(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, str]:
+        path = self.paths[i]
         try:
-            if self.landmarks is None:
-                pixels = read_uint8(self.paths[i], self.size)
-            else:
-                pixels = read_aligned(self.paths[i], self.landmarks[i], self.size)
+            if self.landmarks is not None:
+                pixels = read_aligned(path, self.landmarks[i], self.size)
+            elif (pixels := jpeg_by_torchvision(path, self.size)) is None:
+                pixels = read_uint8(path, self.size)
         except CorruptImageError as error:
             return torch.zeros(3, self.size, self.size, dtype=torch.uint8), str(error)
         return torch.from_numpy(np.ascontiguousarray(pixels)), ""
 
 
-def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int) -> Iterator:
-    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, each batch
-    decoded on one of ``workers`` threads, up to ``workers`` batches ahead of the one handed out
-    (0: each batch in the calling thread, when asked for)."""
-
-    def batch(start: int):
-        rows = range(start, min(start + batch_size, len(photos)))
-        return torch.utils.data.default_collate([photos[i] for i in rows])
-
-    starts = range(0, len(photos), batch_size)
+def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: int = 1) -> Iterator:
+    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, its photos
+    decoded on ``workers`` threads (0: in the calling thread) with those of the next ``ahead``
+    batches (0: each batch when asked for)."""
     if workers == 0:
-        yield from map(batch, starts)
+        for start in range(0, len(photos), batch_size):
+            rows = range(start, min(start + batch_size, len(photos)))
+            yield torch.utils.data.default_collate([photos[i] for i in rows])
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-        pending: deque = deque()
+        pending: deque = deque()  # the photos from ``start`` on, submitted
         try:
-            for start in starts:
-                pending.append(pool.submit(batch, start))
-                if len(pending) > workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            for start in range(0, len(photos), batch_size):
+                stop = min(len(photos), start + (ahead + 1) * batch_size)
+                pending.extend(
+                    pool.submit(photos.__getitem__, i) for i in range(start + len(pending), stop)
+                )
+                rows = min(batch_size, len(photos) - start)
+                yield torch.utils.data.default_collate(
+                    [pending.popleft().result() for _ in range(rows)]
+                )
         finally:
             for future in pending:
                 future.cancel()
@@ -119,8 +161,9 @@ def embed_paths(
     """Embeddings float32 ``[len(paths), D]`` on the CPU (not normalised) of the photos at
     ``paths``, each decoded once by :class:`PhotoFiles` (aligned with ``landmarks``) on
     ``workers`` threads (default :func:`default_workers`; 0: in this thread), ``batch_size``
-    at a time (:func:`decoded_batches`). The embeddings do not depend on ``workers``: the same
-    batches reach the model.
+    at a time, the next batch's beside the forward (between forwards on a :func:`busy_cpu`; see
+    :func:`decoded_batches`). The embeddings do not depend on ``workers``: the same batches
+    reach the model.
 
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
@@ -130,7 +173,8 @@ def embed_paths(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
     workers = default_workers(device) if workers is None else max(0, int(workers))
-    batches = decoded_batches(PhotoFiles(paths, image_size, landmarks), batch_size, workers)
+    photos, ahead = PhotoFiles(paths, image_size, landmarks), 0 if busy_cpu(device) else 1
+    batches = decoded_batches(photos, batch_size, workers, ahead)
     was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []
