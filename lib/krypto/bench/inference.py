@@ -8,7 +8,7 @@ import torch
 
 from krypto import constants as C
 from krypto.bench.common import bracketed, measure, seconds, what
-from krypto.challenge.batch_embedding import PhotoFiles, decoded_batches, default_workers
+from krypto.challenge import batch_embedding as B
 from krypto.challenge.submit import distinct_files, make_submission
 from krypto.data.layout import read_pairs
 from krypto.learning.checkpoint import load_model
@@ -25,7 +25,7 @@ def measure_inference(ctx) -> dict:
     pairs_dir, run_dir, batch = data / C.TEST_DIR, ctx.trained_run(), cfg.inference_batch
     pairs = read_pairs(pairs_dir)
     photos = distinct_files(pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist())[0]
-    n, workers = len(photos), default_workers(device)
+    n, workers, busy = len(photos), B.default_workers(device), B.busy_cpu(device)
     model, config = load_model(run_dir, device=device)
     fmt = memory_format(config.backbone, device)
     model = model.to(memory_format=fmt).eval()
@@ -43,8 +43,8 @@ def measure_inference(ctx) -> dict:
         return n / seconds(lambda: make_submission(run_dir, pairs_dir, **options), device)
 
     def decode() -> float:
-        batches = lambda: list(decoded_batches(PhotoFiles(photos, size), batch, workers))
-        return n / seconds(batches, device)
+        decoded = B.decoded_batches(B.PhotoFiles(photos, size), batch, workers, 0 if busy else 1)
+        return n / seconds(lambda: list(decoded), device)
 
     forward(), submission()  # warm-up
     subs, forwards = bracketed(submission, forward, cfg.repeats)
@@ -63,7 +63,7 @@ def measure_inference(ctx) -> dict:
         "decode_images_per_second": measure(d, "images/s", decodes, 2),
         "decode_over_forward": measure(d / f, "ratio"),
         "bounded_by": f"{bound}: decoding alone {d:.0f} images/s on {workers} thread(s) "
-        f"({'in turn with' if workers == 0 else 'beside'} the forward), the forward {f:.0f}",
+        f"({'between forwards' if busy else 'beside the forward'}), the forward {f:.0f}",
         "workers": workers,
         "n_images": n,
         "n_pairs": len(pairs),

@@ -109,28 +109,26 @@ class PhotoFiles(torch.utils.data.Dataset):
 
 
 def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: int = 1) -> Iterator:
-    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, its photos
-    decoded on ``workers`` threads (0: in the calling thread) with those of the next ``ahead``
-    batches (0: each batch when asked for)."""
+    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, each batch
+    decoded in ``workers`` parts, one per thread (0: in the calling thread), the next ``ahead``
+    batches while one is handed out (0: each batch when asked for)."""
+    starts = range(0, len(photos), batch_size)
+    batch = lambda start: np.arange(start, min(start + batch_size, len(photos)))
+    decode = lambda rows: [photos[i] for i in rows]
+    collate = torch.utils.data.default_collate
     if workers == 0:
-        for start in range(0, len(photos), batch_size):
-            rows = range(start, min(start + batch_size, len(photos)))
-            yield torch.utils.data.default_collate([photos[i] for i in rows])
+        yield from (collate(decode(batch(start))) for start in starts)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-        pending: deque = deque()  # the photos from ``start`` on, submitted
+        pending: deque = deque()  # the parts of the batches from the one handed out on
         try:
-            for start in range(0, len(photos), batch_size):
-                stop = min(len(photos), start + (ahead + 1) * batch_size)
-                pending.extend(
-                    pool.submit(photos.__getitem__, i) for i in range(start + len(pending), stop)
-                )
-                rows = min(batch_size, len(photos) - start)
-                yield torch.utils.data.default_collate(
-                    [pending.popleft().result() for _ in range(rows)]
-                )
+            for k in range(len(starts)):
+                while len(pending) <= ahead and k + len(pending) < len(starts):
+                    parts = np.array_split(batch(starts[k + len(pending)]), workers)
+                    pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
+                yield collate([item for part in pending.popleft() for item in part.result()])
         finally:
-            for future in pending:
+            for future in (part for parts in pending for part in parts):
                 future.cancel()
 
 
