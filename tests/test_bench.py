@@ -1,7 +1,8 @@
-"""krypto.bench: the quick benchmark writes every section, its reference miner is a correct miner
-(the same rules as ours), not a strawman; the GPU check's CPU dry run passes; the image cache the
-memory section measures is memory-mapped, read-only and copied out batch by batch. No assertion
-on speed: timed asserts flake."""
+"""krypto.bench: the quick benchmark writes every section, its table's rows and verdicts come from
+the measurements, its reference miner is a correct miner (the same rules as ours), not a
+strawman; the GPU check's CPU dry run passes; the image cache the memory section measures is
+memory-mapped, read-only and copied out batch by batch. No assertion on speed: timed asserts
+flake."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import pytest
 import torch
 
 from krypto import constants as C
-from krypto.bench import GOALS, SECTIONS, gpu_check, main
-from krypto.bench.common import SPEC
+from krypto.bench import ROWS, SECTIONS, gpu_check, main
 from krypto.bench.miner import MINER_BATCHES, miner_batch, python_loop_quadruplets
-from krypto.bench.report import ROWS, markdown, text_table
+from krypto.bench.report import markdown, table_rows, text_table, verdicts
+from krypto.bench.scale import _stage
 from krypto.learning.miner import mine_quadruplets
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "lib" / "krypto" / "bench"
@@ -59,44 +60,27 @@ def test_quick_benchmark_writes_every_section(tmp_path):
         assert isinstance(m["unit"], str) and m["unit"], path
         assert math.isfinite(m["value"]) and m["value"] > 0, (path, m)
         assert all(s > 0 for s in m.get("samples", [1])), path
+    for section in SECTIONS:  # what each measures, from its function's docstring
+        assert len(cpu[section]["what"]) > 100 and "\n" not in cpu[section]["what"], section
 
-    training = cpu["training"]
-    for key in ("loop_images_per_second", "bound_images_per_second", "ratio_to_bound"):
-        assert key in training
-    assert training["loop_images_per_second"]["unit"] == "images/s"
-    assert {"seed_images_per_second", "speedup"} <= set(cpu["seed_pipeline"])
-    for size in MINER_BATCHES:
-        keys = {"ours_ms", "reference_ms", "reference_lists_ms", "speedup"}
-        assert keys <= set(cpu["miner"][str(size)])
     inference = cpu["inference"]
-    assert {
-        "submission_images_per_second",
-        "forward_images_per_second",
-        "ratio_to_forward",
-        "decode_images_per_second",
-        "decode_pil_images_per_second",
-        "ratio_limit",
-    } <= set(inference)
-    assert inference["bounded_by"] and inference["workers"] >= 1
+    assert inference["bounded_by"] and inference["workers"] >= 0
+    assert 0 < inference["n_images"] <= 2 * inference["n_pairs"]  # each distinct photo once
     memory = cpu["memory"]
-    assert memory["processes"] == 2 and memory["ratio"]["unit"] == "ratio"
-    assert memory["processes_mib"]["unit"] == memory["one_process_mib"]["unit"] == "MiB"
-    assert memory["image_cache_mib"]["value"] > 0
+    assert memory["processes"] == 2 and memory["image_cache_mib"]["value"] > 0
+    assert memory["processes_image_cache_pss_mib"]["value"] > 0
     sizes = cpu["growth"]["sizes"]
     assert [s["scale"] for s in sizes] == [1, 4, 16]
     assert sizes[0]["n_train_images"] < sizes[1]["n_train_images"] < sizes[2]["n_train_images"]
-    assert {"cost_ratio_16x_1x", "relative_cost_ratio_16x_1x"} <= set(cpu["growth"])
-    assert all("relative_cost" in s for s in sizes)
+    scale = cpu["scale"]["sizes"]
+    assert [s["identities"] for s in scale] == [16, 64] and scale[0]["n_photos"] == 16 * 10
 
-    goals = {g["id"]: g for g in report["goals"]}
-    assert set(goals) == {g["id"] for g in GOALS}
-    for section in SECTIONS:
-        assert cpu[section]["what"] == SPEC["what"][section].format(
-            workers=cpu["inference"]["workers"],
-            prefetch=cpu["inference"]["prefetch"],
-            n=2,
-            seconds=0.5,
-        )
+    rows = table_rows(report)  # every row of the table, each goal with its verdict
+    assert len(rows) == sum(1 if "[]" not in r[0] else 3 if "growth" in r[0] else 2 for r in ROWS)
+    goals = {g["measurement"]: g for g in report["goals"]}
+    assert len(goals) == sum(1 for r in ROWS if r[-1]) and goals == {
+        g["measurement"]: g for g in verdicts(report)
+    }
     for goal in goals.values():
         assert goal["device"] == "cpu" and isinstance(goal["passed"], bool)
         assert goal["measured"] > 0 and goal["goal"].startswith((">=", "<="))
@@ -162,17 +146,55 @@ def test_reference_miner_on_the_benchmark_batches():
 # --- the package: its data, its modules, the trainer's public interface only ----------------------
 
 
-def test_every_section_goal_and_row_of_the_data_is_one_the_bench_knows():
-    """sections.yaml: each section has its ``what``, each goal is on a section and shows in
-    exactly one row, each row is of a section."""
-    assert set(SPEC["what"]) == set(SECTIONS)
-    ids = [goal["id"] for goal in GOALS]
-    assert len(ids) == len(set(ids)) and {goal["section"] for goal in GOALS} <= set(SECTIONS)
-    for goal in GOALS:
-        assert goal["op"] in (">=", "<=") and goal["threshold"] > 0, goal
-    row_goals = [row[-1].format(size=MINER_BATCHES[0]) for row in ROWS]
-    assert sorted(g for g in row_goals if g) == sorted(ids)
-    assert all(len(row) == 6 and row[0].removesuffix("[]") in SECTIONS for row in ROWS)
+def test_every_row_is_of_a_section_and_every_section_has_rows():
+    assert {row[0].split(".")[0] for row in ROWS} == set(SECTIONS)
+    for _, name, *cells, goal in ROWS:
+        assert len(cells) == 3 and name[0].isdigit(), name
+        if goal:  # on the ratio cell's measurement
+            op, threshold = goal.split()
+            assert op in (">=", "<=") and float(threshold) > 0 and cells[2], name
+
+
+def _report(ratio: float, speedup: float) -> dict:
+    """A report with two measurements of section 1 and the miner at batch 36 only."""
+    m = lambda value, unit="images/s": {"value": value, "unit": unit}
+    training = dict(
+        loop_images_per_second=m(90.0),
+        bound_images_per_second=m(100.0),
+        ratio_to_bound=m(ratio, "ratio"),
+    )
+    ms = dict(ours_ms=m(0.1, "ms/call"), reference_ms=m(10.0, "ms/call"))
+    miner = {"36": {**ms, "reference_lists_ms": m(0.2, "ms/call"), "speedup": m(speedup, "x")}}
+    miner["36"]["speedup_vs_lists"] = m(2.0, "x")
+    return {"cpu": {"training": training, "miner": miner}, "cuda": None}
+
+
+@pytest.mark.parametrize(("ratio", "speedup", "passed"), [(0.95, 60.0, True), (0.85, 40.0, False)])
+def test_verdicts_are_the_goals_on_the_measurements(ratio, speedup, passed):
+    rows = table_rows(_report(ratio, speedup))
+    assert [r["measurement"] for r in rows] == [  # the rows whose measurements are there
+        "1. training loop vs compute bound",
+        "3. miner, batch 36 (seed loop / lists loop)",
+    ]
+    assert rows[0]["ours"] == "90 images/s" and rows[0]["ratio"] == f"{ratio:.3f}"
+    assert rows[1]["reference"] == "10 ms/call / 0.2 ms/call"
+    assert rows[1]["ratio"] == f"{speedup:.3g}x / 2x"
+    assert [(r["goal"], r["result"]) for r in rows] == [
+        (">= 0.9", "PASS" if passed else "FAIL"),
+        (">= 50", "PASS" if passed else "FAIL"),
+    ]
+    assert [g["measured"] for g in verdicts(_report(ratio, speedup))] == [ratio, speedup]
+
+
+def test_a_stage_records_its_seconds_and_the_peak_memory_within_it():
+    out: dict = {}
+    with _stage(out, "small"):
+        pass
+    with _stage(out, "big"):
+        block = np.ones(300 * 2**20, dtype=np.uint8)  # 300 MiB, touched
+        del block
+    (_, small), (seconds, big) = out["small"], out["big"]
+    assert seconds > 0 and big - small > 250  # the peak of the block, not of the process
 
 
 def test_one_module_per_measurement_each_short_and_public_only():
@@ -182,9 +204,9 @@ def test_one_module_per_measurement_each_short_and_public_only():
         "miner.py",
         "inference.py",
         "memory.py",
+        "scale.py",
         "report.py",
         "gpu_check.py",
-        "gpu_paths.py",
         "__main__.py",
     } <= set(sources)
     for name, text in sources.items():
@@ -201,7 +223,7 @@ def test_one_module_per_measurement_each_short_and_public_only():
 def test_combinations_cover_the_params_files():
     combos = gpu_check.combinations()
     assert len(combos) == len({tuple(c.values()) for c in combos})  # distinct
-    seen = {k: {c[k] for c in combos} for k in gpu_check.COMBINATION_KEYS}
+    seen = {k: {c[k] for c in combos} for k in gpu_check.COMBINATION}
     assert {"triplet", "quadruplet"} <= seen["loss"]
     assert {"none", "cosine", "arcface"} <= seen["head"]
     assert seen["fakes_as_class"] == {False, True}
@@ -209,10 +231,10 @@ def test_combinations_cover_the_params_files():
 
 
 def test_a_failing_check_is_recorded_and_the_next_one_runs():
-    checks = gpu_check.Checks(log=lambda text: None)
-    assert checks.run("broken", lambda: 1 / 0) is None
-    assert checks.run("fine", lambda: {"x": 1}) == {"x": 1}
-    broken, fine = checks.results
+    results: list = []
+    assert gpu_check.check(results, "broken", lambda: 1 / 0, log=lambda text: None) is None
+    assert gpu_check.check(results, "fine", dict, x=1, log=lambda text: None) == {"x": 1}
+    broken, fine = results
     assert not broken["passed"] and "ZeroDivisionError" in broken["error"]
     assert "1 / 0" in broken["traceback"] and fine["passed"]
 
@@ -239,6 +261,9 @@ def test_gpu_check_dry_run_on_the_cpu(tiny_data, tmp_path):
     assert len(trained) == len(gpu_check.combinations())
     assert {
         "environment",
+        "alignment[MTCNN on the device]",
+        "recipe[small_cnn]",
+        "recipe[small_cnn] submission",
         "resume",
         "submission",
         "export",
@@ -246,12 +271,13 @@ def test_gpu_check_dry_run_on_the_cpu(tiny_data, tmp_path):
         "bench",
     } <= set(names)
     assert report["failed"] == [] and report["passed"] == len(names)
-    checks = {c["name"]: c for c in report["checks"]}
-    assert checks["resume"]["details"]["second"]["resumed"] is True
-    assert checks["torchrun[2 process(es)]"]["details"]["backend"] == "gloo"
-    assert checks["submission"]["details"]["max_diff_prefetch_vs_serial"] == 0
-    assert checks["export"]["details"]["provider"] == "CPUExecutionProvider"
-    assert report["figures"]["bench"]["miner"]["36"]["speedup"]["value"] > 0
+    checks = {c["name"]: c["details"] for c in report["checks"]}
+    assert checks["resume"]["second"]["resumed"] is True
+    assert checks["torchrun[2 process(es)]"]["processes"] == 2
+    assert checks["torchrun[2 process(es)]"]["device"] == "cpu"
+    assert checks["submission"]["max_diff_threads_vs_serial"] == 0
+    assert checks["export"]["provider"] == "CPUExecutionProvider"
+    assert checks["bench"]["results"]["miner"]["36"]["speedup"]["value"] > 0
 
 
 # --- the image cache ------------------------------------------------------------------------------

@@ -179,6 +179,23 @@ def test_sampler_gives_processes_disjoint_identities():
     assert len(ranks[0]) == len(ranks[1])
 
 
+def test_sampler_draws_from_each_identitys_rows_in_row_order():
+    """The real and fake rows of each identity: those a scan of every row for it finds, in order
+    (labels unsorted, not contiguous, some identities without fakes)."""
+    rng = np.random.default_rng(0)
+    labels, is_fake = rng.integers(0, 40, 600), rng.random(600) < 0.3
+    labels[labels == 7] = 41  # a gap in the labels
+    sampler = IdentityBatchSampler(labels, is_fake, 4, 4)
+    assert list(sampler.real) == list(sampler.fake) == list(np.unique(labels))
+    for ident in np.unique(labels):
+        np.testing.assert_array_equal(
+            sampler.real[ident], np.flatnonzero((labels == ident) & ~is_fake)
+        )
+        np.testing.assert_array_equal(
+            sampler.fake[ident], np.flatnonzero((labels == ident) & is_fake)
+        )
+
+
 def test_sampler_refuses_too_large_p():
     with pytest.raises(ValueError, match="only 3 identities"):
         IdentityBatchSampler(np.repeat(np.arange(3), 4), np.zeros(12, bool), 4, 4)

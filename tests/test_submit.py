@@ -1,15 +1,15 @@
-"""Tests of krypto.challenge.submit (with the image decoding and the batch embedding it runs
-on): a submission from a tiny trained run, scored, with TTA, bad inputs and the command line;
-decoding overlapped with the forward (and torchvision's JPEG decoder) changes nothing in it."""
+"""Tests of krypto.challenge.submit (with the batch embedding it runs on): a submission from a
+tiny trained run, scored, with TTA, bad inputs and the command line; decoding on threads ahead of
+the forward changes nothing in it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +21,12 @@ from sklearn.metrics import roc_curve
 
 from krypto import constants as C
 from krypto import run_folder as RF
-from krypto.challenge import image_decoding, submit
-from krypto.challenge.batch_embedding import default_prefetch, embed_paths
-from krypto.challenge.image_decoding import decode_image
+from krypto.challenge import batch_embedding, submit
+from krypto.challenge.batch_embedding import PhotoFiles, decoded_batches, embed_paths
 from krypto.challenge.score import main as score_main
 from krypto.challenge.score import read_submission, score_files
 from krypto.challenge.submit import make_submission, skipped_path
+from krypto.data.alignment import read_aligned
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.data.layout import DataLayoutError, read_gt
 from krypto.learning.checkpoint import load_model
@@ -235,51 +235,55 @@ def test_tta_of_a_mirror_symmetric_image_keeps_the_direction(run_dir, tmp_path):
 
 
 def test_submission_is_identical_with_and_without_the_overlap(run_dir, tiny_data):
-    """Decoding on worker processes, batches ahead of the forward, by torchvision or PIL: the same
+    """Decoding in the calling thread or on threads, batches ahead of the forward: the same
     submission, to the last bit (the same pixels reach the model in the same batches)."""
     pairs = tiny_data / C.TEST_DIR
-    serial = make_submission(
-        run_dir,
-        pairs,
-        progress=False,
-        device="cpu",
-        batch_size=8,
-        workers=1,
-        prefetch=0,
-        decoder="pil",
-    )
-    for workers, prefetch, decoder in ((3, 2, "auto"), (2, 0, "auto"), (4, 5, "pil")):
-        overlapped = make_submission(
-            run_dir,
-            pairs,
-            progress=False,
-            device="cpu",
-            batch_size=8,
-            workers=workers,
-            prefetch=prefetch,
-            decoder=decoder,
-        )
+    options = dict(progress=False, device="cpu", batch_size=8)
+    serial = make_submission(run_dir, pairs, workers=0, **options)
+    for workers in (1, 3):
+        overlapped = make_submission(run_dir, pairs, workers=workers, **options)
         pd.testing.assert_frame_equal(overlapped, serial, check_exact=True)
     assert len(serial) > 8  # several batches
 
 
-def test_prefetch_default_leaves_a_busy_cpu_alone():
-    assert default_prefetch("cuda") == 2
-    expected = 0 if torch.get_num_threads() >= len(os.sched_getaffinity(0)) else 2
-    assert default_prefetch("cpu") == expected
-
-
 def test_decoding_threads_take_the_cores_torch_leaves_free(monkeypatch):
     """Beside a CPU forward, decoding runs on the free cores only (on its cores it would slow
-    the forward); on a GPU, or between forwards that use every core, on all of them."""
-    import krypto.challenge.batch_embedding as batch_embedding
-
+    the forward); where none is free, on every core between forwards; beside a GPU, on all."""
     monkeypatch.setattr(batch_embedding, "available_cores", lambda: 8)
     with torch_threads(3):
         assert batch_embedding.default_workers("cpu") == 5
         assert batch_embedding.default_workers("cuda") == 8
+        assert not batch_embedding.busy_cpu("cpu")
     with torch_threads(8):
         assert batch_embedding.default_workers("cpu") == 8
+        assert batch_embedding.busy_cpu("cpu") and not batch_embedding.busy_cpu("cuda")
+
+
+class _CountedPhotos(torch.utils.data.Dataset):
+    """Items ``(i, "")``, each decoded slowly, counting how many were."""
+
+    def __init__(self, n: int):
+        self.n, self.decoded = n, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        time.sleep(0.001 * (i % 3))  # batches finish out of order
+        self.decoded += 1
+        return torch.tensor(i), ""
+
+
+@pytest.mark.parametrize(("workers", "ahead"), [(0, 0), (1, 0), (1, 1), (3, 1), (3, 2)])
+def test_batches_come_in_order_and_at_most_ahead_batches_ahead(workers, ahead):
+    photos = _CountedPhotos(40)
+    batches = decoded_batches(photos, 4, workers, ahead)
+    first, errors = next(batches)
+    assert first.tolist() == [0, 1, 2, 3] and list(errors) == [""] * 4
+    time.sleep(0.1)  # time enough to decode every batch, were they all submitted
+    assert photos.decoded <= 4 * (1 + (ahead if workers else 0))  # handed out, and ahead
+    rest = [b.tolist() for b, _ in batches]
+    assert sum(rest, first.tolist()) == list(range(40))
 
 
 @contextlib.contextmanager
@@ -298,8 +302,7 @@ def _jpeg(path: Path, pixels, **options) -> Path:
     return path
 
 
-@pytest.mark.parametrize("decoder", ["auto", "pil"])
-def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
+def test_photo_files_give_the_training_pixels(tiny_data, tmp_path):
     rng = np.random.default_rng(0)
     face = np.asarray(Image.open(next((tiny_data / C.TEST_DIR).glob("*/0.jpg"))).convert("RGB"))
     big = np.asarray(Image.fromarray(face).resize((70, 50), Image.BILINEAR))
@@ -312,38 +315,61 @@ def test_decode_image_gives_the_training_pixels(decoder, tiny_data, tmp_path):
         _jpeg(tmp_path / "cmyk.jpg", Image.fromarray(big).convert("CMYK")),
         _jpeg(tmp_path / "noise.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)),
     ]
-    for file in files:
-        got = decode_image(str(file), IMAGE_SIZE, decoder)
-        assert got.dtype == np.uint8 and got.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
+    photos = PhotoFiles(files, IMAGE_SIZE)
+    for i, file in enumerate(files):
+        got, error = photos[i]
+        assert got.dtype == torch.uint8 and got.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
+        assert got.is_contiguous() and error == ""
         np.testing.assert_array_equal(got, read_uint8(file, IMAGE_SIZE), err_msg=file.name)
-    if decoder == "auto":  # torchvision did decode the JPEGs (the check did not turn it off)
-        assert image_decoding._jpeg["agrees"] is True
-        decoded = image_decoding._torchvision_jpegs([str(f) for f in files])
-        assert [d is not None for d in decoded] == [True] * 5 + [False, False]  # not CMYK, PNG
-        images, failures = image_decoding.decode_images([str(f) for f in files], IMAGE_SIZE)
-        assert failures == []
-        np.testing.assert_array_equal(images, np.stack([read_uint8(f, IMAGE_SIZE) for f in files]))
+    # torchvision decoded the JPEGs (its pixels were PIL's), not the CMYK one nor the PNG
+    decoded = [batch_embedding.jpeg_by_torchvision(str(f), IMAGE_SIZE) for f in files]
+    assert [d is not None for d in decoded] == [True] * 5 + [False] * 2
+    assert batch_embedding.AGREES == {"jpeg": True}
+    points = np.array([[0.3, 0.4, 0.7, 0.4, 0.5, 0.6, 0.35, 0.8, 0.65, 0.8], [np.nan] * 10])
+    aligned = PhotoFiles(files[1:3], IMAGE_SIZE, landmarks=points)
+    for i, file in enumerate(files[1:3]):  # aligned, or centre-cropped where NaN
+        expected = read_aligned(file, points[i], IMAGE_SIZE)
+        np.testing.assert_array_equal(aligned[i][0], expected, err_msg=file.name)
+        assert not np.array_equal(expected, read_uint8(file, IMAGE_SIZE))  # not a plain resize
+    bad = []
     for name, content in (
         ("empty.jpg", b""),
         ("text.jpg", b"this is not a JPEG"),
         ("cut.jpg", files[1].read_bytes()[:200]),
     ):
-        (tmp_path / name).write_bytes(content)
-        with pytest.raises(CorruptImageError, match=name):
-            decode_image(str(tmp_path / name), IMAGE_SIZE, decoder)
+        bad.append(tmp_path / name)
+        bad[-1].write_bytes(content)
+    broken = PhotoFiles(bad, IMAGE_SIZE)
+    for i, file in enumerate(bad):  # zeros, and the message naming the file
+        pixels, error = broken[i]
+        assert not pixels.any() and error.startswith(f"cannot decode image {file}")
+
+
+def test_pil_decodes_where_torchvision_gives_other_pixels(tiny_data, monkeypatch):
+    """Compared once, on the first JPEG: where torchvision's pixels are not PIL's, PIL decodes
+    every photo from then on (with a warning), so the model still gets the training's pixels."""
+    file = str(next((tiny_data / C.TEST_DIR).glob("*/0.jpg")))
+    expected = read_uint8(file, IMAGE_SIZE)
+    monkeypatch.setattr(batch_embedding, "AGREES", {})
+    monkeypatch.setattr(batch_embedding, "read_uint8", lambda path, size: 255 - expected)
+    with pytest.warns(UserWarning, match="differently"):
+        assert batch_embedding.jpeg_by_torchvision(file, IMAGE_SIZE) is None
+    assert batch_embedding.AGREES == {"jpeg": False}
+    assert batch_embedding.jpeg_by_torchvision(file, IMAGE_SIZE) is None  # not tried again
+    np.testing.assert_array_equal(PhotoFiles([file], IMAGE_SIZE)[0][0], 255 - expected)  # PIL's
 
 
 def test_embed_paths_in_small_batches(run_dir, tiny_data, tmp_path):
     """The rows, the NaN of a failed image and the error (with every failure of its batch) are
-    the same whatever the workers and the prefetch."""
+    the same whatever the workers."""
     model, _ = load_model(run_dir, device="cpu")
     paths = sorted((tiny_data / C.TEST_DIR).glob("*/*.jpg"))[:9]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"")
     with_bad = paths[:4] + [bad] + paths[4:] + [bad]
-    reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, prefetch=0)
-    for workers, prefetch in ((1, 0), (2, 1), (3, 3)):
-        options = dict(batch_size=2, workers=workers, prefetch=prefetch)
+    reference = embed_paths(model, paths, IMAGE_SIZE, batch_size=64, workers=0)
+    for workers in (0, 1, 3):
+        options = dict(batch_size=2, workers=workers)
         failures: list = []
         emb = embed_paths(model, with_bad, IMAGE_SIZE, failures=failures, **options)
         assert [i for i, _ in failures] == [4, 10]
@@ -356,7 +382,7 @@ def test_embed_paths_in_small_batches(run_dir, tiny_data, tmp_path):
             embed_paths(model, with_bad, IMAGE_SIZE, labels=labels, **options)
         assert "row 4" in str(info.value) and "row 10" not in str(info.value)
     with pytest.raises(CorruptImageError, match="^2 image"):  # one batch: both failures named
-        embed_paths(model, with_bad, IMAGE_SIZE, batch_size=16, prefetch=2)
+        embed_paths(model, with_bad, IMAGE_SIZE, batch_size=16, workers=2)
 
 
 # --- bad inputs -----------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
-"""Speed and memory ratios, each measured side by side in one process: ``make bench``
+"""Speed and memory, each ratio measured side by side in one process: ``make bench``
 (``python -m krypto.bench --help``) writes ``bench.json``, ``bench.md`` and ``bench.txt``;
-``sections.yaml`` describes the sections, goals and table; :mod:`.gpu_check` is ``make gpu-check``.
-"""
+:mod:`.gpu_check` is ``make gpu-check``."""
 
 from krypto.bench.cli import main, run
-from krypto.bench.common import SECTIONS, BenchConfig, default_config, quick_config
-from krypto.bench.report import GOALS
+from krypto.bench.common import QUICK, SECTIONS, BenchConfig
+from krypto.bench.report import ROWS
 
-__all__ = ["GOALS", "SECTIONS", "BenchConfig", "default_config", "main", "quick_config", "run"]
+__all__ = ["QUICK", "ROWS", "SECTIONS", "BenchConfig", "main", "run"]

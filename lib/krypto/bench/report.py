@@ -1,56 +1,59 @@
-"""The benchmark's goals and its table (both data: ``sections.yaml``), and its outputs:
-``bench.json``, ``bench.md`` (the README's table) and ``bench.txt`` (the printed table)."""
+"""The benchmark's table as data (:data:`ROWS`), its verdicts, and its outputs: ``bench.json``,
+``bench.md`` (the README's) and ``bench.txt``."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from krypto.bench.common import SPEC
 from krypto.bench.miner import MINER_BATCHES
 from krypto.files import write_text
 
-GOALS = tuple(SPEC["goals"])
-ROWS = SPEC["rows"]
-ITEMS = {
-    "miner": lambda m: [{**m[str(size)], "size": size} for size in MINER_BATCHES],
-    "growth": lambda g: g["sizes"],
-    "scale": lambda s: s["sizes"],
-}
-# values that the words of a section's rows depend on
-DERIVED = {
-    "memory": lambda m: {"sized": "challenge-sized" if m.get("challenge_sized") else "smoke-sized"},
-    "inference": lambda i: {
-        "other": "overlapped" if "submission_overlapped_images_per_second" in i else "serial"
-    },
-}
+# (section, measurement, ours, reference, ratio, goal): the section is a path in a device's
+# results ("[]": a row per item of that list); each cell names one of its measurements or is a
+# template over them; the goal ("op threshold") is on the ratio cell's (first) measurement
+ROWS = (
+    ("training", "1. training loop vs compute bound", "loop_images_per_second",
+     "bound_images_per_second", "ratio_to_bound", ">= 0.9"),
+    ("seed_pipeline", "2. our loop vs seed pipeline", "loop_images_per_second",
+     "seed_images_per_second", "speedup", ">= 2"),
+    ("seed_pipeline", "2. (limit) compute bound vs seed pipeline", "", "", "max_possible_speedup",
+     ""),
+    *((f"miner.{size}", f"3. miner, batch {size} (seed loop / lists loop)", "ours_ms",
+       "{reference_ms} / {reference_lists_ms}", "{speedup} / {speedup_vs_lists}",
+       ">= 50" if size == MINER_BATCHES[0] else "") for size in MINER_BATCHES),
+    ("inference", "4. inference: make_submission vs forward", "submission_images_per_second",
+     "forward_images_per_second", "ratio_to_forward", ">= 0.85"),
+    ("inference", "4. (limit) decoding alone vs forward", "decode_images_per_second",
+     "forward_images_per_second", "decode_over_forward", ""),
+    ("inference", "4. make_submission decoding each batch before its forward",
+     "submission_serial_images_per_second", "forward_images_per_second", "", ""),
+    ("memory", "5. memory held, {processes} processes vs 1, 1 epoch, {n_images:,} images",
+     "processes_mib", "one_process_mib", "ratio", "<= 1.3"),
+    ("memory", "5. memory at the sampled peak, {processes} processes vs 1",
+     "processes_peak_mib", "one_process_peak_mib", "peak_ratio", ""),
+    ("memory", "5. image cache ({image_cache_mib}): PSS, {processes} processes vs 1",
+     "processes_image_cache_pss_mib", "one_process_image_cache_pss_mib", "image_cache_ratio", ""),
+    ("memory", "5. the rest (activations, allocator: per process), {processes} processes vs 1",
+     "processes_working_mib", "one_process_working_mib", "", ""),
+    ("growth.sizes[]", "6. growth {scale:g}x: {n_train_images} training images, {epoch_seconds}"
+     "/epoch", "{images_per_second} ({ms_per_image})", "bound {bound_ms_per_image}",
+     "relative_cost", ""),
+    ("growth", "6. growth: per-image cost 16x / 1x, raw", "", "", "cost_ratio_16x_1x", ""),
+    ("growth", "6. growth: per-image cost 16x / 1x, relative to the bound", "", "",
+     "relative_cost_ratio_16x_1x", "<= 1.25"),
+    ("scale.sizes[]", "7. scale {identities:,} identities, {n_photos:,} photos: index / cache / "
+     "epoch", "{index_seconds} / {image_cache_seconds} / {epoch_seconds}",
+     "peak {index_peak_mib} / {image_cache_peak_mib} / {epoch_peak_mib}", "", ""),
+    ("scale.sizes[]", "7. scale {identities:,} identities, {n_test_pairs:,} test pairs: "
+     "validation / submission / landmarks (extrapolated)",
+     "{validation_seconds} / {submission_seconds} / {landmarks_seconds}",
+     "peak {validation_peak_mib} / {submission_peak_mib} / {landmarks_peak_mib}", "", ""),
+    ("scale", "7. scale: seconds per photo, largest / smallest, of the stage growing most "
+     "({growth_largest_stage})", "", "", "growth_largest", "<= 1.3"),
+)  # fmt: skip
 HEADER = ("device", "measurement", "ours", "reference", "ratio", "goal", "result")
-
-
-def evaluate_goals(results: dict, device: str) -> list[dict]:
-    goals = []
-    for goal in GOALS:
-        node = results.get(goal["section"])
-        for key in goal["path"].split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is None:
-            continue
-        value, threshold = node["value"], goal["threshold"]
-        passed = value >= threshold if goal["op"] == ">=" else value <= threshold
-        goals.append(
-            {
-                "id": goal["id"],
-                "device": device,
-                "what": goal["what"],
-                "measured": value,
-                "goal": f"{goal['op']} {threshold:g}",
-                "threshold": threshold,
-                "passed": bool(passed),
-                "unit": node["unit"],
-                "margin": round(value / threshold, 3),
-            }
-        )
-    return goals
 
 
 def _fmt(node) -> str:
@@ -59,84 +62,101 @@ def _fmt(node) -> str:
         return f"{value:.3g}x" if value < 100 else f"{value:.0f}x"
     if unit == "ratio":
         return f"{value:.3f}"
-    text = f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
-    return f"{text} {unit}"
+    return f"{value:.4g} {unit}" if abs(value) < 1e4 else f"{value:.0f} {unit}"
 
 
 class _Values(dict):
-    """A section's values as a row's templates read them: a measurement as the table writes it."""
+    """An item's values as the cells read them: a measurement as the table writes it."""
 
     def __getitem__(self, key):
         value = super().__getitem__(key)
         return _fmt(value) if isinstance(value, dict) else value
 
-    def cell(self, template: str) -> str:
-        text = template.format_map(self)
-        return self[text] if text in self else text  # noqa: SIM401 (get() skips __getitem__)
+    def cell(self, template: str, named: bool = True) -> str:
+        """``template`` filled in; a cell without braces (``named``) is a measurement's name."""
+        return (
+            self[template]
+            if named and template and "{" not in template
+            else template.format_map(self)
+        )
 
 
-def table_rows(report: dict) -> list[tuple[str, ...]]:
-    """(device, measurement, ours, reference, ratio, goal, result) rows of the table."""
-    goals = {(g["device"], g["id"]): g for g in report.get("goals", [])}
+def _items(section: str, results: dict) -> list[dict]:
+    """The items of a row of ``section`` in a device's results (none where it lacks them)."""
+    node = results
+    for key in section.removesuffix("[]").split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return [] if node is None else node if section.endswith("[]") else [node]
+
+
+def table_rows(report: dict) -> list[dict]:
+    """The table's rows (:data:`HEADER` and ``passed``: None without a goal); a row whose
+    measurements the report lacks is left out."""
     rows = []
     for device in ("cpu", "cuda"):
-        results = report.get(device) or {}
-        for section, *cells, goal_id in ROWS:
-            name = section.removesuffix("[]")
-            if name not in results:
-                continue
-            items = ITEMS[name](results[name]) if section.endswith("[]") else [results[name]]
-            for item in items:
-                values = _Values(item, **DERIVED.get(name, dict)(item))
-                g = goals.get((device, values.cell(goal_id)))
-                verdict = (g["goal"], "PASS" if g["passed"] else "FAIL") if g else ("", "")
-                rows.append((device, *map(values.cell, cells), *verdict))
+        for section, *cells, goal in ROWS:
+            for item in _items(section, report.get(device) or {}):
+                values = _Values(item)
+                try:
+                    texts = [values.cell(c, named=i > 0) for i, c in enumerate(cells)]
+                except KeyError:
+                    continue
+                row = dict(zip(HEADER, [device, *texts, goal, ""]), passed=None)
+                if goal:
+                    op, threshold = goal.split()
+                    value = item[re.match(r"{?(\w+)", cells[3])[1]]["value"]
+                    row["passed"] = (
+                        value >= float(threshold) if op == ">=" else value <= float(threshold)
+                    )
+                    row.update(result="PASS" if row["passed"] else "FAIL", measured=value)
+                rows.append(row)
     return rows
 
 
+def verdicts(report: dict) -> list[dict]:
+    """Each goal on each device measured, passed or not (``bench.json``'s ``goals``)."""
+    keys = ("device", "measurement", "measured", "goal", "passed")
+    return [{key: row[key] for key in keys} for row in table_rows(report) if row["goal"]]
+
+
 def text_table(report: dict) -> str:
-    rows = [HEADER] + table_rows(report)
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    rows = [HEADER, *([row[k] for k in HEADER] for row in table_rows(report))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
 def markdown(report: dict) -> str:
     m, cfg = report["machine"], report["config"]
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     lines = [
-        "# krypto benchmark",
-        "",
-        f"`{report.get('command') or 'python -m krypto.bench'}` on {report['date']}, "
-        f"{report['seconds']:.0f} s{' (quick smoke version)' if cfg['quick'] else ''}.",
-        "",
+        "# krypto benchmark\n",
+        f"`{report['command']}` on {report['date']}, {report['seconds']:.0f} s"
+        f"{' (quick smoke version)' if cfg['quick'] else ''}.\n",
         f"Machine: {m['cpu_model']}, {m['cpu_cores_usable']} usable cores of {m['cpu_cores']}, "
         f"torch {m['torch']} with {m['torch_threads']} threads{gpu}; load average "
-        f"{m['load_average_at_start']} at the start, {m['load_average_at_end']} at the end.",
-        "",
+        f"{m['load_average_at_start']} at the start, {m['load_average_at_end']} at the end.\n",
         f"Backbone {cfg['backbone']}, {cfg['image_size']} px, batches P x K = {cfg['P']} x "
         f"{cfg['K']}, median of {cfg['repeats']} repeat(s); each ratio is measured side by side in "
-        f"one process.",
-        "",
+        "one process.\n",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
+        *("| " + " | ".join(row[k] for k in HEADER) + " |" for row in table_rows(report)),
     ]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table_rows(report)]
-    bounds = [d for d in ("cpu", "cuda") if "inference" in (report.get(d) or {})]
-    lines += [""] if bounds else []
-    lines += [
-        f"Inference on {d} is bounded by {report[d]['inference']['bounded_by']}." for d in bounds
-    ]
-    if report.get("cuda_note"):
-        lines += ["", f"CUDA: {report['cuda_note']}."]
+    for device in ("cpu", "cuda"):
+        bound = ((report.get(device) or {}).get("inference") or {}).get("bounded_by")
+        lines += [f"\nInference on {device} is bounded by {bound}."] if bound else []
+    lines += [f"\nCUDA: {report['cuda_note']}."] if report.get("cuda_note") else []
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(report: dict, out: str | Path) -> dict[str, Path]:
     """``out`` (JSON), and next to it ``<stem>.md`` and ``<stem>.txt``, each atomically."""
-    out = Path(out)
-    paths = {"json": out, "md": out.with_suffix(".md"), "txt": out.with_suffix(".txt")}
+    paths = {
+        "json": Path(out),
+        "md": Path(out).with_suffix(".md"),
+        "txt": Path(out).with_suffix(".txt"),
+    }
     write_text(paths["json"], json.dumps(report, indent=2) + "\n")
     write_text(paths["md"], markdown(report))
     write_text(paths["txt"], text_table(report) + "\n")

@@ -1,30 +1,36 @@
-"""Images embedded from their paths, decoded on a pool of threads ahead of the forward pass.
+"""Images embedded from their paths: a dataset of the photos decoded to the pixels training
+decoded (PIL's; JPEGs by torchvision's decoder where it gives them), its batches decoded on a
+pool of threads ahead of the forward pass.
 
-Decoding runs batch by batch (:func:`krypto.challenge.image_decoding.decode_images`, which
-releases the GIL in its decoders), ``prefetch`` batches ahead of the forward pass (see
-:func:`default_prefetch`), so that a GPU embeds one batch while the next ones are decoded.
-Threads measured faster than a :class:`torch.utils.data.DataLoader`'s worker processes here:
-a batch of pixels needs no copy between processes, and on a CPU the last thread to finish a
-batch turns it into the model's float input off the thread that runs the forward.
-"""
+Threads, not a :class:`torch.utils.data.DataLoader`'s worker processes: starting and joining a
+worker process at each call and sending it the pixels cost more than decoding, at the size of a
+submission (the decoders release the GIL)."""
 
 from __future__ import annotations
 
 import os
-import threading
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
-from krypto.challenge.image_decoding import decode_images
-from krypto.data.images import CorruptImageError
-from krypto.learning.embed import embed_batch, to_model_input
+from krypto.data.alignment import read_aligned
+from krypto.data.images import CorruptImageError, read_uint8
+from krypto.learning.embed import embed_batch
+
+try:  # deprecated in torchvision 0.29 in favour of TorchCodec, which is not a dependency here
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
+except ImportError:  # gone: PIL decodes everything
+    decode_jpeg = None
 
 MAX_NAMED = 5  # failures an error message names
+MAX_WORKERS = 8
+AGREES: dict[str, bool] = {}  # "jpeg": whether torchvision gives PIL's pixels here (checked once)
 
 
 def available_cores() -> int:
@@ -34,94 +40,96 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def busy_cpu(device) -> bool:
+    """Whether the forward runs on a CPU whose every core torch uses: photos are then decoded
+    between forwards (a decoding thread beside the forward would make torch's threads wait)."""
+    return torch.device(device).type == "cpu" and torch.get_num_threads() >= available_cores()
+
+
 def default_workers(device) -> int:
-    """Decoding threads (at most 8): on a CPU whose cores torch does not all use, the cores it
-    leaves free (decoding beside the forward, not on its cores); otherwise every usable core
-    (on a GPU, or between two forwards that use them all)."""
-    cores = available_cores()
-    if torch.device(device).type == "cpu" and torch.get_num_threads() < cores:
-        return max(1, min(8, cores - torch.get_num_threads()))
-    return max(1, min(8, cores))
+    """Decoding threads (at most 8): beside a CPU forward, the cores torch leaves free; between
+    forwards (:func:`busy_cpu`) and beside a GPU, every usable core."""
+    cores, cpu = available_cores(), torch.device(device).type == "cpu"
+    free = cores - torch.get_num_threads() if cpu and not busy_cpu(device) else cores
+    return max(1, min(MAX_WORKERS, free))
 
 
-def default_prefetch(device) -> int:
-    """Batches decoded ahead of the forward pass: 2 on a GPU (decoding on the CPU overlaps the
-    forward on the GPU); on a CPU, 2 where torch leaves cores free, else 0: the forward already
-    keeps every core busy, and a decoding thread beside it would make torch's OpenMP threads wait
-    for a descheduled peer at each barrier (slower than decoding, on all cores, between two
-    forwards)."""
-    if torch.device(device).type != "cpu":
-        return 2
-    return 2 if torch.get_num_threads() < available_cores() else 0
+def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
+    """:func:`krypto.data.images.read_uint8`'s pixels ``[3, size, size]`` by torchvision's JPEG
+    decoder (faster than PIL), or None where it does not decode the file (not a JPEG, CMYK,
+    corrupt: PIL decodes it or names it) or where its pixels are not PIL's here (compared once
+    per process, on the first JPEG)."""
+    if decode_jpeg is None or AGREES.get("jpeg") is False:
+        return None
+    try:
+        with warnings.catch_warnings():  # torchvision's deprecation notice at each call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            image = decode_jpeg(read_file(path), mode=ImageReadMode.UNCHANGED)
+    except RuntimeError:
+        return None
+    if image.shape[0] not in (1, 3):
+        return None
+    pixels = np.ascontiguousarray(image.expand(3, -1, -1).numpy())  # gray: as convert("RGB")
+    if pixels.shape[1:] != (size, size):  # resized as read_uint8 resizes (PIL, bilinear)
+        rgb = Image.fromarray(pixels.transpose(1, 2, 0)).resize((size, size), Image.BILINEAR)
+        pixels = np.asarray(rgb).transpose(2, 0, 1)
+    if "jpeg" not in AGREES:
+        AGREES["jpeg"] = bool(np.array_equal(pixels, read_uint8(path, size)))
+        if not AGREES["jpeg"]:
+            warnings.warn(
+                "torchvision and PIL decode JPEGs differently here: PIL decodes them", stacklevel=2
+            )
+    return pixels if AGREES["jpeg"] else None
 
 
-class _Batch:
-    """One batch being decoded on the pool in ``parts`` tasks: pixels ``[n, 3, S, S]`` (zeros
-    where a file does not decode) and ``(index in the batch, message)`` failures. With
-    ``as_input``, the task that finishes last turns the pixels into the model's float input;
-    with ``points`` (landmarks ``[n, 10]``), the photos are aligned."""
+class PhotoFiles(torch.utils.data.Dataset):
+    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
+    ``size`` px, bilinear, RGB; JPEGs by :func:`jpeg_by_torchvision`), or aligned with their
+    ``landmarks`` ``[n, 10]``
+    (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre crops). Item ``i``:
+    ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message naming a file that
+    does not decode (its pixels zeros)."""
 
-    def __init__(self, pool, start, paths: list[str], size, decoder, parts, as_input, points):
-        self.start, self.n, self.as_input = start, len(paths), as_input
-        self.images = np.zeros((len(paths), 3, size, size), dtype=np.uint8)
-        self.failures: list[tuple[int, str]] = []
-        rows = [r for r in np.array_split(np.arange(len(paths)), min(parts, len(paths))) if len(r)]
-        self._left, self._lock = len(rows), threading.Lock()
-        self.futures = [pool.submit(self._part, paths, r, size, decoder, points) for r in rows]
+    def __init__(self, paths: Sequence, size: int, landmarks: np.ndarray | None = None):
+        self.paths, self.size, self.landmarks = [str(p) for p in paths], size, landmarks
 
-    def _part(self, paths: list[str], rows: np.ndarray, size: int, decoder: str, points) -> None:
-        points = None if points is None else points[rows]
-        images, failures = decode_images([paths[r] for r in rows], size, decoder, points)
-        self.images[rows] = images
-        with self._lock:
-            self.failures += [(int(rows[i]), message) for i, message in failures]
-            self._left -= 1
-            last = self._left == 0
-        if last and self.as_input:
-            self.images = to_model_input(self.images, "cpu")
+    def __len__(self) -> int:
+        return len(self.paths)
 
-    def result(self):
-        """``(images, failures)``: uint8 pixels, or the float input tensor."""
-        for future in self.futures:
-            future.result()
-        return self.images, sorted(self.failures)
-
-
-def _decoded_batches(
-    paths, size, batch_size, decoder, workers, prefetch, as_input, landmarks=None
-) -> Iterator:
-    """``(start, images, failures)`` of each batch in order, decoded by ``workers`` threads,
-    ``prefetch`` batches ahead of the one handed out (each batch split so that the batches in
-    flight keep every thread busy; prefetch 0: one batch at a time, decoded by all of them);
-    aligned with ``landmarks`` ``[len(paths), 10]`` when given."""
-    starts = range(0, len(paths), batch_size)
-    parts = -(-workers // (prefetch + 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        pending: deque[_Batch] = deque()
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str]:
+        path = self.paths[i]
         try:
-            for start in starts:
-                pending.append(
-                    _Batch(
-                        pool,
-                        start,
-                        paths[start : start + batch_size],
-                        size,
-                        decoder,
-                        parts,
-                        as_input,
-                        None if landmarks is None else landmarks[start : start + batch_size],
-                    )
-                )
-                if len(pending) > prefetch:
-                    batch = pending.popleft()
-                    yield (batch.start, *batch.result())
-            while pending:
-                batch = pending.popleft()
-                yield (batch.start, *batch.result())
+            if self.landmarks is not None:
+                pixels = read_aligned(path, self.landmarks[i], self.size)
+            elif (pixels := jpeg_by_torchvision(path, self.size)) is None:
+                pixels = read_uint8(path, self.size)
+        except CorruptImageError as error:
+            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), str(error)
+        return torch.from_numpy(np.ascontiguousarray(pixels)), ""
+
+
+def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: int = 1) -> Iterator:
+    """``(pixels [n, 3, S, S] uint8, errors)`` of each batch of ``photos`` in order, each batch
+    decoded in ``workers`` parts, one per thread (0: in the calling thread), the next ``ahead``
+    batches while one is handed out (0: each batch when asked for)."""
+    starts = range(0, len(photos), batch_size)
+    batch = lambda start: np.arange(start, min(start + batch_size, len(photos)))
+    decode = lambda rows: [photos[i] for i in rows]
+    collate = torch.utils.data.default_collate
+    if workers == 0:
+        yield from (collate(decode(batch(start))) for start in starts)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+        pending: deque = deque()  # the parts of the batches from the one handed out on
+        try:
+            for k in range(len(starts)):
+                while len(pending) <= ahead and k + len(pending) < len(starts):
+                    parts = np.array_split(batch(starts[k + len(pending)]), workers)
+                    pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
+                yield collate([item for part in pending.popleft() for item in part.result()])
         finally:
-            for batch in pending:
-                for future in batch.futures:
-                    future.cancel()
+            for future in (part for parts in pending for part in parts):
+                future.cancel()
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
@@ -133,6 +141,7 @@ def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | 
     return f"{len(failures)} image(s) cannot be decoded: " + "; ".join(shown) + more
 
 
+@torch.no_grad()
 def embed_paths(
     model: torch.nn.Module,
     paths: Sequence,
@@ -145,51 +154,32 @@ def embed_paths(
     failures: list | None = None,
     labels: Sequence[str] | None = None,
     workers: int | None = None,
-    prefetch: int | None = None,
-    decoder: str = "auto",
     landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Decode ``paths`` (each once, as training did: ``image_size`` px, bilinear, RGB; see
-    :func:`~krypto.challenge.image_decoding.decode_images`) and embed them: float32
-    ``[len(paths), D]`` on the CPU, not normalised.
-
-    Batches of ``batch_size`` images are decoded by ``workers`` threads (default
-    :func:`default_workers`), ``prefetch`` batches ahead of the one being embedded (default
-    :func:`default_prefetch`; 0: decode a batch, then embed it). The embeddings do not depend on
-    ``workers`` nor ``prefetch``: the same batches reach the model. At most ``prefetch + 1``
-    batches of decoded images are held in memory.
+    """Embeddings float32 ``[len(paths), D]`` on the CPU (not normalised) of the photos at
+    ``paths``, each decoded once by :class:`PhotoFiles` (aligned with ``landmarks``) on
+    ``workers`` threads (default :func:`default_workers`; 0: in this thread), ``batch_size``
+    at a time, the next batch's beside the forward (between forwards on a :func:`busy_cpu`; see
+    :func:`decoded_batches`). The embeddings do not depend on ``workers``: the same batches
+    reach the model.
 
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
     list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`).
-    ``landmarks`` ``[len(paths), 10]`` (normalised): each photo aligned to the five-point
-    template as aligned training photos were (a centre crop where NaN)."""
+    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = torch.device(device)
-    workers = default_workers(device) if workers is None else max(1, int(workers))
-    prefetch = default_prefetch(device) if prefetch is None else max(0, int(prefetch))
-    paths = [str(p) for p in paths]
-    # on a CPU forward beside the decoding, the threads also convert to floats (on a GPU, uint8
-    # travels: a quarter of the bytes, converted there)
-    as_input = prefetch > 0 and device.type == "cpu"
-    batches = _decoded_batches(
-        paths, image_size, batch_size, decoder, workers, prefetch, as_input, landmarks
-    )
+    workers = default_workers(device) if workers is None else max(0, int(workers))
+    photos, ahead = PhotoFiles(paths, image_size, landmarks), 0 if busy_cpu(device) else 1
+    batches = decoded_batches(photos, batch_size, workers, ahead)
     was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []
-    bar = tqdm(
-        total=len(paths),
-        desc="decoding and embedding",
-        unit="img",
-        disable=not progress,
-        mininterval=1.0,
-    )
+    bar = tqdm(total=len(paths), desc="decoding and embedding", disable=not progress)
     try:
-        for start, images, failed in batches:
-            failed = [(start + i, message) for i, message in failed]
+        for start, (images, errors) in zip(range(0, len(paths), batch_size), batches):
+            failed = [(start + i, message) for i, message in enumerate(errors) if message]
             if failed and failures is None:
                 raise CorruptImageError(_describe_failures(failed, labels))
             emb = embed_batch(model, images, device, amp, tta)

@@ -5,12 +5,11 @@ Command line::
     python -m krypto.challenge.submit --run runs/train/small_cnn-quadruplet \\
         --pairs data/x/test_public --out submission.csv [--tta] [--skip-bad] [--overwrite] \\
         [--batch-size 256] [--device auto] [--checkpoint best.pt] [--amp] [--no-progress] \\
-        [--workers N] [--prefetch N] [--decoder auto|pil]
+        [--workers N]
 
 Every distinct image file (by its bytes: one photo in several pairs counts once) is embedded
-once, decoded as training decoded it (the run's ``input_size``, bilinear, RGB, [0, 1];
-:mod:`krypto.challenge.image_decoding`), on the worker processes of a
-``torch.utils.data.DataLoader`` ahead of the forward (:mod:`krypto.challenge.batch_embedding`),
+once, decoded as training decoded it (the run's ``input_size``, bilinear, RGB, [0, 1]), on a
+pool of threads ahead of the forward (:mod:`krypto.challenge.batch_embedding`),
 and each pair scored by the cosine similarity of its two embeddings (``--tta``: of the sums of
 the unit embeddings of an image and of its mirror image), fused with the fake probabilities of
 its two photos when the run trained a fake detector (:mod:`krypto.learning.fusion`). Rows
@@ -39,7 +38,6 @@ import torch
 from krypto import constants as C
 from krypto import run_folder as RF
 from krypto.challenge.batch_embedding import MAX_NAMED, embed_paths
-from krypto.challenge.image_decoding import DECODERS
 from krypto.challenge.score import read_submission
 from krypto.data.alignment import detect_faces, warn_unaligned
 from krypto.data.images import CorruptImageError
@@ -156,8 +154,6 @@ def make_submission(
     overwrite: bool = False,
     amp: bool = False,
     workers: int | None = None,
-    prefetch: int | None = None,
-    decoder: str = "auto",
 ) -> pd.DataFrame:
     """Score every pair folder of ``pairs_dir`` with the model of the run ``run_dir``.
 
@@ -169,8 +165,8 @@ def make_submission(
     Raises :class:`krypto.data.layout.DataLayoutError` for a pair folder without both images,
     :class:`krypto.data.images.CorruptImageError` for an unreadable image (naming the file and its
     pair id), unless ``skip_bad``: then those pairs are left out, listed in
-    ``<out>.skipped.txt`` and a warning is issued. ``workers``, ``prefetch``, ``decoder``: how
-    images are decoded (see :func:`embed_paths`); the submission does not depend on them.
+    ``<out>.skipped.txt`` and a warning is issued. ``workers``: the threads that decode the
+    images (see :func:`embed_paths`); the submission does not depend on them.
 
     A run trained on aligned photos (``align``) gets its test photos aligned the same way, with
     landmarks found by MTCNN now; ``frame.attrs["unaligned"]`` names the photos without a face
@@ -181,8 +177,8 @@ def make_submission(
     run, model, config, dev = _model(run_dir, checkpoint, device)
     root = Path(pairs_dir).expanduser().resolve()
     failures: list[tuple[int, str]] = []
-    sizes = dict(image_size=config.input_size, batch_size=batch_size, device=dev, decoder=decoder)
-    options = dict(tta=tta, amp=amp, progress=progress, workers=workers, prefetch=prefetch)
+    sizes = dict(image_size=config.input_size, batch_size=batch_size, device=dev)
+    options = dict(tta=tta, amp=amp, progress=progress, workers=workers)
     embed = functools.partial(embed_paths, model, **sizes, **options)
     with _hint_skip_bad():
         pairs, skipped = _read_pairs(root, skip_bad)
@@ -253,15 +249,10 @@ OPTIONS = {  # flag: argparse keywords, after --run, --pairs and --out
     "--batch-size": dict(type=int, default=256),
     "--device": dict(default="auto", help="auto | cpu | cuda | cuda:N"),
     "--amp": dict(action="store_true", help="mixed precision on CUDA"),
-    "--workers": dict(type=int, help="decoding threads (default: the usable cores, at most 8)"),
-    "--prefetch": dict(
+    "--workers": dict(
         type=int,
-        help="batches decoded ahead of the forward (default: 2 on a GPU or on free cores, else 0)",
-    ),
-    "--decoder": dict(
-        choices=DECODERS,
-        default="auto",
-        help="auto: torchvision for JPEGs where it gives PIL's pixels; pil: PIL",
+        help="decoding threads (default: the cores torch leaves free, every core beside a GPU; "
+        "at most 8; 0: decode each batch before its forward)",
     ),
     "--no-progress": dict(action="store_true", help="no progress bars"),
 }
@@ -289,11 +280,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; input errors are one line on stderr and exit code 2."""
     args = _parser().parse_args(argv)
-    if args.batch_size < 1 or (args.workers or 1) < 1 or (args.prefetch or 0) < 0:
-        print(
-            "error: --batch-size and --workers must be at least 1 and --prefetch at least 0",
-            file=sys.stderr,
-        )
+    if args.batch_size < 1 or (args.workers or 0) < 0:
+        print("error: --batch-size must be at least 1 and --workers at least 0", file=sys.stderr)
         return C.EXIT_INPUT_ERROR
     options = {k: v for k, v in vars(args).items() if k not in ("run", "pairs", "no_progress")}
     try:
