@@ -47,11 +47,12 @@ check-reproduction: setup  ## after `make reproduce`: its results against the co
 reproduce-quick: setup  ## the same batch on tiny data, 1 epoch (minutes): a smoke test
 	$(PY) -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir runs/quick --jobs $(JOBS) --threads $(THREADS)
 
-bench: setup  ## speed and memory, side by side, into runs/report/bench.json (.md, .txt)
+bench: setup  ## speed and memory, side by side, into runs/report/bench.json (and .md)
 	$(PY) -m krypto.bench --out runs/report/bench.json
 
-gpu-check: setup  ## on a GPU machine (minutes): every GPU code path once, into runs/report/gpu_check.json
+gpu-check: setup  ## on a GPU machine (minutes): every GPU code path once, then the benchmark there, into runs/report/
 	$(PY) -m krypto.bench.gpu_check --device cuda --out runs/report/gpu_check.json
+	$(PY) -m krypto.bench --device cuda --only training miner inference --out runs/report/bench-cuda.json
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

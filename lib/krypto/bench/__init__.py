@@ -1,6 +1,6 @@
 """Speed and memory, each ratio measured side by side in one process: ``make bench``
-(``python -m krypto.bench --help``) writes ``bench.json``, ``bench.md`` and ``bench.txt``;
-:mod:`.gpu_check` is ``make gpu-check``."""
+(``python -m krypto.bench --help``) writes ``bench.json`` and ``bench.md``; :mod:`.gpu_check`
+is ``make gpu-check``."""
 
 from krypto.bench.cli import main, run
 from krypto.bench.common import QUICK, SECTIONS, BenchConfig

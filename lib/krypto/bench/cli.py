@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
 import sys
 import tempfile
 import time
@@ -17,23 +16,22 @@ from krypto.bench import common
 from krypto.bench.inference import measure_inference
 from krypto.bench.memory import measure_memory
 from krypto.bench.miner import measure_miner
-from krypto.bench.report import text_table, verdicts, write_outputs
+from krypto.bench.report import markdown, verdicts, write_outputs
 from krypto.bench.scale import measure_scale
-from krypto.bench.training import measure_growth, measure_training
+from krypto.bench.training import measure_training
 
-MEASUREMENTS = (  # the sections a function measures (it returns their results), on the CPU only?
-    (("training", "seed_pipeline"), measure_training, False),
-    (("miner",), measure_miner, False),
-    (("inference",), measure_inference, False),
-    (("memory",), measure_memory, True),  # processes on the CPU (gloo)
-    (("growth",), measure_growth, False),
-    (("scale",), measure_scale, True),  # the GPU's figures: make gpu-check
-)
+MEASUREMENTS = {  # each section: the function that measures it, and whether on the CPU only
+    "training": (measure_training, False),
+    "miner": (measure_miner, False),
+    "inference": (measure_inference, False),
+    "memory": (measure_memory, True),  # processes on the CPU (gloo)
+    "scale": (measure_scale, True),  # the user's path on a CPU (on a GPU: make gpu-check)
+}
 
 
 class Context:
-    """What the measurements on one device share: the data set of sections 1, 2 and 4 (written
-    when first asked for) and a run trained on it (section 1's last, or one trained for 4)."""
+    """What the measurements on one device share: the data set of sections 1 and 3 (written
+    when first asked for) and a run trained on it (section 1's last, or one trained for 3)."""
 
     def __init__(self, cfg: common.BenchConfig, device: torch.device, folder: Path, log):
         self.cfg, self.device, self.folder, self.log = cfg, device, folder, log
@@ -56,18 +54,18 @@ class Context:
 def run_device(cfg: common.BenchConfig, device: torch.device, folder: Path, log) -> dict:
     results: dict = {"device": str(device), "section_seconds": {}}
     ctx, t0 = Context(cfg, device, folder, log), time.perf_counter()
-    for sections, measure, cpu_only in MEASUREMENTS:
-        if set(sections) & set(cfg.sections) and not (cpu_only and device.type != "cpu"):
-            log(f"[{device}] {' and '.join(sections)}")
+    for section, (measure, cpu_only) in MEASUREMENTS.items():
+        if section in cfg.sections and not (cpu_only and device.type != "cpu"):
+            log(f"[{device}] {section}")
             lap = time.perf_counter()
-            results.update({k: v for k, v in measure(ctx).items() if k in cfg.sections})
-            results["section_seconds"][sections[0]] = round(time.perf_counter() - lap, 1)
+            results.update(measure(ctx))
+            results["section_seconds"][section] = round(time.perf_counter() - lap, 1)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     return results
 
 
-def run(cfg: common.BenchConfig, workdir: str | Path | None = None, log=print) -> dict:
-    """Run the benchmark; returns the content of ``bench.json``."""
+def run(cfg: common.BenchConfig, log=print) -> dict:
+    """Run the benchmark in a temporary folder; returns the content of ``bench.json``."""
     threads, cuda = cfg.resolved_threads(), torch.cuda.is_available()
     torch.set_num_threads(threads)
     if cfg.device.startswith("cuda") and not cuda:
@@ -76,17 +74,13 @@ def run(cfg: common.BenchConfig, workdir: str | Path | None = None, log=print) -
     report = {"command": None, "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
     report.update(config={**asdict(cfg), "threads": threads}, machine=common.machine_info(threads))
     report.update(cpu=None, cuda=None)
-    root, t0 = Path(workdir or tempfile.mkdtemp(prefix="krypto-bench-")), time.perf_counter()
-    try:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="krypto-bench-") as root:
         for device in map(torch.device, devices):
-            report[device.type] = run_device(cfg, device, root / device.type, log)
-    finally:
-        if not workdir:
-            shutil.rmtree(root, ignore_errors=True)
+            report[device.type] = run_device(cfg, device, Path(root) / device.type, log)
     if report["cuda"] is None:
-        report["cuda_note"] = (
-            f"not measured: {f'--device {cfg.device}' if cuda else 'no CUDA device'}"
-        )
+        why = f"--device {cfg.device}" if cuda else "no CUDA device"
+        report["cuda_note"] = f"not measured: {why}"
     report["goals"] = verdicts(report)
     report["machine"]["load_average_at_end"] = common.load_average()
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -97,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m krypto.bench",
         description="Speed and memory of training, mining and inference, side by side with "
-        "references, into bench.json (bench.md and bench.txt beside it)",
+        "references, into bench.json (bench.md beside it)",
     )
     p.add_argument("--out", default="bench.json", help="JSON to write")
     p.add_argument("--quick", action="store_true", help="tiny smoke version (about a minute)")
@@ -105,18 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     p.add_argument("--repeats", type=int, help="median of this many (default 3; quick 1)")
     p.add_argument("--only", nargs="+", choices=common.SECTIONS, help="run only these sections")
-    p.add_argument("--workdir", help="keep the data and runs here (default: temporary, deleted)")
     args = p.parse_args(argv)
     cfg = common.QUICK if args.quick else common.BenchConfig()
-    cfg = replace(
-        cfg, device=args.device, threads=args.threads, repeats=args.repeats or cfg.repeats
-    )
-    cfg = replace(cfg, sections=tuple(args.only or common.SECTIONS))
-    if cfg.repeats < 1:
+    if (args.repeats or 1) < 1:
         raise SystemExit("error: --repeats must be at least 1")
-    report = run(cfg, args.workdir, log=lambda text: print(text, flush=True))
+    options = dict(device=args.device, threads=args.threads, repeats=args.repeats or cfg.repeats)
+    cfg = replace(cfg, **options, sections=tuple(args.only or common.SECTIONS))
+    report = run(cfg, log=lambda text: print(text, flush=True))
     given = sys.argv[1:] if argv is None else argv
     report["command"] = " ".join(["python -m krypto.bench", *given])
-    paths = write_outputs(report, args.out)
-    print(f"\n{text_table(report)}\n\nwrote {paths['json']}, {paths['md']}, {paths['txt']}")
+    md = write_outputs(report, args.out)
+    print(f"\n{markdown(report)}\nwrote {args.out} and {md}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -18,8 +19,9 @@ from krypto.data.index import prepare
 from krypto.data.synth import PRESETS, write_dataset
 from krypto.learning.config import TrainConfig
 from krypto.learning.train import Trainer
+from krypto.pipeline.children import torchrun_command
 
-SECTIONS = ("training", "seed_pipeline", "miner", "inference", "memory", "growth", "scale")
+SECTIONS = ("training", "miner", "inference", "memory", "scale")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class BenchConfig:
     image_size: int = TrainConfig.image_size
     P: int = TrainConfig.P
     K: int = TrainConfig.K
-    # the data set of sections 1, 2 and 4: identities of train/ and of test_public/, photos each
+    # the data set of sections 1 and 3: identities of train/ and of test_public/, photos each
     identities: int = 160
     test_identities: int = 256
     real_per_identity: int = 6
@@ -43,26 +45,21 @@ class BenchConfig:
     test_pairs_per_kind: int = 512
     memory_identities: int = 11_112  # about the challenge's training set (100,008 photos)
     memory_processes: int = 2
-    growth_identities: tuple = (48, 192, 768)
     scale_identities: tuple = (1_000, 10_000)  # the challenge has about 10,000
     scale_image_size: int = 32
     scale_landmark_photos: int = 2_000  # MTCNN on these, extrapolated to every photo
     miner_seconds: float = 0.2  # the least time of each timing of the miner
     inference_batch: int = 256
+    pairs_per_kind: int = 1000  # validation pairs of the prepared data sets
 
     def resolved_threads(self) -> int:
         return self.threads or available_cores()
-
-    def pairs(self) -> int:
-        """Validation pairs per kind of the prepared data sets."""
-        return 200 if self.quick else 1000
 
 
 QUICK = BenchConfig(
     quick=True, repeats=1, image_size=32, identities=24, test_identities=6, real_per_identity=3,
     fake_per_identity=1, test_pairs_per_kind=16, memory_identities=24, miner_seconds=0.03,
-    growth_identities=(16, 64, 256), scale_identities=(16, 64), scale_landmark_photos=16,
-    inference_batch=64,
+    scale_identities=(16, 64), scale_landmark_photos=16, inference_batch=64, pairs_per_kind=200,
 )  # fmt: skip
 
 
@@ -85,6 +82,16 @@ def machine_info(threads: int) -> dict:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "load_average_at_start": load_average(),
     }
+
+
+def torchrun(n: int, module: str, *args: str, env=None, timeout: float | None = None) -> None:
+    """``n`` processes of ``module`` under torchrun; an error with the end of its stderr when
+    they fail."""
+    command = torchrun_command(n, module, *args)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        command = " ".join(command[1:])
+        raise RuntimeError(f"{command} exited {done.returncode}:\n{done.stderr[-3000:]}")
 
 
 def what(fn) -> str:
@@ -134,17 +141,16 @@ def write_data(folder: Path, cfg: BenchConfig, identities: int, **sizes):
 
 def prepared_data(folder: Path, cfg: BenchConfig, identities: int, **sizes):
     """:func:`write_data`, then prepared into ``folder/prepared``: ``(data, PreparedData)``."""
-    data = write_data(folder, cfg, identities, **sizes)[0]
-    out, pairs = folder / "prepared", cfg.pairs()
-    return data, prepare(data, out_dir=out, progress=False, pairs_per_kind=pairs)
+    data, pairs = write_data(folder, cfg, identities, **sizes)[0], cfg.pairs_per_kind
+    return data, prepare(data, out_dir=folder / "prepared", progress=False, pairs_per_kind=pairs)
 
 
-def train_config(cfg: BenchConfig, run_dir: Path, device: str, **overrides) -> TrainConfig:
+def train_config(cfg: BenchConfig, run_dir: Path, device: str) -> TrainConfig:
     """The TrainConfig of every training measurement: 1 epoch with its augmentations."""
     options = dict(backbone=cfg.backbone, image_size=cfg.image_size, P=cfg.P, K=cfg.K)
     options.update(epochs=1, cutout_part="mouth", cutout_p=0.5, flip_p=0.5, overwrite=True)
     options.update(device=device, num_threads=cfg.resolved_threads(), progress=False)
-    return TrainConfig(run_dir=str(run_dir), **{**options, **overrides})
+    return TrainConfig(run_dir=str(run_dir), **options)
 
 
 def fit_once(config: TrainConfig, prepared) -> dict:

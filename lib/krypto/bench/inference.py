@@ -1,4 +1,4 @@
-"""Section 4: :func:`krypto.challenge.submit.make_submission` against the model's bare forward."""
+"""Section 3: :func:`krypto.challenge.submit.make_submission` against the model's bare forward."""
 
 from __future__ import annotations
 

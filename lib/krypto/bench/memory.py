@@ -1,11 +1,10 @@
-"""Section 5: the memory of N training processes (torchrun, gloo) against one. Each process runs
+"""Section 4: the memory of N training processes (torchrun, gloo) against one. Each process runs
 ``torchrun ... -m krypto.bench.memory JOB.json OUT_DIR`` and writes ``rank<r>.json``."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 from dataclasses import asdict, replace
@@ -15,14 +14,13 @@ import psutil
 from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (imported before the baseline)
 
 from krypto import constants as C
-from krypto.bench.common import measure, prepared_data, train_config, what
+from krypto.bench.common import measure, prepared_data, torchrun, train_config, what
 from krypto.data.index import prepare
 from krypto.files import write_json
 from krypto.learning.config import TrainConfig
 from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images
 from krypto.learning.train import Trainer
-from krypto.pipeline.children import torchrun_command
 
 MIB = 2**20
 SAMPLE_SECONDS = 0.5
@@ -66,10 +64,7 @@ def _run(n: int, job_file: Path, out: Path, threads: int) -> dict[str, float]:
     """The figures of the ``n`` processes summed, in MiB, less their imports."""
     each = str(max(1, threads // n))
     env = dict(os.environ, KRYPTO_NUM_THREADS=each, OMP_NUM_THREADS=each)
-    command = torchrun_command(n, "krypto.bench.memory", str(job_file), str(out))
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the {n}-process run failed:\n{done.stderr[-3000:]}")
+    torchrun(n, "krypto.bench.memory", str(job_file), str(out), env=env)
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(n)]
     total = {key: sum(r[key] for r in ranks) / MIB for key in ("imports", "held", "peak", "cache")}
     return {
@@ -96,8 +91,9 @@ def measure_memory(ctx) -> dict:
     for processes in (1, n):
         config = train_config(cfg, folder / f"run-{processes}", "cpu")
         config = replace(config, num_threads=max(1, threads // processes))
-        job = dict(data_dir=str(data), out_dir=str(prepared.folder), pairs_per_kind=cfg.pairs())
-        job = {"prepare": {**job, "progress": False}, "config": asdict(config)}
+        folders = dict(data_dir=str(data), out_dir=str(prepared.folder))
+        options = dict(pairs_per_kind=cfg.pairs_per_kind, progress=False)
+        job = {"prepare": {**folders, **options}, "config": asdict(config)}
         job_file = write_json(folder / f"job-{processes}.json", job)
         runs[processes] = _run(processes, job_file, folder / f"out-{processes}", threads)
     one, many = runs[1], runs[n]

@@ -1,10 +1,11 @@
-"""Section 3: :func:`krypto.learning.miner.mine_quadruplets` against the seed's Python loop
-(:func:`python_loop_quadruplets`, which the seed's pipeline of :mod:`.training` mines with)."""
+"""Section 2: :func:`krypto.learning.miner.mine_quadruplets` against the seed's Python loop
+(:func:`python_loop_quadruplets`)."""
 
 from __future__ import annotations
 
 import random
 import statistics
+from functools import partial
 
 import torch
 
@@ -14,15 +15,14 @@ from krypto.learning.miner import mine_quadruplets
 MINER_BATCHES = (36, 128, 256)  # identities x 4 photos, one of them a fake
 
 
-def python_loop_quadruplets(labels, is_fake, dist, strategy="random", rng=None, lists=False):
+def python_loop_quadruplets(labels, is_fake, dist, rng: random.Random, lists: bool = False):
     """The seed's miner, O(B^2) Python steps, with the rules and the return value of
-    :func:`~krypto.learning.miner.mine_quadruplets`: for each real anchor with a real positive,
-    a real negative and a fake of its identity, one of each (at random, or the hardest).
+    :func:`~krypto.learning.miner.mine_quadruplets`'s random strategy: for each real anchor
+    with a real positive, a real negative and a fake of its identity, one of each at random.
     ``lists=True`` reads Python lists, not the tensors element by element (the fastest a Python
-    loop gets)."""
-    if strategy not in ("random", "hard"):
-        raise ValueError(f"unknown mining strategy {strategy!r}")
-    device, rng = labels.device, rng or random.Random(0)
+    loop gets); ``dist`` ``[B, B]`` as ``mine_quadruplets`` takes it, unused by a random choice
+    (converted to a list with the rest)."""
+    device = labels.device
     if lists:
         labels, is_fake, dist = labels.tolist(), is_fake.tolist(), dist.tolist()
     out = []
@@ -38,15 +38,8 @@ def python_loop_quadruplets(labels, is_fake, dist, strategy="random", rng=None, 
                     pos.append(j)
             elif not is_fake[j]:
                 neg.append(j)
-        if not (pos and neg and fake):
-            continue
-        if strategy == "hard":
-            row = dist[i]
-            p = max(pos, key=lambda j: row[j])  # noqa: B023
-            n, f = (min(c, key=lambda j: row[j]) for c in (neg, fake))  # noqa: B023
-        else:
-            p, n, f = rng.choice(pos), rng.choice(neg), rng.choice(fake)
-        out.append((i, p, n, f))
+        if pos and neg and fake:
+            out.append((i, rng.choice(pos), rng.choice(neg), rng.choice(fake)))
     columns = list(zip(*out)) or [(), (), (), ()]
     return tuple(torch.tensor(column, dtype=torch.long, device=device) for column in columns)
 
@@ -76,12 +69,13 @@ def measure_miner(ctx) -> dict:
     Python loop on the batch tensors (reference) and on Python lists (reference_lists)."""
     out = {"what": what(measure_miner)}
     for size in MINER_BATCHES:
-        batch = (*(x.to(ctx.device) for x in miner_batch(size)), "random")
+        labels, is_fake, dist = (x.to(ctx.device) for x in miner_batch(size))
         g, rng = torch.Generator().manual_seed(0), random.Random(0)
+        batch, loop = (labels, is_fake, dist), python_loop_quadruplets
         fns = {
-            "ours": lambda b=batch, g=g: mine_quadruplets(*b, g),
-            "reference": lambda b=batch, r=rng: python_loop_quadruplets(*b, r),
-            "reference_lists": lambda b=batch, r=rng: python_loop_quadruplets(*b, r, lists=True),
+            "ours": partial(mine_quadruplets, *batch, "random", g),
+            "reference": partial(loop, *batch, rng),
+            "reference_lists": partial(loop, *batch, rng, lists=True),
         }
         fns["ours"](), fns["reference_lists"]()  # warm-up
         ms = {name: [] for name in fns}

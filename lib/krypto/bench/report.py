@@ -1,9 +1,10 @@
-"""The benchmark's table as data (:data:`ROWS`), its verdicts, and its outputs: ``bench.json``,
-``bench.md`` (the README's) and ``bench.txt``."""
+"""The benchmark's table as data (:data:`ROWS`), its verdicts, and its outputs: ``bench.json``
+and ``bench.md`` (the README's)."""
 
 from __future__ import annotations
 
 import json
+import operator
 import re
 from pathlib import Path
 
@@ -11,49 +12,41 @@ from krypto.bench.miner import MINER_BATCHES
 from krypto.files import write_text
 
 # (section, measurement, ours, reference, ratio, goal): the section is a path in a device's
-# results ("[]": a row per item of that list); each cell names one of its measurements or is a
-# template over them; the goal ("op threshold") is on the ratio cell's (first) measurement
+# results ("[]": a row per item of that list); the cells are templates over its measurements;
+# the goal ("op threshold") is on the ratio cell's first measurement
 ROWS = (
-    ("training", "1. training loop vs compute bound", "loop_images_per_second",
-     "bound_images_per_second", "ratio_to_bound", ">= 0.9"),
-    ("seed_pipeline", "2. our loop vs seed pipeline", "loop_images_per_second",
-     "seed_images_per_second", "speedup", ">= 2"),
-    ("seed_pipeline", "2. (limit) compute bound vs seed pipeline", "", "", "max_possible_speedup",
-     ""),
-    *((f"miner.{size}", f"3. miner, batch {size} (seed loop / lists loop)", "ours_ms",
+    ("training", "1. training loop vs compute bound", "{loop_images_per_second}",
+     "{bound_images_per_second}", "{ratio_to_bound}", ">= 0.9"),
+    *((f"miner.{size}", f"2. miner, batch {size} (seed loop / lists loop)", "{ours_ms}",
        "{reference_ms} / {reference_lists_ms}", "{speedup} / {speedup_vs_lists}",
        ">= 50" if size == MINER_BATCHES[0] else "") for size in MINER_BATCHES),
-    ("inference", "4. inference: make_submission vs forward", "submission_images_per_second",
-     "forward_images_per_second", "ratio_to_forward", ">= 0.85"),
-    ("inference", "4. (limit) decoding alone vs forward", "decode_images_per_second",
-     "forward_images_per_second", "decode_over_forward", ""),
-    ("inference", "4. make_submission decoding each batch before its forward",
-     "submission_serial_images_per_second", "forward_images_per_second", "", ""),
-    ("memory", "5. memory held, {processes} processes vs 1, 1 epoch, {n_images:,} images",
-     "processes_mib", "one_process_mib", "ratio", "<= 1.3"),
-    ("memory", "5. memory at the sampled peak, {processes} processes vs 1",
-     "processes_peak_mib", "one_process_peak_mib", "peak_ratio", ""),
-    ("memory", "5. image cache ({image_cache_mib}): PSS, {processes} processes vs 1",
-     "processes_image_cache_pss_mib", "one_process_image_cache_pss_mib", "image_cache_ratio", ""),
-    ("memory", "5. the rest (activations, allocator: per process), {processes} processes vs 1",
-     "processes_working_mib", "one_process_working_mib", "", ""),
-    ("growth.sizes[]", "6. growth {scale:g}x: {n_train_images} training images, {epoch_seconds}"
-     "/epoch", "{images_per_second} ({ms_per_image})", "bound {bound_ms_per_image}",
-     "relative_cost", ""),
-    ("growth", "6. growth: per-image cost 16x / 1x, raw", "", "", "cost_ratio_16x_1x", ""),
-    ("growth", "6. growth: per-image cost 16x / 1x, relative to the bound", "", "",
-     "relative_cost_ratio_16x_1x", "<= 1.25"),
-    ("scale.sizes[]", "7. scale {identities:,} identities, {n_photos:,} photos: index / cache / "
+    ("inference", "3. inference: make_submission vs forward", "{submission_images_per_second}",
+     "{forward_images_per_second}", "{ratio_to_forward}", ">= 0.85"),
+    ("inference", "3. (limit) decoding alone vs forward", "{decode_images_per_second}",
+     "{forward_images_per_second}", "{decode_over_forward}", ""),
+    ("inference", "3. make_submission decoding each batch before its forward",
+     "{submission_serial_images_per_second}", "{forward_images_per_second}", "", ""),
+    ("memory", "4. memory held, {processes} processes vs 1, 1 epoch, {n_images:,} images",
+     "{processes_mib}", "{one_process_mib}", "{ratio}", "<= 1.3"),
+    ("memory", "4. memory at the sampled peak, {processes} processes vs 1",
+     "{processes_peak_mib}", "{one_process_peak_mib}", "{peak_ratio}", ""),
+    ("memory", "4. image cache ({image_cache_mib}): PSS, {processes} processes vs 1",
+     "{processes_image_cache_pss_mib}", "{one_process_image_cache_pss_mib}",
+     "{image_cache_ratio}", ""),
+    ("memory", "4. the rest (activations, allocator: per process), {processes} processes vs 1",
+     "{processes_working_mib}", "{one_process_working_mib}", "", ""),
+    ("scale.sizes[]", "5. scale {identities:,} identities, {n_photos:,} photos: index / cache / "
      "epoch", "{index_seconds} / {image_cache_seconds} / {epoch_seconds}",
      "peak {index_peak_mib} / {image_cache_peak_mib} / {epoch_peak_mib}", "", ""),
-    ("scale.sizes[]", "7. scale {identities:,} identities, {n_test_pairs:,} test pairs: "
+    ("scale.sizes[]", "5. scale {identities:,} identities, {n_test_pairs:,} test pairs: "
      "validation / submission / landmarks (extrapolated)",
      "{validation_seconds} / {submission_seconds} / {landmarks_seconds}",
      "peak {validation_peak_mib} / {submission_peak_mib} / {landmarks_peak_mib}", "", ""),
-    ("scale", "7. scale: seconds per photo, largest / smallest, of the stage growing most "
-     "({growth_largest_stage})", "", "", "growth_largest", "<= 1.3"),
+    ("scale", "5. scale: seconds per photo, largest / smallest, of the stage growing most "
+     "({growth_largest_stage})", "", "", "{growth_largest}", "<= 1.3"),
 )  # fmt: skip
 HEADER = ("device", "measurement", "ours", "reference", "ratio", "goal", "result")
+GOALS = {">=": operator.ge, "<=": operator.le}
 
 
 def _fmt(node) -> str:
@@ -72,14 +65,6 @@ class _Values(dict):
         value = super().__getitem__(key)
         return _fmt(value) if isinstance(value, dict) else value
 
-    def cell(self, template: str, named: bool = True) -> str:
-        """``template`` filled in; a cell without braces (``named``) is a measurement's name."""
-        return (
-            self[template]
-            if named and template and "{" not in template
-            else template.format_map(self)
-        )
-
 
 def _items(section: str, results: dict) -> list[dict]:
     """The items of a row of ``section`` in a device's results (none where it lacks them)."""
@@ -96,18 +81,15 @@ def table_rows(report: dict) -> list[dict]:
     for device in ("cpu", "cuda"):
         for section, *cells, goal in ROWS:
             for item in _items(section, report.get(device) or {}):
-                values = _Values(item)
                 try:
-                    texts = [values.cell(c, named=i > 0) for i, c in enumerate(cells)]
+                    texts = [cell.format_map(_Values(item)) for cell in cells]
                 except KeyError:
                     continue
                 row = dict(zip(HEADER, [device, *texts, goal, ""]), passed=None)
                 if goal:
                     op, threshold = goal.split()
-                    value = item[re.match(r"{?(\w+)", cells[3])[1]]["value"]
-                    row["passed"] = (
-                        value >= float(threshold) if op == ">=" else value <= float(threshold)
-                    )
+                    value = item[re.search(r"{(\w+)", cells[3])[1]]["value"]
+                    row["passed"] = GOALS[op](value, float(threshold))
                     row.update(result="PASS" if row["passed"] else "FAIL", measured=value)
                 rows.append(row)
     return rows
@@ -117,13 +99,6 @@ def verdicts(report: dict) -> list[dict]:
     """Each goal on each device measured, passed or not (``bench.json``'s ``goals``)."""
     keys = ("device", "measurement", "measured", "goal", "passed")
     return [{key: row[key] for key in keys} for row in table_rows(report) if row["goal"]]
-
-
-def text_table(report: dict) -> str:
-    rows = [HEADER, *([row[k] for k in HEADER] for row in table_rows(report))]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
 def markdown(report: dict) -> str:
@@ -150,14 +125,9 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(report: dict, out: str | Path) -> dict[str, Path]:
-    """``out`` (JSON), and next to it ``<stem>.md`` and ``<stem>.txt``, each atomically."""
-    paths = {
-        "json": Path(out),
-        "md": Path(out).with_suffix(".md"),
-        "txt": Path(out).with_suffix(".txt"),
-    }
-    write_text(paths["json"], json.dumps(report, indent=2) + "\n")
-    write_text(paths["md"], markdown(report))
-    write_text(paths["txt"], text_table(report) + "\n")
-    return paths
+def write_outputs(report: dict, out: str | Path) -> Path:
+    """``out`` (JSON), and next to it ``<stem>.md``, each atomically; the latter's path."""
+    md = Path(out).with_suffix(".md")
+    write_text(Path(out), json.dumps(report, indent=2) + "\n")
+    write_text(md, markdown(report))
+    return md

@@ -1,4 +1,4 @@
-"""Section 7: the user's path at the challenge's size, each stage's seconds and peak memory at
+"""Section 5: the user's path at the challenge's size, each stage's seconds and peak memory at
 N identities x 10 photos (``python -m krypto.bench --only scale``)."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _stages(folder: Path, cfg, ids: int) -> dict:
     data, synth = write_data(folder, cfg, ids, test_pairs_per_kind=max(2, ids // 2), **sizes)
     with _stage(out, "index"):
         prepared = prepare(
-            data, out_dir=folder / "prepared", progress=False, pairs_per_kind=cfg.pairs()
+            data, out_dir=folder / "prepared", progress=False, pairs_per_kind=cfg.pairs_per_kind
         )
     with _stage(out, "image_cache"):
         cached_images(prepared.index[C.PATH], cfg.image_size, prepared.folder, progress=False)
