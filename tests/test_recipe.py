@@ -35,7 +35,7 @@ def test_the_challenge_recipe_quick_runs_to_a_scored_submission(tmp_path):
     config = json.loads((runs / "challenge" / "train" / C.CONFIG_FILE).read_text())
     recipe = {"align": True, "optimizer": "adamw", "warmup_epochs": 1, "schedule": "cosine"}
     assert {k: config[k] for k in recipe} == recipe
-    assert (config["mining"], config["fake_head"], config["loss"]) == ("hard", 1.0, "quadruplet")
+    assert (config["forgery"], config["fake_head"], config["loss"]) == (1.0, 0.0, "quadruplet")
     submission = pd.read_csv(runs / "challenge" / "submit" / "submission.csv")
     results = json.loads((runs / "challenge" / "submit" / C.RESULTS_FILE).read_text())
     assert len(submission) == results["n_pairs"] == results["official_eers"]["n_pairs"] > 0

@@ -45,8 +45,8 @@ class TrainConfig:
     head: str = "none"  # none | cosine | arcface
     fakes_as_class: bool = False
     fake_head: float = 0.0  # weight of a real/fake head's cross-entropy, fused into the pair score
-    forgery: float = 0.0  # weight of a forgery branch's cross-entropy, fused into the pair score
-    forgery_size: int = 64  # pixels of the photos the forgery branch sees
+    forgery: float = 1.0  # weight of a forgery branch's cross-entropy (0: none); see the README
+    forgery_size: int = 64  # pixels of the photos the forgery branch sees (the photos' own size)
     epochs: int = 30  # chosen on sets of three renderers: see "Choosing the defaults" in the README
     lr: float = 1e-3
     optimizer: str = "adam"  # adam | adamw | sgd
