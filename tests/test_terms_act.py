@@ -80,7 +80,7 @@ def test_every_loss_configuration_trains_each_term(
 
 def test_the_batch_files_hold_training_runs():
     runs = _batch_run_parameters()
-    assert len(runs) >= 10 and any(p.get("fakes_as_class") for p in runs.values())
+    assert len(runs) >= 10 and any(p.get("fake_head") for p in runs.values())
 
 
 # the backbones are checked by the model registry's tests, fine-tuning's start by test_training,
