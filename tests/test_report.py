@@ -213,8 +213,6 @@ def make_runs(runs_dir: Path) -> Path:
             "notebook": str(run.notebook.relative_to(REPO_ROOT)),
             "parameters": run.parameters,
             "status": "done",
-            "started": "2025-01-01T00:00:00",
-            "finished": "2025-01-01T00:01:00",
             "seconds": 60.0,
             "error": None,
         }

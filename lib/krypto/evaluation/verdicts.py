@@ -152,18 +152,13 @@ class Verdict:
     p_adjusted: float | None = None
     family_size: int | None = None
 
-    @property
-    def gap(self) -> float | None:
-        """``a_mean - b_mean`` (positive: ``a`` is higher)."""
-        return None if None in (self.a_mean, self.b_mean) else self.a_mean - self.b_mean
-
     def short(self) -> str:
         """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
         ``undecided (p = 0.310)``, ``undecided (one model each: no test)``."""
         return f"{ {A: 'lower', B: 'higher', None: NO_CLEAR}[self.lower] } ({self.reason})"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "gap": self.gap, "differ": self.lower is not None}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Verdict:
