@@ -122,8 +122,6 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     report = {
         "about": {
             "runs_dir": display_path(runs_dir),
-            "out": display_path(out),
-            "command": S.REPORT_COMMAND,
             "rule": RULE,
             **_about_seeds(sections),
             "comparisons": {"stated": len(family.p_values), "decided": int(decided)},

@@ -67,7 +67,6 @@ def seed_results() -> dict[str, Any]:
     its write-up does not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's
     name of the row)."""
     try:
-        seed = yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
+        return yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise ReportError(f"cannot read the seed's numbers from {SEED_FILE}: {error}") from error
-    return seed
