@@ -41,7 +41,8 @@ class Section:
     index: str = "run"
     seeded: bool = False
     intro: str | None = None
-    quote: dict = field(default_factory=dict)
+    before_training: str | None = None
+    states: tuple = ()
 
     @property
     def trained(self) -> bool:
