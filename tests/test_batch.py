@@ -148,7 +148,7 @@ def test_include_layering_only_and_outputs(tmp_path, nb, runs_dir, capsys):
     assert (inner / "nb.ipynb").is_file() and (inner / "papermill.log").is_file()
     done = record(runs_dir, "inner/a")
     assert done["status"] == "done" and done["parameters"] == runs[0].parameters
-    assert done["error"] is None and done["seconds"] >= 0 and done["finished"] >= done["started"]
+    assert done["error"] is None and done["seconds"] >= 0
     assert not (runs_dir / "outer").exists()
 
     # a needed run outside the selection that is done on disk is enough

@@ -176,18 +176,17 @@ def test_missing_test_metrics_is_an_error(tmp_path):
 
 
 def test_every_test_eer_the_runs_have_is_read_and_recorded(tmp_path):
-    """A fifth pair kind and the altered test pairs: test_metrics.json's eer_<kind>, results.json's
-    test_<variant>_<metric>; non-EER values (counts, the source) are not metrics."""
+    """A fifth pair kind and the altered test pairs: test_metrics.json's eer_<kind> and
+    <variant>_<metric>; non-EER values (counts, the source) are not metrics."""
     extra = {"eer_fake_on_anchor": 0.3, "n_fake_on_anchor": 100}
     a = tmp_path / "a"
     for i in range(2):
-        run = make_run(a / f"seed{i}", {**dict.fromkeys(EERS, 0.1 + i / 10), **extra})
-        RF.record_results(run, test_eer=0.9, test_jpeg75_eer=0.2 + i / 10, eer_half=0.5)
+        scores = {**dict.fromkeys(EERS, 0.1 + i / 10), **extra, "jpeg75_eer": 0.2 + i / 10}
+        RF.record_results(make_run(a / f"seed{i}", scores), test_eer=0.9)  # not read
     comparison = CMP.compare_runs({"a": a, "b": make_configuration(tmp_path / "b", [0.1, 0.2])})
     assert comparison.metrics == [*EERS, "eer_fake_on_anchor", "jpeg75_eer"]
     assert comparison.values["a"]["jpeg75_eer"] == pytest.approx([0.2, 0.3])
-    assert comparison.values["a"]["eer"] == pytest.approx([0.1, 0.2])  # test_metrics.json first
-    assert "eer_half" not in comparison.values["a"]  # not a test_ key: a validation value
+    assert comparison.values["a"]["eer"] == pytest.approx([0.1, 0.2])  # test_metrics.json's
     records = comparison.records()
     assert records["a"]["eer_fake_on_anchor"]["values"] == [0.3, 0.3]
     assert records["a"]["jpeg75_eer"]["mean"] == pytest.approx(0.25)
@@ -199,7 +198,7 @@ def test_every_test_eer_the_runs_have_is_read_and_recorded(tmp_path):
 
 def test_seeds_with_other_test_eers_are_an_error(tmp_path):
     a = make_configuration(tmp_path / "a", [0.1, 0.2])
-    RF.record_results(a / "seed1", test_half_eer=0.3)
+    RF.write_test_metrics(a / "seed1", {**RF.read_test_metrics(a / "seed1"), "half_eer": 0.3})
     with pytest.raises(ValueError, match="seeds of 'a' have other test EERs.*half_eer"):
         CMP.compare_runs({"a": a})
 

@@ -24,7 +24,6 @@ from krypto.evaluation.verdicts import RULE, compare, mean_std
 from krypto.pipeline.batch import load_batch
 from krypto.pipeline.report import agreement, cli, findings, markdown, spec, tables
 from krypto.pipeline.report.collect import collect
-from krypto.pipeline.report.markdown import prose_parameters
 from krypto.run_folder import SEED_FOLDER
 
 REPO_ROOT = C.REPO_ROOT
@@ -205,16 +204,14 @@ def section_results(full_name: str) -> tuple[dict, list[str]]:
     )
 
 
-def make_runs(runs_dir: Path, quick: bool = False) -> Path:
+def make_runs(runs_dir: Path) -> Path:
     """Every run of params/readme.yaml under ``runs_dir``, as the batch would leave it."""
-    for run in load_batch(REPO_ROOT / "params/readme.yaml", quick=quick, runs_dir=runs_dir):
+    for run in load_batch(REPO_ROOT / "params/readme.yaml", runs_dir=runs_dir):
         run.run_dir.mkdir(parents=True, exist_ok=True)
         record = {
             "notebook": str(run.notebook.relative_to(REPO_ROOT)),
             "parameters": run.parameters,
             "status": "done",
-            "started": "2025-01-01T00:00:00",
-            "finished": "2025-01-01T00:01:00",
             "seconds": 60.0,
             "error": None,
         }
@@ -321,14 +318,11 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     configuration = runs / "loss_selection" / "quadruplet"
     assert prov["train_runs"]["1"] == {
         "run_dir": str(configuration),
-        "seeds": [
-            {"run_dir": str(configuration / f"seed{i}"), "seconds": 12.3457, "epochs_run": 4}
-            for i in range(SEEDS)
-        ],
+        "seeds": [str(configuration / f"seed{i}") for i in range(SEEDS)],
     }
     assert set(prov["train_runs"]) == set(TABLES["lambda"])
     embeddings = results["provenance"]["embeddings"]["train_runs"]["train_run"]
-    assert [seed["epochs_run"] for seed in embeddings["seeds"]] == [4] * SEEDS
+    assert embeddings["seeds"] == [str(configuration / f"seed{i}") for i in range(SEEDS)]
     assert "train_runs" not in results["provenance"]["data"]
     assert results["sections"]["beyond"]["lowest"]["name"] == "fakes as class + fake term"
     assert re.fullmatch("[0-9a-f]{64}", results["code_hash"])  # code_hash() of the tree
@@ -365,15 +359,6 @@ def test_seed_numbers_come_from_their_data_file(results):
     published = yaml.safe_load((REPO_ROOT / "params" / "seed_results.yaml").read_text())
     assert results["seed"] == published == spec.seed_results()
     assert published["loss_selection"]["rows"]["triplet + fake"]["as"] == "triplet real + fake"
-
-
-def test_collect_names_quick_runs(tmp_path):
-    runs = make_runs(tmp_path / "runs", quick=True)
-    results = collect(runs)
-    command = results["provenance"]["cutout"]["command"]
-    assert (
-        command == f"python -m krypto.pipeline.batch params/readme.yaml --quick --runs-dir {runs}"
-    )
 
 
 def test_missing_results_names_the_folder_and_command(runs):
@@ -496,37 +481,23 @@ def test_render_sections_in_order_from_results_alone(results):
     assert markdown.render_markdown(copy.deepcopy(results), "figs/") == text
 
 
-OTHER_PARAMETERS = {
-    "loss_selection": {"lam": "2"},
-    "model_selection": {"start": "from pretrained weights", "fake_term": "without the fake term"},
-    "lambda": {"cos_head_lam": "3"},
-    "cutout": {"cutout_p": "0.25", "fake_term": "with the fake term (lam = 4)"},
-    "embeddings": {"start": "its random initial weights"},
-}
-
-
-def test_prose_quotes_the_parameters_of_the_batch_files(results):
+def test_the_prose_states_the_parameters_of_the_batch_files(results, monkeypatch):
     runs = {}  # a configuration's parameters, from its first seed's run
     for run in load_batch(REPO_ROOT / "params/readme.yaml"):
         runs.setdefault(run.full_name.rsplit("/seed", 1)[0], run.parameters)
-    quoted = prose_parameters()
-    assert quoted["cutout"]["cutout_p"] == f"{runs['cutout/mouth']['cutout_p']:g}"
-    assert quoted["loss_selection"]["lam"] == f"{runs['loss_selection/quadruplet']['lam']:g}"
-    assert quoted["lambda"]["cos_head_lam"] == f"{runs['lambda/lam1_cos_head']['lam']:g}"
-    text = markdown.render_markdown(results, "figs/")
-    assert (
-        f"with probability {quoted['cutout']['cutout_p']} during training, "
-        f"{quoted['cutout']['fake_term']}."
-    ) in text
-    text = markdown.render_markdown(results, "figs/", parameters=OTHER_PARAMETERS)
-    assert "triplet(a, p, n_real) + lam * triplet(a, p, fake), lam = 2." in text
-    assert "Backbones trained from pretrained weights without the fake term." in text
-    assert "`1 + cos head`: lam = 3 with the cosine head" in text
-    assert "with probability 0.25 during training, with the fake term (lam = 4)." in text
-    assert "0.010 before training (its random initial weights)" in text
-    assert quoted["embeddings"]["start"] == (
-        f"the face model `{runs['loss_selection/quadruplet']['pretrained']}` it fine-tunes"
-    )
+    text = markdown.render_markdown(results, "figs/")  # checked against the batch files first
+    assert f"with probability {runs['cutout/mouth']['cutout_p']:g} during training" in text
+    lam = runs["loss_selection/quadruplet"]["lam"]
+    assert f"triplet(a, p, n_real) + lam * triplet(a, p, fake), lam = {lam:g}." in text
+    start = runs["loss_selection/quadruplet"]["pretrained"]
+    assert f"before training (the face model `{start}` it fine-tunes)" in text
+    # a batch file that trains otherwise than the prose says stops the report, naming both
+    trained, read = markdown.train_parameters("cutout"), markdown.train_parameters
+    other = {**trained, "mouth": {**trained["mouth"], "cutout_p": 0.25}}
+    monkeypatch.setattr(markdown, "train_parameters", lambda k: other if k == "cutout" else read(k))
+    markdown.check_prose.cache_clear()
+    with pytest.raises(spec.ReportError, match=r"Cutout .*cutout_p = 0.5, .*'mouth': 0.25"):
+        markdown.render_markdown(results, "figs/")
 
 
 def test_render_with_heading_level(results):
@@ -626,7 +597,7 @@ def header_of(text: str, index: str) -> list[str]:
 @pytest.mark.parametrize("extra", [True, False])
 def test_metric_columns_show_when_the_runs_have_them(extra):
     results = layout(extra)
-    text = markdown.render_markdown(results, "x/", parameters=OTHER_PARAMETERS)
+    text = markdown.render_markdown(results, "x/")
     anchor = "eer_fake_on_anchor ↓ | " if extra else ""
     robust = "eer (JPEG 75) ↓ | eer (half size) ↓ | " if extra else ""
     assert header_of(text, "run") == [SEEDED_HEADER.format(anchor=anchor)] * 3
@@ -709,9 +680,8 @@ def fake_rows(triplet: list[float], fake: list[float]) -> dict:
 def test_finding_a_fivefold_and_clear(triplet, fake, verdict):
     f = findings_for(loss=fake_rows(triplet, fake))["a"]
     assert f["verdict"] == verdict
-    assert compared(f, "triplet", "triplet + fake", "eer_fake")["differ"] is (
-        verdict != "undecided"
-    )
+    decided = compared(f, "triplet", "triplet + fake", "eer_fake")["lower"] is not None
+    assert decided is (verdict != "undecided")
 
 
 def test_finding_a_detail():
@@ -866,7 +836,6 @@ def test_lowest_line_flips_to_undecided_when_the_seeds_overlap():
     text = markdown.render_markdown(
         {"sections": {"model_selection": {"table": {}, **overlap}}},
         "x/",
-        parameters=OTHER_PARAMETERS,
     )
     assert ("Lowest mean combined `eer`: **a** (0.050 ± 0.030), but undecided from b.") in text
 

@@ -28,14 +28,11 @@ def test_clear_difference():
     assert v.p_value < 0.05
     assert v.a_mean == pytest.approx(0.11) and v.b_mean == pytest.approx(0.30)
     assert v.a_std == pytest.approx(0.01) and v.b_std == pytest.approx(0.01)
-    assert v.gap == pytest.approx(-0.19) and (v.n_a, v.n_b) == (3, 3)
+    assert (v.n_a, v.n_b) == (3, 3)
     assert v.short() == "lower (p < 0.001)"
     flipped = V.compare(HIGH, LOW)
     assert flipped.lower == "b" and flipped.short().startswith("higher")
     assert flipped.p_value == pytest.approx(v.p_value)
-    assert v.ci_low < v.gap < v.ci_high < 0  # the interval of a - b, clear of 0
-    assert flipped.gap == pytest.approx(0.19) and 0 < flipped.ci_low < 0.19 < flipped.ci_high
-    assert (flipped.ci_low, flipped.ci_high) == pytest.approx((-v.ci_high, -v.ci_low))
 
 
 def test_overlapping_seeds_are_undecided():
@@ -43,16 +40,6 @@ def test_overlapping_seeds_are_undecided():
     assert v.lower is None
     assert v.p_value is not None and v.p_value >= 0.05
     assert v.short().startswith("undecided (p = ")
-    assert v.ci_low < 0 < v.ci_high  # the interval of the difference holds 0
-
-
-def test_the_interval_is_welchs():
-    v = V.compare(LOW, HIGH)
-    va, vb = stats.tvar(LOW) / 3, stats.tvar(HIGH) / 3
-    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2)
-    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
-    assert (v.ci_low, v.ci_high) == pytest.approx((-0.19 - half, -0.19 + half))
-    assert v.test == "Welch's t"
 
 
 def test_a_gap_below_the_spread_is_undecided_even_with_different_means():
@@ -80,10 +67,8 @@ def test_a_single_model_is_one_fixed_value_not_three_seeds():
     """Identical seeds are one model: the others are tested against its value (one-sample)."""
     one = [0.25, 0.25, 0.25]
     v = V.compare(one, LOW)
-    assert v.test == "one-sample t" and v.lower == "b"
+    assert v.lower == "b"
     assert v.p_value == pytest.approx(stats.ttest_1samp(LOW, 0.25).pvalue)
-    half = stats.t.ppf(0.975, 2) * stats.tstd(LOW) / math.sqrt(3)
-    assert (v.ci_low, v.ci_high) == pytest.approx((0.25 - 0.11 - half, 0.25 - 0.11 + half))
     assert V.single_model(one) and not V.single_model(LOW) and not V.single_model([0.2])
 
 
@@ -167,7 +152,7 @@ def test_ratio_of():
 def test_verdict_round_trips_through_json():
     v = V.compare(LOW, HIGH)
     data = json.loads(json.dumps(v.to_dict()))
-    assert data["differ"] is True and data["gap"] == pytest.approx(-0.19)
+    assert data["lower"] == "a" and data["a_mean"] == pytest.approx(0.11)
     assert V.Verdict.from_dict(data) == v
 
 

@@ -121,11 +121,11 @@ def _take(fd: int, key: Path, wait: bool) -> int:
     """Take the flock on ``fd`` (returns ``fd``), or enter as a descendant of the holder (returns
     the guests file's descriptor, shared-locked while the holder holds the folder)."""
     while not _try_flock(fd, fcntl.LOCK_EX):
-        holder = _read_holder(key, settle=True)
+        holder = _read_holder(key)
         if holder and _is_ancestor(holder):
             guests = open_lock_file(key / GUESTS_FILE)
             fcntl.flock(guests, fcntl.LOCK_SH)
-            if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key, settle=True) == holder:
+            if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key) == holder:
                 return guests
             os.close(guests)  # the holder let go meanwhile: take the flock (or look again)
         elif not wait:
@@ -192,22 +192,19 @@ def _write_holder(fd: int, path: Path) -> None:
         raise write_error(path, err) from err
 
 
-def _read_holder(key: Path, settle: bool = False) -> dict | None:
-    """The holder written in the lock file of ``key``; None when missing, empty or half-written.
-    With ``settle``, an empty one is read again for a moment (its holder may be writing it)."""
-    for _ in range(10 if settle else 1):
-        record = read_json(key / LOCK_FILE)
-        if "pid" in record:
-            return record
-        time.sleep(0.02 if settle else 0)
-    return None
+def _read_holder(key: Path) -> dict | None:
+    """The holder written in the lock file of ``key``; None when missing, empty or half-written
+    (the holder writes it before it starts anything, so its descendants always find it)."""
+    record = read_json(key / LOCK_FILE)
+    return record if "pid" in record else None
 
 
 def _is_one_of(holder: dict, processes: Callable[[], list[psutil.Process]]) -> bool:
-    """Whether ``holder`` (on this host) is one of ``processes()``: the same pid, created then."""
+    """Whether ``holder`` is on this host and one of ``processes()``: the same pid, created
+    then (not a later process given its pid)."""
     try:
         created = float(holder.get("created", 0))
-        return any(
+        return holder.get("host") == socket.gethostname() and any(
             p.pid == holder.get("pid") and abs(p.create_time() - created) < 1.0 for p in processes()
         )
     except (psutil.Error, ValueError, TypeError):
@@ -216,11 +213,10 @@ def _is_one_of(holder: dict, processes: Callable[[], list[psutil.Process]]) -> b
 
 def _alive(holder: dict) -> bool:
     """Whether ``holder`` is alive; on another host, assumed to be (nothing can tell)."""
-    other_host = holder.get("host") != socket.gethostname()
-    return other_host or _is_one_of(holder, lambda: [psutil.Process(int(holder["pid"]))])
+    elsewhere = holder.get("host") != socket.gethostname()
+    return elsewhere or _is_one_of(holder, lambda: [psutil.Process(int(holder["pid"]))])
 
 
 def _is_ancestor(holder: dict) -> bool:
     """Whether ``holder`` is this process or one of its ancestors, on this host."""
-    here = holder.get("host") == socket.gethostname()
-    return here and _is_one_of(holder, lambda: [psutil.Process(), *psutil.Process().parents()])
+    return _is_one_of(holder, lambda: [psutil.Process(), *psutil.Process().parents()])

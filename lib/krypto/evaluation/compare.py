@@ -13,7 +13,7 @@ from krypto import constants as C
 from krypto.evaluation import verdicts as VR
 from krypto.evaluation.plots import metric_bars, metric_per_epoch
 from krypto.paths import display_path, resolve_path
-from krypto.run_folder import read_metrics, read_results, read_test_metrics, seed_runs
+from krypto.run_folder import read_metrics, read_test_metrics, seed_runs
 
 EER_METRICS = ("eer_real", "eer_fake", "eer_fake_other", "eer")  # every run has; lower: better
 RUN_COLUMNS = ("best_epoch", "epochs_run", "seconds")  # metrics.json, per seed
@@ -26,13 +26,9 @@ def eer_keys(scores: dict) -> list[str]:
 
 
 def heldout_scores(run: Path) -> dict:
-    """A finished run's ``test_metrics.json``, and its ``results.json``'s ``test_<metric>`` that
-    it lacks; a ``KeyError`` naming the file when one of :data:`EER_METRICS` lacks."""
+    """A finished run's ``test_metrics.json``; a ``KeyError`` naming the file when one of
+    :data:`EER_METRICS` lacks."""
     scores = read_test_metrics(run)
-    recorded = read_results(run) if (run / C.RESULTS_FILE).is_file() else {}
-    for key, value in recorded.items():
-        if key.startswith("test_"):
-            scores.setdefault(key.removeprefix("test_"), value)
     missing = [m for m in EER_METRICS if m not in scores]
     if missing:
         raise KeyError(f"{display_path(run / C.TEST_METRICS_FILE)} lacks {', '.join(missing)}")

@@ -1,5 +1,5 @@
 """Verdicts between configurations trained with several seeds, by one rule used everywhere
-(:data:`RULE`), each with the difference of the means and its 95% interval. The comparisons
+(:data:`RULE`). The comparisons
 stated together (a notebook's table, the README's every verdict) are decided together
 (:func:`decided_together`); a reproduction tests each claim alone (:func:`replication_rule`).
 Verdicts go to results.json as plain dicts (``to_dict``/``from_dict``)."""
@@ -138,8 +138,7 @@ class Verdict:
     """The rule applied to two configurations ``a`` and ``b`` on one metric: ``lower`` is ``"a"``
     or ``"b"`` when they differ (the one with the lower mean), None when undecided;
     ``p_value`` the two-sided p-value, ``p_adjusted`` Holm's over ``family_size`` comparisons
-    (None outside a family), ``ci_low``/``ci_high`` the 95% interval of ``a_mean - b_mean``,
-    ``test`` which test made them; ``reason`` says it in words."""
+    (None outside a family); ``reason`` says it in words."""
 
     a_mean: float | None
     b_mean: float | None
@@ -152,14 +151,6 @@ class Verdict:
     reason: str
     p_adjusted: float | None = None
     family_size: int | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    test: str | None = None
-
-    @property
-    def gap(self) -> float | None:
-        """``a_mean - b_mean`` (positive: ``a`` is higher)."""
-        return None if None in (self.a_mean, self.b_mean) else self.a_mean - self.b_mean
 
     def short(self) -> str:
         """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
@@ -167,24 +158,20 @@ class Verdict:
         return f"{ {A: 'lower', B: 'higher', None: NO_CLEAR}[self.lower] } ({self.reason})"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "gap": self.gap, "differ": self.lower is not None}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Verdict:
         return cls(**{k: values.get(k) for k in cls.__dataclass_fields__})
 
 
-def _test(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
-    """Two-sided p-value, 95% interval of ``mean(a) - mean(b)`` and the test's name, for two
-    sides of which at most one is a single model (then a fixed value to test the other against)."""
+def _p_value(a: list[float], b: list[float]) -> float:
+    """The two-sided p-value of two sides of which at most one is a single model (then a fixed
+    value to test the other against): Welch's t-test, or a one-sample t-test."""
     if single_model(a) or single_model(b):
-        fixed, varying, sign = (a[0], b, -1) if single_model(a) else (b[0], a, 1)
-        result = stats.ttest_1samp(varying, fixed)
-        low, high = sorted(sign * (end - fixed) for end in result.confidence_interval())
-        return float(result.pvalue), float(low), float(high), "one-sample t"
-    result = stats.ttest_ind(a, b, equal_var=False)
-    low, high = result.confidence_interval()
-    return float(result.pvalue), float(low), float(high), "Welch's t"
+        fixed, varying = (a[0], b) if single_model(a) else (b[0], a)
+        return float(stats.ttest_1samp(varying, fixed).pvalue)
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def compare(a_values: Sequence, b_values: Sequence) -> Verdict:
@@ -200,8 +187,7 @@ def compare(a_values: Sequence, b_values: Sequence) -> Verdict:
         return Verdict(**common, p_value=None, lower=None, reason=why)
     with warnings.catch_warnings():  # nearly identical values: scipy warns, the p stands
         warnings.simplefilter("ignore", RuntimeWarning)
-        p, ci_low, ci_high, test = _test(a, b)
-    common.update(ci_low=ci_low, ci_high=ci_high, test=test)
+        p = _p_value(a, b)
     if not math.isfinite(p):
         return Verdict(**common, p_value=None, lower=None, reason="identical values")
     family = _FAMILY.get()

@@ -232,16 +232,13 @@ def _follow(
 
 
 def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
-    """A table of every run, then the runs that did not finish and why."""
-    width = max([len("run")] + [len(run.full_name) for run in runs])
-    print(f"\n{'run':<{width}}  {'status':<11}  seconds")
-    failures = []
-    for run in runs:
-        outcome = outcomes.get(run.full_name) or Outcome(NOT_STARTED, NOT_STARTED)
-        seconds = "-" if outcome.seconds is None else f"{outcome.seconds:.1f}"
-        print(f"{run.full_name:<{width}}  {outcome.status:<11}  {seconds:>7}")
-        if outcome.status not in FINISHED:
-            failures.append(f"  {run.full_name}: {outcome.message}")
+    """The runs that did not finish and why (each run's end is printed as it comes)."""
+    unfinished = Outcome(NOT_STARTED, NOT_STARTED)
+    failures = [
+        f"  {run.full_name}: {outcomes.get(run.full_name, unfinished).message}"
+        for run in runs
+        if outcomes.get(run.full_name, unfinished).status not in FINISHED
+    ]
     if failures:
         print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")
 

@@ -3,6 +3,7 @@ run, ``needs`` checked and ordered, a mistake refused naming the file and the ke
 
 from __future__ import annotations
 
+import graphlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -223,25 +224,13 @@ def _mapping(path: Path, key: str, value: Any, known: set[str] | None = None) ->
 
 
 def order_runs(runs: list[Run]) -> list[Run]:
-    """``runs`` in their order, each moved after the runs it needs (depth first); raises on
-    cycles."""
+    """``runs`` with each after the runs it needs (``graphlib``); raises on cycles."""
     by_name = {run.full_name: run for run in runs}
-    ordered: dict[str, Run] = {}
-    path: list[str] = []  # the needs being followed
-
-    def visit(name: str) -> None:
-        if name in path:
-            raise BatchError(f"cycle in needs: {' -> '.join(path[path.index(name) :] + [name])}")
-        if name not in ordered:
-            path.append(name)
-            for need in by_name[name].needs:
-                if need in by_name:
-                    visit(need)
-            ordered[path.pop()] = by_name[name]
-
-    for run in runs:
-        visit(run.full_name)
-    return list(ordered.values())
+    needs = {name: [n for n in run.needs if n in by_name] for name, run in by_name.items()}
+    try:
+        return [by_name[name] for name in graphlib.TopologicalSorter(needs).static_order()]
+    except graphlib.CycleError as error:  # error.args[1]: each node needed by the next
+        raise BatchError(f"cycle in needs: {' -> '.join(reversed(error.args[1]))}") from None
 
 
 def select_runs(runs: list[Run], only: Iterable[str]) -> list[Run]:

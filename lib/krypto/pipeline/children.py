@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,11 +78,8 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 @contextlib.contextmanager
 def raise_on_signals() -> Iterator[None]:
-    """Within the block (in the main thread), SIGINT, SIGTERM and SIGHUP raise
+    """Within the block (in the main thread only), SIGINT, SIGTERM and SIGHUP raise
     :class:`Interrupted`; a signal this process ignores (a background job's SIGINT) stays so."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum, frame):
         raise Interrupted(signum)

@@ -19,8 +19,7 @@ RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG, TORCHRUN_LOG = "run.json", "params.yaml", "papermill.log", "torchrun.log"
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
-STATE_FIELDS = ("status", "started", "finished", "seconds", "error")  # after record_of's
-LAUNCH_FIELDS = ("launcher", "nproc")  # in run.json of torchrun runs only, last
+STATE_FIELDS = ("status", "seconds", "error")  # after record_of's
 
 
 @dataclass
@@ -74,9 +73,7 @@ def read_record(run_dir: Path) -> dict:
 def write_record(run: Run, **state) -> None:
     """Write ``run.json`` (atomically): :func:`record_of` and the ``state`` fields (None when
     not given)."""
-    record = record_of(run)
-    launch = {key: record.pop(key) for key in LAUNCH_FIELDS if key in record}
-    write_json(run.run_dir / RECORD, {**record, **dict.fromkeys(STATE_FIELDS), **state, **launch})
+    write_json(run.run_dir / RECORD, {**record_of(run), **dict.fromkeys(STATE_FIELDS), **state})
 
 
 def changes(previous: dict, current: dict) -> str:

@@ -6,7 +6,6 @@ resumes the training from its ``last.pt``."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import signal
 import socket
@@ -40,7 +39,6 @@ class Outcome:
 
     status: str
     message: str
-    seconds: float | None = None
 
 
 _active: dict[str, set[subprocess.Popen]] = defaultdict(set)  # batch -> children running here
@@ -145,8 +143,8 @@ def _done_before(run: Run) -> Outcome | None:
 def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
     """Prepare the folder, run the child, record how it ended."""
     _prepare(run, force)
-    start, started = time.monotonic(), _now()
-    write_record(run, status=R.RUNNING, started=started)
+    start = time.monotonic()
+    write_record(run, status=R.RUNNING)
     env = children.child_env(distributed.get_worker().state.nthreads, threads, run.nproc)
     with open(run.log_file, "w") as log:
         with _guard:
@@ -161,27 +159,21 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
                 _active[batch_id].discard(proc)
     seconds = round(time.monotonic() - start, 1)
     if batch_id in _stopped:
-        outcome = Outcome(R.INTERRUPTED, _stopped[batch_id], seconds)
+        outcome = Outcome(R.INTERRUPTED, _stopped[batch_id])
         error = outcome.message
     elif code == 0:
-        outcome, error = Outcome(R.DONE, f"done in {seconds:.1f} s", seconds), None
+        outcome, error = Outcome(R.DONE, f"done in {seconds:.1f} s"), None
     else:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
         log = display_path(run.log_file)
-        outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}", seconds)
+        outcome = Outcome(R.FAILED, f"failed after {seconds:.1f} s ({how}), log: {log}")
         error = "\n".join(run.log_file.read_text(errors="replace").splitlines()[-ERROR_LINES:])
     partial = run.partial  # the executed notebook, put in place unless stopped
     if outcome.status != R.INTERRUPTED and partial.is_file() and partial.stat().st_size:
         with atomic_path(run.run_dir / run.notebook.name) as tmp:
             os.replace(partial, tmp)
-    write_record(run, status=outcome.status, started=started, finished=_now(), seconds=seconds,
-                 error=error)  # fmt: skip
+    write_record(run, status=outcome.status, seconds=seconds, error=error)
     return outcome
-
-
-def _now() -> str:
-    """Local time, to the second."""
-    return datetime.datetime.now().isoformat(timespec="seconds")
 
 
 def _prepare(run: Run, force: bool) -> None:

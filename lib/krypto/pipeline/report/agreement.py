@@ -167,13 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     problems, new = disagreements(committed, reproduced)
-    a, b = table_means(committed), table_means(reproduced)
-    allowed, stated = tolerances(committed, reproduced), claims(committed)
-    worst = max((abs(a[k] - b[k]) / allowed[k] for k in allowed if allowed[k]), default=0.0)
-    print(
-        f"{len(a)} table means (largest |difference| / tolerance {worst:.2f}), "
-        f"{sum(c is not None for c in stated.values())} claims of {len(stated)} comparisons"
-    )
     if committed.get("code_hash") != reproduced.get("code_hash"):
         print("note: the two were made by different code (code_hash differs)")
     for line in [f"  {p}" for p in problems] + [f"  new: {line}" for line in new]:

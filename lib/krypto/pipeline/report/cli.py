@@ -14,7 +14,7 @@ from krypto.paths import display_path
 from krypto.pipeline.batch_file import BatchError
 from krypto.pipeline.report.collect import collect
 from krypto.pipeline.report.markdown import README_HEADING_LEVEL as README_LEVEL
-from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, render_markdown
+from krypto.pipeline.report.markdown import REPORT_HEADING_LEVEL, check_prose, render_markdown
 from krypto.pipeline.report.spec import FIGURES_DIR, REPORT_COMMAND, ReportError
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -68,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir.absolute()
     out = (args.out or runs_dir / "report").absolute()
     readme = None if args.no_readme else args.readme.absolute()
-    try:
-        if readme is not None:  # fail before writing anything
+    try:  # fail before writing anything: the README's markers, the prose's parameters
+        if readme is not None:
             if not readme.is_file():
                 raise ReportError(f"no README at {readme}; pass --readme PATH or --no-readme")
             marker_lines(readme.read_text())
+        check_prose()
         write_report(collect(runs_dir, out), out, readme)
     except (ReportError, BatchError) as error:
         print(f"error: {error}", file=sys.stderr)

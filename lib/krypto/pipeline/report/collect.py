@@ -13,54 +13,35 @@ from krypto.code_version import code_hash
 from krypto.evaluation.verdicts import ALPHA, RULE
 from krypto.files import atomic_path, write_text
 from krypto.paths import display_path, resolve_path
-from krypto.pipeline.batch_file import load_batch
 from krypto.pipeline.report.findings import all_verdicts
 from krypto.pipeline.report.tables import round_values
 from krypto.pipeline.run_record import LOG, read_record
-from krypto.run_folder import read_metrics, read_results, resolve_run, seed_runs
+from krypto.run_folder import read_results, resolve_run, seed_runs
 
 
 def batch_command(runs_dir: Path) -> str:
-    """The batch command that made the runs (``--quick`` when some run has the quick parameters
-    and not the full ones, ``--runs-dir`` when not ``runs/``)."""
-    full, quick = (load_batch(C.REPO_ROOT / S.BATCH_FILE, q, runs_dir) for q in (False, True))
-    plain = {run.full_name: run.parameters for run in full}
-    made_quick = any(
-        run.parameters != plain.get(run.full_name)
-        and read_record(run.run_dir).get("parameters") == run.parameters
-        for run in quick
-    )
-    command = S.BATCH_COMMAND + (" --quick" if made_quick else "")
-    if runs_dir != C.RUNS_DIR.absolute():
-        command += f" --runs-dir {display_path(runs_dir)}"
-    return command
+    """The batch command that made the runs (``--runs-dir`` when not ``runs/``)."""
+    if runs_dir == C.RUNS_DIR.absolute():
+        return S.BATCH_COMMAND
+    return f"{S.BATCH_COMMAND} --runs-dir {display_path(runs_dir)}"
 
 
 def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
-    """A section's run: folder, notebook, command, status, times, and each training it read
-    (folder; per seed: folder, ``seconds``, ``epochs_run``)."""
-    record = read_record(folder)
+    """A section's run: its folder, the command that made it, and each training it read (its
+    folder and its seeds' folders)."""
     train_runs = {}
-    for name, ref in S.train_refs(record.get("parameters") or {}).items():
+    for name, ref in S.train_refs(read_record(folder).get("parameters") or {}).items():
         configuration = resolve_run(ref, folder)
         try:
-            seeds = {run: read_metrics(run) for run in seed_runs(configuration)}
+            seeds = seed_runs(configuration)
         except FileNotFoundError as error:
-            raise S.ReportError(
-                f"{section.run} read {ref} ({name}), which has no {C.METRICS_FILE} any more: "
-                f"{error}"
-            ) from error
+            raise S.ReportError(f"{section.run} read {ref} ({name}): {error}") from error
         train_runs[name] = {
             "run_dir": display_path(configuration),
-            "seeds": [
-                {"run_dir": display_path(run), **{k: m.get(k) for k in ("seconds", "epochs_run")}}
-                for run, m in seeds.items()
-            ],
+            "seeds": [display_path(seed) for seed in seeds],
         }
-    keys = ("notebook", "finished", "seconds")
-    provenance = {"run_dir": display_path(folder), **{k: record.get(k) for k in keys}}
-    provenance.update(command=command, status=record.get("status", "no run.json"))
-    return round_values({**provenance, **({"train_runs": train_runs} if train_runs else {})})
+    provenance = {"run_dir": display_path(folder), "command": command}
+    return {**provenance, **({"train_runs": train_runs} if train_runs else {})}
 
 
 def made_by_other_code(provenance: dict) -> list[str]:
@@ -69,7 +50,7 @@ def made_by_other_code(provenance: dict) -> list[str]:
     folders = set()
     for entry in provenance.values():
         seeds = [seed for c in (entry.get("train_runs") or {}).values() for seed in c["seeds"]]
-        folders.update([entry["run_dir"], *(seed["run_dir"] for seed in seeds)])
+        folders.update([entry["run_dir"], *seeds])
     current = code_hash()
     return sorted(f for f in folders if read_record(resolve_path(f)).get("code_hash") != current)
 
@@ -141,8 +122,6 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     report = {
         "about": {
             "runs_dir": display_path(runs_dir),
-            "out": display_path(out),
-            "command": S.REPORT_COMMAND,
             "rule": RULE,
             **_about_seeds(sections),
             "comparisons": {"stated": len(family.p_values), "decided": int(decided)},

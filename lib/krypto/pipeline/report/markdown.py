@@ -1,6 +1,6 @@
 """The report as markdown: report.md.j2 rendered from a results.json dict, its sentences
-(sentences.j2) from the verdicts results.json holds, and the parameter values the pages' intros
-quote (report.yaml's ``quote``), read from the batch files."""
+(sentences.j2) from the verdicts results.json holds, and its prose checked against the
+parameters of the batch files (report.yaml's ``states``)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,6 @@ def train_parameters(key: str) -> dict[str, dict]:
     included); a row naming a folder of seeds gets its first seed's."""
     runs = {run.full_name: run for run in load_batch(C.REPO_ROOT / S.BATCH_FILE)}
     section = S.SECTIONS_BY_KEY[key]
-    if section.run not in runs:
-        raise S.ReportError(f"{S.BATCH_FILE} has no run {section.run} ({section.title})")
     out = {}
     for row, ref in S.train_refs(runs[section.run].parameters).items():
         run = runs.get(ref) or next((r for n, r in runs.items() if n.startswith(f"{ref}/")), None)
@@ -53,62 +51,35 @@ def train_parameters(key: str) -> dict[str, dict]:
     return out
 
 
-def _quoted(rows: dict[str, dict], name: str) -> str:
-    """The values of parameter ``name`` in ``rows`` as the prose quotes them (``1.0`` as ``1``),
-    joined by "or" when they differ."""
-    values = [row[name] for row in rows.values()]
-    return " or ".join(dict.fromkeys(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
-
-
-def quote(spec: dict, runs: dict[str, dict]) -> str:
-    """One field of report.yaml's ``quote`` (see there) over the training runs ``runs`` of its
-    section (:func:`train_parameters`)."""
-    rows = {
-        name: row
-        for name, row in runs.items()
-        if name in spec.get("rows", runs) and name not in spec.get("except", [])
-    }
-    missing = [row for row in spec.get("rows", []) if row not in runs]
-    if missing or not rows:
-        raise S.ReportError(f"report.yaml quotes {spec} of rows its batch lacks: {missing}")
-    name, say = spec["parameter"], spec.get("say")
-    text = _quoted(rows, name)
-    if say is not None and text not in say:
-        values = [row[name] for row in rows.values()]
-        hits = [v == spec["equals"] if "equals" in spec else bool(v) for v in values]
-        text = "all" if all(hits) else "some" if any(hits) else "none"
-    fields = {key: _quoted(rows, key) for key in next(iter(rows.values()))}
-    return text if say is None else say[text].format(**fields)
-
-
 @functools.cache
-def prose_parameters() -> dict[str, dict[str, str]]:
-    """Per section, the fields its intro quotes, as text."""
-    return {
-        section.key: {
-            field: quote(spec, train_parameters(spec.get("of", section.key)))
-            for field, spec in section.quote.items()
-        }
-        for section in S.SECTIONS
-        if section.quote
-    }
+def check_prose() -> None:
+    """Raise :class:`~.spec.ReportError` unless every parameter value the pages' prose states
+    (report.yaml's ``states``) is that of the training runs it describes in the batch files."""
+    for section in S.SECTIONS:
+        for spec in section.states:
+            runs = train_parameters(spec.get("of", section.key))
+            rows = spec.get("rows") or [row for row in runs if row not in spec.get("except", [])]
+            found = {row: (runs.get(row) or {}).get(spec["parameter"], "no run") for row in rows}
+            other = {row: value for row, value in found.items() if value != spec["equals"]}
+            if other:
+                raise S.ReportError(
+                    f"the prose of {section.title} (report.yaml) states {spec['parameter']} = "
+                    f"{spec['equals']!r}, but {S.BATCH_FILE} trains {other}: update the prose"
+                )
 
 
 def render_markdown(
-    results: dict,
-    figure_prefix: str,
-    heading_level: int = REPORT_HEADING_LEVEL,
-    parameters: dict | None = None,
+    results: dict, figure_prefix: str, heading_level: int = REPORT_HEADING_LEVEL
 ) -> str:
     """The markdown of every section from a results.json dict, under a "Results" heading one
-    level up; figures are linked as ``figure_prefix + name``. The parameter values the prose
-    quotes come from ``parameters`` (default: :func:`prose_parameters`, the batch files)."""
+    level up; figures are linked as ``figure_prefix + name``. Its prose is checked against the
+    batch files first (:func:`check_prose`)."""
+    check_prose()
     sections = results.get("sections") or {}
     text = TEMPLATE.get_template("report.md.j2").render(
         results=results,
         h="#" * heading_level,
         prefix=figure_prefix,
-        quoted=parameters if parameters is not None else prose_parameters(),
         seed=results.get("seed") or S.seed_results(),
         provenance=results.get("provenance") or {},
         section=lambda key: sections.get(key) or {},

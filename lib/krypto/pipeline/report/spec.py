@@ -41,7 +41,8 @@ class Section:
     index: str = "run"
     seeded: bool = False
     intro: str | None = None
-    quote: dict = field(default_factory=dict)
+    before_training: str | None = None
+    states: tuple = ()
 
     @property
     def trained(self) -> bool:
@@ -67,17 +68,6 @@ def seed_results() -> dict[str, Any]:
     its write-up does not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's
     name of the row)."""
     try:
-        seed = yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
+        return yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise ReportError(f"cannot read the seed's numbers from {SEED_FILE}: {error}") from error
-    if not isinstance(seed, dict):
-        raise ReportError(f"{SEED_FILE} holds no mapping of the seed's numbers")
-    for key, value in seed.items():
-        rows = value.get("rows") if isinstance(value, dict) else None
-        if key != "source" and (not isinstance(rows, dict) or "epochs" not in value):
-            raise ReportError(f"{SEED_FILE}: {key!r} needs `epochs` and `rows`")
-        for name, row in (rows or {}).items():
-            missing = [c for c in SEED_COLUMNS if c not in (row or {})]
-            if missing:
-                raise ReportError(f"{SEED_FILE}: {key}/{name} lacks {', '.join(missing)}")
-    return seed
