@@ -146,7 +146,7 @@ def test_decide_uses_the_rule_over_the_comparisons_together(tmp_path):
     versus, low = comparison.decide("b", metrics=("eer_fake", "eer_fake_other"))
     assert low.name == "a" and not low.clear and low.ties == ["c"]  # on eer (here = eer_fake)
     assert list(versus.index) == ["a", "c"] and versus.index.name == "against b"
-    assert versus.loc["a", "eer_fake"].startswith("lower (p")
+    assert versus.loc["a", "eer_fake"].startswith("lower, -")
     assert versus.loc["a", "eer_fake_other"] == "undecided (one model each: no test)"
     with pytest.raises(KeyError, match="no configuration 'x'"):
         comparison.decide("x")

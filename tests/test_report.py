@@ -441,7 +441,8 @@ def test_render_sections_in_order_from_results_alone(results):
     ) in text
     # every other row against the reference, by the rule
     assert "| vs no cutout | eer ↓ |" in text
-    assert "| mouth | higher (p < 0.001; Holm over " in text
+    mouth = next(line for line in text.splitlines() if line.startswith("| mouth | higher, +"))
+    assert "] (p < 0.001; Holm over " in mouth  # the effect with its interval, then the p
     # every run table has the combined eer column
     for header in ("| run | eer_real", "| backbone |", "| method |"):
         lines = [x for x in text.splitlines() if x.startswith(header)]

@@ -29,7 +29,7 @@ def test_clear_difference():
     assert v.a_mean == pytest.approx(0.11) and v.b_mean == pytest.approx(0.30)
     assert v.a_std == pytest.approx(0.01) and v.b_std == pytest.approx(0.01)
     assert (v.n_a, v.n_b) == (3, 3)
-    assert v.short() == "lower (p < 0.001)"
+    assert v.short() == "lower, -0.190 [-0.213, -0.167] (p < 0.001)"
     flipped = V.compare(HIGH, LOW)
     assert flipped.lower == "b" and flipped.short().startswith("higher")
     assert flipped.p_value == pytest.approx(v.p_value)
@@ -39,7 +39,7 @@ def test_overlapping_seeds_are_undecided():
     v = V.compare([0.10, 0.20, 0.15], [0.12, 0.18, 0.16])
     assert v.lower is None
     assert v.p_value is not None and v.p_value >= 0.05
-    assert v.short().startswith("undecided (p = ")
+    assert v.short().startswith("undecided, -0.003 [-0.105, +0.099] (p = ")
 
 
 def test_a_gap_below_the_spread_is_undecided_even_with_different_means():
@@ -214,3 +214,22 @@ def test_format_p():
     assert V.format_p(0.0123) == "p = 0.012" and V.format_p(0.31) == "p = 0.310"
     assert V.format_p(0.04996) == "p < 0.05"  # not "p = 0.050" for a clear difference
     assert V.format_p(0.05) == "p = 0.050"
+
+
+def test_each_comparison_states_the_difference_with_its_95_percent_interval():
+    a, b = [0.030, 0.035, 0.041], [0.060, 0.071, 0.065]
+    v = V.compare(a, b)
+    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert v.interval == pytest.approx((welch.low, welch.high))
+    low, high = v.interval
+    assert low < v.a_mean - v.b_mean < high
+    assert (high < 0) == (v.p_value < 0.05)  # the interval excludes 0 exactly when p < 0.05
+    assert v.short().startswith(f"lower, {v.a_mean - v.b_mean:+.3f} [{low:+.3f}, {high:+.3f}]")
+    # against a single model, the one-sample interval of the other side, signed as a - b
+    fixed, varying = [0.05, 0.05, 0.05], [0.060, 0.071, 0.065]
+    one = stats.ttest_1samp(varying, 0.05).confidence_interval(0.95)
+    assert V.compare(fixed, varying).interval == pytest.approx((0.05 - one.high, 0.05 - one.low))
+    assert V.compare(varying, fixed).interval == pytest.approx((one.low - 0.05, one.high - 0.05))
+    # no test, no interval; and it survives results.json
+    assert V.compare([0.1], [0.2, 0.3]).interval is None
+    assert V.Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v

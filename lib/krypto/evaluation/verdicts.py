@@ -26,7 +26,9 @@ RULE = (
     f"per-seed test values (Welch's t-test; a one-sample t-test against a configuration that is "
     f"a single model), adjusted by Holm's method over every comparison stated together, is "
     f"below {ALPHA:g}; otherwise the comparison is {NO_CLEAR}. Two single models, or fewer "
-    f"than 2 seeds on either side, are never tested."
+    f"than 2 seeds on either side, are never tested. Each comparison states its effect: the "
+    f"difference of the means with its 95% confidence interval (of the same t-test, not "
+    f"adjusted)."
 )
 A, B = "a", "b"
 T = TypeVar("T")
@@ -151,27 +153,49 @@ class Verdict:
     reason: str
     p_adjusted: float | None = None
     family_size: int | None = None
+    interval: tuple[float, float] | None = None  # 95% confidence interval of a_mean - b_mean
+
+    def effect(self) -> str:
+        """``-0.036 [-0.052, -0.020]``: the difference of the means, ``a`` minus ``b``, with its
+        95% confidence interval; empty without a test."""
+        if self.interval is None or None in (self.a_mean, self.b_mean):
+            return ""
+        low, high = self.interval
+        return (
+            f"{self.a_mean - self.b_mean:+.{DECIMALS}f} [{low:+.{DECIMALS}f}, {high:+.{DECIMALS}f}]"
+        )
 
     def short(self) -> str:
-        """``a`` against ``b`` in a few words: ``lower (p = 0.003)``, ``higher (p < 0.001)``,
-        ``undecided (p = 0.310)``, ``undecided (one model each: no test)``."""
-        return f"{ {A: 'lower', B: 'higher', None: NO_CLEAR}[self.lower] } ({self.reason})"
+        """``a`` against ``b`` in a few words: ``lower, -0.036 [-0.052, -0.020] (p = 0.003)``,
+        ``undecided, +0.004 [-0.010, +0.018] (p = 0.310)``, ``undecided (one model each: no
+        test)``."""
+        effect = self.effect()
+        word = {A: "lower", B: "higher", None: NO_CLEAR}[self.lower]
+        return f"{word}{', ' + effect if effect else ''} ({self.reason})"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Verdict:
-        return cls(**{k: values.get(k) for k in cls.__dataclass_fields__})
+        found = {k: values.get(k) for k in cls.__dataclass_fields__}
+        if found["interval"] is not None:
+            found["interval"] = tuple(found["interval"])
+        return cls(**found)
 
 
-def _p_value(a: list[float], b: list[float]) -> float:
-    """The two-sided p-value of two sides of which at most one is a single model (then a fixed
-    value to test the other against): Welch's t-test, or a one-sample t-test."""
+def _t_test(a: list[float], b: list[float]) -> tuple[float, tuple[float, float]]:
+    """The two-sided p-value and the 95% confidence interval of ``mean(a) - mean(b)``, for two
+    sides of which at most one is a single model (then a fixed value to test the other
+    against): Welch's t-test, or a one-sample t-test."""
     if single_model(a) or single_model(b):
-        fixed, varying = (a[0], b) if single_model(a) else (b[0], a)
-        return float(stats.ttest_1samp(varying, fixed).pvalue)
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+        fixed, varying, sign = (a[0], b, -1) if single_model(a) else (b[0], a, 1)
+        result = stats.ttest_1samp(varying, fixed)
+        low, high = (sign * (v - fixed) for v in result.confidence_interval(1 - ALPHA))
+        return float(result.pvalue), (float(min(low, high)), float(max(low, high)))
+    result = stats.ttest_ind(a, b, equal_var=False)
+    low, high = result.confidence_interval(1 - ALPHA)
+    return float(result.pvalue), (float(low), float(high))
 
 
 def compare(a_values: Sequence, b_values: Sequence) -> Verdict:
@@ -187,9 +211,10 @@ def compare(a_values: Sequence, b_values: Sequence) -> Verdict:
         return Verdict(**common, p_value=None, lower=None, reason=why)
     with warnings.catch_warnings():  # nearly identical values: scipy warns, the p stands
         warnings.simplefilter("ignore", RuntimeWarning)
-        p = _p_value(a, b)
+        p, interval = _t_test(a, b)
     if not math.isfinite(p):
         return Verdict(**common, p_value=None, lower=None, reason="identical values")
+    common["interval"] = interval if all(map(math.isfinite, interval)) else None
     family = _FAMILY.get()
     decided_on, reason = p, format_p(p)
     if family is not None and family.replication:
