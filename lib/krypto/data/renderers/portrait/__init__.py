@@ -37,10 +37,10 @@ _SHAPE = {
     "face_w": (0.32, 0.40), "face_h": (0.42, 0.50), "jaw": (0.55, 0.95), "chin": (0.0, 0.6),
     "square": (2.0, 3.2), "hair_vol": (0.03, 0.12), "parting": (-0.6, 0.6), "fringe": (0.0, 1.0),
     "ear": (0.8, 1.25), "eye_gap": (0.095, 0.14), "eye_y": (-0.08, 0.0), "eye_w": (0.055, 0.08),
-    "eye_h": (0.022, 0.038), "brow_h": (0.012, 0.03),
-    "brow_arch": (-0.01, 0.035), "brow_len": (0.07, 0.11), "brow_gap": (0.045, 0.075),
-    "nose_len": (0.09, 0.16), "nose_w": (0.03, 0.06), "mouth_gap": (0.07, 0.12),
-    "mouth_w": (0.06, 0.11), "lip_top": (0.008, 0.02), "lip_bottom": (0.012, 0.028),
+    "eye_h": (0.022, 0.038), "brow_h": (0.012, 0.03), "brow_arch": (-0.01, 0.035),
+    "brow_len": (0.07, 0.11), "brow_gap": (0.045, 0.075), "nose_len": (0.09, 0.16),
+    "nose_w": (0.03, 0.06), "mouth_gap": (0.07, 0.12), "mouth_w": (0.06, 0.11),
+    "lip_top": (0.008, 0.02), "lip_bottom": (0.012, 0.028),
 }
 # conditions of a photo drawn uniformly in [low, high)
 _SHOT = {
