@@ -16,6 +16,7 @@ from PIL import Image
 
 from krypto import constants as C
 from krypto.data import renderers
+from krypto.data.dataset_writer import GENERATOR_VERSION
 from krypto.data.layout import read_gt, read_pairs, read_train
 from krypto.data.renderers import RenderConfig, eigenfaces, portrait
 
@@ -137,8 +138,8 @@ def test_deterministic_for_a_seed(name, tmp_path):
 # pillow, numpy and opencv; five kinds of test pairs, distinct; hosts.csv): any change to the
 # drawing, the random draws or the writer shows here
 DIGESTS = {
-    "portrait": "2ec9c72adedfaffa32f13b2c8a32624956b8cdd0c0b3aa44962cfa78c1e2af23",
-    "eigenfaces": "061d02d1312b0d209511ec7f8a7aaf1e9fcef25e6299d710a6ee65c7d525d18e",
+    "portrait": "11b578e50945f4658a55159aab72518176bab0c8b72e1ed14fbb43cdec4bfe6e",
+    "eigenfaces": "398bd3b178a1577222ddd77cee59d1e97290dd310e39e09802984de3c70a6ded",
 }
 
 
@@ -297,5 +298,6 @@ def test_command_line(name, tmp_path):
         "seed": 3,
         "test_pairs_per_kind": 1,
         "test_identities": 3,
+        "generator_version": GENERATOR_VERSION,
     }
     assert len(read_train(tmp_path)) == 3 * 3

@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pytest
 from PIL import Image
 
 from krypto import constants as C
+from krypto.data.dataset_writer import GENERATOR_VERSION
 from krypto.data.synth import (
+    CONFIG_FILE,
     NEAREST_HOSTS,
     SynthConfig,
     ensure_default_dataset,
@@ -60,7 +63,8 @@ def test_deterministic_for_a_seed(tmp_path):
 
 def test_data_set_is_byte_for_byte_the_same(tmp_path):
     """sha256 of every file of a small set, as this code writes it (with requirements.txt's
-    pillow and numpy): any change to the drawing, the random draws or the writer shows here."""
+    pillow, numpy and opencv): any change to the drawing, the random draws or the writer shows
+    here."""
     cfg = SynthConfig(
         identities=6,
         test_identities=4,
@@ -74,7 +78,7 @@ def test_data_set_is_byte_for_byte_the_same(tmp_path):
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         h.update(str(path.relative_to(out)).encode())
         h.update(path.read_bytes())
-    assert h.hexdigest() == "264ab173822f2c174a2d667c0eedfb70fbae4cdaa4caa90b965a77b69baa5626"
+    assert h.hexdigest() == "9443817b367f32e7bdf2206e263ef1979516a127cc6335cb66d672b4e610dddf"
 
 
 def test_meta_keys_with_another_padding(tmp_path):
@@ -189,11 +193,11 @@ def test_hosts_are_lookalikes(tmp_path):
 
 
 def test_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="fake_strength"):
+    with pytest.raises(ValueError, match=r"fake_strength must be in \[0, 1\], got 2"):
         SynthConfig(fake_strength=2)
-    with pytest.raises(ValueError, match="real_per_identity"):
+    with pytest.raises(ValueError, match="real_per_identity must be at least 2"):
         SynthConfig(real_per_identity=1)
-    with pytest.raises(ValueError, match="test_identities 3"):
+    with pytest.raises(ValueError, match="test_identities must be at least 3, got 2"):
         SynthConfig(test_identities=2)
 
 
@@ -208,6 +212,17 @@ def test_ensure_default_dataset_reuses_and_refuses_other_config(tmp_path):
             tmp_path / "syn",
             SynthConfig(identities=4, test_identities=3, test_pairs_per_kind=1, image_size=16),
         )
+
+
+def test_a_set_of_an_earlier_generator_version_is_refused(tmp_path):
+    """The same parameters drawn by an earlier version of the generators: refused, not reused."""
+    cfg = SynthConfig(identities=3, test_identities=3, test_pairs_per_kind=1, image_size=16)
+    out = ensure_default_dataset(tmp_path / "syn", cfg)
+    stored = json.loads((out / CONFIG_FILE).read_text())
+    assert stored == {**asdict(cfg), "generator_version": GENERATOR_VERSION}
+    (out / CONFIG_FILE).write_text(json.dumps({**stored, "generator_version": 1}))
+    with pytest.raises(FileExistsError, match="another configuration"):
+        ensure_default_dataset(tmp_path / "syn", cfg)
 
 
 def test_ensure_default_dataset_refuses_a_folder_without_a_finished_set(tmp_path):

@@ -1,25 +1,22 @@
-"""Writing a generated face data set in the official layout, the one writer of the synthetic set
-(:mod:`krypto.data.synth`) and of the renderers (:mod:`krypto.data.renderers`)::
+"""Writing a generated face data set in the official layout, for :mod:`krypto.data.synth` and
+:mod:`krypto.data.renderers`, and their command line::
 
     OUT/train/<id>/<n>.jpg        identities 0 .. identities-1, reals first, then fakes
     OUT/train/meta.json           {"<id>/<n>.jpg": 0 real | 1 fake}
-    OUT/hosts.csv                 path,host: every fake of train/ and the id of its host, the
-                                  person on whose photo it was made (another training identity)
+    OUT/hosts.csv                 path,host: every fake of train/ and the training identity on
+                                  whose photo it was made
     OUT/test_public/<pair>/0.jpg, 1.jpg   pairs of the held-out identities
     OUT/gt.csv                    pair_id,label,kind (the five kinds, as many pairs of each)
     OUT/landmarks.csv             path,<5 points x, y> normalised to [0, 1]
     OUT/<config file>             the parameters it was made with
 
-Paths in hosts.csv and landmarks.csv are relative to OUT. The index files are written through
-:mod:`krypto.files`; the photos, thousands of small files, directly (:func:`write_once` writes a
-whole set into a temporary folder and renames it when complete). :func:`run_command_line` is the
-generators' command line.
+Paths are relative to OUT; :func:`write_once` writes a whole set into a temporary folder and
+renames it when complete.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shutil
 from collections.abc import Callable
@@ -28,24 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from krypto import constants as C
 from krypto.files import file_lock, write_csv, write_json, write_text
 
 Photo = tuple  # (jpeg bytes, landmarks [5, 2] in [0, 1], host: a fake's host's number, or None)
-
-
-def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    """``[H, W, 3]`` uint8 -> JPEG bytes (4:2:0, baseline, deterministic)."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=int(quality))
-    return buffer.getvalue()
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("RGB"))
+# in every config file: raised when the generators draw other pixels, so that a data set written
+# by an earlier version is refused (another configuration), never reused
+GENERATOR_VERSION = 2
 
 
 def lookalike_hosts(
@@ -57,14 +44,14 @@ def lookalike_hosts(
     person it shows."""
     out = np.empty((len(features), n_fake), dtype=np.int64)
     for pool in pools:
-        for person in pool:
-            others = np.delete(np.arange(pool.start, pool.stop), person - pool.start)
-            others = others[None].repeat(n_fake, 0)
-            dist = ((features[others] - features[person]) ** 2).sum(-1)
-            k = min(nearest, others.shape[1])
-            best = np.argsort(dist, axis=1, kind="stable")[:, :k]
-            pick = best[np.arange(n_fake), rng.integers(0, k, n_fake)]
-            out[person] = others[np.arange(n_fake), pick]
+        own = features[pool.start : pool.stop]
+        squares = (own**2).sum(1)
+        dist = squares[:, None] + squares[None] - 2 * own @ own.T
+        np.fill_diagonal(dist, np.inf)  # never oneself
+        k = min(nearest, len(own) - 1)
+        best = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        pick = np.take_along_axis(best, rng.integers(0, k, (len(own), n_fake)), 1)
+        out[pool.start : pool.stop] = pool.start + pick
     return out
 
 
@@ -76,11 +63,10 @@ def write_layout(
     pairs: tuple[np.random.Generator, int],
     config: tuple[str, dict],
 ) -> Path:
-    """Write ``photos[person]`` in the official layout (see the module's docstring): the first
-    ``identities`` people in train/, the others in the test pairs, drawn with ``pairs`` (a
-    generator and the pairs of each kind). ``widths``: the zero padding of folder names and pair
-    ids, and of the ids in meta.json keys (0: none). ``config``: the config file's name and
-    content."""
+    """Write ``photos[person]`` in the official layout: the first ``identities`` people in
+    train/, the others in the test pairs, drawn with ``pairs`` (a generator, pairs of each kind).
+    ``widths``: the zero padding of folder names and pair ids, and of ids in meta.json keys (0:
+    none); ``config``: the config file's name and content."""
     out, (folder_width, meta_width) = Path(out_dir), widths
     train_dir, test_dir = out / C.TRAIN_DIR, out / C.TEST_DIR
     train_dir.mkdir(parents=True, exist_ok=True)
@@ -107,12 +93,11 @@ def write_layout(
     chosen = _draw_pairs(rng, photos[identities:], identities, per_kind)
     gt = _write_pairs(test_dir, rng, chosen, landmark_rows, folder_width)
     write_csv(out / C.GT_FILE, pd.DataFrame(gt, columns=[C.PAIR_ID, C.PAIR_LABEL, C.KIND]))
-    table = pd.DataFrame(
-        np.stack([lms.reshape(-1) for _, lms in landmark_rows]), columns=list(C.LANDMARK_COLUMNS)
-    )
-    table.insert(0, C.PATH, [path for path, _ in landmark_rows])
+    paths, points = zip(*landmark_rows)
+    table = pd.DataFrame(np.reshape(points, (len(paths), -1)), columns=list(C.LANDMARK_COLUMNS))
+    table.insert(0, C.PATH, paths)
     write_csv(out / C.LANDMARKS_FILE, table, float_format="%.5f")
-    write_json(out / config[0], config[1])
+    write_json(out / config[0], {**config[1], "generator_version": GENERATOR_VERSION})
     return out
 
 
@@ -182,12 +167,10 @@ def _write_pairs(test_dir: Path, rng, pairs: list, landmark_rows: list, width: i
 def write_once(
     out: Path, config_file: str, config: dict, write: Callable[[Path], object], rewrite: bool
 ) -> Path:
-    """The data set of ``config`` in ``out``, written by ``write(folder)`` if not there yet.
-
-    A folder made with another configuration is an error, never silently replaced; an
-    unfinished one (no gt.csv or no config file) is written again if ``rewrite``, else an error.
-    Processes asking at the same time wait for the one that writes it."""
-    expected = json.loads(json.dumps(config))
+    """The data set of ``config`` in ``out``, written by ``write(folder)`` if not there yet (the
+    others asking at the same time wait). A folder made with another configuration is an error;
+    an unfinished one (no gt.csv or config file) is written again if ``rewrite``, else an error."""
+    expected = json.loads(json.dumps({**config, "generator_version": GENERATOR_VERSION}))
     with file_lock(out.with_name(out.name + ".lock")):
         path = out / config_file
         stored = json.loads(path.read_text()) if path.is_file() else None
@@ -198,21 +181,28 @@ def write_once(
                 f"{out} holds a data set made with another configuration "
                 f"({path}); delete the folder or ask for another one"
             )
-        if out.exists() and any(out.iterdir()):
-            if not rewrite:
-                raise FileExistsError(
-                    f"{out} exists, is not empty and holds no finished data set "
-                    f"(no {config_file} and {C.GT_FILE}); delete it to regenerate"
-                )
-            shutil.rmtree(out)
+        if out.exists() and any(out.iterdir()) and not rewrite:
+            raise FileExistsError(
+                f"{out} exists, is not empty and holds no finished data set "
+                f"(no {config_file} and {C.GT_FILE}); delete it to regenerate"
+            )
         tmp = out.with_name(out.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
         write(tmp)
-        if out.exists():
-            out.rmdir()
+        shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     return out
+
+
+def check_config(config, **bounds) -> None:
+    """A ``ValueError`` that names the first field of ``config`` outside its bound: the
+    smallest value, or ``(low, high)``; a field that is None is not checked."""
+    for name, bound in bounds.items():
+        value = getattr(config, name)
+        low, high = bound if isinstance(bound, tuple) else (bound, float("inf"))
+        if value is not None and not low <= value <= high:
+            span = f"at least {low}" if high == float("inf") else f"in [{low}, {high}]"
+            raise ValueError(f"{name} must be {span}, got {value}")
 
 
 def run_command_line(

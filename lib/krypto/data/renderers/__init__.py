@@ -1,18 +1,13 @@
 """Face renderers other than :mod:`krypto.data.synth`, to check that a recipe does not learn one
-generator's quirks: each has its own drawing, its own look and its own kind of fake.
-
-* :mod:`~krypto.data.renderers.portrait`: faces drawn with PIL shapes in cluttered rooms; a fake
-  pastes a person's face region onto another person's photo.
-* :mod:`~krypto.data.renderers.eigenfaces`: a shaded procedural face model in numpy; a fake swaps
-  a person's inner-face coefficients onto another's head, drawn by a generator.
+generator's quirks: :mod:`.portrait` (PIL faces in cluttered rooms, fakes pasted from another
+photo) and :mod:`.eigenfaces` (a shaded procedural face model, fakes swapped in the model and
+drawn by a generator), each with its own drawing, look and kind of fake.
 
 A renderer's ``render_all(cfg)`` turns a :class:`RenderConfig` into photos, one list per identity
-(reals first, then fakes), each a JPEG (bytes) with its five landmarks and, for a fake, its host
-(the person whose photo or head it was made on, of the same pool: training or held-out);
-:func:`write_dataset` writes them with :mod:`krypto.data.dataset_writer`.
+(reals first, then fakes), each a JPEG with its five landmarks and, for a fake, its host (the
+person of its pool, training or held-out, on whose photo or head it was made).
 ``dataset_path("portrait:identities=200,size=64")`` writes a data set once under
-``data/renderers/<slug>``; ``python -m krypto.data.renderers.<name> OUT --identities 200 --size
-64`` writes one anywhere.
+``data/renderers/<slug>``; ``python -m krypto.data.renderers.<name> OUT --size 64`` anywhere.
 """
 
 from __future__ import annotations
@@ -24,24 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from krypto import constants as C
-from krypto.data.dataset_writer import run_command_line, write_layout, write_once
+from krypto.data.dataset_writer import check_config, run_command_line, write_layout, write_once
 
 CONFIG_FILE = "renderer.json"
 RENDERERS_DIR = C.DATA_DIR / "renderers"
-# name -> its package (with render_all and FOLDER_WIDTHS); imported when used, so a renderer's
-# drawing code loads only for the renderer asked for
-RENDERERS = {
-    "portrait": "krypto.data.renderers.portrait",
-    "eigenfaces": "krypto.data.renderers.eigenfaces",
-}
+# name -> its package (with render_all and FOLDER_WIDTHS), imported when asked for
+RENDERERS = {name: f"krypto.data.renderers.{name}" for name in ("portrait", "eigenfaces")}
 
 
 @dataclass(frozen=True)
 class RenderConfig:
     """Parameters of a rendered data set. ``fake_strength`` scales the traces a fake carries
-    (0: almost invisible, 1: strong). The test pairs, ``test_pairs_per_kind`` of each of the five
-    kinds, come from ``test_identities`` held-out people (default: a fifth of ``identities``, at
-    least 8)."""
+    (0: almost invisible, 1: strong); ``test_pairs_per_kind``: pairs of each of the five kinds."""
 
     identities: int = 200
     image_size: int = 64
@@ -53,29 +42,13 @@ class RenderConfig:
     test_identities: int | None = None
 
     def __post_init__(self):
-        smallest = {"identities": 2, "n_real": 2, "n_fake": 1, "test_pairs_per_kind": 1}
-        why = {"n_real": " (a positive pair needs two)", "test_identities": " (fake_other needs 3)"}
-        if self.test_identities is not None:
-            smallest["test_identities"] = 3
-        for name, low in smallest.items():
-            if getattr(self, name) < low:
-                raise ValueError(
-                    f"{name} must be at least {low}{why.get(name, '')}, got {getattr(self, name)}"
-                )
-        if not 24 <= self.image_size <= 256:
-            raise ValueError(
-                f"image_size must be in [24, 256] (made for 48 to 112), got {self.image_size}"
-            )
-        if not 0.0 <= self.fake_strength <= 1.0:
-            raise ValueError(f"fake_strength must be in [0, 1], got {self.fake_strength}")
-
-    @property
-    def n_test_identities(self) -> int:
-        return self.test_identities or max(8, self.identities // 5)
+        check_config(self, identities=2, n_real=2, n_fake=1, test_pairs_per_kind=1)
+        check_config(self, test_identities=3, image_size=(24, 256), fake_strength=(0, 1))
 
     @property
     def n_all(self) -> int:
-        return self.identities + self.n_test_identities
+        """The training and the held-out people (by default a fifth as many, at least 8)."""
+        return self.identities + (self.test_identities or max(8, self.identities // 5))
 
     @property
     def pools(self) -> list[range]:
@@ -83,15 +56,9 @@ class RenderConfig:
         return [range(self.identities), range(self.identities, self.n_all)]
 
 
-# spec keys and command-line options -> RenderConfig fields (short forms)
-ALIASES = {
-    "size": "image_size",
-    "real": "n_real",
-    "fake": "n_fake",
-    "strength": "fake_strength",
-    "pairs": "test_pairs_per_kind",
-    "test_pairs": "test_pairs_per_kind",
-}
+# short forms of RenderConfig fields, in specs and on the command line
+ALIASES = {"size": "image_size", "real": "n_real", "fake": "n_fake", "strength": "fake_strength"}
+ALIASES |= {"pairs": "test_pairs_per_kind", "test_pairs": "test_pairs_per_kind"}
 _FIELDS = {f.name for f in fields(RenderConfig)}
 
 
@@ -100,26 +67,22 @@ def parse_spec(spec: str) -> tuple[str, RenderConfig]:
 
     Keys are :class:`RenderConfig` fields or their short forms (:data:`ALIASES`: ``size``,
     ``real``, ``fake``, ``strength``, ``pairs``); the others keep their defaults."""
-    name, _, rest = spec.strip().partition(":")
-    name = name.strip()
+    name, _, rest = (part.strip() for part in spec.partition(":"))
     if name not in RENDERERS:
-        raise ValueError(
-            f"unknown renderer {name!r} in {spec!r}; choose one of {sorted(RENDERERS)}"
-        )
+        raise ValueError(f"unknown renderer {name!r} in {spec!r}: one of {sorted(RENDERERS)}")
     values: dict = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        key = ALIASES.get(key.strip(), key.strip())
+        key, eq, value = (part.strip() for part in item.partition("="))
+        key = ALIASES.get(key, key)
         if not eq or key not in _FIELDS:
             allowed = sorted(_FIELDS | set(ALIASES))
             raise ValueError(
-                f"bad item {item!r} in {spec!r}: expected key=value with key one of {allowed}"
+                f"bad item {item!r} in {spec!r}: expected key=value, key one of {allowed}"
             )
-        kind = float if key == "fake_strength" else int
         try:
-            values[key] = kind(value.strip())
+            values[key] = (float if key == "fake_strength" else int)(value)
         except ValueError:
-            raise ValueError(f"{key}={value.strip()!r} in {spec!r} is not a number") from None
+            raise ValueError(f"{key}={value!r} in {spec!r} is not a number") from None
     return name, RenderConfig(**values)
 
 
@@ -146,10 +109,7 @@ def write_dataset(out_dir: str | Path, name: str, cfg: RenderConfig) -> Path:
 
 def dataset_path(spec: str, root: str | Path | None = None) -> Path:
     """The folder of the data set ``spec`` (``"name:key=value,..."``, see :func:`parse_spec`),
-    written on first use under ``root`` (default ``data/renderers``).
-
-    Processes asking at the same time wait for the one that writes it; a half-written folder
-    (a killed writer) is written again."""
+    written on first use under ``root`` (default ``data/renderers``; a half-written one again)."""
     name, cfg = parse_spec(spec)
     out = Path(root if root is not None else RENDERERS_DIR) / slug(name, cfg)
     config = {"renderer": name, **asdict(cfg)}

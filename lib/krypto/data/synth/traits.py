@@ -13,22 +13,21 @@ _SKIN = np.array([[0.98, 0.85, 0.74], [0.92, 0.74, 0.60], [0.80, 0.60, 0.45],
 _HAIR = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.10], [0.55, 0.38, 0.20],
                   [0.85, 0.70, 0.40], [0.60, 0.25, 0.10], [0.65, 0.65, 0.65]])
 _IRIS = np.array([[0.25, 0.15, 0.08], [0.20, 0.35, 0.60], [0.25, 0.45, 0.30], [0.10, 0.08, 0.06]])
-# traits drawn uniformly in [low, high), in this order: the head (what a face swap keeps from
-# the host) and the inner face (what it carries from the person it shows)
-_FACE = {"face_w": (0.46, 0.62), "face_h": (0.62, 0.76)}
-_HAIR_SHAPE = {"hair_len": (0.0, 0.5), "fringe": (-0.62, -0.28), "hair_volume": (0.03, 0.12)}
-_EYES = {
-    "eye_dx": (0.15, 0.27), "eye_y": (-0.16, -0.02), "eye_w": (0.06, 0.1), "eye_h": (0.03, 0.05),
+# traits drawn uniformly in [low, high): of the head (what a face swap keeps from the host) and
+# of the inner face (what it carries from the person it shows)
+_HEAD = {
+    "face_w": (0.46, 0.62), "face_h": (0.62, 0.76), "hair_len": (0.0, 0.5),
+    "fringe": (-0.62, -0.28), "hair_volume": (0.03, 0.12),
 }
-_FEATURES = {
+_INNER = {
+    "eye_dx": (0.15, 0.27), "eye_y": (-0.16, -0.02), "eye_w": (0.06, 0.1), "eye_h": (0.03, 0.05),
     "brow_gap": (0.08, 0.14), "brow_w": (0.07, 0.12), "brow_h": (0.012, 0.03),
     "brow_tilt": (-0.35, 0.35), "nose_y": (0.1, 0.22), "nose_w": (0.04, 0.09),
     "nose_len": (0.08, 0.18), "mouth_y": (0.3, 0.42), "mouth_w": (0.1, 0.19),
     "lip_h": (0.02, 0.045),
 }
 # fmt: on
-HEAD_TRAITS = (*_FACE, "skin", "hair", *_HAIR_SHAPE)
-MAX_MARKS = 2
+HEAD_TRAITS = (*_HEAD, "skin", "hair")
 
 
 def _palette(rng, palette, n, spread):
@@ -38,28 +37,12 @@ def _palette(rng, palette, n, spread):
 
 def sample_identities(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Stable traits of ``n`` people: a dict of arrays of shape ``[n]`` (or ``[n, 3]`` colours)."""
-
-    def u(lo, hi):
-        return rng.uniform(lo, hi, n)
-
-    def uniform(ranges):
-        return {name: u(low, high) for name, (low, high) in ranges.items()}
-
-    skin = _palette(rng, _SKIN, n, 0.04)
-    traits = {
-        **uniform(_FACE),
-        "skin": skin,
-        "hair": _palette(rng, _HAIR, n, 0.05),
-        **uniform(_HAIR_SHAPE),
-        **uniform(_EYES),
-        "iris": _palette(rng, _IRIS, n, 0.05),
-        **uniform(_FEATURES),
-        "lips": np.clip(skin * [0.85, 0.55, 0.55] + rng.normal(0, 0.04, (n, 3)), 0, 1),
-    }
-    n_marks = rng.integers(0, MAX_MARKS + 1, n)
-    for k in range(MAX_MARKS):
-        traits[f"mark{k}_u"], traits[f"mark{k}_v"] = u(-0.3, 0.3), u(-0.1, 0.4)
-        traits[f"mark{k}_r"] = u(0.012, 0.025) * (n_marks > k)
+    traits = {name: rng.uniform(low, high, n) for name, (low, high) in {**_HEAD, **_INNER}.items()}
+    traits["skin"] = _palette(rng, _SKIN, n, 0.04)
+    traits["hair"] = _palette(rng, _HAIR, n, 0.05)
+    traits["iris"] = _palette(rng, _IRIS, n, 0.05)
+    lips = traits["skin"] * [0.85, 0.55, 0.55] + rng.normal(0, 0.04, (n, 3))
+    traits["lips"] = np.clip(lips, 0, 1)
     return traits
 
 
