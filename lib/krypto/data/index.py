@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from krypto.files import file_lock, write_csv, write_text
 from krypto.paths import resolve_path
 
 LANDMARK_MODES = ("auto", "mtcnn", "none")
+PAIR_COLUMNS = (C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B)
 
 
 def split_by_identity(
@@ -97,9 +99,8 @@ def build_index(
     frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
     frame[C.IS_GALLERY] = frame[C.IS_QUERY]
 
-    reals = frame[~frame[C.IS_FAKE]].groupby(C.IDENTITY).size()
-    reals = reals.reindex(frame[C.IDENTITY].unique(), fill_value=0)
-    report.few_reals += [str(i) for i, n in reals.items() if n < 2]
+    reals = (~frame[C.IS_FAKE]).groupby(frame[C.IDENTITY], sort=False).sum()
+    report.few_reals += reals.index[reals < 2].astype(str).tolist()
 
     points = _landmarks(root, frame[C.PATH], landmarks, device, progress, align)
     for k, column in enumerate(C.LANDMARK_COLUMNS):
@@ -142,9 +143,7 @@ def validation_pairs(
     real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
     fake_rows = {k: g.index.to_numpy() for k, g in fake.groupby(C.LABEL)}
 
-    same = [
-        (a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1 :]
-    ]
+    same = [pair for rows in real_rows.values() for pair in combinations(rows, 2)]
     if not same:
         raise ValueError(
             f"the {split} split has no identity with two real photos: "
@@ -179,8 +178,8 @@ def validation_pairs(
     pairs[C.PAIR_LABEL] = (pairs[C.KIND] == C.SAME).astype(int)
     pairs[C.PATH_A] = index.loc[pairs["row_a"], C.PATH].to_numpy()
     pairs[C.PATH_B] = index.loc[pairs["row_b"], C.PATH].to_numpy()
-    pairs.insert(0, C.PAIR_ID, [str(i).zfill(8) for i in range(len(pairs))])
-    return pairs
+    pairs[C.PAIR_ID] = [f"{i:08d}" for i in range(len(pairs))]
+    return pairs[list(PAIR_COLUMNS)]
 
 
 def pair_rows(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,8 +201,7 @@ def write_pairs_layout(pairs: pd.DataFrame, out_dir: str | Path) -> Path:
         folder.mkdir(exist_ok=True)
         for src, name in ((a, C.PAIR_IMAGES[0]), (b, C.PAIR_IMAGES[1])):
             dst = folder / name
-            if dst.exists():
-                dst.unlink()
+            dst.unlink(missing_ok=True)
             try:
                 dst.hardlink_to(src)
             except OSError:
@@ -303,10 +301,8 @@ def prepare(
         "landmarks": landmarks,
         "pairs_per_kind": pairs_per_kind,
     }
-    if test_ratio:
-        key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
-    if align:
-        key["align"] = True  # likewise
+    # absent at their defaults, so that earlier caches stay valid
+    key.update({k: v for k, v in (("test_ratio", test_ratio), ("align", align)) if v})
     if (root / C.HOSTS_FILE).is_file():  # a generated set: its fakes' hosts
         key["hosts"] = hashlib.sha1((root / C.HOSTS_FILE).read_bytes()).hexdigest()[:12]
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -333,9 +329,7 @@ def prepare(
         pairs = (
             validation_pairs(index, pairs_per_kind, seed)
             if val_ratio > 0
-            else pd.DataFrame(
-                columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
-            )
+            else pd.DataFrame(columns=list(PAIR_COLUMNS))
         )
         out.mkdir(parents=True, exist_ok=True)
         if test_ratio > 0:

@@ -55,20 +55,16 @@ def pairwise_terms(
     labels: torch.Tensor,
     is_fake: torch.Tensor,
     generator: torch.Generator | None = None,
-) -> dict:
-    """The pairwise loss of L2-normalised embeddings ``unit`` ``[B, D]``, split in two terms:
-    ``loss_real`` (positives and real negatives) and ``loss_fake`` (a real photo with its own
-    identity's fake), each a mean over its pairs (zero, in the graph, without pairs), with the
-    pair counts ``n_pairs`` and ``n_fake_pairs``."""
-    a, b, kind = mine_pairs(labels, is_fake, generator)
-    a, b, kind = a.to(unit.device), b.to(unit.device), kind.to(unit.device)
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """The pairwise loss of L2-normalised embeddings ``unit`` ``[B, D]`` in two terms, each a
+    mean over its pairs (zero, in the graph, without pairs): ``(loss_real, loss_fake, n_pairs,
+    n_fake_pairs)``, ``loss_real`` over the positives and real negatives, ``loss_fake`` over a
+    real photo with its own identity's fake."""
+    a, b, kind = (t.to(unit.device) for t in mine_pairs(labels, is_fake, generator))
     cos = (unit[a] * unit[b]).sum(1)
     per_pair = adaptive_margin_bce(cos, (kind == POSITIVE).float())
     fake = kind == NEGATIVE_FAKE
     zero = unit.sum() * 0.0
-    return {
-        "loss_real": per_pair[~fake].mean() if (~fake).any() else zero,
-        "loss_fake": per_pair[fake].mean() if fake.any() else zero,
-        "n_pairs": int((~fake).sum()),
-        "n_fake_pairs": int(fake.sum()),
-    }
+    loss_real = per_pair[~fake].mean() if (~fake).any() else zero
+    loss_fake = per_pair[fake].mean() if fake.any() else zero
+    return loss_real, loss_fake, int((~fake).sum()), int(fake.sum())

@@ -71,9 +71,8 @@ class IdentityBatchSampler:
         return max(1, self.n_rows // (self.P * self.K * self.world_size))
 
     def _draw(self, rng, rows: np.ndarray, n: int) -> np.ndarray:
-        if n == 0 or len(rows) == 0:
-            return rows[:0]
-        return rng.choice(rows, n, replace=len(rows) < n)
+        """``n`` of ``rows`` (with replacement when there are fewer)."""
+        return rng.choice(rows, n, replace=len(rows) < n) if n else rows[:0]
 
     def _order(self, rng) -> np.ndarray:
         """Identities in shuffled passes (each a new permutation), ``P * world_size`` distinct
