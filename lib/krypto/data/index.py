@@ -73,10 +73,9 @@ def build_index(
 ) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
     in ``report``; identities with fewer than two real photos are kept and named there.
-
-    ``align``: the landmarks are found for alignment (:mod:`krypto.data.alignment`): every photo
-    the generator's ground truth lacks (real or fake) gets MTCNN's, with faces at the border
-    detected again inside a black border."""
+    ``align``: every photo that the generator's ground truth lacks gets MTCNN's landmarks, as
+    alignment needs (:func:`krypto.data.alignment.detect_faces`); those without a face are named
+    in the report."""
     if landmarks not in LANDMARK_MODES:
         raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
     if align and landmarks == "none":
@@ -92,9 +91,8 @@ def build_index(
         report.corrupt += [message for _, message in failures]
         frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
 
-    frame[C.LABEL] = pd.factorize(frame[C.IDENTITY])[0]
-    labels = dict(zip(frame[C.IDENTITY], frame[C.LABEL]))
-    frame[C.HOST] = frame[C.HOST].map(labels).fillna(-1).astype(int)
+    frame[C.LABEL], identities = pd.factorize(frame[C.IDENTITY])
+    frame[C.HOST] = identities.get_indexer(frame[C.HOST])  # -1: real, or the host is unknown
     frame[C.SPLIT] = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed, test_ratio)
     frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
     frame[C.IS_GALLERY] = frame[C.IS_QUERY]
@@ -103,8 +101,7 @@ def build_index(
     report.few_reals += reals.index[reals < 2].astype(str).tolist()
 
     points = _landmarks(root, frame[C.PATH], landmarks, device, progress, align)
-    for k, column in enumerate(C.LANDMARK_COLUMNS):
-        frame[column] = points[:, k].astype(np.float64)  # as read back from index.csv
+    frame[list(C.LANDMARK_COLUMNS)] = points.astype(np.float64)  # as read back from index.csv
     if landmarks != "none":
         report.no_landmarks += frame.loc[np.isnan(points).any(1), C.PATH].tolist()
     return frame[list(C.INDEX_COLUMNS)]
@@ -282,17 +279,14 @@ def prepare(
     test_ratio: float = 0.0,
     align: bool = False,
 ) -> PreparedData:
-    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and build
-    validation pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments)
-    and reused when the same arguments were prepared there before. A folder prepared with other
-    arguments is replaced only with ``overwrite``.
+    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and draw the
+    validation pairs, written to ``out_dir`` (default: a cache folder keyed by the arguments)
+    and reused when prepared there with the same arguments; a folder prepared with others is
+    replaced only with ``overwrite``. ``align``: see :func:`build_index`.
 
     ``test_ratio`` > 0 also holds out that share of identities as a test split, never trained
-    on nor used for any choice: its pairs are written in the challenge's layout to
-    ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test.
-
-    ``align``: landmarks for every photo that can have them, as alignment needs (see
-    :func:`build_index`); the photos without (no face found) are named in the report."""
+    on nor used for any choice, its pairs written in the challenge's layout to ``<out>/test/``
+    (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
     root = resolve_data_dir(data_dir)
     key = {
         "data_dir": str(root),
@@ -333,10 +327,9 @@ def prepare(
         )
         out.mkdir(parents=True, exist_ok=True)
         if test_ratio > 0:
-            heldout = out / C.HELDOUT_DIR
-            shutil.rmtree(heldout, ignore_errors=True)
+            shutil.rmtree(out / C.HELDOUT_DIR, ignore_errors=True)
             test_pairs = validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST)
-            write_pairs_layout(test_pairs, heldout)
+            write_pairs_layout(test_pairs, out / C.HELDOUT_DIR)
         write_csv(index_file, index)
         write_csv(pairs_file, pairs)
         write_text(report_file, json.dumps(vars(report), indent=1))

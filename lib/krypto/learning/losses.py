@@ -51,7 +51,6 @@ class LossConfig:
     margin: float | None = 0.2  # None: soft margin, log(1 + exp(d_ap - d_an))
     mining: str = "random"
     head: str = "none"
-    head_weight: float = 1.0
     fakes_as_class: bool = False
     detector: float = 0.0  # weight of the fake detector's binary cross-entropy
 
@@ -148,7 +147,7 @@ class VerificationLoss(nn.Module):
             # the head classifies real photos by identity (all photos with fakes_as_class)
             keep = torch.ones_like(is_fake) if cfg.fakes_as_class else ~is_fake
             loss_head = self.head(embeddings[keep].float(), classes[keep]) if keep.any() else zero
-            loss = loss + cfg.head_weight * loss_head
+            loss = loss + loss_head
             logs.update(loss_head=loss_head.item(), n_head=int(keep.sum()))
         if fake_logits is not None and cfg.detector > 0:
             loss_detector = F.binary_cross_entropy_with_logits(fake_logits.float(), is_fake.float())
