@@ -138,9 +138,8 @@ def similarity_histograms(scored: dict[str, pd.DataFrame], path=None):
 def fn_fp_curve(result, title: str = "", path=None):
     """False negative and false positive rates against the threshold (an ``EERResult``)."""
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    order = np.argsort(result.thresholds)
-    ax.plot(result.thresholds[order], result.fnr[order], label="FNR")
-    ax.plot(result.thresholds[order], result.fpr[order], label="FPR")
+    ax.plot(result.thresholds, result.fnr, label="FNR")
+    ax.plot(result.thresholds, result.fpr, label="FPR")
     ax.axvline(result.threshold, color="gray", ls="--", lw=1)
     ax.set(title=f"{title} EER = {result.eer:.4f}", xlabel="threshold (cosine)", ylabel="rate")
     ax.legend()

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from oml.losses import ArcFaceLoss, TripletLoss
 from torch import nn
 
-from krypto.learning.miner import STRATEGIES, mine_quadruplets, mine_triplets
+from krypto.learning.miner import STRATEGIES, mine_quadruplets, mine_triplets, role_masks
 from krypto.learning.pairs import pairwise_terms
 
 LOSSES = ("triplet", "quadruplet", "pairwise")
@@ -70,16 +70,9 @@ def batch_distances(dist: torch.Tensor, labels, is_fake) -> dict[str, float]:
     of their identity (``dist_pos``), to real photos of other identities (``dist_neg``) and to
     the fakes of their identity (``dist_fake``): what the distance curves show, whatever the
     loss mines."""
-    same = labels[:, None] == labels[None, :]
-    real = ~is_fake
-    anchor = real[:, None]
-    not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    masks = {
-        "dist_pos": anchor & same & real[None, :] & not_self,
-        "dist_neg": anchor & ~same & real[None, :],
-        "dist_fake": anchor & same & is_fake[None, :],
-    }
-    return {k: dist[m].mean().item() if m.any() else float("nan") for k, m in masks.items()}
+    masks = [m & ~is_fake[:, None] for m in role_masks(labels, is_fake)]
+    names = ("dist_pos", "dist_neg", "dist_fake")
+    return {k: dist[m].mean().item() if m.any() else float("nan") for k, m in zip(names, masks)}
 
 
 class VerificationLoss(nn.Module):

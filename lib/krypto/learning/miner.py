@@ -15,6 +15,15 @@ import torch
 STRATEGIES = ("random", "hard")
 
 
+def role_masks(labels, is_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which photo (column) may play which role for which photo (row), each ``[B, B]``: a real
+    positive (another real photo of its identity), a real negative (a real photo of another
+    identity) and a fake of its identity."""
+    same = labels[:, None] == labels[None, :]
+    real = ~is_fake[None, :]
+    return (same & real).fill_diagonal_(False), ~same & real, same & is_fake[None, :]
+
+
 def _mine(
     masks: list[torch.Tensor],
     hardest: tuple[str, ...],
@@ -55,8 +64,5 @@ def mine_quadruplets(labels, is_fake, dist, strategy: str = "random", generator=
     """For every real anchor that has them in the batch: a real positive of its identity, a real
     negative of another identity and a fake of its own identity. Returns ``(a, p, n, f)``, the
     same on every device."""
-    same = labels[:, None] == labels[None, :]
-    real = ~is_fake
-    pos = (same & real[None, :]).fill_diagonal_(False)
-    masks = [pos, ~same & real[None, :], same & is_fake[None, :]]
-    return _mine(masks, ("far", "near", "near"), real, dist, strategy, generator)
+    masks = list(role_masks(labels, is_fake))
+    return _mine(masks, ("far", "near", "near"), ~is_fake, dist, strategy, generator)

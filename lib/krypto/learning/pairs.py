@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from krypto.learning.miner import role_masks
+
 PAIR_SCALE = 64.0  # s: the logits' scale
 MARGIN_BASE = 0.35  # a positive pair's margin at cos = 1
 MARGIN_SLOPE = 0.1  # the margin grows by this much as cos falls from 1 to 0
@@ -26,13 +28,12 @@ def mine_pairs(
     ``[N]`` and their kind ``[N]`` (:data:`POSITIVE`, :data:`NEGATIVE_REAL`,
     :data:`NEGATIVE_FAKE`), on the CPU. Empty tensors when the batch has no positive pair."""
     labels, is_fake = labels.cpu(), is_fake.cpu()
-    same = labels[:, None] == labels[None, :]
-    real = ~is_fake
-    both_real = real[:, None] & real[None, :] & torch.ones_like(same).triu(1)
-    pos = torch.nonzero(same & both_real)
+    positive, negative, fake = (m & ~is_fake[:, None] for m in role_masks(labels, is_fake))
+    upper = torch.ones_like(positive).triu(1)  # each pair of two real photos once
+    pos = torch.nonzero(positive & upper)
     n_neg = max(int(len(pos) * NEGATIVES_PER_POSITIVE), 1) if len(pos) else 0
     picked = [(pos, POSITIVE)]
-    negatives = {NEGATIVE_REAL: ~same & both_real, NEGATIVE_FAKE: same & real[:, None] & is_fake}
+    negatives = {NEGATIVE_REAL: negative & upper, NEGATIVE_FAKE: fake}
     for kind, mask in negatives.items():
         pairs = torch.nonzero(mask)
         picked.append((pairs[torch.randperm(len(pairs), generator=generator)[:n_neg]], kind))
