@@ -132,8 +132,7 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
     Returns a frame with columns ``identity`` (folder name), ``path`` (absolute) and ``is_fake``,
     sorted by identity then file. Problems are recorded in ``report``."""
     root = Path(data_dir).expanduser().resolve()
-    if root.is_dir():
-        unpack_archives(root)
+    unpack_archives(root)
     train = root / C.TRAIN_DIR if (root / C.TRAIN_DIR).is_dir() else root
     if not train.is_dir():
         raise DataLayoutError(f"{root} is not a folder")
