@@ -1,10 +1,12 @@
 """The miner: mine_quadruplets and mine_triplets against a brute-force search of the candidates
 (both strategies, batches without any valid tuple included; with ``hard``, the extreme picks,
-the first one on ties), hand-made batches with known picks; and every random draw of a training
-step comes from the run's seeded CPU generator (drawn on the CPU, then moved), never from the
-global generator nor on the device."""
+the first one on ties), hand-made batches with known picks, the logged batch distances; and
+every random draw of a training step comes from the run's seeded CPU generator (drawn on the
+CPU, then moved), never from the global generator nor on the device."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -213,3 +215,27 @@ def test_training_draws_come_from_the_run_generator_on_the_cpu(monkeypatch):
     assert spy.calls == 5
     assert torch.equal(torch.get_rng_state(), before)  # the global generator was not touched
     assert miner.torch.rand is spy  # the miner draws through torch.rand, not a private copy
+
+
+@pytest.mark.parametrize("name", sorted(BATCHES))
+def test_batch_distances_are_the_means_found_by_brute_force(name):
+    """The logged batch distances: from each real photo to the other real photos of its identity,
+    to the real photos of others and to the fakes of its identity (NaN where there is none)."""
+    from krypto.learning.losses import batch_distances
+
+    labels, is_fake, dist = BATCHES[name]
+    lab, fake = labels.tolist(), is_fake.tolist()
+    found = {"dist_pos": [], "dist_neg": [], "dist_fake": []}
+    for i, j in itertools.product(range(len(lab)), repeat=2):
+        if fake[i] or i == j:
+            continue
+        if lab[i] != lab[j]:
+            key = None if fake[j] else "dist_neg"
+        else:
+            key = "dist_fake" if fake[j] else "dist_pos"
+        if key:
+            found[key].append(float(dist[i, j]))
+    got = batch_distances(dist, labels, is_fake)
+    for key, values in found.items():
+        expected = float(np.mean(values)) if values else float("nan")
+        assert got[key] == pytest.approx(expected, nan_ok=True), key

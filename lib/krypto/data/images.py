@@ -62,6 +62,5 @@ def decode_many(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         jobs = pool.map(load, range(len(paths)))
-        for _ in tqdm(jobs, total=len(paths), desc=desc, unit="img", disable=not progress):
-            pass
+        list(tqdm(jobs, total=len(paths), desc=desc, unit="img", disable=not progress))
     return out, sorted(failures)

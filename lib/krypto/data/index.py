@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from krypto.files import file_lock, write_csv, write_text
 from krypto.paths import resolve_path
 
 LANDMARK_MODES = ("auto", "mtcnn", "none")
+PAIR_COLUMNS = (C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B)
 
 
 def split_by_identity(
@@ -71,10 +73,9 @@ def build_index(
 ) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
     in ``report``; identities with fewer than two real photos are kept and named there.
-
-    ``align``: the landmarks are found for alignment (:mod:`krypto.data.alignment`): every photo
-    the generator's ground truth lacks (real or fake) gets MTCNN's, with faces at the border
-    detected again inside a black border."""
+    ``align``: every photo that the generator's ground truth lacks gets MTCNN's landmarks, as
+    alignment needs (:func:`krypto.data.alignment.detect_faces`); those without a face are named
+    in the report."""
     if landmarks not in LANDMARK_MODES:
         raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
     if align and landmarks == "none":
@@ -90,20 +91,17 @@ def build_index(
         report.corrupt += [message for _, message in failures]
         frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
 
-    frame[C.LABEL] = pd.factorize(frame[C.IDENTITY])[0]
-    labels = dict(zip(frame[C.IDENTITY], frame[C.LABEL]))
-    frame[C.HOST] = frame[C.HOST].map(labels).fillna(-1).astype(int)
+    frame[C.LABEL], identities = pd.factorize(frame[C.IDENTITY])
+    frame[C.HOST] = identities.get_indexer(frame[C.HOST])  # -1: real, or the host is unknown
     frame[C.SPLIT] = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed, test_ratio)
     frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
     frame[C.IS_GALLERY] = frame[C.IS_QUERY]
 
-    reals = frame[~frame[C.IS_FAKE]].groupby(C.IDENTITY).size()
-    reals = reals.reindex(frame[C.IDENTITY].unique(), fill_value=0)
-    report.few_reals += [str(i) for i, n in reals.items() if n < 2]
+    reals = (~frame[C.IS_FAKE]).groupby(frame[C.IDENTITY], sort=False).sum()
+    report.few_reals += reals.index[reals < 2].astype(str).tolist()
 
     points = _landmarks(root, frame[C.PATH], landmarks, device, progress, align)
-    for k, column in enumerate(C.LANDMARK_COLUMNS):
-        frame[column] = points[:, k].astype(np.float64)  # as read back from index.csv
+    frame[list(C.LANDMARK_COLUMNS)] = points.astype(np.float64)  # as read back from index.csv
     if landmarks != "none":
         report.no_landmarks += frame.loc[np.isnan(points).any(1), C.PATH].tolist()
     return frame[list(C.INDEX_COLUMNS)]
@@ -142,9 +140,7 @@ def validation_pairs(
     real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
     fake_rows = {k: g.index.to_numpy() for k, g in fake.groupby(C.LABEL)}
 
-    same = [
-        (a, b) for rows in real_rows.values() for i, a in enumerate(rows) for b in rows[i + 1 :]
-    ]
+    same = [pair for rows in real_rows.values() for pair in combinations(rows, 2)]
     if not same:
         raise ValueError(
             f"the {split} split has no identity with two real photos: "
@@ -179,8 +175,8 @@ def validation_pairs(
     pairs[C.PAIR_LABEL] = (pairs[C.KIND] == C.SAME).astype(int)
     pairs[C.PATH_A] = index.loc[pairs["row_a"], C.PATH].to_numpy()
     pairs[C.PATH_B] = index.loc[pairs["row_b"], C.PATH].to_numpy()
-    pairs.insert(0, C.PAIR_ID, [str(i).zfill(8) for i in range(len(pairs))])
-    return pairs
+    pairs[C.PAIR_ID] = [f"{i:08d}" for i in range(len(pairs))]
+    return pairs[list(PAIR_COLUMNS)]
 
 
 def pair_rows(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,8 +198,7 @@ def write_pairs_layout(pairs: pd.DataFrame, out_dir: str | Path) -> Path:
         folder.mkdir(exist_ok=True)
         for src, name in ((a, C.PAIR_IMAGES[0]), (b, C.PAIR_IMAGES[1])):
             dst = folder / name
-            if dst.exists():
-                dst.unlink()
+            dst.unlink(missing_ok=True)
             try:
                 dst.hardlink_to(src)
             except OSError:
@@ -225,13 +220,9 @@ class PreparedData:
     def summary(self) -> pd.DataFrame:
         """Identities, real and fake photos per split."""
         g = self.index.groupby(C.SPLIT)
-        table = pd.DataFrame(
-            {
-                "identities": g[C.LABEL].nunique(),
-                "real photos": g[C.IS_FAKE].apply(lambda s: int((~s).sum())),
-                "fake photos": g[C.IS_FAKE].sum().astype(int),
-            }
-        )
+        fakes = g[C.IS_FAKE].sum().astype(int)
+        photos = {"real photos": g.size() - fakes, "fake photos": fakes}
+        table = pd.DataFrame({"identities": g[C.LABEL].nunique(), **photos})
         table.loc["total"] = table.sum()
         return table
 
@@ -284,17 +275,14 @@ def prepare(
     test_ratio: float = 0.0,
     align: bool = False,
 ) -> PreparedData:
-    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and build
-    validation pairs; written to ``out_dir`` (default: a cache folder keyed by the arguments)
-    and reused when the same arguments were prepared there before. A folder prepared with other
-    arguments is replaced only with ``overwrite``.
+    """Index ``data_dir`` (see :func:`resolve_data_dir`), split it by identity and draw the
+    validation pairs, written to ``out_dir`` (default: a cache folder keyed by the arguments)
+    and reused when prepared there with the same arguments; a folder prepared with others is
+    replaced only with ``overwrite``. ``align``: see :func:`build_index`.
 
     ``test_ratio`` > 0 also holds out that share of identities as a test split, never trained
-    on nor used for any choice: its pairs are written in the challenge's layout to
-    ``<out>/test/`` (``test_public/`` and ``gt.csv``), for data sets without a labelled test.
-
-    ``align``: landmarks for every photo that can have them, as alignment needs (see
-    :func:`build_index`); the photos without (no face found) are named in the report."""
+    on nor used for any choice, its pairs written in the challenge's layout to ``<out>/test/``
+    (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
     root = resolve_data_dir(data_dir)
     key = {
         "data_dir": str(root),
@@ -303,10 +291,8 @@ def prepare(
         "landmarks": landmarks,
         "pairs_per_kind": pairs_per_kind,
     }
-    if test_ratio:
-        key["test_ratio"] = test_ratio  # absent when 0: earlier caches stay valid
-    if align:
-        key["align"] = True  # likewise
+    # absent at their defaults, so that earlier caches stay valid
+    key.update({k: v for k, v in (("test_ratio", test_ratio), ("align", align)) if v})
     if (root / C.HOSTS_FILE).is_file():  # a generated set: its fakes' hosts
         key["hosts"] = hashlib.sha1((root / C.HOSTS_FILE).read_bytes()).hexdigest()[:12]
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -333,16 +319,13 @@ def prepare(
         pairs = (
             validation_pairs(index, pairs_per_kind, seed)
             if val_ratio > 0
-            else pd.DataFrame(
-                columns=[C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B]
-            )
+            else pd.DataFrame(columns=list(PAIR_COLUMNS))
         )
         out.mkdir(parents=True, exist_ok=True)
         if test_ratio > 0:
-            heldout = out / C.HELDOUT_DIR
-            shutil.rmtree(heldout, ignore_errors=True)
+            shutil.rmtree(out / C.HELDOUT_DIR, ignore_errors=True)
             test_pairs = validation_pairs(index, pairs_per_kind, seed + 1, split=C.TEST)
-            write_pairs_layout(test_pairs, heldout)
+            write_pairs_layout(test_pairs, out / C.HELDOUT_DIR)
         write_csv(index_file, index)
         write_csv(pairs_file, pairs)
         write_text(report_file, json.dumps(vars(report), indent=1))

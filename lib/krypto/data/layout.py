@@ -93,8 +93,7 @@ def read_meta(meta_path: Path) -> dict[tuple, tuple[int, str]]:
             raise DataLayoutError(
                 f"{meta_path}: entry {key!r}: {value!r} is not '<id>/<file>': 0 or 1"
             )
-        ident, name = parts
-        k = (_id_key(ident), name)
+        k = (_id_key(parts[0]), parts[1])
         if k in meta:
             raise DataLayoutError(
                 f"{meta_path}: {key!r} names the same image as another key "
@@ -133,8 +132,7 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
     Returns a frame with columns ``identity`` (folder name), ``path`` (absolute) and ``is_fake``,
     sorted by identity then file. Problems are recorded in ``report``."""
     root = Path(data_dir).expanduser().resolve()
-    if root.is_dir():
-        unpack_archives(root)
+    unpack_archives(root)
     train = root / C.TRAIN_DIR if (root / C.TRAIN_DIR).is_dir() else root
     if not train.is_dir():
         raise DataLayoutError(f"{root} is not a folder")
@@ -153,20 +151,17 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
     if not folders:
         raise DataLayoutError(f"{train} has no identity folders (expected train/<id>/<n>.jpg)")
 
-    rows, seen = [], set()
+    rows = []
     for key, folder in folders.items():
         for image in sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name)):
             if image.suffix.lower() not in C.IMAGE_SUFFIXES or not image.is_file():
                 continue
-            entry = meta.get((key, image.name))
+            entry = meta.pop((key, image.name), None)  # what is left names no image
             if entry is None:
                 report.missing_in_meta.append(str(image))
                 continue
-            seen.add((key, image.name))
             rows.append((folder.name, str(image), bool(entry[0])))
-    report.missing_images += [
-        f"{train / C.META_FILE}: {raw}" for k, (_, raw) in meta.items() if k not in seen
-    ]
+    report.missing_images += [f"{train / C.META_FILE}: {raw}" for _, raw in meta.values()]
     frame = pd.DataFrame(rows, columns=[C.IDENTITY, C.PATH, C.IS_FAKE])
     if frame.empty:
         raise DataLayoutError(

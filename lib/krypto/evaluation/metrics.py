@@ -32,7 +32,7 @@ def eer_curve(y_true, y_score) -> EERResult:
     """The official EER with its ROC curve. ``y_true``: 1 same person, 0 not; ``y_score``:
     similarity, higher = more alike. Both of shape ``[n_pairs]``."""
     y_true = np.asarray(y_true).reshape(-1)
-    labels = sorted(set(np.unique(y_true).tolist()))
+    labels = np.unique(y_true).tolist()
     if labels != [0, 1]:
         raise ValueError(f"EER needs both positive (1) and negative (0) pairs only; got {labels}")
     y_true = y_true.astype(int)
@@ -71,10 +71,8 @@ def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
     scores = np.asarray(scores, dtype=np.float64)
     kinds = pairs[C.KIND].to_numpy()
     labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)
-    out = {"eer": official_eer(labels, scores)}
+    out = {"eer": official_eer(labels, scores)}  # refuses pairs without a positive
     positive = labels == 1
-    if not positive.any():
-        return out
     for kind in pd.unique(kinds[~positive]):
         keep = positive | (kinds == kind)
         out[KIND_EER_NAMES.get(kind, f"eer_{kind}")] = official_eer(labels[keep], scores[keep])

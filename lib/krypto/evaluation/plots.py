@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython import get_ipython
+from IPython.display import display
 
 from krypto import constants as C
 from krypto.data.images import read_rgb
@@ -37,19 +39,10 @@ def save(fig, path: str | Path | None):
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path, dpi=110)
-    _show(fig)
-    plt.close(fig)
-    return fig
-
-
-def _show(fig) -> None:
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return
     if getattr(get_ipython(), "kernel", None) is not None:
         display(fig)
+    plt.close(fig)
+    return fig
 
 
 def panels(n: int, width: float, height: float):
@@ -58,8 +51,9 @@ def panels(n: int, width: float, height: float):
     return fig, axes[0]
 
 
-def smooth(values: pd.Series, window: int) -> pd.Series:
-    return values.rolling(window, min_periods=1).mean()
+def smooth(values: pd.Series) -> pd.Series:
+    """A running mean over a thirtieth of ``values``."""
+    return values.rolling(max(1, len(values) // 30), min_periods=1).mean()
 
 
 def contact_sheet(
@@ -93,14 +87,13 @@ def contact_sheet(
 
 def training_curves(history: pd.DataFrame, epochs: pd.DataFrame, title: str = "", path=None):
     """Loss per iteration, batch distances per iteration, validation EERs per epoch."""
-    window = max(1, len(history) // 30)
     fig, (loss_ax, distance_ax, eer_ax) = panels(3, 5, 3.8)
     for key in LOSSES:
         if key in history and history[key].notna().any():
-            loss_ax.plot(history["iteration"], smooth(history[key], window), label=key)
+            loss_ax.plot(history["iteration"], smooth(history[key]), label=key)
     loss_ax.set(title="loss", xlabel="iteration")
     loss_ax.legend(fontsize=8)
-    distance_axes(distance_ax, history, window)
+    distance_axes(distance_ax, history)
     for key, color in EER_COLORS.items():
         if key in epochs:
             eer_ax.plot(epochs["epoch"], epochs[key], marker="o", color=color, label=key)
@@ -110,11 +103,11 @@ def training_curves(history: pd.DataFrame, epochs: pd.DataFrame, title: str = ""
     return save(fig, path)
 
 
-def distance_axes(ax, history: pd.DataFrame, window: int):
-    """The batch distances of ``history`` per iteration, a running mean over ``window``."""
+def distance_axes(ax, history: pd.DataFrame):
+    """The batch distances of ``history`` per iteration, a running mean."""
     for key, (label, color) in DISTANCES.items():
         if key in history:
-            ax.plot(history["iteration"], smooth(history[key], window), color=color, label=label)
+            ax.plot(history["iteration"], smooth(history[key]), color=color, label=label)
     ax.set(title="mean distance in the batch", xlabel="iteration", ylabel="L2 on unit sphere")
     ax.legend(fontsize=8)
 
@@ -123,7 +116,7 @@ def distance_curves(histories: dict[str, pd.DataFrame], path=None):
     """One panel per run: mean anchor-positive, anchor-negative and anchor-fake distances."""
     fig, axes = panels(len(histories), 6, 3.8)
     for ax, (name, history) in zip(axes, histories.items()):
-        distance_axes(ax, history, max(1, len(history) // 30))
+        distance_axes(ax, history)
         ax.set_title(name)
     return save(fig, path)
 
@@ -145,9 +138,8 @@ def similarity_histograms(scored: dict[str, pd.DataFrame], path=None):
 def fn_fp_curve(result, title: str = "", path=None):
     """False negative and false positive rates against the threshold (an ``EERResult``)."""
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    order = np.argsort(result.thresholds)
-    ax.plot(result.thresholds[order], result.fnr[order], label="FNR")
-    ax.plot(result.thresholds[order], result.fpr[order], label="FPR")
+    ax.plot(result.thresholds, result.fnr, label="FNR")
+    ax.plot(result.thresholds, result.fpr, label="FPR")
     ax.axvline(result.threshold, color="gray", ls="--", lw=1)
     ax.set(title=f"{title} EER = {result.eer:.4f}", xlabel="threshold (cosine)", ylabel="rate")
     ax.legend()

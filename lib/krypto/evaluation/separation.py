@@ -52,9 +52,8 @@ EXPLAINED = "explained variance PC1+PC2"
 def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
     """One row per embedding set: the silhouette of its real/fake split and the variance its
     first two components explain."""
-    return pd.DataFrame(
-        {name: {SILHOUETTE: s.silhouette, EXPLAINED: s.explained} for name, s in separation.items()}
-    ).T
+    rows = {name: (s.silhouette, s.explained) for name, s in separation.items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[SILHOUETTE, EXPLAINED])
 
 
 def similarity_table(
@@ -65,11 +64,9 @@ def similarity_table(
     rows = {}
     for name, pairs in scored.items():
         row = pairs.groupby(C.KIND)[C.SIMILARITY].mean().reindex(C.PAIR_KINDS)
-        row = row.rename(lambda k: f"similarity {k}")
-        if histories is not None and name in histories:
+        rows[name] = row.add_prefix("similarity ")
+        if name in (histories or {}):
             h = histories[name]
-            last = h[h["epoch"] == h["epoch"].max()]
-            for key in ("dist_pos", "dist_neg", "dist_fake"):
-                row[f"last epoch {key}"] = last[key].mean()
-        rows[name] = row
+            last = h.loc[h["epoch"] == h["epoch"].max(), ["dist_pos", "dist_neg", "dist_fake"]]
+            rows[name] = pd.concat([rows[name], last.mean().add_prefix("last epoch ")])
     return pd.DataFrame(rows).T

@@ -44,13 +44,12 @@ def cutout(
         return images
     b, _, h, w = images.shape
     boxes = part_boxes(landmarks.float(), part)
-    chosen = torch.rand(b, generator=generator) < p
-    chosen = chosen.to(images.device) & ~torch.isnan(boxes).any(1)
-    boxes = torch.nan_to_num(boxes)
+    chosen = (torch.rand(b, generator=generator) < p).to(images.device)
     ys = (torch.arange(h, device=images.device) + 0.5) / h
     xs = (torch.arange(w, device=images.device) + 0.5) / w
-    inside_x = (xs[None] >= boxes[:, 0:1]) & (xs[None] <= boxes[:, 2:3])  # [B, W]
-    inside_y = (ys[None] >= boxes[:, 1:2]) & (ys[None] <= boxes[:, 3:4])  # [B, H]
+    # [B, W] and [B, H]; a NaN box (unknown landmarks) holds no pixel
+    inside_x = (xs[None] >= boxes[:, 0:1]) & (xs[None] <= boxes[:, 2:3])
+    inside_y = (ys[None] >= boxes[:, 1:2]) & (ys[None] <= boxes[:, 3:4])
     mask = inside_y[:, :, None] & inside_x[:, None, :] & chosen[:, None, None]
     images.masked_fill_(mask[:, None], 0)
     return images

@@ -15,25 +15,41 @@ import torch
 STRATEGIES = ("random", "hard")
 
 
-def _pick(
-    masks: torch.Tensor,
-    dist: torch.Tensor,
+def role_masks(labels, is_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which photo (column) may play which role for which photo (row), each ``[B, B]``: a real
+    positive (another real photo of its identity), a real negative (a real photo of another
+    identity) and a fake of its identity."""
+    same = labels[:, None] == labels[None, :]
+    real = ~is_fake[None, :]
+    return (same & real).fill_diagonal_(False), ~same & real, same & is_fake[None, :]
+
+
+def _mine(
+    masks: list[torch.Tensor],
     hardest: tuple[str, ...],
+    anchors_allowed: torch.Tensor | None,
+    dist: torch.Tensor,
     strategy: str,
     generator: torch.Generator | None,
-) -> torch.Tensor:
-    """For each row of each mask ``[R, A, B]``, one column where it is True: uniformly at
-    random, or the hardest one (``hardest[r]``: ``'far'``, the largest distance of ``dist``
-    ``[A, B]``; ``'near'``, the smallest). Returns ``[R, A]``."""
+) -> tuple[torch.Tensor, ...]:
+    """The anchors: the rows where every mask ``[B, B]`` has a True (among ``anchors_allowed``
+    ``[B]``); for each, one column of each mask where it is True: uniformly at random, or the
+    hardest (``hardest[r]``: ``'far'``, the largest distance of ``dist``; ``'near'``, the
+    smallest). Returns ``(anchors, one pick per mask)``, each ``[T]``."""
+    usable = torch.stack([m.any(1) for m in masks]).all(0)
+    if anchors_allowed is not None:
+        usable &= anchors_allowed
+    anchors = torch.nonzero(usable).flatten()
+    chosen = torch.stack([m[anchors] for m in masks])  # [R, T, B]
     if strategy == "random":
         # drawn on the CPU from the run's seeded generator and moved: the same picks on every
         # device (CUDA refuses a CPU generator for a draw made on the GPU)
-        score = torch.rand(masks.shape, generator=generator).to(masks.device)
+        score = torch.rand(chosen.shape, generator=generator).to(chosen.device)
     elif strategy == "hard":
-        score = torch.stack([dist if h == "far" else -dist for h in hardest])
+        score = torch.stack([dist[anchors] if h == "far" else -dist[anchors] for h in hardest])
     else:
         raise ValueError(f"unknown mining strategy {strategy!r}; choose one of {STRATEGIES}")
-    return score.masked_fill_(~masks, float("-inf")).argmax(dim=2)
+    return anchors, *score.masked_fill_(~chosen, float("-inf")).argmax(dim=2)
 
 
 def mine_triplets(labels, dist, strategy: str = "random", generator=None):
@@ -41,28 +57,12 @@ def mine_triplets(labels, dist, strategy: str = "random", generator=None):
     with a positive and a negative in the batch, one of each. Returns ``(a, p, n)``."""
     same = labels[:, None] == labels[None, :]
     pos = same.clone().fill_diagonal_(False)
-    neg = ~same
-    anchors = torch.nonzero(pos.any(1) & neg.any(1)).flatten()
-    p, n = _pick(
-        torch.stack([pos[anchors], neg[anchors]]),
-        dist[anchors],
-        ("far", "near"),
-        strategy,
-        generator,
-    )
-    return anchors, p, n
+    return _mine([pos, ~same], ("far", "near"), None, dist, strategy, generator)
 
 
 def mine_quadruplets(labels, is_fake, dist, strategy: str = "random", generator=None):
     """For every real anchor that has them in the batch: a real positive of its identity, a real
     negative of another identity and a fake of its own identity. Returns ``(a, p, n, f)``, the
     same on every device."""
-    same = labels[:, None] == labels[None, :]
-    real = ~is_fake
-    pos = (same & real[None, :]).fill_diagonal_(False)
-    neg = ~same & real[None, :]
-    fake = same & is_fake[None, :]
-    anchors = torch.nonzero(real & pos.any(1) & neg.any(1) & fake.any(1)).flatten()
-    masks = torch.stack([pos[anchors], neg[anchors], fake[anchors]])
-    p, n, f = _pick(masks, dist[anchors], ("far", "near", "near"), strategy, generator)
-    return anchors, p, n, f
+    masks = list(role_masks(labels, is_fake))
+    return _mine(masks, ("far", "near", "near"), ~is_fake, dist, strategy, generator)

@@ -42,8 +42,7 @@ def calibrate_normalisation(
         m.reset_running_stats()
         m.momentum = None  # a cumulative average over the calibration batches
     model.train()
-    for start in range(0, len(rows), CALIBRATION_BATCH):
-        part = torch.as_tensor(rows[start : start + CALIBRATION_BATCH])
+    for part in torch.as_tensor(rows).split(CALIBRATION_BATCH):
         if len(part) > 1:
             model(to_model_input(images[part], device))
     for m, momentum in zip(norms, momenta):

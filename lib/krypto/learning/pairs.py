@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from krypto.learning.miner import role_masks
+
 PAIR_SCALE = 64.0  # s: the logits' scale
 MARGIN_BASE = 0.35  # a positive pair's margin at cos = 1
 MARGIN_SLOPE = 0.1  # the margin grows by this much as cos falls from 1 to 0
@@ -26,13 +28,12 @@ def mine_pairs(
     ``[N]`` and their kind ``[N]`` (:data:`POSITIVE`, :data:`NEGATIVE_REAL`,
     :data:`NEGATIVE_FAKE`), on the CPU. Empty tensors when the batch has no positive pair."""
     labels, is_fake = labels.cpu(), is_fake.cpu()
-    same = labels[:, None] == labels[None, :]
-    real = ~is_fake
-    both_real = real[:, None] & real[None, :] & torch.ones_like(same).triu(1)
-    pos = torch.nonzero(same & both_real)
+    positive, negative, fake = (m & ~is_fake[:, None] for m in role_masks(labels, is_fake))
+    upper = torch.ones_like(positive).triu(1)  # each pair of two real photos once
+    pos = torch.nonzero(positive & upper)
     n_neg = max(int(len(pos) * NEGATIVES_PER_POSITIVE), 1) if len(pos) else 0
     picked = [(pos, POSITIVE)]
-    negatives = {NEGATIVE_REAL: ~same & both_real, NEGATIVE_FAKE: same & real[:, None] & is_fake}
+    negatives = {NEGATIVE_REAL: negative & upper, NEGATIVE_FAKE: fake}
     for kind, mask in negatives.items():
         pairs = torch.nonzero(mask)
         picked.append((pairs[torch.randperm(len(pairs), generator=generator)[:n_neg]], kind))
@@ -55,20 +56,16 @@ def pairwise_terms(
     labels: torch.Tensor,
     is_fake: torch.Tensor,
     generator: torch.Generator | None = None,
-) -> dict:
-    """The pairwise loss of L2-normalised embeddings ``unit`` ``[B, D]``, split in two terms:
-    ``loss_real`` (positives and real negatives) and ``loss_fake`` (a real photo with its own
-    identity's fake), each a mean over its pairs (zero, in the graph, without pairs), with the
-    pair counts ``n_pairs`` and ``n_fake_pairs``."""
-    a, b, kind = mine_pairs(labels, is_fake, generator)
-    a, b, kind = a.to(unit.device), b.to(unit.device), kind.to(unit.device)
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """The pairwise loss of L2-normalised embeddings ``unit`` ``[B, D]`` in two terms, each a
+    mean over its pairs (zero, in the graph, without pairs): ``(loss_real, loss_fake, n_pairs,
+    n_fake_pairs)``, ``loss_real`` over the positives and real negatives, ``loss_fake`` over a
+    real photo with its own identity's fake."""
+    a, b, kind = (t.to(unit.device) for t in mine_pairs(labels, is_fake, generator))
     cos = (unit[a] * unit[b]).sum(1)
     per_pair = adaptive_margin_bce(cos, (kind == POSITIVE).float())
     fake = kind == NEGATIVE_FAKE
     zero = unit.sum() * 0.0
-    return {
-        "loss_real": per_pair[~fake].mean() if (~fake).any() else zero,
-        "loss_fake": per_pair[fake].mean() if fake.any() else zero,
-        "n_pairs": int((~fake).sum()),
-        "n_fake_pairs": int(fake.sum()),
-    }
+    loss_real = per_pair[~fake].mean() if (~fake).any() else zero
+    loss_fake = per_pair[fake].mean() if fake.any() else zero
+    return loss_real, loss_fake, int((~fake).sum()), int(fake.sum())

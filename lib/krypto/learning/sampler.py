@@ -1,10 +1,7 @@
 """Batches of P identities x K photos, each identity's fakes included.
 
 open-metric-learning's ``BalanceSampler`` draws K photos of a label at random (maybe no fake,
-then no quadruplet), from numpy's global random state, and refuses labels with one photo.
-:class:`IdentityBatchSampler` keeps its P x K shape but puts ``n_fake`` fakes of each identity
-in the batch (where it has them), is seeded per epoch (a resumed run gets the same batches),
-and can give each of several processes its own identities.
+then no quadruplet) from numpy's global random state, and refuses labels with one photo.
 """
 
 from __future__ import annotations
@@ -12,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import pandas as pd
 
 
 class IdentityBatchSampler:
@@ -23,7 +21,8 @@ class IdentityBatchSampler:
         n_identities: P, identities per batch.
         n_instances: K, photos per identity (drawn with replacement when it has fewer).
         n_fake: fakes among the K, where the identity has fakes.
-        seed: the epoch's batches depend on ``seed`` and ``set_epoch(epoch)`` only.
+        seed: the epoch's batches depend on ``seed`` and ``set_epoch(epoch)`` only (a resumed
+            run gets the same batches).
         rank, world_size: this process gets every ``world_size``-th identity of the shuffled
             order, so processes never share an identity within a step (nor within a pass) and
             all get the same number of batches.
@@ -51,10 +50,7 @@ class IdentityBatchSampler:
                 f"P={n_identities} identities per batch (x {world_size} processes) "
                 f"but the training split has only {len(ids)} identities"
             )
-        # each identity's rows in row order, from one sort (not one scan of every row per identity)
-        order = np.argsort(labels, kind="stable")
-        ends = np.searchsorted(labels[order], ids, side="right")
-        rows = dict(zip(ids, np.split(order, ends[:-1])))
+        rows = pd.Series(labels).groupby(labels).indices  # {identity: its rows, in order}
         self.real = {i: r[~is_fake[r]] for i, r in rows.items()}
         self.fake = {i: r[is_fake[r]] for i, r in rows.items()}
         self.ids = ids
@@ -71,9 +67,8 @@ class IdentityBatchSampler:
         return max(1, self.n_rows // (self.P * self.K * self.world_size))
 
     def _draw(self, rng, rows: np.ndarray, n: int) -> np.ndarray:
-        if n == 0 or len(rows) == 0:
-            return rows[:0]
-        return rng.choice(rows, n, replace=len(rows) < n)
+        """``n`` of ``rows`` (with replacement when there are fewer)."""
+        return rng.choice(rows, n, replace=len(rows) < n) if n else rows[:0]
 
     def _order(self, rng) -> np.ndarray:
         """Identities in shuffled passes (each a new permutation), ``P * world_size`` distinct
