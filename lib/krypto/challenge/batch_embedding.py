@@ -8,6 +8,7 @@ submission (the decoders release the GIL)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections import deque
@@ -17,16 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.io import ImageReadMode, decode_jpeg, read_file  # deprecated for TorchCodec
 from tqdm.auto import tqdm
 
 from krypto.data.alignment import read_aligned
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.learning.embed import embed_batch
-
-try:  # deprecated in torchvision 0.29 in favour of TorchCodec, which is not a dependency here
-    from torchvision.io import ImageReadMode, decode_jpeg, read_file
-except ImportError:  # gone: PIL decodes everything
-    decode_jpeg = None
 
 MAX_NAMED = 5  # failures an error message names
 MAX_WORKERS = 8
@@ -59,7 +56,7 @@ def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
     decoder (faster than PIL), or None where it does not decode the file (not a JPEG, CMYK,
     corrupt: PIL decodes it or names it) or where its pixels are not PIL's here (compared once
     per process, on the first JPEG)."""
-    if decode_jpeg is None or AGREES.get("jpeg") is False:
+    if AGREES.get("jpeg") is False:
         return None
     try:
         with warnings.catch_warnings():  # torchvision's deprecation notice at each call
@@ -85,10 +82,9 @@ def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
 class PhotoFiles(torch.utils.data.Dataset):
     """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
     ``size`` px, bilinear, RGB; JPEGs by :func:`jpeg_by_torchvision`), or aligned with their
-    ``landmarks`` ``[n, 10]``
-    (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre crops). Item ``i``:
-    ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message naming a file that
-    does not decode (its pixels zeros)."""
+    ``landmarks`` ``[n, 10]`` (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre
+    crops). Item ``i``: ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message
+    naming a file that does not decode (its pixels zeros)."""
 
     def __init__(self, paths: Sequence, size: int, landmarks: np.ndarray | None = None):
         self.paths, self.size, self.landmarks = [str(p) for p in paths], size, landmarks
@@ -133,10 +129,7 @@ def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: in
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
-    shown = [
-        (f"{labels[i]}: " if labels is not None else "") + message
-        for i, message in failures[:MAX_NAMED]
-    ]
+    shown = [(f"{labels[i]}: " if labels else "") + why for i, why in failures[:MAX_NAMED]]
     more = f"; and {len(failures) - MAX_NAMED} more" if len(failures) > MAX_NAMED else ""
     return f"{len(failures)} image(s) cannot be decoded: " + "; ".join(shown) + more
 
@@ -156,28 +149,28 @@ def embed_paths(
     workers: int | None = None,
     landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Embeddings float32 ``[len(paths), D]`` on the CPU (not normalised) of the photos at
-    ``paths``, each decoded once by :class:`PhotoFiles` (aligned with ``landmarks``) on
-    ``workers`` threads (default :func:`default_workers`; 0: in this thread), ``batch_size``
-    at a time, the next batch's beside the forward (between forwards on a :func:`busy_cpu`; see
-    :func:`decoded_batches`). The embeddings do not depend on ``workers``: the same batches
-    reach the model.
+    """Outputs float32 ``[len(paths), D (+ 1)]`` on the CPU (not normalised) of the photos at
+    ``paths``, decoded by :class:`PhotoFiles` (aligned with ``landmarks``) on ``workers`` threads
+    (default :func:`default_workers`; 0: in this thread) ``batch_size`` at a time, the next
+    batch beside the forward (between forwards on a :func:`busy_cpu`). The same batches reach
+    the model whatever ``workers``. ``tta``: see :func:`krypto.learning.embed.embed_batch`.
 
     An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
     ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
     list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    ``model`` is left in eval mode."""
+    if batch_size < 1 or (workers or 0) < 0:
+        raise ValueError(
+            f"batch_size must be at least 1 and workers 0 or more: {batch_size=}, {workers=}"
+        )
     device = torch.device(device)
-    workers = default_workers(device) if workers is None else max(0, int(workers))
+    workers = default_workers(device) if workers is None else workers
     photos, ahead = PhotoFiles(paths, image_size, landmarks), 0 if busy_cpu(device) else 1
     batches = decoded_batches(photos, batch_size, workers, ahead)
-    was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []
     bar = tqdm(total=len(paths), desc="decoding and embedding", disable=not progress)
-    try:
+    with contextlib.closing(batches), bar:
         for start, (images, errors) in zip(range(0, len(paths), batch_size), batches):
             failed = [(start + i, message) for i, message in enumerate(errors) if message]
             if failed and failures is None:
@@ -188,8 +181,4 @@ def embed_paths(
                 failures.extend(failed)
             out.append(emb)
             bar.update(len(images))
-    finally:
-        batches.close()
-        bar.close()
-        model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
