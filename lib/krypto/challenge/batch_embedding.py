@@ -1,10 +1,7 @@
-"""Images embedded from their paths: a dataset of the photos decoded to the pixels training
-decoded (PIL's; JPEGs by torchvision's decoder where it gives them), its batches decoded on a
-pool of threads ahead of the forward pass.
-
-Threads, not a :class:`torch.utils.data.DataLoader`'s worker processes: starting and joining a
-worker process at each call and sending it the pixels cost more than decoding, at the size of a
-submission (the decoders release the GIL)."""
+"""Photos embedded from their paths, decoded to the pixels training decoded on a pool of threads
+ahead of the forward. Threads, not a DataLoader's worker processes: starting those at each call
+and sending them the pixels cost more than decoding at a submission's size (the decoders release
+the GIL)."""
 
 from __future__ import annotations
 
@@ -73,18 +70,15 @@ def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
     if "jpeg" not in AGREES:
         AGREES["jpeg"] = bool(np.array_equal(pixels, read_uint8(path, size)))
         if not AGREES["jpeg"]:
-            warnings.warn(
-                "torchvision and PIL decode JPEGs differently here: PIL decodes them", stacklevel=2
-            )
+            warnings.warn("torchvision and PIL decode JPEGs differently: PIL decodes", stacklevel=2)
     return pixels if AGREES["jpeg"] else None
 
 
 class PhotoFiles(torch.utils.data.Dataset):
-    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
-    ``size`` px, bilinear, RGB; JPEGs by :func:`jpeg_by_torchvision`), or aligned with their
-    ``landmarks`` ``[n, 10]`` (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre
-    crops). Item ``i``: ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message
-    naming a file that does not decode (its pixels zeros)."""
+    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`;
+    JPEGs by :func:`jpeg_by_torchvision`), or aligned by their ``landmarks`` ``[n, 10]`` (NaN:
+    centre crops). Item ``i``: ``(pixels [3, size, size] uint8, error)``, error ``""`` or the
+    message naming a file that does not decode (its pixels zeros)."""
 
     def __init__(self, paths: Sequence, size: int, landmarks: np.ndarray | None = None):
         self.paths, self.size, self.landmarks = [str(p) for p in paths], size, landmarks
@@ -115,17 +109,16 @@ def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: in
     if workers == 0:
         yield from (collate(decode(batch(start))) for start in starts)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-        pending: deque = deque()  # the parts of the batches from the one handed out on
-        try:
-            for k in range(len(starts)):
-                while len(pending) <= ahead and k + len(pending) < len(starts):
-                    parts = np.array_split(batch(starts[k + len(pending)]), workers)
-                    pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
-                yield collate([item for part in pending.popleft() for item in part.result()])
-        finally:
-            for future in (part for parts in pending for part in parts):
-                future.cancel()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
+    pending: deque = deque()  # the parts of the batches from the one handed out on
+    try:
+        for k in range(len(starts)):
+            while len(pending) <= ahead and k + len(pending) < len(starts):
+                parts = np.array_split(batch(starts[k + len(pending)]), workers)
+                pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
+            yield collate([item for part in pending.popleft() for item in part.result()])
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
@@ -150,19 +143,15 @@ def embed_paths(
     landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Outputs float32 ``[len(paths), D (+ 1)]`` on the CPU (not normalised) of the photos at
-    ``paths``, decoded by :class:`PhotoFiles` (aligned with ``landmarks``) on ``workers`` threads
-    (default :func:`default_workers`; 0: in this thread) ``batch_size`` at a time, the next
-    batch beside the forward (between forwards on a :func:`busy_cpu`). The same batches reach
-    the model whatever ``workers``. ``tta``: see :func:`krypto.learning.embed.embed_batch`.
-
-    An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
-    ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
-    list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``model`` is left in eval mode."""
+    ``paths`` (:class:`PhotoFiles`, aligned with ``landmarks``), ``batch_size`` at a time, decoded
+    on ``workers`` threads (default :func:`default_workers`; 0: in this thread) the next batch
+    beside the forward (between forwards on a :func:`busy_cpu`). ``workers`` change nothing in
+    the outputs. ``tta``: see :func:`krypto.learning.embed.embed_batch`; ``model`` is left in
+    eval mode. An image that does not decode raises :class:`CorruptImageError` naming it (and
+    its entry of ``labels``, e.g. its pair id) with every other failure of its batch, or with a
+    ``failures`` list, ``(index, message)`` is appended to it and its row is NaN."""
     if batch_size < 1 or (workers or 0) < 0:
-        raise ValueError(
-            f"batch_size must be at least 1 and workers 0 or more: {batch_size=}, {workers=}"
-        )
+        raise ValueError(f"need batch_size >= 1 and workers >= 0, got {batch_size}, {workers}")
     device = torch.device(device)
     workers = default_workers(device) if workers is None else workers
     photos, ahead = PhotoFiles(paths, image_size, landmarks), 0 if busy_cpu(device) else 1

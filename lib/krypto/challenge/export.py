@@ -5,16 +5,11 @@ Command line::
     python -m krypto.challenge.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
         [--overwrite]
 
-The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1], resized to
-``S = input_size`` of the run with bilinear interpolation (the normalisation, and the resize to
-the backbone's size under a forgery branch, are inside the model), with a dynamic batch axis;
-its output ``embeddings``: float32 ``[batch, D]``, not normalised (compare with the cosine
-similarity), and for a run with a fake detector (a real/fake head or a forgery branch) a second
-output ``fake_logits``: float32 ``[batch]``, P(fake) = sigmoid(logit). ``<out>.json`` beside it
-describes the input and outputs, the run and checkpoint they came from, the largest difference
-between onnxruntime's and PyTorch's outputs at export time, and with a detector the fusion the
-pair score needs (:mod:`krypto.learning.fusion`).
-"""
+Input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1] at the run's ``input_size``
+(normalised inside the model); outputs ``embeddings`` float32 ``[batch, D]`` (not normalised)
+and, with a fake detector, ``fake_logits`` ``[batch]``. ``<out>.json`` describes them, the run,
+the parity of onnxruntime with PyTorch, and the fusion the pair score needs
+(:mod:`krypto.learning.fusion`)."""
 
 from __future__ import annotations
 
@@ -46,8 +41,7 @@ FUSED_SCORE = (
 
 
 class _Outputs(torch.nn.Module):
-    """The model with its outputs named: ``embeddings`` ``[B, D]``, then ``fake_logits`` ``[B]``
-    when it has a fake detector."""
+    """The model's outputs as ``embeddings`` ``[B, D]`` and, with a detector, ``fake_logits``."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
@@ -66,9 +60,8 @@ def sidecar_path(onnx_path: str | Path) -> Path:
 
 
 def _export_checked(model: torch.nn.Module, size: int, out: Path) -> float:
-    """Export ``model`` to ``out`` with the TorchScript-based exporter (atomically, once
-    ``onnx.checker`` and onnxruntime accept it); returns the largest difference between
-    onnxruntime's and PyTorch's outputs."""
+    """Export ``model`` to ``out`` (atomically, once ``onnx.checker`` and onnxruntime accept it);
+    returns the largest difference between onnxruntime's and PyTorch's outputs."""
     import onnx
 
     names = [OUTPUT_NAME] + ([FAKE_OUTPUT_NAME] if model.detector is not None else [])
@@ -96,31 +89,33 @@ def _export_checked(model: torch.nn.Module, size: int, out: Path) -> float:
     return float(np.abs(got - expected).max())
 
 
-def _sidecar(model, config, run: Path, out: Path, parity: float) -> dict:
-    """The description of the exported model ``out`` of ``run``."""
+def export_onnx(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+    """Export the model of ``run_dir``'s best checkpoint (a folder of seeds: its
+    :func:`~krypto.run_folder.best_seed`) to ``out`` (replaced only with ``overwrite``) and
+    describe it in ``<out>.json``; returns ``out``."""
     import onnx
 
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
+    run = RF.best_seed(run_dir)
+    model, config = load_model(run)
     size, dim = int(config.input_size), int(model.embedding_dim)
+    parity = _export_checked(model, size, out)
     metrics = RF.read_metrics(run) if RF.is_finished(run) else {}
     info = {
         "onnx": out.name,
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
         "input": {
             "name": INPUT_NAME,
-            "dtype": "float32",
             "shape": ["batch", 3, size, size],
-            "layout": "NCHW",
-            "color": "RGB",
-            "range": [0.0, 1.0],
-            "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), "
-            f"divide by 255; the normalisation is inside the model",
+            "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), channels "
+            f"first, float32 divided by 255; the normalisation is inside the model",
         },
         "output": {
             "name": OUTPUT_NAME,
-            "dtype": "float32",
             "shape": ["batch", dim],
-            "normalised": False,
-            "compare_with": "cosine similarity",
+            "compare_with": "cosine similarity (float32 embeddings, not normalised)",
         },
         "image_size": size,
         "embedding_dim": dim,
@@ -145,21 +140,6 @@ def _sidecar(model, config, run: Path, out: Path, parity: float) -> dict:
             "fusion_weight": fusion.weight,
             "score": FUSED_SCORE,
         }
-    return info
-
-
-def export_onnx(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """Export the model of ``run_dir``'s best checkpoint (a folder of seeds gives its
-    :func:`~krypto.run_folder.best_seed`) to ``out`` (ONNX, checked with ``onnx.checker``) and
-    write ``<out>.json``; returns ``out``. An existing ``out`` is replaced only with
-    ``overwrite``."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
-    run = RF.best_seed(run_dir)
-    model, config = load_model(run)
-    parity = _export_checked(model, int(config.input_size), out)
-    info = _sidecar(model, config, run, out, parity)
     write_text(sidecar_path(out), json.dumps(info, indent=2) + "\n")
     return out
 
@@ -175,10 +155,9 @@ def onnx_session(onnx_path: str | Path):
 
 
 def onnx_outputs(onnx_path, images, batch_size: int = 256) -> np.ndarray:
-    """The exported model's outputs float32 ``[N, D (+ 1)]`` (embeddings, then the fake logit of a
-    model with a detector, as PyTorch's model gives them) of ``images`` ``[N, 3, S, S]`` (N > 0)
-    on onnxruntime's CPU provider. ``images``: uint8 (divided by 255 here) or floats already in
-    [0, 1]; numpy or torch. ``onnx_path`` may also be a session from :func:`onnx_session`."""
+    """The exported model's outputs float32 ``[N, D (+ 1)]``, as PyTorch's model gives them, of
+    ``images`` ``[N, 3, S, S]`` (N > 0; uint8, or floats in [0, 1]; numpy or torch) on
+    onnxruntime's CPU provider; ``onnx_path`` may also be a session."""
     session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
@@ -205,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m krypto.challenge.export",
         description="Export a 02_train run's embedding model to ONNX.",
     )
-    parser.add_argument(
-        "--run", required=True, help="02_train run folder (holds best.pt), or a folder of seeds"
-    )
+    parser.add_argument("--run", required=True, help="02_train run folder, or a folder of seeds")
     parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = parser.parse_args(argv)
@@ -216,12 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
         return C.EXIT_INPUT_ERROR
-    info = json.loads(sidecar_path(out).read_text())
-    print(
-        f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
-        f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "
-        f"{sidecar_path(out)}"
-    )
+    diff = json.loads(sidecar_path(out).read_text())["parity_max_abs_diff"]
+    print(f"wrote {out} and {sidecar_path(out)} (onnxruntime vs PyTorch max |diff| {diff:.2e})")
     return 0
 
 

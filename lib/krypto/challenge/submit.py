@@ -1,5 +1,4 @@
-"""A submission ``pair_id,similarity`` for a folder of test pairs, from a 02_train run (see
-:func:`make_submission`).
+"""A submission ``pair_id,similarity`` for a folder of test pairs (:func:`make_submission`).
 
 Command line::
 
@@ -7,9 +6,8 @@ Command line::
         --pairs data/x/test_public --out submission.csv [--tta] [--skip-bad] [--overwrite] \\
         [--batch-size 256] [--device auto] [--amp] [--no-progress]
 
-``--skip-bad`` lists the pairs it leaves out in ``<out>.skipped.txt`` (``pair_id<TAB>reason``);
-warnings and input errors are one line each on stderr, an input error exits with code 2.
-"""
+``--skip-bad`` lists the pairs it leaves out in ``<out>.skipped.txt`` (``pair_id<TAB>reason``).
+Warnings and input errors are one line each on stderr; an input error exits with code 2."""
 
 from __future__ import annotations
 
@@ -30,7 +28,7 @@ from krypto.challenge.batch_embedding import embed_paths
 from krypto.challenge.score import name_ids, read_submission
 from krypto.data.alignment import detect_faces, warn_unaligned
 from krypto.data.images import CorruptImageError
-from krypto.data.layout import DataLayoutError, IncompletePairError, read_pairs
+from krypto.data.layout import IncompletePairError, read_pairs
 from krypto.files import atomic_path, write_text
 from krypto.learning.checkpoint import load_model
 from krypto.learning.device import pick_device, set_threads
@@ -90,16 +88,14 @@ def distinct_files(paths: list) -> tuple[list, np.ndarray]:
 
 
 def _scores(model, emb: torch.Tensor, inverse, ids: list[str], failed) -> tuple[pd.DataFrame, list]:
-    """The frame of the pairs whose two images embedded (``pair_id`` order) and
-    ``(pair_id, reason)`` of those left out. ``emb`` and ``failed`` (``(index, reason)``) are of
-    the distinct files; ``inverse`` gives the distinct file of every image a, then every b."""
-    n, why = len(ids), dict(failed)
-    reasons: dict[int, list[str]] = {}
-    for i, k in enumerate(np.asarray(inverse).tolist()):
-        if k in why:
-            reasons.setdefault(i % n, []).append(why[k])
-    skipped = [(ids[row], "; ".join(texts)) for row, texts in sorted(reasons.items())]
-    rows = np.array([r for r in range(n) if r not in reasons], dtype=int)
+    """The frame of the pairs whose two images embedded (``pair_id`` order) and ``(pair_id,
+    reason)`` of the others; ``emb`` and ``failed`` (``(index, reason)``) are of the distinct
+    files, ``inverse`` ``[2n]`` gives the distinct file of every image a, then every b."""
+    n, why, inverse = len(ids), dict(failed), np.asarray(inverse)
+    pair_files = inverse.reshape(2, n).T.tolist()  # [n, 2]: the distinct files of a and b
+    reasons = [[why[k] for k in dict.fromkeys(files) if k in why] for files in pair_files]
+    skipped = [(ids[r], "; ".join(texts)) for r, texts in enumerate(reasons) if texts]
+    rows = np.array([r for r, texts in enumerate(reasons) if not texts], dtype=int)
     if len(rows) == 0:
         pid, reason = skipped[0]
         raise SubmissionError(f"no pair could be scored: every pair was skipped ({pid}: {reason})")
@@ -110,12 +106,8 @@ def _scores(model, emb: torch.Tensor, inverse, ids: list[str], failed) -> tuple[
             f"the model gave non-finite similarities for {len(bad)} pairs: {name_ids(bad)}; "
             "is the checkpoint broken?"
         )
-    frame = pd.DataFrame(
-        {
-            C.PAIR_ID: pd.Series([ids[r] for r in rows], dtype=object),
-            C.SIMILARITY: np.clip(similarity, -1.0, 1.0),
-        }
-    )
+    pair_ids = pd.Series(np.take(ids, rows), dtype=object)
+    frame = pd.DataFrame({C.PAIR_ID: pair_ids, C.SIMILARITY: np.clip(similarity, -1.0, 1.0)})
     return frame.sort_values(C.PAIR_ID, kind="stable", ignore_index=True), skipped
 
 
@@ -134,23 +126,17 @@ def make_submission(
 ) -> pd.DataFrame:
     """Score every pair folder of ``pairs_dir`` with the best checkpoint of ``run_dir`` (a folder
     of seeds: its :func:`~krypto.run_folder.best_seed`): each distinct image file (by its bytes)
-    embedded once, decoded as training decoded it (:func:`embed_paths`; ``tta``, ``amp`` and
-    ``workers`` there), each pair scored by the model's pair score
-    (:func:`krypto.learning.fusion.pair_similarity`). A run trained on aligned photos gets its
-    test photos aligned the same way, by landmarks MTCNN finds now (``attrs["unaligned"]``: the
-    photos without a face found, centre-cropped instead, with a warning).
-
-    Returns the frame ``pair_id`` (the folder name as on disk), ``similarity`` (float64), sorted
-    by ``pair_id`` (``attrs["skipped"]``: ``(pair_id, reason)`` of the pairs left out,
-    ``attrs["run_dir"]``: the run that scored them), written to ``out`` when given (an existing
-    file only with ``overwrite``).
-
-    A pair folder without both images raises :class:`~krypto.data.layout.DataLayoutError`, an
-    unreadable image :class:`~krypto.data.images.CorruptImageError` naming the file and its pair
-    id; with ``skip_bad`` such pairs are left out instead, listed in ``<out>.skipped.txt`` and
-    counted by a warning."""
-    out = Path(out) if out is not None else None
-    if out is not None and out.exists() and not overwrite:
+    embedded once as training decoded it (:func:`embed_paths`: ``tta``, ``amp``, ``workers``;
+    aligned by landmarks MTCNN finds now when the run trained aligned), each pair scored by
+    :func:`krypto.learning.fusion.pair_similarity`. Returns the frame ``pair_id`` (the folder
+    name as on disk), ``similarity`` (float64), sorted by ``pair_id``, with ``attrs``
+    ``skipped`` (``(pair_id, reason)``), ``run_dir`` (the run that scored) and, aligned,
+    ``unaligned`` (photos without a face found, centre-cropped); written to ``out`` when given
+    (if it exists, only with ``overwrite``). A pair folder without both images raises
+    :class:`~krypto.data.layout.DataLayoutError`, an unreadable image :class:`CorruptImageError`
+    naming it and its pair id; with ``skip_bad`` such pairs are left out, listed in
+    ``<out>.skipped.txt`` and counted by a warning."""
+    if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
     set_threads(0)  # KRYPTO_NUM_THREADS, when set
     dev = pick_device(device)
@@ -182,7 +168,7 @@ def make_submission(
     return frame
 
 
-def _write(frame: pd.DataFrame, out: Path, skipped: list[tuple[str, str]] | None) -> None:
+def _write(frame: pd.DataFrame, out: str | Path, skipped: list[tuple[str, str]] | None) -> None:
     """Write the CSV (atomically) and the list of ``skipped`` pairs (first; None: no list)."""
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False, columns=[C.PAIR_ID, C.SIMILARITY])
@@ -198,7 +184,8 @@ def _write(frame: pd.DataFrame, out: Path, skipped: list[tuple[str, str]] | None
             write_text(report, "".join(f"{pid}\t{_one_line(why)}\n" for pid, why in skipped))
 
 
-def _parser() -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; warnings and input errors are one line each on stderr (exit code 2)."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.submit",
         description="Write a submission (pair_id,similarity) for a folder of test pairs "
@@ -215,12 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     add("--amp", action="store_true", help="mixed precision on CUDA")
     add("--no-progress", action="store_true", help="no progress bars")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; warnings and input errors are one line each on stderr (exit code 2)."""
-    args = _parser().parse_args(argv)
+    args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("run", "pairs", "no_progress")}
     try:
         with warnings.catch_warnings():
@@ -228,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 "warning: " + _one_line(message), file=sys.stderr
             )
             frame = make_submission(args.run, args.pairs, progress=not args.no_progress, **options)
-    except (DataLayoutError, CorruptImageError, SubmissionError, OSError, ValueError) as error:
+    except (OSError, ValueError) as error:  # DataLayoutError, CorruptImageError, SubmissionError
         print("error: " + _one_line(error), file=sys.stderr)
         return C.EXIT_INPUT_ERROR
     skipped = frame.attrs["skipped"]
