@@ -29,9 +29,8 @@ AGREES: dict[str, bool] = {}  # "jpeg": whether torchvision gives PIL's pixels h
 
 def available_cores() -> int:
     """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def busy_cpu(device) -> bool:
@@ -49,10 +48,9 @@ def default_workers(device) -> int:
 
 
 def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
-    """:func:`krypto.data.images.read_uint8`'s pixels ``[3, size, size]`` by torchvision's JPEG
-    decoder (faster than PIL), or None where it does not decode the file (not a JPEG, CMYK,
-    corrupt: PIL decodes it or names it) or where its pixels are not PIL's here (compared once
-    per process, on the first JPEG)."""
+    """``read_uint8``'s pixels ``[3, size, size]`` by torchvision's JPEG decoder, or None where it
+    does not decode the file (not a JPEG, CMYK, corrupt: PIL decodes it or names it) or its
+    pixels are not PIL's here (compared once per process, on the first JPEG)."""
     if AGREES.get("jpeg") is False:
         return None
     try:

@@ -6,8 +6,7 @@ Command line::
 
     python -m krypto.challenge.score --gt gt.csv --submission submission.csv [--out scores.json]
 
-prints ``{"eer": ..., "n_pairs": ..., ...}`` as JSON; any problem with the inputs is one line on
-stderr and exit code 2.
+prints ``{"eer": ..., "n_pairs": ..., ...}``; a problem with the inputs is one stderr line, exit 2.
 """
 
 from __future__ import annotations

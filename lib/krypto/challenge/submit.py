@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from krypto import constants as C
 from krypto import run_folder as RF
@@ -87,15 +86,15 @@ def distinct_files(paths: list) -> tuple[list, np.ndarray]:
     return [paths[i] for i in first], inverse.reshape(-1)
 
 
-def _scores(model, emb: torch.Tensor, inverse, ids: list[str], failed) -> tuple[pd.DataFrame, list]:
+def _scores(model, emb, inverse, ids: list[str], reasons: list[str]) -> tuple[pd.DataFrame, list]:
     """The frame of the pairs whose two images embedded (``pair_id`` order) and ``(pair_id,
-    reason)`` of the others; ``emb`` and ``failed`` (``(index, reason)``) are of the distinct
-    files, ``inverse`` ``[2n]`` gives the distinct file of every image a, then every b."""
-    n, why, inverse = len(ids), dict(failed), np.asarray(inverse)
-    pair_files = inverse.reshape(2, n).T.tolist()  # [n, 2]: the distinct files of a and b
-    reasons = [[why[k] for k in dict.fromkeys(files) if k in why] for files in pair_files]
-    skipped = [(ids[r], "; ".join(texts)) for r, texts in enumerate(reasons) if texts]
-    rows = np.array([r for r, texts in enumerate(reasons) if not texts], dtype=int)
+    reason)`` of the others. ``emb``: the outputs of the distinct files, ``inverse`` ``[2n]``:
+    the distinct file of every image a, then every b, ``reasons`` ``[2n]``: why each did not
+    decode, ``""`` where it did."""
+    n, inverse = len(ids), np.asarray(inverse)
+    per_pair = [[why for why in (reasons[r], reasons[r + n]) if why] for r in range(n)]
+    skipped = [(ids[r], "; ".join(texts)) for r, texts in enumerate(per_pair) if texts]
+    rows = np.array([r for r, texts in enumerate(per_pair) if not texts], dtype=int)
     if len(rows) == 0:
         pid, reason = skipped[0]
         raise SubmissionError(f"no pair could be scored: every pair was skipped ({pid}: {reason})")
@@ -149,12 +148,16 @@ def make_submission(
     with _hint_skip_bad():
         pairs, skipped = _read_pairs(root, skip_bad)
         ids = pairs[C.PAIR_ID].tolist()
-        distinct, inverse = distinct_files(pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist())
+        paths = pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist()
+        distinct, inverse = distinct_files(paths)
         points = detect_faces(distinct, str(dev), progress) if config.align else None
         first = np.unique(inverse, return_index=True)[1]  # the first path of each distinct file
         labels = [f"pair_id {ids[i % len(ids)]!r}" for i in first]
         emb = embed_paths(model, distinct, labels=labels, landmarks=points, **sizes, **options)
-    frame, unreadable = _scores(model, emb, inverse, ids, failed)
+    why = dict(failed)  # the files that did not decode, each named as its image holds it
+    files = zip(np.asarray(inverse).tolist(), paths)
+    reasons = [why[k].replace(distinct[k], path) if k in why else "" for k, path in files]
+    frame, unreadable = _scores(model, emb, inverse, ids, reasons)
     if points is not None:  # a photo without a face found: its centre crop, counted and named
         frame.attrs["unaligned"] = warn_unaligned(distinct, points, "test photo(s)")
     skipped = sorted(skipped + unreadable)
