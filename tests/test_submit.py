@@ -411,24 +411,29 @@ def test_corrupt_image_is_an_error_naming_file_and_pair(run_dir, pairs_copy, tmp
 
 
 def test_skip_bad_lists_every_skipped_pair(run_dir, pairs_copy, tmp_path):
+    """Each skipped pair is listed with its own file named, also where another pair holds a
+    file of the same bytes (decoded once)."""
     folders = pair_folders(pairs_copy)
-    missing, corrupt = folders[5], folders[2]
+    missing, corrupt, twin = folders[5], folders[2], folders[7]
     (pairs_copy / missing / "1.jpg").unlink()
-    (pairs_copy / corrupt / "1.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    for folder in (corrupt, twin):
+        (pairs_copy / folder / "1.jpg").write_bytes(b"\xff\xd8\xff truncated")
     out = tmp_path / "sub.csv"
-    with pytest.warns(UserWarning, match="2 pair"):
+    with pytest.warns(UserWarning, match="3 pair"):
         frame = make_submission(
             run_dir, pairs_copy, out, skip_bad=True, progress=False, device="cpu"
         )
     written = read_submission(out)
-    expected = [f for f in folders if f not in (missing, corrupt)]
+    expected = [f for f in folders if f not in (missing, corrupt, twin)]
     assert written[C.PAIR_ID].tolist() == frame[C.PAIR_ID].tolist() == expected
     assert np.isfinite(written[C.SIMILARITY]).all()
     lines = skipped_path(out).read_text().splitlines()
-    assert [line.split("\t")[0] for line in lines] == sorted([missing, corrupt])
+    assert [line.split("\t")[0] for line in lines] == sorted([missing, corrupt, twin])
     reasons = dict(line.split("\t", 1) for line in lines)
-    assert "1.jpg" in reasons[missing] and "cannot decode" in reasons[corrupt]
-    assert sorted(pid for pid, _ in frame.attrs["skipped"]) == sorted([missing, corrupt])
+    assert "1.jpg" in reasons[missing]
+    for folder in (corrupt, twin):
+        assert reasons[folder].startswith(f"cannot decode image {pairs_copy / folder / '1.jpg'}")
+    assert sorted(pid for pid, _ in frame.attrs["skipped"]) == sorted([missing, corrupt, twin])
 
 
 def test_embed_paths_reports_or_raises_on_unreadable_files(run_dir, tiny_data, tmp_path):

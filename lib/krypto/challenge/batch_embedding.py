@@ -1,13 +1,11 @@
-"""Images embedded from their paths: a dataset of the photos decoded to the pixels training
-decoded (PIL's; JPEGs by torchvision's decoder where it gives them), its batches decoded on a
-pool of threads ahead of the forward pass.
-
-Threads, not a :class:`torch.utils.data.DataLoader`'s worker processes: starting and joining a
-worker process at each call and sending it the pixels cost more than decoding, at the size of a
-submission (the decoders release the GIL)."""
+"""Photos embedded from their paths, decoded to the pixels training decoded on a pool of threads
+ahead of the forward. Threads, not a DataLoader's worker processes: starting those at each call
+and sending them the pixels cost more than decoding at a submission's size (the decoders release
+the GIL)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections import deque
@@ -17,16 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.io import ImageReadMode, decode_jpeg, read_file  # deprecated for TorchCodec
 from tqdm.auto import tqdm
 
 from krypto.data.alignment import read_aligned
 from krypto.data.images import CorruptImageError, read_uint8
 from krypto.learning.embed import embed_batch
-
-try:  # deprecated in torchvision 0.29 in favour of TorchCodec, which is not a dependency here
-    from torchvision.io import ImageReadMode, decode_jpeg, read_file
-except ImportError:  # gone: PIL decodes everything
-    decode_jpeg = None
 
 MAX_NAMED = 5  # failures an error message names
 MAX_WORKERS = 8
@@ -35,9 +29,8 @@ AGREES: dict[str, bool] = {}  # "jpeg": whether torchvision gives PIL's pixels h
 
 def available_cores() -> int:
     """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def busy_cpu(device) -> bool:
@@ -55,11 +48,10 @@ def default_workers(device) -> int:
 
 
 def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
-    """:func:`krypto.data.images.read_uint8`'s pixels ``[3, size, size]`` by torchvision's JPEG
-    decoder (faster than PIL), or None where it does not decode the file (not a JPEG, CMYK,
-    corrupt: PIL decodes it or names it) or where its pixels are not PIL's here (compared once
-    per process, on the first JPEG)."""
-    if decode_jpeg is None or AGREES.get("jpeg") is False:
+    """``read_uint8``'s pixels ``[3, size, size]`` by torchvision's JPEG decoder, or None where it
+    does not decode the file (not a JPEG, CMYK, corrupt: PIL decodes it or names it) or its
+    pixels are not PIL's here (compared once per process, on the first JPEG)."""
+    if AGREES.get("jpeg") is False:
         return None
     try:
         with warnings.catch_warnings():  # torchvision's deprecation notice at each call
@@ -76,19 +68,15 @@ def jpeg_by_torchvision(path: str, size: int) -> np.ndarray | None:
     if "jpeg" not in AGREES:
         AGREES["jpeg"] = bool(np.array_equal(pixels, read_uint8(path, size)))
         if not AGREES["jpeg"]:
-            warnings.warn(
-                "torchvision and PIL decode JPEGs differently here: PIL decodes them", stacklevel=2
-            )
+            warnings.warn("torchvision and PIL decode JPEGs differently: PIL decodes", stacklevel=2)
     return pixels if AGREES["jpeg"] else None
 
 
 class PhotoFiles(torch.utils.data.Dataset):
-    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`:
-    ``size`` px, bilinear, RGB; JPEGs by :func:`jpeg_by_torchvision`), or aligned with their
-    ``landmarks`` ``[n, 10]``
-    (:func:`krypto.data.alignment.read_aligned`; NaN rows: centre crops). Item ``i``:
-    ``(pixels [3, size, size] uint8, error)``, error ``""`` or the message naming a file that
-    does not decode (its pixels zeros)."""
+    """The photos at ``paths`` as training decoded them (:func:`krypto.data.images.read_uint8`;
+    JPEGs by :func:`jpeg_by_torchvision`), or aligned by their ``landmarks`` ``[n, 10]`` (NaN:
+    centre crops). Item ``i``: ``(pixels [3, size, size] uint8, error)``, error ``""`` or the
+    message naming a file that does not decode (its pixels zeros)."""
 
     def __init__(self, paths: Sequence, size: int, landmarks: np.ndarray | None = None):
         self.paths, self.size, self.landmarks = [str(p) for p in paths], size, landmarks
@@ -119,24 +107,20 @@ def decoded_batches(photos: PhotoFiles, batch_size: int, workers: int, ahead: in
     if workers == 0:
         yield from (collate(decode(batch(start))) for start in starts)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-        pending: deque = deque()  # the parts of the batches from the one handed out on
-        try:
-            for k in range(len(starts)):
-                while len(pending) <= ahead and k + len(pending) < len(starts):
-                    parts = np.array_split(batch(starts[k + len(pending)]), workers)
-                    pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
-                yield collate([item for part in pending.popleft() for item in part.result()])
-        finally:
-            for future in (part for parts in pending for part in parts):
-                future.cancel()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
+    pending: deque = deque()  # the parts of the batches from the one handed out on
+    try:
+        for k in range(len(starts)):
+            while len(pending) <= ahead and k + len(pending) < len(starts):
+                parts = np.array_split(batch(starts[k + len(pending)]), workers)
+                pending.append([pool.submit(decode, rows) for rows in parts if len(rows)])
+            yield collate([item for part in pending.popleft() for item in part.result()])
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _describe_failures(failures: list[tuple[int, str]], labels: Sequence[str] | None) -> str:
-    shown = [
-        (f"{labels[i]}: " if labels is not None else "") + message
-        for i, message in failures[:MAX_NAMED]
-    ]
+    shown = [(f"{labels[i]}: " if labels else "") + why for i, why in failures[:MAX_NAMED]]
     more = f"; and {len(failures) - MAX_NAMED} more" if len(failures) > MAX_NAMED else ""
     return f"{len(failures)} image(s) cannot be decoded: " + "; ".join(shown) + more
 
@@ -156,28 +140,24 @@ def embed_paths(
     workers: int | None = None,
     landmarks: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Embeddings float32 ``[len(paths), D]`` on the CPU (not normalised) of the photos at
-    ``paths``, each decoded once by :class:`PhotoFiles` (aligned with ``landmarks``) on
-    ``workers`` threads (default :func:`default_workers`; 0: in this thread), ``batch_size``
-    at a time, the next batch's beside the forward (between forwards on a :func:`busy_cpu`; see
-    :func:`decoded_batches`). The embeddings do not depend on ``workers``: the same batches
-    reach the model.
-
-    An image that does not decode raises :class:`CorruptImageError` naming it (and its entry of
-    ``labels``, e.g. its pair id) with every other failure of its batch; when a ``failures``
-    list is given, ``(index, message)`` is appended to it instead and that row is NaN.
-    ``tta``: horizontal-flip test-time augmentation (see :func:`krypto.learning.embed.embed`)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    """Outputs float32 ``[len(paths), D (+ 1)]`` on the CPU (not normalised) of the photos at
+    ``paths`` (:class:`PhotoFiles`, aligned with ``landmarks``), ``batch_size`` at a time, decoded
+    on ``workers`` threads (default :func:`default_workers`; 0: in this thread) the next batch
+    beside the forward (between forwards on a :func:`busy_cpu`). ``workers`` change nothing in
+    the outputs. ``tta``: see :func:`krypto.learning.embed.embed_batch`; ``model`` is left in
+    eval mode. An image that does not decode raises :class:`CorruptImageError` naming it (and
+    its entry of ``labels``, e.g. its pair id) with every other failure of its batch, or with a
+    ``failures`` list, ``(index, message)`` is appended to it and its row is NaN."""
+    if batch_size < 1 or (workers or 0) < 0:
+        raise ValueError(f"need batch_size >= 1 and workers >= 0, got {batch_size}, {workers}")
     device = torch.device(device)
-    workers = default_workers(device) if workers is None else max(0, int(workers))
+    workers = default_workers(device) if workers is None else workers
     photos, ahead = PhotoFiles(paths, image_size, landmarks), 0 if busy_cpu(device) else 1
     batches = decoded_batches(photos, batch_size, workers, ahead)
-    was_training = model.training
     model.eval()
     out: list[torch.Tensor] = []
     bar = tqdm(total=len(paths), desc="decoding and embedding", disable=not progress)
-    try:
+    with contextlib.closing(batches), bar:
         for start, (images, errors) in zip(range(0, len(paths), batch_size), batches):
             failed = [(start + i, message) for i, message in enumerate(errors) if message]
             if failed and failures is None:
@@ -188,8 +168,4 @@ def embed_paths(
                 failures.extend(failed)
             out.append(emb)
             bar.update(len(images))
-    finally:
-        batches.close()
-        bar.close()
-        model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

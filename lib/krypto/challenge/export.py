@@ -3,24 +3,18 @@
 Command line::
 
     python -m krypto.challenge.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
-        [--opset 17] [--checkpoint best.pt] [--overwrite]
+        [--overwrite]
 
-The ONNX model has one input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1], resized to
-``S = input_size`` of the run with bilinear interpolation (the normalisation, and the resize to
-the backbone's size under a forgery branch, are inside the model), with a dynamic batch axis;
-its output ``embeddings``: float32 ``[batch, D]``, not normalised (compare with the cosine
-similarity), and for a run with a fake detector (a real/fake head or a forgery branch) a second
-output ``fake_logits``: float32 ``[batch]``, P(fake) = sigmoid(logit). ``<out>.json`` beside it
-records the image size, embedding size, backbone, input range, the run and checkpoint it came
-from, the largest difference between onnxruntime's and PyTorch's outputs measured at export
-time, and with a detector the fusion the pair score needs (:mod:`krypto.learning.fusion`).
-"""
+Input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1] at the run's ``input_size``
+(normalised inside the model); outputs ``embeddings`` float32 ``[batch, D]`` (not normalised)
+and, with a fake detector, ``fake_logits`` ``[batch]``. ``<out>.json`` describes them, the run,
+the parity of onnxruntime with PyTorch, and the fusion the pair score needs
+(:mod:`krypto.learning.fusion`)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import os
 import sys
@@ -39,7 +33,7 @@ from krypto.learning.fusion import get_fusion
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
 FAKE_OUTPUT_NAME = "fake_logits"
-DEFAULT_OPSET = 17
+OPSET = 17
 FUSED_SCORE = (
     "p = sigmoid(fake_logits) per photo; pair score = (1 + cos) * (1 - fusion_weight * P) - 1, "
     "P = max(p_a, p_b) (rule max) or their mean (rule mean)"
@@ -47,8 +41,7 @@ FUSED_SCORE = (
 
 
 class _Outputs(torch.nn.Module):
-    """The model with its outputs named: ``embeddings`` ``[B, D]``, then ``fake_logits`` ``[B]``
-    when it has a fake detector."""
+    """The model's outputs as ``embeddings`` ``[B, D]`` and, with a detector, ``fake_logits``."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
@@ -61,45 +54,33 @@ class _Outputs(torch.nn.Module):
         return out[:, : self.dim], out[:, self.dim]
 
 
-def output_names(model: torch.nn.Module) -> list[str]:
-    return [OUTPUT_NAME] + ([FAKE_OUTPUT_NAME] if model.detector is not None else [])
-
-
 def sidecar_path(onnx_path: str | Path) -> Path:
     """The description of an exported model: ``<onnx_path>.json``."""
     return Path(str(onnx_path) + ".json")
 
 
-def _torch_export(model: torch.nn.Module, example: torch.Tensor, out: Path, opset: int) -> None:
-    """``torch.onnx.export`` with the TorchScript-based exporter (``dynamo=False`` where the
-    installed torch has that argument)."""
-    names = output_names(model)
-    kwargs = dict(
-        input_names=[INPUT_NAME],
-        output_names=names,
-        dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *names]},
-        opset_version=opset,
-        do_constant_folding=True,
-    )
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # "legacy TorchScript-based export"
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(_Outputs(model).eval(), (example,), str(out), **kwargs)
-
-
-def _export_checked(model: torch.nn.Module, size: int, out: Path, opset: int) -> float:
+def _export_checked(model: torch.nn.Module, size: int, out: Path) -> float:
     """Export ``model`` to ``out`` (atomically, once ``onnx.checker`` and onnxruntime accept it);
     returns the largest difference between onnxruntime's and PyTorch's outputs."""
     import onnx
 
+    names = [OUTPUT_NAME] + ([FAKE_OUTPUT_NAME] if model.detector is not None else [])
     generator = torch.Generator().manual_seed(0)
-    example = torch.rand(2, 3, size, size, generator=generator)
-    with atomic_path(out) as tmp:
-        _torch_export(model, example, tmp, opset)
+    example, check = (torch.rand(n, 3, size, size, generator=generator) for n in (2, 3))
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "legacy TorchScript-based export"
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            _Outputs(model).eval(),
+            (example,),
+            str(tmp),
+            input_names=[INPUT_NAME],
+            output_names=names,
+            dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *names]},
+            opset_version=OPSET,
+            dynamo=False,
+        )
         onnx.checker.check_model(str(tmp))
-        check = torch.rand(3, 3, size, size, generator=generator)
         with torch.no_grad():
             expected = model(check).numpy()
         got = onnx_outputs(tmp, check.numpy())
@@ -108,64 +89,43 @@ def _export_checked(model: torch.nn.Module, size: int, out: Path, opset: int) ->
     return float(np.abs(got - expected).max())
 
 
-def _description(model, config, size: int) -> dict:
-    """The sidecar's description of the model's input and output."""
-    return {
-        "input": {
-            "name": INPUT_NAME,
-            "dtype": "float32",
-            "shape": ["batch", 3, size, size],
-            "layout": "NCHW",
-            "color": "RGB",
-            "range": [0.0, 1.0],
-            "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), "
-            f"divide by 255; the normalisation is inside the model",
-        },
-        "output": {
-            "name": OUTPUT_NAME,
-            "dtype": "float32",
-            "shape": ["batch", model.embedding_dim],
-            "normalised": False,
-            "compare_with": "cosine similarity",
-        },
-        "image_size": size,
-        "embedding_dim": int(model.embedding_dim),
-        "backbone": config.backbone,
-        "input_range": [0.0, 1.0],
-    }
-
-
-def export_onnx(
-    run_dir: str | Path,
-    out: str | Path,
-    opset: int = DEFAULT_OPSET,
-    checkpoint: str = C.BEST_CHECKPOINT,
-    overwrite: bool = False,
-) -> Path:
-    """Export the model of ``run_dir``'s ``checkpoint`` (a folder of seeds gives its
-    :func:`~krypto.run_folder.best_seed`) to ``out`` (ONNX, checked with ``onnx.checker``) and
-    write ``<out>.json``; returns ``out``.
-
-    An existing ``out`` is replaced only with ``overwrite``."""
+def export_onnx(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+    """Export the model of ``run_dir``'s best checkpoint (a folder of seeds: its
+    :func:`~krypto.run_folder.best_seed`) to ``out`` (replaced only with ``overwrite``) and
+    describe it in ``<out>.json``; returns ``out``."""
     import onnx
 
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite (overwrite=True) to replace it")
     run = RF.best_seed(run_dir)
-    model, config = load_model(run, checkpoint, "cpu")
-    size = int(config.input_size)
-    parity = _export_checked(model, size, out, opset)
+    model, config = load_model(run)
+    size, dim = int(config.input_size), int(model.embedding_dim)
+    parity = _export_checked(model, size, out)
     metrics = RF.read_metrics(run) if RF.is_finished(run) else {}
     info = {
         "onnx": out.name,
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-        **_description(model, config, size),
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["batch", 3, size, size],
+            "preprocessing": f"decode to RGB, resize to {size}x{size} (PIL bilinear), channels "
+            f"first, float32 divided by 255; the normalisation is inside the model",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "shape": ["batch", dim],
+            "compare_with": "cosine similarity (float32 embeddings, not normalised)",
+        },
+        "image_size": size,
+        "embedding_dim": dim,
+        "backbone": config.backbone,
+        "input_range": [0.0, 1.0],
         "run_dir": str(run),
-        "checkpoint": checkpoint,
-        "epoch": read_checkpoint(run / checkpoint).get("epoch"),
+        "checkpoint": C.BEST_CHECKPOINT,
+        "epoch": read_checkpoint(run / C.BEST_CHECKPOINT).get("epoch"),
         **{key: metrics.get(key) for key in ("eer", "eer_real", "eer_fake")},
-        "opset": opset,
+        "opset": OPSET,
         "torch": torch.__version__,
         "onnx_version": onnx.__version__,
         "parity_max_abs_diff": parity,
@@ -184,81 +144,57 @@ def export_onnx(
     return out
 
 
-def onnx_session(onnx_path: str | Path, num_threads: int = 0):
-    """An onnxruntime CPU session of ``onnx_path`` (``num_threads`` 0: KRYPTO_NUM_THREADS or
-    onnxruntime's default)."""
+def onnx_session(onnx_path: str | Path):
+    """An onnxruntime CPU session of ``onnx_path`` (on KRYPTO_NUM_THREADS threads, when set)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    n = num_threads or int(os.environ.get("KRYPTO_NUM_THREADS", 0))
-    if n > 0:
-        options.intra_op_num_threads = n
-        options.inter_op_num_threads = 1
+    if (threads := int(os.environ.get("KRYPTO_NUM_THREADS", 0))) > 0:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
-def onnx_outputs(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
-    """The exported model's outputs float32 ``[N, D (+ 1)]`` (embeddings, then the fake logit of a
-    model with a detector, as PyTorch's model gives them) of images ``[N, 3, S, S]`` on
-    onnxruntime's CPU provider. ``images_uint8``: uint8 (divided by 255 here) or floats already in
-    [0, 1]; numpy or torch. ``onnx_path`` may also be a session from :func:`onnx_session`."""
+def onnx_outputs(onnx_path, images, batch_size: int = 256) -> np.ndarray:
+    """The exported model's outputs float32 ``[N, D (+ 1)]``, as PyTorch's model gives them, of
+    ``images`` ``[N, 3, S, S]`` (N > 0; uint8, or floats in [0, 1]; numpy or torch) on
+    onnxruntime's CPU provider; ``onnx_path`` may also be a session."""
     session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
-    images = (
-        images_uint8.numpy() if isinstance(images_uint8, torch.Tensor) else np.asarray(images_uint8)
-    )
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be [N, 3, S, S], got shape {images.shape}")
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
+        raise ValueError(f"images must be [N > 0, 3, S, S], got shape {images.shape}")
     out = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
         x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
         results = session.run(None, {INPUT_NAME: np.ascontiguousarray(x)})
         out.append(np.concatenate([r.reshape(len(x), -1) for r in results], 1))
-    if not out:
-        dims = [o.shape[1] if len(o.shape) > 1 else 1 for o in session.get_outputs()]
-        return np.zeros((0, sum(d if isinstance(d, int) else 0 for d in dims)), dtype=np.float32)
     return np.concatenate(out)
 
 
-def onnx_embed(onnx_path, images_uint8, batch_size: int = 256) -> np.ndarray:
+def onnx_embed(onnx_path, images, batch_size: int = 256) -> np.ndarray:
     """The embeddings float32 ``[N, D]`` alone (see :func:`onnx_outputs`)."""
     session = onnx_path if hasattr(onnx_path, "run") else onnx_session(onnx_path)
     dim = session.get_outputs()[0].shape[1]
-    return onnx_outputs(session, images_uint8, batch_size)[:, :dim]
-
-
-# --- command line --------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m krypto.challenge.export",
-        description="Export a 02_train run's embedding model to ONNX.",
-    )
-    parser.add_argument(
-        "--run", required=True, help="02_train run folder (holds best.pt), or a folder of seeds"
-    )
-    parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
-    parser.add_argument("--checkpoint", default=C.BEST_CHECKPOINT, help="checkpoint file in --run")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    return parser
+    return onnx_outputs(session, images, batch_size)[:, :dim]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; input errors are one line on stderr and exit code 2."""
-    args = _parser().parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m krypto.challenge.export",
+        description="Export a 02_train run's embedding model to ONNX.",
+    )
+    parser.add_argument("--run", required=True, help="02_train run folder, or a folder of seeds")
+    parser.add_argument("--out", required=True, help="ONNX file to write (and <out>.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    args = parser.parse_args(argv)
     try:
-        out = export_onnx(args.run, args.out, args.opset, args.checkpoint, args.overwrite)
+        out = export_onnx(args.run, args.out, args.overwrite)
     except (OSError, ValueError) as error:
         print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)
         return C.EXIT_INPUT_ERROR
-    info = json.loads(sidecar_path(out).read_text())
-    print(
-        f"wrote {out} ({info['backbone']}, {info['image_size']} px -> {info['embedding_dim']}-d; "
-        f"onnxruntime vs PyTorch max |diff| {info['parity_max_abs_diff']:.2e}) and "
-        f"{sidecar_path(out)}"
-    )
+    diff = json.loads(sidecar_path(out).read_text())["parity_max_abs_diff"]
+    print(f"wrote {out} and {sidecar_path(out)} (onnxruntime vs PyTorch max |diff| {diff:.2e})")
     return 0
 
 
