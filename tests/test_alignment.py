@@ -223,6 +223,7 @@ def test_training_and_submission_with_align(tiny_data, tiny_prepared, tmp_path):
         device="cpu",
         align=True,
         cutout_part="eyes",
+        forgery=0.0,  # crops at the model's own size
     )
     trainer = Trainer(config, prepared=tiny_prepared)
     index = tiny_prepared.index

@@ -43,6 +43,7 @@ def run_dir(tiny_data, tiny_prepared, tmp_path_factory) -> Path:
         progress=False,
         val_ratio=0.25,
         device="cpu",
+        forgery=0.0,  # a plain embedding model: tests/test_detectors.py covers the branch
     )
     Trainer(config, prepared=tiny_prepared).fit()
     return run

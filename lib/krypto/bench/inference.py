@@ -29,7 +29,7 @@ def measure_inference(ctx) -> dict:
     model, config = load_model(run_dir, device=device)
     fmt = memory_format(config.backbone, device)
     model = model.to(memory_format=fmt).eval()
-    size = config.image_size
+    size = config.input_size
     x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     amp, calls = device.type == "cuda", -(-n // batch)
 

@@ -86,7 +86,8 @@ def measure_memory(ctx) -> dict:
     between the processes); working = the rest (activations, allocator, model, optimizer)."""
     cfg, folder, threads = ctx.cfg, ctx.folder / "memory", ctx.cfg.resolved_threads()
     data, prepared = prepared_data(folder, cfg, cfg.memory_identities)
-    cached_images(prepared.index[C.PATH], cfg.image_size, prepared.folder, progress=False)
+    size = train_config(cfg, folder, "cpu").input_size
+    cached_images(prepared.index[C.PATH], size, prepared.folder, progress=False)
     runs, n = {}, cfg.memory_processes
     for processes in (1, n):
         config = train_config(cfg, folder / f"run-{processes}", "cpu")

@@ -46,9 +46,10 @@ def _stages(folder: Path, cfg, ids: int) -> dict:
         prepared = prepare(
             data, out_dir=folder / "prepared", progress=False, pairs_per_kind=cfg.pairs_per_kind
         )
+    config = train_config(cfg, folder / "run", "cpu")
     with _stage(out, "image_cache"):
-        cached_images(prepared.index[C.PATH], cfg.image_size, prepared.folder, progress=False)
-    trainer = Trainer(train_config(cfg, folder / "run", "cpu"), prepared)
+        cached_images(prepared.index[C.PATH], config.input_size, prepared.folder, progress=False)
+    trainer = Trainer(config, prepared)
     with _stage(out, "epoch"):
         trainer.fit()  # epoch 0's validation, the epoch, its validation: the epoch's own seconds
     out["epoch"][0] = trainer.epochs[-1]["seconds"]

@@ -23,11 +23,11 @@ class ComputeBound:
         self.amp = config.amp and self.device.type == "cuda"
         torch.manual_seed(config.seed)
         fmt = memory_format(config.backbone, self.device)
-        model = build_model(config.backbone, False, config.embedding_dim)
+        model = build_model(pretrained=False, **config.model_args())
         self.model = model.to(self.device, memory_format=fmt).train()
         self.optimizer = build_optimizer(self.model.parameters(), config)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        size = (config.P * config.K, 3, config.image_size, config.image_size)
+        size = (config.P * config.K, 3, config.input_size, config.input_size)
         self.x = torch.rand(size, device=self.device).contiguous(memory_format=fmt)
 
     def step(self) -> None:
