@@ -14,12 +14,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "krypto"
 BUDGET_LINES = 10_000  # the size the package is to come down to
-# the size it has: it may shrink, not grow (raised from 12,700 when the rule that decides
-# comparisons together and the check of a replication came in; from 12,845 when the published
-# face backbones, five-point alignment, the challenge recipe and the scale benchmark came in,
-# about 740 lines of which cuts elsewhere paid for about 70; from 13,517 when the batches moved
-# onto Dask distributed: GPU resources, a remote scheduler, waits off a task slot)
-MAX_LINES = 13_558
+# the size it has: it may shrink, not grow. Cut from 13,558 to 10,563 by one owner of the run
+# folder, the runner's loop handed to Dask, table-driven report and bench, one renderer writer;
+# the rest above the budget is research kept on purpose (pairwise loss, fakes as a class,
+# ArcFace, the fake detectors and the robustness variants)
+MAX_LINES = 10_563
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 MAX_INNER_IMPORTS = 10
