@@ -18,7 +18,7 @@ BUDGET_LINES = 10_000  # the size the package is to come down to
 # folder, the runner's loop handed to Dask, table-driven report and bench, one renderer writer;
 # the rest above the budget is research kept on purpose (pairwise loss, fakes as a class,
 # ArcFace, the fake detectors and the robustness variants)
-MAX_LINES = 10_563
+MAX_LINES = 10_561
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 MAX_INNER_IMPORTS = 10

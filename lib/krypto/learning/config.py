@@ -69,7 +69,7 @@ class TrainConfig:
     patience: int = 0  # epochs without improvement before stopping; 0 = never
     select_by: str = "eer_mean"  # the best checkpoint: eer_mean = (eer_real + eer_fake) / 2
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # mixed precision on CUDA
+    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on a CPU that has it natively
     num_threads: int = 0  # torch CPU threads; 0 = KRYPTO_NUM_THREADS or torch's default
     robustness: bool = False  # also score the held-out test re-saved as JPEG 75 and at half size
     overwrite: bool = False  # replace a finished run in run_dir

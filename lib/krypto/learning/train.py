@@ -139,8 +139,9 @@ class Trainer:
         self.optimizer = build_optimizer(self._parameter_groups(), config)
         total = config.epochs * max(1, len(self.sampler))
         self.scheduler = build_scheduler(self.optimizer, config, total)
-        self.use_amp = config.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        cpu_bf16 = self.device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        self.use_amp = config.amp and (self.device.type == "cuda" or bool(cpu_bf16))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and not cpu_bf16)
 
     def _parameter_groups(self) -> list[dict]:
         """The model's and the loss's parameters; a fake detector's in a group of their own,
@@ -181,11 +182,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save(self, name: str, full: bool) -> None:
-        state = {
-            "model": self.model.state_dict(),
-            "config": asdict(self.config),
-            "epoch": self.epoch,
-        }
+        state = {"model": self.model.state_dict(), "config": asdict(self.config)}
+        state["epoch"] = self.epoch
         if full:
             state.update(
                 {part: getattr(self, part).state_dict() for part in RESUMED_PARTS},
