@@ -169,3 +169,25 @@ def test_the_readme_states_the_check():
     readme = (C.REPO_ROOT / "README.md").read_text()
     assert "make check-reproduction" in readme and "SEEDS=3,4,5" in readme
     assert "tolerance derived from the seeds' spread" in readme
+
+
+REPLICATION = C.REPORT_DIR / "replication.json"  # make reproduce SEEDS=3,4,5, other CPU kernels
+
+
+def _seed_folders(results: dict) -> set[str]:
+    """The seed folders (``seed<k>``) of every training the results' tables come from."""
+    sections = results["provenance"].values()
+    trained = [run for section in sections for run in section.get("train_runs", {}).values()]
+    return {seed.rsplit("/", 1)[-1] for run in trained for seed in run["seeds"]}
+
+
+def test_the_committed_replication_agrees_with_the_committed_results():
+    """The replication of the README (disjoint seeds, the CPU's other kernels, the same code)
+    makes every claim of the committed results again, each mean within its tolerance."""
+    committed = json.loads(COMMITTED.read_text())
+    replication = json.loads(REPLICATION.read_text())
+    assert replication["code_hash"] == committed["code_hash"]
+    assert _seed_folders(committed) == {"seed0", "seed1", "seed2"}
+    assert _seed_folders(replication) == {"seed3", "seed4", "seed5"}
+    problems, _ = disagreements(committed, replication)
+    assert problems == []
