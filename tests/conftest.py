@@ -17,20 +17,6 @@ torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
 
 from krypto.data.synth import SynthConfig, write_dataset  # noqa: E402
 
-# test files of minutes, started first: `make test` hands whole files to its two processes
-# (--dist loadfile) in collection order, and a long file handed out last runs alone at the end
-LONGEST_FIRST = ("test_quality", "test_notebooks", "test_faults", "test_engine", "test_bench",
-                 "test_recipe", "test_distributed", "test_batch")  # fmt: skip
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        stem = item.path.stem
-        return LONGEST_FIRST.index(stem) if stem in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: each file's own order is kept
-
-
 TINY = SynthConfig(
     identities=24,
     test_identities=6,
