@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "krypto"
-BUDGET_LINES = 10_000  # the size the package is to come down to
-# the size it has: it may shrink, not grow. Cut from 13,558 to 10,563 by one owner of the run
-# folder, the runner's loop handed to Dask, table-driven report and bench, one renderer writer;
-# the rest above the budget is research kept on purpose (pairwise loss, fakes as a class,
-# ArcFace, the fake detectors and the robustness variants)
-MAX_LINES = 10_561
+# the size of the research: cut from 13,558 to 9,998 by one owner of the run folder, the
+# runner's loop handed to Dask, table-driven report and bench, one renderer writer and a pass
+# over every module; what a change adds, it pays for within this
+MAX_LINES = 10_000
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 MAX_INNER_IMPORTS = 10
@@ -141,11 +139,6 @@ def test_the_package_stays_the_size_of_the_research(shape):
     assert not shape.long_functions, (
         f"functions over {MAX_FUNCTION_LINES} lines: {shape.long_functions}"
     )
-
-
-@pytest.mark.xfail(strict=True, reason=f"lib/krypto is over its {BUDGET_LINES:,}-line budget")
-def test_the_package_is_within_its_budget(shape):
-    assert shape.lines <= BUDGET_LINES
 
 
 def test_imports_of_the_package_sit_at_the_top_of_modules(shape):

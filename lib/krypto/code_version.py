@@ -37,8 +37,7 @@ def code_files(root: str | Path = C.REPO_ROOT) -> list[str]:
 
 def code_hash(root: str | Path = C.REPO_ROOT) -> str:
     """SHA-256 (hex) over the files of :func:`code_files`, in that order: for each, its path,
-    a NUL byte, its size in bytes (decimal), a NUL byte and its bytes. Results made from other
-    code carry another hash."""
+    a NUL byte, its size in bytes (decimal), a NUL byte and its bytes."""
     root = Path(root)
     digest = hashlib.sha256()
     for name in code_files(root):
@@ -50,6 +49,5 @@ def code_hash(root: str | Path = C.REPO_ROOT) -> str:
 
 @functools.lru_cache(maxsize=1)
 def current_code_hash() -> str:
-    """:func:`code_hash` of the repository, computed once per process (a batch records it in
-    every run it starts)."""
+    """:func:`code_hash` of the repository, once per process (a batch records it in every run)."""
     return code_hash(C.REPO_ROOT)

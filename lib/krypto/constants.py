@@ -1,8 +1,6 @@
-"""Names used across the package: column names, file names, pair kinds and default paths.
-
-Column names follow open-metric-learning's dataframe format (``label``, ``path``, ``split``,
-``is_query``, ``is_gallery``) and add the columns this task needs.
-"""
+"""Names used across the package: column names, file names, pair kinds and default paths. The
+index's columns are open-metric-learning's dataframe format (``label``, ``path``, ``split``,
+``is_query``, ``is_gallery``) and the columns this task needs."""
 
 from __future__ import annotations
 

@@ -36,8 +36,7 @@ def open_lock_file(path: str | Path) -> int:
 
 @contextlib.contextmanager
 def file_lock(path: str | Path):
-    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block, waiting
-    for any other holder."""
+    """Hold an exclusive lock on ``path`` (created if missing) for the block, waiting for it."""
     fd = open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -72,8 +71,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def read_json(path: str | Path) -> dict:
-    """The JSON object in ``path``; an empty dict when it is missing, unreadable, half-written or
-    not an object."""
+    """The JSON object in ``path``; {} when it is missing, unreadable, half-written or no object."""
     try:
         value = json.loads(Path(path).read_text())
     except (OSError, ValueError):

@@ -16,7 +16,6 @@ def resolve_path(path: str | os.PathLike) -> Path:
 
 
 def display_path(path: str | os.PathLike) -> str:
-    """``path`` as messages and records show it: relative to the repository root when inside
-    it, else absolute."""
+    """``path`` as messages show it: relative to the repository root if inside it, else absolute."""
     p = Path(path).absolute()
     return str(p.relative_to(C.REPO_ROOT)) if p.is_relative_to(C.REPO_ROOT) else str(p)

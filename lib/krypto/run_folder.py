@@ -1,6 +1,5 @@
-"""The run folder: the one module that knows its files, its seed folders and its records.
-
-A 02_train run writes into its folder::
+"""The run folder: the one module that knows its files, its seed folders and its records. A
+02_train run writes into its folder::
 
     config.json        the parameters (the only copy)
     metrics.json       the best epoch's validation EERs and the run's record (written last)
@@ -8,8 +7,7 @@ A 02_train run writes into its folder::
     epochs.csv, history.csv, best.pt, last.pt, tb/
     results.json       what the notebook's last cell recorded (every notebook writes one)
 
-A configuration trained with several seeds is a folder of such runs, ``seed0/``, ``seed1/``, ...
-"""
+A configuration trained with several seeds is a folder of such runs, ``seed0/``, ``seed1/``, ..."""
 
 from __future__ import annotations
 
@@ -41,9 +39,8 @@ def _seed_folders(folder: Path) -> list[Path]:
 
 
 def seed_runs(folder: str | Path) -> list[Path]:
-    """The 02_train runs of a configuration: ``folder`` itself when it is a finished run, else
-    its ``seed<k>/`` folders in the order of k. A ``FileNotFoundError`` naming the folder when
-    there is none, or when a seed folder is not a finished run."""
+    """The 02_train runs of a configuration: ``folder`` itself when a finished run, else its
+    ``seed<k>/`` folders by k; a ``FileNotFoundError`` naming it without any, or unfinished."""
     folder = resolve_path(folder)
     if is_finished(folder):
         return [folder]
@@ -75,9 +72,7 @@ def best_seed(folder: str | Path) -> Path:
     if (run / C.BEST_CHECKPOINT).is_file() or not run.is_dir():
         return run
     scored = []
-    for seed in _seed_folders(run):
-        if not is_finished(seed):
-            continue
+    for seed in filter(is_finished, _seed_folders(run)):
         key = read_config(seed).get("select_by", "eer_mean")
         value = read_metrics(seed).get(key)
         if value is not None:
@@ -121,7 +116,6 @@ def write_test_metrics(run: str | Path, metrics: dict) -> None:
     write_json(Path(run) / C.TEST_METRICS_FILE, metrics)
 
 
-# --- the results a notebook records ---------------------------------------------------------
 def record_results(run_dir: str | Path, **values) -> dict:
     """Write ``values`` to ``run_dir/results.json`` (atomically) and return them."""
     values = plain(values)
@@ -134,23 +128,20 @@ def read_results(run_dir: str | Path) -> dict:
     return _read_json(run_dir, C.RESULTS_FILE, "has the notebook finished?")
 
 
-# --- naming and holding run folders ---------------------------------------------------------
 def open_run_folder(run_dir: str, default: str) -> Path:
-    """``run_dir`` (or ``default`` when empty) resolved against the repository root, created,
-    and held by this process until it ends (:func:`krypto.run_lock.hold_run_folder`): a second
-    kernel writing into the same folder stops at once with ``RunLockedError`` naming this one.
-    Under the batch runner, which holds the folder while the notebook runs, the kernel enters
-    as its descendant."""
+    """``run_dir`` (``default`` when empty) resolved against the repository root, created and held
+    by this process until it ends (:func:`krypto.run_lock.hold_run_folder`): a second kernel
+    writing there stops at once with ``RunLockedError`` naming this one. Under the batch runner
+    (which holds the folder while the notebook runs) the kernel enters as its descendant."""
     path = resolve_path(run_dir or default)
     hold_run_folder(path)
     return path
 
 
 def resolve_run(ref: str | Path, run_dir: str | Path = "") -> Path:
-    """A run folder named in a notebook parameter: a path (absolute, or relative to the
-    repository root) when it exists, else ``batch/run`` under the runs folder that holds
-    ``run_dir`` (``runs/<batch>/<run>``; ``runs/`` when empty), so a batch run with
-    ``--runs-dir`` finds its own runs."""
+    """A run folder named in a notebook parameter: a path (absolute, or relative to the repository
+    root) when it exists, else ``batch/run`` under the runs folder holding ``run_dir`` (``runs/``
+    when empty), so a batch run with ``--runs-dir`` finds its own runs."""
     path = resolve_path(ref)
     if path.exists():
         return path

@@ -87,12 +87,8 @@ def hold_run_folder(run_dir: str | Path) -> Path:
 def lock_holder(run_dir: str | Path) -> dict | None:
     """The record of the process holding ``run_dir`` when one is written and it is alive, else
     None (for messages; whether the lock is free is only known by taking it)."""
-    holder = _read_holder(_key(run_dir))
+    holder = _read_holder(resolve_path(run_dir).resolve())
     return holder if holder and _alive(holder) else None
-
-
-def _key(run_dir: str | Path) -> Path:
-    return resolve_path(run_dir).resolve()
 
 
 def _holds(key: Path) -> bool:
@@ -101,7 +97,7 @@ def _holds(key: Path) -> bool:
 
 
 def _acquire(run_dir: str | Path, wait: bool) -> Path:
-    key = _key(run_dir)
+    key = resolve_path(run_dir).resolve()
     with _mutexes.setdefault(key, threading.Lock()):
         if _holds(key):
             _held[key].count += 1
@@ -122,7 +118,7 @@ def _take(fd: int, key: Path, wait: bool) -> int:
     the guests file's descriptor, shared-locked while the holder holds the folder)."""
     while not _try_flock(fd, fcntl.LOCK_EX):
         holder = _read_holder(key)
-        if holder and _is_ancestor(holder):
+        if holder and _is_one_of(holder, lambda: [psutil.Process(), *psutil.Process().parents()]):
             guests = open_lock_file(key / GUESTS_FILE)
             fcntl.flock(guests, fcntl.LOCK_SH)
             if not _try_flock(fd, fcntl.LOCK_EX) and _read_holder(key) == holder:
@@ -215,8 +211,3 @@ def _alive(holder: dict) -> bool:
     """Whether ``holder`` is alive; on another host, assumed to be (nothing can tell)."""
     elsewhere = holder.get("host") != socket.gethostname()
     return elsewhere or _is_one_of(holder, lambda: [psutil.Process(int(holder["pid"]))])
-
-
-def _is_ancestor(holder: dict) -> bool:
-    """Whether ``holder`` is this process or one of its ancestors, on this host."""
-    return _is_one_of(holder, lambda: [psutil.Process(), *psutil.Process().parents()])

@@ -1,7 +1,5 @@
 """``python -m krypto.bench``: see :mod:`krypto.bench`."""
 
-import sys
-
 from krypto.bench.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -85,8 +85,7 @@ def machine_info(threads: int) -> dict:
 
 
 def torchrun(n: int, module: str, *args: str, env=None, timeout: float | None = None) -> None:
-    """``n`` processes of ``module`` under torchrun; an error with the end of its stderr when
-    they fail."""
+    """``n`` processes of ``module`` under torchrun; a RuntimeError ending with their stderr."""
     command = torchrun_command(n, module, *args)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:

@@ -47,8 +47,7 @@ TIMEOUT = 600  # seconds of a torchrun: a process group that never forms is an e
 
 
 def combinations() -> list[dict]:
-    """The distinct (loss, head, fakes_as_class, mining, fake detector) of the 02_train runs of
-    params/."""
+    """The distinct (loss, head, fakes_as_class, mining, detector) of params/' 02_train runs."""
     found = set()
     for file in sorted(C.PARAMS_DIR.glob("*.yaml")):
         spec = yaml.safe_load(file.read_text()) or {}
@@ -62,8 +61,7 @@ def combinations() -> list[dict]:
 
 
 def check(results: list, name: str, fn, *args, log=print):
-    """Run ``fn(*args)``, recording its figures or its error under ``name``; its figures, or
-    None when it failed."""
+    """Record ``fn(*args)``'s figures or error under ``name``; the figures, None on failure."""
     entry, t0 = {"name": name, "passed": False}, time.perf_counter()
     try:
         entry.update(details=fn(*args) or {}, passed=True)

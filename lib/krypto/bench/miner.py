@@ -20,8 +20,7 @@ def python_loop_quadruplets(labels, is_fake, dist, rng: random.Random, lists: bo
     :func:`~krypto.learning.miner.mine_quadruplets`'s random strategy: for each real anchor
     with a real positive, a real negative and a fake of its identity, one of each at random.
     ``lists=True`` reads Python lists, not the tensors element by element (the fastest a Python
-    loop gets); ``dist`` ``[B, B]`` as ``mine_quadruplets`` takes it, unused by a random choice
-    (converted to a list with the rest)."""
+    loop gets); ``dist`` ``[B, B]`` as ``mine_quadruplets`` takes it, unused by a random choice."""
     device = labels.device
     if lists:
         labels, is_fake, dist = labels.tolist(), is_fake.tolist(), dist.tolist()
@@ -55,8 +54,7 @@ def miner_batch(size: int, seed: int = 0):
 
 
 def ms_per_call(fn, least_seconds: float, device: torch.device) -> float:
-    """Milliseconds per call of ``fn``, called (twice as often each time) until the calls take
-    ``least_seconds``."""
+    """Milliseconds per call of ``fn``, its calls doubled until they take ``least_seconds``."""
     calls = 1
     while (elapsed := seconds(fn, device, calls)) < least_seconds and calls < 100_000:
         calls *= 2

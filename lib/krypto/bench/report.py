@@ -49,21 +49,19 @@ HEADER = ("device", "measurement", "ours", "reference", "ratio", "goal", "result
 GOALS = {">=": operator.ge, "<=": operator.le}
 
 
-def _fmt(node) -> str:
-    value, unit = node["value"], node["unit"]
-    if unit == "x":
-        return f"{value:.3g}x" if value < 100 else f"{value:.0f}x"
-    if unit == "ratio":
-        return f"{value:.3f}"
-    return f"{value:.4g} {unit}" if abs(value) < 1e4 else f"{value:.0f} {unit}"
-
-
 class _Values(dict):
     """An item's values as the cells read them: a measurement as the table writes it."""
 
     def __getitem__(self, key):
-        value = super().__getitem__(key)
-        return _fmt(value) if isinstance(value, dict) else value
+        node = super().__getitem__(key)
+        if not isinstance(node, dict):
+            return node
+        value, unit = node["value"], node["unit"]
+        if unit == "x":
+            return f"{value:.3g}x" if value < 100 else f"{value:.0f}x"
+        if unit == "ratio":
+            return f"{value:.3f}"
+        return f"{value:.4g} {unit}" if abs(value) < 1e4 else f"{value:.0f} {unit}"
 
 
 def _items(section: str, results: dict) -> list[dict]:

@@ -22,9 +22,8 @@ STATUS = Path("/proc/self/status")
 
 @contextmanager
 def _stage(out: dict, name: str):
-    """``out[name] = [seconds, peak resident MiB]`` of the block: the peak is the kernel's
-    high-water mark (VmHWM of /proc/self/status, reset before the block; None where it cannot
-    be reset)."""
+    """``out[name] = [seconds, peak resident MiB]`` of the block: the kernel's high-water mark
+    (VmHWM of /proc/self/status, reset before the block; None where it cannot be reset)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         reset = True

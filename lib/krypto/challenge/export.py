@@ -1,9 +1,5 @@
-"""Export the embedding model of a 02_train run to ONNX, and run the exported model.
-
-Command line::
-
-    python -m krypto.challenge.export --run runs/train/small_cnn-quadruplet --out model.onnx \\
-        [--overwrite]
+"""Export the embedding model of a 02_train run to ONNX, and run the exported model
+(``python -m krypto.challenge.export --run RUN --out model.onnx [--overwrite]``).
 
 Input ``images``: float32 ``[batch, 3, S, S]``, RGB in [0, 1] at the run's ``input_size``
 (normalised inside the model); outputs ``embeddings`` float32 ``[batch, D]`` (not normalised)
@@ -179,7 +175,6 @@ def onnx_embed(onnx_path, images, batch_size: int = 256) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; input errors are one line on stderr and exit code 2."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.export",
         description="Export a 02_train run's embedding model to ONNX.",

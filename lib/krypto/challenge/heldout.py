@@ -1,19 +1,14 @@
 """The official EERs of a finished run on held-out test pairs, computed exactly as a challenge
-submission is: :func:`krypto.challenge.submit.make_submission` writes ``pair_id,similarity``
-for every test pair folder, and :func:`krypto.challenge.score.score_files` scores it against the
-ground truth with the challenge's formula.
+submission is (:func:`krypto.challenge.submit.make_submission`, then
+:func:`krypto.challenge.score.score_files` against the ground truth). The test pairs never make
+any choice (the best epoch is chosen on the validation pairs): those of the data set itself
+(``<data_dir>/test_public`` with ``<data_dir>/gt.csv``, as the embedded synthetic set has),
+else the identity-disjoint test split of :func:`krypto.data.index.prepare` (``test_ratio`` > 0).
 
-The test pairs are never used for any choice (the best epoch is chosen on the validation
-pairs): those of the data set itself (``<data_dir>/test_public`` with ``<data_dir>/gt.csv``, as
-the embedded synthetic set has), else the identity-disjoint test split that
-:func:`krypto.data.index.prepare` writes with ``test_ratio`` > 0.
-
-With ``robustness``, the same pairs are also scored with every photo degraded as photos are on
-the way to a verifier (:data:`VARIANTS`): re-saved as JPEG at quality 75, and at half
-resolution. Image-level forgery cues are fragile under both, so a detector that only reads them
-shows it there. Each variant is written once, beside the prepared data, keyed by the pairs'
-ground truth.
-"""
+With ``robustness``, they are also scored with every photo degraded as on the way to a verifier
+(:data:`VARIANTS`): image-level forgery cues are fragile there, so a detector that only reads
+them shows it. Each variant is written once beside the prepared data, keyed by the pairs' ground
+truth."""
 
 from __future__ import annotations
 
@@ -42,17 +37,12 @@ VARIANTS = {
 def degrade(data: bytes, variant: str) -> bytes:
     """A photo's bytes as the ``variant`` of :data:`VARIANTS` has it (RGB JPEG)."""
     with Image.open(io.BytesIO(data)) as img:
-        img = img.convert("RGB")
-        quality = 75
-        if variant == "half":
-            img = img.resize(
-                (max(1, img.width // 2), max(1, img.height // 2)), Image.Resampling.BILINEAR
-            )
-            quality = HALF_QUALITY
-        elif variant != "jpeg75":
+        img, out = img.convert("RGB"), io.BytesIO()
+        if variant not in ("jpeg75", "half"):
             raise ValueError(f"unknown test variant {variant!r}; choose one of {list(VARIANTS)}")
-        out = io.BytesIO()
-        img.save(out, format="JPEG", quality=quality)
+        if variant == "half":
+            img = img.resize((max(1, img.width // 2), max(1, img.height // 2)), Image.BILINEAR)
+        img.save(out, format="JPEG", quality=HALF_QUALITY if variant == "half" else 75)
     return out.getvalue()
 
 
@@ -115,10 +105,8 @@ def evaluate_heldout(
     if pairs is None:
         return None
     submission = run_dir / C.TEST_SUBMISSION_FILE
-    metrics = {
-        **_score(run_dir, pairs, submission, device, progress),
-        "source": display_path(pairs),
-    }
+    metrics = _score(run_dir, pairs, submission, device, progress)
+    metrics["source"] = display_path(pairs)
     for variant in VARIANTS if robustness else ():
         copy = variant_pairs(pairs, variant, Path(prepared_folder))
         out = submission.with_name(f"{submission.stem}-{variant}{submission.suffix}")

@@ -1,13 +1,8 @@
 """Scoring a submission ``pair_id,similarity`` against a ground truth ``pair_id,label[,kind]``
 with the challenge's EER, rows joined on ``pair_id`` compared as strings (``42`` is not
-``00000042``).
-
-Command line::
-
-    python -m krypto.challenge.score --gt gt.csv --submission submission.csv [--out scores.json]
-
-prints ``{"eer": ..., "n_pairs": ..., ...}``; a problem with the inputs is one stderr line, exit 2.
-"""
+``00000042``). ``python -m krypto.challenge.score --gt gt.csv --submission submission.csv
+[--out scores.json]`` prints ``{"eer": ..., "n_pairs": ..., ...}``; a problem with the inputs is
+one stderr line, exit 2."""
 
 from __future__ import annotations
 
@@ -54,12 +49,10 @@ def _refuse(source: str, problems: dict[str, Sequence], noun: str = "pair_id", h
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """A column as stripped strings, ``""`` where empty."""
     return column.fillna("").astype(str).str.strip()
 
 
 def _as_float(value) -> float | None:
-    """``value`` as a float, or None when it is not a number (text, an empty cell)."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -115,11 +108,9 @@ def read_submission(path: str | Path) -> pd.DataFrame:
 
 
 def check_gt(gt: pd.DataFrame, source: str = "ground truth") -> pd.DataFrame:
-    """A clean copy of a ground-truth frame: ``pair_id`` (str), ``label`` (0/1 int), ``kind``.
-
-    Raises :class:`ScoringError` for missing columns, empty or duplicate pair ids,
-    labels other than 0 and 1, empty kinds, and kinds (of any name) that hold both labels or,
-    for this package's kinds, the wrong one."""
+    """A clean copy of a ground-truth frame: ``pair_id`` (str), ``label`` (0/1 int), ``kind``;
+    :class:`ScoringError` for missing columns, empty or duplicate pair ids, labels other than 0
+    and 1, empty kinds, kinds holding both labels and, of this package's kinds, the wrong one."""
     ids = _unique_ids(gt, (C.PAIR_ID, C.PAIR_LABEL), source)
     labels = pd.to_numeric(gt[C.PAIR_LABEL], errors="coerce")
     _refuse(source, {f"with a {C.PAIR_LABEL} other than 0 or 1": ids[~labels.isin([0, 1])]})
@@ -186,7 +177,6 @@ def score_files(gt_path: str | Path, submission_path: str | Path) -> dict[str, f
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: print the scores as JSON; input errors are one stderr line and exit code 2."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.score",
         description="Score a submission (pair_id,similarity) against a ground truth "

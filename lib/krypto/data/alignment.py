@@ -4,13 +4,10 @@ of 112 x 112 face crops (insightface's ``arcface_dst``, the input of AdaFace and
 scaled by ``size / 112`` for other sizes. A photo without landmarks (no face found) falls back
 to its centre crop, and :func:`warn_unaligned` names it.
 
-The transform is Umeyama's closed-form least-squares fit over all five points (exact, where
-``cv2.estimateAffinePartial2D`` fits by RANSAC or LMedS and may leave a point out). Warping is
-OpenCV's (bilinear, black outside the photo), in the pixel convention of the template (integer
-coordinates at pixel centres).
+Umeyama's closed-form fit uses all five points (``cv2.estimateAffinePartial2D`` fits by RANSAC or
+LMedS and may leave one out); warping is OpenCV's (bilinear, black outside the photo), integer
+coordinates at pixel centres as in the template.
 """
-
-from __future__ import annotations
 
 import warnings
 from pathlib import Path
@@ -26,15 +23,8 @@ from krypto.data.landmarks import detect_mtcnn
 TEMPLATE_SIZE = 112
 # left eye, right eye, nose tip, left and right mouth corner (x, y) in a 112 x 112 crop
 TEMPLATE = np.array(
-    [
-        [38.2946, 51.6963],
-        [73.5318, 51.5014],
-        [56.0252, 71.7366],
-        [41.5493, 92.3655],
-        [70.7299, 92.2041],
-    ],
-    dtype=np.float64,
-)
+    [38.2946, 51.6963, 73.5318, 51.5014, 56.0252, 71.7366, 41.5493, 92.3655, 70.7299, 92.2041]
+).reshape(5, 2)
 MAX_NAMED = 5  # photos a warning names
 DETECT_MARGIN = 0.25  # black border (share of the longer side) for faces that cross it
 
@@ -68,15 +58,13 @@ def alignable(landmarks: np.ndarray) -> np.ndarray:
     finite and the points not all in one place."""
     points = np.asarray(landmarks, np.float64).reshape(len(landmarks), 5, 2)
     finite = np.isfinite(points).all((1, 2))
-    spread = np.nan_to_num(points.std(1).sum(1)) > 1e-6
-    return finite & spread
+    return finite & (np.nan_to_num(points.std(1).sum(1)) > 1e-6)
 
 
 def alignment_matrix(points, width: int, height: int, size: int) -> np.ndarray:
     """The ``[2, 3]`` transform of a ``width x height`` photo with landmarks ``points`` (ten
-    values, normalised to [0, 1] by width and height) onto the template of a ``size`` crop;
-    where the points are missing (NaN) or degenerate, that of the largest central square
-    (pixel areas mapped, not just their centres)."""
+    values normalised to [0, 1]) onto the template of a ``size`` crop; for missing (NaN) or
+    degenerate points, that of the largest central square (pixel areas mapped, not centres)."""
     points = np.asarray(points, np.float64).reshape(1, 10)
     if alignable(points)[0]:
         pixels = points.reshape(5, 2) * [width, height] - 0.5  # integers at pixel centres
@@ -89,9 +77,8 @@ def alignment_matrix(points, width: int, height: int, size: int) -> np.ndarray:
 
 def read_aligned(path: str | Path, points, size: int) -> np.ndarray:
     """``[3, size, size]`` uint8 aligned crop of the photo at ``path`` with normalised landmarks
-    ``points`` (ten values; NaN: the centre crop, its edge pixels repeated where bilinear
-    sampling reaches past the photo, as a resize does); raises
-    :class:`~krypto.data.images.CorruptImageError` naming the file."""
+    ``points`` (ten values; NaN: the centre crop, edge pixels repeated where bilinear sampling
+    reaches past the photo, as a resize does); raises :class:`CorruptImageError` naming it."""
     import cv2
 
     image = np.ascontiguousarray(np.asarray(read_rgb(path), dtype=np.uint8))
@@ -109,10 +96,7 @@ def align_photos(paths, landmarks: np.ndarray, size: int, workers: int = 4, prog
     :func:`krypto.data.images.decode_many` returns them."""
     paths = [str(p) for p in paths]
     landmarks = np.asarray(landmarks, np.float64).reshape(len(paths), 10)
-
-    def read(i: int) -> np.ndarray:
-        return read_aligned(paths[i], landmarks[i], size)
-
+    read = lambda i: read_aligned(paths[i], landmarks[i], size)
     return decode_many(paths, size, workers, progress, "aligning", read)
 
 

@@ -3,8 +3,7 @@
 
     OUT/train/<id>/<n>.jpg        identities 0 .. identities-1, reals first, then fakes
     OUT/train/meta.json           {"<id>/<n>.jpg": 0 real | 1 fake}
-    OUT/hosts.csv                 path,host: every fake of train/ and the training identity on
-                                  whose photo it was made
+    OUT/hosts.csv                 path,host: every fake of train/, the identity it was made on
     OUT/test_public/<pair>/0.jpg, 1.jpg   pairs of the held-out identities
     OUT/gt.csv                    pair_id,label,kind (the five kinds, as many pairs of each)
     OUT/landmarks.csv             path,<5 points x, y> normalised to [0, 1]
@@ -13,8 +12,6 @@
 Paths are relative to OUT; :func:`write_once` writes a whole set into a temporary folder and
 renames it when complete.
 """
-
-from __future__ import annotations
 
 import argparse
 import json
@@ -30,8 +27,7 @@ from krypto import constants as C
 from krypto.files import file_lock, write_csv, write_json, write_text
 
 Photo = tuple  # (jpeg bytes, landmarks [5, 2] in [0, 1], host: a fake's host's number, or None)
-# in every config file: raised when the generators draw other pixels, so that a data set written
-# by an earlier version is refused (another configuration), never reused
+# in every config file, raised when the generators draw other pixels: an older set is refused
 GENERATOR_VERSION = 2
 
 
@@ -39,9 +35,8 @@ def lookalike_hosts(
     rng: np.random.Generator, features: np.ndarray, pools: list[range], n_fake: int, nearest: int
 ) -> np.ndarray:
     """The host of every fake ``[n_people, n_fake]``: the person on whose head a face swap is
-    made, another person of the same pool (``pools``: ranges of people, train and test) among
-    the ``nearest`` whose ``features`` (``[n_people, F]``) are closest, so a fake resembles the
-    person it shows."""
+    made, another of its pool (``pools``: ranges of people, train and test) among the
+    ``nearest`` whose ``features`` (``[n_people, F]``) are closest: a fake resembles its person."""
     out = np.empty((len(features), n_fake), dtype=np.int64)
     for pool in pools:
         own = features[pool.start : pool.stop]
@@ -56,12 +51,7 @@ def lookalike_hosts(
 
 
 def write_layout(
-    out_dir: str | Path,
-    photos: list[list[Photo]],
-    identities: int,
-    widths: tuple[int, int],
-    pairs: tuple[np.random.Generator, int],
-    config: tuple[str, dict],
+    out_dir: str | Path, photos: list[list[Photo]], identities: int, widths, pairs, config
 ) -> Path:
     """Write ``photos[person]`` in the official layout: the first ``identities`` people in
     train/, the others in the test pairs, drawn with ``pairs`` (a generator, pairs of each kind).
@@ -71,9 +61,7 @@ def write_layout(
     train_dir, test_dir = out / C.TRAIN_DIR, out / C.TEST_DIR
     train_dir.mkdir(parents=True, exist_ok=True)
     test_dir.mkdir(parents=True, exist_ok=True)
-    meta: dict[str, int] = {}
-    landmark_rows: list[tuple[str, np.ndarray]] = []
-    hosts: list[tuple[str, str]] = []
+    meta, landmark_rows, hosts = {}, [], []  # hosts: (path, host id) of every fake
     for person in range(identities):
         folder = train_dir / f"{person:0{folder_width}d}"
         folder.mkdir(exist_ok=True)
@@ -88,10 +76,20 @@ def write_layout(
                 hosts.append((path, f"{host:0{folder_width}d}"))
     write_text(train_dir / C.META_FILE, json.dumps(meta, indent=0))
     write_csv(out / C.HOSTS_FILE, pd.DataFrame(hosts, columns=[C.PATH, C.HOST]))
-
     rng, per_kind = pairs
     chosen = _draw_pairs(rng, photos[identities:], identities, per_kind)
-    gt = _write_pairs(test_dir, rng, chosen, landmark_rows, folder_width)
+    gt = []  # the pairs in shuffled order, each with its two photos in random order
+    for number, k in enumerate(rng.permutation(len(chosen))):
+        first, second, label, kind = chosen[k]
+        if rng.random() < 0.5:
+            first, second = second, first
+        pair_id = f"{number:0{folder_width}d}"
+        folder = test_dir / pair_id
+        folder.mkdir(exist_ok=True)
+        for name, (data, lms, _) in zip(C.PAIR_IMAGES, (first, second)):
+            (folder / name).write_bytes(data)
+            landmark_rows.append((f"{C.TEST_DIR}/{pair_id}/{name}", lms))
+        gt.append((pair_id, label, kind))
     write_csv(out / C.GT_FILE, pd.DataFrame(gt, columns=[C.PAIR_ID, C.PAIR_LABEL, C.KIND]))
     paths, points = zip(*landmark_rows)
     table = pd.DataFrame(np.reshape(points, (len(paths), -1)), columns=list(C.LANDMARK_COLUMNS))
@@ -123,8 +121,7 @@ def _draw_pairs(rng, people: list[list[Photo]], first: int, per_kind: int) -> li
         C.FAKE_OTHER: lambda a, b: [f for f in fakes[b] if f[2] != a + first],
         C.FAKE_ON_ANCHOR: lambda a, b: hosted[a],
     }
-    pairs: list = []
-    seen: set = set()  # the two photos of each pair
+    pairs, seen = [], set()  # seen: the two photos of each pair
     for kind, candidates in partners.items():
         drawn, tries = 0, 20 * per_kind + 100  # plenty unless too few people for distinct pairs
         while drawn < per_kind:
@@ -147,26 +144,7 @@ def _draw_pairs(rng, people: list[list[Photo]], first: int, per_kind: int) -> li
     return pairs
 
 
-def _write_pairs(test_dir: Path, rng, pairs: list, landmark_rows: list, width: int) -> list:
-    """The pairs in shuffled order, each with its two photos in random order."""
-    rows = []
-    for number, k in enumerate(rng.permutation(len(pairs))):
-        first, second, label, kind = pairs[k]
-        if rng.random() < 0.5:
-            first, second = second, first
-        pair_id = f"{number:0{width}d}"
-        folder = test_dir / pair_id
-        folder.mkdir(exist_ok=True)
-        for name, (data, lms, _) in zip(C.PAIR_IMAGES, (first, second)):
-            (folder / name).write_bytes(data)
-            landmark_rows.append((f"{C.TEST_DIR}/{pair_id}/{name}", lms))
-        rows.append((pair_id, label, kind))
-    return rows
-
-
-def write_once(
-    out: Path, config_file: str, config: dict, write: Callable[[Path], object], rewrite: bool
-) -> Path:
+def write_once(out: Path, config_file: str, config: dict, write: Callable, rewrite: bool) -> Path:
     """The data set of ``config`` in ``out``, written by ``write(folder)`` if not there yet (the
     others asking at the same time wait). A folder made with another configuration is an error;
     an unfinished one (no gt.csv or config file) is written again if ``rewrite``, else an error."""
@@ -205,12 +183,9 @@ def check_config(config, **bounds) -> None:
             raise ValueError(f"{name} must be {span}, got {value}")
 
 
-def run_command_line(
-    config_class, write: Callable, prog: str, doc: str, argv=None, aliases: dict | None = None
-) -> None:
-    """``prog OUT [--field-name VALUE ...]``: one option per field of the dataclass
-    ``config_class`` (also ``--<alias>`` for each of ``aliases``, alias -> field), then
-    ``write(OUT, config)``."""
+def run_command_line(config_class, write: Callable, prog: str, doc: str, argv=None, aliases=None):
+    """``prog OUT [--field-name VALUE ...]``, one option per field of the dataclass
+    ``config_class`` (and ``--<alias>`` per ``aliases``: alias -> field): ``write(OUT, config)``."""
     parser = argparse.ArgumentParser(prog=prog, description=doc.strip().split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder to write (official layout)")
     for f in fields(config_class):

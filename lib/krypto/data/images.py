@@ -1,8 +1,5 @@
 """Decoding images: any mode (grayscale, RGBA, palette) and format PIL reads, returned as RGB."""
 
-from __future__ import annotations
-
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,10 +12,8 @@ class CorruptImageError(ValueError):
 
 
 def read_rgb(path: str | Path, size: int | None = None) -> Image.Image:
-    """Decode ``path`` fully as an RGB PIL image, resized to ``size x size`` when given.
-
-    Raises :class:`CorruptImageError` (naming the file) for a missing, truncated or unreadable
-    file."""
+    """Decode ``path`` fully as an RGB PIL image, resized to ``size x size`` when given; a
+    missing, truncated or unreadable file raises :class:`CorruptImageError` naming it."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -35,14 +30,7 @@ def read_uint8(path: str | Path, size: int) -> np.ndarray:
     return np.asarray(read_rgb(path, size), dtype=np.uint8).transpose(2, 0, 1)
 
 
-def decode_many(
-    paths,
-    size: int,
-    workers: int = 4,
-    progress: bool = True,
-    desc: str = "decoding",
-    read: Callable[[int], np.ndarray] | None = None,
-):
+def decode_many(paths, size: int, workers=4, progress=True, desc="decoding", read=None):
     """Decode ``paths`` into one ``[n, 3, size, size]`` uint8 array on ``workers`` threads (PIL
     releases the GIL while decoding); ``read(i)`` decodes the ``i``-th (default
     :func:`read_uint8`). Returns (array, list of (index, error message)) with failed images

@@ -2,11 +2,9 @@
 
 The index has open-metric-learning's columns (``label, path, split, is_query, is_gallery``) plus
 ``is_fake``, ``identity``, ``host`` (a fake's host's label from a generated set's hosts.csv, -1
-unknown) and the five landmarks, one row per decodable photo. ``prepare`` builds
-all of it once per (data set, seed, val_ratio, landmarks) and caches it.
+unknown) and the five landmarks, one row per decodable photo. ``prepare`` builds all of it
+once per (data set, seed, val_ratio, landmarks) and caches it.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -30,9 +28,7 @@ LANDMARK_MODES = ("auto", "mtcnn", "none")
 PAIR_COLUMNS = (C.PAIR_ID, "row_a", "row_b", C.KIND, C.PAIR_LABEL, C.PATH_A, C.PATH_B)
 
 
-def split_by_identity(
-    labels: np.ndarray, val_ratio: float, seed: int, test_ratio: float = 0.0
-) -> np.ndarray:
+def split_by_identity(labels: np.ndarray, val_ratio: float, seed: int, test_ratio=0.0):
     """The split of every row ``[N]``: ``C.TRAIN``, ``C.VALID`` or ``C.TEST``, by identity
     (seeded). The test identities are drawn first, then the validation ones among the rest, so
     adding a test split leaves ``val_ratio``'s meaning (a share of all identities) unchanged."""
@@ -73,9 +69,8 @@ def build_index(
 ) -> pd.DataFrame:
     """The index table of ``data_dir`` (official layout). Corrupt photos are left out and named
     in ``report``; identities with fewer than two real photos are kept and named there.
-    ``align``: every photo that the generator's ground truth lacks gets MTCNN's landmarks, as
-    alignment needs (:func:`krypto.data.alignment.detect_faces`); those without a face are named
-    in the report."""
+    ``align``: every photo that the generator's ground truth lacks gets the landmarks of
+    :func:`krypto.data.alignment.detect_faces`; those without a face are named in the report."""
     if landmarks not in LANDMARK_MODES:
         raise ValueError(f"landmarks must be one of {LANDMARK_MODES}, got {landmarks!r}")
     if align and landmarks == "none":
@@ -84,49 +79,38 @@ def build_index(
     root = Path(data_dir).expanduser().resolve()
     frame = read_train(root, report)
     frame[C.HOST] = read_hosts(root, frame)
-
     # decode every photo once: a file that does not decode is reported here, never mid-epoch
     _, failures = decode_many(frame[C.PATH], size=16, progress=progress, desc="checking images")
     if failures:
         report.corrupt += [message for _, message in failures]
         frame = frame.drop(index=[i for i, _ in failures]).reset_index(drop=True)
-
     frame[C.LABEL], identities = pd.factorize(frame[C.IDENTITY])
     frame[C.HOST] = identities.get_indexer(frame[C.HOST])  # -1: real, or the host is unknown
     frame[C.SPLIT] = split_by_identity(frame[C.LABEL].to_numpy(), val_ratio, seed, test_ratio)
     frame[C.IS_QUERY] = frame[C.SPLIT] == C.VALID
     frame[C.IS_GALLERY] = frame[C.IS_QUERY]
-
     reals = (~frame[C.IS_FAKE]).groupby(frame[C.IDENTITY], sort=False).sum()
     report.few_reals += reals.index[reals < 2].astype(str).tolist()
-
-    points = _landmarks(root, frame[C.PATH], landmarks, device, progress, align)
+    paths, gt_file = frame[C.PATH], root / C.LANDMARKS_FILE
+    detect = detect_faces if align else detect_mtcnn
+    if landmarks == "none":
+        points = np.full((len(paths), 10), np.nan, dtype=np.float32)
+    elif landmarks == "auto" and gt_file.is_file():
+        points = read_ground_truth(gt_file, root, paths)
+        gaps = np.isnan(points).any(1)
+        if align and gaps.any():
+            points[gaps] = detect(list(np.asarray(paths)[gaps]), device=device, progress=progress)
+    else:
+        points = detect(paths, device=device, progress=progress)
     frame[list(C.LANDMARK_COLUMNS)] = points.astype(np.float64)  # as read back from index.csv
     if landmarks != "none":
         report.no_landmarks += frame.loc[np.isnan(points).any(1), C.PATH].tolist()
     return frame[list(C.INDEX_COLUMNS)]
 
 
-def _landmarks(root: Path, paths, mode: str, device: str, progress: bool, align: bool):
-    gt_file = root / C.LANDMARKS_FILE
-    detect = detect_faces if align else detect_mtcnn
-    if mode == "none":
-        return np.full((len(paths), 10), np.nan, dtype=np.float32)
-    if mode == "auto" and gt_file.is_file():
-        points = read_ground_truth(gt_file, root, paths)
-        gaps = np.isnan(points).any(1)
-        if align and gaps.any():
-            points[gaps] = detect(list(np.asarray(paths)[gaps]), device=device, progress=progress)
-        return points
-    return detect(paths, device=device, progress=progress)
-
-
-def validation_pairs(
-    index: pd.DataFrame, pairs_per_kind: int = 1000, seed: int = 0, split: str = C.VALID
-) -> pd.DataFrame:
+def validation_pairs(index: pd.DataFrame, pairs_per_kind=1000, seed=0, split=C.VALID):
     """Pairs of the five kinds among the photos of ``split`` (the validation photos): columns
     ``pair_id, path_a, path_b, label, kind`` and the row numbers ``row_a, row_b`` in ``index``.
-
     ``same``: every pair of real photos of one identity (sampled down to ``pairs_per_kind``);
     then as many pairs of each negative kind, each anchored on a real photo: ``different`` (a
     real photo of another identity), ``fake_same`` (a fake of the anchor's identity),
@@ -135,11 +119,9 @@ def validation_pairs(
     made on its photo (``host``), as many as there are up to the others' count."""
     rng = np.random.default_rng(seed)
     val = index[index[C.SPLIT] == split]
-    real = val[~val[C.IS_FAKE]]
-    fake = val[val[C.IS_FAKE]]
+    real, fake = val[~val[C.IS_FAKE]], val[val[C.IS_FAKE]]
     real_rows = {k: g.index.to_numpy() for k, g in real.groupby(C.LABEL)}
     fake_rows = {k: g.index.to_numpy() for k, g in fake.groupby(C.LABEL)}
-
     same = [pair for rows in real_rows.values() for pair in combinations(rows, 2)]
     if not same:
         raise ValueError(
@@ -279,19 +261,13 @@ def prepare(
     validation pairs, written to ``out_dir`` (default: a cache folder keyed by the arguments)
     and reused when prepared there with the same arguments; a folder prepared with others is
     replaced only with ``overwrite``. ``align``: see :func:`build_index`.
-
     ``test_ratio`` > 0 also holds out that share of identities as a test split, never trained
     on nor used for any choice, its pairs written in the challenge's layout to ``<out>/test/``
     (``test_public/`` and ``gt.csv``), for data sets without a labelled test."""
     root = resolve_data_dir(data_dir)
-    key = {
-        "data_dir": str(root),
-        "val_ratio": val_ratio,
-        "seed": seed,
-        "landmarks": landmarks,
-        "pairs_per_kind": pairs_per_kind,
-    }
-    # absent at their defaults, so that earlier caches stay valid
+    key = {"data_dir": str(root), "val_ratio": val_ratio, "seed": seed, "landmarks": landmarks}
+    key["pairs_per_kind"] = pairs_per_kind
+    # test_ratio and align absent at their defaults, so that earlier caches stay valid
     key.update({k: v for k, v in (("test_ratio", test_ratio), ("align", align)) if v})
     if (root / C.HOSTS_FILE).is_file():  # a generated set: its fakes' hosts
         key["hosts"] = hashlib.sha1((root / C.HOSTS_FILE).read_bytes()).hexdigest()[:12]
@@ -316,11 +292,9 @@ def prepare(
         index = build_index(
             root, val_ratio, seed, landmarks, device, report, progress, test_ratio, align
         )
-        pairs = (
-            validation_pairs(index, pairs_per_kind, seed)
-            if val_ratio > 0
-            else pd.DataFrame(columns=list(PAIR_COLUMNS))
-        )
+        pairs = pd.DataFrame(columns=list(PAIR_COLUMNS))
+        if val_ratio > 0:
+            pairs = validation_pairs(index, pairs_per_kind, seed)
         out.mkdir(parents=True, exist_ok=True)
         if test_ratio > 0:
             shutil.rmtree(out / C.HELDOUT_DIR, ignore_errors=True)

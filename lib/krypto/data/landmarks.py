@@ -4,9 +4,8 @@ Points, in order: left eye, right eye, nose, left and right mouth corner (as MTC
 stored normalised to [0, 1] by the image's width and height so they survive resizing.
 """
 
-from __future__ import annotations
-
 from collections import defaultdict
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -23,22 +22,17 @@ def read_ground_truth(landmarks_csv: str | Path, data_root: str | Path, paths) -
     table = pd.read_csv(landmarks_csv)
     root = Path(data_root).resolve()
     table.index = [str((root / p).resolve()) for p in table[C.PATH]]
-    table = table[~table.index.duplicated()]
-    rows = table.reindex([str(Path(p).resolve()) for p in paths])
+    rows = table[~table.index.duplicated()].reindex([str(Path(p).resolve()) for p in paths])
     return rows[list(C.LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
 
 
-def detect_mtcnn(
-    paths, device: str = "cpu", batch_size: int = 32, progress: bool = True, margin: float = 0.0
-) -> np.ndarray:
+def detect_mtcnn(paths, device="cpu", batch_size=32, progress=True, margin=0.0) -> np.ndarray:
     """MTCNN (facenet-pytorch; its weights ship in the wheel) landmarks ``[n, 10]`` of the most
     confident face of each photo, NaN where no face is found or the file does not decode.
-
-    MTCNN batches only equal-sized photos: they are grouped by the size in their headers and
-    decoded one batch at a time. ``margin`` > 0: a photo whose face box crosses its border is
-    detected again, padded with black by that share of its longer side (facenet-pytorch
-    stretches a box cut by the border, which misplaces the landmarks of a face that fills its
-    photo)."""
+    Photos are grouped by the size in their headers (MTCNN batches only equal sizes) and decoded
+    a batch at a time. ``margin`` > 0: a photo whose face box crosses its border is detected
+    again, padded with black by that share of its longer side (facenet-pytorch stretches a box
+    cut by the border, which misplaces the landmarks of a face that fills its photo)."""
     from facenet_pytorch import MTCNN
     from tqdm.auto import tqdm
 
@@ -47,11 +41,8 @@ def detect_mtcnn(
     out = np.full((len(paths), 10), np.nan, dtype=np.float32)
     by_size = defaultdict(list)
     for i, path in enumerate(paths):
-        try:
-            with Image.open(path) as img:  # the header only
-                by_size[img.size].append(i)
-        except (OSError, UnidentifiedImageError):
-            continue
+        with suppress(OSError, UnidentifiedImageError), Image.open(path) as img:  # the header only
+            by_size[img.size].append(i)
     total = sum(len(members) for members in by_size.values())
     with tqdm(total=total, desc="landmarks (MTCNN)", unit="img", disable=not progress) as bar:
         for size, members in by_size.items():

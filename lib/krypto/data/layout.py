@@ -1,6 +1,4 @@
-"""Reading the challenge's official layout.
-
-::
+"""Reading the challenge's official layout::
 
     train/<id>/<n>.jpg        photos, real and fake, of identity <id>
     train/meta.json           {"<id>/<n>.jpg": 0 | 1}, 1 = fake
@@ -11,8 +9,6 @@
 Identity ids are zero-padded, and not always to the same width in folder names and in meta.json
 keys: they are matched by integer value, and the user's files are never rewritten.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -63,8 +59,7 @@ class DataReport:
     def warn(self) -> None:
         """One warning per kind of problem, naming the first files."""
         for problem in fields(self):
-            items = getattr(self, problem.name)
-            if items:
+            if items := getattr(self, problem.name):
                 more = f" and {len(items) - 5} more" if len(items) > 5 else ""
                 shown = ", ".join(items[:5]) + more
                 warnings.warn(f"{len(items)} {problem.metadata['text']}: {shown}", stacklevel=2)
@@ -126,11 +121,9 @@ def unpack_archives(root: Path) -> None:
 
 
 def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.DataFrame:
-    """All listed photos of ``data_dir/train`` (or of ``data_dir`` itself if it holds meta.json),
-    unpacking the challenge's archives first (:func:`unpack_archives`).
-
-    Returns a frame with columns ``identity`` (folder name), ``path`` (absolute) and ``is_fake``,
-    sorted by identity then file. Problems are recorded in ``report``."""
+    """All listed photos of ``data_dir/train`` (or ``data_dir`` if it holds meta.json), after
+    :func:`unpack_archives`: a frame with columns ``identity`` (folder name), ``path`` (absolute)
+    and ``is_fake``, sorted by identity then file. Problems are recorded in ``report``."""
     root = Path(data_dir).expanduser().resolve()
     unpack_archives(root)
     train = root / C.TRAIN_DIR if (root / C.TRAIN_DIR).is_dir() else root
@@ -138,7 +131,6 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
         raise DataLayoutError(f"{root} is not a folder")
     report = report if report is not None else DataReport()
     meta = read_meta(train / C.META_FILE)
-
     folders: dict = {}
     for folder in sorted(p for p in train.iterdir() if p.is_dir()):
         key = _id_key(folder.name)
@@ -150,7 +142,6 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
         folders[key] = folder
     if not folders:
         raise DataLayoutError(f"{train} has no identity folders (expected train/<id>/<n>.jpg)")
-
     rows = []
     for key, folder in folders.items():
         for image in sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name)):
@@ -173,12 +164,10 @@ def read_train(data_dir: str | Path, report: DataReport | None = None) -> pd.Dat
 
 def read_hosts(data_dir: str | Path, train: pd.DataFrame) -> pd.Series:
     """The host of every photo of ``train`` (:func:`read_train`'s frame of ``data_dir``): the
-    folder name of the identity on whose photo a fake was made, "" for a real photo, read from
-    ``data_dir/hosts.csv`` (``path,host``: each fake of train/, its path relative to
-    ``data_dir``, and its host's id). Without the file (the challenge's data), "" for every photo.
-
-    A fake without an entry, an entry that names no photo of train/ or a real one, a host that
-    is no other identity of train/, and an entry given twice are errors naming the entry."""
+    folder name of the identity on whose photo a fake was made, "" for a real photo or without
+    ``data_dir/hosts.csv`` (the challenge's data; ``path,host``: each fake's path relative to
+    ``data_dir`` and its host's id). A fake without an entry, an entry given twice or naming no
+    fake of train/, and a host that is no other identity of train/ are errors naming it."""
     path = Path(data_dir).expanduser().resolve() / C.HOSTS_FILE
     hosts = pd.Series("", index=train.index, dtype=object)
     if not path.is_file():
@@ -207,14 +196,10 @@ def read_hosts(data_dir: str | Path, train: pd.DataFrame) -> pd.Series:
     return hosts
 
 
-def read_pairs(
-    pairs_dir: str | Path, skip_incomplete: bool = False, skipped: list | None = None
-) -> pd.DataFrame:
-    """The pair folders of a ``test_public`` directory: columns ``pair_id`` (the folder name as
-    written, zero padding kept), ``path_a`` and ``path_b`` (its 0.jpg and 1.jpg).
-
-    A folder without both images is an error naming it, or, with ``skip_incomplete``, left out
-    and appended to ``skipped``."""
+def read_pairs(pairs_dir: str | Path, skip_incomplete=False, skipped=None) -> pd.DataFrame:
+    """The pair folders of a ``test_public`` directory: columns ``pair_id`` (the folder name,
+    zero padding kept), ``path_a`` and ``path_b`` (its 0.jpg and 1.jpg). A folder without both
+    images is an error naming it, or with ``skip_incomplete`` left out and added to ``skipped``."""
     root = Path(pairs_dir).expanduser().resolve()
     if not root.is_dir():
         raise DataLayoutError(f"pairs folder {root} does not exist")

@@ -26,8 +26,7 @@ def eer_keys(scores: dict) -> list[str]:
 
 
 def heldout_scores(run: Path) -> dict:
-    """A finished run's ``test_metrics.json``; a ``KeyError`` naming the file when one of
-    :data:`EER_METRICS` lacks."""
+    """A run's ``test_metrics.json``; a ``KeyError`` naming it when an :data:`EER_METRICS` lacks."""
     scores = read_test_metrics(run)
     missing = [m for m in EER_METRICS if m not in scores]
     if missing:
@@ -91,8 +90,7 @@ class Comparison:
         return VR.decided_together(compute)[0]
 
     def one_model(self, name: str) -> bool:
-        """Every seed of ``name`` is one model: none improved on its start (best epoch 0) and
-        their values are identical; it counts as one model, not as seeds."""
+        """Seeds of ``name`` are one model: none left its start (best epoch 0); equal values."""
         values = self.values[name]
         best = values.get("best_epoch") or []
         return len(best) >= 2 and all(b == 0 for b in best) and VR.single_model(values["eer"])
@@ -146,18 +144,13 @@ def compare_runs(train_runs: dict[str, str | Path]) -> Comparison:
 def comparison_figures(
     comparison: Comparison, title: str, out: Path, metrics=("eer_real", "eer_fake", "eer")
 ) -> dict[str, str]:
-    """Per-epoch validation curves of each of ``metrics`` (mean over seeds, min-max band) and
-    the bars of the test EERs (mean, std over seeds, the seeds as points), saved in ``out``;
-    returns {figure: file name}."""
+    """Per-epoch validation curves of each of ``metrics`` (mean over seeds, min-max band) and bars
+    of the test EERs (mean, std, the seeds as points), saved in ``out``: {figure: file name}."""
     figures = {}
     for metric in metrics:
         figures[metric] = f"{metric}_per_epoch.png"
-        metric_per_epoch(
-            comparison.epochs,
-            metric,
-            title=f"{title}: validation {metric} per epoch",
-            path=Path(out) / figures[metric],
-        )
+        text = f"{title}: validation {metric} per epoch"
+        metric_per_epoch(comparison.epochs, metric, title=text, path=Path(out) / figures[metric])
     figures["bars"] = "eer_bars.png"
     metric_bars(comparison.values, title=f"{title} (test pairs)", path=Path(out) / figures["bars"])
     return figures

@@ -3,9 +3,8 @@ metrics but no verification EER, and the challenge's EER is a specific formula):
 
 1. ``fpr, tpr, thr = sklearn.metrics.roc_curve(y_true, y_score)``;
 2. the first threshold (infinite) is replaced by ``max(thr[1:]) + 1e-3``;
-3. ``fnr = 1 - tpr``; the score is ``fnr[argmin |fnr - fpr|]``.
-
-It is *not* the mean of fpr and fnr at the crossing (an earlier solution used that).
+3. ``fnr = 1 - tpr``; the score is ``fnr[argmin |fnr - fpr|]`` (*not* the mean of fpr and fnr
+   at the crossing, which an earlier solution used).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ def eer_curve(y_true, y_score) -> EERResult:
     if not np.isfinite(y_score).all():
         raise ValueError(f"{int((~np.isfinite(y_score)).sum())} scores are not finite numbers")
     fpr, tpr, thresholds = roc_curve(y_true, y_score)
-    thresholds = thresholds.copy()
     thresholds[0] = thresholds[1:].max() + 1e-3
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
@@ -65,9 +63,8 @@ KIND_EER_NAMES = {
 def kind_eers(pairs: pd.DataFrame, scores) -> dict[str, float]:
     """EERs of a scored pair table with a ``kind`` column: ``eer`` (all kinds together, as the
     challenge mixes them) and, for every negative kind (label 0), the EER of its pairs against
-    all positive pairs (label 1), named as :data:`KIND_EER_NAMES` says (``eer_real``: two
-    people, ``eer_fake``: a person and a deepfake of that person, ...; ``eer_<kind>`` for a
-    kind not named there)."""
+    all positive pairs (label 1), named by :data:`KIND_EER_NAMES` (``eer_real``: two people,
+    ``eer_fake``: a person and a deepfake of that person, ...), else ``eer_<kind>``."""
     scores = np.asarray(scores, dtype=np.float64)
     kinds = pairs[C.KIND].to_numpy()
     labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)

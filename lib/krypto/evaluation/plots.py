@@ -59,8 +59,7 @@ def smooth(values: pd.Series) -> pd.Series:
 def contact_sheet(
     index: pd.DataFrame, n_identities: int = 8, per_identity: int = 9, seed: int = 0, path=None
 ):
-    """Rows = identities, columns = their photos (real first); fakes framed in red, landmarks
-    dotted."""
+    """Rows = identities, columns = photos (real first); fakes framed in red, landmarks dotted."""
     labels = index[C.LABEL].unique()
     ids = np.random.default_rng(seed).choice(labels, min(n_identities, len(labels)), replace=False)
     fig, axes = plt.subplots(

@@ -36,12 +36,10 @@ def real_fake_separation(
         e = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
         e = e.numpy()[keep]
         pca = PCA(n_components=2, random_state=seed).fit(e)
-        out[name] = Separation(
-            pca.transform(e),
-            is_fake[keep],
-            float(silhouette_score(e, is_fake[keep], metric="cosine")),
-            float(pca.explained_variance_ratio_.sum()),
-        )
+        xy = pca.transform(e)
+        silhouette = float(silhouette_score(e, is_fake[keep], metric="cosine"))
+        explained = float(pca.explained_variance_ratio_.sum())
+        out[name] = Separation(xy, is_fake[keep], silhouette, explained)
     return out
 
 
@@ -50,8 +48,7 @@ EXPLAINED = "explained variance PC1+PC2"
 
 
 def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
-    """One row per embedding set: the silhouette of its real/fake split and the variance its
-    first two components explain."""
+    """Per embedding set: its real/fake silhouette and the variance its first two PCs explain."""
     rows = {name: (s.silhouette, s.explained) for name, s in separation.items()}
     return pd.DataFrame.from_dict(rows, orient="index", columns=[SILHOUETTE, EXPLAINED])
 
@@ -59,8 +56,7 @@ def separation_table(separation: dict[str, Separation]) -> pd.DataFrame:
 def similarity_table(
     scored: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """Per run: mean validation similarity of each pair kind and, from the training history, the
-    mean batch distances of the last epoch."""
+    """Per run: mean validation similarity per pair kind, and last epoch's mean batch distances."""
     rows = {}
     for name, pairs in scored.items():
         row = pairs.groupby(C.KIND)[C.SIMILARITY].mean().reindex(C.PAIR_KINDS)

@@ -1,8 +1,7 @@
 """Verdicts between configurations trained with several seeds, by one rule used everywhere
-(:data:`RULE`). The comparisons
-stated together (a notebook's table, the README's every verdict) are decided together
-(:func:`decided_together`); a reproduction tests each claim alone (:func:`replication_rule`).
-Verdicts go to results.json as plain dicts (``to_dict``/``from_dict``)."""
+(:data:`RULE`). The comparisons stated together (a notebook's table, the README's every verdict)
+are decided together (:func:`decided_together`); a reproduction tests each claim alone
+(:func:`replication_rule`). Verdicts go to results.json as plain dicts (``to_dict``)."""
 
 from __future__ import annotations
 
@@ -22,13 +21,12 @@ NO_CLEAR = "undecided"
 DECIMALS = 3  # the held-out EERs are resolved to 1/1500 per kind: 3 decimals
 # The rule in words, as the README renders it.
 RULE = (
-    f"Two configurations differ on a metric when the p-value of their comparison over the "
-    f"per-seed test values (Welch's t-test; a one-sample t-test against a configuration that is "
-    f"a single model), adjusted by Holm's method over every comparison stated together, is "
-    f"below {ALPHA:g}; otherwise the comparison is {NO_CLEAR}. Two single models, or fewer "
-    f"than 2 seeds on either side, are never tested. Each comparison states its effect: the "
-    f"difference of the means with its 95% confidence interval (of the same t-test, not "
-    f"adjusted)."
+    f"Two configurations differ on a metric when the p-value of their comparison over the per-seed "
+    f"test values (Welch's t-test; a one-sample t-test against a configuration that is a single "
+    f"model), adjusted by Holm's method over every comparison stated together, is below {ALPHA:g}; "
+    f"otherwise the comparison is {NO_CLEAR}. Two single models, or fewer than 2 seeds on either "
+    f"side, are never tested. Each comparison states its effect: the difference of the means with "
+    f"its 95% confidence interval (of the same t-test, not adjusted)."
 )
 A, B = "a", "b"
 T = TypeVar("T")
@@ -94,8 +92,7 @@ def finite_values(values: Iterable) -> list[float]:
 
 
 def mean_std(values: Iterable) -> tuple[float | None, float | None]:
-    """Mean and standard deviation (ddof=1) of the finite ``values``; None where undefined (no
-    value; one value for the std)."""
+    """Mean and std (ddof=1) of the finite ``values``; None if undefined (no value; std of one)."""
     v = finite_values(values)
     if len(v) < 2:
         return (v[0] if v else None), None
@@ -117,8 +114,7 @@ def ratio_of(numerator: float, denominator: float) -> float | None:
 
 
 def format_p(p: float | None) -> str:
-    """``p = 0.012``, ``p < 0.001``; ``p < 0.05`` for one just under :data:`ALPHA` that 3
-    decimals would round up to it."""
+    """``p = 0.012``, ``p < 0.001``; ``p < 0.05`` if under ALPHA but 3 decimals round it up."""
     if p is None:
         return "no test"
     if p < 0.001:
@@ -137,10 +133,9 @@ def format_mean_std(mean: float | None, std: float | None) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The rule applied to two configurations ``a`` and ``b`` on one metric: ``lower`` is ``"a"``
-    or ``"b"`` when they differ (the one with the lower mean), None when undecided;
-    ``p_value`` the two-sided p-value, ``p_adjusted`` Holm's over ``family_size`` comparisons
-    (None outside a family); ``reason`` says it in words."""
+    """The rule applied to two configurations ``a`` and ``b`` on one metric: ``lower``, ``"a"`` or
+    ``"b"`` (the lower mean) when they differ, else None; ``p_value`` two-sided, ``p_adjusted``
+    Holm's over ``family_size`` comparisons (None outside a family); ``reason`` in words."""
 
     a_mean: float | None
     b_mean: float | None
@@ -156,19 +151,16 @@ class Verdict:
     interval: tuple[float, float] | None = None  # 95% confidence interval of a_mean - b_mean
 
     def effect(self) -> str:
-        """``-0.036 [-0.052, -0.020]``: the difference of the means, ``a`` minus ``b``, with its
-        95% confidence interval; empty without a test."""
+        """``-0.036 [-0.052, -0.020]``: mean(a) - mean(b) and its 95% CI; empty without a test."""
         if self.interval is None or None in (self.a_mean, self.b_mean):
             return ""
         low, high = self.interval
-        return (
-            f"{self.a_mean - self.b_mean:+.{DECIMALS}f} [{low:+.{DECIMALS}f}, {high:+.{DECIMALS}f}]"
-        )
+        spec = f"+.{DECIMALS}f"
+        return f"{self.a_mean - self.b_mean:{spec}} [{low:{spec}}, {high:{spec}}]"
 
     def short(self) -> str:
-        """``a`` against ``b`` in a few words: ``lower, -0.036 [-0.052, -0.020] (p = 0.003)``,
-        ``undecided, +0.004 [-0.010, +0.018] (p = 0.310)``, ``undecided (one model each: no
-        test)``."""
+        """``a`` against ``b``: ``lower, -0.036 [-0.052, -0.020] (p = 0.003)``, ``undecided,
+        +0.004 [-0.010, +0.018] (p = 0.310)``, ``undecided (one model each: no test)``."""
         effect = self.effect()
         word = {A: "lower", B: "higher", None: NO_CLEAR}[self.lower]
         return f"{word}{', ' + effect if effect else ''} ({self.reason})"
@@ -267,10 +259,9 @@ class LowestVerdict:
 
 
 def lowest(table_values: dict[str, Sequence]) -> LowestVerdict:
-    """The configuration of ``{name: per-seed values}`` with the lowest mean (the first of equal
-    ones) and whether it is clearly lowest: it differs from every other one by the rule; else
-    ``ties`` names the ones it cannot be told from. Configurations without a finite value are
-    left out; a ``ValueError`` when none has one."""
+    """:class:`LowestVerdict` of ``{name: per-seed values}``: the lowest mean (the first of equal
+    ones), ``ties`` naming the ones it cannot be told from by the rule. Configurations without a
+    finite value are left out; a ``ValueError`` when none has one."""
     means = {name: mean_std(values)[0] for name, values in table_values.items()}
     means = {name: m for name, m in means.items() if m is not None}
     if not means:

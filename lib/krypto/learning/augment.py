@@ -1,7 +1,5 @@
-"""Batch augmentations on uint8 image tensors: cutout of one face part, horizontal flip.
-
-Both work on a whole batch at once on its device (no per-image Python), on images ``[B, 3, H, W]``
-with landmarks ``[B, 10]`` normalised to [0, 1] (NaN where unknown: no cutout there).
+"""Batch augmentations on uint8 images ``[B, 3, H, W]``, on their device without per-image
+Python: cutout of one face part (landmarks ``[B, 10]`` in [0, 1], NaN: no cutout), horizontal flip.
 """
 
 from __future__ import annotations

@@ -40,16 +40,14 @@ def initial_model(config: TrainConfig):
 
 
 def load_model(run_dir: str | Path, checkpoint: str = C.BEST_CHECKPOINT, device="cpu"):
-    """(model in eval mode, config) of a finished or running run, with the weights of
-    ``checkpoint`` (``config.pretrained`` still names where its training started:
-    :func:`initial_model` rebuilds that start); a folder of seeds gives its
-    :func:`krypto.run_folder.best_seed`."""
+    """(model in eval mode, config) of a run with the weights of ``checkpoint`` (a folder of seeds:
+    its :func:`~krypto.run_folder.best_seed`); ``config.pretrained`` is where training started."""
     run = best_seed(run_dir)
     file = run / checkpoint
     if not file.is_file():
         raise FileNotFoundError(f"no checkpoint {file}: is {run} a 02_train run folder?")
     state = read_checkpoint(file, device)
-    config = TrainConfig(**state["config"])  # its pretrained: where training started
+    config = TrainConfig(**state["config"])
     model = build_model(**config.model_args())
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

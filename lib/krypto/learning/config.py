@@ -1,9 +1,7 @@
-"""The parameters of a training run (the parameters of notebooks/02_train.ipynb), checked and
-turned into a run folder name.
-
-:class:`TrainConfig` is the one source of truth: 02's parameter cell holds exactly its fields
-(a test fails when they differ), the notebook builds the config from its namespace with
-:meth:`TrainConfig.from_namespace`, and ``krypto.pipeline.launch`` builds it from the same YAML.
+"""The parameters of a training run, checked and turned into a run folder name. :class:`TrainConfig`
+is the one source of truth: notebooks/02_train.ipynb's parameter cell holds exactly its fields (a
+test fails when they differ) and builds it with :meth:`TrainConfig.from_namespace`;
+``krypto.pipeline.launch`` builds it from the same YAML.
 """
 
 from __future__ import annotations
@@ -80,14 +78,9 @@ class TrainConfig:
             self.pretrained = self.pretrained.lower() == "true"
 
     def loss_config(self) -> LossConfig:
+        detector = self.fake_head or self.forgery
         return LossConfig(
-            self.loss,
-            self.lam,
-            self.margin,
-            self.mining,
-            self.head,
-            fakes_as_class=self.fakes_as_class,
-            detector=self.fake_head or self.forgery,
+            self.loss, self.lam, self.margin, self.mining, self.head, self.fakes_as_class, detector
         )
 
     @property
@@ -110,10 +103,8 @@ class TrainConfig:
         """Stop at once, saying what is allowed, on a bad parameter."""
 
         def choose(name, allowed):
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}"
-                )
+            if (value := getattr(self, name)) not in allowed:
+                raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
 
         choose("backbone", BACKBONES)
         choose("head", HEADS)
@@ -122,10 +113,8 @@ class TrainConfig:
         choose("schedule", SCHEDULES)
         choose("select_by", SELECT_BY)
         for name in ("fake_head", "forgery"):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"{name} is a loss weight >= 0 (0: none), got {getattr(self, name)}"
-                )
+            if (value := getattr(self, name)) < 0:
+                raise ValueError(f"{name} is a loss weight >= 0 (0: none), got {value}")
         if self.fake_head > 0 and self.forgery > 0:
             raise ValueError("fake_head and forgery are two fake detectors: choose one")
         if self.forgery > 0 and self.forgery_size < self.image_size:
@@ -145,8 +134,7 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.cutout_p <= 1 or not 0 <= self.flip_p <= 1:
             raise ValueError("cutout_p and flip_p are probabilities in [0, 1]")
-        size = INPUT_SIZE.get(self.backbone)
-        if size is not None and self.image_size != size:
+        if (size := INPUT_SIZE.get(self.backbone)) is not None and self.image_size != size:
             raise ValueError(
                 f"{self.backbone} takes {size} x {size} faces (its published weights were trained "
                 f"on them), got image_size={self.image_size}"
@@ -158,23 +146,13 @@ class TrainConfig:
 
     def prepare_args(self) -> dict:
         """The arguments of :func:`krypto.data.index.prepare` for this run's data."""
-        return {
-            "data_dir": self.data_dir,
-            "val_ratio": self.val_ratio,
-            "seed": self.split_seed,
-            "landmarks": self.landmarks,
-            "test_ratio": self.test_ratio,
-            "align": self.align,
-        }
+        names = ("data_dir", "val_ratio", "landmarks", "test_ratio", "align")
+        return {"seed": self.split_seed, **{name: getattr(self, name) for name in names}}
 
     def changed(self) -> dict:
         """The training parameters whose values differ from the defaults."""
-        default = TrainConfig()
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in NOT_TRAINING and getattr(self, f.name) != getattr(default, f.name)
-        }
+        default = TrainConfig().training_parameters()
+        return {k: v for k, v in self.training_parameters().items() if v != default[k]}
 
     def default_run_name(self) -> str:
         """``<backbone>-<loss>`` followed by every changed parameter as ``name=value``, so runs
@@ -187,11 +165,8 @@ class TrainConfig:
         if self.run_dir:
             return resolve_path(self.run_dir)
         runs = os.environ.get(RUNS_DIR_VARIABLE)
-        return (
-            (resolve_path(runs) if runs else C.RUNS_DIR)
-            / DEFAULT_RUNS_SUBDIR
-            / self.default_run_name()
-        )
+        root = resolve_path(runs) if runs else C.RUNS_DIR
+        return root / DEFAULT_RUNS_SUBDIR / self.default_run_name()
 
     def pretrained_weights(self):
         """``pretrained`` as :func:`~krypto.learning.models.build_model` takes it: a path (to a
@@ -228,8 +203,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, params: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
+        if unknown := set(params) - known:
             raise ValueError(
                 f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}"
             )
@@ -239,8 +213,7 @@ class TrainConfig:
     def from_namespace(cls, namespace: dict) -> TrainConfig:
         """The config from the variables of a notebook's parameter cell (``globals()``): every
         field must be there, so a parameter added to the config and not to the cell fails."""
-        missing = [f.name for f in fields(cls) if f.name not in namespace]
-        if missing:
+        if missing := [f.name for f in fields(cls) if f.name not in namespace]:
             raise ValueError(f"the parameter cell lacks {missing}")
         return cls(**{f.name: namespace[f.name] for f in fields(cls)})
 

@@ -1,8 +1,6 @@
 """Fake detectors: what reads P(fake) off one photo, so that the pair score can reject a pair in
-which a photo is a deepfake, whoever it depicts (:mod:`krypto.learning.fusion`).
-
-A model with a detector returns ``[B, D + 1]``: its embedding, then the detector's logit
-(:class:`krypto.learning.models.EmbeddingModel`). Two detectors:
+which a photo is a deepfake, whoever it depicts (:mod:`krypto.learning.fusion`). A model with a
+detector returns ``[B, D + 1]``: its embedding, then the detector's logit. Two detectors:
 
 * :class:`FakeHead` (``fake_head`` of 02_train): a linear layer over the unit embedding. It
   shares the whole identity network and sees the photo as that network does (48 px by default).
@@ -14,9 +12,6 @@ A model with a detector returns ``[B, D + 1]``: its embedding, then the detector
   themselves (a pasted face's colour cast), and the log-magnitude of the luminance's 2-D DCT
   averaged over diagonal frequency bands (Frank et al., ICML 2020). The DCT is two products with
   a fixed matrix, so the branch exports to ONNX like the rest of the model.
-
-Either detector keeps the fusion chosen on the validation pairs in its buffers, so a checkpoint
-scores pairs as it was validated.
 """
 
 from __future__ import annotations
@@ -47,9 +42,10 @@ SPECTRUM_FEATURES = 32
 
 
 class FakeDetector(nn.Module):
-    """Logits ``[B]`` of "this photo is a fake", with the fusion chosen on validation in its
-    buffers (``fusion_weight`` 0 until chosen: the pair score is then the plain cosine). Its
-    parameters learn at ``lr_scale`` times the run's learning rate."""
+    """``forward(images, embeddings)``: logits ``[B]`` of "this photo is a fake" from images ``[B,
+    3, S, S]`` in [0, 1] and their embeddings ``[B, D]``, with the fusion chosen on validation in
+    its buffers (``fusion_weight`` 0 until chosen: the pair score is then the plain cosine), so a
+    checkpoint scores as validated. It learns at ``lr_scale`` times the run's rate."""
 
     lr_scale = 1.0
 
@@ -58,15 +54,9 @@ class FakeDetector(nn.Module):
         self.register_buffer("fusion_weight", torch.zeros(()))
         self.register_buffer("fusion_max", torch.ones(()))  # 1: rule "max", 0: rule "mean"
 
-    def forward(self, images: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B]`` from the model's input ``images`` ``[B, 3, S, S]`` in [0, 1] and its
-        ``embeddings`` ``[B, D]``."""
-        raise NotImplementedError
-
 
 class FakeHead(FakeDetector):
-    """A linear layer over the unit embedding ``[B, D] -> [B]``: the identity network reads the
-    fake too."""
+    """A linear layer over the unit embedding ``[B, D] -> [B]``."""
 
     def __init__(self, embedding_dim: int):
         super().__init__()
@@ -76,7 +66,7 @@ class FakeHead(FakeDetector):
         return self.linear(F.normalize(embeddings.float(), dim=1)).squeeze(1)
 
 
-def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -107,11 +97,9 @@ class ForgeryBranch(FakeDetector):
     NPR and SRM residuals (9 channels, computed at full resolution) through four 3x3 stages of
     stride 2, 2, 1, 2, average- and max-pooled, beside an MLP over the DCT band profile, then one
     linear layer: logits ``[B]``. About 6 M multiply-adds a photo at 64 px, a third of the small
-    CNN's at 48 px; it learns at ``lr_scale`` times the run's rate.
-
-    Measured alone on portraits with strong fakes (200 identities at 64 px, strength 1, 600
-    steps of 32 photos, a quarter of them fakes, as 30 epochs of 02_train give; one seed): the
-    validation AUC reached 0.56 with average pooling, 0.88 with the peak added, 0.75 with the
+    CNN's at 48 px. Measured alone on portraits with strong fakes (200 identities at 64 px, strength
+    1, 600 steps of 32 photos, a quarter of them fakes, as 30 epochs of 02_train give; one seed):
+    the validation AUC reached 0.56 with average pooling, 0.88 with the peak added, 0.75 with the
     rate tripled and 0.99 with both; a first stage at full resolution and a fifth stage (27 M
     multiply-adds, average pooling) reached 0.65."""
 
@@ -127,7 +115,7 @@ class ForgeryBranch(FakeDetector):
         self.register_buffer("bands", band_means(size))
         w = width
         self.stages = nn.Sequential(
-            _conv(9, w, 2), _conv(w, 2 * w, 2), _conv(2 * w, 2 * w), _conv(2 * w, 4 * w, 2)
+            conv_bn(9, w, 2), conv_bn(w, 2 * w, 2), conv_bn(2 * w, 2 * w), conv_bn(2 * w, 4 * w, 2)
         )
         self.spectrum = nn.Sequential(nn.Linear(self.bands.shape[1], SPECTRUM_FEATURES), nn.ReLU())
         self.linear = nn.Linear(2 * 4 * w + SPECTRUM_FEATURES, 1)

@@ -1,6 +1,5 @@
-"""Running one training over several processes with PyTorch's own engine (torchrun + DDP).
-
-Under ``torchrun`` (``WORLD_SIZE`` > 1) :meth:`Distributed.from_environment` joins the process
+"""Running one training over several processes with PyTorch's own engine (torchrun + DDP):
+under ``torchrun`` (``WORLD_SIZE`` > 1) :meth:`Distributed.from_environment` joins the process
 group (NCCL on GPUs, gloo on CPU); each process trains on its own identities
 (:class:`~krypto.learning.sampler.IdentityBatchSampler`), validation embeds each photo on one
 process only, and only rank 0 writes files (``torchrun --nproc_per_node 2 -m
@@ -43,10 +42,8 @@ class Distributed:
 
     @classmethod
     def from_environment(cls, device: str = "auto") -> Distributed:
-        """Single process, or the process group torchrun describes in the environment.
-
-        ``device``: ``auto`` (a GPU per process where CUDA is available, else the CPU),
-        ``cpu`` or ``cuda``; each process takes GPU ``LOCAL_RANK``, so ``cuda:N`` is refused."""
+        """Single process, or the process group torchrun describes in the environment; ``device``
+        ``auto``, ``cpu`` or ``cuda``: each process takes GPU ``LOCAL_RANK`` (no ``cuda:N``)."""
         world_size = int(os.environ.get("WORLD_SIZE", 1))
         if world_size <= 1:
             return cls()

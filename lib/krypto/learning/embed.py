@@ -15,11 +15,9 @@ from krypto.files import atomic_path, file_lock
 
 class ImageCache:
     """Read-only uint8 images ``[N, 3, S, S]``, usually memory-mapped from a ``.npy`` file (the
-    processes of a machine that open it share one copy in memory).
-
-    Indexing (ints, slices, numpy arrays or torch tensors) copies the selected images out into
-    a new, writable numpy array: a batch, free to augment in place. A torch tensor of one
-    element selects one image *as a batch of one*, as torch indexing does."""
+    processes of a machine that open it share one copy in memory). Indexing (ints, slices, numpy
+    arrays or torch tensors) copies the images out into a new, writable numpy array, free to
+    augment in place; a torch tensor of one element selects *a batch of one*, as torch does."""
 
     def __init__(self, array: np.ndarray):
         if array.ndim != 4 or array.dtype != np.uint8:
@@ -98,8 +96,7 @@ def _decode_all(paths: list[str], size: int, progress: bool, landmarks) -> np.nd
 def to_model_input(
     images, device: torch.device | str, memory_format=torch.contiguous_format
 ) -> torch.Tensor:
-    """uint8 ``[B, 3, H, W]`` (a tensor or a numpy array) -> float in [0, 1] on ``device``, in
-    ``memory_format`` (:func:`krypto.learning.models.memory_format`)."""
+    """uint8 images ``[B, 3, H, W]`` -> floats in [0, 1] on ``device``, in ``memory_format``."""
     if not isinstance(images, torch.Tensor):
         images = torch.from_numpy(np.require(images, requirements="W"))  # copied if read-only
     x = images.to(device, non_blocking=True).float().div_(255)
@@ -110,10 +107,9 @@ def to_model_input(
 def embed_batch(
     model: torch.nn.Module, images, device: torch.device, amp: bool = False, flip_tta: bool = False
 ) -> torch.Tensor:
-    """Outputs ``[B, D (+ 1)]`` (float32, on CPU) of one batch (embeddings, then a fake
-    detector's logit when the model has one), ``model`` in the mode it is in:
-    uint8 images, or a float tensor that is already :func:`to_model_input`'s output (in [0, 1]).
-    ``flip_tta`` sums the unit embeddings of each image and of its mirror image."""
+    """Outputs ``[B, D (+ 1)]`` (float32, on CPU) of one batch of uint8 images or of
+    :func:`to_model_input`'s output, ``model`` in the mode it is in. ``flip_tta`` sums the unit
+    embeddings of each image and of its mirror image."""
     first_conv = next((p for p in model.parameters() if p.dim() == 4), None)
     placed = first_conv is not None and not first_conv.is_contiguous()  # as channels_last
     fmt = torch.channels_last if placed else torch.contiguous_format
@@ -147,18 +143,15 @@ def embed(
     flip_tta: bool = False,
 ) -> torch.Tensor:
     """Outputs ``[N, D (+ 1)]`` (float32, on CPU) of uint8 images ``[N, 3, H, W]`` (a tensor, a
-    numpy array or an :class:`ImageCache`, read batch by batch), ``batch_size`` at a time
-    (default :data:`EMBED_BATCH` of the device's type), the model in eval mode; ``flip_tta``
-    as in :func:`embed_batch`."""
+    numpy array or an :class:`ImageCache`), ``batch_size`` at a time (default: :data:`EMBED_BATCH`
+    of the device), the model in eval mode; ``flip_tta``: see :func:`embed_batch`."""
     was_training = model.training
     model.eval()
     device = torch.device(device)
-    batch_size = batch_size or EMBED_BATCH.get(device.type, EMBED_BATCH["cuda"])
-    starts = range(0, len(images), batch_size)
+    size = batch_size or EMBED_BATCH.get(device.type, EMBED_BATCH["cuda"])
+    starts = range(0, len(images), size)
     try:
-        out = [
-            embed_batch(model, images[i : i + batch_size], device, amp, flip_tta) for i in starts
-        ]
+        out = [embed_batch(model, images[i : i + size], device, amp, flip_tta) for i in starts]
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

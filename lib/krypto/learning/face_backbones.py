@@ -1,12 +1,11 @@
 """Face-recognition backbones in the layouts their published weights come in: insightface
-arcface_torch's IResNet (:func:`iresnet`, ``backbone.pth``) and AdaFace's IR network
-(:func:`ir_net`, the ``model.`` part of its ``.ckpt``).
-
-Both are the same network: a 3x3 stem, four stages of pre-activation residual units (widths
-64, 128, 256, 512; the first unit of each halves the resolution) and a linear layer over the
-last ``512 x 7 x 7`` feature map, average-pooled to 7x7 first (the identity at 112 px, so that
-the network also runs at other sizes). Both take aligned faces ``[B, 3, 112, 112]`` normalised
-as (x - 0.5) / 0.5 and give features ``[B, 512]``, not normalised.
+arcface_torch's IResNet (:class:`IResNet`, ``backbone.pth``) and AdaFace's IR network
+(:class:`IRNet`, the ``model.`` part of its ``.ckpt``). Both are the same network: a 3x3 stem,
+four stages of pre-activation residual units (widths 64, 128, 256, 512; the first unit of each
+halves the resolution) and a linear layer over the last ``512 x 7 x 7`` feature map,
+average-pooled to 7x7 first (the identity at 112 px, so that the network also runs at other
+sizes). Both take aligned faces ``[B, 3, 112, 112]`` normalised as (x - 0.5) / 0.5 and give
+features ``[B, 512]``, not normalised.
 """
 
 from __future__ import annotations
@@ -56,8 +55,7 @@ class IBasicBlock(nn.Module):
         self.bn1, self.conv1, self.bn2, self.prelu, self.conv2, self.bn3 = _residual(
             c_in, c_out, stride
         )
-        changes = stride != 1 or c_in != c_out
-        self.downsample = _projection(c_in, c_out, stride) if changes else None
+        self.downsample = _projection(c_in, c_out, stride) if stride != 1 or c_in != c_out else None
 
     def forward(self, x):
         out = self.bn3(self.conv2(self.prelu(self.bn2(self.conv1(self.bn1(x))))))
@@ -80,8 +78,7 @@ class BasicBlockIR(nn.Module):
 
 class IResNet(nn.Module):
     """arcface_torch's IResNet: ``[B, 3, 112, 112] -> [B, 512]``, ending in BN, flatten, linear
-    ``512 * 7 * 7 -> 512`` (``fc``, part of the backbone) and BatchNorm1d (``features``, its
-    scale fixed at 1)."""
+    ``512 * 7 * 7 -> 512`` (``fc``) and BatchNorm1d (``features``, its scale fixed at 1)."""
 
     def __init__(self, depth: int):
         super().__init__()
@@ -125,13 +122,3 @@ class IRNet(nn.Module):
 
     def forward(self, x):
         return self.output_layer(self.pool(self.body(self.input_layer(x))))
-
-
-def iresnet(depth: int) -> tuple[nn.Module, int]:
-    """arcface_torch's ``iresnet50`` / ``iresnet100`` (``depth`` 50 or 100) and its feature size."""
-    return IResNet(depth), FEATURES
-
-
-def ir_net(depth: int) -> tuple[nn.Module, int]:
-    """AdaFace's ``ir_50`` / ``ir_101`` (``depth`` 50 or 100) and its feature size."""
-    return IRNet(depth), FEATURES

@@ -7,11 +7,8 @@ the pair is a fake when the model has a fake detector (:mod:`krypto.learning.det
 which stays in [-1, 1], equals the cosine at ``weight = 0``, and is never raised by a photo that
 looks real. The rule and the weight are chosen on the validation pairs at every epoch
 (:func:`choose_fusion`, lowest official EER over the grid), never on the test, and kept in the
-detector's buffers: the model of a checkpoint scores pairs as it was validated
-(:func:`pair_similarity`).
-
-No library ships this fusion; open-metric-learning's pair-wise postprocessors re-rank
-retrieval results and do not take a per-photo score.
+detector's buffers (:func:`pair_similarity`). No library ships this fusion: open-metric-learning's
+pair-wise postprocessors re-rank retrieval results and do not take a per-photo score.
 """
 
 from __future__ import annotations
@@ -48,8 +45,7 @@ def set_fusion(detector: nn.Module, fusion: Fusion) -> None:
 
 
 def split_outputs(model: nn.Module, outputs: torch.Tensor):
-    """A model's outputs ``[N, D (+ 1)]`` -> (embeddings ``[N, D]``, P(fake) ``[N]`` as numpy, or
-    None when the model has no detector)."""
+    """Outputs ``[N, D (+ 1)]`` -> (embeddings ``[N, D]``, P(fake) ``[N]`` as numpy or None)."""
     outputs = torch.as_tensor(outputs)
     dim = model.embedding_dim
     if getattr(model, "detector", None) is None:
@@ -58,8 +54,7 @@ def split_outputs(model: nn.Module, outputs: torch.Tensor):
 
 
 def fuse(cos, p_a, p_b, fusion: Fusion) -> np.ndarray:
-    """The fused scores ``[n]`` of pairs with similarities ``cos`` ``[n]`` and fake
-    probabilities ``p_a``, ``p_b`` ``[n]`` (see the module docstring)."""
+    """Fused scores ``[n]`` of pairs: cosines ``cos``, P(fake) ``p_a`` and ``p_b`` (all ``[n]``)."""
     cos, p_a, p_b = (np.asarray(v, dtype=np.float64) for v in (cos, p_a, p_b))
     if fusion.rule not in FUSION_RULES:
         raise ValueError(f"unknown fusion rule {fusion.rule!r}; choose one of {FUSION_RULES}")
@@ -69,8 +64,7 @@ def fuse(cos, p_a, p_b, fusion: Fusion) -> np.ndarray:
 
 def choose_fusion(pairs: pd.DataFrame, cos, p_a, p_b) -> Fusion:
     """The rule and weight of the grid (:data:`FUSION_RULES` x :data:`FUSION_WEIGHTS`) with the
-    lowest official EER on the scored pairs ``pairs`` (validation pairs, with their ``label``);
-    ties go to the smaller weight, then to "max"."""
+    lowest official EER on the labelled ``pairs``; ties go to the smaller weight, then to "max"."""
     labels = pairs[C.PAIR_LABEL].to_numpy().astype(int)
     best = (official_eer(labels, cos), 0.0, 0, Fusion())
     for weight in FUSION_WEIGHTS[1:]:
@@ -83,8 +77,7 @@ def choose_fusion(pairs: pd.DataFrame, cos, p_a, p_b) -> Fusion:
 
 def pair_similarity(model: nn.Module, outputs: torch.Tensor, a, b) -> np.ndarray:
     """The score ``[n]`` of the pairs ``(outputs[a], outputs[b])`` of ``model``'s outputs: the
-    cosine similarity of their embeddings, fused with the model's fake detector when it has
-    one."""
+    cosine similarity of their embeddings, fused with the model's fake detector if it has one."""
     embeddings, p = split_outputs(model, outputs)
     cos = cosine_pair_scores(embeddings, a, b)
     if p is None:

@@ -1,4 +1,5 @@
-"""Losses over a batch of embeddings with identity labels and real/fake flags.
+"""Losses over a batch of embeddings with identity labels and real/fake flags; embeddings are
+L2-normalised before the metric terms, so distances lie in [0, 2].
 
 * ``triplet``: open-metric-learning's ``TripletLoss`` over triplets mined by label alone, a fake
   counted as a member of its identity.
@@ -10,8 +11,6 @@
 * ``detector`` > 0: a fake detector's binary cross-entropy (:mod:`krypto.learning.detectors`).
 * ``fakes_as_class``: each identity's fakes become a class of their own for the metric term and
   the head; the fake term still mines each anchor's own fakes.
-
-Embeddings are L2-normalised before the metric terms, so distances lie in [0, 2].
 """
 
 from __future__ import annotations
@@ -66,21 +65,19 @@ class LossConfig:
 
 
 def batch_distances(dist: torch.Tensor, labels, is_fake) -> dict[str, float]:
-    """Mean distances ``dist`` ``[B, B]`` in the batch from real photos to the other real photos
-    of their identity (``dist_pos``), to real photos of other identities (``dist_neg``) and to
-    the fakes of their identity (``dist_fake``): what the distance curves show, whatever the
-    loss mines."""
+    """Mean distances ``dist`` ``[B, B]`` from the batch's real photos to the other real photos of
+    their identity (``dist_pos``), to real photos of other identities (``dist_neg``) and to their
+    identity's fakes (``dist_fake``): what the distance curves show, whatever the loss mines."""
     masks = [m & ~is_fake[:, None] for m in role_masks(labels, is_fake)]
     names = ("dist_pos", "dist_neg", "dist_fake")
     return {k: dist[m].mean().item() if m.any() else float("nan") for k, m in zip(names, masks)}
 
 
 class VerificationLoss(nn.Module):
-    """The training objective chosen by a :class:`LossConfig`.
-
-    ``forward(embeddings [B, D], labels [B], is_fake [B], fake_logits [B] | None)`` returns the
-    loss and a dict of logs (each term, the number of mined tuples and the batch distances);
-    ``fake_logits``: a fake detector's, its cross-entropy added with weight ``detector``."""
+    """The training objective chosen by a :class:`LossConfig`: ``forward(embeddings [B, D],
+    labels [B], is_fake [B], fake_logits [B] | None)`` returns the loss and a dict of logs (each
+    term, the number of mined tuples and the batch distances); ``fake_logits``: a fake
+    detector's, its cross-entropy added with weight ``detector``."""
 
     def __init__(
         self,
@@ -113,7 +110,6 @@ class VerificationLoss(nn.Module):
             dist = torch.cdist(e, e)
         logs = batch_distances(dist, labels, is_fake)
         zero = e.sum() * 0.0  # a term without tuples: zero, still part of the graph
-        # with fakes_as_class, each identity's fakes are a class of the metric term and the head
         classes = labels + is_fake.long() * self.n_classes if cfg.fakes_as_class else labels
         loss_fake, n_fake = zero, 0
         if cfg.loss == "pairwise":
@@ -137,7 +133,6 @@ class VerificationLoss(nn.Module):
             n_fake_tuples=n_fake,
         )
         if self.head is not None:
-            # the head classifies real photos by identity (all photos with fakes_as_class)
             keep = torch.ones_like(is_fake) if cfg.fakes_as_class else ~is_fake
             loss_head = self.head(embeddings[keep].float(), classes[keep]) if keep.any() else zero
             loss = loss + loss_head

@@ -1,11 +1,8 @@
-"""Vectorised mining of triplets and real/fake quadruplets inside a batch.
-
-open-metric-learning and pytorch-metric-learning mine triplets from labels alone; this task also
-needs, for each real anchor, a fake *of its own identity*, and keeps fakes out of the other
-roles. The miner works with masks over the batch's distance matrix, without a Python loop.
-
-Every function takes ``labels`` ``[B]`` (identity), ``is_fake`` ``[B]`` (bool) and a distance
-matrix ``dist`` ``[B, B]``, and returns index tensors ``[T]`` (empty without a valid tuple).
+"""Mining of triplets and real/fake quadruplets inside a batch, with masks over its distance
+matrix ``dist`` ``[B, B]`` (no Python loop). open-metric-learning and pytorch-metric-learning mine
+triplets from labels alone; this task also needs, for each real anchor, a fake *of its own
+identity*, and keeps fakes out of the other roles. ``labels`` ``[B]``: identities; ``is_fake``
+``[B]``: bool. The miners return index tensors ``[T]`` (empty without a valid tuple).
 """
 
 from __future__ import annotations

@@ -16,8 +16,7 @@ CALIBRATION_BATCH = 64  # in batches of this size, whatever P, K and the number 
 
 
 class CollapsedEmbeddingsError(RuntimeError):
-    """Training left every photo with almost the same embedding: the run stops, since the EER
-    of tied scores is chance, whatever its value."""
+    """Every photo embeds almost alike: the run stops (the EER of tied scores is chance)."""
 
 
 @torch.no_grad()
@@ -60,11 +59,10 @@ def check_not_collapsed(row: dict, config: TrainConfig, run_dir) -> None:
     margin = "soft margin" if config.margin is None else f"margin {config.margin}"
     other_mining = "random" if config.mining == "hard" else "hard"
     raise CollapsedEmbeddingsError(
-        f"{run_dir}: after epoch {row['epoch']} the validation similarities spread by "
-        f"{std:.1e} only (below {COLLAPSED_STD:g}): every photo embeds alike, and the "
-        f"training loss is {row.get('train_loss', float('nan')):.3f} ({margin}). Try a "
-        f"lower learning rate (lr={config.lr:g} now, e.g. lr={config.lr / 3:.1g}), "
-        f"schedule='cosine', mining={other_mining!r}, or a pretrained backbone "
-        f"(pretrained=<a finished run folder>), with overwrite=True to start afresh; see "
-        f"epochs.csv in the run folder"
+        f"{run_dir}: after epoch {row['epoch']} the validation similarities spread by {std:.1e} "
+        f"only (below {COLLAPSED_STD:g}): every photo embeds alike, and the training loss is "
+        f"{row.get('train_loss', float('nan')):.3f} ({margin}). Try a lower learning rate "
+        f"(lr={config.lr:g} now, e.g. lr={config.lr / 3:.1g}), schedule='cosine', "
+        f"mining={other_mining!r}, or a pretrained backbone (pretrained=<a finished run folder>), "
+        f"with overwrite=True to start afresh; see epochs.csv in the run folder"
     )

@@ -1,16 +1,12 @@
-"""Embedding models by name.
-
-``build_model(name, pretrained=False, embedding_dim=128)`` returns an :class:`EmbeddingModel`:
-images ``[B, 3, H, W]`` as floats in [0, 1] -> embeddings ``[B, embedding_dim]`` (not normalised;
-losses and metrics normalise), followed by a fake detector's logit (``[B, embedding_dim + 1]``)
-when the model has one (:mod:`krypto.learning.detectors`). The input normalisation and colour
-order (:data:`INPUTS`) live inside the model, so an exported model takes plain [0, 1] RGB images;
-:data:`INPUT_SIZE`: the sizes some require.
-
-``pretrained`` is ``False`` (random weights), ``True`` (the library's weights: downloaded once
-into the torch cache, or read from it offline) or a path to a local weights file (a state dict
-of the backbone, or a checkpoint with a ``state_dict`` / ``model`` entry, AdaFace's Lightning
-``.ckpt`` among them). The published face models (:data:`FACE_DOWNLOADS`) come only as files.
+"""Embedding models by name: :func:`build_model` returns an :class:`EmbeddingModel`, images
+``[B, 3, H, W]`` in [0, 1] -> embeddings ``[B, D]`` (not normalised; losses and metrics normalise),
+then a fake detector's logit when it has one. The input normalisation and colour order
+(:data:`INPUTS`) live inside the model, so an exported model takes plain [0, 1] RGB images;
+:data:`INPUT_SIZE`: the sizes some require. ``pretrained`` is ``False`` (random weights), ``True``
+(the library's weights: downloaded once into the torch cache, or read from it offline) or a local
+weights file (a state dict of the backbone, or a checkpoint with a ``state_dict`` / ``model``
+entry, AdaFace's Lightning ``.ckpt`` among them); the published face models
+(:data:`FACE_DOWNLOADS`) come only as files.
 """
 
 from __future__ import annotations
@@ -24,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from krypto.learning.detectors import FakeDetector, FakeHead, ForgeryBranch
-from krypto.learning.face_backbones import ir_net, iresnet
+from krypto.learning.detectors import FakeDetector, FakeHead, ForgeryBranch, conv_bn
+from krypto.learning.face_backbones import FEATURES, IResNet, IRNet
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -58,10 +54,9 @@ def resize_matrix(size_in: int, size_out: int) -> torch.Tensor:
 
 
 class EmbeddingModel(nn.Module):
-    """Resize to the backbone's ``image_size`` when the input is larger (a model whose forgery
-    branch sees the photo at its own size), reorder the colours to BGR when ``bgr``, normalise,
-    run a backbone that gives features ``[B, F]``, project to ``[B, D]``; with a ``detector``,
-    append its logit: ``[B, D + 1]``."""
+    """Resize to the backbone's ``image_size`` when the input is larger (a forgery branch sees the
+    photo at its own size), to BGR when ``bgr``, normalise, backbone features ``[B, F]`` projected
+    to ``[B, D]``; with a ``detector``, its logit appended: ``[B, D + 1]``."""
 
     def __init__(
         self,
@@ -93,26 +88,18 @@ class EmbeddingModel(nn.Module):
         return torch.cat([embeddings, logits[:, None].to(embeddings.dtype)], 1)
 
 
-def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
-
-
 def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
     """A 7-layer CNN that trains in seconds per epoch on a 2-core CPU at 64x64 (about 35 M
     multiply-adds per image). Stride 2 in every stage keeps the cost down; the first stage keeps
     full resolution for one layer so that pixel-level traces (seams, resampling) are seen."""
     w = width
     layers = nn.Sequential(
-        _conv(3, w, 2),
-        _conv(w, 2 * w, 2),
-        _conv(2 * w, 2 * w),
-        _conv(2 * w, 4 * w, 2),
-        _conv(4 * w, 4 * w),
-        _conv(4 * w, 8 * w, 2),
+        conv_bn(3, w, 2),
+        conv_bn(w, 2 * w, 2),
+        conv_bn(2 * w, 2 * w),
+        conv_bn(2 * w, 4 * w, 2),
+        conv_bn(4 * w, 4 * w),
+        conv_bn(4 * w, 8 * w, 2),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
     )
@@ -131,8 +118,7 @@ class _Inert:
 
 
 def _torch_load(path: Path):
-    """``torch.load`` without running code: an object of a class that torch's weights-only
-    reader refuses is read as an :class:`_Inert`."""
+    """``torch.load`` without running code (objects of classes it refuses: :class:`_Inert`)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -159,8 +145,7 @@ def _read_weights(path: str | os.PathLike) -> dict:
 
 
 CLASSIFIER_PREFIXES = ("logits.", "fc.", "classifier.")  # published heads a backbone drops
-# an embedding model's projection, fake detector, resize and input normalisation (set by the
-# backbone and the run's sizes)
+# an embedding model's projection, fake detector, resize and input normalisation (run-specific)
 OPTIONAL_PARTS = ("head.", "detector.", "resize", "mean", "std")
 # a Lightning module's state laid out as AdaFace's .ckpt: the network under "model.", AdaFace's
 # margin classifier (class centres, running norm statistics) under "head."
@@ -184,11 +169,8 @@ def _check_fit(path, own: dict, state: dict, optional: tuple[str, ...]) -> None:
     required = {k: v for k, v in own.items() if not k.startswith(optional)}
     missing = [k for k in required if k not in state]
     shapes = [k for k in required if k in state and state[k].shape != required[k].shape]
-    extra = [
-        k
-        for k in state
-        if k not in own and not k.startswith(CLASSIFIER_PREFIXES) and not k.startswith(optional)
-    ]
+    dropped = (*CLASSIFIER_PREFIXES, *optional)
+    extra = [k for k in state if k not in own and not k.startswith(dropped)]
     if missing or shapes or extra:
         raise PretrainedWeightsError(
             f"{path} does not fit this backbone: of its {len(required)} tensors, "
@@ -220,9 +202,7 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
     def build(pretrained: bool) -> tuple[nn.Module, int]:
         import torchvision
 
-        weights = None
-        if pretrained is True:
-            weights = getattr(torchvision.models, weights_enum).DEFAULT
+        weights = getattr(torchvision.models, weights_enum).DEFAULT if pretrained is True else None
         model = _fetch(
             lambda: getattr(torchvision.models, arch)(weights=weights),
             arch,
@@ -236,7 +216,6 @@ def _torchvision(arch: str, weights_enum: str) -> Callable:
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module.momentum = 0.1
-        # drop the classifier: keep the pooled features
         if hasattr(model, "fc"):
             dim = model.fc.in_features
             model.fc = nn.Identity()
@@ -300,10 +279,10 @@ FACE_DOWNLOADS = {
 BACKBONES: dict[str, Callable] = {
     "small_cnn": lambda pretrained: small_cnn(),
     "facenet": facenet,
-    "iresnet50": lambda pretrained: iresnet(50),
-    "iresnet100": lambda pretrained: iresnet(100),
-    "ir50": lambda pretrained: ir_net(50),
-    "ir101": lambda pretrained: ir_net(100),
+    "iresnet50": lambda pretrained: (IResNet(50), FEATURES),
+    "iresnet100": lambda pretrained: (IResNet(100), FEATURES),
+    "ir50": lambda pretrained: (IRNet(50), FEATURES),
+    "ir101": lambda pretrained: (IRNet(100), FEATURES),
     "resnet18": _torchvision("resnet18", "ResNet18_Weights"),
     "resnet50": _torchvision("resnet50", "ResNet50_Weights"),
     "resnet101": _torchvision("resnet101", "ResNet101_Weights"),

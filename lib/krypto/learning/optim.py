@@ -10,8 +10,7 @@ from krypto.learning.config import TrainConfig
 
 
 def build_optimizer(params: list, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (L2 weight decay in the gradient), AdamW (decoupled weight decay) or SGD with
-    momentum 0.9."""
+    """Adam (L2 weight decay in the gradient), AdamW (decoupled decay) or SGD with momentum 0.9."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":

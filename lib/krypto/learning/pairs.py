@@ -1,10 +1,9 @@
 """A pairwise loss on explicit pairs with an adaptive margin (a public solution of the same
 challenge): binary cross-entropy on ``scale * (cos - margin * y)``, where the margin of a
-positive pair grows as the pair gets harder, ``0.35 + 0.1 * (1 - cos)``.
-
-From a batch, every pair of two real photos of one identity is a positive; the negatives (real
-photos of two identities; a real photo with a fake of its own identity) are drawn down to half
-the number of positives each, on the CPU from the run's seeded generator.
+positive pair grows as the pair gets harder, ``0.35 + 0.1 * (1 - cos)``. From a batch, every
+pair of two real photos of one identity is a positive; the negatives (real photos of two
+identities; a real photo with a fake of its own identity) are drawn down to half the number of
+positives each, on the CPU from the run's seeded generator.
 """
 
 from __future__ import annotations
@@ -43,9 +42,8 @@ def mine_pairs(
 
 
 def adaptive_margin_bce(cos: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-pair loss ``[N]``: BCE of ``PAIR_SCALE * (cos - margin * target)`` against
-    ``target`` (1 for a positive pair), the margin ``MARGIN_BASE + MARGIN_SLOPE * (1 - cos)``
-    taken as a constant of the step."""
+    """Per-pair loss ``[N]``: BCE of ``PAIR_SCALE * (cos - margin * target)`` against ``target`` (1
+    for a positive pair), the margin ``MARGIN_BASE + MARGIN_SLOPE * (1 - cos)`` detached."""
     margin = (MARGIN_BASE + MARGIN_SLOPE * (1 - cos)).detach()
     logits = PAIR_SCALE * (cos - margin * target)
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none")

@@ -52,8 +52,7 @@ def validation_embeddings(
     device: str = "auto",
     inputs: RunInputs | None = None,
 ):
-    """Embeddings ``[N, D]`` of a run's validation photos (best checkpoint, or ``model``), with
-    the index rows they belong to."""
+    """A run's validation embeddings ``[N, D]`` (best checkpoint, or ``model``) and index rows."""
     inputs = inputs or RunInputs.load(run_dir, device)
     index = inputs.data.index
     rows = np.flatnonzero(index[C.SPLIT].to_numpy() == C.VALID)
@@ -63,8 +62,7 @@ def validation_embeddings(
 
 
 def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.DataFrame:
-    """The run's validation pairs with a ``similarity`` column from its best checkpoint (fused
-    with its real/fake head's fake probabilities when it has one)."""
+    """A run's validation pairs with a ``similarity`` column from its best checkpoint (fused)."""
     inputs = RunInputs.load(run_dir, device)
     pairs = inputs.data.pairs.copy()
     rows, a, b = pair_rows(pairs)
@@ -73,8 +71,7 @@ def scored_validation_pairs(run_dir: str | Path, device: str = "auto") -> pd.Dat
 
 
 def cutout_examples(inputs: RunInputs) -> dict[str, torch.Tensor]:
-    """The first real photo of a run's index with each face part cut out (and without):
-    ``{part: uint8 image [3, S, S]}``."""
+    """``{part: uint8 image [3, S, S]}``: a run's first real photo with each face part cut out."""
     index = inputs.data.index
     row = int(np.flatnonzero(~index[C.IS_FAKE].to_numpy())[0])
     image = torch.from_numpy(inputs.images[row : row + 1])

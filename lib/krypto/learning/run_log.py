@@ -1,6 +1,5 @@
 """What a training run records as it goes: one row per iteration (``history.csv``), one row
 per epoch (``epochs.csv``), TensorBoard scalars (``tb/``), and its summary (``metrics.json``).
-
 Both CSV files are rewritten whole and atomically at the end of every epoch; on resume the
 history is cut back to the iterations of the checkpoint, so no iteration is logged twice.
 """
@@ -45,8 +44,7 @@ def run_summary(
 
 
 class RunLog:
-    """The logs of the run in ``run_dir``; ``enabled=False`` (the other processes of a
-    distributed run) keeps everything in memory and writes nothing."""
+    """The logs of the run in ``run_dir``; ``enabled=False`` (other processes) writes nothing."""
 
     def __init__(self, run_dir: Path, enabled: bool = True):
         self.run_dir = run_dir
@@ -55,8 +53,7 @@ class RunLog:
         self.writer = None
 
     def open(self, resume_from_iteration: int | None) -> None:
-        """Start logging: from scratch (``None``), or after the first ``resume_from_iteration``
-        iterations of the history already on disk."""
+        """Start logging afresh (``None``) or after ``resume_from_iteration`` iterations on disk."""
         if not self.enabled:
             return
         from torch.utils.tensorboard import SummaryWriter
@@ -66,9 +63,8 @@ class RunLog:
         if resume_from_iteration is not None and history.exists():
             rows = pd.read_csv(history)
             self.iterations = rows[rows["iteration"] < resume_from_iteration].to_dict("records")
-        self.writer = SummaryWriter(
-            str(self.run_dir / "tb"), purge_step=resume_from_iteration or None
-        )
+        tb = str(self.run_dir / "tb")
+        self.writer = SummaryWriter(tb, purge_step=resume_from_iteration or None)
 
     def add_iterations(self, rows: list[dict]) -> None:
         self.iterations.extend(rows)

@@ -1,7 +1,6 @@
-"""Batches of P identities x K photos, each identity's fakes included.
-
-open-metric-learning's ``BalanceSampler`` draws K photos of a label at random (maybe no fake,
-then no quadruplet) from numpy's global random state, and refuses labels with one photo.
+"""Batches of P identities x K photos, each identity's fakes included. open-metric-learning's
+``BalanceSampler`` instead draws K photos of a label at random (maybe no fake, then no
+quadruplet) from numpy's global random state, and refuses labels with one photo.
 """
 
 from __future__ import annotations
@@ -13,20 +12,12 @@ import pandas as pd
 
 
 class IdentityBatchSampler:
-    """Yields lists of row numbers, ``P * K`` per batch.
-
-    Args:
-        labels: identity of each row, ``[N]``.
-        is_fake: fake flag of each row, ``[N]``.
-        n_identities: P, identities per batch.
-        n_instances: K, photos per identity (drawn with replacement when it has fewer).
-        n_fake: fakes among the K, where the identity has fakes.
-        seed: the epoch's batches depend on ``seed`` and ``set_epoch(epoch)`` only (a resumed
-            run gets the same batches).
-        rank, world_size: this process gets every ``world_size``-th identity of the shuffled
-            order, so processes never share an identity within a step (nor within a pass) and
-            all get the same number of batches.
-    """
+    """Yields lists of row numbers, ``P * K`` per batch: ``n_identities`` (P) identities of
+    ``labels`` ``[N]``, ``n_instances`` (K) photos of each (drawn with replacement when it has
+    fewer), ``n_fake`` of them fakes (``is_fake`` ``[N]``) where the identity has fakes. An epoch's
+    batches depend on ``seed`` and ``set_epoch(epoch)`` only (a resumed run gets the same ones).
+    Process ``rank`` gets every ``world_size``-th identity of the shuffled order, so processes
+    never share an identity within a step (nor within a pass) and all get as many batches."""
 
     def __init__(
         self,
@@ -48,13 +39,12 @@ class IdentityBatchSampler:
         if len(ids) < n_identities * world_size:
             raise ValueError(
                 f"P={n_identities} identities per batch (x {world_size} processes) "
-                f"but the training split has only {len(ids)} identities"
+                f"but the training split has only {len(ids)} identities: lower P"
             )
         rows = pd.Series(labels).groupby(labels).indices  # {identity: its rows, in order}
         self.real = {i: r[~is_fake[r]] for i, r in rows.items()}
         self.fake = {i: r[is_fake[r]] for i, r in rows.items()}
-        self.ids = ids
-        self.n_rows = len(labels)
+        self.ids, self.n_rows = ids, len(labels)
         self.P, self.K, self.n_fake = n_identities, n_instances, n_fake
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.epoch = 0

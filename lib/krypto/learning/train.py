@@ -1,12 +1,10 @@
 """Training an embedding model with real/fake-aware metric learning: ``train(TrainConfig(...))``
 runs the whole loop and writes the run folder (config.json, history.csv, epochs.csv with the
 validation EERs of every epoch, epoch 0 before training, metrics.json, best.pt, last.pt to resume
-from, tb/; :mod:`krypto.run_folder` owns them).
-
-The images are decoded once into a uint8 cache (beside the index), batches are indexed out of
-it and augmented on the device, so an epoch costs little more than the model itself. What
-follows training (the held-out test, the figures, the results file) is
-:func:`krypto.pipeline.after_training.finish_training`.
+from, tb/; :mod:`krypto.run_folder` owns them). The images are decoded once into a uint8 cache
+(beside the index), batches are indexed out of it and augmented on the device, so an epoch costs
+little more than the model itself. What follows training (the held-out test, the figures, the
+results file) is :func:`krypto.pipeline.after_training.finish_training`.
 """
 
 from __future__ import annotations
@@ -31,11 +29,7 @@ from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images, to_model_input
 from krypto.learning.fusion import pair_similarity
 from krypto.learning.losses import VerificationLoss
-from krypto.learning.model_health import (
-    COLLAPSED_STD,
-    calibrate_normalisation,
-    check_not_collapsed,
-)
+from krypto.learning.model_health import COLLAPSED_STD, calibrate_normalisation, check_not_collapsed
 from krypto.learning.models import build_model, memory_format
 from krypto.learning.optim import build_optimizer, build_scheduler
 from krypto.learning.run_log import RunLog, run_summary
@@ -56,11 +50,7 @@ RUN_FILES = (  # what an earlier run leaves in the run folder (removed by overwr
 
 
 class Trainer:
-    """One training run; see the module docstring for what it writes.
-
-    Public interface: :meth:`fit` (train, resuming or reusing a finished run), :meth:`train_step`
-    (one optimisation step on a batch of training rows), :meth:`evaluate` (EERs of the model on
-    the validation pairs) and :meth:`pair_scores`."""
+    """One training run (its files: see the module docstring); :meth:`fit` trains or resumes."""
 
     def __init__(
         self,
@@ -85,10 +75,9 @@ class Trainer:
         self.log = RunLog(self.run_dir, enabled=self.dist.is_main)
 
     def _load_data(self, prepared: PreparedData | None) -> None:
-        """The prepared data set, its decoded images and the tensors training indexes; rank 0
-        writes the caches first, the other processes then read them."""
-        config = self.config
-        progress = config.progress and self.dist.is_main
+        """The data, its decoded images and the training tensors; rank 0 writes the caches first."""
+        config, dist = self.config, self.dist
+        progress = config.progress and dist.is_main
 
         def load():
             data = prepared or prepare(**config.prepare_args(), progress=progress)
@@ -97,29 +86,16 @@ class Trainer:
                 data.index[C.PATH], config.input_size, data.folder, progress, points
             )
 
-        self.data, self.images = self.dist.main_first(load)
+        self.data, self.images = dist.main_first(load)
         index = self.data.index
         self.landmarks = torch.from_numpy(crop_landmarks(index, config.align))
         self.labels = torch.tensor(index[C.LABEL].to_numpy(), dtype=torch.long)
         self.is_fake = torch.tensor(index[C.IS_FAKE].to_numpy(), dtype=torch.bool)
         self.train_rows = np.flatnonzero(index[C.SPLIT].to_numpy() == C.TRAIN)
         self.val_rows, self.val_a, self.val_b = pair_rows(self.data.pairs)
-        train_labels = index[C.LABEL].to_numpy()[self.train_rows]
-        n_ids = len(np.unique(train_labels))
-        if config.P * self.dist.world_size > n_ids:
-            raise ValueError(
-                f"P={config.P} identities per batch (x {self.dist.world_size} "
-                f"processes), but the training split has {n_ids} identities: lower P"
-            )
+        labels, fake = (index[c].to_numpy()[self.train_rows] for c in (C.LABEL, C.IS_FAKE))
         self.sampler = IdentityBatchSampler(
-            train_labels,
-            index[C.IS_FAKE].to_numpy()[self.train_rows],
-            config.P,
-            config.K,
-            config.n_fake,
-            config.seed,
-            self.dist.rank,
-            self.dist.world_size,
+            labels, fake, config.P, config.K, config.n_fake, config.seed, dist.rank, dist.world_size
         )
 
     def _build_training(self) -> None:
@@ -129,11 +105,9 @@ class Trainer:
         self.memory_format = memory_format(config.backbone, self.device)
         self.model.to(self.device, memory_format=self.memory_format)
         self.generator = torch.Generator().manual_seed(config.seed)
+        n_classes = int(index[C.LABEL].max()) + 1
         self.criterion = VerificationLoss(
-            config.loss_config(),
-            self.model.embedding_dim,
-            int(index[C.LABEL].max()) + 1,
-            self.generator,
+            config.loss_config(), self.model.embedding_dim, n_classes, self.generator
         ).to(self.device)
         self.net = self.dist.wrap(self.model)
         self.optimizer = build_optimizer(self._parameter_groups(), config)
@@ -144,8 +118,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and not cpu_bf16)
 
     def _parameter_groups(self) -> list[dict]:
-        """The model's and the loss's parameters; a fake detector's in a group of their own,
-        at its ``lr_scale`` times the rate."""
+        """The model's and loss's parameters; a fake detector's apart, at ``lr_scale`` x the lr."""
         detector = self.model.detector
         own = {id(p) for p in detector.parameters()} if detector is not None else set()
         rest = [p for p in self.model.parameters() if id(p) not in own]
@@ -155,10 +128,8 @@ class Trainer:
             groups.append({"params": list(detector.parameters()), "lr": rate})
         return groups
 
-    # -- run folder --------------------------------------------------------------------------
     def _finished_metrics(self) -> dict | None:
-        """The metrics of a finished run in ``run_dir`` with the same training parameters (it
-        is reused), or None; a finished run with other parameters is refused."""
+        """A same-parameter finished run's metrics (reused), or None; other parameters: refused."""
         if self.config.overwrite or not RF.is_finished(self.run_dir):
             return None
         diff = self.config.differences(RF.read_config(self.run_dir))
@@ -180,7 +151,6 @@ class Trainer:
         for name in names:
             (self.run_dir / name).unlink(missing_ok=True)
 
-    # -- checkpoints -------------------------------------------------------------------------
     def _save(self, name: str, full: bool) -> None:
         state = {"model": self.model.state_dict(), "config": asdict(self.config)}
         state["epoch"] = self.epoch
@@ -201,9 +171,8 @@ class Trainer:
         number of processes) left one. Rank 0 reads it and hands it to the other processes, so
         they all resume, or none does."""
         file = self.run_dir / C.LAST_CHECKPOINT
-        state = None
-        if self.dist.is_main and file.is_file():  # on CPU: torch.set_rng_state needs a CPU tensor
-            state = read_checkpoint(file)
+        # read on the CPU: torch.set_rng_state needs a CPU tensor
+        state = read_checkpoint(file) if self.dist.is_main and file.is_file() else None
         state = self.dist.broadcast(state)
         if state is None:
             return False
@@ -213,8 +182,7 @@ class Trainer:
                 f"{file} was written with other parameters {diff}; pass overwrite=True "
                 f"or choose another run_dir"
             )
-        written_by = state.get("world_size", 1)
-        if written_by != self.dist.world_size:
+        if (written_by := state.get("world_size", 1)) != self.dist.world_size:
             raise ValueError(
                 f"{file} was written by {written_by} process(es), this run has "
                 f"{self.dist.world_size}: resume with as many (torchrun "
@@ -228,7 +196,6 @@ class Trainer:
         self.iterations_done = state["iterations"]
         return True
 
-    # -- evaluation --------------------------------------------------------------------------
     def _val_embeddings(self, model: torch.nn.Module) -> torch.Tensor:
         return self.dist.embed_rows(model, self.images, self.val_rows, self.device, self.use_amp)
 
@@ -240,8 +207,7 @@ class Trainer:
         return pair_similarity(model, self._val_embeddings(model), self.val_a, self.val_b)
 
     def evaluate(self) -> dict:
-        """EERs of the model on the validation pairs, with the spread of their similarities
-        (and, with a real/fake head, the fusion chosen on them)."""
+        """Validation EERs, similarity spread (and with a detector, the fusion chosen on them)."""
         if self.data.pairs.empty:
             return {}
         emb = self._val_embeddings(self.model)
@@ -250,35 +216,26 @@ class Trainer:
         if result["similarity_std"] < COLLAPSED_STD and self.dist.is_main and self.epoch == 0:
             warnings.warn(
                 f"epoch 0: the validation similarities have collapsed before training (std "
-                f"{result['similarity_std']:.2e}); the EER of such tied scores means "
-                f"nothing",
+                f"{result['similarity_std']:.2e}); the EER of such tied scores means nothing",
                 stacklevel=2,
             )
         return result
 
     def calibrate_normalisation(self) -> None:
-        """A model trained from random weights gets its normalisation statistics from training
-        photos first (:func:`~krypto.learning.model_health.calibrate_normalisation`); a
-        pretrained model keeps its own."""
+        """Set a random model's normalisation statistics from training photos (a pretrained one
+        keeps its own): :func:`~krypto.learning.model_health.calibrate_normalisation`."""
         if self.config.pretrained is False:
             calibrate_normalisation(
                 self.model, self.images, self.train_rows, self.config.seed, self.device
             )
 
-    # -- the loop ----------------------------------------------------------------------------
     def train_step(self, batch_rows: np.ndarray) -> dict:
-        """One optimisation step on the training rows at positions ``batch_rows`` ``[B]`` of
-        the training split; returns the step's logs (losses, batch distances, lr)."""
+        """One optimisation step on training rows at positions ``batch_rows`` ``[B]``; its logs."""
         cfg = self.config
         rows = torch.as_tensor(self.train_rows[batch_rows])
         images = torch.as_tensor(self.images[rows]).to(self.device, non_blocking=True)
-        images = cutout(
-            images,
-            self.landmarks[rows].to(self.device),
-            cfg.cutout_part,
-            cfg.cutout_p,
-            self.generator,
-        )
+        landmarks = self.landmarks[rows].to(self.device)
+        images = cutout(images, landmarks, cfg.cutout_part, cfg.cutout_p, self.generator)
         images = random_flip(images, self.generator, cfg.flip_p)
         x = to_model_input(images, self.device, self.memory_format)
         labels, is_fake = self.labels[rows].to(self.device), self.is_fake[rows].to(self.device)
@@ -300,13 +257,8 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         self.model.train()
         logged = []
-        bar = tqdm(
-            self.sampler,
-            desc=f"epoch {self.epoch}/{cfg.epochs}",
-            leave=False,
-            disable=not (cfg.progress and self.dist.is_main),
-            mininterval=1.0,
-        )
+        desc, show = f"epoch {self.epoch}/{cfg.epochs}", cfg.progress and self.dist.is_main
+        bar = tqdm(self.sampler, desc=desc, leave=False, disable=not show, mininterval=1.0)
         for batch in bar:
             logs = self.train_step(np.asarray(batch))
             logs.update(epoch=self.epoch, iteration=self.iterations_done)
@@ -316,8 +268,7 @@ class Trainer:
         return logged
 
     def _end_epoch(self, result: dict, seconds: float, n_images: int) -> bool:
-        """Record an epoch (logs, then checkpoints); returns True when training should stop
-        early."""
+        """Record an epoch (logs, then checkpoints); True when training should stop early."""
         cfg = self.config
         row = {
             "epoch": self.epoch,
@@ -369,9 +320,8 @@ class Trainer:
             result = self.evaluate()
             loss = float(np.mean([r["loss"] for r in logged])) if logged else float("nan")
             result["train_loss"] = self.dist.mean(loss)  # over the processes
-            stop = self._end_epoch(
-                result, train_seconds, len(logged) * cfg.P * cfg.K * self.dist.world_size
-            )
+            n_images = len(logged) * cfg.P * cfg.K * self.dist.world_size
+            stop = self._end_epoch(result, train_seconds, n_images)
         metrics = run_summary(
             self.epochs,
             self.best,
@@ -390,7 +340,6 @@ class Trainer:
 
 
 def train(config: TrainConfig | None = None, **params) -> dict:
-    """Train with ``config`` (or keyword parameters of :class:`TrainConfig`); returns the
-    content of ``metrics.json``."""
+    """Train with ``config`` (or :class:`TrainConfig`'s parameters); metrics.json's content."""
     config = config or TrainConfig.from_dict(params)
     return Trainer(config).fit()

@@ -22,9 +22,8 @@ def validation_eers(
     """EERs of ``model`` on the validation ``pairs`` from its outputs ``[N, D (+ 1)]`` on the
     validation photos (pair ``i`` is photos ``a[i]`` and ``b[i]``; ``is_fake`` ``[N]``), with the
     spread of their cosine similarities. With a fake detector, its fusion is chosen on these
-    pairs first (and set in the detector, so that the epoch's checkpoint scores as validated),
-    and the unfused EER (``eer_cosine``), the detector's ROC AUC on the photos (``fake_auc``)
-    and the fusion are logged."""
+    pairs first and set in the detector, and the unfused EER (``eer_cosine``), the detector's
+    ROC AUC on the photos (``fake_auc``) and the fusion are logged."""
     embeddings, p = split_outputs(model, outputs)
     cos = cosine_pair_scores(embeddings, a, b)
     logged = {}

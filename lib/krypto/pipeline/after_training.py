@@ -67,8 +67,7 @@ def finish_training(trainer: Trainer, metrics: dict) -> dict:
 
 
 def train_and_finish(config: TrainConfig | None = None, **params) -> dict:
-    """What 02_train does, without the notebook: train with ``config`` (or keyword parameters
-    of :class:`~krypto.learning.config.TrainConfig`), then :func:`finish_training`; returns the
-    run's ``results.json``."""
+    """What 02_train does, without the notebook: train with ``config`` (or keyword parameters of
+    :class:`~krypto.learning.config.TrainConfig`), then :func:`finish_training`'s results.json."""
     trainer = Trainer(config or TrainConfig.from_dict(params))
     return finish_training(trainer, trainer.fit())

@@ -1,8 +1,7 @@
 """``python -m krypto.pipeline.batch FILE``: run the notebooks of a batch file (the README's
-"Running experiments" and "Batches on a cluster"), each run a task on Dask distributed
-(:mod:`.run_task`) whose ``needs`` are its dependencies, on a cluster in this process or a running
-one (``--scheduler``). On SIGINT, SIGTERM or SIGHUP the batch stops its children on every worker,
-records their runs as ``interrupted`` and exits with 128 + the signal number."""
+"Running experiments" and "Batches on a cluster"), each run a Dask task (:mod:`.run_task`) that
+depends on its ``needs``, on a cluster in this process or a running one (``--scheduler``). On
+SIGINT, SIGTERM or SIGHUP it stops its children on every worker, their runs ``interrupted``."""
 
 from __future__ import annotations
 
@@ -76,8 +75,7 @@ OPTIONS = {  # the command line after the batch file
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; returns 0 when every run is done, 1 if any is not, 2 on errors,
-    128 + N when stopped by signal N."""
+    """Exit status: 0 when every run is done, 1 if any is not, 2 on errors, 128 + N on signal N."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.pipeline.batch",
         description="Run notebooks with papermill from a batch file.",
@@ -106,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except children.Interrupted as error:
-        print(
-            f"\n{error}: the runs above that are not done run again with the same command",
-            file=sys.stderr,
-        )
+        again = "the runs above that are not done run again with the same command"
+        print(f"\n{error}: {again}", file=sys.stderr)
         return 128 + error.signum
     return 0 if all(status in FINISHED for status in statuses.values()) else 1
 
@@ -125,8 +121,7 @@ def run_batch(
     """Execute ``runs`` as Dask tasks on the scheduler at ``scheduler`` (None: a cluster here
     with ``jobs`` task slots), each with ``threads`` torch threads (0: the worker's cores shared
     among its slots); needs outside ``runs`` are read under ``runs_dir``. Returns full name ->
-    status (:mod:`.run_record`); on a stop signal, raises ``children.Interrupted`` once the
-    children are stopped."""
+    status; on a stop signal, raises ``children.Interrupted`` once the children are stopped."""
     runs = order_runs(runs)
     outcomes: dict[str, Outcome] = {}
     Path(runs_dir).mkdir(parents=True, exist_ok=True)  # for the workers to see
@@ -155,8 +150,7 @@ def _gpus(run: Run) -> int:
 
 @contextlib.contextmanager
 def _client(scheduler: str | None, jobs: int, gpus: bool) -> Iterator[distributed.Client]:
-    """A Dask client of the running cluster at ``scheduler``, or of one started here (with this
-    machine's GPUs as resources when ``gpus``)."""
+    """A Dask client of the cluster at ``scheduler``, or of one started here (GPUs if ``gpus``)."""
     if scheduler:
         try:
             client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -195,12 +189,7 @@ def _check_gpus(client: distributed.Client, runs: list[Run], scheduler: str | No
             )
 
 
-def _follow(
-    client: distributed.Client,
-    futures: dict[str, distributed.Future],
-    outcomes: dict[str, Outcome],
-    batch_id: str,
-) -> None:
+def _follow(client: distributed.Client, futures: dict, outcomes: dict, batch_id: str) -> None:
     """Print each run's end as it comes; on a signal, stop the batch (see :func:`run_batch`)."""
     names = {future.key: name for name, future in futures.items()}
     numbers = {name: f"[{number}/{len(futures)}]" for number, name in enumerate(futures, 1)}
@@ -234,11 +223,8 @@ def _follow(
 def _summary(runs: list[Run], outcomes: dict[str, Outcome]) -> None:
     """The runs that did not finish and why (each run's end is printed as it comes)."""
     unfinished = Outcome(NOT_STARTED, NOT_STARTED)
-    failures = [
-        f"  {run.full_name}: {outcomes.get(run.full_name, unfinished).message}"
-        for run in runs
-        if outcomes.get(run.full_name, unfinished).status not in FINISHED
-    ]
+    ends = [(run.full_name, outcomes.get(run.full_name, unfinished)) for run in runs]
+    failures = [f"  {name}: {end.message}" for name, end in ends if end.status not in FINISHED]
     if failures:
         print(f"\n{len(failures)} of {len(runs)} runs did not finish:", *failures, sep="\n")
 

@@ -29,10 +29,7 @@ class BatchError(ValueError):
 
 
 def load_batch(
-    path: str | Path,
-    quick: bool = False,
-    runs_dir: Path = C.RUNS_DIR,
-    seeds: list[int] | None = None,
+    path: str | Path, quick: bool = False, runs_dir: Path = C.RUNS_DIR, seeds: list | None = None
 ) -> list[Run]:
     """Read a batch file and its includes; runs come in an order that satisfies ``needs`` (each
     defined by the files or with a ``run.json`` under ``runs_dir``; a training ``pretrained``
@@ -192,11 +189,8 @@ def _seeds(path: Path, value: Any) -> list[int] | None:
     whole = isinstance(value, list) and all(
         isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value
     )
-    _require(
-        value is None or (whole and 0 < len(set(value)) == len(value)),
-        path,
-        f"seeds must be a list of distinct non-negative integers, not {value!r}",
-    )
+    fine = value is None or (whole and 0 < len(set(value)) == len(value))
+    _require(fine, path, f"seeds must be a list of distinct non-negative integers, not {value!r}")
     return value
 
 

@@ -47,22 +47,18 @@ def parse_params(argv: list[str]) -> dict:
         if not isinstance(data, dict):
             parser.error(f"-f {file}: not a YAML mapping of parameters")
         params.update(data)
-    return _numbers({**params, **given})
+    params.update(given)
+    kinds = {f.name: type(f.default) for f in fields(TrainConfig)}
+    for key, value in params.items():  # "1e-3" (text to PyYAML) as a number where the field is one
+        if isinstance(value, str) and kinds.get(key) in (int, float):
+            with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
+                params[key] = kinds[key](value)
+    return params
 
 
 def _value(text: str):
     """A value as YAML reads it, and None (YAML: the text) and "" as papermill's -p does."""
     return None if text == "None" else text if text == "" else yaml.safe_load(text)
-
-
-def _numbers(params: dict) -> dict:
-    """``"1e-3"`` (PyYAML reads it as text) becomes a number where the field is a number."""
-    kinds = {f.name: type(f.default) for f in fields(TrainConfig)}
-    for key, value in params.items():  # (values replaced, keys unchanged)
-        if isinstance(value, str) and kinds.get(key) in (int, float):
-            with contextlib.suppress(ValueError):  # TrainConfig.validate names the bad value
-                params[key] = kinds[key](value)
-    return params
 
 
 @record

@@ -36,13 +36,11 @@ class Run:
     nproc: int = 1
 
     @property
-    def full_name(self) -> str:
-        """``batch/run``."""
+    def full_name(self) -> str:  # batch/run
         return f"{self.batch}/{self.name}"
 
     @property
     def log_file(self) -> Path:
-        """Where the run's output goes."""
         return self.run_dir / (TORCHRUN_LOG if self.launcher == TORCHRUN else LOG)
 
     @property
@@ -71,8 +69,7 @@ def read_record(run_dir: Path) -> dict:
 
 
 def write_record(run: Run, **state) -> None:
-    """Write ``run.json`` (atomically): :func:`record_of` and the ``state`` fields (None when
-    not given)."""
+    """``run.json``, atomically: :func:`record_of` and the ``state`` fields (None if not given)."""
     write_json(run.run_dir / RECORD, {**record_of(run), **dict.fromkeys(STATE_FIELDS), **state})
 
 

@@ -1,8 +1,7 @@
-"""The task of one run of a batch, on a Dask worker (:func:`execute_run`): what no engine knows.
-A finished run is reused or is a conflict, one writer per run folder (:mod:`krypto.run_lock`),
-the run a child process of the worker that dies with it (:mod:`krypto.pipeline.children`), and
-every file written atomically, ``run.json`` last: a task run again after its worker was killed
-resumes the training from its ``last.pt``."""
+"""The task of one run of a batch, on a Dask worker (:func:`execute_run`): a finished run reused
+or a conflict, one writer per run folder (:mod:`krypto.run_lock`), the run a child process that
+dies with the worker (:mod:`.children`), every file written atomically, ``run.json`` last: a task
+run again after its worker was killed resumes the training from its ``last.pt``."""
 
 from __future__ import annotations
 
@@ -47,8 +46,7 @@ _guard = threading.Lock()
 
 
 def stop_batch(batch_id: str, why: str) -> None:
-    """On a worker: start no more runs of the batch; stop its children (their tasks record
-    their runs as ``interrupted``)."""
+    """On a worker: start no more runs of the batch; stop its children (runs ``interrupted``)."""
     with _guard:
         _stopped[batch_id] = why
         procs = list(_active[batch_id])
@@ -79,14 +77,12 @@ def execute_run(
     blocker = _blocker(run, needed, runs_dir, say)
     if blocker:
         return Outcome(R.BLOCKED, blocker)
-    settled = None if force else _done_before(run)
-    if settled is not None:
+    if not force and (settled := _done_before(run)):
         return settled
     try:
         _wait_while_held(run.run_dir, say, "waiting:")
         with run_lock(run.run_dir, wait=True):
-            settled = None if force else _done_before(run)  # another batch may have run it
-            if settled is not None:
+            if not force and (settled := _done_before(run)):  # another batch may have run it
                 return settled
             say("started")
             return _execute(run, force, threads, batch_id)
@@ -142,7 +138,15 @@ def _done_before(run: Run) -> Outcome | None:
 
 def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
     """Prepare the folder, run the child, record how it ended."""
-    _prepare(run, force)
+    # drop what writers killed in the folder (held, so made) left: papermill's notebook and
+    # temporary files (an earlier executed notebook stays until this one's replaces it)
+    run.partial.unlink(missing_ok=True)
+    for leftover in run.run_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    parameters = dict(run.parameters)
+    if force and "overwrite" in papermill.inspect_notebook(str(run.notebook)):
+        parameters["overwrite"] = True
+    write_text(run.run_dir / R.PARAMS, yaml.safe_dump(parameters, sort_keys=False))
     start = time.monotonic()
     write_record(run, status=R.RUNNING)
     env = children.child_env(distributed.get_worker().state.nthreads, threads, run.nproc)
@@ -174,19 +178,6 @@ def _execute(run: Run, force: bool, threads: int, batch_id: str) -> Outcome:
             os.replace(partial, tmp)
     write_record(run, status=outcome.status, seconds=seconds, error=error)
     return outcome
-
-
-def _prepare(run: Run, force: bool) -> None:
-    """Drop what writers killed in the folder (held, so made) left: papermill's notebook and
-    temporary files (an earlier executed notebook stays until this one's replaces it); write
-    ``params.yaml``."""
-    run.partial.unlink(missing_ok=True)
-    for leftover in run.run_dir.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-    parameters = dict(run.parameters)
-    if force and "overwrite" in papermill.inspect_notebook(str(run.notebook)):
-        parameters["overwrite"] = True
-    write_text(run.run_dir / R.PARAMS, yaml.safe_dump(parameters, sort_keys=False))
 
 
 def command(run: Run) -> list[str]:

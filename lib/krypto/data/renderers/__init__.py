@@ -1,7 +1,6 @@
 """Face renderers other than :mod:`krypto.data.synth`, to check that a recipe does not learn one
 generator's quirks: :mod:`.portrait` (PIL faces in cluttered rooms, fakes pasted from another
-photo) and :mod:`.eigenfaces` (a shaded procedural face model, fakes swapped in the model and
-drawn by a generator), each with its own drawing, look and kind of fake.
+photo) and :mod:`.eigenfaces` (a shaded procedural face model, fakes swapped in the model).
 
 A renderer's ``render_all(cfg)`` turns a :class:`RenderConfig` into photos, one list per identity
 (reals first, then fakes), each a JPEG with its five landmarks and, for a fake, its host (the
@@ -9,8 +8,6 @@ person of its pool, training or held-out, on whose photo or head it was made).
 ``dataset_path("portrait:identities=200,size=64")`` writes a data set once under
 ``data/renderers/<slug>``; ``python -m krypto.data.renderers.<name> OUT --size 64`` anywhere.
 """
-
-from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, dataclass, fields
@@ -63,10 +60,8 @@ _FIELDS = {f.name for f in fields(RenderConfig)}
 
 
 def parse_spec(spec: str) -> tuple[str, RenderConfig]:
-    """``"name:key=value,..."`` -> the renderer's name and its full configuration.
-
-    Keys are :class:`RenderConfig` fields or their short forms (:data:`ALIASES`: ``size``,
-    ``real``, ``fake``, ``strength``, ``pairs``); the others keep their defaults."""
+    """``"name:key=value,..."`` -> the renderer's name and its full configuration; keys are
+    :class:`RenderConfig` fields or their short forms (:data:`ALIASES`), the others default."""
     name, _, rest = (part.strip() for part in spec.partition(":"))
     if name not in RENDERERS:
         raise ValueError(f"unknown renderer {name!r} in {spec!r}: one of {sorted(RENDERERS)}")
@@ -119,6 +114,5 @@ def dataset_path(spec: str, root: str | Path | None = None) -> Path:
 def main(name: str, argv: list[str] | None = None) -> None:
     """The command line of the renderer ``name`` (``python -m krypto.data.renderers.<name>``)."""
     doc = importlib.import_module(RENDERERS[name]).__doc__
-    prog = f"python -m {RENDERERS[name]}"
     write = lambda out, cfg: write_dataset(out, name, cfg)
-    run_command_line(RenderConfig, write, prog, doc, argv, ALIASES)
+    run_command_line(RenderConfig, write, f"python -m {RENDERERS[name]}", doc, argv, ALIASES)

@@ -2,8 +2,6 @@
 soft ellipses, the traces a face swap leaves (a blending seam, an upsampling checkerboard, a
 double JPEG, missing sensor noise), sensor noise and JPEG. Images are float RGB in [0, 1]."""
 
-from __future__ import annotations
-
 import io
 
 import numpy as np

@@ -8,10 +8,7 @@ noise) scaled by ``fake_strength``: a model of identity alone sees X in it.
 
 :mod:`.traits` samples identities and photo conditions, :mod:`.render` draws them; here are
 :class:`SynthConfig`, the data set on disk and the named sets (``data_dir="synthetic:<name>"``).
-Command line: ``python -m krypto.data.synth OUT --identities 200``.
 """
-
-from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -34,6 +31,7 @@ from krypto.data.synth.traits import HEAD_TRAITS, sample_identities, sample_nuis
 
 CONFIG_FILE = "synth_config.json"
 NEAREST_HOSTS = 3  # a fake's host: one of the identities whose head traits are nearest its own
+BATCH = 256  # photos drawn at once
 
 
 @dataclass(frozen=True)
@@ -59,12 +57,7 @@ class SynthConfig:
         check_config(self, fake_strength=(0, 1))
 
 
-BATCH = 256  # photos drawn at once
-
-
-def write_dataset(
-    out_dir: str | Path, config: SynthConfig | None = None, progress: bool = True
-) -> Path:
+def write_dataset(out_dir: str | Path, config: SynthConfig | None = None, progress=True) -> Path:
     """Write a synthetic data set in the official layout into ``out_dir`` (the first
     ``identities`` people in ``train/``, the others in the test pairs); returns it."""
     cfg = config or SynthConfig()
@@ -133,6 +126,5 @@ def ensure_default_dataset(out_dir: Path = C.SYNTHETIC_DIR, config=SynthConfig()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m krypto.data.synth OUT [--identities N ...]``, one option per field of
-    :class:`SynthConfig`."""
+    """``python -m krypto.data.synth OUT [--identities N ...]``, an option per SynthConfig field."""
     run_command_line(SynthConfig, write_dataset, "python -m krypto.data.synth", __doc__, argv)

@@ -1,5 +1,3 @@
-"""``python -m krypto.data.synth OUT``: see :func:`krypto.data.synth.main`."""
-
 from krypto.data.synth import main
 
 main()

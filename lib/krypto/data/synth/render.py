@@ -2,8 +2,6 @@
 photo's pose: the head, the inner face with its five landmarks, the background, the lighting and
 sensor noise; real photos, and face swaps with the traces they leave."""
 
-from __future__ import annotations
-
 import cv2
 import numpy as np
 
@@ -60,8 +58,7 @@ class Canvas:
 
 
 def paint_head(cv: Canvas, t: dict) -> None:
-    """Hair, neck, the face outline with its skin, and the fringe: the hair cap above a wavy
-    line."""
+    """Hair, neck, the face outline with its skin, and the fringe (a hair cap above a wavy line)."""
     hair = np.clip(t["hair"] + cv.nz["hair_shift"], 0, 1)
     vol, zero = t["hair_volume"], np.zeros_like(t["face_w"])
     half = t["hair_len"] / 2
@@ -127,9 +124,7 @@ def render_real(traits: dict, nuisance: dict, size: int, rng: np.random.Generato
     return finish(cv.img, nuisance, rng), landmarks
 
 
-def render_fake(
-    source: dict, target: dict, nuisance: dict, size: int, strength: float, rng: np.random.Generator
-):
+def render_fake(source: dict, target: dict, nuisance: dict, size: int, strength: float, rng):
     """Face swaps: ``source``'s inner face on ``target``'s head, with the traces swaps leave in
     the swapped region (brows to mouth), scaled by ``strength``: resampling blur and misalignment
     (drawn at a lower resolution), a colour mismatch, a darkened seam, a checkerboard and less
@@ -137,7 +132,6 @@ def render_fake(
     n = len(nuisance["roll"])
     cv = Canvas(background(nuisance, size), nuisance)
     paint_head(cv, target)
-
     low = max(8, int(round(size / (1.0 + 3.0 * strength))))
     wobble = dict(nuisance, shift=nuisance["shift"] + rng.normal(0, 0.012 * strength, (n, 2)))
     # colour mismatch: the swapped skin keeps the source's tone, shifted by the swap's own cast
@@ -148,7 +142,6 @@ def render_fake(
     low_res = np.clip(face.img, 0, 1).transpose(0, 2, 3, 1)
     up = [cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in low_res]
     face_img = np.stack(up).transpose(0, 3, 1, 2)  # [B, 3, size, size]
-
     top = source["eye_y"] - source["brow_gap"] - source["brow_h"] - 0.05
     bottom = source["mouth_y"] + source["lip_h"] + 0.08
     ax = np.minimum(source["eye_dx"] + source["eye_w"] + 0.07, target["face_w"] - 0.03)

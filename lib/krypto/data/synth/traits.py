@@ -1,8 +1,6 @@
 """Identities and photo conditions (see :mod:`krypto.data.synth`), sampled as arrays (one row
 per face) so that a whole batch of faces is drawn with one numpy operation per shape."""
 
-from __future__ import annotations
-
 import math
 
 import numpy as np
@@ -49,10 +47,7 @@ def sample_identities(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]
 def sample_nuisance(rng: np.random.Generator, n: int, difficulty: float) -> dict[str, np.ndarray]:
     """What changes between two photos of one person, for ``n`` photos."""
     d = difficulty
-
-    def u(lo, hi, *shape):
-        return rng.uniform(lo, hi, (n, *shape))
-
+    u = lambda lo, hi, *shape: rng.uniform(lo, hi, (n, *shape))
     return {
         "roll": u(-1, 1) * math.radians(20) * d,
         "yaw": u(-1, 1) * 0.12 * d,

@@ -49,8 +49,7 @@ def table_means(results: dict) -> dict[str, float]:
 
 
 def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
-    """``(section, metric) -> (pooled per-seed std, degrees of freedom)`` over the rows of
-    ``results`` whose seeds vary."""
+    """``(section, metric) -> (pooled per-seed std, its degrees of freedom)`` over varying seeds."""
     sums: dict[tuple[str, str], list[float]] = {}
     for result in results:
         for (section, _, metric), (cell, _) in _cells(result).items():
@@ -63,8 +62,7 @@ def pooled_spread(*results: dict) -> dict[tuple[str, str], tuple[float, int]]:
 
 
 def tolerances(committed: dict, reproduced: dict) -> dict[str, float]:
-    """``"section / row / metric" -> tolerance`` of every mean both results have (see the
-    module's docstring)."""
+    """``"section / row / metric" -> tolerance`` of every mean both results have (module doc)."""
     spread = pooled_spread(committed, reproduced)
     ours, theirs = _cells(reproduced), _cells(committed)
     shared = [key for key in theirs if key in ours]

@@ -51,8 +51,7 @@ def write_report(results: dict, out: Path, readme: Path | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; 0 on success, 2 on a missing run, README marker or an unreadable
-    batch file."""
+    """Exit status: 0, or 2 on a missing run, README marker or an unreadable batch file."""
     parser = argparse.ArgumentParser(
         prog=REPORT_COMMAND,
         description="Collect the runs' results into <out>/results.json, REPORT.md and the README.",

@@ -19,27 +19,16 @@ from krypto.pipeline.run_record import LOG, read_record
 from krypto.run_folder import read_results, resolve_run, seed_runs
 
 
-def batch_command(runs_dir: Path) -> str:
-    """The batch command that made the runs (``--runs-dir`` when not ``runs/``)."""
-    if runs_dir == C.RUNS_DIR.absolute():
-        return S.BATCH_COMMAND
-    return f"{S.BATCH_COMMAND} --runs-dir {display_path(runs_dir)}"
-
-
 def run_provenance(section: S.Section, folder: Path, command: str) -> dict:
-    """A section's run: its folder, the command that made it, and each training it read (its
-    folder and its seeds' folders)."""
+    """A section's run: its folder, its command, each training it read (folder, seeds' folders)."""
     train_runs = {}
     for name, ref in S.train_refs(read_record(folder).get("parameters") or {}).items():
         configuration = resolve_run(ref, folder)
         try:
-            seeds = seed_runs(configuration)
+            seeds = [display_path(seed) for seed in seed_runs(configuration)]
         except FileNotFoundError as error:
             raise S.ReportError(f"{section.run} read {ref} ({name}): {error}") from error
-        train_runs[name] = {
-            "run_dir": display_path(configuration),
-            "seeds": [display_path(seed) for seed in seeds],
-        }
+        train_runs[name] = {"run_dir": display_path(configuration), "seeds": seeds}
     provenance = {"run_dir": display_path(folder), "command": command}
     return {**provenance, **({"train_runs": train_runs} if train_runs else {})}
 
@@ -97,7 +86,9 @@ def collect(runs_dir: str | Path = C.RUNS_DIR, out: str | Path | None = None) ->
     ``findings``, ``provenance``, ``code_hash`` and ``made_by_other_code``."""
     runs_dir = Path(runs_dir).absolute()
     out = Path(out).absolute() if out is not None else runs_dir / "report"
-    command = batch_command(runs_dir)
+    command = S.BATCH_COMMAND  # that made the runs
+    if runs_dir != C.RUNS_DIR.absolute():
+        command += f" --runs-dir {display_path(runs_dir)}"
     sections, provenance, copies = {}, {}, []
     for section in S.SECTIONS:  # everything is read and checked before anything is written
         values, folder = _read_section(section, runs_dir, command)

@@ -74,10 +74,8 @@ def _comparison(spec: dict, a: str, b: str, metric: str, values: dict) -> tuple[
     verdict = VR.compare(values[a, metric], values[b, metric])
     ratio = _ratio(verdict.a_mean, verdict.b_mean, lower)
     under = fold is not None and verdict.lower == lower and (ratio is None or ratio < fold)
-    if verdict.lower is None:
-        outcome = VR.NO_CLEAR
-    else:
-        outcome = HOLDS if verdict.lower == lower and not under else DIFFERS
+    holds = verdict.lower == lower and not under
+    outcome = VR.NO_CLEAR if verdict.lower is None else HOLDS if holds else DIFFERS
     sides = [VR.format_mean_std(verdict.a_mean, verdict.a_std)]
     sides.append(VR.format_mean_std(verdict.b_mean, verdict.b_std))
     phrase = _phrase(metric, a, b, sides, ratio)
@@ -88,10 +86,9 @@ def _comparison(spec: dict, a: str, b: str, metric: str, values: dict) -> tuple[
 
 def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
     """One finding of report.yaml's ``findings`` checked on ``sections`` (as in results.json):
-    ``id``, ``claim``, ``seed`` (the seed's numbers, as text; None for a finding of ours),
-    ``verdict`` (HOLDS when every pair
-    holds on some metric, DIFFERS when a comparison differs, else NO_CLEAR; UNKNOWN without the
-    rows), ``numbers`` (each comparison's verdict and ratio) and ``detail``."""
+    ``id``, ``claim``, ``seed`` (the seed's numbers as text; None for ours), ``verdict`` (HOLDS:
+    every pair holds on some metric, DIFFERS: a comparison differs, else NO_CLEAR; UNKNOWN
+    without the rows), ``numbers`` (each comparison's verdict and ratio) and ``detail``."""
     table = (sections.get(spec["section"]) or {}).get("table") or {}
     seed_rows = (seed.get(spec["section"]) or {}).get("rows") or {}
     seed_text = None if spec.get("ours") else _seed_text(spec, seed_rows)
@@ -110,10 +107,9 @@ def check_finding(spec: dict, sections: dict, seed: dict) -> dict:
             outcome, numbers[f"{a} -> {b} on {m}"], phrase = _comparison(spec, a, b, m, values)
             outcomes[-1].add(outcome)
             phrases.append(phrase)
+    verdict = HOLDS if all(HOLDS in pair for pair in outcomes) else VR.NO_CLEAR
     if any(DIFFERS in pair for pair in outcomes):
         verdict = DIFFERS
-    else:
-        verdict = HOLDS if all(HOLDS in pair for pair in outcomes) else VR.NO_CLEAR
     counts = list(dict.fromkeys(len(v) for v in values.values()))
     seeds = f"{VR.join_names([str(c) for c in counts])} seed{'s' if max(counts) != 1 else ''}"
     detail = "; ".join(phrases) + f" ({seeds})"

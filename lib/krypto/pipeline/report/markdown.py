@@ -71,9 +71,8 @@ def check_prose() -> None:
 def render_markdown(
     results: dict, figure_prefix: str, heading_level: int = REPORT_HEADING_LEVEL
 ) -> str:
-    """The markdown of every section from a results.json dict, under a "Results" heading one
-    level up; figures are linked as ``figure_prefix + name``. Its prose is checked against the
-    batch files first (:func:`check_prose`)."""
+    """The markdown of every section of a results.json dict under a "Results" heading a level up,
+    figures linked as ``figure_prefix + name``, its prose checked first (:func:`check_prose`)."""
     check_prose()
     sections = results.get("sections") or {}
     text = TEMPLATE.get_template("report.md.j2").render(

@@ -56,17 +56,15 @@ TRAINING_SECTIONS = tuple(section.key for section in SECTIONS if section.trained
 
 
 def train_refs(parameters: dict) -> dict[str, str]:
-    """The training runs a notebook's parameters name (``train_runs``, a dict, or
-    ``train_run``): row name -> run reference (``batch/run``)."""
+    """Row name -> run reference (``batch/run``) of a notebook's ``train_runs`` or ``train_run``."""
     if parameters.get("train_run"):
         return {"train_run": str(parameters["train_run"])}
     return {str(k): str(v) for k, v in (parameters.get("train_runs") or {}).items()}
 
 
 def seed_results() -> dict[str, Any]:
-    """The seed's numbers (:data:`SEED_FILE`): ``source``, then per section ``epochs`` (None when
-    its write-up does not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: the seed's
-    name of the row)."""
+    """The seed's numbers (:data:`SEED_FILE`): ``source``, per section ``epochs`` (None if its
+    write-up does not say) and ``rows`` (``{eer_real, eer_fake, eer}``, ``as``: its row name)."""
     try:
         return yaml.safe_load((C.REPO_ROOT / SEED_FILE).read_text())
     except (OSError, yaml.YAMLError) as error:

@@ -13,8 +13,7 @@ KEPT_DECIMALS = 4  # results.json keeps this many decimals; the tables show DECI
 
 
 def round_values(value: Any) -> Any:
-    """Floats rounded to :data:`KEPT_DECIMALS` (NaN and infinities become None), through dicts
-    and lists, as JSON."""
+    """Floats rounded to :data:`KEPT_DECIMALS` through dicts and lists, as JSON (NaN, inf: None)."""
     text = json.dumps(value, default=float)  # numpy numbers as floats
     return json.loads(
         text, parse_float=lambda n: round(float(n), KEPT_DECIMALS), parse_constant=lambda _: None
@@ -84,10 +83,9 @@ def columns_of(rows: dict, kind: str) -> list[tuple[str, str, str]]:
 
 
 def training_columns(rows: dict, kinds: set[str], seeded: bool = False) -> list[tuple]:
-    """The columns of a table of trained configurations from sections of ``kinds``: each test
-    EER of report.yaml's ``metrics`` that a row has (ours or, ``seeded``, the seed's) and those
-    kinds show, as mean ± std (``seeded``: the seed's number after ours where it gave one), then
-    ``run_columns``."""
+    """A trained table's columns (sections of ``kinds``): each test EER of report.yaml's
+    ``metrics`` that a row has (ours or, ``seeded``, the seed's) and those kinds show, as mean ±
+    std (``seeded``: the seed's number after ours where it gave one), then ``run_columns``."""
     present = {key for row in rows.values() for key in row or {}}
     columns = []
     for metric in METRICS:

@@ -8,8 +8,6 @@ clothes, background, noise and JPEG quality. A fake of A is A's inner-face coeff
 first JPEG pass. Folder names and meta.json keys are 8-digit zero-padded ids.
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 from krypto.data.dataset_writer import lookalike_hosts
@@ -18,6 +16,7 @@ from krypto.data.renderers.eigenfaces.model import N_ALBEDO, N_RELIEF, render_he
 from krypto.data.renderers.eigenfaces.photos import render_photos
 
 FOLDER_WIDTHS = (8, 8)  # zero padding of folder names and of meta.json keys
+BATCH = 48  # photos rendered at once
 _LIGHT_SKIN, _DARK_SKIN = np.array([0.95, 0.80, 0.68]), np.array([0.36, 0.23, 0.15])
 # fmt: off
 _HAIR = np.array([[0.06, 0.05, 0.05], [0.22, 0.13, 0.07], [0.42, 0.27, 0.14],
@@ -50,15 +49,9 @@ INNER = (*_INNER, "iris", "lips", "albedo_in", "relief", "beard")
 
 
 def sample_people(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Coefficient vectors of ``n`` people: arrays ``[n]``, ``[n, 3]`` (colours) or
-    ``[n, K]`` (the weights of the basis's fields)."""
-
-    def u(lo, hi, *shape):
-        return rng.uniform(lo, hi, (n, *shape))
-
-    def noisy(colours, spread=0.04):
-        return np.clip(colours + rng.normal(0, spread, (n, 3)), 0, 1)
-
+    """``n`` people's coefficients: ``[n]``, ``[n, 3]`` (colours) or ``[n, K]`` (basis weights)."""
+    u = lambda lo, hi, *shape: rng.uniform(lo, hi, (n, *shape))
+    noisy = lambda colours, spread=0.04: np.clip(colours + rng.normal(0, spread, (n, 3)), 0, 1)
     skin = noisy(_LIGHT_SKIN + rng.beta(1.3, 1.6, (n, 1)) * (_DARK_SKIN - _LIGHT_SKIN), 0.025)
     bald, long_hair = rng.random(n) < 0.08, rng.random(n) < 0.4
     return {
@@ -92,9 +85,6 @@ def sample_nuisance(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return nz
 
 
-BATCH = 48  # photos rendered at once
-
-
 def render_all(cfg: RenderConfig) -> list[list[tuple]]:
     """Every identity's photos, reals then fakes: ``[(jpeg, landmarks, host or None), ...]``.
     Swaps are made onto heads that resemble the source: skin, hair colour and style, outline."""
@@ -107,8 +97,7 @@ def render_all(cfg: RenderConfig) -> list[list[tuple]]:
     # the heads of an identity: its own, then one per fake (its inner face on the host's head);
     # the head of each of its photos: its own for the reals, then those of the fakes
     head_of_photo = np.r_[np.zeros(cfg.n_real, int), np.arange(1, cfg.n_fake + 1)]
-    photos: list[list[tuple]] = []
-    chunk = max(1, BATCH // per)
+    photos, chunk = [], max(1, BATCH // per)
     for first in range(0, cfg.n_all, chunk):
         ids = np.arange(first, min(first + chunk, cfg.n_all))
         source = np.repeat(ids, 1 + cfg.n_fake)

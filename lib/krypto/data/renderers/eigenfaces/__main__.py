@@ -1,5 +1,3 @@
-"""``python -m krypto.data.renderers.eigenfaces OUT --identities 200 --size 64``."""
-
 from krypto.data.renderers import main
 
 main("eigenfaces")

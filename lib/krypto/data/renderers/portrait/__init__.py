@@ -8,8 +8,6 @@ shows a colour mismatch, resampling blur and a blending seam. Folder names are 6
 zero-padded ids, meta.json keys unpadded.
 """
 
-from __future__ import annotations
-
 import math
 
 import numpy as np
@@ -52,7 +50,6 @@ _SHOT = {
 
 
 def sample_person(rng: np.random.Generator) -> dict:
-    """The drawn traits of one person."""
     p = {name: rng.uniform(low, high) for name, (low, high) in _SHAPE.items()}
     p["tone"] = rng.uniform(0, len(_SKIN) - 1)
     skin = [np.interp(p["tone"], np.arange(len(_SKIN)), channel) for channel in _SKIN.T]
@@ -68,24 +65,19 @@ def sample_person(rng: np.random.Generator) -> dict:
     p["glasses"], p["glasses_round"] = rng.random() < 0.28, rng.random() < 0.5
     p["frame"], p["frame_w"] = _FRAMES[rng.integers(len(_FRAMES))], int(rng.integers(1, 3))
     p["texture_seed"] = int(rng.integers(2**31))
-    p["outline"] = _outline(p)
-    return p
-
-
-def _outline(p: dict, n: int = 36) -> list[tuple[float, float]]:
-    """The face's outline: a superellipse whose lower half narrows to the jaw, with a chin."""
-    t = 2 * np.pi * np.arange(n) / n
+    # the face's outline: a superellipse whose lower half narrows to the jaw, with a chin
+    t = 2 * np.pi * np.arange(36) / 36
     c, s, e = np.cos(t), np.sin(t), p["square"]
     x = p["face_w"] * np.sign(c) * np.abs(c) ** (2 / e)
     y = p["face_h"] * np.sign(s) * np.abs(s) ** (2 / e)
     k = np.clip(y / p["face_h"], 0, None)  # the lower half: narrower, the chin longer
     x *= 1 - (1 - p["jaw"]) * k**1.5
     y *= 1 + p["chin"] * 0.25 * k**4
-    return list(zip(x.tolist(), (y + CENTRE_Y).tolist()))
+    p["outline"] = list(zip(x.tolist(), (y + CENTRE_Y).tolist()))
+    return p
 
 
 def sample_shot(rng: np.random.Generator, person: dict) -> dict:
-    """The conditions of one photo of ``person``."""
     shot = {name: rng.uniform(low, high) for name, (low, high) in _SHOT.items()}
     shot["roll"] = math.radians(float(np.clip(rng.normal(0, 6), -14, 14)))
     shot["shift"], shot["gaze"] = rng.uniform(-0.08, 0.08, 2), rng.uniform(-1, 1, 2)
