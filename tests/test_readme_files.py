@@ -49,3 +49,27 @@ def test_the_submission_example_uses_the_lowest_recipe_of_beyond_the_seed():
     run_dir = results["provenance"]["beyond"]["train_runs"][lowest]["run_dir"]
     (example,) = re.findall(r"-m krypto\.challenge\.submit --run (\S+)", README)
     assert example == run_dir, (example, lowest, run_dir)
+
+
+def test_the_defaults_paragraph_states_the_committed_mining_comparison():
+    """"Choosing the defaults" gives, for the forgery branch with hard mining and with random
+    mining, each table's mean combined EER and the p-value between them: those of the committed
+    results (the lowest row of each table is the branch with hard mining)."""
+    import json
+
+    from krypto.evaluation.verdicts import format_p
+
+    results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
+    hard, random_ = "forgery branch + hard mining", "forgery branch"
+    sections = [results["sections"][key] for key in ("beyond", "portrait", "eigenfaces")]
+    assert all(section["lowest"]["name"] == hard for section in sections)
+    means = [f"{s['table'][row]['eer']['mean']:.3f}" for row in (hard, random_) for s in sections]
+    stated = re.search(
+        r"hard mining\s+gave the lowest mean combined EER of all three tables below "
+        r"\(([\d.]+), ([\d.]+) and ([\d.]+) against\s+([\d.]+), ([\d.]+) and ([\d.]+) with",
+        README,
+    )
+    assert stated and list(stated.groups()) == means, (stated and stated.groups(), means)
+    p_values = [format_p(s["lowest"]["versus"][random_]["p_value"]) for s in sections]
+    found = re.findall(r"\((p [=<] [\d.]+)(?:\)|, undecided)", README[stated.end() :][:400])
+    assert found == p_values, (found, p_values)

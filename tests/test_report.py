@@ -309,7 +309,7 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
     named = {name for s in sections.values() for name in s["figures"].values()}
     assert named == expected
     assert results["seed"]["cutout"]["rows"]["no cutout"]["eer_fake"] == 0.008
-    assert [f["id"] for f in results["findings"]] == list("abcdefgh")
+    assert [f["id"] for f in results["findings"]] == list("abcdefghijk")
 
     prov = results["provenance"]["lambda"]
     assert prov["run_dir"] == str(runs / "lambda" / "compare")
@@ -477,7 +477,7 @@ def test_render_sections_in_order_from_results_alone(results):
     ) in reading
     assert (
         "- The findings: (a) holds, (b) undecided, (c) holds, (d) holds, (e) n/a, (f) n/a, "
-        "(g) n/a and (h) n/a."
+        "(g) n/a, (h) n/a, (i) n/a, (j) n/a and (k) n/a."
     ) in reading  # (e)-(h) need the fifth kind and the forgery branch, which this data lacks
     assert "Findings of our own" in text and "- (e) The fake term opens a hole" in text
     # pure: the same dict renders the same text; no file is read
