@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 
 from krypto import constants as C
+from krypto.evaluation.verdicts import format_p
 
 README = (C.REPO_ROOT / "README.md").read_text()
 # paths the README points at inside the repository (not the generated runs/ and data/ folders)
@@ -42,8 +44,6 @@ def test_the_submission_example_uses_the_lowest_recipe_of_beyond_the_seed():
     """The README's `krypto.challenge.submit` example submits with the recipe of the lowest
     mean combined EER in the committed "Beyond the seed" table (a folder of seeds: the seed best
     on validation), so it follows the results when they change."""
-    import json
-
     results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
     lowest = results["sections"]["beyond"]["lowest"]["name"]
     run_dir = results["provenance"]["beyond"]["train_runs"][lowest]["run_dir"]
@@ -52,13 +52,9 @@ def test_the_submission_example_uses_the_lowest_recipe_of_beyond_the_seed():
 
 
 def test_the_defaults_paragraph_states_the_committed_mining_comparison():
-    """"Choosing the defaults" gives, for the forgery branch with hard mining and with random
-    mining, each table's mean combined EER and the p-value between them: those of the committed
-    results (the lowest row of each table is the branch with hard mining)."""
-    import json
-
-    from krypto.evaluation.verdicts import format_p
-
+    """The paragraph "Choosing the defaults" gives, for the forgery branch with hard mining and
+    with random mining, each table's mean combined EER and the p-value between them: those of
+    the committed results (the lowest row of each table is the branch with hard mining)."""
     results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
     hard, random_ = "forgery branch + hard mining", "forgery branch"
     sections = [results["sections"][key] for key in ("beyond", "portrait", "eigenfaces")]

@@ -2,8 +2,6 @@
 the parameter files and the pins. The batch records it in each run's ``run.json`` (a finished
 run made by other code is not reused without ``--force``), and the report in results.json."""
 
-from __future__ import annotations
-
 import functools
 import hashlib
 import subprocess

@@ -2,8 +2,6 @@
 index's columns are open-metric-learning's dataframe format (``label``, ``path``, ``split``,
 ``is_query``, ``is_gallery``) and the columns this task needs."""
 
-from __future__ import annotations
-
 import re
 from pathlib import Path
 

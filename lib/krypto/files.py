@@ -3,8 +3,6 @@ one: every file this package writes goes through :func:`atomic_path` (a temporar
 it, flushed and renamed over it); a failed write raises :class:`WriteError` naming the path, and
 the old file stays. Also: reading JSON records, and locks between processes (``fcntl.flock``)."""
 
-from __future__ import annotations
-
 import contextlib
 import errno
 import fcntl

@@ -1,7 +1,5 @@
 """Paths as the notebooks and commands take them (no heavy imports here)."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 

@@ -9,8 +9,6 @@
 
 A configuration trained with several seeds is a folder of such runs, ``seed0/``, ``seed1/``, ..."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -8,8 +8,6 @@ a shared flock on ``run_dir/.lock.guests``, and whoever takes the folder next wa
 is left, so a new writer never writes beside an old one. The operating system releases a flock
 when its process ends, however it ends: a killed holder's lock is free at once."""
 
-from __future__ import annotations
-
 import contextlib
 import datetime
 import fcntl

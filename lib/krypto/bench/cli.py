@@ -1,7 +1,5 @@
 """Running the benchmark: each section asked for on each device, then the report files."""
 
-from __future__ import annotations
-
 import argparse
 import functools
 import sys

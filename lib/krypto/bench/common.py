@@ -1,8 +1,6 @@
 """What the measurements share: their configuration, the machine, timing side by side, and the
 synthetic data and training runs they measure."""
 
-from __future__ import annotations
-
 import os
 import platform
 import subprocess

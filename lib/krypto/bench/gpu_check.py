@@ -2,8 +2,6 @@
 checks of :func:`checks`, each recorded with its figures or its error (a failure never stops the
 others) in one JSON file; ``--device cpu`` is the dry run the tests run."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import math

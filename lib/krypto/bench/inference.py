@@ -1,7 +1,5 @@
 """Section 3: :func:`krypto.challenge.submit.make_submission` against the model's bare forward."""
 
-from __future__ import annotations
-
 import statistics
 
 import torch

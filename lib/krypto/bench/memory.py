@@ -1,8 +1,6 @@
 """Section 4: the memory of N training processes (torchrun, gloo) against one. Each process runs
 ``torchrun ... -m krypto.bench.memory JOB.json OUT_DIR`` and writes ``rank<r>.json``."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys

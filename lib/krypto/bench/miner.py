@@ -1,8 +1,6 @@
 """Section 2: :func:`krypto.learning.miner.mine_quadruplets` against the seed's Python loop
 (:func:`python_loop_quadruplets`)."""
 
-from __future__ import annotations
-
 import random
 import statistics
 from functools import partial

@@ -1,8 +1,6 @@
 """The benchmark's table as data (:data:`ROWS`), its verdicts, and its outputs: ``bench.json``
 and ``bench.md`` (the README's)."""
 
-from __future__ import annotations
-
 import json
 import operator
 import re

@@ -1,8 +1,6 @@
 """Section 5: the user's path at the challenge's size, each stage's seconds and peak memory at
 N identities x 10 photos (``python -m krypto.bench --only scale``)."""
 
-from __future__ import annotations
-
 import time
 from contextlib import contextmanager
 from dataclasses import replace

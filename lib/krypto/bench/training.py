@@ -1,7 +1,5 @@
 """Section 1: the training loop against its compute bound."""
 
-from __future__ import annotations
-
 import statistics
 from dataclasses import replace
 

@@ -3,8 +3,6 @@ ahead of the forward. Threads, not a DataLoader's worker processes: starting tho
 and sending them the pixels cost more than decoding at a submission's size (the decoders release
 the GIL)."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 import warnings

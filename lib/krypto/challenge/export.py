@@ -7,8 +7,6 @@ and, with a fake detector, ``fake_logits`` ``[batch]``. ``<out>.json`` describes
 the parity of onnxruntime with PyTorch, and the fusion the pair score needs
 (:mod:`krypto.learning.fusion`)."""
 
-from __future__ import annotations
-
 import argparse
 import hashlib
 import json

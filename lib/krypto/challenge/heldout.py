@@ -10,8 +10,6 @@ With ``robustness``, they are also scored with every photo degraded as on the wa
 them shows it. Each variant is written once beside the prepared data, keyed by the pairs' ground
 truth."""
 
-from __future__ import annotations
-
 import hashlib
 import io
 import shutil

@@ -4,8 +4,6 @@ with the challenge's EER, rows joined on ``pair_id`` compared as strings (``42``
 [--out scores.json]`` prints ``{"eer": ..., "n_pairs": ..., ...}``; a problem with the inputs is
 one stderr line, exit 2."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import sys

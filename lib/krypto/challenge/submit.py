@@ -1,12 +1,16 @@
-"""A submission ``pair_id,similarity`` for a folder of test pairs (:func:`make_submission`);
-``python -m krypto.challenge.submit --run RUN --pairs DATA/test_public --out submission.csv``
-(options: ``--help``). ``--skip-bad`` lists the pairs it leaves out in ``<out>.skipped.txt``
-(``pair_id<TAB>reason``). Warnings and input errors are one line each on stderr; an input error
-exits with code 2."""
+"""A submission ``pair_id,similarity`` for a folder of test pairs (:func:`make_submission`).
 
-from __future__ import annotations
+Command line::
+
+    python -m krypto.challenge.submit --run runs/train/small_cnn-quadruplet \\
+        --pairs data/x/test_public --out submission.csv [--tta] [--skip-bad] [--overwrite] \\
+        [--batch-size 256] [--device auto] [--amp] [--no-progress]
+
+``--skip-bad`` lists the pairs it leaves out in ``<out>.skipped.txt`` (``pair_id<TAB>reason``).
+Warnings and input errors are one line each on stderr; an input error exits with code 2."""
 
 import argparse
+import contextlib
 import hashlib
 import sys
 import warnings
@@ -43,6 +47,26 @@ def skipped_path(out: str | Path) -> Path:
 
 def _one_line(text) -> str:
     return " ".join(str(text).splitlines())
+
+
+@contextlib.contextmanager
+def _hint_skip_bad():
+    """A missing or unreadable image's error, with the hint that ``skip_bad`` skips it."""
+    try:
+        yield
+    except IncompletePairError as error:
+        raise IncompletePairError(error.problem, SKIP_HINT) from error
+    except CorruptImageError as error:
+        raise CorruptImageError(f"{error} ({SKIP_HINT})") from error
+
+
+def _read_pairs(root: Path, skip_bad: bool) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The pairs of ``root`` and ``(pair_id, reason)`` of the folders left out (``skip_bad``)."""
+    reasons: list[str] = []
+    pairs = read_pairs(root, skip_incomplete=skip_bad, skipped=reasons)
+    kept = set(pairs[C.PAIR_ID])
+    left_out = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in kept)
+    return pairs, list(zip(left_out, reasons, strict=True))  # both in folder order
 
 
 def distinct_files(paths: list) -> tuple[list, np.ndarray]:
@@ -119,12 +143,8 @@ def make_submission(
     failed: list[tuple[int, str]] = []  # (distinct file, reason)
     sizes = dict(image_size=config.input_size, batch_size=batch_size, device=dev, workers=workers)
     options = dict(tta=tta, amp=amp, progress=progress, failures=failed if skip_bad else None)
-    try:
-        reasons: list[str] = []  # why each pair folder left out (skip_bad) was, in folder order
-        pairs = read_pairs(root, skip_incomplete=skip_bad, skipped=reasons)
-        kept = set(pairs[C.PAIR_ID])
-        left_out = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in kept)
-        skipped = list(zip(left_out, reasons, strict=True))
+    with _hint_skip_bad():
+        pairs, skipped = _read_pairs(root, skip_bad)
         ids = pairs[C.PAIR_ID].tolist()
         paths = pairs[C.PATH_A].tolist() + pairs[C.PATH_B].tolist()
         distinct, inverse = distinct_files(paths)
@@ -132,10 +152,6 @@ def make_submission(
         first = np.unique(inverse, return_index=True)[1]  # the first path of each distinct file
         labels = [f"pair_id {ids[i % len(ids)]!r}" for i in first]
         emb = embed_paths(model, distinct, labels=labels, landmarks=points, **sizes, **options)
-    except IncompletePairError as error:  # a missing or unreadable image: the hint to skip it
-        raise IncompletePairError(error.problem, SKIP_HINT) from error
-    except CorruptImageError as error:
-        raise CorruptImageError(f"{error} ({SKIP_HINT})") from error
     why = dict(failed)  # the files that did not decode, each named as its image holds it
     files = zip(np.asarray(inverse).tolist(), paths)
     reasons = [why[k].replace(distinct[k], path) if k in why else "" for k, path in files]
@@ -170,6 +186,7 @@ def _write(frame: pd.DataFrame, out: str | Path, skipped: list[tuple[str, str]] 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point; warnings and input errors are one line each on stderr (exit code 2)."""
     parser = argparse.ArgumentParser(
         prog="python -m krypto.challenge.submit",
         description="Write a submission (pair_id,similarity) for a folder of test pairs "

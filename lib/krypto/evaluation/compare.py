@@ -2,8 +2,6 @@
 02_train run or a folder of them, ``seed<k>/``): every held-out test EER the runs have as mean ±
 std, the per-epoch validation curves, and the verdicts of :mod:`krypto.evaluation.verdicts`."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -7,8 +7,6 @@ metrics but no verification EER, and the challenge's EER is a specific formula):
    at the crossing, which an earlier solution used).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import numpy as np

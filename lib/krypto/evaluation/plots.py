@@ -1,8 +1,6 @@
 """Figures of the notebooks and the report. Each function returns a matplotlib Figure and, given
 ``path``, also saves it as PNG."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import matplotlib.pyplot as plt

@@ -1,8 +1,6 @@
 """How far apart real photos and fakes lie in an embedding space, and how similar each kind of
 validation pair scores."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import numpy as np

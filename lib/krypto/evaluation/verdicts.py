@@ -3,8 +3,6 @@
 are decided together (:func:`decided_together`); a reproduction tests each claim alone
 (:func:`replication_rule`). Verdicts go to results.json as plain dicts (``to_dict``)."""
 
-from __future__ import annotations
-
 import contextlib
 import contextvars
 import math
@@ -169,7 +167,7 @@ class Verdict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> Verdict:
+    def from_dict(cls, values: dict) -> "Verdict":
         found = {k: values.get(k) for k in cls.__dataclass_fields__}
         if found["interval"] is not None:
             found["interval"] = tuple(found["interval"])
@@ -239,7 +237,7 @@ class LowestVerdict:
         return {**asdict(self), "versus": {k: v.to_dict() for k, v in self.versus.items()}}
 
     @classmethod
-    def from_dict(cls, values: dict) -> LowestVerdict:
+    def from_dict(cls, values: dict) -> "LowestVerdict":
         versus = {k: Verdict.from_dict(v) for k, v in values["versus"].items()}
         return cls(**{**values, "versus": versus})
 

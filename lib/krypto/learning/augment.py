@@ -2,8 +2,6 @@
 Python: cutout of one face part (landmarks ``[B, 10]`` in [0, 1], NaN: no cutout), horizontal flip.
 """
 
-from __future__ import annotations
-
 import torch
 
 from krypto import constants as C

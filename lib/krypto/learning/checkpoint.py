@@ -2,8 +2,6 @@
 needed to resume), written atomically and read with ``torch.load(weights_only=True)`` so that
 opening a checkpoint from elsewhere cannot run code."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import torch

@@ -4,8 +4,6 @@ test fails when they differ) and builds it with :meth:`TrainConfig.from_namespac
 ``krypto.pipeline.launch`` builds it from the same YAML.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -201,7 +199,7 @@ class TrainConfig:
         }
 
     @classmethod
-    def from_dict(cls, params: dict) -> TrainConfig:
+    def from_dict(cls, params: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         if unknown := set(params) - known:
             raise ValueError(
@@ -210,7 +208,7 @@ class TrainConfig:
         return cls(**params)
 
     @classmethod
-    def from_namespace(cls, namespace: dict) -> TrainConfig:
+    def from_namespace(cls, namespace: dict) -> "TrainConfig":
         """The config from the variables of a notebook's parameter cell (``globals()``): every
         field must be there, so a parameter added to the config and not to the cell fails."""
         if missing := [f.name for f in fields(cls) if f.name not in namespace]:

@@ -14,8 +14,6 @@ detector returns ``[B, D + 1]``: its embedding, then the detector's logit. Two d
   a fixed matrix, so the branch exports to ONNX like the rest of the model.
 """
 
-from __future__ import annotations
-
 import math
 
 import torch

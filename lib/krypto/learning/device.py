@@ -1,7 +1,5 @@
 """Where and how a run computes: the device, the CPU threads and the global seeds."""
 
-from __future__ import annotations
-
 import os
 import random
 

@@ -7,8 +7,6 @@ krypto.pipeline.launch -f runs/x/params.yaml``). With one process every method i
 the same code runs in a notebook.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ class Distributed:
         return self.rank == 0
 
     @classmethod
-    def from_environment(cls, device: str = "auto") -> Distributed:
+    def from_environment(cls, device: str = "auto") -> "Distributed":
         """Single process, or the process group torchrun describes in the environment; ``device``
         ``auto``, ``cpu`` or ``cuda``: each process takes GPU ``LOCAL_RANK`` (no ``cuda:N``)."""
         world_size = int(os.environ.get("WORLD_SIZE", 1))

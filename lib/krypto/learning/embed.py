@@ -1,7 +1,5 @@
 """Decoded-image caches and batched embedding."""
 
-from __future__ import annotations
-
 import hashlib
 from pathlib import Path
 

@@ -8,8 +8,6 @@ sizes). Both take aligned faces ``[B, 3, 112, 112]`` normalised as (x - 0.5) / 0
 features ``[B, 512]``, not normalised.
 """
 
-from __future__ import annotations
-
 from torch import nn
 
 WIDTHS = (64, 128, 256, 512)

@@ -11,8 +11,6 @@ detector's buffers (:func:`pair_similarity`). No library ships this fusion: open
 pair-wise postprocessors re-rank retrieval results and do not take a per-photo score.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -13,8 +13,6 @@ L2-normalised before the metric terms, so distances lie in [0, 2].
   the head; the fake term still mines each anchor's own fakes.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import torch

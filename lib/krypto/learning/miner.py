@@ -5,8 +5,6 @@ identity*, and keeps fakes out of the other roles. ``labels`` ``[B]``: identitie
 ``[B]``: bool. The miners return index tensors ``[T]`` (empty without a valid tuple).
 """
 
-from __future__ import annotations
-
 import torch
 
 STRATEGIES = ("random", "hard")

@@ -2,8 +2,6 @@
 statistics set from data before epoch 0, and a run stopped when training has collapsed every
 photo onto one embedding."""
 
-from __future__ import annotations
-
 import numpy as np
 import torch
 

@@ -9,8 +9,6 @@ entry, AdaFace's Lightning ``.ckpt`` among them); the published face models
 (:data:`FACE_DOWNLOADS`) come only as files.
 """
 
-from __future__ import annotations
-
 import os
 import pickle
 from collections.abc import Callable

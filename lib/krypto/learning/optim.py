@@ -1,7 +1,5 @@
 """The optimiser of a training run and its learning-rate schedule."""
 
-from __future__ import annotations
-
 import math
 
 import torch

@@ -6,8 +6,6 @@ identities; a real photo with a fake of its own identity) are drawn down to half
 positives each, on the CPU from the run's seeded generator.
 """
 
-from __future__ import annotations
-
 import torch
 import torch.nn.functional as F
 

@@ -1,8 +1,6 @@
 """Reading a finished training run back: its validation pairs scored by its best checkpoint, its
 validation embeddings, its photos with face parts cut out."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +31,7 @@ class RunInputs:
     device: torch.device
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "auto") -> RunInputs:
+    def load(cls, run_dir: str | Path, device: str = "auto") -> "RunInputs":
         device = pick_device(device)
         model, config = load_model(run_dir, device=device)
         data = prepare(**config.prepare_args(), progress=False)  # from the preparation cache

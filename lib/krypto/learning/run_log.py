@@ -4,8 +4,6 @@ Both CSV files are rewritten whole and atomically at the end of every epoch; on 
 history is cut back to the iterations of the checkpoint, so no iteration is logged twice.
 """
 
-from __future__ import annotations
-
 import math
 from pathlib import Path
 

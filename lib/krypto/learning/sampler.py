@@ -3,8 +3,6 @@
 quadruplet) from numpy's global random state, and refuses labels with one photo.
 """
 
-from __future__ import annotations
-
 from collections import deque
 
 import numpy as np

@@ -7,8 +7,6 @@ little more than the model itself. What follows training (the held-out test, the
 results file) is :func:`krypto.pipeline.after_training.finish_training`.
 """
 
-from __future__ import annotations
-
 import time
 import warnings
 from dataclasses import asdict

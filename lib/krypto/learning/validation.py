@@ -1,7 +1,5 @@
 """The EERs of a model on the validation pairs, measured after every epoch."""
 
-from __future__ import annotations
-
 import numpy as np
 import pandas as pd
 import torch

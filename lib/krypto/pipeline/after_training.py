@@ -2,8 +2,6 @@
 ``krypto.pipeline.launch`` (rank 0 only, no collectives): the held-out test scored once as a
 submission is, the figures, and the run's ``results.json``."""
 
-from __future__ import annotations
-
 import pandas as pd
 
 from krypto import constants as C

@@ -3,8 +3,6 @@
 depends on its ``needs``, on a cluster in this process or a running one (``--scheduler``). On
 SIGINT, SIGTERM or SIGHUP it stops its children on every worker, their runs ``interrupted``."""
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import logging

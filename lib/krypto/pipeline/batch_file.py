@@ -1,8 +1,6 @@
 """Reading batch files (the format: the README's "Running experiments"): parameters layered per
 run, ``needs`` checked and ordered, a mistake refused naming the file and the key."""
 
-from __future__ import annotations
-
 import graphlib
 import re
 from collections.abc import Iterable

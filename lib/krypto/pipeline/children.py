@@ -4,8 +4,6 @@ starts in a session of its own (a Ctrl-C reaches the batch only, which then stop
 dies, even by SIGKILL, the kernel sends its children SIGTERM. A notebook kernel, the child's
 child, stops within a second once its papermill is gone; torchrun stops its workers on SIGTERM."""
 
-from __future__ import annotations
-
 import contextlib
 import ctypes
 import os

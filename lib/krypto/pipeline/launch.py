@@ -3,8 +3,6 @@ the parameters of :class:`krypto.learning.config.TrainConfig` from YAML files (`
 and ``--key value`` (the README's "Training on several GPUs and machines"). Rank 0 alone holds
 the run folder (:func:`krypto.run_lock.hold_run_folder`) and writes what 02_train writes."""
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import sys

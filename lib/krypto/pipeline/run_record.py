@@ -3,8 +3,6 @@ run folder, so that a run's status survives any kill: ``done`` (written last), `
 ``interrupted`` (by a signal) or ``running`` (while it runs, or after its batch was killed: then
 no live process holds the folder). The next batch runs again anything but ``done``."""
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 from pathlib import Path

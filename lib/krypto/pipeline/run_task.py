@@ -3,8 +3,6 @@ or a conflict, one writer per run folder (:mod:`krypto.run_lock`), the run a chi
 dies with the worker (:mod:`.children`), every file written atomically, ``run.json`` last: a task
 run again after its worker was killed resumes the training from its ``last.pt``."""
 
-from __future__ import annotations
-
 import os
 import signal
 import socket

@@ -12,8 +12,6 @@ the training noise; what must survive it is derived from the measured spread:
   (:func:`krypto.evaluation.verdicts.replication_rule`): one reversed or lost is a disagreement,
   one only the reproduction decides is listed."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import math

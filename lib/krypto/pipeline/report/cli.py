@@ -1,8 +1,6 @@
 """``python -m krypto.pipeline.report``: collect the runs, write REPORT.md and the README's
 results block."""
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys

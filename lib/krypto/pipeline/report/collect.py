@@ -1,8 +1,6 @@
 """The finished runs read into ``<out>/results.json``, with where they come from, and the figures
 the README shows copied into ``<out>/figures/``."""
 
-from __future__ import annotations
-
 import json
 import shutil
 from pathlib import Path

@@ -2,8 +2,6 @@
 (:func:`all_verdicts`): every training table's lowest ``eer`` and every row against its reference,
 and the seed's findings (report.yaml's ``findings``, each checked by :func:`check_finding`)."""
 
-from __future__ import annotations
-
 import math
 
 from krypto.evaluation import verdicts as VR

@@ -2,8 +2,6 @@
 (sentences.j2) from the verdicts results.json holds, and its prose checked against the
 parameters of the batch files (report.yaml's ``states``)."""
 
-from __future__ import annotations
-
 import functools
 from dataclasses import asdict
 from pathlib import Path

@@ -1,8 +1,6 @@
 """What the report reads: report.yaml (its sections, the columns of its tables, the seed's
 findings, its sentences), the commands and files it names, and the seed's published numbers."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -1,8 +1,6 @@
 """Numbers as results.json keeps them (rounded) and as the markdown tables show them, and the
 columns of those tables (report.yaml's ``metrics`` and ``run_columns``)."""
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

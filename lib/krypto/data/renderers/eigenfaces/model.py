@@ -18,7 +18,8 @@ ALL = (slice(None),) * 3  # the window of the whole canvas
 
 @lru_cache(maxsize=4)
 def canonical_line(size: int) -> np.ndarray:
-    """``[n]`` pixel centres on an axis of the canonical frame of ``size``-px photos, face units."""
+    """The pixel centres along one axis of the canonical frame for photos of ``size`` px, in
+    face units: ``[n]``."""
     n = int(round(size * EXTENT))
     return ((np.arange(n, dtype=np.float32) + 0.5) / n * 2 - 1) * EXTENT
 
@@ -83,7 +84,7 @@ class Canvas:
     rows and columns that hold the part in any image of the batch."""
 
     def __init__(self, size: int, img: np.ndarray, cover: np.ndarray):
-        self.line = canonical_line(size)
+        self.size, self.line = size, canonical_line(size)
         self.px = np.float32(2 * EXTENT / len(self.line))  # one pixel in face units
         self.img, self.cover = img, cover
 
@@ -108,7 +109,8 @@ class Canvas:
         return win, soft_ellipse(x, y, *shape, 1.2 * self.px, tilt)
 
     def paint(self, win, alpha, colour):
-        """Paint ``colour`` (a number, ``[N, 3]`` or ``[N, h, w, 3]``) over ``win`` by ``alpha``."""
+        """Paint ``colour`` (a number, ``[N, 3]`` or ``[N, h, w, 3]``) over the window with
+        ``alpha``."""
         colour = np.asarray(colour, np.float32)
         colour = colour[:, None, None] if colour.ndim == 2 else colour
         patch, cover = self.img[win], self.cover[win]
@@ -122,30 +124,50 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
     hair over the forehead ``over``, the swapped region ``inner``, the parallax weight
     ``depth``, and the shading normals ``nx, ny, nz`` of the relief (all ``[H, n, n]``)."""
     f = {k: per_image(v) if v.ndim == 1 else v for k, v in places(p).items()}
-    line, B = canonical_line(size), basis(size)
+    line = canonical_line(size)
     H, n, x, y = len(p["face_w"]), len(line), line[None, None, :], line[None, :, None]
     cv = Canvas(size, np.zeros((H, n, n, 3), np.float32), np.zeros((H, n, n), np.float32))
     fw, dy = f["face_w"], (y - CENTRE_Y) / f["face_h"]
     r2 = (x / (fw * (1 - f["jaw"] * np.clip(dy, 0, None) ** 2))) ** 2 + dy**2
     face = ramp(1 - r2, 2.4 * cv.px / fw)  # an ellipse narrowing towards the chin
-    # a dome, the identity's relief fields, the nose, the brow ridge and the eye sockets
+    height = _relief(cv, f, x, y, face, r2)
+    mass, crown, hair = _hair_behind(cv, f, x, y)
+    _skin(cv, f, y, face)
+    over = _hair_over(cv, f, x, y, face, hair)
+    height += 0.2 * np.maximum(mass * (1 - face), over) * np.sqrt(crown)
+    gy, gx = np.gradient(height, cv.px, axis=(1, 2))
+    norm = 1 / np.sqrt(gx * gx + gy * gy + 1)
+    eye_y, mouth_y = f["eye_cy"], f["mouth_cy"]
+    rx, ry = f["eye_x"] + f["eye_w"] + 0.05, (mouth_y - eye_y) / 2 + 0.13
+    inner = soft_ellipse(x, y, 0, (eye_y + mouth_y) / 2 - 0.02, rx, ry, 1.2 * cv.px) * face
+    heads = {"img": cv.img, "cover": cv.cover, "face": face, "over": over, "inner": inner}
+    heads["depth"] = 2 * height * face  # parallax: 1 at the face's centre, more at the nose
+    return heads | {"nx": -gx * norm, "ny": -gy * norm, "nz": norm}
+
+
+def _relief(cv: Canvas, f: dict, x, y, face, r2) -> np.ndarray:
+    """A dome, the identity's relief fields, the nose, the brow ridge and the eye sockets."""
     eye_x, eye_y, nose_y, nw = f["eye_x"], f["eye_cy"], f["nose_cy"], f["nose_w"]
     height = np.sqrt(np.clip(1 - r2, 0, None)) * 0.5
-    height += 0.035 * (f["relief"] @ B["relief"]).reshape(face.shape) * face
+    height += 0.035 * (f["relief"] @ basis(cv.size)["relief"]).reshape(face.shape) * face
     bridge = np.clip((y - eye_y) / (nose_y - eye_y), 0, 1) * (y < nose_y + 0.02)
     height += 0.12 * f["nose_bridge"] * np.exp(-((x / (nw * 0.8)) ** 2)) * bridge
     height += 0.09 * bump(x, y - nose_y + 0.02, nw * 1.1, 0.04)
     ridge = np.exp(-(((y - eye_y + f["brow_gap"]) / 0.04) ** 2)) * (np.abs(x) < f["face_w"] * 0.8)
     sockets = bump(x - eye_x, y - eye_y, 0.09, 0.06) + bump(x + eye_x, y - eye_y, 0.09, 0.06)
-    height = height + 0.04 * ridge - 0.06 * sockets
-    # hair behind the head (a crown and the sides down to the hair's end), the neck and the ears
-    vol, cy = f["hair_vol"], CENTRE_Y
+    return height + 0.04 * ridge - 0.06 * sockets
+
+
+def _hair_behind(cv: Canvas, f: dict, x, y):
+    """Hair behind the head (a crown and the sides down to the hair's end), the neck and the
+    ears; returns the hair's mass, its crown and sides, and its colour ``[H, n, n, 3]``."""
+    fw, vol, cy = f["face_w"], f["hair_vol"], CENTRE_Y
     hw = fw + vol + 0.015
     crown_y = (y - cy + 0.05 + vol * 0.4) / (f["face_h"] * 0.92 + vol)
     crown = ramp(1 - (x / hw) ** 2 - crown_y**2, 2.4 * cv.px / hw)
     sides = ramp(hw * (1 - 0.2 * np.clip(y - cy, 0, None)) - np.abs(x), 0.03) * (y > cy - 0.3)
     mass = np.maximum(crown, sides) * ramp(f["hair_end"] - y - 0.12 * (x / hw) ** 2, 0.04)
-    strands = (0.4 + f["hair_wave"])[..., None] * B["hair"][..., None]
+    strands = (0.4 + f["hair_wave"])[..., None] * basis(cv.size)["hair"][..., None]
     hair = f["hair"][:, None, None] * (1 + 0.3 * strands)
     cv.paint(ALL, mass, hair)
     cv.paint(ALL, ramp(fw * 0.55 - np.abs(x), 0.02) * ramp(y - 0.2, 0.02), f["skin"] * 0.78)
@@ -153,26 +175,26 @@ def render_heads(p: dict, size: int) -> dict[str, np.ndarray]:
     for side in (-1, 1):
         win, alpha = cv.ellipse(side * (fw[:, 0, 0] + 0.01), cy + 0.02, 0.055 * ear, 0.11 * ear)
         cv.paint(win, alpha * (1 - mass[win] * long_hair), f["skin"] * 0.9)  # long hair covers
-    # the face's skin with its albedo fields and grain, and a beard
+    return mass, np.clip(crown + sides, 0, 1), hair
+
+
+def _skin(cv: Canvas, f: dict, y, face) -> None:
+    """The face's skin with its albedo fields and grain, and a beard."""
+    B, (H, n) = basis(cv.size), face.shape[:2]
     albedo = (f["albedo_out"] @ B["outer"] + f["albedo_in"] @ B["inner"]).reshape(H, n, n, 3)
     skin = (1 + 0.06 * albedo + 0.02 * B["grain"][..., None]) * f["skin"][:, None, None]
     cv.paint(ALL, face, skin)
     stubble = np.clip(0.64 + 0.25 * B["grain"], 0, 0.85)
     beard = ramp(y - f["nose_cy"] - 0.035, 0.04) * f["beard"] * stubble
     cv.paint(ALL, face * beard, f["hair"] * 0.8)
-    # hair over the forehead, above a hairline that falls towards the temples
+
+
+def _hair_over(cv: Canvas, f: dict, x, y, face, hair) -> np.ndarray:
+    """Hair over the forehead, above a hairline that falls towards the temples."""
     parting = f["parting"]
-    hairline = CENTRE_Y + f["hairline"] * f["face_h"] / 0.6 + 0.9 * (x - 0.3 * parting) ** 2
-    hairline += 0.1 * f["fringe"] * np.exp(-(((x + 0.5 * parting) / 0.16) ** 2))
-    hairline += 0.015 * f["hair_wave"] * np.sin(x * 40.0)
-    over = face * ramp(hairline - y, 0.025) * (f["hair_vol"] > 0.015)
+    line = CENTRE_Y + f["hairline"] * f["face_h"] / 0.6 + 0.9 * (x - 0.3 * parting) ** 2
+    line += 0.1 * f["fringe"] * np.exp(-(((x + 0.5 * parting) / 0.16) ** 2))
+    line += 0.015 * f["hair_wave"] * np.sin(x * 40.0)
+    over = face * ramp(line - y, 0.025) * (f["hair_vol"] > 0.015)
     cv.paint(ALL, over, hair)
-    height += 0.2 * np.maximum(mass * (1 - face), over) * np.sqrt(np.clip(crown + sides, 0, 1))
-    gy, gx = np.gradient(height, cv.px, axis=(1, 2))
-    norm = 1 / np.sqrt(gx * gx + gy * gy + 1)
-    mouth_y = f["mouth_cy"]
-    rx, ry = f["eye_x"] + f["eye_w"] + 0.05, (mouth_y - eye_y) / 2 + 0.13
-    inner = soft_ellipse(x, y, 0, (eye_y + mouth_y) / 2 - 0.02, rx, ry, 1.2 * cv.px) * face
-    heads = {"img": cv.img, "cover": cv.cover, "face": face, "over": over, "inner": inner}
-    heads["depth"] = 2 * height * face  # parallax: 1 at the face's centre, more at the nose
-    return heads | {"nx": -gx * norm, "ny": -gy * norm, "nz": norm}
+    return over

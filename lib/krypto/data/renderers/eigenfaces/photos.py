@@ -11,6 +11,36 @@ from krypto.data.renderers.pixels import checkerboard, jpegs, per_image, pose_po
 YAW_SHIFT = 0.06  # face units the face's centre moves at |yaw| = 1
 
 
+def _eyes(cv: Canvas, g: dict, nz: dict, face: np.ndarray) -> None:
+    """Sclera, iris and pupil looking along the gaze, inside the eye's opening; brows above."""
+    eye_h, gaze = g["eye_h"] * nz["eye_open"], nz["gaze"]
+    iris = np.maximum(g["eye_h"] * 1.1, g["eye_w"] * 0.45) * g["iris_r"]
+    ix, iy = gaze[:, 0] * g["eye_w"] * 0.3, g["eye_cy"] + gaze[:, 1] * eye_h * 0.2
+    brow_y, dark = g["eye_cy"] - g["brow_gap"] - 0.03 * nz["raise"], g["brow_dark"][:, None]
+    for side in (-1, 1):
+        ex = side * g["eye_x"]
+        win, sclera = cv.ellipse(ex, g["eye_cy"], g["eye_w"], eye_h, side * g["eye_slant"] / 2)
+        opening = np.zeros_like(face)
+        opening[win] = sclera * face[win]
+        cv.paint(win, opening[win], 0.84)
+        for radius, colour in ((iris, g["iris"]), (iris * 0.45, 0.04)):
+            disc_win, disc = cv.ellipse(ex + ix, iy, radius, radius)
+            cv.paint(disc_win, disc * opening[disc_win], colour)
+        win, brow = cv.ellipse(ex, brow_y, g["brow_w"], g["brow_h"], side * g["brow_tilt"])
+        cv.paint(win, brow * face[win] * 0.9, g["hair"] * (1 - dark) + 0.05 * dark)
+
+
+def _mouth(cv: Canvas, g: dict, nz: dict, face: np.ndarray):
+    """Lips, wider with a smile, and a dark gap when open; returns the mouth's half width."""
+    opening, mouth_w = 0.03 * nz["open"], g["mouth_w"] * (1 + 0.15 * nz["smile"])
+    mouth_y, centre = g["mouth_cy"] - 0.02 * nz["smile"], 0 * mouth_w
+    win, lips = cv.ellipse(centre, mouth_y + opening * 0.3, mouth_w, g["lip_h"] + opening * 0.6)
+    cv.paint(win, lips * face[win], g["lips"])
+    win, gap = cv.ellipse(centre, mouth_y, mouth_w * 0.9, 0.004 + opening * 0.55)
+    cv.paint(win, gap * face[win], 0.12)  # inside the lips
+    return mouth_w, mouth_y
+
+
 def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     """Photos of heads ``h`` (coefficients ``p``, a row per head) under conditions ``nz`` in the
     canonical frame, albedo times ambient and diffuse light: ``rgb [N, n, n, 3]`` and ``cover
@@ -24,29 +54,8 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     cv.img[win] += under[..., None] * nz["clothes"][:, None, None].astype(np.float32) * weave
     cv.cover[win] += under
     face = heads["face"][h] * (1 - heads["over"][h])  # where the face shows
-    # sclera, iris and pupil looking along the gaze, inside the eye's opening; brows above
-    eye_h, gaze = g["eye_h"] * nz["eye_open"], nz["gaze"]
-    iris = np.maximum(g["eye_h"] * 1.1, g["eye_w"] * 0.45) * g["iris_r"]
-    ix, iy = gaze[:, 0] * g["eye_w"] * 0.3, g["eye_cy"] + gaze[:, 1] * eye_h * 0.2
-    brow_y, dark = g["eye_cy"] - g["brow_gap"] - 0.03 * nz["raise"], g["brow_dark"][:, None]
-    for side in (-1, 1):
-        ex = side * g["eye_x"]
-        win, sclera = cv.ellipse(ex, g["eye_cy"], g["eye_w"], eye_h, side * g["eye_slant"] / 2)
-        visible = np.zeros_like(face)  # the eye's opening
-        visible[win] = sclera * face[win]
-        cv.paint(win, visible[win], 0.84)
-        for radius, colour in ((iris, g["iris"]), (iris * 0.45, 0.04)):
-            disc_win, disc = cv.ellipse(ex + ix, iy, radius, radius)
-            cv.paint(disc_win, disc * visible[disc_win], colour)
-        win, brow = cv.ellipse(ex, brow_y, g["brow_w"], g["brow_h"], side * g["brow_tilt"])
-        cv.paint(win, brow * face[win] * 0.9, g["hair"] * (1 - dark) + 0.05 * dark)
-    # lips, wider with a smile, and a dark gap when open
-    opening, mouth_w = 0.03 * nz["open"], g["mouth_w"] * (1 + 0.15 * nz["smile"])
-    mouth_y, centre = g["mouth_cy"] - 0.02 * nz["smile"], 0 * mouth_w
-    win, lips = cv.ellipse(centre, mouth_y + opening * 0.3, mouth_w, g["lip_h"] + opening * 0.6)
-    cv.paint(win, lips * face[win], g["lips"])
-    win, gap = cv.ellipse(centre, mouth_y, mouth_w * 0.9, 0.004 + opening * 0.55)
-    cv.paint(win, gap * face[win], 0.12)  # inside the lips
+    _eyes(cv, g, nz, face)
+    mouth_w, mouth_y = _mouth(cv, g, nz, face)
     light = nz["light"].astype(np.float32)
     shade = sum(heads[k][h] * per_image(light[:, i]) for i, k in enumerate(("nx", "ny", "nz")))
     ambient = per_image(nz["ambient"])
@@ -57,17 +66,21 @@ def render_canonical(heads: dict, h: np.ndarray, p: dict, nz: dict, size: int):
     return cv.img, cv.cover, np.stack([np.stack(xs, 1), np.stack(ys, 1)], -1)
 
 
+def _background(nz: dict, size: int) -> np.ndarray:
+    """Smooth backgrounds of muted colours, bicubic between 3 x 3 points: ``[N, size, size, 3]``."""
+    grid = nz["bg"].astype(np.float32)  # [N, 3, 3, 3]
+    grid = grid.mean(-1, keepdims=True) * 0.6 + grid * 0.4
+    out = [cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC) for g in grid]
+    return np.clip(np.stack(out), 0, 1)
+
+
 def render_photos(heads, h, p, nz, rng, size: int, fake_strength: float, is_fake: np.ndarray):
     """JPEGs and landmarks (``[N, 5, 2]`` in [0, 1]) of photos of heads ``h`` (coefficients
     ``p``, a row per head) under conditions ``nz``; ``is_fake`` photos get the generator's
     traces inside the swapped region: a checkerboard, no sensor noise, a double JPEG."""
     rgb, cover, lms = render_canonical(heads, h, p, nz, size)
     N, n = len(h), rgb.shape[1]
-    # smooth backgrounds of muted colours, bicubic between 3 x 3 points
-    grid = nz["bg"].astype(np.float32)  # [N, 3, 3, 3]
-    grid = grid.mean(-1, keepdims=True) * 0.6 + grid * 0.4
-    photo = np.stack([cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC) for g in grid])
-    photo, mask = np.clip(photo, 0, 1), np.zeros((N, size, size), np.float32)
+    photo, mask = _background(nz, size), np.zeros((N, size, size), np.float32)
     step = 2 * EXTENT / n
     # photo pixel -> canonical face units (the inverse pose), then the yaw parallax
     line = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1

@@ -50,6 +50,7 @@ _SHOT = {
 
 
 def sample_person(rng: np.random.Generator) -> dict:
+    """The drawn traits of one person."""
     p = {name: rng.uniform(low, high) for name, (low, high) in _SHAPE.items()}
     p["tone"] = rng.uniform(0, len(_SKIN) - 1)
     skin = [np.interp(p["tone"], np.arange(len(_SKIN)), channel) for channel in _SKIN.T]
@@ -65,19 +66,24 @@ def sample_person(rng: np.random.Generator) -> dict:
     p["glasses"], p["glasses_round"] = rng.random() < 0.28, rng.random() < 0.5
     p["frame"], p["frame_w"] = _FRAMES[rng.integers(len(_FRAMES))], int(rng.integers(1, 3))
     p["texture_seed"] = int(rng.integers(2**31))
-    # the face's outline: a superellipse whose lower half narrows to the jaw, with a chin
-    t = 2 * np.pi * np.arange(36) / 36
+    p["outline"] = _outline(p)
+    return p
+
+
+def _outline(p: dict, n: int = 36) -> list[tuple[float, float]]:
+    """The face's outline: a superellipse whose lower half narrows to the jaw, with a chin."""
+    t = 2 * np.pi * np.arange(n) / n
     c, s, e = np.cos(t), np.sin(t), p["square"]
     x = p["face_w"] * np.sign(c) * np.abs(c) ** (2 / e)
     y = p["face_h"] * np.sign(s) * np.abs(s) ** (2 / e)
     k = np.clip(y / p["face_h"], 0, None)  # the lower half: narrower, the chin longer
     x *= 1 - (1 - p["jaw"]) * k**1.5
     y *= 1 + p["chin"] * 0.25 * k**4
-    p["outline"] = list(zip(x.tolist(), (y + CENTRE_Y).tolist()))
-    return p
+    return list(zip(x.tolist(), (y + CENTRE_Y).tolist()))
 
 
 def sample_shot(rng: np.random.Generator, person: dict) -> dict:
+    """The conditions of one photo of ``person``."""
     shot = {name: rng.uniform(low, high) for name, (low, high) in _SHOT.items()}
     shot["roll"] = math.radians(float(np.clip(rng.normal(0, 6), -14, 14)))
     shot["shift"], shot["gaze"] = rng.uniform(-0.08, 0.08, 2), rng.uniform(-1, 1, 2)

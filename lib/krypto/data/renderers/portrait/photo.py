@@ -1,6 +1,8 @@
 """A photo of a person: the head drawn with PIL shapes in the canonical frame, reduced, textured
-with the person's skin, lit, posed and set in a room out of focus; and a fake
-(:func:`render_fake`). Images are float RGB ``[size, size, 3]`` in [0, 1]."""
+with the person's skin, lit, posed and set in a room out of focus; and a fake: a person's face
+region pasted from a photo of them onto a photo of the host, aligned to its pose, with a colour
+mismatch, resampling blur and a seam that grow with ``fake_strength``. Images are float RGB
+``[size, size, 3]`` in [0, 1]."""
 
 import math
 
@@ -68,35 +70,13 @@ def draw_head(p: dict, shot: dict, canvas: int) -> tuple[Image.Image, np.ndarray
         xs = np.array([-1.1, 0, 1.1, 0]) * p["mouth_w"] + yaw
         pen.polygon(zip(xs, mouth_y + np.array([0.01, -0.035, 0.01, -0.012])), rgb(hair, 0.85))
     eyes = _eyes(pen, p, shot, eye_y, yaw)
-    brow_y = eye_y - p["brow_gap"] - 0.02 * shot["raise"]
-    for side in (-1, 1):  # arched strokes as thick as the person's brows
-        inner = side * (p["eye_gap"] - p["brow_len"] * 0.6) + yaw
-        outer = side * (p["eye_gap"] + p["brow_len"]) + yaw
-        stroke = [(inner, brow_y), ((inner + outer) / 2, brow_y - p["brow_arch"]), (outer, brow_y)]
-        pen.line(stroke, rgb(hair * 0.6 + 8), p["brow_h"])
-    nose = (yaw * 1.6, nose_y)  # the tip of the nose
-    pen.ellipse(nose[0], nose_y - 0.01, p["nose_w"] * 0.55, p["nose_w"] * 0.4, rgb(skin, 1.04))
+    _brows(pen, p, eye_y - p["brow_gap"] - 0.02 * shot["raise"], yaw)
+    nose = _nose(pen, p, nose_y, yaw)
     mouth = _mouth(pen, p, shot, mouth_y, yaw)
-    if p["style"] != "bald":  # hair on top, to a hairline lowered by a fringe, parted for side_part
-        style, colour = p["style"], rgb(hair)
-        vol = 0.012 if style == "buzz" else p["hair_vol"]
-        crown = pen.box(0, top + 0.16, fw + vol + 0.01, 0.2 + vol * 0.5)
-        pen.draw.pieslice(crown, 180, 360, fill=colour)
-        part = p["parting"] * fw * 0.5
-        line = top + 0.12 + (0.0 if style == "buzz" else 0.1 * p["fringe"])
-        x = np.linspace(-fw, fw, 10)
-        dip = 0.06 * np.exp(-(((x - part) / 0.1) ** 2)) * (style == "side_part")
-        edge = [(-fw - vol - 0.01, top + 0.16), (-fw - 0.005, CENTRE_Y - 0.05)]
-        edge += list(zip(x, line + 0.1 * (np.abs(x) / fw) ** 2.5 - dip))
-        pen.polygon(edge + [(fw + 0.005, CENTRE_Y - 0.05), (fw + vol + 0.01, top + 0.16)], colour)
-    if shot["wear_glasses"]:  # oval rims (rounder for glasses_round) and a bridge
-        frame, w = rgb(p["frame"]), 0.01 * p["frame_w"]
-        rx, ry = p["eye_w"] * 1.5, p["eye_h"] * (2.6 if p["glasses_round"] else 2.0)
-        for side in (-1, 1):
-            rim = pen.box(side * p["eye_gap"] + yaw, eye_y + 0.005, rx, ry)
-            pen.draw.ellipse(rim, outline=frame, width=max(1, int(pen.k * w)))
-        xs = (yaw - p["eye_gap"] + rx, yaw, yaw + p["eye_gap"] - rx)
-        pen.line(zip(xs, (eye_y - 0.005, eye_y - 0.015, eye_y - 0.005)), frame, w)
+    if p["style"] != "bald":
+        _top_hair(pen, p, top)
+    if shot["wear_glasses"]:
+        _glasses(pen, p, eye_y, yaw)
     landmarks = np.array(eyes + [nose] + mouth, np.float32)
     up, down = eye_y - p["brow_gap"], mouth_y + 0.05
     region = (yaw, (up + down) / 2, p["eye_gap"] + p["eye_w"] + 0.04, (down - up) / 2 + 0.03)
@@ -119,6 +99,22 @@ def _eyes(pen: Pen, p: dict, shot: dict, eye_y: float, yaw: float) -> list:
     return [(-p["eye_gap"] + yaw, eye_y), (p["eye_gap"] + yaw, eye_y)]
 
 
+def _brows(pen: Pen, p: dict, brow_y: float, yaw: float) -> None:
+    """Arched strokes as thick as the person's brows."""
+    for side in (-1, 1):
+        inner = side * (p["eye_gap"] - p["brow_len"] * 0.6) + yaw
+        outer = side * (p["eye_gap"] + p["brow_len"]) + yaw
+        stroke = [(inner, brow_y), ((inner + outer) / 2, brow_y - p["brow_arch"]), (outer, brow_y)]
+        pen.line(stroke, rgb(p["hair"] * 0.6 + 8), p["brow_h"])
+
+
+def _nose(pen: Pen, p: dict, nose_y: float, yaw: float) -> tuple:
+    """The tip of the nose, and its place."""
+    nx, nw, skin = yaw * 1.6, p["nose_w"], p["skin"]
+    pen.ellipse(nx, nose_y - 0.01, nw * 0.55, nw * 0.4, rgb(skin, 1.04))
+    return nx, nose_y
+
+
 def _mouth(pen: Pen, p: dict, shot: dict, mouth_y: float, yaw: float) -> list:
     """Lips bent by the smile, parted by a dark gap when open; the mouth's corners."""
     mw, mx, lips = p["mouth_w"] * (1 + 0.12 * shot["smile"]), yaw * 1.2, p["lips"]
@@ -133,6 +129,33 @@ def _mouth(pen: Pen, p: dict, shot: dict, mouth_y: float, yaw: float) -> list:
     else:
         pen.line(parting, rgb(lips, 0.55))
     return [(mx - mw, corner), (mx + mw, corner)]
+
+
+def _top_hair(pen: Pen, p: dict, top: float) -> None:
+    """The hair over the head's top, down to a hairline: lower with a fringe, parted to one side
+    for a side parting."""
+    fw, style, colour = p["face_w"], p["style"], rgb(p["hair"])
+    vol = 0.012 if style == "buzz" else p["hair_vol"]
+    crown = pen.box(0, top + 0.16, fw + vol + 0.01, 0.2 + vol * 0.5)
+    pen.draw.pieslice(crown, 180, 360, fill=colour)
+    part = p["parting"] * fw * 0.5
+    line = top + 0.12 + (0.0 if style == "buzz" else 0.1 * p["fringe"])
+    x = np.linspace(-fw, fw, 10)
+    dip = 0.06 * np.exp(-(((x - part) / 0.1) ** 2)) * (style == "side_part")
+    edge = [(-fw - vol - 0.01, top + 0.16), (-fw - 0.005, CENTRE_Y - 0.05)]
+    edge += list(zip(x, line + 0.1 * (np.abs(x) / fw) ** 2.5 - dip))
+    pen.polygon(edge + [(fw + 0.005, CENTRE_Y - 0.05), (fw + vol + 0.01, top + 0.16)], colour)
+
+
+def _glasses(pen: Pen, p: dict, eye_y: float, yaw: float) -> None:
+    """Oval rims (rounder for ``glasses_round``) and a bridge."""
+    frame, w = rgb(p["frame"]), 0.01 * p["frame_w"]
+    rx, ry = p["eye_w"] * 1.5, p["eye_h"] * (2.6 if p["glasses_round"] else 2.0)
+    for side in (-1, 1):
+        rim = pen.box(side * p["eye_gap"] + yaw, eye_y + 0.005, rx, ry)
+        pen.draw.ellipse(rim, outline=frame, width=max(1, int(pen.k * w)))
+    xs = (yaw - p["eye_gap"] + rx, yaw, yaw + p["eye_gap"] - rx)
+    pen.line(zip(xs, (eye_y - 0.005, eye_y - 0.015, eye_y - 0.005)), frame, w)
 
 
 def _room(shot: dict, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -178,6 +201,7 @@ def render_photo(p: dict, shot: dict, size: int, rng, pose_from=None, texture=No
     texture = person_texture(p, size) if texture is None else texture
     tone = shot["exposure"] * np.array([1 + warmth, 1, 1 - warmth], np.float32)
     px[..., :3] *= (texture * light)[..., None] * tone
+
     # pose: face units x' = k R x + t, about the centre of the photo
     k, centre = pose["scale"], size / 2 - 0.5
     m = cv2.getRotationMatrix2D((centre, centre), -math.degrees(pose["roll"]), k)
@@ -200,10 +224,12 @@ def render_fake(source, target, shot, source_shot, size, strength, rng, source_t
     face, _, _ = render_photo(
         source, source_shot, size, rng, pose_from=shot, texture=source_texture, room=False
     )
-    line, (cx, cy, rx, ry, roll) = np.arange(size, dtype=np.float32) + 0.5, region
-    x, y = line[None, :], line[:, None]
-    # a soft mask of the face region, ``feather`` pixels wide
-    face_region = lambda feather: soft_ellipse(x, y, cx, cy, rx, ry, feather, roll)[..., None]
+    line = np.arange(size, dtype=np.float32) + 0.5
+
+    def face_region(feather):  # a soft mask of the face region, ``feather`` pixels wide
+        cx, cy, rx, ry, roll = region
+        return soft_ellipse(line[None, :], line[:, None], cx, cy, rx, ry, feather, roll)[..., None]
+
     mask = face_region((1 - strength) * size / 14 + size / 64)  # sharper with strength
     # colour: matched to the target's region in proportion to 1 - strength, then cast along a
     # random direction (6 % per channel at strength 1)
