@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "krypto"
-# the size of the research: cut from 13,558 to 9,998 by one owner of the run folder, the
+# the size of the research: cut from 13,558 to under 10,000 by one owner of the run folder, the
 # runner's loop handed to Dask, table-driven report and bench, one renderer writer and a pass
 # over every module; what a change adds, it pays for within this
 MAX_LINES = 10_000

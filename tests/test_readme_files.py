@@ -44,7 +44,7 @@ def test_the_submission_example_uses_the_lowest_recipe_of_beyond_the_seed():
     """The README's `krypto.challenge.submit` example submits with the recipe of the lowest
     mean combined EER in the committed "Beyond the seed" table (a folder of seeds: the seed best
     on validation), so it follows the results when they change."""
-    results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
+    results = json.loads((C.REPORT_DIR / "results.json").read_text())
     lowest = results["sections"]["beyond"]["lowest"]["name"]
     run_dir = results["provenance"]["beyond"]["train_runs"][lowest]["run_dir"]
     (example,) = re.findall(r"-m krypto\.challenge\.submit --run (\S+)", README)
@@ -55,7 +55,7 @@ def test_the_defaults_paragraph_states_the_committed_mining_comparison():
     """The paragraph "Choosing the defaults" gives, for the forgery branch with hard mining and
     with random mining, each table's mean combined EER and the p-value between them: those of
     the committed results (the lowest row of each table is the branch with hard mining)."""
-    results = json.loads((C.REPO_ROOT / "runs" / "report" / "results.json").read_text())
+    results = json.loads((C.REPORT_DIR / "results.json").read_text())
     hard, random_ = "forgery branch + hard mining", "forgery branch"
     sections = [results["sections"][key] for key in ("beyond", "portrait", "eigenfaces")]
     assert all(section["lowest"]["name"] == hard for section in sections)
