@@ -69,3 +69,11 @@ def test_the_defaults_paragraph_states_the_committed_mining_comparison():
     p_values = [format_p(s["lowest"]["versus"][random_]["p_value"]) for s in sections]
     found = re.findall(r"\((p [=<] [\d.]+)(?:\)|, undecided)", README[stated.end() :][:400])
     assert found == p_values, (found, p_values)
+    # the replication's comparison of the same rows, one-sided (half the two-sided Welch p)
+    replication = json.loads((C.REPORT_DIR / "replication.json").read_text())
+    tables = ("beyond", "portrait", "eigenfaces")
+    versus = [replication["sections"][key]["lowest"] for key in tables]
+    assert all(lowest["name"] == hard for lowest in versus)
+    one_sided = [f"{lowest['versus'][random_]['p_value'] / 2:.3f}" for lowest in versus]
+    stated = re.search(r"one-sided p = ([\d.]+), ([\d.]+) and ([\d.]+), unadjusted", README)
+    assert stated and list(stated.groups()) == one_sided, (stated and stated.groups(), one_sided)

@@ -317,13 +317,12 @@ def test_collect_writes_tables_figures_seed_and_provenance(runs, results):
         prov["command"] == f"python -m krypto.pipeline.batch params/readme.yaml --runs-dir {runs}"
     )
     configuration = runs / "loss_selection" / "quadruplet"
-    assert prov["train_runs"]["1"] == {
-        "run_dir": str(configuration),
-        "seeds": [str(configuration / f"seed{i}") for i in range(SEEDS)],
-    }
+    trained = yaml.safe_load((REPO_ROOT / "params/loss_selection.yaml").read_text())["seeds"]
+    seed_folders = [str(configuration / f"seed{i}") for i in trained]  # every seed, in order
+    assert prov["train_runs"]["1"] == {"run_dir": str(configuration), "seeds": seed_folders}
     assert set(prov["train_runs"]) == set(TABLES["lambda"])
     embeddings = results["provenance"]["embeddings"]["train_runs"]["train_run"]
-    assert embeddings["seeds"] == [str(configuration / f"seed{i}") for i in range(SEEDS)]
+    assert embeddings["seeds"] == seed_folders
     assert "train_runs" not in results["provenance"]["data"]
     assert results["sections"]["beyond"]["lowest"]["name"] == "fakes as class + fake term"
     assert re.fullmatch("[0-9a-f]{64}", results["code_hash"])  # code_hash() of the tree
