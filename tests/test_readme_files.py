@@ -57,7 +57,8 @@ def test_the_defaults_paragraph_states_the_committed_mining_comparison():
     the committed results (the lowest row of each table is the branch with hard mining)."""
     results = json.loads((C.REPORT_DIR / "results.json").read_text())
     hard, random_ = "forgery branch + hard mining", "forgery branch"
-    sections = [results["sections"][key] for key in ("beyond", "portrait", "eigenfaces")]
+    tables = ("beyond", "portrait", "eigenfaces")
+    sections = [results["sections"][key] for key in tables]
     assert all(section["lowest"]["name"] == hard for section in sections)
     means = [f"{s['table'][row]['eer']['mean']:.3f}" for row in (hard, random_) for s in sections]
     stated = re.search(
@@ -71,7 +72,6 @@ def test_the_defaults_paragraph_states_the_committed_mining_comparison():
     assert found == p_values, (found, p_values)
     # the replication's comparison of the same rows, one-sided (half the two-sided Welch p)
     replication = json.loads((C.REPORT_DIR / "replication.json").read_text())
-    tables = ("beyond", "portrait", "eigenfaces")
     versus = [replication["sections"][key]["lowest"] for key in tables]
     assert all(lowest["name"] == hard for lowest in versus)
     one_sided = [f"{lowest['versus'][random_]['p_value'] / 2:.3f}" for lowest in versus]
