@@ -49,11 +49,13 @@ class Run:
 
 def record_of(run: Run) -> dict[str, Any]:
     """The part of ``run.json`` that decides whether a done run is the same run: the notebook,
-    its parameters, how it is launched and the code that runs it (its ``code_hash``)."""
+    its parameters, the runs it reads (``needs``: a comparison made from 3 seeds is not the one
+    of 5), how it is launched and the code that runs it (its ``code_hash``)."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
     record = {
         "notebook": display_path(run.notebook),
         "parameters": parameters,
+        "needs": sorted(run.needs),
         "code_hash": current_code_hash(),
     }
     if run.launcher != PAPERMILL:
@@ -81,6 +83,10 @@ def changes(previous: dict, current: dict) -> str:
     before, after = _launched(previous), _launched(current)
     if before != after:
         return f"launcher {before} -> {after}"
+    old_needs, new_needs = set(previous.get("needs") or []), set(current.get("needs") or [])
+    if old_needs != new_needs:
+        added = [f"+{need}" for need in sorted(new_needs - old_needs)]
+        return f"needs {' '.join(added + [f'-{need}' for need in sorted(old_needs - new_needs)])}"
     old, new = previous.get("parameters") or {}, current["parameters"]
     unset = "<unset>"
     changed = [

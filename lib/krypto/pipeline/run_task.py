@@ -129,8 +129,8 @@ def _done_before(run: Run) -> Outcome | None:
     return Outcome(
         R.CONFLICT,
         f"conflict: done before with other {difference} (see "
-        f"{display_path(run.run_dir / R.RECORD)}); use --force to redo it, or give the run "
-        "another name",
+        f"{display_path(run.run_dir / R.RECORD)}); use --force to redo it (with --only "
+        f"{run.full_name}: it alone), or give the run another name",
     )
 
 
