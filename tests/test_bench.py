@@ -230,6 +230,27 @@ def test_combinations_cover_the_params_files():
     assert seen["detector"] == set(gpu_check.DETECTORS)  # each fake detector trained, and none
 
 
+def test_the_bound_computes_in_the_training_loops_precision():
+    """Section 1 compares the loop with a bound in the loop's own precision: bfloat16 on a CPU
+    that computes it natively, float16 with a scaler on CUDA, float32 when AMP is off."""
+    from krypto.bench.training import ComputeBound
+    from krypto.learning.config import TrainConfig
+    from krypto.learning.device import mixed_precision
+
+    cpu, native = torch.device("cpu"), bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert mixed_precision(True, torch.device("cuda")) == (True, True)
+    assert mixed_precision(True, cpu) == (native, False)
+    assert mixed_precision(False, cpu) == (False, False)
+    for amp in (True, False):
+        config = TrainConfig(device="cpu", amp=amp, P=2, K=2, image_size=32, forgery=0.0)
+        bound = ComputeBound(config)
+        with torch.autocast("cpu", enabled=bound.amp):
+            features = bound.model.backbone(bound.x)
+        bound.step()  # the step runs in that precision, without a scaler on a CPU
+        assert bound.amp == (amp and native) and not bound.scaler.is_enabled()
+        assert features.dtype == (torch.bfloat16 if amp and native else torch.float32)
+
+
 def test_a_failing_check_is_recorded_and_the_next_one_runs():
     results: list = []
     assert gpu_check.check(results, "broken", lambda: 1 / 0, log=lambda text: None) is None

@@ -7,24 +7,26 @@ import torch
 
 from krypto import constants as C
 from krypto.bench.common import bracketed, fit_once, measure, seconds, train_config, what
+from krypto.learning.device import mixed_precision
 from krypto.learning.models import build_model, memory_format
 from krypto.learning.optim import build_optimizer
 from krypto.learning.sampler import IdentityBatchSampler
 
 
 class ComputeBound:
-    """A run's training step (its model class from scratch, optimizer and AMP) on an in-memory
-    batch ``[P * K, 3, image_size, image_size]``: what the training loop cannot beat."""
+    """A run's training step (its model class from scratch, optimizer and mixed precision as the
+    training loop chooses it: bfloat16 on a CPU that computes it natively) on an in-memory batch
+    ``[P * K, 3, image_size, image_size]``: what the training loop cannot beat."""
 
     def __init__(self, config):
         self.device = torch.device(config.device)
-        self.amp = config.amp and self.device.type == "cuda"
+        self.amp, scaled = mixed_precision(config.amp, self.device)
         torch.manual_seed(config.seed)
         fmt = memory_format(config.backbone, self.device)
         model = build_model(pretrained=False, **config.model_args())
         self.model = model.to(self.device, memory_format=fmt).train()
         self.optimizer = build_optimizer(self.model.parameters(), config)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=scaled)
         size = (config.P * config.K, 3, config.input_size, config.input_size)
         self.x = torch.rand(size, device=self.device).contiguous(memory_format=fmt)
 

@@ -17,6 +17,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+def mixed_precision(amp: bool, device: torch.device) -> tuple[bool, bool]:
+    """(autocast, gradient scaler) of a training step asked for ``amp``: float16 with a scaler on
+    CUDA, bfloat16 without one on a CPU that computes it natively (AVX512-BF16 or AMX)."""
+    bf16_cpu = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    autocast = amp and (device.type == "cuda" or bool(bf16_cpu))
+    return autocast, autocast and device.type == "cuda"
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, numpy's and torch's global generators."""
     random.seed(seed)

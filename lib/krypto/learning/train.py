@@ -22,7 +22,7 @@ from krypto.data.index import PreparedData, pair_rows, prepare
 from krypto.learning.augment import cutout, random_flip
 from krypto.learning.checkpoint import read_checkpoint, save_checkpoint
 from krypto.learning.config import TrainConfig
-from krypto.learning.device import pick_device, seed_everything, set_threads
+from krypto.learning.device import mixed_precision, pick_device, seed_everything, set_threads
 from krypto.learning.distributed import Distributed
 from krypto.learning.embed import cached_images, to_model_input
 from krypto.learning.fusion import pair_similarity
@@ -111,9 +111,8 @@ class Trainer:
         self.optimizer = build_optimizer(self._parameter_groups(), config)
         total = config.epochs * max(1, len(self.sampler))
         self.scheduler = build_scheduler(self.optimizer, config, total)
-        cpu_bf16 = self.device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        self.use_amp = config.amp and (self.device.type == "cuda" or bool(cpu_bf16))
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and not cpu_bf16)
+        self.use_amp, scaled = mixed_precision(config.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=scaled)
 
     def _parameter_groups(self) -> list[dict]:
         """The model's and loss's parameters; a fake detector's apart, at ``lr_scale`` x the lr."""
