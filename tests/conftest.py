@@ -5,17 +5,26 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
-# two test processes (pytest -n 2) on two cores: one thread each
-_THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
-os.environ.setdefault("KRYPTO_NUM_THREADS", _THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", _THREADS)
+from krypto.data.synth import SynthConfig, write_dataset
 
-import torch  # noqa: E402
 
-torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
+def pytest_configure(config):
+    """Torch's threads in this test process and the processes it starts: one in each of xdist's
+    workers (``pytest -n 2`` on two cores), else two. Decided here, not when this file is
+    imported: xdist names a worker (``workerinput``, ``PYTEST_XDIST_WORKER``) only after that, and
+    two workers of two threads each on two cores ran the suite's trainings several times slower."""
+    if hasattr(config, "workerinput"):
+        threads = "1"
+    elif getattr(config.option, "numprocesses", None):
+        return  # xdist's controller: it runs no test, and its workers would inherit its choice
+    else:
+        threads = "2"
+    os.environ.setdefault("KRYPTO_NUM_THREADS", threads)
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    torch.set_num_threads(int(os.environ["KRYPTO_NUM_THREADS"]))
 
-from krypto.data.synth import SynthConfig, write_dataset  # noqa: E402
 
 TINY = SynthConfig(
     identities=24,
