@@ -11,7 +11,7 @@ THREADS ?= 1
 # e.g. BATCH_FLAGS=--force: retrain runs already done (needed after a change to the code: a run
 # made by other code is not reused)
 BATCH_FLAGS ?=
-# a replication: other training seeds (e.g. SEEDS=5,6,7) into another folder (RUNS=runs/replication)
+# a replication: other training seeds (e.g. SEEDS=5,6,7,8,9) into another folder (RUNS=runs/replication)
 SEEDS ?=
 RUNS ?= runs
 

@@ -248,8 +248,9 @@ def test_no_jobs_is_an_error(tmp_path, nb, runs_dir, capsys):
 
 @pytest.mark.slow
 def test_a_run_that_reads_other_runs_is_not_reused_when_they_change(tmp_path, runs_dir, nb, capsys):
-    """A comparison made from some runs is not the comparison of others (seeds added to a file):
-    the batch does not skip it as done, it names the runs added and stops for --force."""
+    """A comparison made from some runs is not the comparison of others (seeds added to a file),
+    nor the one made before a run it reads was done again: the batch does not skip it as done,
+    it names the runs added or done again and stops for --force."""
 
     def write(needs: list[str]) -> Path:
         runs = {name: {"notebook": nb, "parameters": {"x": k}} for k, name in enumerate("ab")}
@@ -257,19 +258,30 @@ def test_a_run_that_reads_other_runs_is_not_reused_when_they_change(tmp_path, ru
         return write_yaml(tmp_path / "b.yaml", {"batch": "b", "runs": runs})
 
     assert batch(write(["a"]), runs_dir) == 0
-    assert record(runs_dir, "b/table")["needs"] == ["b/a"]
-    first, made = record(runs_dir, "b/table"), record(runs_dir, "b/a")
+    made = record(runs_dir, "b/a")
+    assert made["finished"] and record(runs_dir, "b/table")["needs"] == {"b/a": made["finished"]}
+    first = record(runs_dir, "b/table")
     capsys.readouterr()
     assert batch(write(["a", "b"]), runs_dir) == 1
     out = capsys.readouterr().out
     assert "b/table ... conflict: done before with other needs +b/b (see" in out
     assert "--only b/table" in out and record(runs_dir, "b/table") == first
     assert batch(write(["a", "b"]), runs_dir, "--force", "--only", "table") == 0
-    assert record(runs_dir, "b/table")["needs"] == ["b/a", "b/b"]
+    assert list(record(runs_dir, "b/table")["needs"]) == ["b/a", "b/b"]
     assert record(runs_dir, "b/a") == made  # not redone: --only
     capsys.readouterr()
     assert batch(write(["b"]), runs_dir) == 1
     assert "other needs -b/a" in capsys.readouterr().out
+    # a run it reads done again under the same name: the table made before is not reused
+    assert batch(write(["a", "b"]), runs_dir, "--force", "--only", "a") == 0
+    assert record(runs_dir, "b/a")["finished"] != made["finished"]
+    capsys.readouterr()
+    assert batch(write(["a", "b"]), runs_dir) == 1
+    assert "b/table ... conflict: done before with other results of b/a (done again" in (
+        capsys.readouterr().out
+    )
+    assert batch(write(["a", "b"]), runs_dir, "--force", "--only", "table") == 0
+    assert batch(write(["a", "b"]), runs_dir) == 0  # made from the runs as they are: reused
 
 
 @pytest.mark.slow

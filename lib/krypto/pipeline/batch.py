@@ -61,7 +61,7 @@ OPTIONS = {  # the command line after the batch file
     "--quick": dict(action="store_true", help="apply the `quick` parameters"),
     "--seeds": dict(
         type=_seed_list, default=None, metavar="K,K,...",
-        help="train with these seeds instead of each file's `seeds` (a replication: e.g. 5,6,7)",
+        help="train with these seeds instead of each file's `seeds` (a replication: 5,6,7,8,9)",
     ),
     "--dry-run": dict(action="store_true", help="print the plan without executing"),
     "--scheduler": dict(

@@ -5,6 +5,7 @@ no live process holds the folder). The next batch runs again anything but ``done
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ RUNNING, INTERRUPTED = "running", "interrupted"  # in run.json only
 FINISHED = (DONE, SKIPPED)  # final statuses that satisfy `needs` and give exit code 0
 RECORD, PARAMS, LOG, TORCHRUN_LOG = "run.json", "params.yaml", "papermill.log", "torchrun.log"
 PAPERMILL, TORCHRUN = "papermill", "torchrun"
-STATE_FIELDS = ("status", "seconds", "error")  # after record_of's
+STATE_FIELDS = ("status", "seconds", "error", "finished")  # after record_of's
 
 
 @dataclass
@@ -49,13 +50,15 @@ class Run:
 
 def record_of(run: Run) -> dict[str, Any]:
     """The part of ``run.json`` that decides whether a done run is the same run: the notebook,
-    its parameters, the runs it reads (``needs``: a comparison made from 3 seeds is not the one
-    of 5), how it is launched and the code that runs it (its ``code_hash``)."""
+    its parameters, the runs it reads and when each ended done (``needs``, name -> its
+    ``finished``: a comparison made from 3 seeds is not the one of 5, nor the one made before a
+    seed was trained again), how it is launched and the code that runs it (its ``code_hash``)."""
     parameters = json.loads(json.dumps(run.parameters, default=str))  # as run.json reads back
+    runs_dir = run.run_dir.parents[run.full_name.count("/")]  # run_dir: runs_dir/batch/name
     record = {
         "notebook": display_path(run.notebook),
         "parameters": parameters,
-        "needs": sorted(run.needs),
+        "needs": {need: read_record(runs_dir / need).get("finished") for need in sorted(run.needs)},
         "code_hash": current_code_hash(),
     }
     if run.launcher != PAPERMILL:
@@ -69,7 +72,10 @@ def read_record(run_dir: Path) -> dict:
 
 
 def write_record(run: Run, **state) -> None:
-    """``run.json``, atomically: :func:`record_of` and the ``state`` fields (None if not given)."""
+    """``run.json``, atomically: :func:`record_of` and the ``state`` fields (None if not given);
+    ``finished``, the time in UTC, when the status is ``done``."""
+    if state.get("status") == DONE:
+        state["finished"] = datetime.now(timezone.utc).isoformat()
     write_json(run.run_dir / RECORD, {**record_of(run), **dict.fromkeys(STATE_FIELDS), **state})
 
 
@@ -83,10 +89,14 @@ def changes(previous: dict, current: dict) -> str:
     before, after = _launched(previous), _launched(current)
     if before != after:
         return f"launcher {before} -> {after}"
-    old_needs, new_needs = set(previous.get("needs") or []), set(current.get("needs") or [])
-    if old_needs != new_needs:
-        added = [f"+{need}" for need in sorted(new_needs - old_needs)]
-        return f"needs {' '.join(added + [f'-{need}' for need in sorted(old_needs - new_needs)])}"
+    old_needs, new_needs = _needs(previous), _needs(current)
+    if old_needs.keys() != new_needs.keys():
+        added = [f"+{need}" for need in sorted(new_needs.keys() - old_needs.keys())]
+        removed = [f"-{need}" for need in sorted(old_needs.keys() - new_needs.keys())]
+        return f"needs {' '.join(added + removed)}"
+    redone = [need for need in sorted(new_needs) if old_needs[need] != new_needs[need]]
+    if redone:
+        return f"results of {', '.join(redone)} (done again since)"
     old, new = previous.get("parameters") or {}, current["parameters"]
     unset = "<unset>"
     changed = [
@@ -95,6 +105,12 @@ def changes(previous: dict, current: dict) -> str:
         if old.get(key, unset) != new.get(key, unset)
     ]
     return f"parameters {', '.join(changed)}" if changed else ""
+
+
+def _needs(record: dict) -> dict:
+    """A record's needs, name -> when it ended done (None where not known: a list of names)."""
+    needs = record.get("needs") or {}
+    return needs if isinstance(needs, dict) else dict.fromkeys(needs)
 
 
 def _launched(record: dict) -> str:
